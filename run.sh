@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# MiniBit's one entry point on a fresh Debian 12 machine.
+#   ./run.sh          set up, build (release), run the main job
+#   ./run.sh build    set up and build only
+#   ./run.sh test     set up (with the test clients), build, run every suite with meson test
+set -euo pipefail
+cd "$(dirname "$0")"
+
+build_dir=${MINIBIT_BUILD_DIR:-build}
+build_pkgs=(g++ meson ninja-build pkg-config liburing-dev libxxhash-dev libspdlog-dev libfmt-dev
+            libgtest-dev libgmock-dev libbenchmark-dev libssl-dev)
+test_pkgs=(python3-libtorrent mktorrent transmission-cli aria2 opentracker systemd iproute2 iperf3)
+
+install_packages() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "run.sh: missing packages; as root run: apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "run.sh: installing ${missing[*]}"
+    # An old or absent package list makes apt-get install fail; refresh it once per run.
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure() {
+    local buildtype=$1
+    shift
+    if [ ! -f "$build_dir/build.ninja" ]; then
+        meson setup "$build_dir" --buildtype="$buildtype" "$@"
+    else
+        meson configure "$build_dir" --buildtype="$buildtype" "$@" >/dev/null
+    fi
+}
+
+werror_flag=()
+[ "${CI:-}" = "true" ] && werror_flag=(-Dwerror=true)
+
+cmd=${1:-run}
+case "$cmd" in
+    build)
+        install_packages "${build_pkgs[@]}"
+        configure release "${werror_flag[@]}"
+        meson compile -C "$build_dir"
+        ;;
+    test)
+        shift
+        install_packages "${build_pkgs[@]}" "${test_pkgs[@]}"
+        configure debugoptimized "${werror_flag[@]}"
+        meson compile -C "$build_dir"
+        meson test -C "$build_dir" --print-errorlogs --num-processes 2 "$@"
+        ;;
+    run)
+        install_packages "${build_pkgs[@]}"
+        configure release "${werror_flag[@]}"
+        meson compile -C "$build_dir"
+        exec tools/main_job.sh "$build_dir"
+        ;;
+    *)
+        echo "usage: ./run.sh [build|test [meson test args]]" >&2
+        exit 2
+        ;;
+esac
