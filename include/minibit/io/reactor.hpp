@@ -1,0 +1,167 @@
+// The reactor: one event loop per thread (io_uring or epoll back end behind one interface) that
+// owns its TCP connections, listeners, UDP sockets, timers and receive buffers. Callback based;
+// knows nothing of BitTorrent. Every member is for the owning thread only, except post() and
+// stop(), which any thread may call. Ids carry a generation, so a stale id is refused, never
+// dereferenced.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "minibit/core/result.hpp"
+#include "minibit/core/units.hpp"
+#include "minibit/io/address.hpp"
+#include "minibit/io/error.hpp"
+
+namespace minibit::io {
+
+enum class backend_kind { auto_select, uring, epoll };
+
+/// Parses "auto", "uring" or "epoll".
+[[nodiscard]] result<backend_kind> parse_backend_kind(std::string_view text);
+/// "auto", "uring" or "epoll".
+[[nodiscard]] std::string_view to_string(backend_kind kind);
+
+/// Connection id: slot in the low 32 bits, generation in the high 32 bits.
+using conn_id = strong_index<struct conn_id_tag, std::uint64_t>;
+using listener_id = strong_index<struct listener_id_tag, std::uint64_t>;
+using udp_id = strong_index<struct udp_id_tag, std::uint64_t>;
+using timer_id = strong_index<struct timer_id_tag, std::uint64_t>;
+
+enum class reuse_port { no, yes };
+/// abort: drop unsent data now; after_flush: send what is queued, then close.
+enum class close_mode { abort, after_flush };
+
+struct reactor_options {
+    /// io_uring submission queue entries; the completion queue is 8x (multishot makes many CQEs).
+    std::uint32_t ring_entries = 256;
+    /// Provided receive buffers per reactor (power of two, io_uring) and their size in bytes.
+    std::uint32_t recv_buffer_count = 256;
+    std::uint32_t recv_buffer_size_bytes = 32 * 1024;
+    /// Largest datagram accepted by a UDP socket, in bytes.
+    std::uint32_t max_datagram_bytes = 64 * 1024;
+};
+
+struct listen_options {
+    reuse_port reuse = reuse_port::no;
+    int backlog = 1024;
+};
+
+class reactor;
+
+/// A copyable handle on one connection of one reactor; every call is refused once it closed.
+class connection {
+public:
+    connection() = default;
+    connection(reactor* owner, conn_id id) : owner_(owner), id_(id) {}
+    [[nodiscard]] conn_id id() const { return id_; }
+    [[nodiscard]] reactor* owner() const { return owner_; }
+
+private:
+    reactor* owner_ = nullptr;
+    conn_id id_{};
+};
+
+/// Called with the received bytes; the span is valid only during the call.
+using data_fn = std::function<void(std::span<const std::byte>)>;
+/// Called once per connection: nullopt for a clean end (EOF or local close), else the error.
+using close_fn = std::function<void(const std::optional<error>&)>;
+/// Called once a borrowed span is no longer used by the kernel: nullopt = sent, else why not.
+using release_fn = std::function<void(const std::optional<error>&)>;
+using accept_fn = std::function<void(connection, const address& peer)>;
+using connect_fn = std::function<void(result<connection>)>;
+using datagram_fn = std::function<void(std::span<const std::byte>, const address& from)>;
+using task_fn = std::function<void()>;
+
+struct conn_handlers {
+    data_fn on_data;
+    close_fn on_close;
+};
+
+/// The event loop of one thread.
+class reactor {
+public:
+    using clock = std::chrono::steady_clock;
+
+    reactor() = default;
+    reactor(const reactor&) = delete;
+    reactor& operator=(const reactor&) = delete;
+    virtual ~reactor() = default;
+
+    /// Which back end this is (never auto_select).
+    [[nodiscard]] virtual backend_kind kind() const = 0;
+
+    /// Runs the loop on the calling thread until stop(); one batched submit/wait per turn.
+    [[nodiscard]] virtual result<void> run() = 0;
+    /// Runs at most one loop turn, waiting at most `max_wait`; for tests and embedding.
+    [[nodiscard]] virtual result<void> run_once(std::chrono::milliseconds max_wait) = 0;
+    /// Makes run() return after the current turn; any thread.
+    virtual void stop() = 0;
+    /// Queues `task` to run on the reactor thread and wakes the loop; any thread.
+    virtual void post(task_fn task) = 0;
+
+    /// Monotonic time, read once per loop turn.
+    [[nodiscard]] virtual clock::time_point now() const = 0;
+    /// Calls `fn` once after `delay`; equal deadlines fire in the order they were added.
+    virtual timer_id add_timer(clock::duration delay, task_fn fn) = 0;
+    /// Cancels a pending timer; false when it already fired or was cancelled.
+    virtual bool cancel_timer(timer_id id) = 0;
+
+    /// Listens on `addr` (port 0 = any) and reports each accepted connection.
+    [[nodiscard]] virtual result<listener_id> listen(const address& addr, listen_options options,
+                                                     accept_fn on_accept) = 0;
+    /// The bound address of a listener (to learn the port after binding port 0).
+    [[nodiscard]] virtual result<address> local_address(listener_id id) const = 0;
+    /// Stops accepting and closes the listening socket.
+    virtual void close_listener(listener_id id) = 0;
+
+    /// Connects to `addr`; `on_connected` runs later, on this thread, with the connection or error.
+    virtual void connect(const address& addr, connect_fn on_connected) = 0;
+    /// Installs the callbacks of a new connection and starts reading; call once per connection.
+    [[nodiscard]] virtual result<void> start(conn_id id, conn_handlers handlers) = 0;
+    /// Queues owned bytes; order is kept across both send flavours.
+    [[nodiscard]] virtual result<void> send(conn_id id, std::vector<std::byte> bytes) = 0;
+    /// Queues bytes the caller keeps alive until `on_released` runs (e.g. a slice of an mmap).
+    [[nodiscard]] virtual result<void> send_borrowed(conn_id id, std::span<const std::byte> bytes,
+                                                     release_fn on_released) = 0;
+    /// Stops delivering on_data (the kernel buffer then fills and the peer slows down).
+    [[nodiscard]] virtual result<void> pause_reading(conn_id id) = 0;
+    /// Resumes delivering on_data after pause_reading.
+    [[nodiscard]] virtual result<void> resume_reading(conn_id id) = 0;
+    /// Bytes queued but not yet accepted by the kernel.
+    [[nodiscard]] virtual result<std::size_t> bytes_queued(conn_id id) const = 0;
+    /// The peer's address of a connection.
+    [[nodiscard]] virtual result<address> peer_address(conn_id id) const = 0;
+    /// Shuts down, cancels all I/O on the socket, drains it, closes; on_close runs later, once.
+    virtual void close(conn_id id, close_mode mode = close_mode::abort) = 0;
+    /// Number of open connections (including ones still closing).
+    [[nodiscard]] virtual std::size_t connection_count() const = 0;
+
+    /// Binds a UDP socket and reports each datagram received on it.
+    [[nodiscard]] virtual result<udp_id> bind_udp(const address& addr, reuse_port reuse,
+                                                  datagram_fn on_datagram) = 0;
+    /// The bound address of a UDP socket.
+    [[nodiscard]] virtual result<address> local_address(udp_id id) const = 0;
+    /// Sends one datagram (copied before return); a full socket buffer drops it, as UDP may.
+    [[nodiscard]] virtual result<void> send_to(udp_id id, std::span<const std::byte> bytes,
+                                               const address& to) = 0;
+    /// Closes a UDP socket.
+    virtual void close_udp(udp_id id) = 0;
+};
+
+/// Creates a reactor for the calling thread; auto_select tries io_uring, then falls back to epoll
+/// (logging one info line with the reason).
+[[nodiscard]] result<std::unique_ptr<reactor>> make_reactor(backend_kind kind,
+                                                            const reactor_options& options);
+
+/// True when an io_uring reactor with the needed operations can be created here (probed once).
+[[nodiscard]] bool uring_available();
+
+}  // namespace minibit::io

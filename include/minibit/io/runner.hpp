@@ -1,0 +1,52 @@
+// Runs N threads, each owning one reactor created on that thread, with a per-thread init
+// callback (set up listeners, timers, ...). Start, post and stop may be called from any thread;
+// the destructor stops and joins.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "minibit/core/result.hpp"
+#include "minibit/io/reactor.hpp"
+
+namespace minibit::io {
+
+struct runner_options {
+    unsigned threads = 0;   ///< 0 = std::thread::hardware_concurrency()
+    backend_kind backend = backend_kind::auto_select;
+    reactor_options reactor;
+};
+
+/// Runs on each reactor's thread before its loop starts; `index` is 0..threads-1.
+using init_fn = std::function<void(reactor& r, unsigned index)>;
+
+/// A group of reactor threads.
+class runner {
+public:
+    /// Starts the threads and waits until every reactor exists and ran `init`; fails if any
+    /// reactor could not be created (then all threads are joined).
+    [[nodiscard]] static result<std::unique_ptr<runner>> start(const runner_options& options,
+                                                               init_fn init);
+    runner(const runner&) = delete;
+    runner& operator=(const runner&) = delete;
+    ~runner();
+
+    /// Number of reactor threads.
+    [[nodiscard]] unsigned size() const;
+    /// Runs `task` on reactor `index`'s thread; any thread.
+    void post(unsigned index, task_fn task);
+    /// Asks every reactor to stop; any thread.
+    void stop();
+    /// Waits for every thread to end (call stop() first or from a reactor callback).
+    void join();
+
+private:
+    runner() = default;
+    struct slot;
+    std::vector<std::unique_ptr<slot>> slots_;
+};
+
+}  // namespace minibit::io
