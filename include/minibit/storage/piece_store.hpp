@@ -1,0 +1,136 @@
+// The piece store: a torrent's files on disk seen as pieces. Creates and allocates the files,
+// reads and writes blocks across file boundaries, verifies pieces with SHA-1, keeps the have
+// bitfield and a resume file (per-piece XXH3 digests, trusted only while sizes and mtimes match).
+// Two back ends behind one interface: mmap (default) and pread/pwrite (baseline, sparse mode).
+// A piece_store belongs to one thread at a time; faults on a mapping (truncated file, full disk)
+// come back as storage_errc::fault error values, never as a SIGBUS crash.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "minibit/core/bitfield.hpp"
+#include "minibit/core/metainfo.hpp"
+#include "minibit/core/result.hpp"
+#include "minibit/core/units.hpp"
+
+namespace minibit::storage {
+
+enum class storage_errc {
+    bad_layout = 1,   ///< the metainfo's files, lengths or piece hashes do not add up
+    bad_piece,        ///< piece index out of range
+    bad_range,        ///< offset or length outside the piece, or zero length
+    io,               ///< a system call failed (reason carries strerror)
+    no_space,         ///< the filesystem cannot hold the torrent (ENOSPC)
+    fault,            ///< a mapped file was truncated underneath us or the disk filled up
+    unsupported,      ///< the operation needs the other back end (block_spans on pread)
+    too_fragmented,   ///< the block crosses more files than block_span_list can hold
+    bad_resume,       ///< a resume file is malformed or belongs to another torrent (ignored)
+    closed,           ///< the store was closed
+};
+[[nodiscard]] constexpr std::string_view error_domain(storage_errc) { return "storage"; }
+
+/// How blocks reach the disk.
+enum class backend_kind { mmap, pread };
+
+/// How files are sized at open. full: posix_fallocate, so a full disk shows at open time as
+/// no_space (measured: 1.2 ms per GiB on this machine's ext4, it only reserves extents).
+/// sparse: ftruncate plus a statvfs free-space check; later ENOSPC comes back as an error value.
+enum class allocation_mode { full, sparse };
+
+/// Options for piece_store::open.
+struct store_options {
+    backend_kind backend = backend_kind::mmap;
+    allocation_mode allocation = allocation_mode::full;
+    std::filesystem::path resume_path;  ///< empty: <folder>/.<name>.minibit-resume
+};
+
+/// How pieces were checked at open (and since); lets tests see the resume fast path.
+struct store_stats {
+    std::uint64_t sha1_checked = 0;  ///< pieces hashed with SHA-1
+    std::uint64_t xxh3_checked = 0;  ///< pieces accepted from the resume file after an XXH3 check
+};
+
+/// Up to max_spans read-only views into the mappings that together form one block.
+struct block_span_list {
+    static constexpr std::size_t max_spans = 8;
+    std::array<std::span<const std::byte>, max_spans> spans{};
+    std::size_t count = 0;
+
+    [[nodiscard]] std::span<const std::span<const std::byte>> view() const {
+        return {spans.data(), count};
+    }
+};
+
+class file_backend;
+struct hash_state;
+struct resume_data;
+
+/// A torrent's data on disk, addressed by piece.
+class piece_store {
+public:
+    /// Creates missing folders and files, sizes and maps them, and finds the pieces present.
+    [[nodiscard]] static result<std::unique_ptr<piece_store>> open(
+        const metainfo& torrent, const std::filesystem::path& folder,
+        const store_options& options = {});
+    ~piece_store();
+    piece_store(const piece_store&) = delete;
+    piece_store& operator=(const piece_store&) = delete;
+    piece_store(piece_store&&) = delete;
+    piece_store& operator=(piece_store&&) = delete;
+
+    /// Writes a block into a piece; the piece loses its have bit until verified again.
+    [[nodiscard]] result<void> write_block(piece_index piece, std::uint32_t offset,
+                                           std::span<const std::byte> data);
+    /// Reads out.size() bytes of a piece starting at offset into out.
+    [[nodiscard]] result<void> read_block(piece_index piece, std::uint32_t offset,
+                                          std::span<std::byte> out) const;
+    /// Views into the mappings for a block, for sending without a copy (mmap back end only).
+    /// The spans stay valid until the store is closed; a send from a truncated file gets EFAULT.
+    [[nodiscard]] result<block_span_list> block_spans(piece_index piece, std::uint32_t offset,
+                                                      std::uint32_t length) const;
+    /// Hashes the piece with SHA-1; on a match sets its have bit and starts write-back.
+    [[nodiscard]] result<bool> verify_piece(piece_index piece);
+
+    /// Pieces verified so far.
+    [[nodiscard]] const bitfield& have() const { return have_; }
+    /// Length of piece i in bytes (the last piece may be shorter); 0 when out of range.
+    [[nodiscard]] std::uint64_t piece_size(piece_index piece) const;
+    [[nodiscard]] std::uint32_t piece_count() const { return piece_count_; }
+    [[nodiscard]] const store_stats& stats() const { return stats_; }
+    [[nodiscard]] const std::filesystem::path& resume_path() const { return resume_path_; }
+
+    /// Writes dirty data to disk (fdatasync per file).
+    [[nodiscard]] result<void> flush();
+    /// Flushes, then writes the resume file atomically (temp file + rename).
+    [[nodiscard]] result<void> save_resume();
+    /// Flushes, saves the resume file and unmaps; the destructor calls it when not done yet.
+    [[nodiscard]] result<void> close();
+
+private:
+    piece_store();
+    [[nodiscard]] result<void> check_range(piece_index piece, std::uint64_t offset,
+                                           std::uint64_t length) const;
+    [[nodiscard]] result<void> find_present_pieces(const resume_data* resume);
+    [[nodiscard]] bool only_in_new_files(piece_index piece) const;
+    [[nodiscard]] result<bool> sha1_check(piece_index piece);
+    [[nodiscard]] result<std::uint64_t> xxh3_of(piece_index piece);
+
+    std::vector<sha1_digest> piece_hashes_;
+    info_hash info_hash_;
+    std::unique_ptr<file_backend> backend_;
+    std::unique_ptr<hash_state> hashers_;
+    std::filesystem::path resume_path_;
+    bitfield have_;
+    std::vector<std::uint64_t> xxh3_;  ///< per piece, valid where have_ is set
+    std::uint32_t piece_count_ = 0;
+    store_stats stats_;
+    bool closed_ = false;
+};
+
+}  // namespace minibit::storage

@@ -1,0 +1,181 @@
+// The mmap back end: one MAP_SHARED read-write mapping per non-empty file, for the life of
+// the store. Every copy or hash over a mapping runs under the SIGBUS guard, so a file truncated
+// underneath us (or a full disk under a sparse file) is an error value, not a crash.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "file_backend.hpp"
+#include "sigbus_guard.hpp"
+
+namespace minibit::storage {
+
+namespace {
+
+class mmap_backend final : public file_backend {
+public:
+    mmap_backend(torrent_layout layout, file_set files)
+        : file_backend(std::move(layout), std::move(files)), maps_(files_.size(), nullptr) {}
+    ~mmap_backend() override { release(); }
+    mmap_backend(const mmap_backend&) = delete;
+    mmap_backend& operator=(const mmap_backend&) = delete;
+    mmap_backend(mmap_backend&&) = delete;
+    mmap_backend& operator=(mmap_backend&&) = delete;
+
+    result<void> map_all();
+    result<void> read(std::uint64_t start, std::span<std::byte> out) override;
+    result<void> write(std::uint64_t start, std::span<const std::byte> data) override;
+    result<void> visit(std::uint64_t start, std::uint64_t length,
+                       const chunk_visitor& fn) override;
+    result<block_span_list> spans(std::uint64_t start, std::uint64_t length) const override;
+    void advise_done(std::uint64_t start, std::uint64_t length) override;
+    void release() override;
+
+private:
+    /// The error for a SIGBUS on file i: says whether the file shrank or the disk is at fault.
+    [[nodiscard]] error fault_error(std::size_t i) const;
+
+    std::vector<std::byte*> maps_;  ///< null for zero-length files and after release()
+};
+
+result<void> mmap_backend::map_all() {
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+        const open_file& f = files_[i];
+        if (f.length == 0) {
+            continue;
+        }
+        void* p = ::mmap(nullptr, f.length, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+        if (p == MAP_FAILED) {
+            return std::unexpected(io_error(errno, "mmap", f.full_path));
+        }
+        // Core dumps of a 40 GB torrent help nobody.
+        (void)::madvise(p, f.length, MADV_DONTDUMP);
+        maps_[i] = static_cast<std::byte*>(p);
+    }
+    return {};
+}
+
+error mmap_backend::fault_error(std::size_t i) const {
+    const open_file& f = files_[i];
+    const auto now = files_.stamp(i);
+    if (now && now->size < f.length) {
+        return make_error(storage_errc::fault,
+                          "file " + f.full_path.string() + " was truncated to " +
+                              std::to_string(now->size) + " bytes (expected " +
+                              std::to_string(f.length) + ")");
+    }
+    return make_error(storage_errc::fault,
+                      "I/O fault on the mapping of " + f.full_path.string() +
+                          " (disk full or device error)");
+}
+
+result<void> mmap_backend::read(std::uint64_t start, std::span<std::byte> out) {
+    std::optional<error> err;
+    std::byte* dst = out.data();
+    layout_.for_each_segment(start, out.size(), [&](const file_segment& s) {
+        const std::byte* src = maps_[s.file] + s.offset;
+        const std::size_t n = s.length;
+        if (!run_guarded([dst, src, n] { std::memcpy(dst, src, n); })) {
+            err = fault_error(s.file);
+            return false;
+        }
+        dst += n;
+        return true;
+    });
+    if (err) {
+        return std::unexpected(std::move(*err));
+    }
+    return {};
+}
+
+result<void> mmap_backend::write(std::uint64_t start, std::span<const std::byte> data) {
+    std::optional<error> err;
+    const std::byte* src = data.data();
+    layout_.for_each_segment(start, data.size(), [&](const file_segment& s) {
+        std::byte* dst = maps_[s.file] + s.offset;
+        const std::size_t n = s.length;
+        if (!run_guarded([dst, src, n] { std::memcpy(dst, src, n); })) {
+            err = fault_error(s.file);
+            return false;
+        }
+        src += n;
+        return true;
+    });
+    if (err) {
+        return std::unexpected(std::move(*err));
+    }
+    return {};
+}
+
+result<void> mmap_backend::visit(std::uint64_t start, std::uint64_t length,
+                                 const chunk_visitor& fn) {
+    std::optional<error> err;
+    layout_.for_each_segment(start, length, [&](const file_segment& s) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(maps_[s.file] + s.offset);
+        const std::span<const std::uint8_t> chunk(p, s.length);
+        if (!run_guarded([&fn, chunk] { fn(chunk); })) {
+            err = fault_error(s.file);
+            return false;
+        }
+        return true;
+    });
+    if (err) {
+        return std::unexpected(std::move(*err));
+    }
+    return {};
+}
+
+result<block_span_list> mmap_backend::spans(std::uint64_t start, std::uint64_t length) const {
+    block_span_list out;
+    const bool fits = layout_.for_each_segment(start, length, [&](const file_segment& s) {
+        if (out.count == block_span_list::max_spans) {
+            return false;
+        }
+        out.spans[out.count++] = std::span<const std::byte>(maps_[s.file] + s.offset, s.length);
+        return true;
+    });
+    if (!fits) {
+        return fail(storage_errc::too_fragmented,
+                    "block crosses more than " + std::to_string(block_span_list::max_spans) +
+                        " files");
+    }
+    return out;
+}
+
+void mmap_backend::advise_done(std::uint64_t start, std::uint64_t length) {
+    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    layout_.for_each_segment(start, length, [&](const file_segment& s) {
+        // Only whole pages inside the range, so a neighbouring piece is never demoted.
+        const std::uint64_t first = (s.offset + page - 1) / page * page;
+        const std::uint64_t end = (s.offset + s.length) / page * page;
+        if (end > first) {
+            (void)::madvise(maps_[s.file] + first, end - first, MADV_COLD);
+        }
+        return true;
+    });
+}
+
+void mmap_backend::release() {
+    for (std::size_t i = 0; i < maps_.size(); ++i) {
+        if (maps_[i] != nullptr) {
+            ::munmap(maps_[i], files_[i].length);
+            maps_[i] = nullptr;
+        }
+    }
+}
+
+}  // namespace
+
+result<std::unique_ptr<file_backend>> make_mmap_backend(torrent_layout layout, file_set files) {
+    auto backend = std::make_unique<mmap_backend>(std::move(layout), std::move(files));
+    if (auto ok = backend->map_all(); !ok) {
+        return std::unexpected(ok.error());
+    }
+    return std::unique_ptr<file_backend>(std::move(backend));
+}
+
+}  // namespace minibit::storage

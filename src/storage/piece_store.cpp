@@ -1,0 +1,276 @@
+#include "minibit/storage/piece_store.hpp"
+
+#include <xxhash.h>
+
+#include <utility>
+
+#include "file_backend.hpp"
+#include "resume_file.hpp"
+
+namespace minibit::storage {
+
+/// Hasher state reused across pieces (SHA-1 context and XXH3 state cost an allocation each).
+struct hash_state {
+    sha1_hasher sha;
+    XXH3_state_t* xxh = XXH3_createState();
+
+    hash_state() = default;
+    ~hash_state() { XXH3_freeState(xxh); }
+    hash_state(const hash_state&) = delete;
+    hash_state& operator=(const hash_state&) = delete;
+    hash_state(hash_state&&) = delete;
+    hash_state& operator=(hash_state&&) = delete;
+};
+
+namespace {
+
+/// Default resume file name: hidden, next to the data, named after the torrent.
+std::filesystem::path default_resume_path(const std::filesystem::path& folder,
+                                          const std::string& name) {
+    std::string safe = name;
+    for (char& c : safe) {
+        if (c == '/') {
+            c = '_';
+        }
+    }
+    return folder / ("." + safe + ".minibit-resume");
+}
+
+/// The resume data, when it exists, parses, and every file is exactly as it recorded.
+std::optional<resume_data> trusted_resume(const std::filesystem::path& path, const metainfo& t,
+                                          const file_set& files) {
+    auto loaded = load_resume(path, t.hash, files.size(), t.piece_count());
+    if (!loaded || !loaded->has_value()) {
+        return std::nullopt;  // missing or malformed: full verification instead
+    }
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (!files[i].existed || files[i].found != (*loaded)->files[i]) {
+            return std::nullopt;
+        }
+    }
+    return std::move(**loaded);
+}
+
+}  // namespace
+
+piece_store::piece_store() = default;
+
+piece_store::~piece_store() {
+    if (!closed_) {
+        (void)close();
+    }
+}
+
+result<std::unique_ptr<piece_store>> piece_store::open(const metainfo& torrent,
+                                                       const std::filesystem::path& folder,
+                                                       const store_options& options) {
+    auto layout = torrent_layout::from(torrent);
+    if (!layout) {
+        return std::unexpected(std::move(layout.error()));
+    }
+    auto files = file_set::open(*layout, folder, options.allocation);
+    if (!files) {
+        return std::unexpected(std::move(files.error()));
+    }
+    std::unique_ptr<piece_store> store(new piece_store());
+    store->resume_path_ = options.resume_path.empty() ? default_resume_path(folder, torrent.name)
+                                                      : options.resume_path;
+    // Read before any write of ours: the sizes and mtimes compared are those found at open.
+    const std::optional<resume_data> resume = trusted_resume(store->resume_path_, torrent, *files);
+    if (options.backend == backend_kind::mmap) {
+        auto backend = make_mmap_backend(std::move(*layout), std::move(*files));
+        if (!backend) {
+            return std::unexpected(std::move(backend.error()));
+        }
+        store->backend_ = std::move(*backend);
+    } else {
+        store->backend_ = make_pread_backend(std::move(*layout), std::move(*files));
+    }
+    store->piece_hashes_ = torrent.piece_hashes;
+    store->info_hash_ = torrent.hash;
+    store->piece_count_ = torrent.piece_count();
+    store->hashers_ = std::make_unique<hash_state>();
+    store->have_ = bitfield(store->piece_count_);
+    store->xxh3_.assign(store->piece_count_, 0);
+    if (auto ok = store->find_present_pieces(resume ? &*resume : nullptr); !ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    return store;
+}
+
+result<void> piece_store::find_present_pieces(const resume_data* resume) {
+    for (piece_index p{0}; p.get() < piece_count_; ++p) {
+        const std::uint64_t start = backend_->layout().piece_start(p);
+        const std::uint64_t length = piece_size(p);
+        if (resume != nullptr) {
+            // Trusted resume: files unchanged since it was written, so unclaimed pieces are
+            // missing and claimed ones only need the fast digest.
+            if (!resume->have.test(p)) {
+                continue;
+            }
+            auto digest = xxh3_of(p);
+            if (!digest) {
+                return std::unexpected(std::move(digest.error()));
+            }
+            ++stats_.xxh3_checked;
+            if (*digest == resume->xxh3[p.get()]) {
+                have_.set(p);
+                xxh3_[p.get()] = *digest;
+                backend_->advise_done(start, length);
+                continue;
+            }
+        } else if (only_in_new_files(p)) {
+            continue;  // we just created every file it touches: nothing there yet
+        }
+        auto ok = sha1_check(p);
+        if (!ok) {
+            return std::unexpected(std::move(ok.error()));
+        }
+        backend_->advise_done(start, length);
+    }
+    return {};
+}
+
+bool piece_store::only_in_new_files(piece_index piece) const {
+    const file_set& files = backend_->files();
+    return backend_->layout().for_each_segment(
+        backend_->layout().piece_start(piece), piece_size(piece),
+        [&files](const file_segment& s) { return !files[s.file].existed; });
+}
+
+result<std::uint64_t> piece_store::xxh3_of(piece_index piece) {
+    XXH3_state_t* st = hashers_->xxh;
+    (void)XXH3_64bits_reset(st);
+    auto ok = backend_->visit(backend_->layout().piece_start(piece), piece_size(piece),
+                              [st](std::span<const std::uint8_t> chunk) {
+                                  (void)XXH3_64bits_update(st, chunk.data(), chunk.size());
+                              });
+    if (!ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    return XXH3_64bits_digest(st);
+}
+
+result<bool> piece_store::sha1_check(piece_index piece) {
+    // One pass feeds both hashes: SHA-1 decides, XXH3 goes into the resume file.
+    XXH3_state_t* st = hashers_->xxh;
+    sha1_hasher& sha = hashers_->sha;
+    (void)XXH3_64bits_reset(st);
+    auto ok = backend_->visit(backend_->layout().piece_start(piece), piece_size(piece),
+                              [st, &sha](std::span<const std::uint8_t> chunk) {
+                                  sha.update(chunk);
+                                  (void)XXH3_64bits_update(st, chunk.data(), chunk.size());
+                              });
+    ++stats_.sha1_checked;
+    if (!ok) {
+        hashers_->sha = sha1_hasher{};  // the fault may have left it mid-update
+        return std::unexpected(std::move(ok.error()));
+    }
+    const bool good = sha.finish() == piece_hashes_[piece.get()];
+    if (good) {
+        have_.set(piece);
+        xxh3_[piece.get()] = XXH3_64bits_digest(st);
+    } else {
+        have_.reset(piece);
+    }
+    return good;
+}
+
+result<void> piece_store::check_range(piece_index piece, std::uint64_t offset,
+                                      std::uint64_t length) const {
+    if (closed_) {
+        return fail(storage_errc::closed, "the piece store is closed");
+    }
+    if (piece.get() >= piece_count_) {
+        return fail(storage_errc::bad_piece, "piece " + std::to_string(piece.get()) +
+                                                 " out of range (" + std::to_string(piece_count_) +
+                                                 " pieces)");
+    }
+    const std::uint64_t size = piece_size(piece);
+    if (length == 0 || offset > size || length > size - offset) {
+        return fail(storage_errc::bad_range,
+                    "block at " + std::to_string(offset) + " of " + std::to_string(length) +
+                        " bytes outside piece " + std::to_string(piece.get()) + " of " +
+                        std::to_string(size) + " bytes");
+    }
+    return {};
+}
+
+result<void> piece_store::write_block(piece_index piece, std::uint32_t offset,
+                                      std::span<const std::byte> data) {
+    if (auto ok = check_range(piece, offset, data.size()); !ok) {
+        return ok;
+    }
+    have_.reset(piece);
+    return backend_->write(backend_->layout().piece_start(piece) + offset, data);
+}
+
+result<void> piece_store::read_block(piece_index piece, std::uint32_t offset,
+                                     std::span<std::byte> out) const {
+    if (auto ok = check_range(piece, offset, out.size()); !ok) {
+        return ok;
+    }
+    return backend_->read(backend_->layout().piece_start(piece) + offset, out);
+}
+
+result<block_span_list> piece_store::block_spans(piece_index piece, std::uint32_t offset,
+                                                 std::uint32_t length) const {
+    if (auto ok = check_range(piece, offset, length); !ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    return backend_->spans(backend_->layout().piece_start(piece) + offset, length);
+}
+
+result<bool> piece_store::verify_piece(piece_index piece) {
+    if (auto ok = check_range(piece, 0, piece_size(piece)); !ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    auto good = sha1_check(piece);
+    if (good && *good) {
+        // Start write-out now so dirty pages do not pile up (libtorrent's write_through idea).
+        backend_->start_writeback(backend_->layout().piece_start(piece), piece_size(piece));
+    }
+    return good;
+}
+
+std::uint64_t piece_store::piece_size(piece_index piece) const {
+    return backend_->layout().piece_size(piece);
+}
+
+result<void> piece_store::flush() {
+    if (closed_) {
+        return fail(storage_errc::closed, "the piece store is closed");
+    }
+    // fdatasync covers MAP_SHARED writes: the mapping and the file share the page cache
+    // (and msync(MS_ASYNC) is a no-op on Linux).
+    return backend_->files().sync_all();
+}
+
+result<void> piece_store::save_resume() {
+    if (auto ok = flush(); !ok) {
+        return ok;
+    }
+    resume_data data{info_hash_, {}, have_, xxh3_};
+    const file_set& files = backend_->files();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        auto now = files.stamp(i);
+        if (!now) {
+            return std::unexpected(std::move(now.error()));
+        }
+        data.files.push_back(*now);
+    }
+    return write_file_atomically(resume_path_, encode_resume(data));
+}
+
+result<void> piece_store::close() {
+    if (closed_) {
+        return {};
+    }
+    auto saved = save_resume();
+    closed_ = true;
+    backend_->release();
+    backend_->files().close_all();
+    return saved;
+}
+
+}  // namespace minibit::storage

@@ -1,0 +1,84 @@
+// A file truncated underneath a live mapping: errors as values, never a SIGBUS crash.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "minibit/storage/piece_store.hpp"
+#include "test_torrent.hpp"
+
+namespace minibit::storage {
+namespace {
+
+using test::make_torrent;
+using test::temp_dir;
+using test::test_torrent;
+
+class Truncation : public ::testing::TestWithParam<backend_kind> {};
+
+TEST_P(Truncation, TruncatedFileGivesFaultErrorsNotACrash) {
+    temp_dir dir;
+    const test_torrent t = make_torrent("tr", {{"tr/a", 3000}, {"tr/b", 70000}}, 16384);
+    auto store = piece_store::open(t.info, dir.path(), store_options{GetParam(), {}, {}});
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->write_block(piece_index{2}, 0, t.piece(2)));
+    ASSERT_TRUE((*store)->verify_piece(piece_index{2}).value_or(false));
+    ASSERT_EQ(::truncate((dir.path() / "tr/b").c_str(), 0), 0);
+
+    std::vector<std::byte> out(16384);
+    auto read = (*store)->read_block(piece_index{2}, 0, out);
+    ASSERT_FALSE(read);
+    EXPECT_TRUE(is(read.error(), storage_errc::fault));
+    EXPECT_NE(read.error().reason.find("tr/b was truncated"), std::string::npos)
+        << read.error().reason;
+    auto verify = (*store)->verify_piece(piece_index{2});
+    ASSERT_FALSE(verify);
+    EXPECT_TRUE(is(verify.error(), storage_errc::fault));
+    if (GetParam() == backend_kind::mmap) {
+        // pwrite simply extends the file again; a write into a vanished page must not crash.
+        auto write = (*store)->write_block(piece_index{3}, 0, t.piece(3));
+        ASSERT_FALSE(write);
+        EXPECT_TRUE(is(write.error(), storage_errc::fault));
+    }
+    // The untouched first file still works.
+    std::vector<std::byte> head(100);
+    EXPECT_TRUE((*store)->read_block(piece_index{0}, 0, head));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Truncation,
+                         ::testing::Values(backend_kind::mmap, backend_kind::pread),
+                         [](const ::testing::TestParamInfo<backend_kind>& param_info) {
+                             return param_info.param == backend_kind::mmap ? std::string("Mmap")
+                                                                     : std::string("Pread");
+                         });
+
+/// Touches a page beyond the end of a file through a mapping of our own, outside any guard.
+void fault_outside_the_guard(const std::filesystem::path& p) {
+    const int fd = ::open(p.c_str(), O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || ::ftruncate(fd, 4096) != 0) {
+        std::_Exit(2);
+    }
+    void* m = ::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED || ::ftruncate(fd, 0) != 0) {
+        std::_Exit(3);
+    }
+    volatile const char* c = static_cast<const char*>(m);
+    std::_Exit(*c);  // SIGBUS here
+}
+
+TEST(TruncationDeathTest, SigbusOutsideStorageStillKillsTheProcess) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    temp_dir dir;
+    const test_torrent t = make_torrent("d", {{"d", 100}}, 64);
+    auto store = piece_store::open(t.info, dir.path());  // installs the handler
+    ASSERT_TRUE(store);
+    std::vector<std::byte> out(10);
+    ASSERT_TRUE((*store)->read_block(piece_index{0}, 0, out));
+    EXPECT_EXIT(fault_outside_the_guard(dir.path() / "other"), ::testing::KilledBySignal(SIGBUS),
+                "");
+}
+
+}  // namespace
+}  // namespace minibit::storage
