@@ -1,0 +1,184 @@
+// What both back ends share: the slot tables of connections, listeners and UDP sockets (ids
+// carry a generation so stale ids are refused), timers, the cross-thread post queue with its
+// eventfd doorbell, deferred callbacks, and the loop turn. A back end supplies the waiting, the
+// socket operations and the teardown. Owned by one reactor thread (post/stop: any thread).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "minibit/io/reactor.hpp"
+#include "send_queue.hpp"
+
+namespace minibit::io {
+
+enum class conn_phase { connecting, open, closing };
+
+/// One TCP connection. Lives in a stable heap slot until the back end has drained it.
+struct conn_state {
+    int fd = -1;
+    std::uint32_t generation = 0;
+    conn_phase phase = conn_phase::connecting;
+    bool started = false;                  // start() installed handlers
+    bool paused = false;                   // pause_reading() in force
+    bool flush_then_close = false;         // close(after_flush) waiting for the queue to empty
+    bool dirty = false;                    // on the reactor's to-flush list
+    conn_handlers handlers;
+    connect_fn on_connected;
+    send_queue out;
+    address peer;
+    std::optional<error> close_error;      // reported through on_close
+    std::uint32_t epoll_events = 0;        // epoll only: the interest set registered now
+    bool epoll_registered = false;         // epoll only: fd is in the epoll set
+    // io_uring only: operations in flight on this fd, and the memory they point into.
+    int ops_in_flight = 0;
+    bool recv_armed = false;
+    bool send_in_flight = false;
+    std::vector<std::byte> held;           // data that arrived while pausing (uring)
+    msghdr msg{};
+    std::array<iovec, max_send_iovecs> iov{};
+};
+
+/// A listening TCP socket or a UDP socket.
+struct sock_state {
+    int fd = -1;
+    std::uint32_t generation = 0;
+    bool closing = false;
+    int ops_in_flight = 0;
+    bool armed = false;
+    accept_fn on_accept;
+    datagram_fn on_datagram;
+};
+
+/// A table of heap slots addressed by (slot, generation) ids.
+template <class T>
+class slot_table {
+public:
+    /// Takes a free slot; returns its index and the fresh state.
+    std::pair<std::uint32_t, T*> acquire();
+    /// Returns a slot; its generation moves on so old ids stop matching.
+    void release(std::uint32_t slot);
+    /// The live state for an id, or nullptr when the id is stale.
+    [[nodiscard]] T* find(std::uint64_t id) const;
+    /// The state at a slot whatever its generation (for the back end's own completions).
+    [[nodiscard]] T* at(std::uint32_t slot) const;
+    [[nodiscard]] std::size_t live() const { return live_; }
+    /// Calls fn(slot, state) for every live slot.
+    template <class Fn>
+    void for_each(Fn&& fn) {
+        for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+            if (in_use_[i]) {
+                fn(i, *slots_[i]);
+            }
+        }
+    }
+
+    [[nodiscard]] static std::uint64_t make_id(std::uint32_t slot, std::uint32_t gen) {
+        return (std::uint64_t{gen} << 32) | slot;
+    }
+
+private:
+    std::vector<std::unique_ptr<T>> slots_;
+    std::vector<bool> in_use_;
+    std::vector<std::uint32_t> free_;
+    std::size_t live_ = 0;
+};
+
+/// Shared half of both back ends.
+class reactor_base : public reactor {
+public:
+    explicit reactor_base(const reactor_options& options);
+    ~reactor_base() override;
+
+    result<void> run() override;
+    result<void> run_once(std::chrono::milliseconds max_wait) override;
+    void stop() override;
+    void post(task_fn task) override;
+    clock::time_point now() const override { return now_; }
+    timer_id add_timer(clock::duration delay, task_fn fn) override;
+    bool cancel_timer(timer_id id) override;
+
+    result<void> start(conn_id id, conn_handlers handlers) override;
+    result<void> send(conn_id id, std::vector<std::byte> bytes) override;
+    result<void> send_borrowed(conn_id id, std::span<const std::byte> bytes,
+                               release_fn on_released) override;
+    result<void> pause_reading(conn_id id) override;
+    result<void> resume_reading(conn_id id) override;
+    result<std::size_t> bytes_queued(conn_id id) const override;
+    result<address> peer_address(conn_id id) const override;
+    void close(conn_id id, close_mode mode) override;
+    std::size_t connection_count() const override { return conns_.live(); }
+    result<address> local_address(listener_id id) const override;
+    result<address> local_address(udp_id id) const override;
+    result<void> send_to(udp_id id, std::span<const std::byte> bytes, const address& to) override;
+
+protected:
+    /// Submits queued work and waits for events up to `timeout` (nullopt = until woken).
+    virtual result<void> wait(std::optional<clock::duration> timeout) = 0;
+    /// Read interest changed (start, pause, resume) for a live connection.
+    virtual void update_reading(std::uint32_t slot, conn_state& c) = 0;
+    /// Sends what the queue holds (called once per turn for each dirty connection).
+    virtual void flush(std::uint32_t slot, conn_state& c) = 0;
+    /// Starts tearing a connection down; the back end calls finish_close() when drained.
+    virtual void begin_close(std::uint32_t slot, conn_state& c) = 0;
+
+    /// Marks a connection for flushing at the end of this turn.
+    void mark_dirty(std::uint32_t slot, conn_state& c);
+    /// Closes with an error (or nullopt) unless already closing; the one entry to teardown.
+    void close_slot(std::uint32_t slot, conn_state& c, std::optional<error> why);
+    /// Releases the queue, schedules on_close (or the failed on_connected) and frees the slot.
+    void finish_close(std::uint32_t slot, conn_state& c);
+    /// Delivers bytes to on_data; returns false when the connection went away meanwhile.
+    bool deliver(std::uint32_t slot, std::span<const std::byte> bytes);
+    /// Runs `fn` on this thread after the current completion batch.
+    void defer(task_fn fn) { deferred_.push_back(std::move(fn)); }
+    /// Registers a connected/accepted fd as a new open connection.
+    std::pair<std::uint32_t, conn_state*> adopt(int fd, const address& peer, conn_phase phase);
+    /// Adopts an fd accepted on listener `slot` and hands it to on_accept.
+    void on_accepted(std::uint32_t slot, int fd);
+    /// Accepts every pending connection of a nonblocking listener (bounded per call).
+    void accept_all(std::uint32_t slot);
+    /// Reads every pending datagram of a nonblocking UDP socket (bounded per call).
+    void drain_udp(std::uint32_t slot);
+    /// Creates, binds and (TCP) listens a nonblocking socket.
+    static result<int> open_bound(const address& addr, int type, reuse_port reuse, int backlog);
+    /// Creates a nonblocking TCP socket and starts connecting it.
+    static result<int> open_connecting(const address& addr, bool& in_progress);
+
+    int wake_fd_ = -1;   // eventfd: post() and stop() write, the loop reads
+    slot_table<conn_state> conns_;
+    slot_table<sock_state> listeners_;
+    slot_table<sock_state> udps_;
+    std::vector<std::byte> scratch_;   // epoll receive buffer and UDP datagram buffer
+    reactor_options options_;
+
+private:
+    void run_posted();
+    void run_deferred();
+    void run_timers();
+    void flush_dirty();
+    [[nodiscard]] std::optional<clock::duration> next_timeout(std::chrono::milliseconds cap) const;
+
+    clock::time_point now_;
+    std::atomic<bool> stopping_{false};
+    std::mutex posted_mutex_;
+    std::vector<task_fn> posted_;              // guarded by posted_mutex_
+    std::vector<task_fn> deferred_;
+    std::vector<std::uint64_t> dirty_;         // conn ids to flush this turn
+    std::map<std::pair<clock::time_point, std::uint64_t>, task_fn> timers_;
+    std::unordered_map<std::uint64_t, clock::time_point> timer_deadlines_;
+    std::uint64_t next_timer_ = 1;
+};
+
+}  // namespace minibit::io

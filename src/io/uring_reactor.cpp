@@ -1,0 +1,612 @@
+// The io_uring back end (liburing 2.3): multishot accept, multishot recv into one provided
+// buffer ring per reactor, one gathered sendmsg in flight per socket, connect and cancel ops,
+// multishot poll for UDP, an eventfd read as the cross-thread doorbell. Every op of a socket is
+// counted, and its fd is closed only when the count reaches zero (no stale CQE on a reused fd).
+#include <liburing.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+
+#include "backends.hpp"
+#include "reactor_base.hpp"
+
+namespace minibit::io {
+namespace {
+
+enum class op : std::uint8_t {
+    wake, accept, recv, send, connect, cancel, udp_poll, listener_cancel, udp_cancel
+};
+
+// user_data: op (8) | generation low 24 bits (24) | slot (32).
+std::uint64_t make_ud(op kind, std::uint32_t slot, std::uint32_t gen) {
+    return (std::uint64_t{static_cast<std::uint8_t>(kind)} << 56) |
+           (std::uint64_t{gen & 0xffffffU} << 32) | slot;
+}
+
+struct decoded {
+    op kind;
+    std::uint32_t slot;
+    std::uint32_t gen24;
+};
+
+decoded decode(std::uint64_t ud) {
+    return {static_cast<op>(ud >> 56), static_cast<std::uint32_t>(ud & 0xffffffffU),
+            static_cast<std::uint32_t>((ud >> 32) & 0xffffffU)};
+}
+
+/// The provided-buffer group id of the reactor's single receive ring.
+constexpr int buffer_group = 0;
+
+/// A completion copied out of the CQ, so handlers may submit while we dispatch.
+struct completion {
+    std::uint64_t user_data;
+    int res;
+    std::uint32_t flags;
+};
+
+class uring_reactor final : public reactor_base {
+public:
+    explicit uring_reactor(const reactor_options& options) : reactor_base(options) {}
+    ~uring_reactor() override;
+
+    /// Sets up the ring, probes the ops we need and registers the buffer ring.
+    result<void> init();
+
+    backend_kind kind() const override { return backend_kind::uring; }
+    result<listener_id> listen(const address& addr, listen_options options,
+                               accept_fn on_accept) override;
+    void close_listener(listener_id id) override;
+    void connect(const address& addr, connect_fn on_connected) override;
+    result<udp_id> bind_udp(const address& addr, reuse_port reuse,
+                            datagram_fn on_datagram) override;
+    void close_udp(udp_id id) override;
+
+protected:
+    result<void> wait(std::optional<clock::duration> timeout) override;
+    void update_reading(std::uint32_t slot, conn_state& c) override;
+    void flush(std::uint32_t slot, conn_state& c) override;
+    void begin_close(std::uint32_t slot, conn_state& c) override;
+
+private:
+    result<void> setup_ring();
+    result<void> check_ops();
+    result<void> setup_buffers();
+    io_uring_sqe* sqe();
+    void arm_wake();
+    void arm_recv(std::uint32_t slot, conn_state& c);
+    void arm_accept(std::uint32_t slot, sock_state& s);
+    void arm_udp(std::uint32_t slot, sock_state& s);
+    void recycle(std::uint32_t bid);
+    void dispatch(const completion& cqe);
+    void on_recv(std::uint32_t slot, conn_state& c, const completion& cqe);
+    void on_send(std::uint32_t slot, conn_state& c, int res);
+    void on_connect(std::uint32_t slot, conn_state& c, int res);
+    void on_sock(slot_table<sock_state>& table, op kind, std::uint32_t slot,
+                 const completion& cqe);
+    void deliver_held(std::uint64_t id);
+    void maybe_finish(std::uint32_t slot, conn_state& c);
+    void close_sock(slot_table<sock_state>& table, op cancel_kind, std::uint64_t id);
+
+    io_uring ring_{};
+    bool ring_ready_ = false;
+    io_uring_buf_ring* buf_ring_ = nullptr;
+    std::byte* buffers_ = nullptr;
+    std::uint64_t wake_value_ = 0;
+};
+
+uring_reactor::~uring_reactor() {
+    if (ring_ready_) {
+        io_uring_queue_exit(&ring_);   // cancels and reaps whatever is still in flight
+    }
+    std::free(buf_ring_);
+    std::free(buffers_);
+}
+
+result<void> uring_reactor::init() {
+    if (auto r = setup_ring(); !r) {
+        return r;
+    }
+    if (auto r = check_ops(); !r) {
+        return r;
+    }
+    if (auto r = setup_buffers(); !r) {
+        return r;
+    }
+    arm_wake();
+    return {};
+}
+
+result<void> uring_reactor::setup_ring() {
+    // Preferred flags first (reactor per thread: SINGLE_ISSUER|DEFER_TASKRUN, kernel 6.1+), then
+    // COOP_TASKRUN (5.19+), then none. The CQ is 8x the SQ: multishot ops post many CQEs each.
+    constexpr std::array<unsigned, 3> flag_sets = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0U,
+    };
+    int ret = -EINVAL;
+    for (const unsigned flags : flag_sets) {
+        io_uring_params params{};
+        params.flags = flags | IORING_SETUP_CQSIZE;
+        params.cq_entries = options_.ring_entries * 8;
+        ret = io_uring_queue_init_params(options_.ring_entries, &ring_, &params);
+        if (ret != -EINVAL) {
+            break;
+        }
+    }
+    if (ret < 0) {
+        return std::unexpected(errno_error(-ret, "io_uring_queue_init"));
+    }
+    ring_ready_ = true;
+    return {};
+}
+
+result<void> uring_reactor::check_ops() {
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    if (probe == nullptr) {
+        return std::unexpected(errno_error(ENOSYS, "io_uring_get_probe_ring"));
+    }
+    constexpr std::array<int, 7> needed = {IORING_OP_ACCEPT,       IORING_OP_RECV,
+                                           IORING_OP_SENDMSG,      IORING_OP_CONNECT,
+                                           IORING_OP_ASYNC_CANCEL, IORING_OP_READ,
+                                           IORING_OP_POLL_ADD};
+    bool all = true;
+    for (const int o : needed) {
+        all = all && io_uring_opcode_supported(probe, o) != 0;
+    }
+    io_uring_free_probe(probe);
+    if (!all) {
+        return std::unexpected(errno_error(EOPNOTSUPP, "io_uring lacks a needed operation"));
+    }
+    return {};
+}
+
+result<void> uring_reactor::setup_buffers() {
+    // liburing 2.3 has no io_uring_setup_buf_ring: allocate page-aligned ring memory ourselves.
+    const std::uint32_t count = options_.recv_buffer_count;
+    if (count == 0 || count > 32768 || (count & (count - 1)) != 0) {
+        return std::unexpected(errno_error(EINVAL, "recv_buffer_count must be a power of two"));
+    }
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    void* ring_mem = nullptr;
+    void* buf_mem = nullptr;
+    if (::posix_memalign(&ring_mem, page, count * sizeof(io_uring_buf)) != 0 ||
+        ::posix_memalign(&buf_mem, page,
+                         std::size_t{count} * options_.recv_buffer_size_bytes) != 0) {
+        std::free(ring_mem);
+        return std::unexpected(errno_error(ENOMEM, "provided buffers"));
+    }
+    buf_ring_ = static_cast<io_uring_buf_ring*>(ring_mem);
+    buffers_ = static_cast<std::byte*>(buf_mem);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_mem);
+    reg.ring_entries = count;
+    reg.bgid = buffer_group;
+    if (const int ret = io_uring_register_buf_ring(&ring_, &reg, 0); ret < 0) {
+        return std::unexpected(errno_error(-ret, "io_uring_register_buf_ring"));
+    }
+    io_uring_buf_ring_init(buf_ring_);
+    const int mask = io_uring_buf_ring_mask(count);
+    for (std::uint32_t bid = 0; bid < count; ++bid) {
+        io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
+                              options_.recv_buffer_size_bytes, static_cast<unsigned short>(bid),
+                              mask, static_cast<int>(bid));
+    }
+    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(count));
+    return {};
+}
+
+io_uring_sqe* uring_reactor::sqe() {
+    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    if (s == nullptr) {
+        // SQ full: submit what is queued (completions are reaped by the next wait).
+        io_uring_submit(&ring_);
+        s = io_uring_get_sqe(&ring_);
+    }
+    if (s == nullptr) {
+        std::abort();   // cannot happen: the SQ was just emptied
+    }
+    return s;
+}
+
+void uring_reactor::recycle(std::uint32_t bid) {
+    // io_uring_buf_ring_advance publishes the tail with a store-release (the 2.3
+    // io_uring_buf_ring_cq_advance does a plain store, so we do not use it).
+    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
+                          options_.recv_buffer_size_bytes, static_cast<unsigned short>(bid),
+                          io_uring_buf_ring_mask(options_.recv_buffer_count), 0);
+    io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+void uring_reactor::arm_wake() {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_read(s, wake_fd_, &wake_value_, sizeof(wake_value_), 0);
+    io_uring_sqe_set_data64(s, make_ud(op::wake, 0, 0));
+}
+
+void uring_reactor::arm_recv(std::uint32_t slot, conn_state& c) {
+    // io_uring: multishot recv, len 0, buffers picked from the group; re-armed without F_MORE.
+    io_uring_sqe* s = sqe();
+    io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = buffer_group;
+    io_uring_sqe_set_data64(s, make_ud(op::recv, slot, c.generation));
+    c.recv_armed = true;
+    ++c.ops_in_flight;
+}
+
+void uring_reactor::arm_accept(std::uint32_t slot, sock_state& s) {
+    io_uring_sqe* e = sqe();
+    io_uring_prep_multishot_accept(e, s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(e, make_ud(op::accept, slot, s.generation));
+    s.armed = true;
+    ++s.ops_in_flight;
+}
+
+void uring_reactor::arm_udp(std::uint32_t slot, sock_state& s) {
+    io_uring_sqe* e = sqe();
+    io_uring_prep_poll_multishot(e, s.fd, POLLIN);
+    io_uring_sqe_set_data64(e, make_ud(op::udp_poll, slot, s.generation));
+    s.armed = true;
+    ++s.ops_in_flight;
+}
+
+result<void> uring_reactor::wait(std::optional<clock::duration> timeout) {
+    io_uring_cqe* first = nullptr;
+    __kernel_timespec ts{};
+    if (timeout) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
+        ts.tv_sec = ns / 1'000'000'000;
+        ts.tv_nsec = ns % 1'000'000'000;
+    }
+    // One enter per turn: submits everything queued and waits (DEFER_TASKRUN needs this wait).
+    const int ret = io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout ? &ts : nullptr,
+                                                     nullptr);
+    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
+        return std::unexpected(errno_error(-ret, "io_uring_submit_and_wait_timeout"));
+    }
+    std::array<io_uring_cqe*, 256> cqes{};
+    std::vector<completion> batch;
+    // Bounded: at most 16 batches per turn, so a flood cannot starve timers and posts.
+    for (int round = 0; round < 16; ++round) {
+        const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
+        if (n == 0) {
+            break;
+        }
+        batch.clear();
+        for (unsigned i = 0; i < n; ++i) {
+            batch.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
+        }
+        io_uring_cq_advance(&ring_, n);
+        for (const auto& c : batch) {
+            dispatch(c);
+        }
+    }
+    return {};
+}
+
+void uring_reactor::dispatch(const completion& cqe) {
+    const auto [kind, slot, gen24] = decode(cqe.user_data);
+    if (kind == op::wake) {
+        arm_wake();
+        return;
+    }
+    if (kind == op::accept || kind == op::listener_cancel || kind == op::udp_poll ||
+        kind == op::udp_cancel) {
+        auto& table = kind == op::udp_poll || kind == op::udp_cancel ? udps_ : listeners_;
+        on_sock(table, kind, slot, cqe);
+        return;
+    }
+    conn_state* c = conns_.at(slot);
+    if (c == nullptr || (c->generation & 0xffffffU) != gen24) {
+        return;   // cannot happen while ops are counted; kept as a guard
+    }
+    switch (kind) {
+    case op::recv:
+        on_recv(slot, *c, cqe);
+        break;
+    case op::send:
+        on_send(slot, *c, cqe.res);
+        break;
+    case op::connect:
+        on_connect(slot, *c, cqe.res);
+        break;
+    case op::cancel:
+        --c->ops_in_flight;
+        maybe_finish(slot, *c);
+        break;
+    default:
+        break;
+    }
+}
+
+void uring_reactor::on_recv(std::uint32_t slot, conn_state& c, const completion& cqe) {
+    const std::uint64_t id = conns_.make_id(slot, c.generation);
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0U;
+    if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER) != 0U) {
+        const std::uint32_t bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+        const std::span<const std::byte> data(
+            buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
+            static_cast<std::size_t>(cqe.res));
+        if (c.phase == conn_phase::open && (c.paused || !c.held.empty())) {
+            c.held.insert(c.held.end(), data.begin(), data.end());   // arrived while pausing
+        } else if (c.phase == conn_phase::open) {
+            deliver(slot, data);
+        }
+        recycle(bid);
+    } else if (cqe.res == 0 && c.phase == conn_phase::open) {
+        close_slot(slot, c, std::nullopt);
+    } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED &&
+               c.phase == conn_phase::open) {
+        close_slot(slot, c, errno_error(-cqe.res, "recv"));
+    }
+    if (more) {
+        return;
+    }
+    // io_uring: multishot recv stopped (no CQE_F_MORE): ENOBUFS, cancel, EOF or error; re-arm
+    // if still wanted. Buffers were recycled above, so an ENOBUFS re-arm finds some again.
+    auto* cur = conns_.find(id);
+    if (cur == nullptr) {
+        return;
+    }
+    cur->recv_armed = false;
+    --cur->ops_in_flight;
+    if (cur->phase == conn_phase::closing) {
+        maybe_finish(slot, *cur);
+    } else if (cur->started && !cur->paused && cqe.res != 0) {
+        arm_recv(slot, *cur);
+    }
+}
+
+void uring_reactor::on_send(std::uint32_t slot, conn_state& c, int res) {
+    c.send_in_flight = false;
+    --c.ops_in_flight;
+    if (res >= 0) {
+        std::vector<release_fn> released;
+        c.out.consume(static_cast<std::size_t>(res), released);
+        for (auto& fn : released) {
+            defer([fn = std::move(fn)] { fn(std::nullopt); });
+        }
+    } else if (c.phase == conn_phase::open) {
+        close_slot(slot, c, errno_error(-res, "sendmsg"));
+    }
+    if (c.phase == conn_phase::closing) {
+        maybe_finish(slot, c);
+    } else if (!c.out.empty()) {
+        flush(slot, c);   // short write or more queued: continue from the exact byte
+    } else if (c.flush_then_close) {
+        close_slot(slot, c, std::nullopt);
+    }
+}
+
+void uring_reactor::on_connect(std::uint32_t slot, conn_state& c, int res) {
+    --c.ops_in_flight;
+    if (c.phase == conn_phase::closing) {
+        maybe_finish(slot, c);
+        return;
+    }
+    if (res < 0) {
+        close_slot(slot, c, errno_error(-res, "connect " + c.peer.to_string()));
+        return;
+    }
+    c.phase = conn_phase::open;
+    auto fn = std::move(c.on_connected);
+    c.on_connected = nullptr;
+    fn(connection(this, conn_id{conns_.make_id(slot, c.generation)}));
+}
+
+void uring_reactor::on_sock(slot_table<sock_state>& table, op kind, std::uint32_t slot,
+                            const completion& cqe) {
+    sock_state* s = table.at(slot);
+    if (s == nullptr) {
+        if (kind == op::accept && cqe.res >= 0) {
+            ::close(cqe.res);
+        }
+        return;
+    }
+    const std::uint64_t id = table.make_id(slot, s->generation);
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0U;
+    if (kind == op::accept && cqe.res >= 0) {
+        on_accepted(slot, cqe.res);   // closes the fd itself when the listener is closing
+    } else if (kind == op::udp_poll && cqe.res > 0 && !s->closing) {
+        drain_udp(slot);
+    }
+    const bool cancel = kind == op::listener_cancel || kind == op::udp_cancel;
+    s = table.find(id);
+    if (s == nullptr || (!cancel && more)) {
+        return;
+    }
+    --s->ops_in_flight;
+    if (!cancel) {
+        s->armed = false;
+    }
+    if (s->closing) {
+        if (s->ops_in_flight == 0) {
+            ::close(s->fd);
+            table.release(slot);
+        }
+    } else if (kind == op::accept && cqe.res >= 0) {
+        arm_accept(slot, *s);
+    } else if (kind == op::accept) {
+        // EMFILE/ENFILE end the multishot accept: retry after a pause instead of spinning.
+        add_timer(std::chrono::milliseconds(50), [this, id, slot] {
+            sock_state* l = listeners_.find(id);
+            if (l != nullptr && !l->closing && !l->armed) {
+                arm_accept(slot, *l);
+            }
+        });
+    } else if (kind == op::udp_poll) {
+        arm_udp(slot, *s);
+    }
+}
+
+void uring_reactor::update_reading(std::uint32_t slot, conn_state& c) {
+    const bool want = c.phase == conn_phase::open && c.started && !c.paused;
+    if (want && !c.held.empty()) {
+        // Bytes that arrived while pausing go first, from a deferred task (not inside resume).
+        const std::uint64_t id = conns_.make_id(slot, c.generation);
+        defer([this, id] { deliver_held(id); });
+        return;
+    }
+    if (want && !c.recv_armed) {
+        arm_recv(slot, c);
+    } else if (!want && c.recv_armed) {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, make_ud(op::recv, slot, c.generation), 0);
+        io_uring_sqe_set_data64(s, make_ud(op::cancel, slot, c.generation));
+        ++c.ops_in_flight;
+    }
+}
+
+void uring_reactor::deliver_held(std::uint64_t id) {
+    // Bounded by the bytes held when the task started plus what arrives during delivery.
+    for (int i = 0; i < 64; ++i) {
+        conn_state* c = conns_.find(id);
+        if (c == nullptr || c->phase != conn_phase::open || c->paused) {
+            return;
+        }
+        if (c->held.empty()) {
+            if (!c->recv_armed) {
+                arm_recv(static_cast<std::uint32_t>(id), *c);
+            }
+            return;
+        }
+        std::vector<std::byte> bytes;
+        bytes.swap(c->held);
+        if (!deliver(static_cast<std::uint32_t>(id), bytes)) {
+            return;
+        }
+    }
+    defer([this, id] { deliver_held(id); });
+}
+
+void uring_reactor::flush(std::uint32_t slot, conn_state& c) {
+    // One send in flight per socket: a second one could be reordered by the kernel.
+    if (c.send_in_flight || c.phase != conn_phase::open) {
+        return;
+    }
+    const std::size_t n = c.out.gather(c.iov);
+    if (n == 0) {
+        std::vector<release_fn> released;
+        c.out.consume(0, released);   // only empty borrowed spans were queued
+        for (auto& fn : released) {
+            defer([fn = std::move(fn)] { fn(std::nullopt); });
+        }
+        if (c.flush_then_close) {
+            close_slot(slot, c, std::nullopt);
+        }
+        return;
+    }
+    c.msg = msghdr{};
+    c.msg.msg_iov = c.iov.data();
+    c.msg.msg_iovlen = n;
+    io_uring_sqe* s = sqe();
+    io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(s, make_ud(op::send, slot, c.generation));
+    c.send_in_flight = true;
+    ++c.ops_in_flight;
+}
+
+void uring_reactor::begin_close(std::uint32_t slot, conn_state& c) {
+    // io_uring teardown: shutdown (sends FIN, ends the recv), cancel all ops on the fd, wait for
+    // every CQE, and only then close the fd (liburing#932, #363).
+    ::shutdown(c.fd, SHUT_RDWR);
+    if (c.ops_in_flight > 0) {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel_fd(s, c.fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(s, make_ud(op::cancel, slot, c.generation));
+        ++c.ops_in_flight;
+    }
+    maybe_finish(slot, c);
+}
+
+void uring_reactor::maybe_finish(std::uint32_t slot, conn_state& c) {
+    if (c.phase != conn_phase::closing || c.ops_in_flight > 0) {
+        return;
+    }
+    if (c.fd >= 0) {
+        ::close(c.fd);
+        c.fd = -1;
+    }
+    finish_close(slot, c);
+}
+
+void uring_reactor::connect(const address& addr, connect_fn on_connected) {
+    const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        defer([fn = std::move(on_connected), err = errno_error(errno, "socket")] {
+            fn(std::unexpected(err));
+        });
+        return;
+    }
+    auto [slot, c] = adopt(fd, addr, conn_phase::connecting);
+    c->on_connected = std::move(on_connected);
+    io_uring_sqe* s = sqe();
+    io_uring_prep_connect(s, fd, c->peer.data(), c->peer.size());
+    io_uring_sqe_set_data64(s, make_ud(op::connect, slot, c->generation));
+    ++c->ops_in_flight;
+}
+
+result<listener_id> uring_reactor::listen(const address& addr, listen_options options,
+                                          accept_fn on_accept) {
+    auto fd = open_bound(addr, SOCK_STREAM, options.reuse, options.backlog);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    auto [slot, l] = listeners_.acquire();
+    l->fd = *fd;
+    l->on_accept = std::move(on_accept);
+    arm_accept(slot, *l);
+    return listener_id{listeners_.make_id(slot, l->generation)};
+}
+
+result<udp_id> uring_reactor::bind_udp(const address& addr, reuse_port reuse,
+                                       datagram_fn on_datagram) {
+    auto fd = open_bound(addr, SOCK_DGRAM, reuse, 0);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    auto [slot, u] = udps_.acquire();
+    u->fd = *fd;
+    u->on_datagram = std::move(on_datagram);
+    arm_udp(slot, *u);
+    return udp_id{udps_.make_id(slot, u->generation)};
+}
+
+void uring_reactor::close_sock(slot_table<sock_state>& table, op cancel_kind, std::uint64_t id) {
+    sock_state* s = table.find(id);
+    if (s == nullptr || s->closing) {
+        return;
+    }
+    s->closing = true;
+    if (s->ops_in_flight == 0) {
+        ::close(s->fd);
+        table.release(static_cast<std::uint32_t>(id));
+        return;
+    }
+    io_uring_sqe* e = sqe();
+    io_uring_prep_cancel_fd(e, s->fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(e, make_ud(cancel_kind, static_cast<std::uint32_t>(id),
+                                       s->generation));
+    ++s->ops_in_flight;
+}
+
+void uring_reactor::close_listener(listener_id id) {
+    close_sock(listeners_, op::listener_cancel, id.get());
+}
+void uring_reactor::close_udp(udp_id id) { close_sock(udps_, op::udp_cancel, id.get()); }
+
+}  // namespace
+
+result<std::unique_ptr<reactor>> make_uring_reactor(const reactor_options& options) {
+    auto r = std::make_unique<uring_reactor>(options);
+    if (auto ok = r->init(); !ok) {
+        return std::unexpected(ok.error());
+    }
+    return r;
+}
+
+}  // namespace minibit::io
