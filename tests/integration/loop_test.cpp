@@ -1,0 +1,161 @@
+// Loop services on both back ends: timers, post() from another thread, UDP echo, SO_REUSEPORT
+// listeners on two reactors, the runner; plus the address and back-end name parsers.
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "minibit/io/runner.hpp"
+#include "reactor_fixture.hpp"
+
+namespace minibit::io::testing {
+namespace {
+
+using LoopTest = ReactorTest;
+using namespace std::chrono_literals;
+
+TEST_P(LoopTest, TimersFireInDeadlineOrderAndCancelWorks) {
+    std::vector<std::string> fired;
+    r_->add_timer(30ms, [&] { fired.push_back("30"); });
+    r_->add_timer(10ms, [&] { fired.push_back("10a"); });
+    const timer_id dropped = r_->add_timer(20ms, [&] { fired.push_back("20-cancelled"); });
+    r_->add_timer(20ms, [&] { fired.push_back("20"); });
+    r_->add_timer(10ms, [&] { fired.push_back("10b"); });
+    EXPECT_TRUE(r_->cancel_timer(dropped));
+    EXPECT_FALSE(r_->cancel_timer(dropped));
+    ASSERT_TRUE(spin(*r_, [&] { return fired.size() == 4; }));
+    EXPECT_EQ(fired, (std::vector<std::string>{"10a", "10b", "20", "30"}));
+    EXPECT_GE(r_->now().time_since_epoch().count(), 0);
+}
+
+TEST_P(LoopTest, PostFromAnotherThreadRunsEveryTaskOnTheLoopThread) {
+    constexpr int tasks = 1000;
+    int ran = 0;
+    int on_other_thread = 0;
+    const auto loop_thread = std::this_thread::get_id();
+    std::thread poster([&] {
+        for (int i = 0; i < tasks; ++i) {
+            r_->post([&] {
+                ++ran;
+                on_other_thread += std::this_thread::get_id() == loop_thread ? 0 : 1;
+            });
+        }
+        r_->post([&] { r_->stop(); });
+    });
+    const auto outcome = r_->run();
+    poster.join();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(ran, tasks);
+    EXPECT_EQ(on_other_thread, 0);
+}
+
+TEST_P(LoopTest, UdpEchoesADatagramBackToItsSender) {
+    udp_id server{};
+    auto bound = r_->bind_udp(address::loopback_v4(0), reuse_port::no,
+                              [&](std::span<const std::byte> d, const address& from) {
+                                  ASSERT_TRUE(r_->send_to(server, d, from));
+                              });
+    ASSERT_TRUE(bound.has_value());
+    server = *bound;
+    std::string reply;
+    address reply_from;
+    auto client = r_->bind_udp(address::loopback_v4(0), reuse_port::no,
+                               [&](std::span<const std::byte> d, const address& from) {
+                                   reply = string_of(d);
+                                   reply_from = from;
+                               });
+    ASSERT_TRUE(client.has_value());
+    const auto server_addr = *r_->local_address(server);
+    ASSERT_TRUE(r_->send_to(*client, bytes_of("ping 42"), server_addr));
+    ASSERT_TRUE(spin(*r_, [&] { return !reply.empty(); }));
+    EXPECT_EQ(reply, "ping 42");
+    EXPECT_EQ(reply_from, server_addr);
+    r_->close_udp(*client);
+    r_->close_udp(server);
+    EXPECT_TRUE(is(r_->send_to(server, bytes_of("x"), server_addr).error(), io_errc::stale_handle));
+}
+
+TEST_P(LoopTest, ReusePortListenersOnTwoReactorsShareOnePort) {
+    auto other = make_reactor(GetParam(), reactor_options{});
+    ASSERT_TRUE(other.has_value());
+    reactor& r2 = **other;
+    int on_first = 0;
+    int on_second = 0;
+    const listen_options shared{reuse_port::yes, 128};
+    auto l1 = r_->listen(address::loopback_v4(0), shared, [&](connection, const address&) { ++on_first; });
+    ASSERT_TRUE(l1.has_value());
+    const auto where = *r_->local_address(*l1);
+    auto l2 = r2.listen(where, shared, [&](connection, const address&) { ++on_second; });
+    ASSERT_TRUE(l2.has_value()) << l2.error().message();
+    auto refused = r2.listen(where, listen_options{}, [](connection, const address&) {});
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_TRUE(is(refused.error(), io_errc::address_in_use)) << refused.error().message();
+    constexpr int clients = 64;
+    int connected = 0;
+    for (int i = 0; i < clients; ++i) {
+        r_->connect(where, [&](result<connection> c) { connected += c.has_value() ? 1 : 0; });
+    }
+    ASSERT_TRUE(spin2(*r_, r2, [&] { return connected == clients && on_first + on_second == clients; }));
+    EXPECT_EQ(on_first + on_second, clients);
+}
+
+TEST_P(LoopTest, RunnerStartsOneReactorPerThreadAndStops) {
+    runner_options options;
+    options.threads = 2;
+    options.backend = GetParam();
+    std::mutex m;
+    std::set<unsigned> inits;
+    auto started = runner::start(options, [&](reactor& r, unsigned index) {
+        EXPECT_EQ(r.kind(), GetParam());
+        std::lock_guard lock(m);
+        inits.insert(index);
+    });
+    ASSERT_TRUE(started.has_value()) << started.error().message();
+    auto& group = **started;
+    EXPECT_EQ(group.size(), 2U);
+    std::promise<void> first;
+    std::promise<void> second;
+    group.post(0, [&] { first.set_value(); });
+    group.post(1, [&] { second.set_value(); });
+    EXPECT_EQ(first.get_future().wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(second.get_future().wait_for(10s), std::future_status::ready);
+    group.stop();
+    group.join();
+    EXPECT_EQ(inits, (std::set<unsigned>{0, 1}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoopTest,
+                         ::testing::Values(backend_kind::uring, backend_kind::epoll), backend_name);
+
+TEST(Address, ParsesAndPrintsIpv4AndIpv6) {
+    auto v4 = address::parse("127.0.0.1:6969");
+    ASSERT_TRUE(v4.has_value());
+    EXPECT_EQ(v4->to_string(), "127.0.0.1:6969");
+    EXPECT_EQ(v4->port(), 6969);
+    auto v6 = address::parse("[::1]:51413");
+    ASSERT_TRUE(v6.has_value());
+    EXPECT_EQ(v6->family(), AF_INET6);
+    EXPECT_EQ(v6->to_string(), "[::1]:51413");
+}
+
+TEST(Address, RejectsMalformedTextWithAnOffset) {
+    const auto no_port = address::parse("127.0.0.1");
+    ASSERT_FALSE(no_port.has_value());
+    EXPECT_TRUE(is(no_port.error(), io_errc::bad_address));
+    const auto big_port = address::parse("127.0.0.1:65536");
+    ASSERT_FALSE(big_port.has_value());
+    EXPECT_EQ(big_port.error().offset, 10U);
+    EXPECT_FALSE(address::parse("[::1]6969").has_value());
+    EXPECT_FALSE(address::parse("300.1.1.1:80").has_value());
+    EXPECT_FALSE(address::parse(std::string(200, '1') + ":80").has_value());
+}
+
+TEST(BackendKind, ParsesTheThreeNames) {
+    EXPECT_EQ(*parse_backend_kind("auto"), backend_kind::auto_select);
+    EXPECT_EQ(*parse_backend_kind("uring"), backend_kind::uring);
+    EXPECT_EQ(*parse_backend_kind("epoll"), backend_kind::epoll);
+    EXPECT_TRUE(is(parse_backend_kind("kqueue").error(), io_errc::bad_backend));
+}
+
+}  // namespace
+}  // namespace minibit::io::testing
