@@ -59,6 +59,32 @@ result<void> size_file(const open_file& f, const struct stat& st, allocation_mod
     return {};
 }
 
+/// Describes file `slot` under folder as found on disk, filling `st` (zeroed when absent).
+open_file inspect(const std::filesystem::path& folder, const file_slot& slot, struct stat& st) {
+    open_file f{-1, folder / slot.path, slot.length, {}, false};
+    if (::stat(f.full_path.c_str(), &st) == 0) {
+        f.existed = true;
+        f.found = {static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
+    } else {
+        st = {};
+    }
+    return f;
+}
+
+/// Creates the file's folder, opens or creates the file, and sizes it.
+result<void> open_and_size(open_file& f, const struct stat& st, allocation_mode mode) {
+    std::error_code ec;
+    std::filesystem::create_directories(f.full_path.parent_path(), ec);
+    if (ec) {
+        return std::unexpected(io_error(ec.value(), "create folder", f.full_path.parent_path()));
+    }
+    f.fd = ::open(f.full_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f.fd < 0) {
+        return std::unexpected(io_error(errno, "open", f.full_path));
+    }
+    return size_file(f, st, mode);
+}
+
 }  // namespace
 
 error io_error(int err, const std::string& what, const std::filesystem::path& path) {
@@ -80,32 +106,14 @@ result<file_set> file_set::open(const torrent_layout& layout, const std::filesys
     std::vector<struct stat> before(layout.files().size());
     std::uint64_t needed = 0;
     for (std::size_t i = 0; i < layout.files().size(); ++i) {
-        const file_slot& slot = layout.files()[i];
-        open_file f{-1, folder / slot.path, slot.length, {}, false};
-        struct stat& st = before[i];
-        if (::stat(f.full_path.c_str(), &st) == 0) {
-            f.existed = true;
-            f.found = {static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
-        } else {
-            st = {};
-        }
-        needed += missing_bytes(st, slot.length);
-        out.files_.push_back(std::move(f));
+        out.files_.push_back(inspect(folder, layout.files()[i], before[i]));
+        needed += missing_bytes(before[i], layout.files()[i].length);
     }
     if (auto ok = check_free_space(folder, needed); !ok) {
         return std::unexpected(ok.error());
     }
     for (std::size_t i = 0; i < out.files_.size(); ++i) {
-        open_file& f = out.files_[i];
-        std::filesystem::create_directories(f.full_path.parent_path(), ec);
-        if (ec) {
-            return std::unexpected(io_error(ec.value(), "create folder", f.full_path.parent_path()));
-        }
-        f.fd = ::open(f.full_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (f.fd < 0) {
-            return std::unexpected(io_error(errno, "open", f.full_path));
-        }
-        if (auto ok = size_file(f, before[i], mode); !ok) {
+        if (auto ok = open_and_size(out.files_[i], before[i], mode); !ok) {
             return std::unexpected(ok.error());
         }
     }

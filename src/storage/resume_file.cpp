@@ -84,8 +84,11 @@ result<resume_data> decode_resume(std::span<const std::uint8_t> bytes, const inf
         return fail(storage_errc::bad_resume, "belongs to another torrent", resume_magic.size());
     }
     le_reader in{bytes, resume_magic.size() + 20};
-    if (in.take(4) != file_count || in.take(4) != piece_count) {
-        return fail(storage_errc::bad_resume, "file or piece count differs", in.pos);
+    if (in.take(4) != file_count) {
+        return fail(storage_errc::bad_resume, "file count differs", in.pos - 4);
+    }
+    if (in.take(4) != piece_count) {
+        return fail(storage_errc::bad_resume, "piece count differs", in.pos - 4);
     }
     for (std::size_t i = 0; i < file_count; ++i) {
         const std::uint64_t size = in.take(8);
