@@ -1,0 +1,195 @@
+#include "minibit/tracker/swarm_table.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace minibit::tracker {
+namespace {
+
+// peer_record::seen_ticks counts 4-second ticks; 16 bits wrap after ~72 h.
+constexpr std::int64_t seconds_per_tick = 4;
+constexpr std::int64_t max_timeout_seconds = 65535 * seconds_per_tick / 2;
+
+std::uint16_t to_tick(std::chrono::seconds now) {
+    return static_cast<std::uint16_t>(static_cast<std::uint64_t>(now.count() / seconds_per_tick));
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> endpoint_of(const peer_address& p) {
+    std::array<std::uint8_t, N> ep{};
+    std::memcpy(ep.data(), p.address.data(), N - 2);
+    ep[N - 2] = static_cast<std::uint8_t>(p.port >> 8U);
+    ep[N - 1] = static_cast<std::uint8_t>(p.port & 0xffU);
+    return ep;
+}
+
+}  // namespace
+
+result<void> table_config::validate() const {
+    if (peer_timeout.count() <= 0 || peer_timeout.count() > max_timeout_seconds) {
+        return fail(tracker_errc::bad_config, "peer timeout must be 1.." +
+                                                  std::to_string(max_timeout_seconds) + " seconds");
+    }
+    if (default_numwant == 0 || max_numwant == 0 || default_numwant > max_numwant) {
+        return fail(tracker_errc::bad_config, "numwant: need 0 < default <= max");
+    }
+    if (max_torrents_per_shard == 0) return fail(tracker_errc::bad_config, "no torrents allowed");
+    return {};
+}
+
+swarm_shard::swarm_shard(const table_config& config, std::uint64_t seed)
+    : config_(config), rng_(seed) {}
+
+template <std::size_t N>
+void swarm_shard::update(swarm& s, peer_list<N>& list, const std::array<std::uint8_t, N>& ep,
+                         const announce_input& in, std::uint16_t tick, std::size_t& self) {
+    const bool seeder = in.left == 0;
+    self = list.find(ep);
+    bool was_seeder = false;
+    if (self == peer_list<N>::npos) {
+        peer_record<N> rec;
+        rec.endpoint = ep;
+        self = list.insert(rec);
+        ++peers_;
+    } else {
+        was_seeder = (list.at(self).flags & peer_seeder) != 0;
+    }
+    peer_record<N>& rec = list.at(self);
+    rec.seen_ticks = tick;
+    rec.flags = seeder ? std::uint8_t{peer_seeder} : std::uint8_t{0};
+    if (seeder && !was_seeder) {
+        ++s.seeders;
+        ++seeders_;
+    } else if (!seeder && was_seeder) {
+        --s.seeders;
+        --seeders_;
+    }
+    if (in.event == wire::announce_event::completed && !was_seeder) ++s.downloaded;
+}
+
+template <std::size_t N>
+void swarm_shard::remove(swarm& s, peer_list<N>& list, std::size_t i) {
+    if ((list.at(i).flags & peer_seeder) != 0) {
+        --s.seeders;
+        --seeders_;
+    }
+    list.remove_at(i);
+    --peers_;
+}
+
+result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono::seconds now,
+                                           std::vector<std::uint8_t>& peers4,
+                                           std::vector<std::uint8_t>& peers6) {
+    const bool v6 = in.peer.address_bytes == 16;
+    auto it = index_.find(in.hash);
+    if (it == index_.end()) {
+        if (in.event == wire::announce_event::stopped) return swarm_counts{};
+        if (swarms_.size() >= config_.max_torrents_per_shard) {
+            return fail(tracker_errc::table_full, "too many torrents");
+        }
+        it = index_.emplace(in.hash, static_cast<std::uint32_t>(swarms_.size())).first;
+        swarms_.push_back(entry{in.hash, swarm{}});
+    }
+    swarm& s = swarms_[it->second].peers;
+    std::size_t self4 = peer_list<6>::npos;
+    std::size_t self6 = peer_list<18>::npos;
+    if (in.event == wire::announce_event::stopped) {
+        // BEP 3: a stopped peer leaves the swarm at once and gets no peers.
+        if (v6) {
+            if (const auto i = s.v6.find(endpoint_of<18>(in.peer)); i != peer_list<18>::npos) {
+                remove(s, s.v6, i);
+            }
+        } else if (const auto i = s.v4.find(endpoint_of<6>(in.peer)); i != peer_list<6>::npos) {
+            remove(s, s.v4, i);
+        }
+    } else {
+        const std::uint16_t tick = to_tick(now);
+        if (v6) {
+            update(s, s.v6, endpoint_of<18>(in.peer), in, tick, self6);
+        } else {
+            update(s, s.v4, endpoint_of<6>(in.peer), in, tick, self4);
+        }
+        std::size_t want = in.numwant == 0 ? config_.default_numwant : in.numwant;
+        want = std::min<std::size_t>(want, config_.max_numwant);
+        const auto fam = static_cast<unsigned>(in.families);
+        const std::size_t before4 = peers4.size();
+        if ((fam & static_cast<unsigned>(peer_families::ipv4)) != 0) {
+            s.v4.sample(self4, want, rng_, peers4);
+            want -= (peers4.size() - before4) / 6;
+        }
+        if ((fam & static_cast<unsigned>(peer_families::ipv6)) != 0) {
+            s.v6.sample(self6, want, rng_, peers6);
+        }
+    }
+    return swarm_counts{s.seeders, s.peer_count() - s.seeders, s.downloaded};
+}
+
+swarm_counts swarm_shard::scrape(const info_hash& hash) const {
+    const auto it = index_.find(hash);
+    if (it == index_.end()) return {};
+    const swarm& s = swarms_[it->second].peers;
+    return swarm_counts{s.seeders, s.peer_count() - s.seeders, s.downloaded};
+}
+
+template <std::size_t N>
+std::size_t swarm_shard::expire_list(swarm& s, peer_list<N>& list, std::uint16_t tick) {
+    const auto max_age = static_cast<std::uint16_t>(config_.peer_timeout.count() / seconds_per_tick);
+    std::size_t removed = 0;
+    // Walk backwards: swap-remove only moves records we have already visited.
+    for (std::size_t i = list.size(); i-- > 0;) {
+        const auto age = static_cast<std::uint16_t>(tick - list.at(i).seen_ticks);
+        if (age > max_age) {
+            remove(s, list, i);
+            ++removed;
+        }
+    }
+    return removed;
+}
+
+void swarm_shard::drop_swarm(std::size_t i) {
+    index_.erase(swarms_[i].hash);
+    if (i + 1 != swarms_.size()) {
+        swarms_[i] = std::move(swarms_.back());
+        index_[swarms_[i].hash] = static_cast<std::uint32_t>(i);
+    }
+    swarms_.pop_back();
+}
+
+std::size_t swarm_shard::expire(std::chrono::seconds now, std::size_t max_swarms) {
+    const std::uint16_t tick = to_tick(now);
+    std::size_t removed = 0;
+    for (std::size_t visited = 0; visited < max_swarms && !swarms_.empty(); ++visited) {
+        if (cursor_ >= swarms_.size()) cursor_ = 0;
+        swarm& s = swarms_[cursor_].peers;
+        removed += expire_list(s, s.v4, tick);
+        removed += expire_list(s, s.v6, tick);
+        if (s.peer_count() == 0) {
+            drop_swarm(cursor_);  // the last swarm moved here; visit it next
+        } else {
+            ++cursor_;
+        }
+    }
+    return removed;
+}
+
+std::size_t swarm_shard::memory_bytes() const {
+    std::size_t total = swarms_.capacity() * sizeof(entry);
+    for (const auto& e : swarms_) total += e.peers.v4.memory_bytes() + e.peers.v6.memory_bytes();
+    return total;
+}
+
+swarm_table::swarm_table(const table_config& config, std::uint32_t shards, std::uint64_t seed) {
+    const std::uint32_t n = std::max<std::uint32_t>(shards, 1);
+    shards_.reserve(n);
+    fast_rng seeder(seed);
+    for (std::uint32_t i = 0; i < n; ++i) shards_.emplace_back(config, seeder.next());
+}
+
+shard_id swarm_table::shard_of(const info_hash& hash) const {
+    // Info hashes are SHA-1 output, so their last bytes are already uniform.
+    std::uint32_t v = 0;
+    for (std::size_t i = 16; i < 20; ++i) v = (v << 8U) | hash.bytes[i];
+    return shard_id{v % static_cast<std::uint32_t>(shards_.size())};
+}
+
+}  // namespace minibit::tracker
