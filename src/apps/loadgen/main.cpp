@@ -1,0 +1,167 @@
+// minibit-loadgen: load generators for MiniBit. `swarm` runs a tracker and N peers on
+// 127.0.0.1 (one process each), spreads a file's pieces over them, waits until every peer has
+// rebuilt the file, checks every copy byte for byte and prints a table or JSON.
+// Thin: parse flags, hand them to swarm_driver, print its report.
+#include <unistd.h>
+
+#include <csignal>
+#include <exception>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "../common/flags.hpp"
+#include "child_process.hpp"
+#include "swarm_driver.hpp"
+
+namespace {
+
+using minibit::apps::flags;
+using minibit::apps::usage_error;
+namespace lg = minibit::loadgen;
+
+constexpr std::string_view usage_text = R"(usage: minibit-loadgen swarm [FLAGS]
+
+Runs a minibit-tracker and N minibit-peer processes on 127.0.0.1, gives the peers their
+starting pieces, waits until every peer has rebuilt the file, compares every copy with the
+original byte for byte and prints per-peer results and a summary.
+
+  --peers N              peers (default 10)
+  --file PATH            file to share (default files/original.txt, 1 MiB of text made if absent)
+  --size BYTES           size of the generated file (without --file: files/original-BYTES.txt)
+  --pieces N             piece count (default 100), or
+  --piece-size BYTES     piece length
+  --mode scatter|seed    scatter: every piece held by one peer (default); seed: peer 0 seeds
+  --numwant N            peers each peer asks the tracker for (default 4)
+  --kill K               SIGKILL K random peers mid-transfer (never the seeder)
+  --timeout S            give up after S seconds, killing everything (default 60)
+  --linger S             each peer seeds S seconds after completing (default 3)
+  --seed N               random seed: file contents, piece spread, kill victims (default 1)
+  --out DIR              download folders DIR/peer-N (default files/downloads)
+  --logs DIR             logs DIR/peer-N.log, DIR/tracker.log (default logs)
+  --tracker-bin PATH     default: minibit-tracker next to this program
+  --peer-bin PATH        default: minibit-peer next to this program
+  --io auto|uring|epoll  I/O back end of the peers and tracker (default auto)
+  --log-level LEVEL      log level of the peers and tracker (default info)
+  --rechoke-interval S   passed to every peer
+  --keep                 keep the download folders after a successful run
+  --json                 print one JSON object instead of the table
+
+Exit status: 0 when every surviving peer rebuilt an identical copy; 1 otherwise (including
+timeout); 2 on a usage error; 128+N when stopped by signal N.
+)";
+
+std::filesystem::path next_to_self(std::string_view program) {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) throw usage_error("cannot read /proc/self/exe; give --tracker-bin and --peer-bin");
+    return self.parent_path() / program;
+}
+
+std::chrono::milliseconds to_ms(double seconds) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+void read_file_flags(const flags& f, lg::swarm_options& o) {
+    const auto size = f.get_uint("size", 1, 1ULL << 30U);
+    if (size) o.size_bytes = *size;
+    if (auto file = f.get("file")) {
+        o.file = *file;
+        std::error_code ec;
+        if (size && std::filesystem::exists(o.file, ec) && std::filesystem::file_size(o.file, ec) != *size) {
+            throw usage_error(fmt::format("--file {} exists with a size other than --size", *file));
+        }
+    } else if (size && *size != (1U << 20U)) {
+        o.file = fmt::format("files/original-{}.txt", *size);
+    }
+    if (f.has("pieces") && f.has("piece-size")) throw usage_error("give --pieces or --piece-size, not both");
+    o.pieces = static_cast<std::uint32_t>(f.get_uint("pieces", 1, 1U << 20U).value_or(o.pieces));
+    o.piece_size_bytes = f.get_uint("piece-size", 1, 256ULL << 20U).value_or(0);
+}
+
+lg::swarm_options read_options(const flags& f) {
+    if (!f.positional().empty()) throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
+    if (f.has("in-process")) throw usage_error("--in-process is not implemented yet");
+    lg::swarm_options o;
+    o.peers = static_cast<std::uint32_t>(f.get_uint("peers", 1, 1000).value_or(o.peers));
+    read_file_flags(f, o);
+    const auto mode = f.get("mode").value_or("scatter");
+    if (mode != "scatter" && mode != "seed") throw usage_error("--mode must be scatter or seed");
+    o.mode = mode == "seed" ? lg::start_mode::seed : lg::start_mode::scatter;
+    if (o.mode == lg::start_mode::seed && o.peers < 2) throw usage_error("--mode seed needs --peers 2 or more");
+    o.numwant = static_cast<std::uint32_t>(f.get_uint("numwant", 1, 1000).value_or(o.numwant));
+    const std::uint32_t killable = o.mode == lg::start_mode::seed ? o.peers - 2 : o.peers - 1;
+    o.kill = static_cast<std::uint32_t>(f.get_uint("kill", 0, killable).value_or(0));
+    o.timeout = to_ms(f.get_seconds("timeout").value_or(60.0));
+    if (o.timeout.count() <= 0 || o.timeout > std::chrono::hours(24)) throw usage_error("--timeout must be in (0, 86400] seconds");
+    o.linger = to_ms(f.get_seconds("linger").value_or(3.0));
+    o.seed = f.get_uint("seed", 0, ~0ULL).value_or(o.seed);
+    o.tracker_bin = f.get("tracker-bin").value_or(next_to_self("minibit-tracker").string());
+    o.peer_bin = f.get("peer-bin").value_or(next_to_self("minibit-peer").string());
+    o.out_dir = f.get("out").value_or(o.out_dir.string());
+    o.log_dir = f.get("logs").value_or(o.log_dir.string());
+    o.io = f.get("io").value_or(o.io);
+    if (o.io != "auto" && o.io != "uring" && o.io != "epoll") throw usage_error("--io must be auto, uring or epoll");
+    o.log_level = f.get("log-level").value_or(o.log_level);
+    o.rechoke_seconds = f.get_seconds("rechoke-interval");
+    o.keep = f.has("keep") ? lg::keep_folders::yes : lg::keep_folders::no;
+    return o;
+}
+
+int cmd_swarm(int argc, char** argv) {
+    const flags f(argc, argv, 2,
+                  {"peers", "file", "size", "pieces", "piece-size", "mode", "numwant", "kill",
+                   "timeout", "linger", "seed", "out", "logs", "tracker-bin", "peer-bin", "io",
+                   "log-level", "rechoke-interval"},
+                  {"json", "keep", "in-process"});
+    const lg::swarm_options options = read_options(f);
+    lg::block_driver_signals();
+    lg::swarm_driver driver(options);
+    const lg::swarm_report report = driver.run();
+    if (f.has("json")) {
+        fmt::print("{}\n", lg::format_json(report));
+    } else if (!report.peers.empty()) {
+        fmt::print("{}", lg::format_table(report));
+    }
+    std::fflush(stdout);
+    if (report.stop_signal != 0) {
+        fmt::print(stderr, "minibit-loadgen: stopped by signal {}; every process it started was killed\n",
+                   report.stop_signal);
+        return 128 + report.stop_signal;
+    }
+    if (!report.failure.empty()) {
+        fmt::print(stderr, "minibit-loadgen: {}\n", report.failure);
+    } else if (report.timed_out) {
+        fmt::print(stderr, "minibit-loadgen: timeout after {} s: {}/{} peers rebuilt the file; killed every process it started\n",
+                   std::chrono::duration<double>(options.timeout).count(), report.rebuilt(), report.expected());
+    } else if (!report.success()) {
+        fmt::print(stderr, "minibit-loadgen: swarm failed: {}/{} files rebuilt and identical\n",
+                   report.rebuilt(), report.expected());
+    }
+    return report.success() ? 0 : 1;
+}
+
+int dispatch(int argc, char** argv) {
+    if (argc < 2) throw usage_error("missing COMMAND (try: minibit-loadgen help)");
+    const std::string_view cmd = argv[1];
+    if (cmd == "swarm") return cmd_swarm(argc, argv);
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+        fmt::print("{}", usage_text);
+        return 0;
+    }
+    throw usage_error(fmt::format("unknown command '{}' (try: minibit-loadgen help)", cmd));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return dispatch(argc, argv);
+    } catch (const usage_error& e) {
+        fmt::print(stderr, "minibit-loadgen: {}\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "minibit-loadgen: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,59 @@
+#include "peer_host.hpp"
+
+#include <fmt/format.h>
+
+namespace minibit::loadgen {
+namespace {
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+    return fmt::format("{:.3f}", static_cast<double>(ms.count()) / 1000.0);
+}
+
+class process_host final : public peer_host {
+public:
+    explicit process_host(std::filesystem::path peer_bin) : peer_bin_(std::move(peer_bin)) {}
+
+    result<void> start(const peer_plan& plan) override {
+        auto child = child_process::spawn({peer_bin_, get_arguments(plan), plan.log});
+        if (!child) return std::unexpected(child.error());
+        child_.emplace(std::move(*child));
+        return {};
+    }
+    bool poll() override { return child_ && child_->poll(); }
+    std::optional<exit_status> status() const override {
+        return child_ ? child_->status() : std::nullopt;
+    }
+    void kill_now() override {
+        if (child_) child_->kill_and_reap();
+    }
+    void stop(std::chrono::milliseconds grace) override {
+        if (child_) child_->terminate(grace);
+    }
+
+private:
+    std::filesystem::path peer_bin_;
+    std::optional<child_process> child_;
+};
+
+}  // namespace
+
+std::vector<std::string> get_arguments(const peer_plan& p) {
+    std::vector<std::string> args = {
+        "get", p.torrent.string(), "-o", p.folder.string(),
+        "--port", std::to_string(p.port), "--numwant", std::to_string(p.numwant),
+        "--seed-for", seconds_text(p.seed_for), "--stats-json", p.stats_json.string(),
+        "--log", p.log.string(), "--log-level", p.log_level, "--io", p.io,
+        "--timeout", seconds_text(p.timeout),
+    };
+    if (p.rechoke_seconds) {
+        args.emplace_back("--rechoke-interval");
+        args.push_back(fmt::format("{:.3f}", *p.rechoke_seconds));
+    }
+    return args;
+}
+
+std::unique_ptr<peer_host> make_process_host(std::filesystem::path peer_bin) {
+    return std::make_unique<process_host>(std::move(peer_bin));
+}
+
+}  // namespace minibit::loadgen

@@ -1,0 +1,62 @@
+// How the swarm driver hosts one peer. Today every peer is a `minibit-peer get` process; the
+// interface is what a later in-process host (peers on threads of the driver, --in-process)
+// implements too. A host belongs to the driver's thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "child_process.hpp"
+#include "minibit/core/result.hpp"
+
+namespace minibit::loadgen {
+
+/// Everything one peer needs to run.
+struct peer_plan {
+    std::uint32_t index = 0;
+    std::filesystem::path torrent;
+    std::filesystem::path folder;        ///< download folder (may already hold pieces)
+    std::filesystem::path stats_json;
+    std::filesystem::path log;
+    std::uint16_t port = 0;
+    std::uint32_t numwant = 4;
+    std::chrono::milliseconds seed_for{0};  ///< stay after completion this long
+    std::chrono::milliseconds timeout{0};   ///< the peer gives up on its own after this
+    std::string io = "auto";
+    std::string log_level = "info";
+    std::optional<double> rechoke_seconds;
+};
+
+/// One hosted peer.
+class peer_host {
+public:
+    peer_host() = default;
+    virtual ~peer_host() = default;
+    peer_host(const peer_host&) = delete;
+    peer_host& operator=(const peer_host&) = delete;
+    peer_host(peer_host&&) = delete;
+    peer_host& operator=(peer_host&&) = delete;
+
+    /// Starts the peer.
+    [[nodiscard]] virtual result<void> start(const peer_plan& plan) = 0;
+    /// Checks without blocking whether the peer has ended; true once it has.
+    virtual bool poll() = 0;
+    /// How it ended, once it has.
+    [[nodiscard]] virtual std::optional<exit_status> status() const = 0;
+    /// Ends it at once (SIGKILL for a process), as a crash would.
+    virtual void kill_now() = 0;
+    /// Asks it to stop (SIGTERM), then ends it after `grace`.
+    virtual void stop(std::chrono::milliseconds grace) = 0;
+};
+
+/// A host running `peer_bin get TORRENT -o FOLDER ...` as a child process.
+[[nodiscard]] std::unique_ptr<peer_host> make_process_host(std::filesystem::path peer_bin);
+
+/// The command-line arguments (without argv[0]) of `minibit-peer get` for a plan.
+[[nodiscard]] std::vector<std::string> get_arguments(const peer_plan& plan);
+
+}  // namespace minibit::loadgen

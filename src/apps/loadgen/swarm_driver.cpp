@@ -1,0 +1,383 @@
+#include "swarm_driver.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace minibit::loadgen {
+namespace {
+
+constexpr std::uint64_t max_file_bytes = 1ULL << 30U;        // the original is held in memory
+constexpr int tracker_attempts = 5;                          // a fresh port each time
+constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
+constexpr std::chrono::milliseconds tool_timeout{30'000};    // `create` and `info`
+constexpr std::chrono::milliseconds stop_grace{2'000};       // SIGTERM before SIGKILL
+constexpr std::chrono::milliseconds idle_poll{100};
+constexpr std::chrono::milliseconds kill_poll{10};           // watching copies for --kill
+
+sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+// Values of "key: value" lines printed by `minibit-peer info`.
+std::optional<std::string> info_field(const std::string& text, std::string_view key) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with(key) && line.size() > key.size() + 1 && line[key.size()] == ':') {
+            return line.substr(key.size() + 2);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> info_number(const std::string& text, std::string_view key) {
+    const auto v = info_field(text, key);
+    if (!v || v->empty()) return std::nullopt;
+    std::uint64_t n = 0;
+    for (const char c : *v) {
+        if (c < '0' || c > '9' || n > (~0ULL) / 10) return std::nullopt;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+result<std::vector<std::uint16_t>> free_ports(std::size_t count) {
+    std::vector<int> fds;
+    std::vector<std::uint16_t> ports;
+    auto close_all = [&fds] {
+        for (int fd : fds) ::close(fd);
+    };
+    for (std::size_t i = 0; i < count; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) break;
+        fds.push_back(fd);
+        sockaddr_in a = loopback(0);
+        socklen_t len = sizeof a;
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            break;
+        }
+        ports.push_back(ntohs(a.sin_port));
+    }
+    const int err = errno;
+    close_all();
+    if (ports.size() != count) {
+        return fail(loadgen_errc::io, fmt::format("cannot find free ports: {}", std::strerror(err)));
+    }
+    return ports;
+}
+
+bool accepts_connections(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const sockaddr_in a = loopback(port);
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+swarm_driver::swarm_driver(swarm_options options)
+    : opts_(std::move(options)), rng_(opts_.seed) {
+    report_.mode = opts_.mode;
+    report_.numwant = opts_.numwant;
+    report_.kills_requested = opts_.kill;
+}
+
+swarm_report swarm_driver::run() {
+    started_ = clock::now();
+    deadline_ = started_ + opts_.timeout;
+    // g++ 12's std::expected has no and_then: one step after the other.
+    result<void> step = prepare_original();
+    if (step) step = start_tracker();
+    if (step) step = make_torrent();
+    if (step) step = prepare_peers();
+    if (step) step = start_peers();
+    if (!step) {
+        report_.failure = step.error().message();
+    } else {
+        watch_peers();
+    }
+    stop_everything();
+    fill_report();
+    report_.stop_signal = stop_signal();
+    report_.wall_seconds = seconds_between(started_, clock::now());
+    if (report_.success() && opts_.keep == keep_folders::no) {
+        std::error_code ec;
+        for (const auto& p : peers_) std::filesystem::remove_all(p.plan.folder, ec);
+    }
+    return report_;
+}
+
+result<void> swarm_driver::prepare_original() {
+    std::error_code ec;
+    if (!std::filesystem::exists(opts_.file, ec)) {
+        auto made = generate_text_file(opts_.file, opts_.size_bytes, opts_.seed);
+        if (!made) return made;
+    }
+    auto bytes = read_file(opts_.file, max_file_bytes);
+    if (!bytes) return std::unexpected(bytes.error());
+    if (bytes->empty()) return fail(loadgen_errc::io, fmt::format("{} is empty", opts_.file.string()));
+    original_ = std::move(*bytes);
+    report_.file_bytes = original_.size();
+    std::filesystem::create_directories(opts_.log_dir, ec);
+    std::filesystem::create_directories(opts_.out_dir, ec);
+    if (ec) return fail(loadgen_errc::io, fmt::format("cannot create {}: {}", opts_.out_dir.string(), ec.message()));
+    return {};
+}
+
+result<void> swarm_driver::start_tracker() {
+    const auto log = opts_.log_dir / "tracker.log";
+    std::error_code ec;
+    std::filesystem::remove(log, ec);
+    for (int attempt = 0; attempt < tracker_attempts; ++attempt) {
+        auto port = free_ports(1);
+        if (!port) return std::unexpected(port.error());
+        tracker_port_ = port->front();
+        const std::vector<std::string> args = {
+            "--http", fmt::format("127.0.0.1:{}", tracker_port_), "--udp", "off",
+            "--interval", "5", "--min-interval", "1", "--threads", "1",
+            "--io", opts_.io, "--log-level", opts_.log_level};
+        auto child = child_process::spawn({opts_.tracker_bin, args, log});
+        if (!child) return std::unexpected(child.error());
+        tracker_.emplace(std::move(*child));
+        const auto ready_by = std::min(deadline_, clock::now() + tracker_ready_wait);
+        while (!tracker_->poll() && clock::now() < ready_by && stop_signal() == 0) {
+            if (accepts_connections(tracker_port_)) return {};
+            wait_for_event(std::chrono::milliseconds(20));
+        }
+        if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");
+        const std::string how = tracker_->running() ? "did not accept connections" : tracker_->status()->describe();
+        tracker_->kill_and_reap();
+        if (clock::now() >= deadline_) break;
+        fmt::print(stderr, "minibit-loadgen: tracker on port {} failed ({}), retrying\n", tracker_port_, how);
+    }
+    return fail(loadgen_errc::tracker_failed,
+                fmt::format("minibit-tracker did not start; see {}", log.string()));
+}
+
+result<void> swarm_driver::make_torrent() {
+    torrent_ = opts_.out_dir / "swarm.torrent";
+    std::vector<std::string> args = {"create", opts_.file.string(), "--tracker",
+                                     fmt::format("http://127.0.0.1:{}/announce", tracker_port_),
+                                     "-o", torrent_.string()};
+    if (opts_.piece_size_bytes > 0) {
+        args.insert(args.end(), {"--piece-size", std::to_string(opts_.piece_size_bytes)});
+    } else {
+        args.insert(args.end(), {"--pieces", std::to_string(opts_.pieces)});
+    }
+    const auto create_log = opts_.log_dir / "create.log";
+    const auto info_out = opts_.log_dir / "torrent-info.txt";
+    std::error_code ec;
+    std::filesystem::remove(create_log, ec);
+    std::filesystem::remove(info_out, ec);
+    auto created = run_to_end({opts_.peer_bin, args, create_log}, tool_timeout);
+    if (!created) return std::unexpected(created.error());
+    if (!created->success()) {
+        return fail(loadgen_errc::torrent_failed,
+                    fmt::format("minibit-peer create failed ({}); see {}", created->describe(), create_log.string()));
+    }
+    auto info = run_to_end({opts_.peer_bin, {"info", torrent_.string()}, info_out}, tool_timeout);
+    if (!info) return std::unexpected(info.error());
+    auto text = read_file(info_out, 1U << 20U);
+    if (!info->success() || !text) {
+        return fail(loadgen_errc::torrent_failed, fmt::format("minibit-peer info failed; see {}", info_out.string()));
+    }
+    geometry_.piece_length = info_number(*text, "piece_length").value_or(0);
+    geometry_.total_length = info_number(*text, "total_size").value_or(0);
+    name_ = info_field(*text, "name").value_or("");
+    if (geometry_.piece_length == 0 || geometry_.total_length != original_.size() || name_.empty() ||
+        name_.find('/') != std::string::npos || name_ == "." || name_ == "..") {
+        return fail(loadgen_errc::torrent_failed, fmt::format("unexpected torrent info in {}", info_out.string()));
+    }
+    report_.piece_count = geometry_.piece_count();
+    report_.piece_length = geometry_.piece_length;
+    return {};
+}
+
+std::filesystem::path swarm_driver::copy_path(const peer_slot& slot) const {
+    return slot.plan.folder / name_;
+}
+
+result<void> swarm_driver::prepare_peers() {
+    auto ports = free_ports(opts_.peers);
+    if (!ports) return std::unexpected(ports.error());
+    const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);
+    std::vector<piece_index> all(geometry_.piece_count());
+    for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = piece_index{i};
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now());
+    for (std::uint32_t k = 0; k < opts_.peers; ++k) {
+        peer_slot slot;
+        slot.role = opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
+        peer_plan& p = slot.plan;
+        p.index = k;
+        p.torrent = torrent_;
+        p.folder = opts_.out_dir / fmt::format("peer-{}", k);
+        p.stats_json = opts_.log_dir / fmt::format("peer-{}.stats.json", k);
+        p.log = opts_.log_dir / fmt::format("peer-{}.log", k);
+        p.port = (*ports)[k];
+        p.numwant = opts_.numwant;
+        // A seeder stays until the driver stops it; leechers linger so late peers can finish.
+        p.seed_for = slot.role == peer_role::seeder ? remaining : opts_.linger;
+        p.timeout = remaining;
+        p.io = opts_.io;
+        p.log_level = opts_.log_level;
+        p.rechoke_seconds = opts_.rechoke_seconds;
+        std::error_code ec;
+        std::filesystem::remove_all(p.folder, ec);
+        std::filesystem::remove(p.stats_json, ec);
+        std::filesystem::remove(p.log, ec);
+        std::filesystem::create_directories(p.folder, ec);
+        if (ec) return fail(loadgen_errc::io, fmt::format("cannot create {}: {}", p.folder.string(), ec.message()));
+        std::span<const piece_index> given;
+        if (opts_.mode == start_mode::scatter) given = spread[k];
+        if (slot.role == peer_role::seeder) given = all;
+        if (!given.empty()) {
+            auto written = write_partial_copy(original_, copy_path(slot), geometry_, given);
+            if (!written) return written;
+        }
+        slot.start_pieces = static_cast<std::uint32_t>(given.size());
+        slot.have.assign(geometry_.piece_count(), false);
+        for (const piece_index i : given) slot.have[i.get()] = true;
+        peers_.push_back(std::move(slot));
+    }
+    return {};
+}
+
+result<void> swarm_driver::start_peers() {
+    for (auto& slot : peers_) {
+        slot.host = make_process_host(opts_.peer_bin);
+        slot.started_at = clock::now();
+        auto started = slot.host->start(slot.plan);
+        if (!started) return started;
+    }
+    return {};
+}
+
+void swarm_driver::watch_peers() {
+    while (true) {
+        bool leechers_running = false;
+        for (auto& s : peers_) {
+            if (!s.ended && s.host->poll()) {
+                s.ended = true;
+                s.ended_at = clock::now();
+            }
+            if (!s.ended && s.role == peer_role::leecher) leechers_running = true;
+        }
+        if (!leechers_running || stop_signal() != 0) return;
+        if (clock::now() >= deadline_) {
+            report_.timed_out = true;
+            return;
+        }
+        const bool killing = kills_done_ < opts_.kill;
+        if (killing) try_kill();
+        wait_for_event(killing ? kill_poll : idle_poll);
+    }
+}
+
+bool swarm_driver::covered_without(std::size_t victim) const {
+    for (std::uint32_t i = 0; i < geometry_.piece_count(); ++i) {
+        bool held = false;
+        for (std::size_t k = 0; k < peers_.size() && !held; ++k) {
+            held = k != victim && !peers_[k].ended && peers_[k].have[i];
+        }
+        if (!held) return false;
+    }
+    return true;
+}
+
+// "Mid-transfer": the victim holds some but not all pieces, and every piece is still held by
+// a live peer without it, so the survivors can finish. Never the seeder.
+void swarm_driver::try_kill() {
+    for (auto& s : peers_) {
+        if (!s.ended) update_presence(original_, copy_path(s), geometry_, s.have);
+    }
+    std::vector<std::size_t> eligible;
+    for (std::size_t k = 0; k < peers_.size(); ++k) {
+        const auto& s = peers_[k];
+        if (s.ended || s.role == peer_role::seeder) continue;
+        const auto held = static_cast<std::size_t>(std::count(s.have.begin(), s.have.end(), true));
+        if (held == 0 || held == s.have.size()) continue;
+        if (covered_without(k)) eligible.push_back(k);
+    }
+    if (eligible.empty()) return;
+    auto& victim = peers_[eligible[rng_() % eligible.size()]];
+    victim.host->kill_now();
+    victim.killed = true;
+    victim.ended = true;
+    victim.ended_at = clock::now();
+    ++kills_done_;
+}
+
+void swarm_driver::stop_everything() {
+    const bool abort_run = report_.timed_out || stop_signal() != 0 || !report_.failure.empty();
+    for (auto& s : peers_) {
+        if (s.ended || !s.host) continue;
+        if (abort_run) {
+            s.host->kill_now();
+        } else {
+            s.host->stop(stop_grace);  // the seeder, once every leecher is done
+        }
+        s.ended = true;
+        s.stopped = true;
+    }
+    if (tracker_) tracker_->terminate(abort_run ? std::chrono::milliseconds(0) : stop_grace);
+}
+
+peer_report swarm_driver::row_for(const peer_slot& s) const {
+    peer_report r;
+    r.index = s.plan.index;
+    r.role = s.role;
+    r.port = s.plan.port;
+    r.start_pieces = s.start_pieces;
+    const auto status = s.host ? s.host->status() : std::nullopt;
+    r.exit = status ? status->describe() : std::string("not started");
+    if (auto stats = read_peer_stats(s.plan.stats_json)) {
+        r.counters = *stats;
+        r.seconds_to_complete = stats->seconds_to_complete;
+    }
+    const bool identical = identical_copy(original_, copy_path(s));
+    if (s.killed) {
+        r.outcome = peer_outcome::killed;
+    } else if (s.role == peer_role::seeder) {
+        r.outcome = identical && (s.stopped || (status && status->success())) ? peer_outcome::seeded
+                                                                               : peer_outcome::failed;
+    } else if (s.stopped) {
+        r.outcome = report_.timed_out ? peer_outcome::timed_out : peer_outcome::failed;
+    } else if (status && status->success()) {
+        r.outcome = identical ? peer_outcome::rebuilt : peer_outcome::corrupt;
+    } else {
+        r.outcome = peer_outcome::failed;
+    }
+    if (!r.seconds_to_complete && r.outcome == peer_outcome::rebuilt && s.ended_at) {
+        // No stats file: the driver's view, exit time less the linger after completion.
+        const double linger = std::chrono::duration<double>(opts_.linger).count();
+        r.seconds_to_complete = std::max(0.0, seconds_between(s.started_at, *s.ended_at) - linger);
+    }
+    if (r.role == peer_role::seeder) r.seconds_to_complete.reset();
+    return r;
+}
+
+void swarm_driver::fill_report() {
+    for (const auto& s : peers_) report_.peers.push_back(row_for(s));
+}
+
+}  // namespace minibit::loadgen

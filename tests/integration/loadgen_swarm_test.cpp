@@ -1,0 +1,251 @@
+// minibit-loadgen swarm end to end: real tracker and peer processes on 127.0.0.1, real files in
+// a temporary folder. Also the driver's pure helpers (JSON reader, piece spreading, partial
+// copies) on real files. The programs come from MINIBIT_LOADGEN (set by meson); the tracker and
+// peer are found next to it.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "../../src/apps/loadgen/child_process.hpp"
+#include "../../src/apps/loadgen/json_reader.hpp"
+#include "../../src/apps/loadgen/peer_stats.hpp"
+#include "../../src/apps/loadgen/swarm_files.hpp"
+
+namespace {
+
+namespace lg = minibit::loadgen;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A fresh folder under the system temp dir, removed afterwards.
+class temp_dir {
+public:
+    temp_dir() {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        path_ = fs::temp_directory_path() /
+                (std::string("minibit-loadgen-") + info->name() + "-" + std::to_string(::getpid()));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() {
+        std::error_code ec;
+        if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec);
+    }
+    [[nodiscard]] const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+fs::path loadgen_program() {
+    const char* env = std::getenv("MINIBIT_LOADGEN");
+    return env != nullptr ? fs::path(env) : fs::path("minibit-loadgen");
+}
+
+struct run_result {
+    lg::exit_status status;
+    std::string out;  // stdout + stderr
+};
+
+// Runs minibit-loadgen with `args` (bounded by 120 s) and returns how it ended and what it printed.
+run_result run_loadgen(const fs::path& dir, std::vector<std::string> args) {
+    const fs::path out = dir / "loadgen.out";
+    auto status = lg::run_to_end({loadgen_program(), std::move(args), out}, 120s);
+    EXPECT_TRUE(status.has_value()) << (status ? "" : status.error().message());
+    auto text = lg::read_file(out, 1U << 20U);
+    return {status.value_or(lg::exit_status{}), text.value_or("")};
+}
+
+// The JSON object on the last non-empty line of the output.
+lg::json_value last_json_line(const std::string& out) {
+    const auto start = out.rfind("\n{");
+    const auto line = out.substr(start == std::string::npos ? 0 : start + 1);
+    auto doc = lg::parse_json(line.substr(0, line.find('\n')));
+    EXPECT_TRUE(doc.has_value()) << out;
+    return doc.value_or(lg::json_value{});
+}
+
+double number_at(const lg::json_value& doc, std::string_view path) {
+    const auto* v = doc.at_path(path);
+    return v != nullptr ? v->number().value_or(-1) : -1;
+}
+
+std::string string_at(const lg::json_value& v, std::string_view key) {
+    const auto* s = v.find(key);
+    const auto* str = s != nullptr ? std::get_if<std::string>(&s->data) : nullptr;
+    return str != nullptr ? *str : std::string("<absent>");
+}
+
+std::vector<std::string> swarm_args(const fs::path& dir, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"swarm", "--json", "--file", (dir / "original.txt").string(),
+                                     "--size", "1048576", "--out", (dir / "downloads").string(),
+                                     "--logs", (dir / "logs").string(), "--timeout", "60"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+TEST(LoadgenSwarm, ScatterSwarmOfFiveRebuildsEveryCopyDespiteOneKill) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "5", "--kill", "1",
+                                                                     "--pieces", "100", "--seed", "7"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(string_at(doc, "mode"), "scatter");
+    EXPECT_EQ(number_at(doc, "file_bytes"), 1048576);
+    EXPECT_EQ(number_at(doc, "piece_count"), 100);
+    EXPECT_EQ(number_at(doc, "peers_total"), 5);
+    EXPECT_EQ(number_at(doc, "kills_requested"), 1);
+    EXPECT_EQ(number_at(doc, "killed"), 1);
+    EXPECT_EQ(number_at(doc, "expected"), 4);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 4);
+    EXPECT_EQ(string_at(doc, "summary"), "4/4 files rebuilt and identical (1 peer killed on purpose)");
+    const auto* peers = doc.find("peers");
+    ASSERT_NE(peers, nullptr);
+    const auto& rows = std::get<lg::json_value::array>(peers->data);
+    ASSERT_EQ(rows.size(), 5U);
+    std::uint32_t start_pieces = 0;
+    for (const auto& row : rows) {
+        const auto result = string_at(row, "result");
+        EXPECT_TRUE(result == "rebuilt" || result == "killed") << result;
+        start_pieces += static_cast<std::uint32_t>(number_at(row, "start_pieces"));
+        if (result == "rebuilt") {
+            EXPECT_GT(number_at(row, "messages_received"), 0);
+            EXPECT_GT(number_at(row, "connections"), 0);
+            EXPECT_GE(number_at(row, "seconds_to_complete"), 0);
+        }
+    }
+    EXPECT_EQ(start_pieces, 100U);  // scatter: every piece given to exactly one peer
+    EXPECT_FALSE(fs::exists(dir.path() / "downloads" / "peer-0"));  // removed without --keep
+}
+
+TEST(LoadgenSwarm, SeedModeSwarmOfFourRebuildsEveryCopy) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "4", "--mode", "seed",
+                                                                     "--pieces", "64", "--keep"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(string_at(doc, "mode"), "seed");
+    EXPECT_EQ(number_at(doc, "peers_total"), 4);
+    EXPECT_EQ(number_at(doc, "expected"), 3);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 3);
+    EXPECT_EQ(number_at(doc, "killed"), 0);
+    EXPECT_EQ(string_at(doc, "summary"), "3/3 files rebuilt and identical");
+    const auto& rows = std::get<lg::json_value::array>(doc.find("peers")->data);
+    ASSERT_EQ(rows.size(), 4U);
+    EXPECT_EQ(string_at(rows[0], "role"), "seeder");
+    EXPECT_EQ(string_at(rows[0], "result"), "seeded");
+    EXPECT_EQ(number_at(rows[0], "start_pieces"), number_at(doc, "piece_count"));
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+        EXPECT_EQ(string_at(rows[i], "result"), "rebuilt");
+        EXPECT_EQ(number_at(rows[i], "start_pieces"), 0);
+        EXPECT_EQ(number_at(rows[i], "bytes_down"), 1048576);
+    }
+    // --keep: the copies stay, and they are the original.
+    const auto original = lg::read_file(dir.path() / "original.txt", 2U << 20U);
+    ASSERT_TRUE(original.has_value());
+    EXPECT_TRUE(lg::identical_copy(*original, dir.path() / "downloads" / "peer-3" / "original.txt"));
+}
+
+TEST(LoadgenSwarm, MissingTrackerProgramFailsWithExitOneAndOneLine) {
+    temp_dir dir;
+    auto args = swarm_args(dir.path(), {"--peers", "2", "--tracker-bin", "/nonexistent/minibit-tracker"});
+    const auto run = run_loadgen(dir.path(), args);
+    EXPECT_EQ(run.status.code, 1);
+    EXPECT_NE(run.out.find("minibit-loadgen: loadgen: cannot run /nonexistent/minibit-tracker: No such file or directory"),
+              std::string::npos) << run.out;
+}
+
+TEST(LoadgenSwarm, RejectsKillingEveryPeerAsUsageError) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--kill", "3"}));
+    EXPECT_EQ(run.status.code, 2);
+    EXPECT_NE(run.out.find("--kill: 3 is outside 0..2"), std::string::npos) << run.out;
+}
+
+TEST(LoadgenSwarm, RejectsKillingTheSeederAsUsageError) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--mode", "seed",
+                                                                     "--kill", "2"}));
+    EXPECT_EQ(run.status.code, 2);
+    EXPECT_NE(run.out.find("--kill: 2 is outside 0..1"), std::string::npos) << run.out;
+}
+
+TEST(LoadgenFiles, ScatterGivesEveryPieceToExactlyOnePeer) {
+    const auto spread = lg::scatter_pieces(100, 10, 42);
+    ASSERT_EQ(spread.size(), 10U);
+    std::set<std::uint32_t> seen;
+    for (const auto& list : spread) {
+        EXPECT_EQ(list.size(), 10U);
+        for (const auto p : list) EXPECT_TRUE(seen.insert(p.get()).second) << p.get();
+    }
+    EXPECT_EQ(seen.size(), 100U);
+    EXPECT_EQ(*seen.rbegin(), 99U);
+    EXPECT_EQ(lg::scatter_pieces(100, 10, 42), spread);  // same seed, same spread
+}
+
+TEST(LoadgenFiles, PartialCopyHoldsOnlyItsPiecesAndPresenceFindsExactlyThose) {
+    temp_dir dir;
+    const auto original_path = dir.path() / "original.txt";
+    ASSERT_TRUE(lg::generate_text_file(original_path, 10'000, 3).has_value());
+    const auto original = lg::read_file(original_path, 1U << 20U);
+    ASSERT_TRUE(original.has_value());
+    ASSERT_EQ(original->size(), 10'000U);
+    EXPECT_EQ((*original)[76], '\n');
+    const lg::piece_geometry geo{1024, 10'000};
+    ASSERT_EQ(geo.piece_count(), 10U);
+    EXPECT_EQ(geo.size(minibit::piece_index{9}), 784U);
+    const std::vector<minibit::piece_index> given = {minibit::piece_index{1}, minibit::piece_index{9}};
+    const auto copy = dir.path() / "peer" / "original.txt";
+    ASSERT_TRUE(lg::write_partial_copy(*original, copy, geo, given).has_value());
+    EXPECT_EQ(fs::file_size(copy), 10'000U);
+    std::vector<bool> have;
+    lg::update_presence(*original, copy, geo, have);
+    const std::vector<bool> expected = {false, true, false, false, false, false, false, false, false, true};
+    EXPECT_EQ(have, expected);
+    EXPECT_FALSE(lg::identical_copy(*original, copy));
+    std::vector<minibit::piece_index> all;
+    for (std::uint32_t i = 0; i < 10; ++i) all.emplace_back(i);
+    ASSERT_TRUE(lg::write_partial_copy(*original, copy, geo, all).has_value());
+    EXPECT_TRUE(lg::identical_copy(*original, copy));
+}
+
+TEST(LoadgenJson, ReadsPeerStatsCounters) {
+    const auto doc = lg::parse_json(
+        R"({"torrent":{"messages_sent":{"interested":2,"request":64},"messages_received":{"piece":64,)"
+        R"("unchoke":1},"payload_bytes_down":1048576,"payload_bytes_up":0,"connections_out":3,)"
+        R"("connections_in":1,"wire_bytes_up":900,"wire_bytes_down":1050000,"seconds_to_complete":0.25}})");
+    ASSERT_TRUE(doc.has_value()) << doc.error().message();
+    const auto c = lg::counters_from_json(*doc);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->messages_sent, 66U);
+    EXPECT_EQ(c->messages_received, 65U);
+    EXPECT_EQ(c->connections, 4U);
+    EXPECT_EQ(c->bytes_down, 1048576U);
+    EXPECT_EQ(c->wire_bytes_down, 1050000U);
+    EXPECT_EQ(c->seconds_to_complete, 0.25);
+}
+
+TEST(LoadgenJson, RejectsMalformedInputWithOffset) {
+    const auto truncated = lg::parse_json(R"({"a":[1,2)");
+    ASSERT_FALSE(truncated.has_value());
+    EXPECT_TRUE(minibit::is(truncated.error(), lg::loadgen_errc::bad_json));
+    EXPECT_EQ(truncated.error().offset, 9U);
+    const std::string deep(100, '[');
+    const auto nested = lg::parse_json(deep);
+    ASSERT_FALSE(nested.has_value());
+    EXPECT_EQ(nested.error().reason, "nested too deeply");
+    EXPECT_EQ(nested.error().offset, 33U);
+    const auto trailing = lg::parse_json("{} x");
+    ASSERT_FALSE(trailing.has_value());
+    EXPECT_EQ(trailing.error().offset, 3U);
+    EXPECT_FALSE(lg::counters_from_json(lg::parse_json("{\"x\":1}").value()).has_value());
+}
+
+}  // namespace
