@@ -87,6 +87,10 @@ struct create_options {
     std::optional<std::int64_t> creation_date; ///< default: now
 };
 
+/// The automatic piece length for `total_bytes` of data: a power of two giving at most about
+/// 1500 pieces, clamped to 16 KiB..16 MiB.
+[[nodiscard]] std::uint64_t auto_piece_length(std::uint64_t total_bytes);
+
 /// Hashes a file or a folder (multi-file, files in sorted order) and returns the .torrent bytes.
 [[nodiscard]] result<std::string> create_torrent(const std::filesystem::path& source,
                                                  const create_options& options);

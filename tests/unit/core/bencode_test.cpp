@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,8 @@ struct bad_case {
     bencode_errc code;
     std::size_t offset;
 };
+
+void PrintTo(const bad_case& c, std::ostream* os) { *os << c.name; }
 
 class BencodeRejects : public ::testing::TestWithParam<bad_case> {};
 
@@ -93,6 +96,8 @@ struct good_case {
     std::string input;
     bvalue expected;
 };
+
+void PrintTo(const good_case& c, std::ostream* os) { *os << c.name; }
 
 class BencodeDecodes : public ::testing::TestWithParam<good_case> {};
 

@@ -1,0 +1,633 @@
+#include "minibit/core/metainfo.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+#include "minibit/core/bencode.hpp"
+
+namespace minibit {
+
+std::uint64_t metainfo::piece_size(piece_index i) const {
+    const std::uint64_t n = piece_hashes.size();
+    if (i.get() >= n) {
+        return 0;
+    }
+    if (i.get() + 1 < n) {
+        return piece_length;
+    }
+    return total_length - piece_length * (n - 1);
+}
+
+std::vector<std::vector<std::string>> metainfo::tracker_tiers() const {
+    if (!announce_list.empty()) {
+        return announce_list;
+    }
+    if (!announce.empty()) {
+        return {{announce}};
+    }
+    return {};
+}
+
+namespace {
+
+// BEP 3 allows 64-bit lengths; 2^62 keeps every sum and piece arithmetic far from overflow.
+constexpr std::uint64_t max_total_bytes = std::uint64_t{1} << 62U;
+
+// Reads the fields of one parse; every error carries the offending value's offset in the file.
+class metainfo_parser {
+public:
+    metainfo_parser(std::string_view bytes, const metainfo_limits& limits)
+        : bytes_(bytes), limits_(limits) {}
+
+    result<metainfo> run();
+
+private:
+    std::size_t at(const bvalue& v) const {
+        return static_cast<std::size_t>(v.raw().data() - bytes_.data());
+    }
+    result<const bvalue*> field(const bvalue& dict, std::string_view key, bvalue::kind kind,
+                                bool required) const;
+    result<std::string> text(const bvalue& dict, std::string_view key, bool required) const;
+    result<void> check_component(std::string_view c, const bvalue& where) const;
+    result<void> parse_info(const bvalue& info, metainfo& m) const;
+    result<void> parse_pieces(const bvalue& info, metainfo& m) const;
+    result<void> parse_files(const bvalue& files, metainfo& m) const;
+    result<file_entry> parse_file(const bvalue& entry) const;
+    result<void> parse_extras(const bvalue& root, metainfo& m) const;
+
+    std::string_view bytes_;
+    const metainfo_limits& limits_;
+};
+
+std::string_view kind_name(bvalue::kind k) {
+    switch (k) {
+    case bvalue::kind::integer: return "an integer";
+    case bvalue::kind::string: return "a string";
+    case bvalue::kind::list: return "a list";
+    case bvalue::kind::dict: return "a dictionary";
+    }
+    return "?";
+}
+
+result<const bvalue*> metainfo_parser::field(const bvalue& dict, std::string_view key,
+                                             bvalue::kind kind, bool required) const {
+    const bvalue* v = dict.find(key);
+    if (v == nullptr) {
+        if (required) {
+            return fail(metainfo_errc::missing_field, "missing '" + std::string(key) + "'",
+                        at(dict));
+        }
+        return nullptr;
+    }
+    if (v->type() != kind) {
+        return fail(metainfo_errc::wrong_type,
+                    "'" + std::string(key) + "' must be " + std::string(kind_name(kind)), at(*v));
+    }
+    return v;
+}
+
+result<std::string> metainfo_parser::text(const bvalue& dict, std::string_view key,
+                                          bool required) const {
+    auto v = field(dict, key, bvalue::kind::string, required);
+    if (!v) {
+        return std::unexpected(std::move(v.error()));
+    }
+    const std::string* s = *v == nullptr ? nullptr : (*v)->as_string();
+    return s == nullptr ? std::string() : *s;
+}
+
+result<void> metainfo_parser::check_component(std::string_view c, const bvalue& where) const {
+    if (c.empty()) {
+        return fail(metainfo_errc::bad_path, "empty path component", at(where));
+    }
+    if (c == "." || c == "..") {
+        return fail(metainfo_errc::bad_path, "path component '" + std::string(c) + "'", at(where));
+    }
+    if (c.find('/') != std::string_view::npos) {
+        return fail(metainfo_errc::bad_path, "path component contains '/'", at(where));
+    }
+    if (c.find('\0') != std::string_view::npos) {
+        return fail(metainfo_errc::bad_path, "path component contains a NUL byte", at(where));
+    }
+    return {};
+}
+
+result<file_entry> metainfo_parser::parse_file(const bvalue& entry) const {
+    if (entry.type() != bvalue::kind::dict) {
+        return fail(metainfo_errc::wrong_type, "each entry of 'files' must be a dictionary",
+                    at(entry));
+    }
+    auto len = field(entry, "length", bvalue::kind::integer, true);
+    if (!len) {
+        return std::unexpected(std::move(len.error()));
+    }
+    const std::int64_t* length = (*len)->as_int();
+    if (length == nullptr || *length < 0) {
+        return fail(metainfo_errc::bad_value, "file length is negative", at(**len));
+    }
+    auto path = field(entry, "path", bvalue::kind::list, true);
+    if (!path) {
+        return std::unexpected(std::move(path.error()));
+    }
+    const bvalue::list_type* parts = (*path)->as_list();
+    if (parts == nullptr || parts->empty()) {
+        return fail(metainfo_errc::bad_path, "file path is empty", at(**path));
+    }
+    if (parts->size() > limits_.max_path_depth) {
+        return fail(metainfo_errc::bad_path, "file path has too many components", at(**path));
+    }
+    file_entry f;
+    f.length = static_cast<std::uint64_t>(*length);
+    for (const bvalue& part : *parts) {
+        const std::string* s = part.as_string();
+        if (s == nullptr) {
+            return fail(metainfo_errc::wrong_type, "path components must be strings", at(part));
+        }
+        if (auto ok = check_component(*s, part); !ok) {
+            return std::unexpected(std::move(ok.error()));
+        }
+        f.path /= *s;
+    }
+    return f;
+}
+
+result<void> metainfo_parser::parse_files(const bvalue& files, metainfo& m) const {
+    const bvalue::list_type* list = files.as_list();
+    if (list == nullptr || list->empty()) {
+        return fail(metainfo_errc::bad_value, "'files' is empty", at(files));
+    }
+    if (list->size() > limits_.max_files) {
+        return fail(metainfo_errc::bad_value, "more files than the file limit", at(files));
+    }
+    std::unordered_set<std::string> file_paths;
+    std::unordered_set<std::string> dir_paths;
+    for (const bvalue& entry : *list) {
+        auto f = parse_file(entry);
+        if (!f) {
+            return std::unexpected(std::move(f.error()));
+        }
+        // Both lengths are <= 2^62 here, so the sum cannot wrap before the check.
+        if (f->length > max_total_bytes || m.total_length + f->length > max_total_bytes) {
+            return fail(metainfo_errc::bad_value, "total size above 2^62 bytes", at(entry));
+        }
+        f->offset = m.total_length;
+        m.total_length += f->length;
+        // No duplicates, and no file that is also another file's folder ("a" and "a/b").
+        const std::string key = f->path.generic_string();
+        if (dir_paths.contains(key) || !file_paths.insert(key).second) {
+            return fail(metainfo_errc::bad_path, "two files with the path '" + key + "'",
+                        at(entry));
+        }
+        for (auto p = f->path.parent_path(); !p.empty(); p = p.parent_path()) {
+            if (file_paths.contains(p.generic_string())) {
+                return fail(metainfo_errc::bad_path,
+                            "'" + p.generic_string() + "' is both a file and a folder", at(entry));
+            }
+            if (!dir_paths.insert(p.generic_string()).second) {
+                break;  // its ancestors are already recorded
+            }
+        }
+        m.files.push_back(std::move(*f));
+    }
+    return {};
+}
+
+result<void> metainfo_parser::parse_pieces(const bvalue& info, metainfo& m) const {
+    auto plen = field(info, "piece length", bvalue::kind::integer, true);
+    if (!plen) {
+        return std::unexpected(std::move(plen.error()));
+    }
+    const std::int64_t* pl = (*plen)->as_int();
+    if (pl == nullptr || *pl <= 0) {
+        return fail(metainfo_errc::bad_value, "piece length must be positive", at(**plen));
+    }
+    if (static_cast<std::uint64_t>(*pl) > limits_.max_piece_length) {
+        return fail(metainfo_errc::bad_value, "piece length above the limit", at(**plen));
+    }
+    m.piece_length = static_cast<std::uint64_t>(*pl);
+    auto pieces = field(info, "pieces", bvalue::kind::string, true);
+    if (!pieces) {
+        return std::unexpected(std::move(pieces.error()));
+    }
+    const std::string* hashes = (*pieces)->as_string();
+    if (hashes == nullptr || hashes->size() % 20 != 0) {
+        return fail(metainfo_errc::bad_value, "'pieces' length is not a multiple of 20",
+                    at(**pieces));
+    }
+    const std::uint64_t expected = (m.total_length + m.piece_length - 1) / m.piece_length;
+    if (hashes->size() / 20 != expected) {
+        return fail(metainfo_errc::piece_count_mismatch,
+                    "'pieces' holds " + std::to_string(hashes->size() / 20) + " hashes, " +
+                        std::to_string(expected) + " expected",
+                    at(**pieces));
+    }
+    m.piece_hashes.resize(hashes->size() / 20);
+    for (std::size_t i = 0; i < m.piece_hashes.size(); ++i) {
+        std::memcpy(m.piece_hashes[i].bytes.data(), hashes->data() + i * 20, 20);
+    }
+    return {};
+}
+
+result<void> metainfo_parser::parse_info(const bvalue& info, metainfo& m) const {
+    auto name = text(info, "name", true);
+    if (!name) {
+        return std::unexpected(std::move(name.error()));
+    }
+    if (auto ok = check_component(*name, *info.find("name")); !ok) {
+        return ok;
+    }
+    m.name = std::move(*name);
+    const bvalue* length = info.find("length");
+    const bvalue* files = info.find("files");
+    if ((length == nullptr) == (files == nullptr)) {
+        return fail(length == nullptr ? metainfo_errc::missing_field : metainfo_errc::bad_value,
+                    "info needs exactly one of 'length' and 'files'", at(info));
+    }
+    if (files != nullptr) {
+        auto f = field(info, "files", bvalue::kind::list, true);
+        if (!f) {
+            return std::unexpected(std::move(f.error()));
+        }
+        m.multi_file = true;
+        if (auto ok = parse_files(*files, m); !ok) {
+            return ok;
+        }
+    } else {
+        const std::int64_t* len = length->as_int();
+        if (len == nullptr) {
+            return fail(metainfo_errc::wrong_type, "'length' must be an integer", at(*length));
+        }
+        if (*len < 0 || static_cast<std::uint64_t>(*len) > max_total_bytes) {
+            return fail(metainfo_errc::bad_value, "length is negative or above 2^62", at(*length));
+        }
+        m.total_length = static_cast<std::uint64_t>(*len);
+        m.files.push_back(file_entry{m.name, m.total_length, 0});
+    }
+    if (m.total_length == 0) {
+        return fail(metainfo_errc::bad_value, "torrent holds no data", at(info));
+    }
+    if (auto ok = parse_pieces(info, m); !ok) {
+        return ok;
+    }
+    const bvalue* priv = info.find("private");
+    m.is_private = priv != nullptr && priv->as_int() != nullptr && *priv->as_int() == 1;
+    return {};
+}
+
+result<void> metainfo_parser::parse_extras(const bvalue& root, metainfo& m) const {
+    auto announce = text(root, "announce", false);
+    if (!announce) {
+        return std::unexpected(std::move(announce.error()));
+    }
+    auto comment = text(root, "comment", false);
+    if (!comment) {
+        return std::unexpected(std::move(comment.error()));
+    }
+    auto created_by = text(root, "created by", false);
+    if (!created_by) {
+        return std::unexpected(std::move(created_by.error()));
+    }
+    auto date = field(root, "creation date", bvalue::kind::integer, false);
+    if (!date) {
+        return std::unexpected(std::move(date.error()));
+    }
+    auto tiers = field(root, "announce-list", bvalue::kind::list, false);
+    if (!tiers) {
+        return std::unexpected(std::move(tiers.error()));
+    }
+    m.announce = std::move(*announce);
+    m.comment = std::move(*comment);
+    m.created_by = std::move(*created_by);
+    if (*date != nullptr && (*date)->as_int() != nullptr) {
+        m.creation_date = *(*date)->as_int();
+    }
+    if (*tiers == nullptr || (*tiers)->as_list() == nullptr) {
+        return {};
+    }
+    // BEP 12: a list of tiers, each a list of URLs; empty tiers are dropped.
+    for (const bvalue& tier : *(*tiers)->as_list()) {
+        const bvalue::list_type* urls = tier.as_list();
+        if (urls == nullptr) {
+            return fail(metainfo_errc::wrong_type, "announce-list tier must be a list", at(tier));
+        }
+        std::vector<std::string> out;
+        for (const bvalue& url : *urls) {
+            const std::string* s = url.as_string();
+            if (s == nullptr) {
+                return fail(metainfo_errc::wrong_type, "tracker URL must be a string", at(url));
+            }
+            out.push_back(*s);
+        }
+        if (!out.empty()) {
+            m.announce_list.push_back(std::move(out));
+        }
+    }
+    return {};
+}
+
+result<metainfo> metainfo_parser::run() {
+    if (bytes_.size() > limits_.max_file_bytes) {
+        return fail(metainfo_errc::bad_value, "torrent file larger than the limit");
+    }
+    bencode_limits bl;
+    bl.max_input_bytes = limits_.max_file_bytes;
+    bl.lenient_key_order = true;  // real .torrent files are sometimes unsorted; the hash is raw
+    auto root = bdecode(bytes_, bl);
+    if (!root) {
+        return fail(metainfo_errc::bad_bencode, "bencode: " + root.error().reason,
+                    root.error().offset);
+    }
+    if (root->type() != bvalue::kind::dict) {
+        return fail(metainfo_errc::wrong_type, "top level must be a dictionary", 0);
+    }
+    auto info = field(*root, "info", bvalue::kind::dict, true);
+    if (!info) {
+        return std::unexpected(std::move(info.error()));
+    }
+    metainfo m;
+    if (auto ok = parse_info(**info, m); !ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    if (auto ok = parse_extras(*root, m); !ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    m.info_bytes = std::string((*info)->raw());
+    m.hash = sha1(m.info_bytes);
+    return m;
+}
+
+// ---- create_torrent ----------------------------------------------------------------------------
+
+namespace fs = std::filesystem;
+
+struct source_file {
+    fs::path full;           // where to read it
+    fs::path rel;            // path inside the torrent (multi-file)
+    std::uint64_t size = 0;
+};
+
+// Auto piece length: a power of two giving at most ~1500 pieces, clamped to 16 KiB..16 MiB.
+constexpr std::uint64_t auto_target_pieces = 1500;
+constexpr std::uint64_t auto_min_piece_bytes = std::uint64_t{16} << 10U;
+constexpr std::uint64_t auto_max_piece_bytes = std::uint64_t{16} << 20U;
+// Read size for hashing: large enough to amortise the syscall, small enough to stay in cache.
+constexpr std::size_t hash_chunk_bytes = std::size_t{1} << 20U;
+
+result<std::vector<source_file>> list_folder(const fs::path& dir) {
+    std::vector<source_file> out;
+    std::error_code ec;
+    // The default options do not follow directory symlinks; file symlinks are skipped below.
+    fs::recursive_directory_iterator it(dir, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        const fs::directory_entry& e = *it;
+        std::error_code sec;
+        if (e.is_symlink(sec) || !e.is_regular_file(sec)) {
+            continue;
+        }
+        const auto size = e.file_size(sec);
+        if (sec) {
+            return fail(metainfo_errc::io, e.path().string() + ": " + sec.message());
+        }
+        out.push_back(source_file{e.path(), e.path().lexically_relative(dir), size});
+    }
+    if (ec) {
+        return fail(metainfo_errc::io, dir.string() + ": " + ec.message());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const source_file& a, const source_file& b) { return a.rel < b.rel; });
+    return out;
+}
+
+result<std::uint64_t> choose_piece_length(std::uint64_t total, const create_options& o) {
+    const std::uint64_t max_piece = metainfo_limits{}.max_piece_length;
+    std::uint64_t plen = 0;
+    if (o.piece_length > 0) {
+        plen = o.piece_length;
+    } else if (o.piece_count > 0) {
+        plen = (total + o.piece_count - 1) / o.piece_count;
+    } else {
+        plen = auto_piece_length(total);
+    }
+    if (plen > max_piece) {
+        return fail(metainfo_errc::bad_value,
+                    "piece length " + std::to_string(plen) + " above the 256 MiB limit");
+    }
+    return plen;
+}
+
+// Feeds one file to the hasher, closing a piece every `plen` bytes across file boundaries.
+result<void> hash_file(const source_file& f, std::uint64_t plen, std::vector<std::uint8_t>& buf,
+                       sha1_hasher& h, std::uint64_t& in_piece, std::string& pieces) {
+    const int fd = ::open(f.full.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(metainfo_errc::io, f.full.string() + ": " + std::strerror(errno));
+    }
+    std::uint64_t left = f.size;
+    while (left > 0) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+        const ssize_t n = ::read(fd, buf.data(), want);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            const std::string why = n == 0 ? "file shrank while hashing" : std::strerror(errno);
+            ::close(fd);
+            return fail(metainfo_errc::io, f.full.string() + ": " + why);
+        }
+        std::span<const std::uint8_t> chunk(buf.data(), static_cast<std::size_t>(n));
+        left -= chunk.size();
+        while (!chunk.empty()) {
+            const auto take = static_cast<std::size_t>(
+                std::min<std::uint64_t>(chunk.size(), plen - in_piece));
+            h.update(chunk.first(take));
+            chunk = chunk.subspan(take);
+            in_piece += take;
+            if (in_piece == plen) {
+                pieces.append(h.finish().view());
+                in_piece = 0;
+            }
+        }
+    }
+    ::close(fd);
+    return {};
+}
+
+result<std::string> hash_pieces(const std::vector<source_file>& files, std::uint64_t plen) {
+    std::vector<std::uint8_t> buf(hash_chunk_bytes);
+    sha1_hasher h;
+    std::uint64_t in_piece = 0;
+    std::string pieces;
+    for (const auto& f : files) {
+        if (auto ok = hash_file(f, plen, buf, h, in_piece, pieces); !ok) {
+            return std::unexpected(std::move(ok.error()));
+        }
+    }
+    if (in_piece > 0) {
+        pieces.append(h.finish().view());
+    }
+    return pieces;
+}
+
+bvalue build_info(const std::string& name, const std::vector<source_file>& files, bool multi,
+                  std::uint64_t plen, std::string pieces, bool is_private) {
+    bvalue info = bvalue::make_dict();
+    if (multi) {
+        bvalue list = bvalue::make_list();
+        for (const auto& f : files) {
+            bvalue path = bvalue::make_list();
+            for (const auto& part : f.rel) {
+                path.push_back(bvalue(part.string()));
+            }
+            bvalue entry = bvalue::make_dict();
+            entry.insert("length", bvalue(static_cast<std::int64_t>(f.size)));
+            entry.insert("path", std::move(path));
+            list.push_back(std::move(entry));
+        }
+        info.insert("files", std::move(list));
+    } else {
+        info.insert("length", bvalue(static_cast<std::int64_t>(files.front().size)));
+    }
+    info.insert("name", bvalue(name));
+    info.insert("piece length", bvalue(static_cast<std::int64_t>(plen)));
+    info.insert("pieces", bvalue(std::move(pieces)));
+    if (is_private) {
+        info.insert("private", bvalue(1));
+    }
+    return info;
+}
+
+bvalue build_root(bvalue info, const create_options& o) {
+    bvalue root = bvalue::make_dict();
+    if (!o.trackers.empty()) {
+        root.insert("announce", bvalue(o.trackers.front()));
+    }
+    if (o.trackers.size() > 1) {
+        // BEP 12: one tracker per tier, in the order given.
+        bvalue tiers = bvalue::make_list();
+        for (const auto& t : o.trackers) {
+            tiers.push_back(bvalue(bvalue::list_type{bvalue(t)}));
+        }
+        root.insert("announce-list", std::move(tiers));
+    }
+    if (!o.comment.empty()) {
+        root.insert("comment", bvalue(o.comment));
+    }
+    if (!o.created_by.empty()) {
+        root.insert("created by", bvalue(o.created_by));
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    root.insert("creation date", bvalue(o.creation_date.value_or(now.count())));
+    root.insert("info", std::move(info));
+    return root;
+}
+
+}  // namespace
+
+result<metainfo> parse_metainfo(std::string_view bytes, const metainfo_limits& limits) {
+    return metainfo_parser(bytes, limits).run();
+}
+
+result<metainfo> load_metainfo(const std::filesystem::path& file, const metainfo_limits& limits) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(metainfo_errc::io, file.string() + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    std::string bytes;
+    std::string err;
+    if (::fstat(fd, &st) != 0) {
+        err = std::strerror(errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        err = "not a regular file";
+    } else if (static_cast<std::uint64_t>(st.st_size) > limits.max_file_bytes) {
+        ::close(fd);
+        return fail(metainfo_errc::bad_value, file.string() + ": larger than the torrent limit");
+    } else {
+        bytes.resize(static_cast<std::size_t>(st.st_size));
+        std::size_t done = 0;
+        while (done < bytes.size() && err.empty()) {
+            const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+            if (n < 0 && errno != EINTR) {
+                err = std::strerror(errno);
+            } else if (n == 0) {
+                bytes.resize(done);  // the file shrank while we read it
+            } else if (n > 0) {
+                done += static_cast<std::size_t>(n);
+            }
+        }
+    }
+    ::close(fd);
+    if (!err.empty()) {
+        return fail(metainfo_errc::io, file.string() + ": " + err);
+    }
+    return parse_metainfo(bytes, limits);
+}
+
+std::uint64_t auto_piece_length(std::uint64_t total_bytes) {
+    // Written without total + 1499 so that no input can wrap; bit_ceil's argument stays < 2^54.
+    const std::uint64_t per_piece = total_bytes / auto_target_pieces +
+                                    (total_bytes % auto_target_pieces != 0 ? 1U : 0U);
+    const std::uint64_t plen = std::bit_ceil(per_piece);
+    return std::clamp(plen, auto_min_piece_bytes, auto_max_piece_bytes);
+}
+
+result<std::string> create_torrent(const std::filesystem::path& source,
+                                   const create_options& options) {
+    std::error_code ec;
+    const auto full = fs::canonical(source, ec);
+    if (ec) {
+        return fail(metainfo_errc::io, source.string() + ": " + ec.message());
+    }
+    const std::string name = full.filename().string();
+    if (name.empty()) {
+        return fail(metainfo_errc::bad_path, source.string() + ": no usable name");
+    }
+    const bool multi = fs::is_directory(full, ec);
+    std::vector<source_file> files;
+    if (multi) {
+        auto listed = list_folder(full);
+        if (!listed) {
+            return std::unexpected(std::move(listed.error()));
+        }
+        files = std::move(*listed);
+    } else if (fs::is_regular_file(full, ec)) {
+        files.push_back(source_file{full, full.filename(), fs::file_size(full, ec)});
+    }
+    if (ec) {
+        return fail(metainfo_errc::io, source.string() + ": " + ec.message());
+    }
+    std::uint64_t total = 0;
+    for (const auto& f : files) {
+        total += f.size;
+    }
+    if (total == 0) {
+        return fail(metainfo_errc::bad_value, source.string() + ": nothing to share (no data)");
+    }
+    if (files.size() > metainfo_limits{}.max_files) {
+        return fail(metainfo_errc::bad_value, source.string() + ": more files than the limit");
+    }
+    auto plen = choose_piece_length(total, options);
+    if (!plen) {
+        return std::unexpected(std::move(plen.error()));
+    }
+    auto pieces = hash_pieces(files, *plen);
+    if (!pieces) {
+        return std::unexpected(std::move(pieces.error()));
+    }
+    bvalue info = build_info(name, files, multi, *plen, std::move(*pieces), options.is_private);
+    return bencode(build_root(std::move(info), options));
+}
+
+}  // namespace minibit
