@@ -1,0 +1,140 @@
+// Rarest-first piece picker for one torrent: availability per piece (bitfields, HAVEs, seeds,
+// disconnects), which 16 KiB blocks are requested or received, random first pieces, endgame.
+// Owned by one reactor (single thread, no locks). Sharing one torrent across reactors would
+// keep this bucket index per reactor and move the block state into atomics (research 4.3):
+// per-reactor availability arrays summed on a lazy rebuild, and block claims as fetch_or on
+// per-piece `requested`/`received` masks; not built until a measurement asks for it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "minibit/core/bitfield.hpp"
+#include "minibit/core/units.hpp"
+
+namespace minibit::swarm {
+
+/// A connection's slot in its torrent; stable while the peer is connected.
+using peer_slot = strong_index<struct peer_slot_tag, std::uint32_t>;
+
+/// One 16 KiB block (the last block of the last piece may be shorter).
+struct block_address {
+    piece_index piece;
+    block_index block;
+    auto operator<=>(const block_address&) const = default;
+};
+
+struct picker_config {
+    std::uint32_t random_first_pieces = 4;       ///< pick at random until we have this many
+    std::uint32_t max_requesters_per_block = 2;  ///< endgame: peers asked for the same block
+};
+
+/// What happened when a block arrived.
+struct block_arrival {
+    bool fresh = false;            ///< false for duplicates and blocks of pieces we have
+    bool piece_complete = false;   ///< every block of the piece is in: verify it now
+    std::vector<peer_slot> cancel; ///< other peers still asked for this block: send CANCEL
+};
+
+class piece_picker {
+public:
+    /// A picker for piece_count pieces of piece_length bytes, the last one last_piece_length.
+    piece_picker(std::uint32_t piece_count, std::uint32_t piece_length,
+                 std::uint32_t last_piece_length, picker_config config = {});
+
+    /// A peer's BITFIELD: +1 availability on each piece it has. O(pieces set).
+    void add_peer(const bitfield& peer_has);
+    /// A peer with that bitfield left: -1 availability on each piece it had.
+    void remove_peer(const bitfield& peer_has);
+    /// A HAVE-ALL peer (or a full bitfield) joined: O(1), kept apart from the buckets.
+    void add_seed() { ++seeds_; }
+    /// A seed left: O(1).
+    void remove_seed();
+    /// A HAVE for piece p: moves p one bucket up, O(1).
+    void on_have(piece_index p);
+
+    /// Peers known to have piece p, seeds included.
+    [[nodiscard]] std::uint32_t availability(piece_index p) const;
+    [[nodiscard]] std::uint32_t piece_count() const { return piece_count_; }
+    [[nodiscard]] bool have(piece_index p) const { return have_.test(p); }
+    [[nodiscard]] std::uint32_t have_count() const {
+        return static_cast<std::uint32_t>(have_.count());
+    }
+    [[nodiscard]] bool complete() const { return have_.all(); }
+    /// True once every block we lack is requested (or in): duplicates are then allowed.
+    [[nodiscard]] bool in_endgame() const { return unrequested_blocks_ == 0 && !complete(); }
+
+    /// Blocks in piece p.
+    [[nodiscard]] std::uint32_t blocks_in(piece_index p) const;
+    /// Byte length of block b (16 KiB except at the end of the torrent).
+    [[nodiscard]] std::uint32_t block_length(block_address b) const;
+
+    /// Up to count pieces the peer has that we need with unrequested blocks, best first:
+    /// partly downloaded, then random (first pieces) or rarest with random ties.
+    [[nodiscard]] std::vector<piece_index> pick(const bitfield& peer_has, std::size_t count,
+                                                std::mt19937_64& rng) const;
+    /// Claims up to count blocks for peer, from pick(); in endgame, duplicates of blocks others
+    /// requested (at most max_requesters_per_block peers per block).
+    [[nodiscard]] std::vector<block_address> request_blocks(peer_slot peer,
+                                                            const bitfield& peer_has,
+                                                            std::size_t count,
+                                                            std::mt19937_64& rng);
+    /// Records a received block and says whom to cancel and whether the piece is complete.
+    [[nodiscard]] block_arrival on_block_received(peer_slot from, block_address b);
+    /// A request the peer will not serve (REJECT, choke, timeout): the block is free again.
+    void on_request_dropped(peer_slot peer, block_address b);
+    /// The piece passed its hash check: we have it.
+    void on_piece_passed(piece_index p);
+    /// We already have piece p (resume): same as passed, without block state.
+    void mark_have(piece_index p) { on_piece_passed(p); }
+    /// The piece failed its hash check: all its blocks are free again.
+    void on_piece_failed(piece_index p);
+    /// The peer disconnected: returns the blocks it had requested to the picker (their list).
+    std::vector<block_address> on_peer_gone(peer_slot peer);
+
+    /// Peers that have an outstanding request for block b (tests, diagnostics).
+    [[nodiscard]] std::vector<peer_slot> requesters(block_address b) const;
+
+private:
+    struct piece_progress {
+        std::vector<std::vector<peer_slot>> requested_by;  ///< per block, empty when free
+        std::vector<bool> received;
+        std::uint32_t free_blocks = 0;  ///< neither requested nor received
+        std::uint32_t received_blocks = 0;
+    };
+
+    void move_up(std::uint32_t p);
+    void move_down(std::uint32_t p);
+    [[nodiscard]] bool wanted(std::uint32_t p, const bitfield& peer_has) const;
+    [[nodiscard]] bool has_free_blocks(std::uint32_t p) const;
+    piece_progress& progress(std::uint32_t p);
+    void claim(peer_slot peer, block_address b, piece_progress& pp);
+    void release(peer_slot peer, block_address b, piece_progress& pp);
+    void pick_random(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
+                     std::vector<piece_index>& out) const;
+    void pick_rarest(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
+                     std::vector<piece_index>& out) const;
+    void pick_duplicates(peer_slot peer, const bitfield& peer_has, std::size_t count,
+                         std::vector<block_address>& out);
+
+    std::uint32_t piece_count_;
+    std::uint32_t piece_length_;
+    std::uint32_t last_piece_length_;
+    picker_config config_;
+    bitfield have_;
+    std::uint32_t seeds_ = 0;
+    // Bucket index (libtorrent style): pieces_ sorted by availability; bucket a holds
+    // pieces_[bucket_start_[a] .. bucket_start_[a + 1]); the last entry is always piece_count_.
+    // pos_[p] is p's index in pieces_; avail_[p] its count without seeds.
+    std::vector<std::uint32_t> pieces_;
+    std::vector<std::uint32_t> pos_;
+    std::vector<std::uint32_t> avail_;
+    std::vector<std::uint32_t> bucket_start_;
+    std::unordered_map<std::uint32_t, piece_progress> downloading_;
+    std::uint64_t unrequested_blocks_ = 0;  ///< blocks of pieces we lack, neither asked nor in
+};
+
+}  // namespace minibit::swarm
