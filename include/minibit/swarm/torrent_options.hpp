@@ -1,0 +1,64 @@
+// Tunables of the peer engine (one torrent's connections, pipeline, choking, banning) and the
+// engine's error codes. Plain values with BEP 3 defaults for the internet; tests and LAN swarms
+// shorten the intervals. Value types; any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace minibit::swarm {
+
+enum class swarm_errc {
+    bad_torrent = 1,   ///< the metainfo cannot be served (e.g. piece length above 4 GiB)
+    storage,           ///< the piece store failed to open or write
+    listen_failed,     ///< the listen socket could not be bound
+    bad_tracker_url,   ///< a tracker URL that is neither http:// nor udp:// host:port
+    tracker_failed,    ///< every tracker of every tier failed for too long
+};
+[[nodiscard]] constexpr std::string_view error_domain(swarm_errc) { return "swarm"; }
+
+using namespace std::chrono_literals;
+
+/// Options of one torrent's peer engine.
+struct torrent_options {
+    /// BEP 3: choke decisions every 10 s avoid fibrillation; loopback tests use ~100 ms.
+    std::chrono::milliseconds rechoke_interval = 10s;
+    /// The optimistic unchoke rotates every this many rechokes (BEP 3: 30 s = 3 x 10 s).
+    std::uint32_t optimistic_every_rechokes = 3;
+    /// Regular unchoke slots besides the optimistic one (BEP 3: 4).
+    std::uint32_t unchoke_slots = 4;
+    /// Connections kept at most (incoming and outgoing together).
+    std::uint32_t max_peers = 50;
+    /// Housekeeping period: request timeouts, keep-alives, interest, stats.
+    std::chrono::milliseconds tick_interval = 500ms;
+    /// A block not answered within this time goes back to the picker and the peer is snubbed.
+    std::chrono::milliseconds request_timeout = 20s;
+    /// BEP 3: keep-alives every two minutes at most; we send one after 90 s of silence.
+    std::chrono::milliseconds keepalive_interval = 90s;
+    /// A peer that sends nothing at all for this long is disconnected.
+    std::chrono::milliseconds idle_timeout = 180s;
+    /// Outstanding requests per peer: start, floor and ceiling of the rate-sized pipeline.
+    std::uint32_t initial_requests = 24;
+    std::uint32_t min_requests = 16;
+    std::uint32_t max_requests = 256;
+    /// Seconds of the measured download rate kept in flight (bandwidth-delay headroom).
+    double pipeline_seconds = 2.0;
+    /// Requests we queue for one peer; more is a flood and costs the peer its connection.
+    std::uint32_t max_incoming_requests = 500;
+    /// BEP 10 `reqq` we advertise (below max_incoming_requests so honest peers never trip it).
+    std::uint32_t advertised_reqq = 250;
+    /// Bytes we let wait in a connection's send queue before serving more requests from it.
+    std::uint32_t max_send_queue_bytes = 1U << 20U;
+    /// Hash failures a peer may take part in before it is banned (smart ban catches the
+    /// culprit of a re-downloaded piece at once).
+    std::uint32_t ban_after_failures = 3;
+    /// Duplicate (endgame) requests one peer may have outstanding.
+    std::uint32_t max_endgame_duplicates = 4;
+    /// Pieces picked at random before rarest-first takes over (libtorrent: 4).
+    std::uint32_t random_first_pieces = 4;
+    /// Our listen port, announced in the BEP 10 handshake (0: not announced).
+    std::uint16_t listen_port = 0;
+};
+
+}  // namespace minibit::swarm

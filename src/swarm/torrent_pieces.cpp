@@ -1,0 +1,213 @@
+// torrent, piece half: handing out blocks from the picker, taking in received blocks,
+// verifying completed pieces, and charging/banning the senders of bad data (smart ban: the
+// digest of each block of a failed piece is kept and compared once the piece verifies).
+#include <algorithm>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "minibit/swarm/torrent.hpp"
+
+namespace minibit::swarm {
+
+std::optional<block_address> torrent::to_address(const wire::block_ref& block) const {
+    if (block.piece.get() >= info_.piece_count() || block.begin % block_size_bytes != 0) {
+        return std::nullopt;
+    }
+    const block_address a{block.piece, block_index{block.begin / block_size_bytes}};
+    if (a.block.get() >= picker_.blocks_in(block.piece) ||
+        picker_.block_length(a) != block.length) {
+        return std::nullopt;
+    }
+    return a;
+}
+
+wire::block_ref torrent::to_ref(block_address block) const {
+    return {block.piece, block.block.get() * block_size_bytes, picker_.block_length(block)};
+}
+
+std::vector<wire::block_ref> torrent::request_blocks(peer_connection& peer, std::size_t count) {
+    std::vector<wire::block_ref> out;
+    if (completed_ || !running_) {
+        return out;
+    }
+    for (const block_address& a : picker_.request_blocks(peer.slot(), peer.has(), count, rng_)) {
+        out.push_back(to_ref(a));
+    }
+    return out;
+}
+
+void torrent::on_request_dropped(peer_connection& peer, const wire::block_ref& block) {
+    if (const auto a = to_address(block)) {
+        picker_.on_request_dropped(peer.slot(), *a);
+    }
+}
+
+void torrent::on_block(peer_connection& peer, const wire::block_ref& block,
+                       std::span<const std::uint8_t> data) {
+    const auto a = to_address(block);
+    if (!a) {
+        return;
+    }
+    const block_arrival arrival = picker_.on_block_received(peer.slot(), *a);
+    if (!arrival.fresh) {
+        ++stats_.duplicate_blocks;
+        return;
+    }
+    auto written = store_->write_block(block.piece, block.begin, std::as_bytes(data));
+    if (!written) {
+        fail(written.error());
+        return;
+    }
+    stats_.payload_bytes_down += data.size();
+    auto& senders = senders_[block.piece.get()];
+    senders.resize(picker_.blocks_in(block.piece));
+    senders[a->block.get()] = peer.slot();
+    for (peer_slot other : arrival.cancel) {
+        if (auto* p = find_peer(other)) p->send_cancel(block);
+    }
+    if (arrival.piece_complete) {
+        verify(block.piece);
+    }
+}
+
+void torrent::verify(piece_index piece) {
+    auto ok = store_->verify_piece(piece);
+    if (!ok) {
+        fail(ok.error());
+        return;
+    }
+    if (*ok) {
+        piece_finished(piece);
+    } else {
+        piece_failed(piece);
+    }
+}
+
+void torrent::piece_finished(piece_index piece) {
+    picker_.on_piece_passed(piece);
+    ++stats_.pieces_verified;
+    judge_suspects(piece);
+    senders_.erase(piece.get());
+    std::vector<std::shared_ptr<peer_connection>> live;
+    for (auto& [slot, p] : peers_) {
+        live.push_back(p);
+    }
+    for (auto& p : live) {
+        p->send_have(piece);
+    }
+    if (complete()) {
+        finish_download();
+    }
+}
+
+std::optional<sha1_digest> torrent::block_digest(piece_index piece, std::uint32_t block) {
+    const wire::block_ref ref = to_ref({piece, block_index{block}});
+    std::vector<std::byte> buf(ref.length);
+    if (!store_->read_block(piece, ref.begin, buf)) {
+        return std::nullopt;
+    }
+    return sha1(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buf.data()),
+                                              buf.size()));
+}
+
+void torrent::piece_failed(piece_index piece) {
+    ++stats_.hash_failures;
+    picker_.on_piece_failed(piece);
+    auto& suspects = suspects_[piece.get()];
+    const auto senders = std::move(senders_[piece.get()]);
+    senders_.erase(piece.get());
+    std::vector<peer_slot> involved;
+    for (std::uint32_t i = 0; i < senders.size(); ++i) {
+        if (!senders[i]) {
+            continue;
+        }
+        if (const auto digest = block_digest(piece, i)) {
+            suspects.push_back({i, *senders[i], *digest});
+        }
+        if (std::find(involved.begin(), involved.end(), *senders[i]) == involved.end()) {
+            involved.push_back(*senders[i]);
+        }
+    }
+    spdlog::warn("torrent {}: piece {} failed its hash check ({} peers sent blocks)", info_.name,
+                 piece.get(), involved.size());
+    // A piece with one sender proves that sender wrong; otherwise wait for the smart ban.
+    if (involved.size() == 1) {
+        charge(involved.front());
+    }
+}
+
+void torrent::judge_suspects(piece_index piece) {
+    const auto it = suspects_.find(piece.get());
+    if (it == suspects_.end()) {
+        return;
+    }
+    // The piece now verifies: any recorded block that differs from the good data was bad.
+    std::vector<peer_slot> guilty;
+    for (const suspect_block& s : it->second) {
+        const auto good = block_digest(piece, s.block);
+        if (good && *good != s.digest &&
+            std::find(guilty.begin(), guilty.end(), s.sender) == guilty.end()) {
+            guilty.push_back(s.sender);
+        }
+    }
+    suspects_.erase(it);
+    for (peer_slot s : guilty) {
+        charge(s);
+    }
+}
+
+void torrent::charge(peer_slot slot) {
+    auto& rec = slots_[slot.get()];
+    ++rec.failures;
+    spdlog::warn("peer {}: sent bad data ({} of {} strikes)", rec.addr.to_string(), rec.failures,
+                 options_.ban_after_failures);
+    if (rec.failures >= options_.ban_after_failures) {
+        ban(slot);
+    }
+}
+
+void torrent::ban(peer_slot slot) {
+    auto& rec = slots_[slot.get()];
+    bool fresh = banned_addrs_.insert(rec.addr.to_string()).second;
+    if (rec.id) {
+        fresh = banned_ids_.insert(*rec.id).second || fresh;
+    }
+    if (fresh) {
+        ++stats_.peers_banned;
+    }
+    if (auto* p = find_peer(slot)) {
+        p->close(close_reason::policy, "banned for sending bad data");
+    }
+}
+
+void torrent::finish_download() {
+    if (completed_) {
+        return;
+    }
+    completed_ = true;
+    stats_.seconds_to_complete =
+        std::chrono::duration<double>(reactor_.now() - started_).count();
+    spdlog::info("torrent {}: download complete in {:.3f} s", info_.name,
+                 *stats_.seconds_to_complete);
+    if (auto saved = store_->save_resume(); !saved) {
+        spdlog::warn("torrent {}: cannot save resume data: {}", info_.name,
+                     saved.error().message());
+    }
+    std::vector<std::shared_ptr<peer_connection>> live;
+    for (auto& [slot, p] : peers_) {
+        live.push_back(p);
+    }
+    for (auto& p : live) {
+        if (p->is_seed()) {
+            p->close(close_reason::policy, "both sides are seeds");
+        } else {
+            p->update_interest();
+        }
+    }
+    if (on_complete_) {
+        on_complete_();
+    }
+}
+
+}  // namespace minibit::swarm
