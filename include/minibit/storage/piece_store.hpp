@@ -40,7 +40,8 @@ enum class backend_kind { mmap, pread };
 
 /// How files are sized at open. full: posix_fallocate, so a full disk shows at open time as
 /// no_space (measured: 1.2 ms per GiB on this machine's ext4, it only reserves extents).
-/// sparse: ftruncate plus a statvfs free-space check; later ENOSPC comes back as an error value.
+/// sparse: ftruncate plus the same statvfs free-space check, without reserving; if the disk
+/// fills later, writes return no_space (pread) or fault (mmap, SIGBUS caught), never a crash.
 enum class allocation_mode { full, sparse };
 
 /// Options for piece_store::open.
@@ -53,7 +54,7 @@ struct store_options {
 /// How pieces were checked at open (and since); lets tests see the resume fast path.
 struct store_stats {
     std::uint64_t sha1_checked = 0;  ///< pieces hashed with SHA-1
-    std::uint64_t xxh3_checked = 0;  ///< pieces accepted from the resume file after an XXH3 check
+    std::uint64_t xxh3_checked = 0;  ///< pieces a trusted resume file claimed, checked with XXH3
 };
 
 /// Up to max_spans read-only views into the mappings that together form one block.
@@ -62,6 +63,7 @@ struct block_span_list {
     std::array<std::span<const std::byte>, max_spans> spans{};
     std::size_t count = 0;
 
+    /// The filled spans, in stream order.
     [[nodiscard]] std::span<const std::span<const std::byte>> view() const {
         return {spans.data(), count};
     }
@@ -101,8 +103,11 @@ public:
     [[nodiscard]] const bitfield& have() const { return have_; }
     /// Length of piece i in bytes (the last piece may be shorter); 0 when out of range.
     [[nodiscard]] std::uint64_t piece_size(piece_index piece) const;
+    /// Number of pieces in the torrent.
     [[nodiscard]] std::uint32_t piece_count() const { return piece_count_; }
+    /// How many pieces were checked with SHA-1 and with XXH3 so far.
     [[nodiscard]] const store_stats& stats() const { return stats_; }
+    /// Where save_resume() writes.
     [[nodiscard]] const std::filesystem::path& resume_path() const { return resume_path_; }
 
     /// Writes dirty data to disk (fdatasync per file).
