@@ -70,7 +70,9 @@ void fault_outside_the_guard(const std::filesystem::path& p) {
 }
 
 TEST(TruncationDeathTest, SigbusOutsideStorageStillKillsTheProcess) {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    // "fast" style: the child is forked here (no re-run of the body), so the parent's
+    // temp_dir cleans up after it. The process has one thread, as fast style needs.
+    GTEST_FLAG_SET(death_test_style, "fast");
     temp_dir dir;
     const test_torrent t = make_torrent("d", {{"d", 100}}, 64);
     auto store = piece_store::open(t.info, dir.path());  // installs the handler
