@@ -361,7 +361,9 @@ peer_report swarm_driver::row_for(const peer_slot& s) const {
         r.outcome = identical && (s.stopped || (status && status->success())) ? peer_outcome::seeded
                                                                                : peer_outcome::failed;
     } else if (s.stopped) {
-        r.outcome = report_.timed_out ? peer_outcome::timed_out : peer_outcome::failed;
+        r.outcome = report_.timed_out    ? peer_outcome::timed_out
+                    : stop_signal() != 0 ? peer_outcome::stopped
+                                         : peer_outcome::failed;
     } else if (status && status->success()) {
         r.outcome = identical ? peer_outcome::rebuilt : peer_outcome::corrupt;
     } else {

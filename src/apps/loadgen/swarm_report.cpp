@@ -97,6 +97,7 @@ std::string_view name_of(peer_outcome o) {
         case peer_outcome::failed: return "failed";
         case peer_outcome::killed: return "killed";
         case peer_outcome::timed_out: return "timed_out";
+        case peer_outcome::stopped: return "stopped";
         case peer_outcome::seeded: return "seeded";
     }
     return "unknown";

@@ -23,6 +23,7 @@ enum class peer_outcome {
     failed,     ///< `get` exited non-zero or by a signal we did not send
     killed,     ///< SIGKILLed on purpose by --kill (not a failure of the run)
     timed_out,  ///< still running at the deadline
+    stopped,    ///< still running when a stop signal reached the driver
     seeded,     ///< the seeder (seed mode), stopped at the end; its copy still matches
 };
 
