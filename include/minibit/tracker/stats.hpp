@@ -1,0 +1,77 @@
+// Tracker counters: requests by protocol and kind, errors by kind, per-second rates computed on
+// a 1-second tick, rendered as the /stats JSON and the /metrics Prometheus text.
+// Counters are relaxed atomics bumped by every reactor thread; tick() runs on one thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace minibit::tracker {
+
+/// Which front end served a request.
+enum class protocol : std::uint8_t { http, udp };
+/// What a request asked for.
+enum class request_kind : std::uint8_t { announce, scrape, connect };
+/// Why a request failed.
+enum class error_kind : std::uint8_t {
+    bad_request, not_allowed, bad_connection_id, table_full, not_found, too_large, timeout,
+};
+inline constexpr std::size_t protocol_count = 2;
+inline constexpr std::size_t request_kind_count = 3;
+inline constexpr std::size_t error_kind_count = 7;
+
+/// Name of an error kind as shown in /stats and /metrics.
+[[nodiscard]] std::string_view to_string(error_kind kind);
+
+/// Swarm-table totals gathered by the caller (under the shard locks).
+struct table_totals {
+    std::uint64_t torrents = 0;
+    std::uint64_t peers = 0;
+    std::uint64_t seeders = 0;
+};
+
+/// Process-wide request and error counters.
+class tracker_stats {
+public:
+    /// Counts one request.
+    void count(protocol p, request_kind k) {
+        requests_[index(p, k)].fetch_add(1, std::memory_order_relaxed);
+    }
+    /// Counts one error.
+    void count(error_kind e) {
+        errors_[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed);
+    }
+    /// Total requests of one kind so far.
+    [[nodiscard]] std::uint64_t total(protocol p, request_kind k) const {
+        return requests_[index(p, k)].load(std::memory_order_relaxed);
+    }
+    /// Total errors of one kind so far.
+    [[nodiscard]] std::uint64_t total(error_kind e) const {
+        return errors_[static_cast<std::size_t>(e)].load(std::memory_order_relaxed);
+    }
+    /// Recomputes per-second rates from the counts since the previous tick; one thread only.
+    void tick(std::chrono::steady_clock::time_point now);
+    /// The /stats body.
+    [[nodiscard]] std::string to_json(const table_totals& t, std::chrono::seconds uptime) const;
+    /// The /metrics body (Prometheus text exposition format 0.0.4).
+    [[nodiscard]] std::string to_prometheus(const table_totals& t, std::chrono::seconds uptime) const;
+
+private:
+    static constexpr std::size_t slots = protocol_count * request_kind_count;
+    static std::size_t index(protocol p, request_kind k) {
+        return static_cast<std::size_t>(p) * request_kind_count + static_cast<std::size_t>(k);
+    }
+    // Relaxed is enough: each counter is independent and readers only need eventual values.
+    std::array<std::atomic<std::uint64_t>, slots> requests_{};
+    std::array<std::atomic<std::uint64_t>, error_kind_count> errors_{};
+    // Rates in milli-requests per second, written by tick(), read by any thread.
+    std::array<std::atomic<std::uint64_t>, slots> rate_milli_{};
+    std::array<std::uint64_t, slots> last_{};
+    std::chrono::steady_clock::time_point last_tick_{};
+};
+
+}  // namespace minibit::tracker

@@ -1,0 +1,89 @@
+#include "minibit/tracker/stats.hpp"
+
+#include <fmt/format.h>
+
+namespace minibit::tracker {
+namespace {
+
+constexpr std::array<std::string_view, protocol_count> protocol_names{"http", "udp"};
+constexpr std::array<std::string_view, request_kind_count> kind_names{"announce", "scrape", "connect"};
+
+}  // namespace
+
+std::string_view to_string(error_kind kind) {
+    static constexpr std::array<std::string_view, error_kind_count> names{
+        "bad_request", "not_allowed", "bad_connection_id", "table_full", "not_found", "too_large",
+        "timeout"};
+    return names[static_cast<std::size_t>(kind)];
+}
+
+void tracker_stats::tick(std::chrono::steady_clock::time_point now) {
+    const auto elapsed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_).count();
+    for (std::size_t i = 0; i < slots; ++i) {
+        const std::uint64_t v = requests_[i].load(std::memory_order_relaxed);
+        if (last_tick_ != std::chrono::steady_clock::time_point{} && elapsed_ms > 0) {
+            rate_milli_[i].store((v - last_[i]) * 1000000 / static_cast<std::uint64_t>(elapsed_ms),
+                                 std::memory_order_relaxed);
+        }
+        last_[i] = v;
+    }
+    last_tick_ = now;
+}
+
+std::string tracker_stats::to_json(const table_totals& t, std::chrono::seconds uptime) const {
+    std::string out = fmt::format(R"({{"torrents":{},"peers":{},"seeders":{},"leechers":{},)"
+                                  R"("uptime_seconds":{},"requests":{{)",
+                                  t.torrents, t.peers, t.seeders, t.peers - t.seeders,
+                                  uptime.count());
+    for (std::size_t p = 0; p < protocol_count; ++p) {
+        out += fmt::format(R"({}"{}":{{)", p == 0 ? "" : ",", protocol_names[p]);
+        for (std::size_t k = 0; k < request_kind_count; ++k) {
+            const std::size_t i = p * request_kind_count + k;
+            const std::uint64_t milli = rate_milli_[i].load(std::memory_order_relaxed);
+            out += fmt::format(R"({}"{}":{{"total":{},"per_second":{}.{:03}}})", k == 0 ? "" : ",",
+                               kind_names[k], requests_[i].load(std::memory_order_relaxed),
+                               milli / 1000, milli % 1000);
+        }
+        out += "}";
+    }
+    out += R"(},"errors":{)";
+    for (std::size_t e = 0; e < error_kind_count; ++e) {
+        out += fmt::format(R"({}"{}":{})", e == 0 ? "" : ",",
+                           to_string(static_cast<error_kind>(e)),
+                           errors_[e].load(std::memory_order_relaxed));
+    }
+    out += "}}\n";
+    return out;
+}
+
+std::string tracker_stats::to_prometheus(const table_totals& t, std::chrono::seconds uptime) const {
+    std::string out = fmt::format(
+        "# HELP minibit_tracker_torrents Torrents with at least one peer.\n"
+        "# TYPE minibit_tracker_torrents gauge\nminibit_tracker_torrents {}\n"
+        "# HELP minibit_tracker_peers Peers by state.\n"
+        "# TYPE minibit_tracker_peers gauge\n"
+        "minibit_tracker_peers{{state=\"seeder\"}} {}\nminibit_tracker_peers{{state=\"leecher\"}} {}\n"
+        "# HELP minibit_tracker_uptime_seconds Seconds since start.\n"
+        "# TYPE minibit_tracker_uptime_seconds gauge\nminibit_tracker_uptime_seconds {}\n"
+        "# HELP minibit_tracker_requests_total Requests served.\n"
+        "# TYPE minibit_tracker_requests_total counter\n",
+        t.torrents, t.seeders, t.peers - t.seeders, uptime.count());
+    for (std::size_t p = 0; p < protocol_count; ++p) {
+        for (std::size_t k = 0; k < request_kind_count; ++k) {
+            out += fmt::format("minibit_tracker_requests_total{{protocol=\"{}\",kind=\"{}\"}} {}\n",
+                               protocol_names[p], kind_names[k],
+                               requests_[p * request_kind_count + k].load(std::memory_order_relaxed));
+        }
+    }
+    out += "# HELP minibit_tracker_errors_total Requests refused, by reason.\n"
+           "# TYPE minibit_tracker_errors_total counter\n";
+    for (std::size_t e = 0; e < error_kind_count; ++e) {
+        out += fmt::format("minibit_tracker_errors_total{{kind=\"{}\"}} {}\n",
+                           to_string(static_cast<error_kind>(e)),
+                           errors_[e].load(std::memory_order_relaxed));
+    }
+    return out;
+}
+
+}  // namespace minibit::tracker

@@ -1,0 +1,201 @@
+#include "minibit/tracker/service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace minibit::tracker {
+namespace {
+
+using std::chrono::seconds;
+
+const std::string hash_q = "%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa%aa";
+
+std::string announce_target(std::string_view peer_id, int port, std::string_view extra = "") {
+    return "/announce?info_hash=" + hash_q + "&peer_id=" + std::string(peer_id) +
+           "&port=" + std::to_string(port) + "&left=0" + std::string(extra);
+}
+
+io::address addr(std::string_view text) { return *io::address::parse(text); }
+
+class TrackerService : public testing::Test {
+protected:
+    tracker_service svc_{service_config{}, 5, connection_id_issuer({})};
+};
+
+TEST_F(TrackerService, HttpAnnounceReturnsOtherPeersCompactly) {
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    const auto reply =
+        svc_.handle_http(announce_target("BBBBBBBBBBBBBBBBBBBB", 2222, "&left=5"), addr("10.0.0.2:5001"),
+                         seconds{10});
+    // `left` appears twice in the second target: a duplicate is a bad request.
+    EXPECT_NE(reply.body.find("failure reason"), std::string::npos);
+    const auto ok = svc_.handle_http("/announce?info_hash=" + hash_q +
+                                         "&peer_id=BBBBBBBBBBBBBBBBBBBB&port=2222&left=5",
+                                     addr("10.0.0.2:5001"), seconds{10});
+    const auto parsed = wire::parse_announce_response(ok.body, {});
+    ASSERT_TRUE(parsed) << parsed.error().message() << ok.body;
+    EXPECT_EQ(parsed->complete, 1U);
+    EXPECT_EQ(parsed->incomplete, 1U);
+    EXPECT_EQ(parsed->interval, 1800U);
+    EXPECT_EQ(parsed->min_interval, 60U);
+    EXPECT_EQ(parsed->peers4, (std::vector<std::uint8_t>{10, 0, 0, 1, 0x04, 0x57}));
+}
+
+struct bad_http_case {
+    std::string name;
+    std::string target;
+    std::string reason_part;
+};
+
+class TrackerServiceRejects : public testing::TestWithParam<bad_http_case> {};
+
+TEST_P(TrackerServiceRejects, WithABencodedFailureReason) {
+    tracker_service svc(service_config{}, 1, connection_id_issuer({}));
+    const auto reply = svc.handle_http(GetParam().target, addr("10.0.0.1:1"), seconds{1});
+    const auto parsed = wire::parse_announce_response(reply.body, {});
+    ASSERT_FALSE(parsed);
+    ASSERT_TRUE(is(parsed.error(), wire::tracker_http_errc::tracker_failure)) << reply.body;
+    EXPECT_NE(parsed.error().reason.find(GetParam().reason_part), std::string::npos)
+        << parsed.error().reason;
+    EXPECT_EQ(svc.stats().total(error_kind::bad_request), 1U);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TrackerServiceRejects,
+    testing::Values(
+        bad_http_case{"BadPercent", "/announce?info_hash=%zz&peer_id=x&port=1", "bad percent escape"},
+        bad_http_case{"NineteenByteHash", "/announce?info_hash=" + hash_q.substr(3) +
+                                              "&peer_id=AAAAAAAAAAAAAAAAAAAA&port=1",
+                      "info_hash is not exactly 20 bytes"},
+        bad_http_case{"MissingPort", "/announce?info_hash=" + hash_q + "&peer_id=AAAAAAAAAAAAAAAAAAAA",
+                      "missing port"},
+        bad_http_case{"NegativeLeft", "/announce?info_hash=" + hash_q +
+                                          "&peer_id=AAAAAAAAAAAAAAAAAAAA&port=1&left=-3",
+                      "non-negative"},
+        bad_http_case{"UnknownEvent", announce_target("AAAAAAAAAAAAAAAAAAAA", 1, "&event=x"),
+                      "unknown event"},
+        bad_http_case{"HugeQuery", "/announce?" + std::string(1 << 20, 'a'), "too long"},
+        bad_http_case{"FullScrape", "/scrape", "full scrape"}),
+    [](const testing::TestParamInfo<bad_http_case>& i) { return i.param.name; });
+
+TEST_F(TrackerService, ScrapeCountsSeedersAndRefusesUnlistedTorrents) {
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    auto reply = svc_.handle_http("/scrape?info_hash=" + hash_q, addr("10.0.0.1:1"), seconds{10});
+    auto parsed = wire::parse_scrape_response(reply.body, {});
+    ASSERT_TRUE(parsed) << reply.body;
+    ASSERT_EQ(parsed->size(), 1U);
+    EXPECT_EQ((*parsed)[0].complete, 1U);
+    svc_.set_filter(std::make_shared<const info_hash_filter>(
+        *info_hash_filter::parse(std::string(40, 'b'), filter_mode::allow_listed)));
+    reply = svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"),
+                             seconds{10});
+    EXPECT_EQ(reply.body, "d14:failure reason19:torrent not allowede");
+    EXPECT_EQ(svc_.stats().total(error_kind::not_allowed), 1U);
+}
+
+TEST_F(TrackerService, StatsAndMetricsReportTheTable) {
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    svc_.set_start(seconds{4});
+    const auto stats = svc_.handle_http("/stats", addr("10.0.0.1:1"), seconds{10});
+    EXPECT_EQ(stats.content_type, "application/json");
+    for (const char* key : {"\"torrents\":1", "\"peers\":1", "\"seeders\":1", "\"leechers\":0",
+                            "\"uptime_seconds\":6", "\"http\":{\"announce\":{\"total\":1",
+                            "\"udp\":{", "\"per_second\":", "\"errors\":{\"bad_request\":0"}) {
+        EXPECT_NE(stats.body.find(key), std::string::npos) << key << " in " << stats.body;
+    }
+    const auto metrics = svc_.handle_http("/metrics", addr("10.0.0.1:1"), seconds{10});
+    EXPECT_NE(metrics.body.find("minibit_tracker_requests_total{protocol=\"http\",kind=\"announce\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find("minibit_tracker_peers{state=\"seeder\"} 1\n"), std::string::npos);
+    EXPECT_EQ(svc_.handle_http("/nope", addr("10.0.0.1:1"), seconds{1}).status, 404);
+}
+
+std::vector<std::uint8_t> udp_round(tracker_service& svc, const wire::udp_request& req,
+                                    const io::address& from, seconds now) {
+    std::vector<std::uint8_t> packet;
+    wire::encode_udp(req, packet);
+    std::vector<std::uint8_t> reply;
+    svc.handle_udp(packet, from, now, reply);
+    return reply;
+}
+
+TEST_F(TrackerService, UdpConnectAnnounceScrape) {
+    const auto from = addr("127.0.0.1:7000");
+    auto reply = udp_round(svc_, wire::udp_connect_request{77}, from, seconds{100});
+    auto resp = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
+    ASSERT_TRUE(resp);
+    const auto cid = std::get<wire::udp_connect_response>(*resp).connection_id;
+    wire::udp_announce_request a;
+    a.connection_id = cid;
+    a.transaction_id = 78;
+    a.hash.bytes.fill(0xaa);
+    a.port = 6881;
+    a.left = 10;
+    reply = udp_round(svc_, a, from, seconds{150});
+    resp = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
+    ASSERT_TRUE(resp);
+    const auto& ann = std::get<wire::udp_announce_response>(*resp);
+    EXPECT_EQ(ann.transaction_id, 78U);
+    EXPECT_EQ(ann.leechers, 1U);
+    EXPECT_EQ(ann.seeders, 0U);
+    EXPECT_TRUE(ann.peers.empty());
+    wire::udp_scrape_request s{cid, 79, {a.hash, info_hash{}}};
+    reply = udp_round(svc_, s, from, seconds{150});
+    resp = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
+    ASSERT_TRUE(resp);
+    const auto& sc = std::get<wire::udp_scrape_response>(*resp);
+    ASSERT_EQ(sc.entries.size(), 2U);
+    EXPECT_EQ(sc.entries[0].leechers, 1U);
+    EXPECT_EQ(sc.entries[1].leechers, 0U);
+}
+
+TEST_F(TrackerService, UdpRefusesWrongOrStaleConnectionIds) {
+    const auto from = addr("127.0.0.1:7000");
+    auto reply = udp_round(svc_, wire::udp_connect_request{1}, from, seconds{100});
+    const auto cid = std::get<wire::udp_connect_response>(
+                         *wire::parse_udp_response(reply, wire::udp_peer_family::ipv4)).connection_id;
+    wire::udp_announce_request a;
+    a.connection_id = cid;
+    a.transaction_id = 5;
+    a.port = 1;
+    for (const auto& [who, when] : {std::pair{addr("127.0.0.2:7000"), seconds{100}},
+                                    std::pair{from, seconds{100 + 300}}}) {
+        reply = udp_round(svc_, a, who, when);
+        const auto resp = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
+        ASSERT_TRUE(resp);
+        EXPECT_EQ(std::get<wire::udp_error_response>(*resp),
+                  (wire::udp_error_response{5, "bad connection id"}));
+    }
+    EXPECT_EQ(svc_.totals().peers, 0U);
+    EXPECT_EQ(svc_.stats().total(error_kind::bad_connection_id), 2U);
+}
+
+TEST_F(TrackerService, UdpDropsGarbage) {
+    std::vector<std::uint8_t> reply{1};
+    const std::vector<std::uint8_t> junk(40, 0xee);
+    svc_.handle_udp(junk, addr("127.0.0.1:1"), seconds{1}, reply);
+    EXPECT_TRUE(reply.empty());
+    svc_.handle_udp({}, addr("127.0.0.1:1"), seconds{1}, reply);
+    EXPECT_TRUE(reply.empty());
+    EXPECT_EQ(svc_.stats().total(error_kind::bad_request), 2U);
+}
+
+TEST_F(TrackerService, ExpiresPeersThroughEachPartOfTheShards) {
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    ASSERT_EQ(svc_.totals().peers, 1U);
+    svc_.expire(0, 2, seconds{10 + 4000});
+    svc_.expire(1, 2, seconds{10 + 4000});
+    EXPECT_EQ(svc_.totals().peers, 0U);
+    EXPECT_EQ(svc_.totals().torrents, 0U);
+}
+
+TEST(ServiceConfig, RejectsIntervalAbovePeerTimeout) {
+    service_config c;
+    c.interval = seconds{100000};
+    EXPECT_TRUE(is(c.validate().error(), tracker_errc::bad_config));
+}
+
+}  // namespace
+}  // namespace minibit::tracker
