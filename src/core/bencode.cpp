@@ -74,6 +74,9 @@ private:
     result<void> read_key(frame& f);
     result<void> close_frame(bvalue& out);
     result<void> count_element();
+    // One step: a finished value, or nullopt after reading a dict key or opening a container.
+    result<std::optional<bvalue>> step();
+    result<std::optional<bvalue>> read_scalar();
     // Hands a finished value to the open container; true when it was the top-level value.
     bool deliver(bvalue v, bvalue& root);
 
@@ -236,6 +239,61 @@ bool decoder::deliver(bvalue v, bvalue& root) {
     return false;
 }
 
+result<std::optional<bvalue>> decoder::read_scalar() {
+    const std::size_t start = pos_;
+    bvalue v;
+    if (in_[pos_] == 'i') {
+        auto i = parse_int();
+        if (!i) {
+            return std::unexpected(std::move(i.error()));
+        }
+        v = bvalue(*i);
+    } else if (is_digit(in_[pos_])) {
+        auto s = parse_string();
+        if (!s) {
+            return std::unexpected(std::move(s.error()));
+        }
+        v = bvalue(*s);
+    } else {
+        return fail(bencode_errc::unexpected_byte, "no value starts with this byte", pos_);
+    }
+    v.set_raw(in_.substr(start, pos_ - start));
+    return v;
+}
+
+result<std::optional<bvalue>> decoder::step() {
+    const char c = in_[pos_];
+    frame* top = stack_.empty() ? nullptr : &stack_.back();
+    const bool in_dict = top != nullptr && top->value.type() == bvalue::kind::dict;
+    if (c == 'e' && top != nullptr && !(in_dict && top->key)) {
+        bvalue v;
+        if (auto r = close_frame(v); !r) {
+            return std::unexpected(std::move(r.error()));
+        }
+        return v;
+    }
+    if (in_dict && !top->key) {
+        if (auto r = read_key(*top); !r) {
+            return std::unexpected(std::move(r.error()));
+        }
+        return std::nullopt;
+    }
+    if (auto r = count_element(); !r) {
+        return std::unexpected(std::move(r.error()));
+    }
+    if (c != 'l' && c != 'd') {
+        return read_scalar();
+    }
+    if (stack_.size() >= max_depth_) {
+        return fail(bencode_errc::too_deep, "containers nested too deeply", pos_);
+    }
+    frame f;
+    f.value = c == 'l' ? bvalue::make_list() : bvalue::make_dict();
+    f.begin = pos_++;
+    stack_.push_back(std::move(f));
+    return std::nullopt;
+}
+
 result<bvalue> decoder::run() {
     if (in_.size() > limits_.max_input_bytes) {
         return fail(bencode_errc::input_too_large, "input longer than the input limit",
@@ -246,52 +304,11 @@ result<bvalue> decoder::run() {
         if (pos_ >= in_.size()) {
             return fail(bencode_errc::unexpected_end, "input ends inside a value", in_.size());
         }
-        const std::size_t start = pos_;
-        const char c = in_[pos_];
-        frame* top = stack_.empty() ? nullptr : &stack_.back();
-        const bool in_dict = top != nullptr && top->value.type() == bvalue::kind::dict;
-        bvalue v;
-        if (c == 'e' && top != nullptr && !(in_dict && top->key)) {
-            if (auto r = close_frame(v); !r) {
-                return std::unexpected(std::move(r.error()));
-            }
-        } else if (in_dict && !top->key) {
-            if (auto r = read_key(*top); !r) {
-                return std::unexpected(std::move(r.error()));
-            }
-            continue;
-        } else {
-            if (auto r = count_element(); !r) {
-                return std::unexpected(std::move(r.error()));
-            }
-            if (c == 'l' || c == 'd') {
-                if (stack_.size() >= max_depth_) {
-                    return fail(bencode_errc::too_deep, "containers nested too deeply", pos_);
-                }
-                frame f;
-                f.value = c == 'l' ? bvalue::make_list() : bvalue::make_dict();
-                f.begin = pos_++;
-                stack_.push_back(std::move(f));
-                continue;
-            }
-            if (c == 'i') {
-                auto i = parse_int();
-                if (!i) {
-                    return std::unexpected(std::move(i.error()));
-                }
-                v = bvalue(*i);
-            } else if (is_digit(c)) {
-                auto s = parse_string();
-                if (!s) {
-                    return std::unexpected(std::move(s.error()));
-                }
-                v = bvalue(*s);
-            } else {
-                return fail(bencode_errc::unexpected_byte, "no value starts with this byte", pos_);
-            }
-            v.set_raw(in_.substr(start, pos_ - start));
+        auto v = step();
+        if (!v) {
+            return std::unexpected(std::move(v.error()));
         }
-        if (deliver(std::move(v), root)) {
+        if (*v && deliver(std::move(**v), root)) {
             break;
         }
     }

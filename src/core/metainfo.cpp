@@ -65,6 +65,7 @@ private:
     result<void> parse_files(const bvalue& files, metainfo& m) const;
     result<file_entry> parse_file(const bvalue& entry) const;
     result<void> parse_extras(const bvalue& root, metainfo& m) const;
+    result<void> parse_tiers(const bvalue& tiers, metainfo& m) const;
 
     std::string_view bytes_;
     const metainfo_limits& limits_;
@@ -312,11 +313,16 @@ result<void> metainfo_parser::parse_extras(const bvalue& root, metainfo& m) cons
     if (*date != nullptr && (*date)->as_int() != nullptr) {
         m.creation_date = *(*date)->as_int();
     }
-    if (*tiers == nullptr || (*tiers)->as_list() == nullptr) {
+    return *tiers == nullptr ? result<void>{} : parse_tiers(**tiers, m);
+}
+
+result<void> metainfo_parser::parse_tiers(const bvalue& tiers, metainfo& m) const {
+    const bvalue::list_type* list = tiers.as_list();
+    if (list == nullptr) {
         return {};
     }
     // BEP 12: a list of tiers, each a list of URLs; empty tiers are dropped.
-    for (const bvalue& tier : *(*tiers)->as_list()) {
+    for (const bvalue& tier : *list) {
         const bvalue::list_type* urls = tier.as_list();
         if (urls == nullptr) {
             return fail(metainfo_errc::wrong_type, "announce-list tier must be a list", at(tier));
