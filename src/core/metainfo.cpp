@@ -348,6 +348,7 @@ result<metainfo> metainfo_parser::run() {
     }
     bencode_limits bl;
     bl.max_input_bytes = limits_.max_file_bytes;
+    bl.max_string_bytes = limits_.max_file_bytes;  // `pieces` may fill most of the file
     bl.lenient_key_order = true;  // real .torrent files are sometimes unsorted; the hash is raw
     auto root = bdecode(bytes_, bl);
     if (!root) {
@@ -441,7 +442,7 @@ result<void> hash_file(const source_file& f, std::uint64_t plen, std::vector<std
     }
     std::uint64_t left = f.size;
     while (left > 0) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
         const ssize_t n = ::read(fd, buf.data(), want);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) {

@@ -1,7 +1,8 @@
 // Bencode (BEP 3): a strict, bounded decoder into a value tree and a canonical encoder.
 // The decoder never recurses (an explicit stack bounded by max_depth), rejects every
 // non-canonical integer, checks each length against the input before allocating, and records
-// each value's raw encoding so callers can hash exact bytes (the info dict). Value types; any thread.
+// each value's raw encoding so callers can hash exact bytes (the info dict).
+// Value types; any thread.
 #pragma once
 
 #include <cstddef>
@@ -33,7 +34,8 @@ enum class bencode_errc {
 };
 [[nodiscard]] constexpr std::string_view error_domain(bencode_errc) { return "bencode"; }
 
-/// Hard cap on nesting whatever the limits say, so destroying a decoded tree cannot overflow the stack.
+/// Hard cap on nesting whatever the limits say, so that destroying a decoded tree (recursive)
+/// cannot overflow the stack.
 inline constexpr std::size_t bencode_depth_cap = 1024;
 
 /// Explicit limits for decoding untrusted input.
@@ -42,7 +44,7 @@ struct bencode_limits {
     std::size_t max_string_bytes = 64U << 20U; ///< one byte string
     std::size_t max_input_bytes = 64U << 20U;  ///< whole input
     std::size_t max_elements = 1U << 22U;      ///< values of any kind, dict keys included
-    bool lenient_key_order = false;            ///< accept unsorted dict keys (duplicates still fail)
+    bool lenient_key_order = false;            ///< accept unsorted keys; duplicates still fail
 };
 
 /// A bencoded value: integer, byte string, list, or dict (keys kept in input order).
@@ -101,7 +103,7 @@ public:
     /// Sets the raw span; used by the decoder.
     void set_raw(std::string_view raw) { raw_ = raw; }
 
-    /// Structural equality; the raw spans are not compared.
+    /// Structural equality (dict entries compared in order); the raw spans are not compared.
     friend bool operator==(const bvalue& a, const bvalue& b) { return a.data_ == b.data_; }
 
 private:

@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// tests/data, from the MINIBIT_TEST_DATA environment variable (set by meson), else beside this file.
+// tests/data: from MINIBIT_TEST_DATA (set by meson), else found from this file's path.
 fs::path data_dir() {
     if (const char* env = std::getenv("MINIBIT_TEST_DATA"); env != nullptr && *env != '\0') {
         return env;
