@@ -84,17 +84,21 @@ std::string string_at(const lg::json_value& v, std::string_view key) {
 }
 
 std::vector<std::string> swarm_args(const fs::path& dir, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"swarm", "--json", "--file", (dir / "original.txt").string(),
-                                     "--size", "1048576", "--out", (dir / "downloads").string(),
-                                     "--logs", (dir / "logs").string(), "--timeout", "60"};
+    std::vector<std::string> args = {"swarm",     "--json",
+                                     "--file",    (dir / "original.txt").string(),
+                                     "--size",    "1048576",
+                                     "--out",     (dir / "downloads").string(),
+                                     "--logs",    (dir / "logs").string(),
+                                     "--timeout", "60"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
 
 TEST(LoadgenSwarm, ScatterSwarmOfFiveRebuildsEveryCopyDespiteOneKill) {
     temp_dir dir;
-    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "5", "--kill", "1",
-                                                                     "--pieces", "100", "--seed", "7"}));
+    const auto run = run_loadgen(
+        dir.path(),
+        swarm_args(dir.path(), {"--peers", "5", "--kill", "1", "--pieces", "100", "--seed", "7"}));
     ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
     const auto doc = last_json_line(run.out);
     EXPECT_EQ(string_at(doc, "mode"), "scatter");
@@ -105,7 +109,8 @@ TEST(LoadgenSwarm, ScatterSwarmOfFiveRebuildsEveryCopyDespiteOneKill) {
     EXPECT_EQ(number_at(doc, "killed"), 1);
     EXPECT_EQ(number_at(doc, "expected"), 4);
     EXPECT_EQ(number_at(doc, "rebuilt"), 4);
-    EXPECT_EQ(string_at(doc, "summary"), "4/4 files rebuilt and identical (1 peer killed on purpose)");
+    EXPECT_EQ(string_at(doc, "summary"),
+              "4/4 files rebuilt and identical (1 peer killed on purpose)");
     const auto* peers = doc.find("peers");
     ASSERT_NE(peers, nullptr);
     const auto& rows = std::get<lg::json_value::array>(peers->data);
@@ -127,8 +132,9 @@ TEST(LoadgenSwarm, ScatterSwarmOfFiveRebuildsEveryCopyDespiteOneKill) {
 
 TEST(LoadgenSwarm, SeedModeSwarmOfFourRebuildsEveryCopy) {
     temp_dir dir;
-    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "4", "--mode", "seed",
-                                                                     "--pieces", "64", "--keep"}));
+    const auto run = run_loadgen(
+        dir.path(),
+        swarm_args(dir.path(), {"--peers", "4", "--mode", "seed", "--pieces", "64", "--keep"}));
     ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
     const auto doc = last_json_line(run.out);
     EXPECT_EQ(string_at(doc, "mode"), "seed");
@@ -150,29 +156,34 @@ TEST(LoadgenSwarm, SeedModeSwarmOfFourRebuildsEveryCopy) {
     // --keep: the copies stay, and they are the original.
     const auto original = lg::read_file(dir.path() / "original.txt", 2U << 20U);
     ASSERT_TRUE(original.has_value());
-    EXPECT_TRUE(lg::identical_copy(*original, dir.path() / "downloads" / "peer-3" / "original.txt"));
+    EXPECT_TRUE(
+        lg::identical_copy(*original, dir.path() / "downloads" / "peer-3" / "original.txt"));
 }
 
 TEST(LoadgenSwarm, MissingTrackerProgramFailsWithExitOneAndOneLine) {
     temp_dir dir;
-    auto args = swarm_args(dir.path(), {"--peers", "2", "--tracker-bin", "/nonexistent/minibit-tracker"});
+    auto args =
+        swarm_args(dir.path(), {"--peers", "2", "--tracker-bin", "/nonexistent/minibit-tracker"});
     const auto run = run_loadgen(dir.path(), args);
     EXPECT_EQ(run.status.code, 1);
-    EXPECT_NE(run.out.find("minibit-loadgen: loadgen: cannot run /nonexistent/minibit-tracker: No such file or directory"),
-              std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("minibit-loadgen: loadgen: cannot run /nonexistent/minibit-tracker: No "
+                           "such file or directory"),
+              std::string::npos)
+        << run.out;
 }
 
 TEST(LoadgenSwarm, RejectsKillingEveryPeerAsUsageError) {
     temp_dir dir;
-    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--kill", "3"}));
+    const auto run =
+        run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--kill", "3"}));
     EXPECT_EQ(run.status.code, 2);
     EXPECT_NE(run.out.find("--kill: 3 is outside 0..2"), std::string::npos) << run.out;
 }
 
 TEST(LoadgenSwarm, RejectsKillingTheSeederAsUsageError) {
     temp_dir dir;
-    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--mode", "seed",
-                                                                     "--kill", "2"}));
+    const auto run = run_loadgen(
+        dir.path(), swarm_args(dir.path(), {"--peers", "3", "--mode", "seed", "--kill", "2"}));
     EXPECT_EQ(run.status.code, 2);
     EXPECT_NE(run.out.find("--kill: 2 is outside 0..1"), std::string::npos) << run.out;
 }
@@ -201,13 +212,15 @@ TEST(LoadgenFiles, PartialCopyHoldsOnlyItsPiecesAndPresenceFindsExactlyThose) {
     const lg::piece_geometry geo{1024, 10'000};
     ASSERT_EQ(geo.piece_count(), 10U);
     EXPECT_EQ(geo.size(minibit::piece_index{9}), 784U);
-    const std::vector<minibit::piece_index> given = {minibit::piece_index{1}, minibit::piece_index{9}};
+    const std::vector<minibit::piece_index> given = {minibit::piece_index{1},
+                                                     minibit::piece_index{9}};
     const auto copy = dir.path() / "peer" / "original.txt";
     ASSERT_TRUE(lg::write_partial_copy(*original, copy, geo, given).has_value());
     EXPECT_EQ(fs::file_size(copy), 10'000U);
     std::vector<bool> have;
     lg::update_presence(*original, copy, geo, have);
-    const std::vector<bool> expected = {false, true, false, false, false, false, false, false, false, true};
+    const std::vector<bool> expected = {false, true,  false, false, false,
+                                        false, false, false, false, true};
     EXPECT_EQ(have, expected);
     EXPECT_FALSE(lg::identical_copy(*original, copy));
     std::vector<minibit::piece_index> all;
@@ -218,9 +231,10 @@ TEST(LoadgenFiles, PartialCopyHoldsOnlyItsPiecesAndPresenceFindsExactlyThose) {
 
 TEST(LoadgenJson, ReadsPeerStatsCounters) {
     const auto doc = lg::parse_json(
-        R"({"torrent":{"messages_sent":{"interested":2,"request":64},"messages_received":{"piece":64,)"
-        R"("unchoke":1},"payload_bytes_down":1048576,"payload_bytes_up":0,"connections_out":3,)"
-        R"("connections_in":1,"wire_bytes_up":900,"wire_bytes_down":1050000,"seconds_to_complete":0.25}})");
+        R"({"torrent":{"messages_sent":{"interested":2,"request":64},)"
+        R"("messages_received":{"piece":64,"unchoke":1},"payload_bytes_down":1048576,)"
+        R"("payload_bytes_up":0,"connections_out":3,"connections_in":1,"wire_bytes_up":900,)"
+        R"("wire_bytes_down":1050000,"seconds_to_complete":0.25}})");
     ASSERT_TRUE(doc.has_value()) << doc.error().message();
     const auto c = lg::counters_from_json(*doc);
     ASSERT_TRUE(c.has_value());

@@ -85,7 +85,9 @@ std::optional<int> wait_for_event(std::chrono::milliseconds timeout) {
     return std::nullopt;
 }
 
-int stop_signal() { return stop_signal_; }
+int stop_signal() {
+    return stop_signal_;
+}
 
 result<child_process> child_process::spawn(const spawn_spec& spec) {
     std::vector<std::string> store{spec.program.string()};
@@ -123,8 +125,9 @@ result<child_process> child_process::spawn(const spawn_spec& spec) {
     child_process child(pid);
     if (exec_errno != 0) {
         child.kill_and_reap();
-        return fail(loadgen_errc::spawn_failed,
-                    fmt::format("cannot run {}: {}", spec.program.string(), std::strerror(exec_errno)));
+        return fail(
+            loadgen_errc::spawn_failed,
+            fmt::format("cannot run {}: {}", spec.program.string(), std::strerror(exec_errno)));
     }
     return child;
 }

@@ -20,8 +20,8 @@ namespace minibit::loadgen {
 
 /// How a child ended: an exit code or a signal.
 struct exit_status {
-    int code = -1;    ///< exit code when the child exited, else -1
-    int signal = 0;   ///< terminating signal, else 0
+    int code = -1;   ///< exit code when the child exited, else -1
+    int signal = 0;  ///< terminating signal, else 0
 
     [[nodiscard]] bool success() const { return signal == 0 && code == 0; }
     /// "exit 0", "exit 3" or "signal 9 (Killed)".

@@ -18,6 +18,8 @@ enum class loadgen_errc {
 };
 
 /// The domain string of loadgen errors.
-[[nodiscard]] constexpr std::string_view error_domain(loadgen_errc) { return "loadgen"; }
+[[nodiscard]] constexpr std::string_view error_domain(loadgen_errc) {
+    return "loadgen";
+}
 
 }  // namespace minibit::loadgen

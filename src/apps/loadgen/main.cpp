@@ -68,19 +68,22 @@ void read_file_flags(const flags& f, lg::swarm_options& o) {
     if (auto file = f.get("file")) {
         o.file = *file;
         std::error_code ec;
-        if (size && std::filesystem::exists(o.file, ec) && std::filesystem::file_size(o.file, ec) != *size) {
+        if (size && std::filesystem::exists(o.file, ec) &&
+            std::filesystem::file_size(o.file, ec) != *size) {
             throw usage_error(fmt::format("--file {} exists with a size other than --size", *file));
         }
     } else if (size && *size != (1U << 20U)) {
         o.file = fmt::format("files/original-{}.txt", *size);
     }
-    if (f.has("pieces") && f.has("piece-size")) throw usage_error("give --pieces or --piece-size, not both");
+    if (f.has("pieces") && f.has("piece-size"))
+        throw usage_error("give --pieces or --piece-size, not both");
     o.pieces = static_cast<std::uint32_t>(f.get_uint("pieces", 1, 1U << 20U).value_or(o.pieces));
     o.piece_size_bytes = f.get_uint("piece-size", 1, 256ULL << 20U).value_or(0);
 }
 
 lg::swarm_options read_options(const flags& f) {
-    if (!f.positional().empty()) throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
+    if (!f.positional().empty())
+        throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
     if (f.has("in-process")) throw usage_error("--in-process is not implemented yet");
     lg::swarm_options o;
     o.peers = static_cast<std::uint32_t>(f.get_uint("peers", 1, 1000).value_or(o.peers));
@@ -88,12 +91,14 @@ lg::swarm_options read_options(const flags& f) {
     const auto mode = f.get("mode").value_or("scatter");
     if (mode != "scatter" && mode != "seed") throw usage_error("--mode must be scatter or seed");
     o.mode = mode == "seed" ? lg::start_mode::seed : lg::start_mode::scatter;
-    if (o.mode == lg::start_mode::seed && o.peers < 2) throw usage_error("--mode seed needs --peers 2 or more");
+    if (o.mode == lg::start_mode::seed && o.peers < 2)
+        throw usage_error("--mode seed needs --peers 2 or more");
     o.numwant = static_cast<std::uint32_t>(f.get_uint("numwant", 1, 1000).value_or(o.numwant));
     const std::uint32_t killable = o.mode == lg::start_mode::seed ? o.peers - 2 : o.peers - 1;
     o.kill = static_cast<std::uint32_t>(f.get_uint("kill", 0, killable).value_or(0));
     o.timeout = to_ms(f.get_seconds("timeout").value_or(60.0));
-    if (o.timeout.count() <= 0 || o.timeout > std::chrono::hours(24)) throw usage_error("--timeout must be in (0, 86400] seconds");
+    if (o.timeout.count() <= 0 || o.timeout > std::chrono::hours(24))
+        throw usage_error("--timeout must be in (0, 86400] seconds");
     o.linger = to_ms(f.get_seconds("linger").value_or(3.0));
     o.seed = f.get_uint("seed", 0, ~0ULL).value_or(o.seed);
     o.tracker_bin = f.get("tracker-bin").value_or(next_to_self("minibit-tracker").string());
@@ -101,7 +106,8 @@ lg::swarm_options read_options(const flags& f) {
     o.out_dir = f.get("out").value_or(o.out_dir.string());
     o.log_dir = f.get("logs").value_or(o.log_dir.string());
     o.io = f.get("io").value_or(o.io);
-    if (o.io != "auto" && o.io != "uring" && o.io != "epoll") throw usage_error("--io must be auto, uring or epoll");
+    if (o.io != "auto" && o.io != "uring" && o.io != "epoll")
+        throw usage_error("--io must be auto, uring or epoll");
     o.log_level = f.get("log-level").value_or(o.log_level);
     o.rechoke_seconds = f.get_seconds("rechoke-interval");
     o.keep = f.has("keep") ? lg::keep_folders::yes : lg::keep_folders::no;
@@ -125,15 +131,19 @@ int cmd_swarm(int argc, char** argv) {
     }
     std::fflush(stdout);
     if (report.stop_signal != 0) {
-        fmt::print(stderr, "minibit-loadgen: stopped by signal {}; every process it started was killed\n",
+        fmt::print(stderr,
+                   "minibit-loadgen: stopped by signal {}; every process it started was killed\n",
                    report.stop_signal);
         return 128 + report.stop_signal;
     }
     if (!report.failure.empty()) {
         fmt::print(stderr, "minibit-loadgen: {}\n", report.failure);
     } else if (report.timed_out) {
-        fmt::print(stderr, "minibit-loadgen: timeout after {} s: {}/{} peers rebuilt the file; killed every process it started\n",
-                   std::chrono::duration<double>(options.timeout).count(), report.rebuilt(), report.expected());
+        fmt::print(stderr,
+                   "minibit-loadgen: timeout after {} s: {}/{} peers rebuilt the file; killed "
+                   "every process it started\n",
+                   std::chrono::duration<double>(options.timeout).count(), report.rebuilt(),
+                   report.expected());
     } else if (!report.success()) {
         fmt::print(stderr, "minibit-loadgen: swarm failed: {}/{} files rebuilt and identical\n",
                    report.rebuilt(), report.expected());

@@ -39,11 +39,16 @@ private:
 
 std::vector<std::string> get_arguments(const peer_plan& p) {
     std::vector<std::string> args = {
-        "get", p.torrent.string(), "-o", p.folder.string(),
-        "--port", std::to_string(p.port), "--numwant", std::to_string(p.numwant),
-        "--seed-for", seconds_text(p.seed_for), "--stats-json", p.stats_json.string(),
-        "--log", p.log.string(), "--log-level", p.log_level, "--io", p.io,
-        "--timeout", seconds_text(p.timeout),
+        "get",          p.torrent.string(),
+        "-o",           p.folder.string(),
+        "--port",       std::to_string(p.port),
+        "--numwant",    std::to_string(p.numwant),
+        "--seed-for",   seconds_text(p.seed_for),
+        "--stats-json", p.stats_json.string(),
+        "--log",        p.log.string(),
+        "--log-level",  p.log_level,
+        "--io",         p.io,
+        "--timeout",    seconds_text(p.timeout),
     };
     if (p.rechoke_seconds) {
         args.emplace_back("--rechoke-interval");

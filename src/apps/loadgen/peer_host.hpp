@@ -19,7 +19,7 @@ namespace minibit::loadgen {
 struct peer_plan {
     std::uint32_t index = 0;
     std::filesystem::path torrent;
-    std::filesystem::path folder;        ///< download folder (may already hold pieces)
+    std::filesystem::path folder;  ///< download folder (may already hold pieces)
     std::filesystem::path stats_json;
     std::filesystem::path log;
     std::uint16_t port = 0;

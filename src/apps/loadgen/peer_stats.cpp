@@ -62,7 +62,8 @@ result<peer_counters> read_peer_stats(const std::filesystem::path& path) {
     if (!text) return std::unexpected(text.error());
     auto doc = parse_json(*text);
     if (!doc) {
-        return fail(loadgen_errc::bad_json, fmt::format("{}: {}", path.string(), doc.error().message()));
+        return fail(loadgen_errc::bad_json,
+                    fmt::format("{}: {}", path.string(), doc.error().message()));
     }
     return counters_from_json(*doc);
 }

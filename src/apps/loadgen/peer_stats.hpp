@@ -15,12 +15,12 @@ namespace minibit::loadgen {
 
 /// One peer's totals over its whole run.
 struct peer_counters {
-    std::uint64_t messages_sent = 0;      ///< every peer-wire message type, keep-alives excluded
+    std::uint64_t messages_sent = 0;  ///< every peer-wire message type, keep-alives excluded
     std::uint64_t messages_received = 0;
-    std::uint64_t connections = 0;        ///< outgoing + incoming connections made
-    std::uint64_t bytes_up = 0;           ///< payload (piece data) bytes
+    std::uint64_t connections = 0;  ///< outgoing + incoming connections made
+    std::uint64_t bytes_up = 0;     ///< payload (piece data) bytes
     std::uint64_t bytes_down = 0;
-    std::uint64_t wire_bytes_up = 0;      ///< everything sent on the sockets
+    std::uint64_t wire_bytes_up = 0;  ///< everything sent on the sockets
     std::uint64_t wire_bytes_down = 0;
     std::optional<double> seconds_to_complete;  ///< from start to the last verified piece
 };

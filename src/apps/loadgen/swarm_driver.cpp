@@ -15,13 +15,13 @@
 namespace minibit::loadgen {
 namespace {
 
-constexpr std::uint64_t max_file_bytes = 1ULL << 30U;        // the original is held in memory
-constexpr int tracker_attempts = 5;                          // a fresh port each time
+constexpr std::uint64_t max_file_bytes = 1ULL << 30U;  // the original is held in memory
+constexpr int tracker_attempts = 5;                    // a fresh port each time
 constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
-constexpr std::chrono::milliseconds tool_timeout{30'000};    // `create` and `info`
-constexpr std::chrono::milliseconds stop_grace{2'000};       // SIGTERM before SIGKILL
+constexpr std::chrono::milliseconds tool_timeout{30'000};  // `create` and `info`
+constexpr std::chrono::milliseconds stop_grace{2'000};     // SIGTERM before SIGKILL
 constexpr std::chrono::milliseconds idle_poll{100};
-constexpr std::chrono::milliseconds kill_poll{10};           // watching copies for --kill
+constexpr std::chrono::milliseconds kill_poll{10};  // watching copies for --kill
 
 sockaddr_in loopback(std::uint16_t port) {
     sockaddr_in a{};
@@ -54,7 +54,8 @@ std::optional<std::uint64_t> info_number(const std::string& text, std::string_vi
     return n;
 }
 
-double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+double seconds_between(std::chrono::steady_clock::time_point a,
+                       std::chrono::steady_clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
 }
 
@@ -81,7 +82,8 @@ result<std::vector<std::uint16_t>> free_ports(std::size_t count) {
     const int err = errno;
     close_all();
     if (ports.size() != count) {
-        return fail(loadgen_errc::io, fmt::format("cannot find free ports: {}", std::strerror(err)));
+        return fail(loadgen_errc::io,
+                    fmt::format("cannot find free ports: {}", std::strerror(err)));
     }
     return ports;
 }
@@ -95,8 +97,7 @@ bool accepts_connections(std::uint16_t port) {
     return ok;
 }
 
-swarm_driver::swarm_driver(swarm_options options)
-    : opts_(std::move(options)), rng_(opts_.seed) {
+swarm_driver::swarm_driver(swarm_options options) : opts_(std::move(options)), rng_(opts_.seed) {
     report_.mode = opts_.mode;
     report_.numwant = opts_.numwant;
     report_.kills_requested = opts_.kill;
@@ -135,12 +136,15 @@ result<void> swarm_driver::prepare_original() {
     }
     auto bytes = read_file(opts_.file, max_file_bytes);
     if (!bytes) return std::unexpected(bytes.error());
-    if (bytes->empty()) return fail(loadgen_errc::io, fmt::format("{} is empty", opts_.file.string()));
+    if (bytes->empty())
+        return fail(loadgen_errc::io, fmt::format("{} is empty", opts_.file.string()));
     original_ = std::move(*bytes);
     report_.file_bytes = original_.size();
     std::filesystem::create_directories(opts_.log_dir, ec);
     std::filesystem::create_directories(opts_.out_dir, ec);
-    if (ec) return fail(loadgen_errc::io, fmt::format("cannot create {}: {}", opts_.out_dir.string(), ec.message()));
+    if (ec)
+        return fail(loadgen_errc::io,
+                    fmt::format("cannot create {}: {}", opts_.out_dir.string(), ec.message()));
     return {};
 }
 
@@ -153,9 +157,13 @@ result<void> swarm_driver::start_tracker() {
         if (!port) return std::unexpected(port.error());
         tracker_port_ = port->front();
         const std::vector<std::string> args = {
-            "--http", fmt::format("127.0.0.1:{}", tracker_port_), "--udp", "off",
-            "--interval", "5", "--min-interval", "1", "--threads", "1",
-            "--io", opts_.io, "--log-level", opts_.log_level};
+            "--http",         fmt::format("127.0.0.1:{}", tracker_port_),
+            "--udp",          "off",
+            "--interval",     "5",
+            "--min-interval", "1",
+            "--threads",      "1",
+            "--io",           opts_.io,
+            "--log-level",    opts_.log_level};
         auto child = child_process::spawn({opts_.tracker_bin, args, log});
         if (!child) return std::unexpected(child.error());
         tracker_.emplace(std::move(*child));
@@ -165,10 +173,12 @@ result<void> swarm_driver::start_tracker() {
             wait_for_event(std::chrono::milliseconds(20));
         }
         if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");
-        const std::string how = tracker_->running() ? "did not accept connections" : tracker_->status()->describe();
+        const std::string how =
+            tracker_->running() ? "did not accept connections" : tracker_->status()->describe();
         tracker_->kill_and_reap();
         if (clock::now() >= deadline_) break;
-        fmt::print(stderr, "minibit-loadgen: tracker on port {} failed ({}), retrying\n", tracker_port_, how);
+        fmt::print(stderr, "minibit-loadgen: tracker on port {} failed ({}), retrying\n",
+                   tracker_port_, how);
     }
     return fail(loadgen_errc::tracker_failed,
                 fmt::format("minibit-tracker did not start; see {}", log.string()));
@@ -176,9 +186,10 @@ result<void> swarm_driver::start_tracker() {
 
 result<void> swarm_driver::make_torrent() {
     torrent_ = opts_.out_dir / "swarm.torrent";
-    std::vector<std::string> args = {"create", opts_.file.string(), "--tracker",
-                                     fmt::format("http://127.0.0.1:{}/announce", tracker_port_),
-                                     "-o", torrent_.string()};
+    std::vector<std::string> args = {
+        "create",    opts_.file.string(),
+        "--tracker", fmt::format("http://127.0.0.1:{}/announce", tracker_port_),
+        "-o",        torrent_.string()};
     if (opts_.piece_size_bytes > 0) {
         args.insert(args.end(), {"--piece-size", std::to_string(opts_.piece_size_bytes)});
     } else {
@@ -193,20 +204,23 @@ result<void> swarm_driver::make_torrent() {
     if (!created) return std::unexpected(created.error());
     if (!created->success()) {
         return fail(loadgen_errc::torrent_failed,
-                    fmt::format("minibit-peer create failed ({}); see {}", created->describe(), create_log.string()));
+                    fmt::format("minibit-peer create failed ({}); see {}", created->describe(),
+                                create_log.string()));
     }
     auto info = run_to_end({opts_.peer_bin, {"info", torrent_.string()}, info_out}, tool_timeout);
     if (!info) return std::unexpected(info.error());
     auto text = read_file(info_out, 1U << 20U);
     if (!info->success() || !text) {
-        return fail(loadgen_errc::torrent_failed, fmt::format("minibit-peer info failed; see {}", info_out.string()));
+        return fail(loadgen_errc::torrent_failed,
+                    fmt::format("minibit-peer info failed; see {}", info_out.string()));
     }
     geometry_.piece_length = info_number(*text, "piece_length").value_or(0);
     geometry_.total_length = info_number(*text, "total_size").value_or(0);
     name_ = info_field(*text, "name").value_or("");
-    if (geometry_.piece_length == 0 || geometry_.total_length != original_.size() || name_.empty() ||
-        name_.find('/') != std::string::npos || name_ == "." || name_ == "..") {
-        return fail(loadgen_errc::torrent_failed, fmt::format("unexpected torrent info in {}", info_out.string()));
+    if (geometry_.piece_length == 0 || geometry_.total_length != original_.size() ||
+        name_.empty() || name_.find('/') != std::string::npos || name_ == "." || name_ == "..") {
+        return fail(loadgen_errc::torrent_failed,
+                    fmt::format("unexpected torrent info in {}", info_out.string()));
     }
     report_.piece_count = geometry_.piece_count();
     report_.piece_length = geometry_.piece_length;
@@ -223,10 +237,12 @@ result<void> swarm_driver::prepare_peers() {
     const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);
     std::vector<piece_index> all(geometry_.piece_count());
     for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = piece_index{i};
-    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now());
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now());
     for (std::uint32_t k = 0; k < opts_.peers; ++k) {
         peer_slot slot;
-        slot.role = opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
+        slot.role =
+            opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
         peer_plan& p = slot.plan;
         p.index = k;
         p.torrent = torrent_;
@@ -246,7 +262,9 @@ result<void> swarm_driver::prepare_peers() {
         std::filesystem::remove(p.stats_json, ec);
         std::filesystem::remove(p.log, ec);
         std::filesystem::create_directories(p.folder, ec);
-        if (ec) return fail(loadgen_errc::io, fmt::format("cannot create {}: {}", p.folder.string(), ec.message()));
+        if (ec)
+            return fail(loadgen_errc::io,
+                        fmt::format("cannot create {}: {}", p.folder.string(), ec.message()));
         std::span<const piece_index> given;
         if (opts_.mode == start_mode::scatter) given = spread[k];
         if (slot.role == peer_role::seeder) given = all;
@@ -358,8 +376,9 @@ peer_report swarm_driver::row_for(const peer_slot& s) const {
     if (s.killed) {
         r.outcome = peer_outcome::killed;
     } else if (s.role == peer_role::seeder) {
-        r.outcome = identical && (s.stopped || (status && status->success())) ? peer_outcome::seeded
-                                                                               : peer_outcome::failed;
+        r.outcome = identical && (s.stopped || (status && status->success()))
+                        ? peer_outcome::seeded
+                        : peer_outcome::failed;
     } else if (s.stopped) {
         r.outcome = report_.timed_out    ? peer_outcome::timed_out
                     : stop_signal() != 0 ? peer_outcome::stopped

@@ -38,10 +38,10 @@ private:
         peer_role role = peer_role::leecher;
         std::unique_ptr<peer_host> host;
         std::uint32_t start_pieces = 0;
-        bool killed = false;                    // SIGKILLed by --kill
-        bool ended = false;                     // reaped
-        bool stopped = false;                   // ended by the driver at the end of the run
-        std::vector<bool> have;                 // pieces seen on disk (for --kill)
+        bool killed = false;     // SIGKILLed by --kill
+        bool ended = false;      // reaped
+        bool stopped = false;    // ended by the driver at the end of the run
+        std::vector<bool> have;  // pieces seen on disk (for --kill)
         clock::time_point started_at;
         std::optional<clock::time_point> ended_at;
     };
@@ -60,8 +60,8 @@ private:
     [[nodiscard]] std::filesystem::path copy_path(const peer_slot& slot) const;
 
     swarm_options opts_;
-    std::string original_;              // the file's bytes: the reference for every check
-    std::string name_;                  // the torrent's file name inside each peer folder
+    std::string original_;  // the file's bytes: the reference for every check
+    std::string name_;      // the torrent's file name inside each peer folder
     piece_geometry geometry_;
     std::optional<child_process> tracker_;
     std::uint16_t tracker_port_ = 0;

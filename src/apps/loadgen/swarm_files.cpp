@@ -30,7 +30,8 @@ struct fd_guard {
 };
 
 std::unexpected<error> io_error(std::string_view what, const std::filesystem::path& path) {
-    return fail(loadgen_errc::io, fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
+    return fail(loadgen_errc::io,
+                fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
 }
 
 // pread until `out` is full or end of file; returns the bytes read, or -1.
@@ -90,19 +91,23 @@ result<void> generate_text_file(const std::filesystem::path& path, std::uint64_t
         if (!write_fully(fd.fd, text.data(), text.size(), 0)) return io_error("cannot write", tmp);
     }
     std::filesystem::rename(tmp, path, ec);
-    if (ec) return fail(loadgen_errc::io, fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
+    if (ec)
+        return fail(loadgen_errc::io,
+                    fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
     return {};
 }
 
 result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
     fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.fd < 0) return io_error("cannot open", path);
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.fd, &st) != 0) return io_error("cannot stat", path);
-    if (!S_ISREG(st.st_mode)) return fail(loadgen_errc::io, fmt::format("{} is not a regular file", path.string()));
+    if (!S_ISREG(st.st_mode))
+        return fail(loadgen_errc::io, fmt::format("{} is not a regular file", path.string()));
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > max_bytes) {
-        return fail(loadgen_errc::io, fmt::format("{} is larger than {} bytes", path.string(), max_bytes));
+        return fail(loadgen_errc::io,
+                    fmt::format("{} is larger than {} bytes", path.string(), max_bytes));
     }
     std::string data(static_cast<std::size_t>(size), '\0');
     const ssize_t n = read_fully(fd.fd, data.data(), data.size(), 0);
@@ -125,16 +130,19 @@ std::vector<std::vector<piece_index>> scatter_pieces(std::uint32_t piece_count, 
 }
 
 result<void> write_partial_copy(std::string_view original, const std::filesystem::path& copy,
-                                const piece_geometry& geometry, std::span<const piece_index> pieces) {
+                                const piece_geometry& geometry,
+                                std::span<const piece_index> pieces) {
     std::error_code ec;
     if (copy.has_parent_path()) std::filesystem::create_directories(copy.parent_path(), ec);
     fd_guard fd(::open(copy.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.fd < 0) return io_error("cannot create", copy);
-    if (::ftruncate(fd.fd, static_cast<off_t>(original.size())) != 0) return io_error("cannot size", copy);
+    if (::ftruncate(fd.fd, static_cast<off_t>(original.size())) != 0)
+        return io_error("cannot size", copy);
     for (const piece_index p : pieces) {
         const std::uint64_t start = geometry.offset(p);
         const std::uint64_t len = geometry.size(p);
-        if (start + len > original.size()) continue;  // geometry and file disagree: skip, never overrun
+        if (start + len > original.size())
+            continue;  // geometry and file disagree: skip, never overrun
         if (!write_fully(fd.fd, original.data() + start, static_cast<std::size_t>(len), start)) {
             return io_error("cannot write", copy);
         }

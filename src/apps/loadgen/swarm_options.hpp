@@ -23,22 +23,22 @@ enum class keep_folders { no, yes };
 struct swarm_options {
     std::uint32_t peers = 10;
     std::filesystem::path file = "files/original.txt";
-    std::uint64_t size_bytes = 1U << 20U;      ///< size of the file when it must be generated
-    std::uint32_t pieces = 100;                ///< used when piece_size_bytes is 0
+    std::uint64_t size_bytes = 1U << 20U;  ///< size of the file when it must be generated
+    std::uint32_t pieces = 100;            ///< used when piece_size_bytes is 0
     std::uint64_t piece_size_bytes = 0;
     start_mode mode = start_mode::scatter;
     std::uint32_t numwant = 4;
-    std::uint32_t kill = 0;                    ///< peers to SIGKILL mid-transfer
-    std::chrono::milliseconds timeout{60'000}; ///< whole run, from the first process started
-    std::chrono::milliseconds linger{3'000};   ///< --seed-for of each `get` after completion
-    std::uint64_t seed = 1;                    ///< rng: file contents, piece spread, kill victims
+    std::uint32_t kill = 0;                     ///< peers to SIGKILL mid-transfer
+    std::chrono::milliseconds timeout{60'000};  ///< whole run, from the first process started
+    std::chrono::milliseconds linger{3'000};    ///< --seed-for of each `get` after completion
+    std::uint64_t seed = 1;                     ///< rng: file contents, piece spread, kill victims
     std::filesystem::path tracker_bin;
     std::filesystem::path peer_bin;
     std::filesystem::path out_dir = "files/downloads";
     std::filesystem::path log_dir = "logs";
-    std::string io = "auto";                   ///< --io of every peer and the tracker
+    std::string io = "auto";  ///< --io of every peer and the tracker
     std::string log_level = "info";
-    std::optional<double> rechoke_seconds;     ///< passed to the peers only when set
+    std::optional<double> rechoke_seconds;  ///< passed to the peers only when set
     keep_folders keep = keep_folders::no;
 };
 

@@ -21,9 +21,9 @@ std::string json_spread(const spread& s) {
 }
 
 std::uint32_t killed_count(const swarm_report& r) {
-    return static_cast<std::uint32_t>(std::count_if(r.peers.begin(), r.peers.end(), [](const auto& p) {
-        return p.outcome == peer_outcome::killed;
-    }));
+    return static_cast<std::uint32_t>(
+        std::count_if(r.peers.begin(), r.peers.end(),
+                      [](const auto& p) { return p.outcome == peer_outcome::killed; }));
 }
 
 // Times and message counts over the peers that rebuilt the file.
@@ -47,10 +47,12 @@ summary summarize(const swarm_report& r) {
 std::string success_line(const swarm_report& r) {
     std::string line = fmt::format("{}/{} files rebuilt and identical", r.rebuilt(), r.expected());
     const auto killed = killed_count(r);
-    if (killed > 0) line += fmt::format(" ({} peer{} killed on purpose)", killed, killed == 1 ? "" : "s");
+    if (killed > 0)
+        line += fmt::format(" ({} peer{} killed on purpose)", killed, killed == 1 ? "" : "s");
     if (killed < r.kills_requested) {
-        line += fmt::format(" ({} of {} kills not done: no peer was mid-transfer with its pieces held elsewhere)",
-                            r.kills_requested - killed, r.kills_requested);
+        line += fmt::format(
+            " ({} of {} kills not done: no peer was mid-transfer with its pieces held elsewhere)",
+            r.kills_requested - killed, r.kills_requested);
     }
     return line;
 }
@@ -60,11 +62,12 @@ std::string peer_row(const peer_report& p) {
     auto field = [&c](auto member) {
         return c ? fmt::format("{}", (*c).*member) : std::string("-");
     };
-    return fmt::format("{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n",
-                       p.index, name_of(p.role), p.start_pieces, name_of(p.outcome),
-                       opt_number(p.seconds_to_complete, 3), field(&peer_counters::messages_sent),
-                       field(&peer_counters::messages_received), field(&peer_counters::connections),
-                       field(&peer_counters::bytes_up), field(&peer_counters::bytes_down), p.exit);
+    return fmt::format(
+        "{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n", p.index,
+        name_of(p.role), p.start_pieces, name_of(p.outcome), opt_number(p.seconds_to_complete, 3),
+        field(&peer_counters::messages_sent), field(&peer_counters::messages_received),
+        field(&peer_counters::connections), field(&peer_counters::bytes_up),
+        field(&peer_counters::bytes_down), p.exit);
 }
 
 std::string peer_json(const peer_report& p) {
@@ -75,20 +78,25 @@ std::string peer_json(const peer_report& p) {
         json_number(p.seconds_to_complete));
     if (p.counters) {
         const auto& c = *p.counters;
-        out += fmt::format(",\"messages_sent\":{},\"messages_received\":{},\"connections\":{},"
-                           "\"bytes_up\":{},\"bytes_down\":{},\"wire_bytes_up\":{},"
-                           "\"wire_bytes_down\":{}",
-                           c.messages_sent, c.messages_received, c.connections, c.bytes_up,
-                           c.bytes_down, c.wire_bytes_up, c.wire_bytes_down);
+        out += fmt::format(
+            ",\"messages_sent\":{},\"messages_received\":{},\"connections\":{},"
+            "\"bytes_up\":{},\"bytes_down\":{},\"wire_bytes_up\":{},"
+            "\"wire_bytes_down\":{}",
+            c.messages_sent, c.messages_received, c.connections, c.bytes_up, c.bytes_down,
+            c.wire_bytes_up, c.wire_bytes_down);
     }
     return out + "}";
 }
 
 }  // namespace
 
-std::string_view name_of(start_mode m) { return m == start_mode::seed ? "seed" : "scatter"; }
+std::string_view name_of(start_mode m) {
+    return m == start_mode::seed ? "seed" : "scatter";
+}
 
-std::string_view name_of(peer_role r) { return r == peer_role::seeder ? "seeder" : "leecher"; }
+std::string_view name_of(peer_role r) {
+    return r == peer_role::seeder ? "seeder" : "leecher";
+}
 
 std::string_view name_of(peer_outcome o) {
     switch (o) {
@@ -133,17 +141,20 @@ spread spread_of(std::vector<double> values) {
 
 std::string format_table(const swarm_report& r) {
     std::string out = fmt::format(
-        "swarm: mode {}, {} peers, {} bytes in {} pieces of {} bytes, numwant {}\n", name_of(r.mode),
-        r.peers.size(), r.file_bytes, r.piece_count, r.piece_length, r.numwant);
-    out += fmt::format("{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n",
-                       "peer", "role", "start", "result", "time_s", "msgs_sent", "msgs_recv",
-                       "conns", "bytes_up", "bytes_down", "exit");
+        "swarm: mode {}, {} peers, {} bytes in {} pieces of {} bytes, numwant {}\n",
+        name_of(r.mode), r.peers.size(), r.file_bytes, r.piece_count, r.piece_length, r.numwant);
+    out +=
+        fmt::format("{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n",
+                    "peer", "role", "start", "result", "time_s", "msgs_sent", "msgs_recv", "conns",
+                    "bytes_up", "bytes_down", "exit");
     for (const auto& p : r.peers) out += peer_row(p);
     const summary s = summarize(r);
-    out += fmt::format("time to rebuild (s):     min {}  median {}  max {}\n", opt_number(s.seconds.min, 3),
-                       opt_number(s.seconds.median, 3), opt_number(s.seconds.max, 3));
-    out += fmt::format("messages sent per peer:  min {}  median {}  max {}\n", opt_number(s.sent.min, 0),
-                       opt_number(s.sent.median, 1), opt_number(s.sent.max, 0));
+    out += fmt::format("time to rebuild (s):     min {}  median {}  max {}\n",
+                       opt_number(s.seconds.min, 3), opt_number(s.seconds.median, 3),
+                       opt_number(s.seconds.max, 3));
+    out += fmt::format("messages sent per peer:  min {}  median {}  max {}\n",
+                       opt_number(s.sent.min, 0), opt_number(s.sent.median, 1),
+                       opt_number(s.sent.max, 0));
     out += fmt::format("messages recv per peer:  min {}  median {}  max {}\n",
                        opt_number(s.received.min, 0), opt_number(s.received.median, 1),
                        opt_number(s.received.max, 0));
@@ -164,9 +175,9 @@ std::string format_json(const swarm_report& r) {
         "\"summary\":{},\"seconds_to_complete\":{},\"messages_sent_per_peer\":{},"
         "\"messages_received_per_peer\":{},\"peers\":[{}]}}",
         name_of(r.mode), r.file_bytes, r.piece_count, r.piece_length, r.numwant, r.peers.size(),
-        r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(), r.timed_out, r.stop_signal,
-        json_quote(r.failure), r.wall_seconds, json_quote(success_line(r)), json_spread(s.seconds),
-        json_spread(s.sent), json_spread(s.received), peers);
+        r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(), r.timed_out,
+        r.stop_signal, json_quote(r.failure), r.wall_seconds, json_quote(success_line(r)),
+        json_spread(s.seconds), json_spread(s.sent), json_spread(s.received), peers);
 }
 
 }  // namespace minibit::loadgen

@@ -32,11 +32,11 @@ struct peer_report {
     std::uint32_t index = 0;
     peer_role role = peer_role::leecher;
     std::uint16_t port = 0;
-    std::uint32_t start_pieces = 0;            ///< pieces given at the start
+    std::uint32_t start_pieces = 0;  ///< pieces given at the start
     peer_outcome outcome = peer_outcome::failed;
-    std::string exit;                          ///< "exit 0", "signal 9 (Killed)", ...
-    std::optional<double> seconds_to_complete; ///< from the peer's stats, else the driver's view
-    std::optional<peer_counters> counters;     ///< absent when no stats file was written
+    std::string exit;                           ///< "exit 0", "signal 9 (Killed)", ...
+    std::optional<double> seconds_to_complete;  ///< from the peer's stats, else the driver's view
+    std::optional<peer_counters> counters;      ///< absent when no stats file was written
 };
 
 /// The whole run.
@@ -46,12 +46,12 @@ struct swarm_report {
     std::uint32_t piece_count = 0;
     std::uint64_t piece_length = 0;
     std::uint32_t numwant = 0;
-    std::uint32_t kills_requested = 0;         ///< --kill K (fewer happen if peers finish first)
+    std::uint32_t kills_requested = 0;  ///< --kill K (fewer happen if peers finish first)
     std::vector<peer_report> peers;
     double wall_seconds = 0;
     bool timed_out = false;
-    int stop_signal = 0;                       ///< SIGINT/SIGTERM/SIGHUP that ended the run, or 0
-    std::string failure;                       ///< why the run could not complete, if it could not
+    int stop_signal = 0;  ///< SIGINT/SIGTERM/SIGHUP that ended the run, or 0
+    std::string failure;  ///< why the run could not complete, if it could not
 
     /// Peers expected to rebuild the file: leechers not killed on purpose.
     [[nodiscard]] std::uint32_t expected() const;
