@@ -1,0 +1,78 @@
+// The running tracker: a tracker_service shared by N reactor threads, each with an HTTP
+// listener and a UDP socket on the same ports (SO_REUSEPORT), periodic expiry of its share of
+// the shards, and stats ticks. start/stop/set_filter may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "minibit/io/address.hpp"
+#include "minibit/io/reactor.hpp"
+#include "minibit/io/runner.hpp"
+#include "minibit/tracker/http_request.hpp"
+#include "minibit/tracker/service.hpp"
+
+namespace minibit::tracker {
+
+/// Limits of the HTTP front end.
+struct http_front_config {
+    http_limits limits;
+    std::chrono::seconds idle_timeout{60};     ///< keep-alive connection without a request
+    std::chrono::seconds request_timeout{10};  ///< from a request's first byte to its blank line
+    std::size_t max_connections_per_thread = 100000;
+};
+
+/// Everything the tracker process needs to run.
+struct server_config {
+    service_config service;
+    std::optional<io::address> http;   ///< nullopt: HTTP off
+    std::optional<io::address> udp;    ///< nullopt: UDP off
+    unsigned threads = 0;              ///< 0: one per core
+    io::backend_kind backend = io::backend_kind::auto_select;
+    http_front_config http_front;
+};
+
+class http_front;
+class udp_front;
+
+/// A started tracker; the destructor stops and joins it.
+class tracker_server {
+public:
+    /// Validates the config, starts the threads and binds every socket; fails on any error.
+    [[nodiscard]] static result<std::unique_ptr<tracker_server>> start(
+        const server_config& config, std::shared_ptr<const info_hash_filter> filter);
+    tracker_server(const tracker_server&) = delete;
+    tracker_server& operator=(const tracker_server&) = delete;
+    ~tracker_server();
+
+    /// The bound HTTP address (actual port when 0 was asked), if HTTP is on.
+    [[nodiscard]] std::optional<io::address> http_address() const { return http_bound_; }
+    /// The bound UDP address, if UDP is on.
+    [[nodiscard]] std::optional<io::address> udp_address() const { return udp_bound_; }
+    /// The shared request handler (for stats and filter reloads).
+    [[nodiscard]] tracker_service& service() { return *service_; }
+    /// The back end the reactors run on.
+    [[nodiscard]] io::backend_kind backend() const { return backend_; }
+    /// Asks every thread to stop; any thread.
+    void stop();
+    /// Waits for the threads to end.
+    void join();
+
+private:
+    struct per_thread;
+    tracker_server() = default;
+    [[nodiscard]] result<void> bind_all();
+    void schedule_tick(unsigned index);
+
+    server_config config_;
+    std::unique_ptr<tracker_service> service_;
+    std::vector<std::unique_ptr<per_thread>> threads_;
+    std::unique_ptr<io::runner> runner_;
+    std::optional<io::address> http_bound_;
+    std::optional<io::address> udp_bound_;
+    io::backend_kind backend_ = io::backend_kind::epoll;
+};
+
+}  // namespace minibit::tracker

@@ -1,0 +1,143 @@
+#include "http_front.hpp"
+
+#include <fmt/format.h>
+
+namespace minibit::tracker {
+namespace {
+
+std::string_view status_text(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 404: return "Not Found";
+        case 431: return "Request Header Fields Too Large";
+        default: return "Error";
+    }
+}
+
+// After an error answer, bytes still arriving are read and dropped for this long, so the
+// client is not reset before it reads the answer (a close with unread data sends RST).
+constexpr std::chrono::seconds discard_linger{2};
+
+}  // namespace
+
+http_front::http_front(io::reactor& r, tracker_service& service, const http_front_config& config)
+    : r_(r), service_(service), config_(config) {}
+
+std::chrono::seconds http_front::now_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(r_.now().time_since_epoch());
+}
+
+result<io::address> http_front::listen(const io::address& addr) {
+    io::listen_options opts;
+    opts.reuse = io::reuse_port::yes;
+    auto id = r_.listen(addr, opts,
+                        [this](io::connection c, const io::address& peer) { on_accept(c, peer); });
+    if (!id) return std::unexpected(std::move(id.error()));
+    listener_ = *id;
+    return r_.local_address(*id);
+}
+
+void http_front::on_accept(io::connection c, const io::address& peer) {
+    const std::uint64_t id = c.id().get();
+    if (conns_.size() >= config_.max_connections_per_thread) {
+        r_.close(c.id());
+        return;
+    }
+    conn& st = conns_[id];
+    st.peer = peer;
+    st.deadline = r_.now() + config_.idle_timeout;
+    auto started = r_.start(c.id(), io::conn_handlers{
+        [this, id](std::span<const std::byte> data) { on_data(id, data); },
+        [this, id](const std::optional<error>&) { conns_.erase(id); },
+    });
+    if (!started) {
+        conns_.erase(id);
+        r_.close(c.id());
+    }
+}
+
+void http_front::on_data(std::uint64_t id, std::span<const std::byte> data) {
+    const auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    conn& c = it->second;
+    if (c.st != state::reading) return;  // discarding or closing: drop the bytes
+    if (c.buf.empty()) c.deadline = r_.now() + config_.request_timeout;
+    c.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
+    serve(id, c);
+}
+
+void http_front::serve(std::uint64_t id, conn& c) {
+    while (c.st == state::reading && !c.buf.empty()) {
+        const auto head = parse_http_head(c.buf, config_.limits);
+        if (!head) {
+            if (is(head.error(), http_errc::incomplete)) return;
+            reject(id, c, head.error());
+            return;
+        }
+        const http_reply reply = service_.handle_http(head->target, c.peer, now_seconds());
+        send_reply(id, reply, head->persist);
+        if (head->persist == keep_alive::no) {
+            c.st = state::closing;
+            r_.close(io::conn_id{id}, io::close_mode::after_flush);
+            return;
+        }
+        c.buf.erase(0, head->head_bytes);
+        c.deadline = r_.now() + (c.buf.empty() ? config_.idle_timeout : config_.request_timeout);
+    }
+}
+
+void http_front::reject(std::uint64_t id, conn& c, const error& e) {
+    const bool too_large = is(e, http_errc::too_large) || is(e, http_errc::too_many_headers);
+    service_.stats().count(too_large ? error_kind::too_large : error_kind::bad_request);
+    http_reply reply{too_large ? 431 : 400, "text/plain", wire::encode_failure_response(e.message())};
+    send_reply(id, reply, keep_alive::no);
+    c.buf.clear();
+    c.buf.shrink_to_fit();
+    c.st = state::discarding;
+    c.deadline = r_.now() + discard_linger;
+}
+
+void http_front::send_reply(std::uint64_t id, const http_reply& reply, keep_alive persist) {
+    const std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        reply.status, status_text(reply.status), reply.content_type, reply.body.size(),
+        persist == keep_alive::yes ? "keep-alive" : "close");
+    std::vector<std::byte> bytes(head.size() + reply.body.size());
+    std::memcpy(bytes.data(), head.data(), head.size());
+    std::memcpy(bytes.data() + head.size(), reply.body.data(), reply.body.size());
+    (void)r_.send(io::conn_id{id}, std::move(bytes));  // a failed send surfaces as on_close
+}
+
+void http_front::sweep() {
+    const auto now = r_.now();
+    std::vector<std::uint64_t> expired;
+    for (auto& [id, c] : conns_) {
+        if (c.st != state::closing && now >= c.deadline) expired.push_back(id);
+    }
+    for (const std::uint64_t id : expired) {
+        conn& c = conns_[id];
+        if (c.st == state::reading) {
+            // Idle keep-alive connections close quietly; a half-sent request is a slow client.
+            if (!c.buf.empty()) service_.stats().count(error_kind::timeout);
+            c.st = state::closing;
+            r_.close(io::conn_id{id}, io::close_mode::abort);
+        } else {
+            c.st = state::closing;
+            r_.close(io::conn_id{id}, io::close_mode::after_flush);
+        }
+    }
+}
+
+void http_front::shutdown() {
+    if (listener_) r_.close_listener(*listener_);
+    listener_.reset();
+    for (auto& [id, c] : conns_) {
+        if (c.st != state::closing) {
+            c.st = state::closing;
+            r_.close(io::conn_id{id}, io::close_mode::after_flush);
+        }
+    }
+}
+
+}  // namespace minibit::tracker

@@ -1,0 +1,136 @@
+#include "minibit/tracker/server.hpp"
+
+#include <future>
+#include <random>
+
+#include "http_front.hpp"
+#include "udp_front.hpp"
+
+namespace minibit::tracker {
+namespace {
+
+constexpr std::chrono::seconds tick_period{1};
+
+std::chrono::seconds steady_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+}
+
+}  // namespace
+
+/// One reactor thread's share: its reactor and its two front ends.
+struct tracker_server::per_thread {
+    io::reactor* reactor = nullptr;
+    std::unique_ptr<http_front> http;
+    std::unique_ptr<udp_front> udp;
+};
+
+result<std::unique_ptr<tracker_server>> tracker_server::start(
+    const server_config& config, std::shared_ptr<const info_hash_filter> filter) {
+    if (auto v = config.service.validate(); !v) return std::unexpected(std::move(v.error()));
+    if (!config.http && !config.udp) return fail(tracker_errc::bad_config, "both HTTP and UDP are off");
+    std::unique_ptr<tracker_server> self(new tracker_server());
+    self->config_ = config;
+    std::random_device rd;
+    const std::uint64_t seed = (std::uint64_t{rd()} << 32U) | rd();
+    self->service_ = std::make_unique<tracker_service>(config.service, seed,
+                                                       connection_id_issuer::random());
+    if (filter) self->service_->set_filter(std::move(filter));
+    self->service_->set_start(steady_seconds());
+    const unsigned n = config.threads != 0 ? config.threads
+                                           : std::max(1U, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) self->threads_.push_back(std::make_unique<per_thread>());
+    io::runner_options opts;
+    opts.threads = n;
+    opts.backend = config.backend;
+    tracker_server* raw = self.get();
+    auto runner = io::runner::start(opts, [raw](io::reactor& r, unsigned index) {
+        per_thread& t = *raw->threads_[index];
+        t.reactor = &r;
+        t.http = std::make_unique<http_front>(r, *raw->service_, raw->config_.http_front);
+        t.udp = std::make_unique<udp_front>(r, *raw->service_);
+        raw->schedule_tick(index);
+    });
+    if (!runner) return std::unexpected(std::move(runner.error()));
+    self->runner_ = std::move(*runner);
+    self->backend_ = self->threads_[0]->reactor->kind();
+    if (auto b = self->bind_all(); !b) {
+        self->stop();
+        self->join();
+        return std::unexpected(std::move(b.error()));
+    }
+    return self;
+}
+
+result<void> tracker_server::bind_all() {
+    // Thread 0 binds first so that a port 0 request is resolved once, then shared by all.
+    std::optional<io::address> http = config_.http;
+    std::optional<io::address> udp = config_.udp;
+    for (unsigned i = 0; i < threads_.size(); ++i) {
+        std::promise<result<void>> done;
+        auto fut = done.get_future();
+        runner_->post(i, [&, i] {
+            per_thread& t = *threads_[i];
+            if (http) {
+                auto a = t.http->listen(*http);
+                if (!a) return done.set_value(std::unexpected(a.error()));
+                http = *a;
+            }
+            if (udp) {
+                auto a = t.udp->bind(*udp);
+                if (!a) return done.set_value(std::unexpected(a.error()));
+                udp = *a;
+            }
+            done.set_value({});
+        });
+        if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+            return fail(tracker_errc::io, "reactor thread did not answer");
+        }
+        if (auto r = fut.get(); !r) return r;
+    }
+    http_bound_ = http;
+    udp_bound_ = udp;
+    return {};
+}
+
+void tracker_server::schedule_tick(unsigned index) {
+    per_thread& t = *threads_[index];
+    t.reactor->add_timer(tick_period, [this, index] {
+        per_thread& self = *threads_[index];
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+            self.reactor->now().time_since_epoch());
+        self.http->sweep();
+        service_->expire(index, static_cast<std::uint32_t>(threads_.size()), now);
+        if (index == 0) service_->stats().tick(self.reactor->now());
+        schedule_tick(index);
+    });
+}
+
+void tracker_server::stop() {
+    if (!runner_) return;
+    // Stop accepting and close connections on each thread, then end the loops.
+    for (unsigned i = 0; i < threads_.size(); ++i) {
+        runner_->post(i, [this, i] {
+            threads_[i]->http->shutdown();
+            threads_[i]->udp->shutdown();
+            // Give queued answers a moment to flush before the loop ends.
+            io::reactor* r = threads_[i]->reactor;
+            r->add_timer(std::chrono::milliseconds(200), [r] { r->stop(); });
+        });
+    }
+}
+
+void tracker_server::join() {
+    if (runner_) runner_->join();
+}
+
+tracker_server::~tracker_server() {
+    if (runner_) {
+        stop();
+        runner_->stop();
+        runner_->join();
+        runner_.reset();
+    }
+}
+
+}  // namespace minibit::tracker
