@@ -10,6 +10,8 @@
 #include <array>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "backends.hpp"
 #include "reactor_base.hpp"
 
@@ -92,6 +94,7 @@ private:
 
     io_uring ring_{};
     bool ring_ready_ = false;
+    unsigned setup_flags_ = 0;   // the IORING_SETUP_* task-run flags the kernel accepted
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::byte* buffers_ = nullptr;
     std::uint64_t wake_value_ = 0;
@@ -116,6 +119,7 @@ result<void> uring_reactor::init() {
         return r;
     }
     arm_wake();
+    spdlog::debug("io: io_uring reactor ready, task-run setup flags {:#x}", setup_flags_);
     return {};
 }
 
@@ -128,12 +132,13 @@ result<void> uring_reactor::setup_ring() {
         0U,
     };
     int ret = -EINVAL;
-    for (const unsigned flags : flag_sets) {
+    for (auto i = static_cast<std::size_t>(options_.taskrun); i < flag_sets.size(); ++i) {
         io_uring_params params{};
-        params.flags = flags | IORING_SETUP_CQSIZE;
+        params.flags = flag_sets[i] | IORING_SETUP_CQSIZE;
         params.cq_entries = options_.ring_entries * 8;
         ret = io_uring_queue_init_params(options_.ring_entries, &ring_, &params);
         if (ret != -EINVAL) {
+            setup_flags_ = flag_sets[i];
             break;
         }
     }

@@ -39,6 +39,10 @@ enum class reuse_port { no, yes };
 /// abort: drop unsent data now; after_flush: send what is queued, then close.
 enum class close_mode { abort, after_flush };
 
+/// io_uring task-run mode tried first (falls back down the list when the kernel refuses):
+/// deferred = SINGLE_ISSUER|DEFER_TASKRUN (6.1+), cooperative = COOP_TASKRUN (5.19+), plain = none.
+enum class uring_taskrun { deferred, cooperative, plain };
+
 struct reactor_options {
     /// io_uring submission queue entries; the completion queue is 8x (multishot makes many CQEs).
     std::uint32_t ring_entries = 256;
@@ -47,6 +51,8 @@ struct reactor_options {
     std::uint32_t recv_buffer_size_bytes = 32 * 1024;
     /// Largest datagram accepted by a UDP socket, in bytes.
     std::uint32_t max_datagram_bytes = 64 * 1024;
+    /// io_uring setup flags to try first (docs/io.md has the measurement behind the default).
+    uring_taskrun taskrun = uring_taskrun::deferred;
 };
 
 struct listen_options {
