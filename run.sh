@@ -51,7 +51,7 @@ case "$cmd" in
     test)
         shift
         install_packages "${build_pkgs[@]}" "${test_pkgs[@]}"
-        configure debugoptimized "${werror_flag[@]}"
+        configure release "${werror_flag[@]}"
         meson compile -C "$build_dir"
         meson test -C "$build_dir" --print-errorlogs --num-processes 2 "$@"
         ;;

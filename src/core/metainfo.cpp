@@ -423,6 +423,12 @@ result<std::uint64_t> choose_piece_length(std::uint64_t total, const create_opti
         plen = o.piece_length;
     } else if (o.piece_count > 0) {
         plen = (total + o.piece_count - 1) / o.piece_count;
+        // Transmission derives its block size by halving the piece length down to <= 16 KiB and
+        // refuses a torrent when that does not divide the piece (any odd length > 16 KiB); a
+        // multiple of 16 KiB always divides, at the cost of a piece count slightly below the ask.
+        if (plen > block_size_bytes) {
+            plen = (plen + block_size_bytes - 1) / block_size_bytes * block_size_bytes;
+        }
     } else {
         plen = auto_piece_length(total);
     }

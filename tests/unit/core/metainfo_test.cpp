@@ -391,6 +391,19 @@ TEST_F(CreateTorrent, PieceCountGivesCeilOfTotalOverCount) {
     EXPECT_TRUE(m.announce.empty());
 }
 
+// Transmission refuses piece lengths above 16 KiB that its halving block-size rule cannot divide
+// (e.g. 31581); a piece count that would need one gets the next multiple of 16 KiB instead.
+TEST_F(CreateTorrent, PieceCountAboveOneBlockRoundsUpToWholeBlocks) {
+    const fs::path file = write("odd.bin", pattern(3158073, 10));
+    create_options o;
+    o.piece_count = 100;
+    const auto t = create_torrent(file, o);
+    ASSERT_TRUE(t.has_value()) << t.error().message();
+    const metainfo m = parse_and_verify(*t, file);
+    EXPECT_EQ(m.piece_length, 2U * 16384U);
+    EXPECT_EQ(m.piece_count(), 97U);
+}
+
 TEST_F(CreateTorrent, AutomaticPieceLengthForOneMebibyteIsSixteenKibibytes) {
     const fs::path file = write("auto.bin", pattern(1048576, 9));
     const auto t = create_torrent(file, create_options{});
