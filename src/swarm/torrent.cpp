@@ -197,10 +197,16 @@ void torrent::connect(const io::address& peer) {
         return;
     }
     for (const auto& [slot, p] : peers_) {
-        if (p->direction() == peer_direction::outgoing && p->remote() == peer) {
+        if (p->remote() == peer) {
             return;
         }
     }
+    const auto now = reactor_.now();
+    const auto last = last_attempt_.find(key);
+    if (last != last_attempt_.end() && now - last->second < options_.reconnect_interval) {
+        return;
+    }
+    last_attempt_[key] = now;
     connecting_.insert(key);
     std::weak_ptr<int> alive = alive_;
     reactor_.connect(peer, [this, alive, peer, key](result<io::connection> c) {
@@ -248,10 +254,19 @@ bool torrent::accept_handshake(peer_connection& peer, const wire::peer_id& id) {
     if (id == local_id_ || banned_ids_.contains(id)) {
         return false;
     }
-    for (const auto& [slot, p] : peers_) {
-        if (p.get() != &peer && p->id() && *p->id() == id && !p->closing()) {
+    for (auto& [slot, p] : peers_) {
+        if (p.get() == &peer || !p->id() || *p->id() != id || p->closing()) {
+            continue;
+        }
+        // Two connections between the same pair (both dialled at once): both ends keep the
+        // one dialled by the peer with the smaller id, so they agree without talking.
+        const bool keep_ours_outgoing = local_id_ < id;
+        const bool new_is_keeper = (peer.direction() == peer_direction::outgoing) == keep_ours_outgoing;
+        if (!new_is_keeper) {
             return false;
         }
+        p->close(close_reason::policy, "duplicate connection");
+        break;
     }
     slots_[peer.slot().get()].id = id;
     return true;

@@ -145,6 +145,7 @@ private:
     std::set<wire::peer_id> banned_ids_;
     std::set<std::string> banned_addrs_;
     std::set<std::string> connecting_;
+    std::map<std::string, clock::time_point> last_attempt_;  ///< outgoing connects by address
     torrent_stats stats_;
     rate_meter down_;
     rate_meter up_;

@@ -30,6 +30,8 @@ struct torrent_options {
     std::uint32_t unchoke_slots = 4;
     /// Connections kept at most (incoming and outgoing together).
     std::uint32_t max_peers = 50;
+    /// An address is dialled again at most this often (a refused or closed peer is not hammered).
+    std::chrono::milliseconds reconnect_interval = 5s;
     /// Housekeeping period: request timeouts, keep-alives, interest, stats.
     std::chrono::milliseconds tick_interval = 500ms;
     /// A block not answered within this time goes back to the picker and the peer is snubbed.

@@ -1,0 +1,82 @@
+// A peer session: one torrent on one reactor (the first design; several reactors per torrent
+// wait for a measurement, docs/peer.md), its listen socket, its tracker client and the peers
+// given by hand (--peer). Wires tracker answers to outgoing connects and the listener to the
+// torrent. Reactor thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "minibit/core/metainfo.hpp"
+#include "minibit/core/result.hpp"
+#include "minibit/io/reactor.hpp"
+#include "minibit/storage/piece_store.hpp"
+#include "minibit/swarm/torrent.hpp"
+#include "minibit/swarm/torrent_options.hpp"
+#include "minibit/swarm/tracker_client.hpp"
+
+namespace minibit::swarm {
+
+/// Whether the session announces to the torrent's trackers.
+enum class use_trackers { no, yes };
+
+/// Options of a session.
+struct session_options {
+    std::string listen_host = "0.0.0.0";   ///< numeric address to listen on
+    std::uint16_t port = 0;                ///< 0: any free port
+    torrent_options torrent;
+    tracker_options tracker;
+    storage::store_options store;
+    std::vector<io::address> peers;        ///< dialled at start and again when disconnected
+    use_trackers trackers = use_trackers::yes;
+    /// How often the known peers (given and announced) are dialled again when not connected.
+    std::chrono::milliseconds redial_interval = 2s;
+};
+
+/// One torrent, its listener and its tracker client on one reactor.
+class session {
+public:
+    /// Binds the listener, opens the torrent's data and prepares the tracker client.
+    [[nodiscard]] static result<std::unique_ptr<session>> open(io::reactor& reactor, metainfo info,
+                                                               const std::filesystem::path& folder,
+                                                               session_options options);
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+    ~session();
+
+    /// Starts the torrent, announces `started` and dials the given peers.
+    void start();
+    /// Stops the torrent, announces `stopped` (best effort), then calls `done`.
+    void stop(std::function<void()> done);
+
+    /// The port the listener is bound to.
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] torrent& get() { return *torrent_; }
+    [[nodiscard]] const torrent& get() const { return *torrent_; }
+    /// The tracker client, or nullptr when the torrent has no usable tracker or trackers are off.
+    [[nodiscard]] const tracker_client* tracker() const { return tracker_.get(); }
+
+private:
+    explicit session(io::reactor& reactor) : reactor_(reactor) {}
+    void redial();
+    void learn(const std::vector<io::address>& peers);
+
+    io::reactor& reactor_;
+    session_options options_;
+    std::unique_ptr<torrent> torrent_;
+    std::unique_ptr<tracker_client> tracker_;
+    std::vector<io::address> known_;
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+    io::listener_id listener_{};
+    io::timer_id redial_timer_{};
+    std::uint16_t port_ = 0;
+    bool listening_ = false;
+    bool running_ = false;
+};
+
+}  // namespace minibit::swarm

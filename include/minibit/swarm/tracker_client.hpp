@@ -1,0 +1,137 @@
+// Tracker client of one torrent: HTTP announces (a minimal HTTP/1.1 GET over a reactor TCP
+// connection) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
+// through the BEP 12 announce-list tiers (tried in order; the URL that answers moves to the
+// front of its tier). Events: started, periodic at the tracker's interval, completed, stopped
+// (best effort, short timeout). Retries with exponential backoff. Reactor thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minibit/core/result.hpp"
+#include "minibit/core/sha1.hpp"
+#include "minibit/io/reactor.hpp"
+#include "minibit/swarm/tracker_url.hpp"
+#include "minibit/wire/peer_message.hpp"
+#include "minibit/wire/tracker_http.hpp"
+
+namespace minibit::swarm {
+
+using namespace std::chrono_literals;
+
+/// Tunables of the tracker client.
+struct tracker_options {
+    std::uint32_t numwant = 50;
+    /// Whole HTTP exchange (connect, request, response).
+    std::chrono::milliseconds http_timeout = 15s;
+    /// BEP 15: wait 15 * 2^n seconds for a UDP answer; tests shorten the base.
+    std::chrono::milliseconds udp_timeout = 15s;
+    /// UDP attempts per packet before the URL counts as failed (BEP 15 allows n up to 8).
+    std::uint32_t udp_attempts = 3;
+    /// Backoff after every URL failed: retry_min, doubling, capped at retry_max.
+    std::chrono::milliseconds retry_min = 5s;
+    std::chrono::milliseconds retry_max = 300s;
+    /// The stopped announce at shutdown waits at most this long.
+    std::chrono::milliseconds stopped_timeout = 2s;
+    std::size_t max_response_bytes = 1U << 20U;
+};
+
+/// The numbers an announce reports.
+struct announce_progress {
+    std::uint64_t uploaded = 0;
+    std::uint64_t downloaded = 0;
+    std::uint64_t left = 0;
+};
+
+/// Announces one torrent to its trackers and hands the peers it learns to a callback.
+class tracker_client {
+public:
+    using clock = io::reactor::clock;
+    using progress_fn = std::function<announce_progress()>;
+    using peers_fn = std::function<void(const std::vector<io::address>&)>;
+
+    /// A client for `tiers` (metainfo::tracker_tiers()); fails on a URL it cannot use.
+    [[nodiscard]] static result<std::unique_ptr<tracker_client>> create(
+        io::reactor& reactor, std::vector<std::vector<std::string>> tiers, info_hash hash,
+        wire::peer_id id, std::uint16_t listen_port, tracker_options options,
+        progress_fn progress, peers_fn on_peers);
+    tracker_client(const tracker_client&) = delete;
+    tracker_client& operator=(const tracker_client&) = delete;
+    ~tracker_client();
+
+    /// Sends the `started` announce (retried until one tracker answers).
+    void start();
+    /// Sends the `completed` announce (right away, or after the announce in flight).
+    void completed();
+    /// Sends `stopped` to the last tracker that answered, then calls `done` (also on timeout).
+    void stop(std::function<void()> done);
+
+    /// When a tracker last answered, if ever.
+    [[nodiscard]] std::optional<clock::time_point> last_success() const { return last_success_; }
+    /// Announces answered and failed (per URL attempt).
+    [[nodiscard]] std::uint64_t successes() const { return successes_; }
+    [[nodiscard]] std::uint64_t failures() const { return failures_; }
+    /// The last failure's reason ("" when none).
+    [[nodiscard]] const std::string& last_error() const { return last_error_; }
+
+private:
+    struct endpoint {
+        std::string text;
+        tracker_url url;
+    };
+    struct udp_exchange;
+    struct connection_id_cache {
+        std::uint64_t id = 0;
+        clock::time_point obtained;
+        std::string url;
+    };
+
+    tracker_client(io::reactor& reactor, info_hash hash, wire::peer_id id, std::uint16_t port,
+                   tracker_options options, progress_fn progress, peers_fn on_peers);
+    void announce(wire::announce_event event);
+    void try_current();
+    void on_result(std::uint64_t generation, result<wire::announce_response> r);
+    void schedule(std::chrono::milliseconds delay, wire::announce_event event);
+    void http_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
+    void udp_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
+    void udp_send(const std::shared_ptr<udp_exchange>& ex);
+    void on_datagram(std::span<const std::byte> bytes, const io::address& from);
+    [[nodiscard]] wire::announce_request make_request(wire::announce_event event) const;
+
+    io::reactor& reactor_;
+    std::vector<std::vector<endpoint>> tiers_;
+    info_hash hash_;
+    wire::peer_id id_;
+    std::uint16_t port_;
+    tracker_options options_;
+    progress_fn progress_;
+    peers_fn on_peers_;
+    std::shared_ptr<int> alive_;
+    std::optional<io::udp_id> udp_;
+    int udp_family_ = 0;
+    std::shared_ptr<udp_exchange> udp_active_;
+    std::optional<connection_id_cache> conn_id_;
+    std::optional<std::pair<std::size_t, std::size_t>> last_good_;  ///< tier, index
+    std::optional<clock::time_point> last_success_;
+    std::function<void()> stop_done_;
+    std::string last_error_;
+    io::timer_id timer_{};
+    std::uint64_t generation_ = 0;  ///< bumped per announce; stale answers are ignored
+    std::uint64_t successes_ = 0;
+    std::uint64_t failures_ = 0;
+    std::uint32_t backoff_steps_ = 0;
+    std::size_t tier_ = 0;
+    std::size_t index_ = 0;
+    wire::announce_event event_ = wire::announce_event::started;
+    bool busy_ = false;
+    bool started_ok_ = false;
+    bool want_completed_ = false;
+    bool stopping_ = false;
+};
+
+}  // namespace minibit::swarm

@@ -1,0 +1,299 @@
+// minibit-peer get / seed: flags to session_options, one reactor, one session, a loop that
+// prints progress on a terminal and ends on completion (+ --seed-for), --for, --timeout,
+// a storage error or SIGINT/SIGTERM. Exit 0 on success, 1 on a runtime error, 2 on usage.
+#include "transfer.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "../common/flags.hpp"
+#include "minibit/core/metainfo.hpp"
+#include "minibit/io/reactor.hpp"
+#include "minibit/swarm/session.hpp"
+
+namespace {
+
+using minibit::apps::flags;
+using minibit::apps::usage_error;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+constexpr std::string_view get_help = R"(usage: minibit-peer get FILE.torrent [-o DIR] [options]
+  Download the torrent into DIR (default .), verify every piece, exit 0 when complete
+  (after seeding --seed-for seconds). Restarting on a partial download keeps verified pieces.
+)";
+constexpr std::string_view seed_help = R"(usage: minibit-peer seed FILE.torrent DATA_PATH [--for SECONDS] [options]
+  Serve a complete copy. DATA_PATH is the save path, as in libtorrent: the folder that holds
+  the torrent's file (single-file) or its top folder (multi-file). A path to the single file
+  itself is accepted too. The data is verified at start (the resume file makes that fast).
+)";
+constexpr std::string_view common_help = R"(options:
+  --port N              listen port (0 = any; default 0)
+  --peer ADDR:PORT      connect to this peer too (repeatable; works without a tracker)
+  --no-tracker          do not announce to the torrent's trackers
+  --numwant N           peers to ask the tracker for (default 50)
+  --timeout SECONDS     give up (exit 1) when not complete by then (default: never)
+  --stats-json PATH     write the counters as JSON at exit
+  --log PATH            log to this file; --log-level trace|debug|info|warn|error|off
+  --io auto|uring|epoll reactor back end (default auto)
+  --threads N           reactor threads; this version runs one torrent on one reactor
+  --rechoke-interval S  seconds between choke decisions (default 10; use ~0.2 on a LAN)
+  --max-peers N         connections at most (default 50)
+  --request-timeout S   seconds before an unanswered request goes to another peer (default 20)
+)";
+
+std::atomic<int> stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) { stop_signal.store(sig); }
+
+/// What the loop ends on.
+struct run_plan {
+    bool seed_mode = false;
+    std::optional<double> linger_seconds;   ///< get: --seed-for; seed: --for
+    std::optional<double> timeout_seconds;
+    std::optional<std::string> stats_json;
+};
+
+std::vector<std::string> normalise(int argc, char** argv) {
+    std::vector<std::string> args(argv, argv + argc);
+    for (auto& a : args) {
+        if (a == "-o") a = "--output";
+    }
+    return args;
+}
+
+const std::set<std::string, std::less<>> valued_flags = {
+    "output", "port", "peer", "numwant", "seed-for", "for", "timeout", "stats-json", "log",
+    "log-level", "io", "threads", "rechoke-interval", "max-peers", "request-timeout", "listen"};
+
+void setup_logging(const flags& f) {
+    const std::string level_text = f.get("log-level").value_or(f.has("log") ? "info" : "warn");
+    const auto level = spdlog::level::from_str(level_text);
+    if (level == spdlog::level::off && level_text != "off") {
+        throw usage_error(fmt::format("--log-level must be trace, debug, info, warn, error or off"));
+    }
+    std::shared_ptr<spdlog::logger> logger;
+    if (auto path = f.get("log")) {
+        logger = spdlog::basic_logger_mt("minibit", *path, true);
+    } else {
+        logger = spdlog::stderr_color_mt("minibit");
+    }
+    logger->set_level(level);
+    logger->flush_on(spdlog::level::warn);
+    spdlog::set_default_logger(logger);
+}
+
+std::chrono::milliseconds to_ms(double seconds) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+minibit::swarm::session_options build_options(const flags& f) {
+    minibit::swarm::session_options o;
+    o.port = static_cast<std::uint16_t>(f.get_uint("port", 0, 65535).value_or(0));
+    o.listen_host = f.get("listen").value_or("0.0.0.0");
+    for (const auto& text : f.all("peer")) {
+        auto a = minibit::io::address::parse(text);
+        if (!a) throw usage_error(fmt::format("--peer {}: {}", text, a.error().message()));
+        o.peers.push_back(*a);
+    }
+    o.trackers = f.has("no-tracker") ? minibit::swarm::use_trackers::no
+                                     : minibit::swarm::use_trackers::yes;
+    o.tracker.numwant = static_cast<std::uint32_t>(f.get_uint("numwant", 0, 1000).value_or(50));
+    if (auto s = f.get_seconds("rechoke-interval")) {
+        if (*s < 0.01) throw usage_error("--rechoke-interval must be at least 0.01 s");
+        o.torrent.rechoke_interval = to_ms(*s);
+        o.torrent.tick_interval = std::min(o.torrent.tick_interval, o.torrent.rechoke_interval);
+    }
+    if (auto s = f.get_seconds("request-timeout")) {
+        if (*s < 0.1) throw usage_error("--request-timeout must be at least 0.1 s");
+        o.torrent.request_timeout = to_ms(*s);
+    }
+    o.torrent.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
+    const auto threads = f.get_uint("threads", 1, 1024).value_or(1);
+    if (threads > 1) {
+        spdlog::warn("--threads {}: this version runs one torrent on one reactor thread", threads);
+    }
+    return o;
+}
+
+minibit::io::backend_kind backend_of(const flags& f) {
+    auto kind = minibit::io::parse_backend_kind(f.get("io").value_or("auto"));
+    if (!kind) throw usage_error(kind.error().message());
+    return *kind;
+}
+
+void print_progress(const minibit::swarm::torrent& t) {
+    const auto s = t.stats();
+    const double pct = s.piece_count == 0 ? 100.0 : 100.0 * s.pieces_have / s.piece_count;
+    const double left = static_cast<double>(t.bytes_left());
+    std::string eta = "--";
+    if (left == 0) {
+        eta = "done";
+    } else if (s.download_rate > 1) {
+        eta = fmt::format("{:.0f}s", left / s.download_rate);
+    }
+    fmt::print("\r{:5.1f}%  down {:8.1f} KiB/s  up {:8.1f} KiB/s  peers {:3}  eta {:>6}   ", pct,
+               s.download_rate / 1024.0, s.upload_rate / 1024.0, s.peers_connected, eta);
+    std::fflush(stdout);
+}
+
+void write_stats(const run_plan& plan, const minibit::swarm::torrent& t) {
+    if (!plan.stats_json) return;
+    const std::string tmp = *plan.stats_json + ".part";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << minibit::swarm::to_json(t.stats()) << '\n';
+        if (!out) {
+            spdlog::error("cannot write {}", tmp);
+            return;
+        }
+    }
+    std::rename(tmp.c_str(), plan.stats_json->c_str());
+}
+
+/// Runs the loop; returns the exit status.
+int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_plan& plan) {
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    std::optional<minibit::error> failure;
+    s.get().set_on_error([&failure](const minibit::error& e) { failure = e; });
+    s.start();
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
+    const auto started = steady::now();
+    std::optional<steady::time_point> completed_at;
+    auto last_draw = started - 1s;
+    int status = 0;
+    std::string message;
+    for (;;) {
+        if (auto r = reactor.run_once(100ms); !r) {
+            message = r.error().message();
+            status = 1;
+            break;
+        }
+        const auto now = steady::now();
+        if (!completed_at && s.get().complete()) completed_at = now;
+        if (tty && now - last_draw >= 1s) {
+            print_progress(s.get());
+            last_draw = now;
+        }
+        if (failure) {
+            message = failure->message();
+            status = 1;
+            break;
+        }
+        if (stop_signal.load() != 0) {
+            if (!plan.seed_mode && !completed_at) {
+                message = "interrupted before the download completed";
+                status = 1;
+            }
+            break;
+        }
+        const auto since = [&](steady::time_point t) { return std::chrono::duration<double>(now - t).count(); };
+        if (plan.seed_mode && plan.linger_seconds && since(started) >= *plan.linger_seconds) break;
+        if (!plan.seed_mode && completed_at && since(*completed_at) >= plan.linger_seconds.value_or(0.0)) break;
+        if (!completed_at && plan.timeout_seconds && since(started) >= *plan.timeout_seconds) {
+            const auto* tc = s.tracker();
+            message = tc != nullptr && !tc->last_success() && !tc->last_error().empty()
+                          ? fmt::format("timed out; tracker unreachable: {}", tc->last_error())
+                          : fmt::format("timed out with {}/{} pieces", s.get().stats().pieces_have,
+                                        s.get().info().piece_count());
+            status = 1;
+            break;
+        }
+    }
+    if (tty) {
+        print_progress(s.get());
+        fmt::print("\n");
+    }
+    bool stopped = false;
+    s.stop([&stopped] { stopped = true; });
+    const auto stop_deadline = steady::now() + 3s;
+    while (!stopped && steady::now() < stop_deadline) {
+        (void)reactor.run_once(50ms);
+    }
+    write_stats(plan, s.get());
+    if (status != 0) {
+        fmt::print(stderr, "minibit-peer: {}\n", message);
+    }
+    return status;
+}
+
+int transfer(int argc, char** argv, bool seed_mode) {
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--help" || a == "-h") {
+            fmt::print("{}{}", seed_mode ? seed_help : get_help, common_help);
+            return 0;
+        }
+    }
+    auto args = normalise(argc, argv);
+    std::vector<char*> ptrs;
+    for (auto& a : args) ptrs.push_back(a.data());
+    const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2, valued_flags, {"no-tracker"});
+    const std::size_t want_positional = seed_mode ? 2 : 1;
+    if (f.positional().size() != want_positional) {
+        throw usage_error(seed_mode ? "seed needs FILE.torrent and DATA_PATH"
+                                    : "get needs exactly one FILE.torrent");
+    }
+    if (seed_mode && (f.has("output") || f.has("seed-for"))) {
+        throw usage_error("seed takes DATA_PATH and --for, not -o or --seed-for");
+    }
+    if (!seed_mode && f.has("for")) throw usage_error("get takes --seed-for, not --for");
+    setup_logging(f);
+    run_plan plan;
+    plan.seed_mode = seed_mode;
+    plan.linger_seconds = f.get_seconds(seed_mode ? "for" : "seed-for");
+    plan.timeout_seconds = f.get_seconds("timeout");
+    plan.stats_json = f.get("stats-json");
+    auto options = build_options(f);
+    const auto kind = backend_of(f);
+
+    auto info = minibit::load_metainfo(f.positional()[0]);
+    if (!info) throw std::runtime_error(info.error().message());
+    std::filesystem::path folder = seed_mode ? f.positional()[1] : f.get("output").value_or(".");
+    if (seed_mode) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(folder, ec) && !info->multi_file) {
+            folder = std::filesystem::absolute(folder).parent_path();
+        }
+        for (const auto& file : info->files) {
+            if (!std::filesystem::exists(folder / file.path, ec)) {
+                throw std::runtime_error(fmt::format("{} is missing: DATA_PATH must be the folder "
+                                                     "that holds the torrent's data",
+                                                     (folder / file.path).string()));
+            }
+        }
+    }
+    auto reactor = minibit::io::make_reactor(kind, {});
+    if (!reactor) throw std::runtime_error(reactor.error().message());
+    auto s = minibit::swarm::session::open(**reactor, std::move(*info), folder, options);
+    if (!s) throw std::runtime_error(s.error().message());
+    if (seed_mode && !(*s)->get().complete()) {
+        const auto st = (*s)->get().stats();
+        throw std::runtime_error(fmt::format("{} holds {}/{} verified pieces, not a complete copy",
+                                             folder.string(), st.pieces_have, st.piece_count));
+    }
+    spdlog::info("listening on port {}", (*s)->port());
+    return run(**reactor, **s, plan);
+}
+
+}  // namespace
+
+int cmd_get(int argc, char** argv) { return transfer(argc, argv, false); }
+
+int cmd_seed(int argc, char** argv) { return transfer(argc, argv, true); }

@@ -1,0 +1,245 @@
+#include "minibit/swarm/tracker_client.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "minibit/swarm/torrent_options.hpp"
+#include "tracker_exchange.hpp"
+
+namespace minibit::swarm {
+namespace {
+
+/// Appends the peers of a compact list (6 bytes IPv4 or 18 bytes IPv6 per peer).
+void append_peers(std::span<const std::uint8_t> raw, std::size_t record, std::vector<io::address>& out) {
+    for (std::size_t at = 0; at + record <= raw.size(); at += record) {
+        const std::uint8_t* p = raw.data() + at;
+        if (record == 6) {
+            sockaddr_in sin{};
+            sin.sin_family = AF_INET;
+            std::memcpy(&sin.sin_addr, p, 4);
+            std::memcpy(&sin.sin_port, p + 4, 2);
+            if (sin.sin_port != 0) {
+                out.push_back(io::address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sin), sizeof sin));
+            }
+        } else {
+            sockaddr_in6 sin6{};
+            sin6.sin6_family = AF_INET6;
+            std::memcpy(&sin6.sin6_addr, p, 16);
+            std::memcpy(&sin6.sin6_port, p + 16, 2);
+            if (sin6.sin6_port != 0) {
+                out.push_back(io::address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sin6), sizeof sin6));
+            }
+        }
+    }
+}
+
+}  // namespace
+
+tracker_client::tracker_client(io::reactor& reactor, info_hash hash, wire::peer_id id,
+                               std::uint16_t port, tracker_options options, progress_fn progress,
+                               peers_fn on_peers)
+    : reactor_(reactor),
+      hash_(hash),
+      id_(id),
+      port_(port),
+      options_(options),
+      progress_(std::move(progress)),
+      on_peers_(std::move(on_peers)),
+      alive_(std::make_shared<int>(0)) {}
+
+result<std::unique_ptr<tracker_client>> tracker_client::create(
+    io::reactor& reactor, std::vector<std::vector<std::string>> tiers, info_hash hash,
+    wire::peer_id id, std::uint16_t listen_port, tracker_options options, progress_fn progress,
+    peers_fn on_peers) {
+    std::unique_ptr<tracker_client> c(new tracker_client(reactor, hash, id, listen_port, options,
+                                                         std::move(progress), std::move(on_peers)));
+    for (const auto& tier : tiers) {
+        std::vector<endpoint> eps;
+        for (const auto& text : tier) {
+            auto url = parse_tracker_url(text);
+            if (!url) {
+                spdlog::warn("tracker {}: skipped: {}", text, url.error().message());
+                continue;
+            }
+            eps.push_back({text, std::move(*url)});
+        }
+        if (!eps.empty()) {
+            c->tiers_.push_back(std::move(eps));
+        }
+    }
+    if (c->tiers_.empty()) {
+        return fail(swarm_errc::bad_tracker_url, "no usable tracker URL (http:// or udp://)");
+    }
+    return c;
+}
+
+tracker_client::~tracker_client() {
+    alive_.reset();
+    reactor_.cancel_timer(timer_);
+    if (udp_active_) {
+        reactor_.cancel_timer(udp_active_->timer);
+    }
+    if (udp_) {
+        reactor_.close_udp(*udp_);
+    }
+}
+
+wire::announce_request tracker_client::make_request(wire::announce_event event) const {
+    wire::announce_request r;
+    r.hash = hash_;
+    r.peer_id = id_.bytes;
+    r.port = port_;
+    const announce_progress p = progress_ ? progress_() : announce_progress{};
+    r.uploaded = p.uploaded;
+    r.downloaded = p.downloaded;
+    r.left = p.left;
+    r.event = event;
+    r.numwant = options_.numwant;
+    return r;
+}
+
+// ---- announce state machine --------------------------------------------------------------
+
+void tracker_client::start() { announce(wire::announce_event::started); }
+
+void tracker_client::completed() {
+    if (stopping_) {
+        return;
+    }
+    if (busy_) {
+        want_completed_ = true;
+        return;
+    }
+    reactor_.cancel_timer(timer_);
+    announce(wire::announce_event::completed);
+}
+
+void tracker_client::stop(std::function<void()> done) {
+    stopping_ = true;
+    reactor_.cancel_timer(timer_);
+    if (udp_active_) {
+        reactor_.cancel_timer(udp_active_->timer);
+        udp_active_.reset();
+    }
+    stop_done_ = std::move(done);
+    ++generation_;
+    auto finish = [this] {
+        ++generation_;
+        if (auto fn = std::move(stop_done_)) {
+            stop_done_ = nullptr;
+            fn();
+        }
+    };
+    if (!last_good_) {
+        finish();
+        return;
+    }
+    std::weak_ptr<int> alive = alive_;
+    timer_ = reactor_.add_timer(options_.stopped_timeout, [this, alive, finish] {
+        if (alive.lock()) finish();
+    });
+    event_ = wire::announce_event::stopped;
+    tier_ = last_good_->first;
+    index_ = last_good_->second;
+    busy_ = true;
+    const endpoint ep = tiers_[tier_][index_];
+    if (ep.url.scheme == tracker_scheme::http) {
+        http_announce(ep, event_, generation_);
+    } else {
+        udp_announce(ep, event_, generation_);
+    }
+}
+
+void tracker_client::announce(wire::announce_event event) {
+    ++generation_;
+    event_ = event;
+    tier_ = 0;
+    index_ = 0;
+    busy_ = true;
+    try_current();
+}
+
+void tracker_client::schedule(std::chrono::milliseconds delay, wire::announce_event event) {
+    std::weak_ptr<int> alive = alive_;
+    reactor_.cancel_timer(timer_);
+    timer_ = reactor_.add_timer(delay, [this, alive, event] {
+        if (alive.lock() && !stopping_) announce(event);
+    });
+}
+
+void tracker_client::try_current() {
+    if (tier_ >= tiers_.size()) {
+        busy_ = false;
+        ++backoff_steps_;
+        const auto shift = std::min<std::uint32_t>(backoff_steps_ - 1, 16);
+        const auto delay = std::min<std::chrono::milliseconds>(
+            options_.retry_min * (std::int64_t{1} << shift), options_.retry_max);
+        spdlog::info("tracker: every URL failed; retrying in {} ms", delay.count());
+        schedule(delay, event_);
+        return;
+    }
+    const endpoint ep = tiers_[tier_][index_];
+    if (ep.url.scheme == tracker_scheme::http) {
+        http_announce(ep, event_, generation_);
+    } else {
+        udp_announce(ep, event_, generation_);
+    }
+}
+
+void tracker_client::on_result(std::uint64_t generation, result<wire::announce_response> r) {
+    if (generation != generation_) {
+        return;
+    }
+    const endpoint& ep = tiers_[tier_][index_];
+    if (stopping_) {
+        spdlog::debug("tracker {}: stopped announce {}", ep.text, r ? "answered" : "failed");
+        ++generation_;
+        if (auto fn = std::move(stop_done_)) {
+            stop_done_ = nullptr;
+            reactor_.cancel_timer(timer_);
+            fn();
+        }
+        return;
+    }
+    if (!r) {
+        ++failures_;
+        last_error_ = r.error().message();
+        spdlog::info("tracker {}: {}", ep.text, last_error_);
+        if (++index_ >= tiers_[tier_].size()) {
+            ++tier_;
+            index_ = 0;
+        }
+        try_current();
+        return;
+    }
+    ++successes_;
+    busy_ = false;
+    backoff_steps_ = 0;
+    last_success_ = reactor_.now();
+    // BEP 12: the URL that answered moves to the front of its tier.
+    auto& tier = tiers_[tier_];
+    std::rotate(tier.begin(), tier.begin() + static_cast<std::ptrdiff_t>(index_),
+                tier.begin() + static_cast<std::ptrdiff_t>(index_) + 1);
+    last_good_ = std::pair<std::size_t, std::size_t>{tier_, 0};
+    std::vector<io::address> peers;
+    append_peers(r->peers4, 6, peers);
+    append_peers(r->peers6, 18, peers);
+    spdlog::debug("tracker {}: {} peers, interval {} s", tier.front().text, peers.size(), r->interval);
+    if (on_peers_ && !peers.empty()) {
+        on_peers_(peers);
+    }
+    if (want_completed_) {
+        want_completed_ = false;
+        announce(wire::announce_event::completed);
+        return;
+    }
+    const auto interval = std::chrono::seconds(std::max<std::uint32_t>(r->interval, 1));
+    schedule(std::chrono::duration_cast<std::chrono::milliseconds>(interval),
+             wire::announce_event::none);
+}
+
+}  // namespace minibit::swarm

@@ -1,0 +1,267 @@
+// tracker_client, transport half: one HTTP/1.1 GET over a reactor TCP connection, and the
+// BEP 15 UDP connect/announce exchange with its 15 * 2^n s retries.
+#include <netdb.h>
+
+#include <cstring>
+#include <random>
+#include <variant>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "minibit/swarm/torrent_options.hpp"
+#include "minibit/swarm/tracker_client.hpp"
+#include "minibit/wire/tracker_udp.hpp"
+#include "tracker_exchange.hpp"
+
+namespace minibit::swarm {
+namespace {
+
+constexpr auto udp_connection_id_lifetime = std::chrono::seconds(60);
+
+result<io::address> resolve_host(const std::string& host, std::uint16_t port) {
+    const std::string numeric = host.find(':') != std::string::npos
+                                    ? fmt::format("[{}]:{}", host, port)
+                                    : fmt::format("{}:{}", host, port);
+    if (auto a = io::address::parse(numeric)) {
+        return a;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc != 0 || found == nullptr) {
+        return fail(swarm_errc::tracker_failed,
+                    fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc)));
+    }
+    const auto addr = io::address::from_sockaddr(found->ai_addr, found->ai_addrlen);
+    ::freeaddrinfo(found);
+    return addr.with_port(port);
+}
+
+std::uint32_t random_u32() {
+    static std::mt19937 rng{std::random_device{}()};
+    return static_cast<std::uint32_t>(rng());
+}
+
+/// One HTTP GET in flight; every callback holds it, the first outcome wins.
+struct http_state {
+    io::reactor* reactor = nullptr;
+    std::string buf;
+    std::optional<io::conn_id> conn;
+    io::timer_id timer{};
+    std::size_t max_bytes = 0;
+    bool done = false;
+    std::function<void(result<std::string>)> on_done;
+
+    void finish(result<std::string> r) {
+        if (done) return;
+        done = true;
+        reactor->cancel_timer(timer);
+        if (conn) reactor->close(*conn);
+        auto fn = std::move(on_done);
+        on_done = nullptr;
+        fn(std::move(r));
+    }
+    void on_data(std::span<const std::byte> bytes) {
+        if (done) return;
+        buf.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        if (buf.size() > max_bytes) {
+            finish(fail(swarm_errc::tracker_failed, "HTTP response too large"));
+            return;
+        }
+        auto p = http_response_progress(buf);
+        if (!p) {
+            finish(std::unexpected(p.error()));
+        } else if (*p == http_progress::complete) {
+            finish(std::move(buf));
+        }
+    }
+};
+
+}  // namespace
+
+void tracker_client::http_announce(const endpoint& ep, wire::announce_event event,
+                                   std::uint64_t generation) {
+    auto addr = resolve_host(ep.url.host, ep.url.port);
+    if (!addr) {
+        on_result(generation, std::unexpected(addr.error()));
+        return;
+    }
+    std::string target = ep.url.target;
+    target += target.find('?') == std::string::npos ? '?' : '&';
+    target += wire::build_announce_query(make_request(event));
+    const std::string host = ep.url.host.find(':') != std::string::npos
+                                 ? fmt::format("[{}]", ep.url.host)
+                                 : ep.url.host;
+    std::string request = fmt::format(
+        "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: MiniBit/0.1\r\n"
+        "Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
+        target, host, ep.url.port);
+
+    auto st = std::make_shared<http_state>();
+    st->reactor = &reactor_;
+    st->max_bytes = options_.max_response_bytes + 16384;  // body plus headers
+    const std::size_t max_body = options_.max_response_bytes;
+    std::weak_ptr<int> alive = alive_;
+    st->on_done = [this, alive, generation, max_body](result<std::string> raw) {
+        if (!alive.lock()) return;
+        if (!raw) {
+            on_result(generation, std::unexpected(raw.error()));
+            return;
+        }
+        auto body = http_response_body(*raw, max_body);
+        if (!body) {
+            on_result(generation, std::unexpected(body.error()));
+            return;
+        }
+        on_result(generation, wire::parse_announce_response(*body, wire::http_response_limits{}));
+    };
+    st->timer = reactor_.add_timer(options_.http_timeout, [st] {
+        st->finish(fail(swarm_errc::tracker_failed, "HTTP announce timed out"));
+    });
+    reactor_.connect(*addr, [st, request = std::move(request)](result<io::connection> c) mutable {
+        if (st->done) {
+            if (c) c->owner()->close(c->id());
+            return;
+        }
+        if (!c) {
+            st->finish(std::unexpected(c.error()));
+            return;
+        }
+        st->conn = c->id();
+        io::reactor& r = *c->owner();
+        io::conn_handlers handlers{
+            [st](std::span<const std::byte> bytes) { st->on_data(bytes); },
+            [st](const std::optional<error>&) {
+                if (st->done) return;
+                st->conn.reset();
+                st->finish(std::move(st->buf));
+            }};
+        if (auto ok = r.start(c->id(), std::move(handlers)); !ok) {
+            st->finish(std::unexpected(ok.error()));
+            return;
+        }
+        std::vector<std::byte> bytes(request.size());
+        std::memcpy(bytes.data(), request.data(), request.size());
+        if (auto sent = r.send(c->id(), std::move(bytes)); !sent) {
+            st->finish(std::unexpected(sent.error()));
+        }
+    });
+}
+
+void tracker_client::udp_announce(const endpoint& ep, wire::announce_event event,
+                                  std::uint64_t generation) {
+    auto addr = resolve_host(ep.url.host, ep.url.port);
+    if (!addr) {
+        on_result(generation, std::unexpected(addr.error()));
+        return;
+    }
+    if (!udp_ || udp_family_ != addr->family()) {
+        if (udp_) reactor_.close_udp(*udp_);
+        udp_.reset();
+        auto local = io::address::parse(addr->family() == AF_INET6 ? "[::]:0" : "0.0.0.0:0");
+        std::weak_ptr<int> alive = alive_;
+        auto bound = reactor_.bind_udp(*local, io::reuse_port::no,
+                                       [this, alive](std::span<const std::byte> b, const io::address& from) {
+                                           if (alive.lock()) on_datagram(b, from);
+                                       });
+        if (!bound) {
+            on_result(generation, std::unexpected(bound.error()));
+            return;
+        }
+        udp_ = *bound;
+        udp_family_ = addr->family();
+    }
+    auto ex = std::make_shared<udp_exchange>();
+    ex->addr = *addr;
+    ex->url = ep.text;
+    ex->event = event;
+    ex->generation = generation;
+    ex->announcing = conn_id_ && conn_id_->url == ep.text &&
+                     reactor_.now() - conn_id_->obtained < udp_connection_id_lifetime;
+    udp_active_ = ex;
+    udp_send(ex);
+}
+
+void tracker_client::udp_send(const std::shared_ptr<udp_exchange>& ex) {
+    ex->transaction = random_u32();
+    std::vector<std::uint8_t> packet;
+    if (ex->announcing) {
+        const wire::announce_request a = make_request(ex->event);
+        wire::udp_announce_request u;
+        u.connection_id = conn_id_->id;
+        u.transaction_id = ex->transaction;
+        u.hash = a.hash;
+        u.peer_id = a.peer_id;
+        u.downloaded = a.downloaded;
+        u.left = a.left;
+        u.uploaded = a.uploaded;
+        u.event = a.event;
+        u.key = random_u32();
+        u.num_want = static_cast<std::int32_t>(options_.numwant);
+        u.port = port_;
+        wire::encode_udp(wire::udp_request{u}, packet);
+    } else {
+        wire::encode_udp(wire::udp_request{wire::udp_connect_request{ex->transaction}}, packet);
+    }
+    (void)reactor_.send_to(*udp_, std::as_bytes(std::span(packet)), ex->addr);
+    // BEP 15: wait 15 * 2^n seconds (n = attempt), here with a configurable base and cap.
+    const std::chrono::milliseconds wait =
+        options_.udp_timeout * (std::int64_t{1} << std::min<std::uint32_t>(ex->attempt, 8));
+    std::weak_ptr<int> alive = alive_;
+    std::weak_ptr<udp_exchange> weak = ex;
+    ex->timer = reactor_.add_timer(wait, [this, alive, weak] {
+        auto e = weak.lock();
+        if (!alive.lock() || !e || udp_active_ != e) return;
+        if (++e->attempt >= options_.udp_attempts) {
+            udp_active_.reset();
+            on_result(e->generation, fail(swarm_errc::tracker_failed, "UDP tracker did not answer"));
+            return;
+        }
+        udp_send(e);
+    });
+}
+
+void tracker_client::on_datagram(std::span<const std::byte> bytes, const io::address& from) {
+    const auto ex = udp_active_;
+    if (!ex || !(from == ex->addr)) {
+        return;
+    }
+    const auto family = from.family() == AF_INET6 ? wire::udp_peer_family::ipv6
+                                                  : wire::udp_peer_family::ipv4;
+    auto parsed = wire::parse_udp_response(
+        {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, family);
+    if (!parsed) {
+        spdlog::debug("tracker {}: bad UDP packet: {}", ex->url, parsed.error().message());
+        return;
+    }
+    if (const auto* c = std::get_if<wire::udp_connect_response>(&*parsed)) {
+        if (c->transaction_id != ex->transaction || ex->announcing) return;
+        reactor_.cancel_timer(ex->timer);
+        conn_id_ = connection_id_cache{c->connection_id, reactor_.now(), ex->url};
+        ex->announcing = true;
+        ex->attempt = 0;
+        udp_send(ex);
+    } else if (const auto* a = std::get_if<wire::udp_announce_response>(&*parsed)) {
+        if (a->transaction_id != ex->transaction || !ex->announcing) return;
+        reactor_.cancel_timer(ex->timer);
+        udp_active_.reset();
+        wire::announce_response r;
+        r.interval = a->interval;
+        r.complete = a->seeders;
+        r.incomplete = a->leechers;
+        (family == wire::udp_peer_family::ipv6 ? r.peers6 : r.peers4) = a->peers;
+        on_result(ex->generation, std::move(r));
+    } else if (const auto* e = std::get_if<wire::udp_error_response>(&*parsed)) {
+        if (e->transaction_id != ex->transaction) return;
+        reactor_.cancel_timer(ex->timer);
+        udp_active_.reset();
+        conn_id_.reset();
+        on_result(ex->generation, fail(swarm_errc::tracker_failed, "tracker error: " + e->message));
+    }
+}
+
+}  // namespace minibit::swarm
