@@ -320,6 +320,9 @@ void reactor_base::close_slot(std::uint32_t slot, conn_state& c, std::optional<e
 }
 
 void reactor_base::finish_close(std::uint32_t slot, conn_state& c) {
+    if (conns_.at(slot) != &c) {
+        return;   // already finished: the slot is free (or reused)
+    }
     std::vector<release_fn> released;
     c.out.clear(released);
     const error cause = c.close_error ? *c.close_error

@@ -529,7 +529,8 @@ void uring_reactor::begin_close(std::uint32_t slot, conn_state& c) {
 }
 
 void uring_reactor::maybe_finish(std::uint32_t slot, conn_state& c) {
-    if (c.phase != conn_phase::closing || c.ops_in_flight > 0) {
+    // The slot may already be finished (a failed send can complete the close inside close_slot).
+    if (conns_.at(slot) != &c || c.phase != conn_phase::closing || c.ops_in_flight > 0) {
         return;
     }
     if (c.fd >= 0) {

@@ -94,6 +94,46 @@ TEST_P(CloseTest, CloseWithIoInFlightReleasesEverythingAndTheNextConnectionIsCle
     EXPECT_EQ(releases, 1);
 }
 
+TEST_P(CloseTest, PeerResetDuringASendReportsTheErrorOnce) {
+    // The server does not read (no recv armed), so its failing send is its only op in flight.
+    int closes = 0;
+    std::optional<error> why;
+    int releases = 0;
+    const std::vector<std::byte> big = pattern(0, 16U * 1024 * 1024);
+    const auto where = listen_loopback([&](connection c, const address&) {
+        ASSERT_TRUE(r_->start(c.id(), {nullptr, [&](const std::optional<error>& e) {
+                                           ++closes;
+                                           why = e;
+                                       }}));
+        ASSERT_TRUE(r_->pause_reading(c.id()));
+        ASSERT_TRUE(r_->send_borrowed(c.id(), big, [&](const std::optional<error>&) { ++releases; }));
+    });
+    conn_id client{};
+    bool connected = false;
+    r_->connect(where, [&](result<connection> conn) {
+        ASSERT_TRUE(conn.has_value());
+        client = conn->id();
+        connected = true;
+        ASSERT_TRUE(r_->start(client, {nullptr, nullptr}));
+        ASSERT_TRUE(r_->pause_reading(client));
+    });
+    ASSERT_TRUE(spin(*r_, [&] { return connected; }));
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(r_->run_once(std::chrono::milliseconds(1)));
+    }
+    r_->close(client);   // unread data in its receive queue: the kernel answers with RST
+    ASSERT_TRUE(spin(*r_, [&] { return closes > 0 && releases > 0; }));
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(r_->run_once(std::chrono::milliseconds(1)));
+    }
+    EXPECT_EQ(closes, 1);
+    EXPECT_EQ(releases, 1);
+    ASSERT_TRUE(why.has_value());
+    EXPECT_TRUE(is(*why, io_errc::connection_reset) || is(*why, io_errc::broken_pipe))
+        << why->message();
+    EXPECT_EQ(r_->connection_count(), 0U);
+}
+
 TEST_P(CloseTest, ConnectToAClosedPortGivesConnectionRefused) {
     // Reserve a port and free it again, so nothing listens there.
     const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
