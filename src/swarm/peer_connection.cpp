@@ -71,6 +71,7 @@ void peer_connection::close(close_reason kind, std::string_view why) {
     closing_ = true;
     if (kind == close_reason::violation) {
         ++owner_.counters().protocol_violations;
+        owner_.counters().last_violation = std::string(why);
         spdlog::warn("peer {}: closing: {}", remote_.to_string(), why);
     } else {
         spdlog::info("peer {}: closing: {}", remote_.to_string(), why);

@@ -41,6 +41,7 @@ struct torrent_stats {
     double upload_rate = 0.0;
     double seconds_running = 0.0;
     std::optional<double> seconds_to_complete;  ///< set once the download finished in this run
+    std::string last_violation;  ///< reason of the last protocol-violation close (not in JSON)
 };
 
 /// The message name for an id 0..20 ("choke", "have_all", "extended"); "unknown" otherwise.
