@@ -2,7 +2,12 @@
 // a temporary folder. Also the driver's pure helpers (JSON reader, piece spreading, partial
 // copies) on real files. The programs come from MINIBIT_LOADGEN (set by meson); the tracker and
 // peer are found next to it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <filesystem>
@@ -158,6 +163,57 @@ TEST(LoadgenSwarm, SeedModeSwarmOfFourRebuildsEveryCopy) {
     ASSERT_TRUE(original.has_value());
     EXPECT_TRUE(
         lg::identical_copy(*original, dir.path() / "downloads" / "peer-3" / "original.txt"));
+}
+
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool accepts_connections(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+TEST(LoadgenSwarm, SigtermStopsTheRunAndEndsEveryProcessItStarted) {
+    temp_dir dir;
+    const fs::path out = dir.path() / "loadgen.out";
+    auto args = swarm_args(dir.path(), {"--peers", "3", "--linger", "60"});
+    auto child = lg::child_process::spawn({loadgen_program(), args, out});
+    ASSERT_TRUE(child.has_value()) << child.error().message();
+    // The last peer holding a full copy means every peer is up and lingering.
+    const fs::path last_copy = dir.path() / "downloads" / "peer-2" / "original.txt";
+    std::string original;
+    bool rebuilt = false;
+    for (int i = 0; i < 1500 && !rebuilt && !child->poll(); ++i) {  // at most ~30 s
+        if (original.empty()) {
+            original = lg::read_file(dir.path() / "original.txt", 2U << 20U).value_or("");
+        }
+        rebuilt = !original.empty() && lg::identical_copy(original, last_copy);
+        lg::wait_for_event(20ms);
+    }
+    ASSERT_TRUE(rebuilt) << lg::read_file(out, 1U << 20U).value_or("");
+    child->send(SIGTERM);
+    for (int i = 0; i < 1500 && !child->poll(); ++i) lg::wait_for_event(20ms);
+    ASSERT_FALSE(child->running());
+    const auto text = lg::read_file(out, 1U << 20U).value_or("");
+    EXPECT_EQ(child->status()->code, 128 + SIGTERM) << text;
+    const auto doc = last_json_line(text);
+    EXPECT_EQ(number_at(doc, "stop_signal"), SIGTERM);
+    EXPECT_EQ(std::get<bool>(doc.find("success")->data), false);
+    const auto tracker_port = static_cast<std::uint16_t>(number_at(doc, "tracker_port"));
+    ASSERT_GT(tracker_port, 0);
+    EXPECT_FALSE(accepts_connections(tracker_port));
+    const auto& rows = std::get<lg::json_value::array>(doc.find("peers")->data);
+    ASSERT_EQ(rows.size(), 3U);
+    for (const auto& row : rows) {
+        EXPECT_EQ(string_at(row, "result"), "stopped");
+        EXPECT_FALSE(accepts_connections(static_cast<std::uint16_t>(number_at(row, "port"))));
+    }
+    EXPECT_NE(text.find("minibit-loadgen: stopped by signal 15"), std::string::npos) << text;
 }
 
 TEST(LoadgenSwarm, MissingTrackerProgramFailsWithExitOneAndOneLine) {

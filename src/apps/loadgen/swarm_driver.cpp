@@ -169,7 +169,10 @@ result<void> swarm_driver::start_tracker() {
         tracker_.emplace(std::move(*child));
         const auto ready_by = std::min(deadline_, clock::now() + tracker_ready_wait);
         while (!tracker_->poll() && clock::now() < ready_by && stop_signal() == 0) {
-            if (accepts_connections(tracker_port_)) return {};
+            if (accepts_connections(tracker_port_)) {
+                report_.tracker_port = tracker_port_;
+                return {};
+            }
             wait_for_event(std::chrono::milliseconds(20));
         }
         if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");

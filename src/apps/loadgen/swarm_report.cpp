@@ -168,16 +168,18 @@ std::string format_json(const swarm_report& r) {
     std::string peers;
     for (const auto& p : r.peers) peers += (peers.empty() ? "" : ",") + peer_json(p);
     return fmt::format(
-        "{{\"mode\":\"{}\",\"file_bytes\":{},\"piece_count\":{},\"piece_length\":{},\"numwant\":{},"
+        "{{\"mode\":\"{}\",\"tracker_port\":{},\"file_bytes\":{},\"piece_count\":{},\"piece_"
+        "length\":{},\"numwant\":{},"
         "\"peers_total\":{},\"expected\":{},\"rebuilt\":{},\"kills_requested\":{},\"killed\":{},"
         "\"success\":{},"
         "\"timed_out\":{},\"stop_signal\":{},\"failure\":{},\"wall_seconds\":{:.3f},"
         "\"summary\":{},\"seconds_to_complete\":{},\"messages_sent_per_peer\":{},"
         "\"messages_received_per_peer\":{},\"peers\":[{}]}}",
-        name_of(r.mode), r.file_bytes, r.piece_count, r.piece_length, r.numwant, r.peers.size(),
-        r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(), r.timed_out,
-        r.stop_signal, json_quote(r.failure), r.wall_seconds, json_quote(success_line(r)),
-        json_spread(s.seconds), json_spread(s.sent), json_spread(s.received), peers);
+        name_of(r.mode), r.tracker_port, r.file_bytes, r.piece_count, r.piece_length, r.numwant,
+        r.peers.size(), r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(),
+        r.timed_out, r.stop_signal, json_quote(r.failure), r.wall_seconds,
+        json_quote(success_line(r)), json_spread(s.seconds), json_spread(s.sent),
+        json_spread(s.received), peers);
 }
 
 }  // namespace minibit::loadgen

@@ -46,6 +46,7 @@ struct swarm_report {
     std::uint32_t piece_count = 0;
     std::uint64_t piece_length = 0;
     std::uint32_t numwant = 0;
+    std::uint16_t tracker_port = 0;     ///< 0 when the tracker never started
     std::uint32_t kills_requested = 0;  ///< --kill K (fewer happen if peers finish first)
     std::vector<peer_report> peers;
     double wall_seconds = 0;
