@@ -184,6 +184,7 @@ void peer_connection::set_choking(bool choke) {
         }
         incoming_.clear();
     } else {
+        requests_while_choked_ = 0;
         send(wire::unchoke{});
     }
     flush_out();

@@ -177,6 +177,12 @@ void peer_connection::on_request(const wire::block_ref& block) {
         return;
     }
     if (am_choking_) {
+        // A choked peer's requests cost us a reject each (BEP 6) or nothing; a flood of them
+        // still ends the connection.
+        if (++requests_while_choked_ > owner_.options().max_incoming_requests) {
+            close(close_reason::violation, "request flood while choked");
+            return;
+        }
         if (fast_) {
             send(wire::reject_request{block});
         }

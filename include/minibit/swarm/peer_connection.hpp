@@ -128,6 +128,7 @@ private:
     clock::time_point last_block_;
     clock::time_point connected_at_;
     std::uint32_t peer_reqq_ = 250;   ///< BEP 10 reqq of the peer (default when absent)
+    std::uint32_t requests_while_choked_ = 0;  ///< since our last unchoke
     bool handshake_done_ = false;
     bool pieces_announced_ = false;  ///< a bitfield, have_all, have_none or have arrived
     bool serving_ = false;           ///< guards serve() against re-entry from release callbacks
