@@ -234,6 +234,25 @@ std::filesystem::path swarm_driver::copy_path(const peer_slot& slot) const {
     return slot.plan.folder / name_;
 }
 
+peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port, peer_role role,
+                                 std::chrono::milliseconds remaining) const {
+    peer_plan p;
+    p.index = k;
+    p.torrent = torrent_;
+    p.folder = opts_.out_dir / fmt::format("peer-{}", k);
+    p.stats_json = opts_.log_dir / fmt::format("peer-{}.stats.json", k);
+    p.log = opts_.log_dir / fmt::format("peer-{}.log", k);
+    p.port = port;
+    p.numwant = opts_.numwant;
+    // A seeder stays until the driver stops it; leechers linger so late peers can finish.
+    p.seed_for = role == peer_role::seeder ? remaining : opts_.linger;
+    p.timeout = remaining;
+    p.io = opts_.io;
+    p.log_level = opts_.log_level;
+    p.rechoke_seconds = opts_.rechoke_seconds;
+    return p;
+}
+
 result<void> swarm_driver::prepare_peers() {
     auto ports = free_ports(opts_.peers);
     if (!ports) return std::unexpected(ports.error());
@@ -246,28 +265,17 @@ result<void> swarm_driver::prepare_peers() {
         peer_slot slot;
         slot.role =
             opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
-        peer_plan& p = slot.plan;
-        p.index = k;
-        p.torrent = torrent_;
-        p.folder = opts_.out_dir / fmt::format("peer-{}", k);
-        p.stats_json = opts_.log_dir / fmt::format("peer-{}.stats.json", k);
-        p.log = opts_.log_dir / fmt::format("peer-{}.log", k);
-        p.port = (*ports)[k];
-        p.numwant = opts_.numwant;
-        // A seeder stays until the driver stops it; leechers linger so late peers can finish.
-        p.seed_for = slot.role == peer_role::seeder ? remaining : opts_.linger;
-        p.timeout = remaining;
-        p.io = opts_.io;
-        p.log_level = opts_.log_level;
-        p.rechoke_seconds = opts_.rechoke_seconds;
+        slot.plan = plan_for(k, (*ports)[k], slot.role, remaining);
+        const peer_plan& p = slot.plan;
         std::error_code ec;
         std::filesystem::remove_all(p.folder, ec);
         std::filesystem::remove(p.stats_json, ec);
         std::filesystem::remove(p.log, ec);
         std::filesystem::create_directories(p.folder, ec);
-        if (ec)
+        if (ec) {
             return fail(loadgen_errc::io,
                         fmt::format("cannot create {}: {}", p.folder.string(), ec.message()));
+        }
         std::span<const piece_index> given;
         if (opts_.mode == start_mode::scatter) given = spread[k];
         if (slot.role == peer_role::seeder) given = all;

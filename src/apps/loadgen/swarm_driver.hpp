@@ -49,6 +49,8 @@ private:
     [[nodiscard]] result<void> prepare_original();
     [[nodiscard]] result<void> start_tracker();
     [[nodiscard]] result<void> make_torrent();
+    [[nodiscard]] peer_plan plan_for(std::uint32_t k, std::uint16_t port, peer_role role,
+                                     std::chrono::milliseconds remaining) const;
     [[nodiscard]] result<void> prepare_peers();
     [[nodiscard]] result<void> start_peers();
     void watch_peers();

@@ -1,0 +1,48 @@
+// `minibit-loadgen announce` drivers: one thread, nonblocking sockets, epoll. HTTP keeps C
+// keep-alive connections (or one connection per announce); UDP keeps C BEP 15 announces in
+// flight on one socket with sendmmsg/recvmmsg, a shared connection id renewed after 60 s, and
+// timeout plus retransmission. Both stop issuing at --count or the duration, whichever first.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "announce_options.hpp"
+#include "announce_report.hpp"
+#include "minibit/core/result.hpp"
+
+namespace minibit::loadgen {
+
+using announce_clock = std::chrono::steady_clock;
+
+/// When a run may issue announces and when it must end, however many are still in flight.
+struct run_window {
+    announce_clock::time_point start;
+    announce_clock::time_point issue_until;  ///< start + duration
+    announce_clock::time_point end_by;       ///< issue_until + timeout * (retries + 1) + 1 s
+    std::uint64_t count = 0;                 ///< 0: no count limit
+
+    /// The window for the options, starting now.
+    [[nodiscard]] static run_window from(const announce_options& o);
+    /// True while another announce may be issued.
+    [[nodiscard]] bool may_issue(std::uint64_t issued, announce_clock::time_point now) const {
+        return (count == 0 || issued < count) && now < issue_until;
+    }
+};
+
+/// Microseconds between two instants (0 when negative).
+[[nodiscard]] std::uint64_t micros_between(announce_clock::time_point a,
+                                           announce_clock::time_point b);
+
+/// Runs the load the options describe against their tracker; start-up failures are errors.
+[[nodiscard]] result<announce_report> run_announce(const announce_options& options);
+
+/// The HTTP driver (announce_http.cpp).
+[[nodiscard]] result<void> run_http_announces(const announce_options& options,
+                                              announce_report& report);
+
+/// The UDP driver (announce_udp.cpp).
+[[nodiscard]] result<void> run_udp_announces(const announce_options& options,
+                                             announce_report& report);
+
+}  // namespace minibit::loadgen
