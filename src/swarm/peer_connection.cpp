@@ -296,6 +296,9 @@ void peer_connection::on_tick(clock::time_point now) {
         return;
     }
     if (!handshake_done_) {
+        if (now - connected_at_ > opt.handshake_timeout) {
+            close(close_reason::policy, "no handshake in time");
+        }
         return;
     }
     expire_requests(now);

@@ -307,9 +307,10 @@ void peer_connection::send_block(const wire::block_ref& block) {
     std::weak_ptr<peer_connection> weak = weak_from_this();
     const auto parts = spans->view();
     for (std::size_t i = 0; i < parts.size() && !closing_; ++i) {
-        io::release_fn done = nullptr;
+        // Each callback keeps the store (and so the mapping) alive until the kernel let go.
+        io::release_fn done = [keep = owner_.store_handle()](const std::optional<error>&) {};
         if (i + 1 == parts.size()) {
-            done = [weak](const std::optional<error>&) {
+            done = [weak, keep = owner_.store_handle()](const std::optional<error>&) {
                 if (auto self = weak.lock()) {
                     self->serve();
                     self->flush_out();

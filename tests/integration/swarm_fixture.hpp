@@ -86,6 +86,7 @@ inline session_options loopback_options(use_trackers trackers = use_trackers::no
     o.torrent.tick_interval = std::chrono::milliseconds(50);
     o.torrent.request_timeout = std::chrono::milliseconds(1500);
     o.torrent.reconnect_interval = std::chrono::milliseconds(200);
+    o.torrent.handshake_timeout = std::chrono::milliseconds(300);
     o.tracker.retry_min = std::chrono::milliseconds(200);
     o.tracker.retry_max = std::chrono::milliseconds(1000);
     o.tracker.udp_timeout = std::chrono::milliseconds(300);
@@ -114,8 +115,11 @@ inline bool same_file(const fs::path& a, const fs::path& b) {
 /// A peer written by hand in the test: connects, handshakes, then does what the test says.
 class raw_peer {
 public:
+    /// Whether the raw peer opens with a handshake or says nothing at all.
+    enum class opening { handshake, silence };
+
     raw_peer(io::reactor& r, const metainfo& m, const io::address& to, bool fast = true,
-             std::optional<wire::peer_id> id = std::nullopt)
+             std::optional<wire::peer_id> id = std::nullopt, opening open = opening::handshake)
         : reactor_(r),
           decoder_(wire::torrent_bounds{m.piece_count(), static_cast<std::uint32_t>(m.piece_length),
                                         static_cast<std::uint32_t>(m.piece_size(piece_index{m.piece_count() - 1}))}) {
@@ -124,7 +128,7 @@ public:
         id_.bytes[19] = static_cast<std::uint8_t>(next_id_++);
         if (id) id_ = *id;
         std::weak_ptr<int> alive = alive_;
-        reactor_.connect(to, [this, alive, hash = m.hash, fast](result<io::connection> c) {
+        reactor_.connect(to, [this, alive, hash = m.hash, fast, open](result<io::connection> c) {
             if (!alive.lock()) {
                 if (c) c->owner()->close(c->id());
                 return;
@@ -141,12 +145,13 @@ public:
                                     if (alive.lock()) closed_ = true;
                                 }};
             EXPECT_TRUE(reactor_.start(conn_, std::move(h)));
+            connected_ = true;
+            if (open == opening::silence) return;
             wire::handshake hs;
             hs.hash = hash;
             hs.id = id_;
             hs.set_fast_extension(fast);
             send(hs);
-            connected_ = true;
         });
     }
     ~raw_peer() {

@@ -196,6 +196,30 @@ TEST_P(SwarmHostile, SmartBanFindsTheCorruptSenderOfASharedPiece) {
     EXPECT_FALSE(leech.get().banned(seed.get().local_id()));
 }
 
+TEST_P(SwarmHostile, HandshakeForAnotherTorrentIsRefused) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& seed = add(m, dir_.path / "seed");
+    seed.start();
+    metainfo other = m;
+    other.hash.bytes[0] ^= 0x01U;
+    raw_peer bad(*reactor_, other, io::address::loopback_v4(seed.port()));
+    ASSERT_TRUE(spin(*reactor_, [&] { return bad.closed(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(seed.get().stats().protocol_violations, 1U);
+    EXPECT_EQ(seed.get().stats().last_violation, "handshake for another info hash");
+    EXPECT_EQ(seed.get().peer_count(), 0U);
+}
+
+TEST_P(SwarmHostile, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& seed = add(m, dir_.path / "seed");
+    seed.start();
+    raw_peer quiet(*reactor_, m, io::address::loopback_v4(seed.port()), true, std::nullopt,
+                   raw_peer::opening::silence);
+    ASSERT_TRUE(spin(*reactor_, [&] { return quiet.closed(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(seed.get().stats().protocol_violations, 0U);
+    EXPECT_EQ(seed.get().stats().connections_in, 1U);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SwarmHostile,
                          ::testing::Values(io::backend_kind::epoll, io::backend_kind::uring),
                          backend_name);

@@ -81,6 +81,8 @@ private:
     [[nodiscard]] wire::torrent_bounds bounds() const;
     [[nodiscard]] const bitfield& have() const { return store_->have(); }
     [[nodiscard]] storage::piece_store& store() { return *store_; }
+    /// Shared ownership for send_borrowed release callbacks: the mapping outlives queued sends.
+    [[nodiscard]] std::shared_ptr<const storage::piece_store> store_handle() const { return store_; }
     [[nodiscard]] bool accept_handshake(peer_connection& peer, const wire::peer_id& id);
     void on_peer_bitfield(peer_connection& peer, const bitfield& bits);
     void on_peer_have(piece_index piece);
@@ -126,7 +128,7 @@ private:
     metainfo info_;
     torrent_options options_;
     wire::peer_id local_id_;
-    std::unique_ptr<storage::piece_store> store_;
+    std::shared_ptr<storage::piece_store> store_;  ///< shared with in-flight borrowed sends
     piece_picker picker_;
     std::mt19937_64 rng_;
     choker_state choker_state_;

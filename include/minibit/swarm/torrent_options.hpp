@@ -38,6 +38,8 @@ struct torrent_options {
     std::chrono::milliseconds request_timeout = 20s;
     /// BEP 3: keep-alives every two minutes at most; we send one after 90 s of silence.
     std::chrono::milliseconds keepalive_interval = 90s;
+    /// A connection that has not completed the handshake by then is closed.
+    std::chrono::milliseconds handshake_timeout = 10s;
     /// A peer that sends nothing at all for this long is disconnected.
     std::chrono::milliseconds idle_timeout = 180s;
     /// Outstanding requests per peer: start, floor and ceiling of the rate-sized pipeline.

@@ -43,6 +43,7 @@ constexpr std::string_view seed_help = R"(usage: minibit-peer seed FILE.torrent 
 )";
 constexpr std::string_view common_help = R"(options:
   --port N              listen port (0 = any; default 0)
+  --listen ADDR         numeric address to listen on (default 0.0.0.0)
   --peer ADDR:PORT      connect to this peer too (repeatable; works without a tracker)
   --no-tracker          do not announce to the torrent's trackers
   --numwant N           peers to ask the tracker for (default 50)
