@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "../common/flags.hpp"
+#include "announce_cli.hpp"
 #include "child_process.hpp"
 #include "swarm_driver.hpp"
 
@@ -155,8 +156,10 @@ int dispatch(int argc, char** argv) {
     if (argc < 2) throw usage_error("missing COMMAND (try: minibit-loadgen help)");
     const std::string_view cmd = argv[1];
     if (cmd == "swarm") return cmd_swarm(argc, argv);
+    if (cmd == "announce") return lg::cmd_announce(argc, argv);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         fmt::print("{}", usage_text);
+        fmt::print("\n{}", lg::announce_usage);
         return 0;
     }
     throw usage_error(fmt::format("unknown command '{}' (try: minibit-loadgen help)", cmd));
