@@ -1,0 +1,210 @@
+// minibit-loadgen announce end to end: the real program (MINIBIT_LOADGEN) drives a bounded load
+// at an in-process minibit tracker over HTTP (keep-alive and one connection per announce) and
+// UDP; the tests read its JSON report and the tracker's /stats.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../../src/apps/loadgen/announce_workload.hpp"
+#include "../../src/apps/loadgen/json_reader.hpp"
+#include "minibit/tracker/server.hpp"
+
+namespace {
+
+using namespace minibit;
+using loadgen::json_value;
+
+struct run_result {
+    int exit_code = -1;
+    std::string out;
+};
+
+/// Runs minibit-loadgen with `args`, capturing stdout (bounded by the program's own limits).
+run_result run_loadgen(const std::string& args) {
+    const char* bin = std::getenv("MINIBIT_LOADGEN");
+    run_result r;
+    if (bin == nullptr) return r;
+    const std::string cmd = std::string("timeout 60 ") + bin + " " + args;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0 && r.out.size() < (1U << 20U))
+        r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+/// GET target over a fresh connection with Connection: close; returns the body ("" on error).
+std::string http_get(const io::address& to, const std::string& target) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(to.port());
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string in;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) {
+        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        char buf[4096];
+        for (int i = 0; i < 1000; ++i) {
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            in.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    const auto body = in.find("\r\n\r\n");
+    return body == std::string::npos ? std::string() : in.substr(body + 4);
+}
+
+double num(const json_value& v, std::string_view path) {
+    const json_value* x = v.at_path(path);
+    return x != nullptr && x->number() ? *x->number() : -1.0;
+}
+
+class LoadgenAnnounce : public testing::Test {
+protected:
+    void SetUp() override {
+        if (std::getenv("MINIBIT_LOADGEN") == nullptr) GTEST_SKIP() << "MINIBIT_LOADGEN unset";
+        start(nullptr);
+    }
+    void start(std::shared_ptr<const tracker::info_hash_filter> filter) {
+        server_.reset();
+        tracker::server_config c;
+        c.http = io::address::loopback_v4(0);
+        c.udp = io::address::loopback_v4(0);
+        c.threads = 1;
+        auto s = tracker::tracker_server::start(c, std::move(filter));
+        ASSERT_TRUE(s) << s.error().message();
+        server_ = std::move(*s);
+    }
+    std::string http_url() const {
+        return "http://127.0.0.1:" + std::to_string(server_->http_address()->port()) + "/announce";
+    }
+    std::string udp_url() const {
+        return "udp://127.0.0.1:" + std::to_string(server_->udp_address()->port());
+    }
+    /// Runs a load and returns its parsed JSON report.
+    json_value load(const std::string& url, const std::string& extra, int expect_exit = 0) {
+        const run_result r = run_loadgen("announce --json --tracker " + url + " " + extra);
+        EXPECT_EQ(r.exit_code, expect_exit) << r.out;
+        auto j = loadgen::parse_json(r.out);
+        EXPECT_TRUE(j) << r.out;
+        return j ? *j : json_value{};
+    }
+    json_value stats() const {
+        auto j = loadgen::parse_json(http_get(*server_->http_address(), "/stats"));
+        EXPECT_TRUE(j);
+        return j ? *j : json_value{};
+    }
+    std::unique_ptr<tracker::tracker_server> server_;
+};
+
+const std::string bounded_load = "--count 2000 --peers 300 --torrents 5 --concurrency 16";
+
+void expect_clean_run(const json_value& r) {
+    EXPECT_EQ(num(r, "sent"), 2000);
+    EXPECT_EQ(num(r, "announces"), 2000);
+    EXPECT_EQ(num(r, "errors.total"), 0);
+    EXPECT_EQ(num(r, "events.started"), 300);   // every peer starts first
+    EXPECT_EQ(num(r, "events.completed"), 150); // odd leechers complete at their 5th announce
+    EXPECT_EQ(num(r, "events.stopped"), 0);     // no peer reached its 10th announce
+    EXPECT_EQ(num(r, "events.none"), 1550);
+    EXPECT_GT(num(r, "peers_received"), 0);
+    const auto* ended = r.find("ended_by");
+    ASSERT_NE(ended, nullptr);
+    EXPECT_EQ(std::get<std::string>(ended->data), "count");
+}
+
+void expect_tracker_holds(const json_value& s, double torrents, double peers) {
+    EXPECT_EQ(num(s, "torrents"), torrents);
+    EXPECT_EQ(num(s, "peers"), peers);
+}
+
+TEST_F(LoadgenAnnounce, HttpKeepAliveAnswersEveryAnnounceOnSixteenConnections) {
+    const json_value r = load(http_url(), bounded_load);
+    expect_clean_run(r);
+    EXPECT_EQ(num(r, "connects"), 16);
+    const json_value s = stats();
+    expect_tracker_holds(s, 5, 300);
+    EXPECT_EQ(num(s, "requests.http.announce.total"), 2000);
+}
+
+TEST_F(LoadgenAnnounce, HttpCloseOpensOneConnectionPerAnnounce) {
+    const json_value r = load(http_url(), bounded_load + " --http-close");
+    expect_clean_run(r);
+    EXPECT_EQ(num(r, "connects"), 2000);
+    expect_tracker_holds(stats(), 5, 300);
+}
+
+TEST_F(LoadgenAnnounce, UdpAnswersEveryAnnounceAfterOneConnect) {
+    const json_value r = load(udp_url(), bounded_load);
+    expect_clean_run(r);
+    EXPECT_EQ(num(r, "connects"), 1);
+    EXPECT_EQ(num(r, "retransmits"), 0);
+    const json_value s = stats();
+    expect_tracker_holds(s, 5, 300);
+    EXPECT_EQ(num(s, "requests.udp.announce.total"), 2000);
+    EXPECT_EQ(num(s, "requests.udp.connect.total"), 1);
+}
+
+TEST_F(LoadgenAnnounce, PeersLeaveTheTrackerAfterTheirStoppedAnnounce) {
+    // 10 announces per peer: started, 8 periodic, stopped; nobody is left.
+    const json_value r = load(udp_url(), "--count 3000 --peers 300 --torrents 5");
+    EXPECT_EQ(num(r, "announces"), 3000);
+    EXPECT_EQ(num(r, "events.stopped"), 300);
+    EXPECT_EQ(num(stats(), "peers"), 0);
+}
+
+TEST_F(LoadgenAnnounce, RefusedHttpConnectionsAreCountedAndExitOne) {
+    const std::string url = http_url();
+    server_.reset();  // nothing listens on that port any more
+    const json_value r = load(url, "--count 50 --peers 100", 1);
+    EXPECT_EQ(num(r, "sent"), 50);
+    EXPECT_EQ(num(r, "announces"), 0);
+    EXPECT_EQ(num(r, "errors.connection_errors"), 50);
+}
+
+TEST_F(LoadgenAnnounce, TorrentsOutsideTheAllowListCountAsFailuresWithTheReason) {
+    const auto dir = std::filesystem::temp_directory_path() / "minibit-loadgen-announce-test";
+    std::filesystem::create_directories(dir);
+    const auto list = dir / "hashes.txt";
+    const run_result w = run_loadgen("announce --write-info-hashes " + list.string() +
+                                     " --torrents 2");
+    ASSERT_EQ(w.exit_code, 0);
+    std::ifstream in(list);
+    std::string text;
+    for (std::string line; std::getline(in, line) && text.size() < 4096;) text += line + "\n";
+    EXPECT_EQ(text, loadgen::torrent_hash(0).hex() + "\n" + loadgen::torrent_hash(1).hex() + "\n");
+    auto filter = tracker::info_hash_filter::parse(text, tracker::filter_mode::allow_listed);
+    ASSERT_TRUE(filter);
+    start(std::make_shared<const tracker::info_hash_filter>(*filter));
+    // Peers 0..99 over 4 torrents: torrents 2 and 3 (half the announces) are refused.
+    const std::vector<std::string> urls{http_url(), udp_url()};
+    for (const std::string& url : urls) {
+        const json_value r = load(url, "--count 400 --peers 100 --torrents 4", 1);
+        EXPECT_EQ(num(r, "announces"), 200) << url;
+        EXPECT_EQ(num(r, "errors.failures"), 200) << url;
+        EXPECT_EQ(num(r, "failure_reasons.torrent not allowed"), 200) << url;
+    }
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
