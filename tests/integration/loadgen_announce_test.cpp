@@ -3,6 +3,7 @@
 // UDP; the tests read its JSON report and the tracker's /stats.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -12,7 +13,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -205,6 +208,84 @@ TEST_F(LoadgenAnnounce, TorrentsOutsideTheAllowListCountAsFailuresWithTheReason)
         EXPECT_EQ(num(r, "failure_reasons.torrent not allowed"), 200) << url;
     }
     std::filesystem::remove_all(dir);
+}
+
+/// An HTTP/1.1 server like Debian's opentracker: answers one request per connection, with no
+/// Connection header, then closes. Serves until destroyed; each wait is bounded.
+class close_after_answer_server {
+public:
+    close_after_answer_server() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sa;
+        ::bind(fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+        ::listen(fd_, 64);
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    close_after_answer_server(const close_after_answer_server&) = delete;
+    close_after_answer_server& operator=(const close_after_answer_server&) = delete;
+    ~close_after_answer_server() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] int connections() const { return connections_; }
+
+private:
+    void serve() {
+        // One compact peer, 127.0.0.1:1234 (embedded NULs: built with an explicit length).
+        const std::string body = "d8:completei1e10:incompletei0e8:intervali1800e5:peers6:" +
+                                 std::string("\x7f\x00\x00\x01\x04\xd2", 6) + "e";
+        const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                   "Content-Length: " + std::to_string(body.size()) +
+                                   "\r\n\r\n" + body;
+        for (int turn = 0; turn < 6000 && !stop_; ++turn) {  // 6000 * 10 ms = 60 s at most
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 10) <= 0) continue;
+            const int c = ::accept(fd_, nullptr, nullptr);
+            if (c < 0) continue;
+            ++connections_;
+            timeval tv{2, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            std::string in;
+            char buf[2048];
+            while (in.find("\r\n\r\n") == std::string::npos && in.size() < 8192) {
+                const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+                if (n <= 0) break;
+                in.append(buf, static_cast<std::size_t>(n));
+            }
+            ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+            ::close(c);
+        }
+    }
+
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> connections_{0};
+    std::thread thread_;
+};
+
+TEST(LoadgenAnnounceHttp, ResendsOnANewConnectionWhenTheServerClosedAKeptAliveOne) {
+    if (std::getenv("MINIBIT_LOADGEN") == nullptr) GTEST_SKIP() << "MINIBIT_LOADGEN unset";
+    close_after_answer_server server;
+    const run_result r = run_loadgen("announce --json --count 20 --peers 10 --concurrency 1 "
+                                     "--tracker http://127.0.0.1:" +
+                                     std::to_string(server.port()) + "/announce");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    auto j = loadgen::parse_json(r.out);
+    ASSERT_TRUE(j) << r.out;
+    EXPECT_EQ(num(*j, "announces"), 20);
+    EXPECT_EQ(num(*j, "errors.total"), 0);
+    EXPECT_EQ(num(*j, "peers_received"), 20);
+    // The first announce opens a connection; each later one finds it closed and resends.
+    EXPECT_EQ(num(*j, "stale_connection_retries"), 19);
+    EXPECT_EQ(num(*j, "connects"), 20);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ struct http_conn {
     bool busy = false;        ///< a request is outstanding
     bool connecting = false;  ///< nonblocking connect not finished
     bool want_out = false;    ///< EPOLLOUT is registered (a send is pending)
+    bool reused = false;      ///< the request went out on a connection that served one before
     std::string out;
     std::size_t out_off = 0;
     std::string in;
@@ -129,6 +130,7 @@ private:
     void complete(std::size_t i, const framed& f);
     void release(std::size_t i, bool close_it);
     void fail(std::size_t i, announce_error_kind kind, std::string_view reason);
+    [[nodiscard]] bool retry_fresh(std::size_t i);
     void close_fd(http_conn& c);
     void set_out(http_conn& c, bool want);
     void check_timeouts(announce_clock::time_point now);
@@ -199,6 +201,7 @@ void http_driver::issue(std::size_t i, announce_clock::time_point now) {
                         options_.tracker.host, options_.tracker.port,
                         options_.reuse == http_reuse::close_each ? "Connection: close\r\n" : "");
     c.out_off = 0;
+    c.reused = c.fd >= 0;
     if (c.fd < 0) {
         open(i);
     } else {
@@ -243,6 +246,7 @@ void http_driver::send_pending(std::size_t i) {
         const ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
                                  MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return set_out(c, true);
+        if (n < 0 && retry_fresh(i)) return;
         if (n < 0) return fail(i, announce_error_kind::connection_error, std::strerror(errno));
         c.out_off += static_cast<std::size_t>(n);
     }
@@ -270,8 +274,9 @@ void http_driver::on_readable(std::size_t i) {
     http_conn& c = conns_[i];
     const ssize_t n = ::recv(c.fd, buf_.data(), buf_.size(), 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n < 0) return fail(i, announce_error_kind::connection_error, std::strerror(errno));
     if (!c.busy) return close_fd(c);  // the server closed an idle connection, or spoke out of turn
+    if (n <= 0 && c.in.empty() && retry_fresh(i)) return;
+    if (n < 0) return fail(i, announce_error_kind::connection_error, std::strerror(errno));
     const bool eof = n == 0;
     c.in.append(buf_.data(), static_cast<std::size_t>(n));
     framed f;
@@ -320,6 +325,19 @@ void http_driver::fail(std::size_t i, announce_error_kind kind, std::string_view
         report_.error(kind, reason);
     }
     release(i, true);
+}
+
+/// A kept-alive connection the server closed before our request reached it (opentracker closes
+/// after every answer without saying so): resend once on a new connection, as HTTP clients do.
+bool http_driver::retry_fresh(std::size_t i) {
+    http_conn& c = conns_[i];
+    if (!c.reused) return false;
+    c.reused = false;
+    close_fd(c);
+    c.out_off = 0;
+    ++report_.stale_retries;
+    open(i);
+    return true;
 }
 
 void http_driver::close_fd(http_conn& c) {

@@ -100,8 +100,9 @@ std::string format_json(const announce_report& r) {
     out += R"("events":{)";
     for (std::size_t i = 0; i < event_names.size(); ++i)
         out += fmt::format(R"({}"{}":{})", i == 0 ? "" : ",", event_names[i], r.events[i]);
-    out += fmt::format(R"(}},"peers_received":{},"retransmits":{},"connects":{},)",
-                       r.peers_received, r.retransmits, r.connects);
+    out += fmt::format(R"(}},"peers_received":{},"retransmits":{},"connects":{},)"
+                       R"("stale_connection_retries":{},)",
+                       r.peers_received, r.retransmits, r.connects, r.stale_retries);
     out += fmt::format(R"("errors":{{"total":{})", r.error_total());
     for (std::size_t i = 0; i < error_names.size(); ++i)
         out += fmt::format(R"(,"{}":{})", error_names[i], r.errors[i]);

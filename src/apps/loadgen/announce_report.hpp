@@ -57,6 +57,7 @@ struct announce_report {
     std::uint64_t peers_received = 0;           ///< peer records in all answers
     std::uint64_t retransmits = 0;              ///< UDP announces sent again after a timeout
     std::uint64_t connects = 0;                 ///< UDP connect answers / TCP connections opened
+    std::uint64_t stale_retries = 0;            ///< HTTP resends after a kept-alive close
     latency_histogram latency;
     double seconds = 0;                         ///< from the first send to the last completion
     std::string ended_by;                       ///< "count" or "duration"
