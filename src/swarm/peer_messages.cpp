@@ -43,6 +43,10 @@ void peer_connection::handle(const wire::peer_message& m) {
     const int kind = detail::kind_of(m);
     if (kind >= 0) {
         ++stats.messages_received[static_cast<std::size_t>(kind)];
+        if (spdlog::should_log(spdlog::level::trace)) {
+            spdlog::trace("peer {}: received {}", remote_.to_string(),
+                          message_name(static_cast<std::size_t>(kind)));
+        }
     }
     const bool needs_fast = std::holds_alternative<wire::have_all>(m) ||
                             std::holds_alternative<wire::have_none>(m) ||
@@ -107,15 +111,8 @@ void peer_connection::on_handshake(const wire::handshake& h) {
 }
 
 void peer_connection::send_initial_messages() {
-    const bitfield& have = owner_.have();
-    // BEP 3 / BEP 6: the piece announcement must be the first message after the handshake.
-    if (fast_ && have.all()) {
-        send(wire::have_all{});
-    } else if (fast_ && have.none()) {
-        send(wire::have_none{});
-    } else if (!have.none()) {
-        send(wire::have_bitfield{have});
-    }
+    // The BEP 10 handshake goes first, as libtorrent, Transmission and aria2 send it; BEP 3 /
+    // BEP 6's "piece announcement first" counts among the core messages.
     if (extensions_) {
         wire::extension_handshake ours;
         ours.v = "MiniBit 0.1";
@@ -127,13 +124,22 @@ void peer_connection::send_initial_messages() {
         send(wire::extended{0, {reinterpret_cast<const std::uint8_t*>(payload.data()),
                                 payload.size()}});
     }
+    const bitfield& have = owner_.have();
+    if (fast_ && have.all()) {
+        send(wire::have_all{});
+    } else if (fast_ && have.none()) {
+        send(wire::have_none{});
+    } else if (!have.none()) {
+        send(wire::have_bitfield{have});
+    }
     flush_out();
 }
 
 void peer_connection::on_bitfield(const bitfield& bits) {
+    // BEP 3 wants the bitfield first, but aria2 sends a fresh BITFIELD (or HAVE_ALL) instead of
+    // many HAVEs later on; like libtorrent we accept it as a replacement of what we knew.
     if (pieces_announced_) {
-        close(close_reason::violation, "bitfield after the first piece announcement");
-        return;
+        owner_.forget_peer_pieces(*this);
     }
     pieces_announced_ = true;
     has_ = bits;

@@ -280,11 +280,7 @@ peer_connection* torrent::find_peer(peer_slot slot) {
 void torrent::on_peer_closed(peer_connection& peer) {
     const peer_slot slot = peer.slot();
     (void)picker_.on_peer_gone(slot);
-    if (seeds_counted_.erase(slot.get()) > 0) {
-        picker_.remove_seed();
-    } else {
-        picker_.remove_peer(peer.has());
-    }
+    forget_peer_pieces(peer);
     ++stats_.disconnects;
     const auto keep = peers_[slot.get()];  // alive until the end of this call
     peers_.erase(slot.get());
@@ -300,6 +296,14 @@ void torrent::on_peer_bitfield(peer_connection& peer, const bitfield& bits) {
         picker_.add_seed();
     } else {
         picker_.add_peer(bits);
+    }
+}
+
+void torrent::forget_peer_pieces(peer_connection& peer) {
+    if (seeds_counted_.erase(peer.slot().get()) > 0) {
+        picker_.remove_seed();
+    } else {
+        picker_.remove_peer(peer.has());
     }
 }
 

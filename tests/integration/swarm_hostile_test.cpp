@@ -196,6 +196,24 @@ TEST_P(SwarmHostile, SmartBanFindsTheCorruptSenderOfASharedPiece) {
     EXPECT_FALSE(leech.get().banned(seed.get().local_id()));
 }
 
+TEST_P(SwarmHostile, LaterBitfieldReplacesTheFirstAsAria2SendsIt) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& leech = add(m, dir_.path / "leech");
+    leech.start();
+    raw_peer peer(*reactor_, m, io::address::loopback_v4(leech.port()));
+    bool interested = false;
+    peer.on_message = [&](raw_peer&, const wire::peer_message& msg) {
+        interested = interested || std::holds_alternative<wire::interested>(msg);
+    };
+    ASSERT_TRUE(spin(*reactor_, [&] { return peer.handshaken() || peer.closed(); }));
+    peer.send(wire::have_none{});
+    peer.send(wire::have_bitfield{bitfield(m.piece_count(), true)});
+    ASSERT_TRUE(spin(*reactor_, [&] { return interested || peer.closed(); }, std::chrono::seconds(5)));
+    EXPECT_TRUE(interested);
+    EXPECT_FALSE(peer.closed());
+    EXPECT_EQ(leech.get().stats().protocol_violations, 0U);
+}
+
 TEST_P(SwarmHostile, HandshakeForAnotherTorrentIsRefused) {
     const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
     session& seed = add(m, dir_.path / "seed");

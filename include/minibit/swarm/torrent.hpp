@@ -85,6 +85,8 @@ private:
     [[nodiscard]] std::shared_ptr<const storage::piece_store> store_handle() const { return store_; }
     [[nodiscard]] bool accept_handshake(peer_connection& peer, const wire::peer_id& id);
     void on_peer_bitfield(peer_connection& peer, const bitfield& bits);
+    /// Removes the peer's pieces from the availability counts (before a new bitfield, or gone).
+    void forget_peer_pieces(peer_connection& peer);
     void on_peer_have(piece_index piece);
     void on_peer_interested(peer_connection& peer);
     [[nodiscard]] std::vector<wire::block_ref> request_blocks(peer_connection& peer,

@@ -96,6 +96,7 @@ void setup_logging(const flags& f) {
     logger->set_level(level);
     logger->flush_on(spdlog::level::warn);
     spdlog::set_default_logger(logger);
+    spdlog::flush_every(std::chrono::seconds(1));
 }
 
 std::chrono::milliseconds to_ms(double seconds) {
