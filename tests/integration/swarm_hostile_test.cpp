@@ -214,6 +214,34 @@ TEST_P(SwarmHostile, LaterBitfieldReplacesTheFirstAsAria2SendsIt) {
     EXPECT_EQ(leech.get().stats().protocol_violations, 0U);
 }
 
+TEST_P(SwarmHostile, EndgameDuplicatesStalledRequestsAndCancelsThem) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& seed = add(m, dir_.path / "seed");
+    seed.start();
+    auto o = loopback_options();
+    o.torrent.request_timeout = std::chrono::seconds(60);  // only endgame can finish in time
+    session& leech = add(m, dir_.path / "leech", o);
+    leech.start();
+    // The staller claims every piece, unchokes, and never answers a request.
+    raw_peer staller(*reactor_, m, io::address::loopback_v4(leech.port()));
+    std::size_t requests = 0;
+    std::size_t cancels = 0;
+    staller.on_message = [&](raw_peer& self, const wire::peer_message& msg) {
+        if (std::holds_alternative<wire::interested>(msg)) self.send(wire::unchoke{});
+        if (std::holds_alternative<wire::request>(msg)) ++requests;
+        if (std::holds_alternative<wire::cancel>(msg)) ++cancels;
+    };
+    ASSERT_TRUE(spin(*reactor_, [&] { return staller.handshaken() || staller.closed(); }));
+    staller.send(wire::have_all{});
+    ASSERT_TRUE(spin(*reactor_, [&] { return requests > 0; }, std::chrono::seconds(5)));
+    leech.get().connect(at(seed));
+    ASSERT_TRUE(spin(*reactor_, [&] { return leech.get().complete() && cancels > 0; },
+                     std::chrono::seconds(10)));
+    EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "leech" / "data.bin"));
+    EXPECT_EQ(leech.get().stats().requests_timed_out, 0U);
+    EXPECT_GE(leech.get().stats().messages_sent[8], cancels);  // CANCEL is id 8
+}
+
 TEST_P(SwarmHostile, HandshakeForAnotherTorrentIsRefused) {
     const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
     session& seed = add(m, dir_.path / "seed");
