@@ -7,6 +7,13 @@
 #include <spdlog/spdlog.h>
 
 namespace minibit::swarm {
+namespace {
+
+/// Addresses remembered for redialling; the oldest tracker-given one goes first (the --peer
+/// ones stay). Bounds memory under a tracker that keeps handing out new addresses.
+constexpr std::size_t max_known_peers = 1000;
+
+}  // namespace
 
 result<std::unique_ptr<session>> session::open(io::reactor& reactor, metainfo info,
                                                const std::filesystem::path& folder,
@@ -95,6 +102,9 @@ void session::learn(const std::vector<io::address>& peers) {
             continue;  // ourselves, as the tracker sees us on loopback
         }
         if (std::find(known_.begin(), known_.end(), p) == known_.end()) {
+            if (known_.size() >= max_known_peers + options_.peers.size()) {
+                known_.erase(known_.begin() + static_cast<std::ptrdiff_t>(options_.peers.size()));
+            }
             known_.push_back(p);
         }
         torrent_->connect(p);

@@ -167,6 +167,62 @@ void write_stats(const run_plan& plan, const minibit::swarm::torrent& t) {
     std::rename(tmp.c_str(), plan.stats_json->c_str());
 }
 
+/// Where the loop stands: keep going, or stop with an exit status and a message.
+struct verdict {
+    bool stop = false;
+    int status = 0;
+    std::string message;
+};
+
+/// Decides after each loop turn whether the run is over.
+verdict judge(const run_plan& plan, const minibit::swarm::session& s, steady::time_point started,
+              std::optional<steady::time_point> completed_at,
+              const std::optional<minibit::error>& failure) {
+    const auto now = steady::now();
+    const auto since = [&](steady::time_point t) {
+        return std::chrono::duration<double>(now - t).count();
+    };
+    if (failure) return {true, 1, failure->message()};
+    if (stop_signal.load() != 0) {
+        if (!plan.seed_mode && !completed_at) {
+            return {true, 1, "interrupted before the download completed"};
+        }
+        return {true, 0, ""};
+    }
+    if (plan.seed_mode && plan.linger_seconds && since(started) >= *plan.linger_seconds) {
+        return {true, 0, ""};
+    }
+    if (!plan.seed_mode && completed_at &&
+        since(*completed_at) >= plan.linger_seconds.value_or(0.0)) {
+        return {true, 0, ""};
+    }
+    if (!completed_at && plan.timeout_seconds && since(started) >= *plan.timeout_seconds) {
+        const auto* tc = s.tracker();
+        if (tc != nullptr && !tc->last_success() && !tc->last_error().empty()) {
+            return {true, 1, fmt::format("timed out; tracker unreachable: {}", tc->last_error())};
+        }
+        return {true, 1, fmt::format("timed out with {}/{} pieces", s.get().stats().pieces_have,
+                                     s.get().info().piece_count())};
+    }
+    return {};
+}
+
+/// Stops the session (stopped announce, bounded wait), writes the stats, prints the error line.
+int finish(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_plan& plan,
+           const verdict& v) {
+    bool stopped = false;
+    s.stop([&stopped] { stopped = true; });
+    const auto stop_deadline = steady::now() + 3s;
+    while (!stopped && steady::now() < stop_deadline) {
+        (void)reactor.run_once(50ms);
+    }
+    write_stats(plan, s.get());
+    if (v.status != 0) {
+        fmt::print(stderr, "minibit-peer: {}\n", v.message);
+    }
+    return v.status;
+}
+
 /// Runs the loop; returns the exit status.
 int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_plan& plan) {
     std::signal(SIGINT, on_stop_signal);
@@ -179,12 +235,10 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
     const auto started = steady::now();
     std::optional<steady::time_point> completed_at;
     auto last_draw = started - 1s;
-    int status = 0;
-    std::string message;
-    for (;;) {
+    verdict v;
+    while (!v.stop) {
         if (auto r = reactor.run_once(100ms); !r) {
-            message = r.error().message();
-            status = 1;
+            v = {true, 1, r.error().message()};
             break;
         }
         const auto now = steady::now();
@@ -193,46 +247,49 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
             print_progress(s.get());
             last_draw = now;
         }
-        if (failure) {
-            message = failure->message();
-            status = 1;
-            break;
-        }
-        if (stop_signal.load() != 0) {
-            if (!plan.seed_mode && !completed_at) {
-                message = "interrupted before the download completed";
-                status = 1;
-            }
-            break;
-        }
-        const auto since = [&](steady::time_point t) { return std::chrono::duration<double>(now - t).count(); };
-        if (plan.seed_mode && plan.linger_seconds && since(started) >= *plan.linger_seconds) break;
-        if (!plan.seed_mode && completed_at && since(*completed_at) >= plan.linger_seconds.value_or(0.0)) break;
-        if (!completed_at && plan.timeout_seconds && since(started) >= *plan.timeout_seconds) {
-            const auto* tc = s.tracker();
-            message = tc != nullptr && !tc->last_success() && !tc->last_error().empty()
-                          ? fmt::format("timed out; tracker unreachable: {}", tc->last_error())
-                          : fmt::format("timed out with {}/{} pieces", s.get().stats().pieces_have,
-                                        s.get().info().piece_count());
-            status = 1;
-            break;
-        }
+        v = judge(plan, s, started, completed_at, failure);
     }
     if (tty) {
         print_progress(s.get());
         fmt::print("\n");
     }
-    bool stopped = false;
-    s.stop([&stopped] { stopped = true; });
-    const auto stop_deadline = steady::now() + 3s;
-    while (!stopped && steady::now() < stop_deadline) {
-        (void)reactor.run_once(50ms);
+    return finish(reactor, s, plan, v);
+}
+
+/// Parses the command line of get or seed into the loop's plan (usage errors throw).
+run_plan make_plan(const flags& f, bool seed_mode) {
+    const std::size_t want_positional = seed_mode ? 2 : 1;
+    if (f.positional().size() != want_positional) {
+        throw usage_error(seed_mode ? "seed needs FILE.torrent and DATA_PATH"
+                                    : "get needs exactly one FILE.torrent");
     }
-    write_stats(plan, s.get());
-    if (status != 0) {
-        fmt::print(stderr, "minibit-peer: {}\n", message);
+    if (seed_mode && (f.has("output") || f.has("seed-for"))) {
+        throw usage_error("seed takes DATA_PATH and --for, not -o or --seed-for");
     }
-    return status;
+    if (!seed_mode && f.has("for")) throw usage_error("get takes --seed-for, not --for");
+    run_plan plan;
+    plan.seed_mode = seed_mode;
+    plan.linger_seconds = f.get_seconds(seed_mode ? "for" : "seed-for");
+    plan.timeout_seconds = f.get_seconds("timeout");
+    plan.stats_json = f.get("stats-json");
+    return plan;
+}
+
+/// libtorrent's convention: the save path holds the torrent's file or top folder; a path to
+/// the single file itself is turned into its folder. Every file must exist.
+std::filesystem::path seed_folder(std::filesystem::path data, const minibit::metainfo& info) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(data, ec) && !info.multi_file) {
+        data = std::filesystem::absolute(data).parent_path();
+    }
+    for (const auto& file : info.files) {
+        if (!std::filesystem::exists(data / file.path, ec)) {
+            throw std::runtime_error(fmt::format(
+                "{} is missing: DATA_PATH must be the folder that holds the torrent's data",
+                (data / file.path).string()));
+        }
+    }
+    return data;
 }
 
 int transfer(int argc, char** argv, bool seed_mode) {
@@ -247,40 +304,14 @@ int transfer(int argc, char** argv, bool seed_mode) {
     std::vector<char*> ptrs;
     for (auto& a : args) ptrs.push_back(a.data());
     const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2, valued_flags, {"no-tracker"});
-    const std::size_t want_positional = seed_mode ? 2 : 1;
-    if (f.positional().size() != want_positional) {
-        throw usage_error(seed_mode ? "seed needs FILE.torrent and DATA_PATH"
-                                    : "get needs exactly one FILE.torrent");
-    }
-    if (seed_mode && (f.has("output") || f.has("seed-for"))) {
-        throw usage_error("seed takes DATA_PATH and --for, not -o or --seed-for");
-    }
-    if (!seed_mode && f.has("for")) throw usage_error("get takes --seed-for, not --for");
+    const run_plan plan = make_plan(f, seed_mode);
     setup_logging(f);
-    run_plan plan;
-    plan.seed_mode = seed_mode;
-    plan.linger_seconds = f.get_seconds(seed_mode ? "for" : "seed-for");
-    plan.timeout_seconds = f.get_seconds("timeout");
-    plan.stats_json = f.get("stats-json");
-    auto options = build_options(f);
+    const auto options = build_options(f);
     const auto kind = backend_of(f);
-
     auto info = minibit::load_metainfo(f.positional()[0]);
     if (!info) throw std::runtime_error(info.error().message());
-    std::filesystem::path folder = seed_mode ? f.positional()[1] : f.get("output").value_or(".");
-    if (seed_mode) {
-        std::error_code ec;
-        if (std::filesystem::is_regular_file(folder, ec) && !info->multi_file) {
-            folder = std::filesystem::absolute(folder).parent_path();
-        }
-        for (const auto& file : info->files) {
-            if (!std::filesystem::exists(folder / file.path, ec)) {
-                throw std::runtime_error(fmt::format("{} is missing: DATA_PATH must be the folder "
-                                                     "that holds the torrent's data",
-                                                     (folder / file.path).string()));
-            }
-        }
-    }
+    const std::filesystem::path folder = seed_mode ? seed_folder(f.positional()[1], *info)
+                                                   : std::filesystem::path(f.get("output").value_or("."));
     auto reactor = minibit::io::make_reactor(kind, {});
     if (!reactor) throw std::runtime_error(reactor.error().message());
     auto s = minibit::swarm::session::open(**reactor, std::move(*info), folder, options);
