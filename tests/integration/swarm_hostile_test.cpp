@@ -242,6 +242,26 @@ TEST_P(SwarmHostile, EndgameDuplicatesStalledRequestsAndCancelsThem) {
     EXPECT_GE(leech.get().stats().messages_sent[8], cancels);  // CANCEL is id 8
 }
 
+TEST_P(SwarmHostile, ExtensionMessagesThatWereNotNegotiatedCloseTheConnection) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& seed = add(m, dir_.path / "seed");
+    seed.start();
+    // No BEP 6 bit in the handshake, then HAVE_NONE; no BEP 10 bit, then an extended message.
+    raw_peer no_fast(*reactor_, m, io::address::loopback_v4(seed.port()), false);
+    ASSERT_TRUE(spin(*reactor_, [&] { return no_fast.handshaken() || no_fast.closed(); }));
+    no_fast.send(wire::have_none{});
+    ASSERT_TRUE(spin(*reactor_, [&] { return no_fast.closed(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(seed.get().stats().last_violation,
+              "fast-extension message without BEP 6 negotiated");
+    raw_peer no_ext(*reactor_, m, io::address::loopback_v4(seed.port()));
+    ASSERT_TRUE(spin(*reactor_, [&] { return no_ext.handshaken() || no_ext.closed(); }));
+    const std::uint8_t payload[] = {'d', 'e'};
+    no_ext.send(wire::extended{0, payload});
+    ASSERT_TRUE(spin(*reactor_, [&] { return no_ext.closed(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(seed.get().stats().last_violation, "extended message without BEP 10 negotiated");
+    EXPECT_EQ(seed.get().stats().protocol_violations, 2U);
+}
+
 TEST_P(SwarmHostile, HandshakeForAnotherTorrentIsRefused) {
     const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
     session& seed = add(m, dir_.path / "seed");
