@@ -45,8 +45,9 @@ class procs:
     def start(self, name: str, cmd, log_path: str) -> subprocess.Popen:
         log = open(log_path, "wb")
         try:
+            # Same process group as the test, so that meson's kill on timeout reaches them too.
             p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL)
         finally:
             log.close()
         self.items.append((name, p))
@@ -102,7 +103,7 @@ def minibit_cmd(peer: str, mode: str, torrent: str, path: str, log: str, timeout
     cmd = [peer, mode, torrent]
     cmd += ["-o", path, "--timeout", str(int(timeout_s))] if mode == "get" else [path]
     return cmd + ["--listen", "127.0.0.1", "--port", "0", "--rechoke-interval", "0.2",
-                  "--log", log, "--log-level", "debug"]
+                  "--log", log, "--log-level", os.environ.get("MINIBIT_INTEROP_LOG_LEVEL", "debug")]
 
 
 def aria2_cmd(torrent: str, folder: str, seed: bool) -> list:

@@ -11,8 +11,10 @@ Every download is checked by SHA-256 against the original. Skips (77) when a cli
 MINIBIT_INTEROP_RUN_KNOWN=1; MINIBIT_INTEROP_KEEP=1 keeps the temp folder (logs) for inspection.
 """
 import hashlib
+import json
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -23,6 +25,9 @@ import peer_clients as pc  # noqa: E402
 
 SIZE = 4 * 1024 * 1024 + 12345       # 65 pieces of 64 KiB, the last one short
 CASE_DEADLINE_S = 90
+# aria2c dials with an MSE (encrypted) handshake first and retries in plain text when refused;
+# minibit-peer does not speak MSE and closes such a connection as a protocol violation.
+MSE_REFUSED = "closing: peer_wire: at byte 0: pstrlen is not 19"
 KNOWN_FAILURES = {}                  # case name -> one line: why (see the report / docs)
 
 
@@ -71,20 +76,41 @@ class context:
         folder = os.path.join(self.dir, name)
         cmd = pc.minibit_cmd(self.peer, "get", self.torrent, folder, self.log(name),
                              pc.left(self.deadline) - 5)
-        return folder, self.procs.start(name, cmd + list(extra), self.log(name + "-out"))
+        cmd += ["--stats-json", os.path.join(self.dir, f"{name}.json"), *extra]
+        return folder, self.procs.start(name, cmd, self.log(name + "-out"))
 
     def start_seed(self):
         cmd = pc.minibit_cmd(self.peer, "seed", self.torrent, self.seed_dir, self.log("seed"), 0)
+        cmd += ["--stats-json", os.path.join(self.dir, "seed.json")]
         return self.procs.start("minibit seeder", cmd, self.log("seed-out"))
 
     def finish_get(self, folder: str, proc, who: str) -> None:
         rc = proc.wait(timeout=pc.left(self.deadline))
         assert rc == 0, f"{who} exited {rc}"
         self.check(folder, who)
+        s = self.stats(os.path.basename(folder), who)
+        assert s["payload_bytes_down"] >= SIZE, f"{who}: {s['payload_bytes_down']} bytes down"
+        assert s["pieces_verified"] == s["piece_count"], f"{who}: {s['pieces_verified']} verified"
 
-    def stop_seed(self, proc) -> None:
+    def stop_seed(self, proc, uploaded_at_least: int = SIZE) -> None:
         rc = self.procs.stop(proc)
         assert rc == 0, f"minibit-peer seed exited {rc} on SIGTERM"
+        s = self.stats("seed", "minibit-peer seed")
+        assert s["payload_bytes_up"] >= uploaded_at_least, \
+            f"minibit-peer seed: {s['payload_bytes_up']} bytes up < {uploaded_at_least}"
+
+    def stats(self, name: str, who: str) -> dict:
+        """minibit-peer's --stats-json; a real client causes no bad piece, no ban and no
+        violation other than an MSE (encrypted) handshake attempt, which we refuse."""
+        with open(os.path.join(self.dir, f"{name}.json")) as f:
+            s = json.load(f)
+        for key in ("hash_failures", "peers_banned"):
+            assert s[key] == 0, f"{who}: {key} = {s[key]} (see {name}.log)"
+        with open(os.path.join(self.dir, f"{name}.log"), errors="replace") as f:
+            mse = sum(MSE_REFUSED in line for line in f)
+        assert s["protocol_violations"] == mse, \
+            f"{who}: {s['protocol_violations']} protocol violations, {mse} of them MSE attempts"
+        return s
 
 
 def lt_add(ctx, ses, folder: str, seed: bool):
@@ -160,6 +186,8 @@ def case_mixed(ctx) -> None:
         ctx.check(folder, f"libtorrent leecher {i} (mixed swarm)")
     del handles, sessions
     ctx.stop_seed(seeder)
+    ups = [ctx.stats(f"get{i}", f"get{i}")["payload_bytes_up"] for i in range(2)]
+    print(f"mixed: the minibit-peer leechers uploaded {ups} bytes to the swarm")
 
 
 CASES = {
@@ -191,7 +219,13 @@ def run_case(name, peer, lt, tracker_port, root, seed) -> bool:
             ctx.procs.stop_all()
 
 
+def on_sigterm(signum, _frame):
+    # meson's timeout sends SIGTERM: unwind through every `finally`, which ends our processes.
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, on_sigterm)
     peer, tracker = sys.argv[1], sys.argv[2]
     wanted = sys.argv[3:] or list(CASES)
     unknown = [c for c in wanted if c not in CASES]
