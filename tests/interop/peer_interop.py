@@ -4,7 +4,7 @@ Usage: /usr/bin/python3 peer_interop.py MINIBIT_PEER MINIBIT_TRACKER [CASE...]
 Cases (v1 torrents of a multi-piece file made by `minibit-peer create`; each bounded by
 CASE_DEADLINE_S, every process it started ended on every exit path; ports from the kernel):
   lt_seed, aria2_seed, transmission_seed: minibit-peer downloads from that client;
-  lt_leech, aria2_leech: that client downloads from a minibit-peer seeder;
+  lt_leech, aria2_leech, transmission_leech: that client downloads from a minibit-peer seeder;
   mixed: one minibit-peer seeder, 2 minibit-peer + 2 libtorrent leechers; all complete.
 Every download is checked by SHA-256 against the original. Skips (77) when a client is missing
 (fails under CI=true). Cases in KNOWN_FAILURES are listed and not run unless
@@ -171,6 +171,22 @@ def case_aria2_leech(ctx) -> None:
     ctx.stop_seed(seeder)
 
 
+def case_transmission_leech(ctx) -> None:
+    # transmission-cli keeps seeding after the download: done once the file is whole.
+    seeder = ctx.start_seed()
+    ctx.wait_seeders(1, "minibit-peer seed")
+    folder = os.path.join(ctx.dir, "transmission")
+    got = os.path.join(folder, "payload.bin")
+    cmd = pc.transmission_cmd(ctx.torrent, folder, os.path.join(ctx.dir, "tr-config"))
+    leech = ctx.procs.start("transmission-cli leecher", cmd, ctx.log("transmission"))
+    pc.wait_for("transmission-cli to finish from minibit-peer",
+                lambda: leech.poll() is None and os.path.exists(got)
+                and os.path.getsize(got) == SIZE and sha256(got) == ctx.digest,
+                ctx.deadline, poll_s=0.5)
+    ctx.check(folder, "transmission-cli (from minibit-peer)")
+    ctx.stop_seed(seeder)
+
+
 def case_mixed(ctx) -> None:
     seeder = ctx.start_seed()
     ctx.wait_seeders(1, "minibit-peer seed")
@@ -196,6 +212,7 @@ CASES = {
     "transmission_seed": case_transmission_seed,
     "lt_leech": case_lt_leech,
     "aria2_leech": case_aria2_leech,
+    "transmission_leech": case_transmission_leech,
     "mixed": case_mixed,
 }
 
