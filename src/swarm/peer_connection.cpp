@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "minibit/swarm/peer_policy.hpp"
 #include "minibit/swarm/torrent.hpp"
 #include "message_kind.hpp"
 #include "minibit/wire/peer_extension.hpp"
@@ -16,8 +17,6 @@ namespace {
 
 /// Released requests remembered so a late block is still welcome (bounded memory).
 constexpr std::size_t max_dropped_blocks = 1024;
-/// Requests kept in flight to a snubbed peer until it delivers again.
-constexpr std::uint32_t snubbed_requests = 2;
 
 }  // namespace
 
@@ -217,18 +216,8 @@ void peer_connection::update_interest() {
 // ---- requests we make --------------------------------------------------------------------
 
 std::uint32_t peer_connection::pipeline_target(clock::time_point now) const {
-    const auto& opt = owner_.options();
-    if (snubbed_) {
-        return snubbed_requests;
-    }
-    std::uint32_t target = opt.initial_requests;
-    const double rate = down_.rate(now);
-    if (down_.total() > 0) {
-        const double blocks = rate * opt.pipeline_seconds / double{block_size_bytes};
-        target = static_cast<std::uint32_t>(
-            std::clamp(blocks, static_cast<double>(opt.min_requests), static_cast<double>(opt.max_requests)));
-    }
-    return std::min(target, std::max<std::uint32_t>(peer_reqq_, 1));
+    return swarm::pipeline_target({down_.rate(now), down_.total() > 0, snubbed_, peer_reqq_},
+                                  owner_.options());
 }
 
 void peer_connection::fill_requests() {

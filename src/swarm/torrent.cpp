@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "minibit/swarm/peer_policy.hpp"
+
 namespace minibit::swarm {
 namespace {
 
@@ -260,9 +262,9 @@ bool torrent::accept_handshake(peer_connection& peer, const wire::peer_id& id) {
         }
         // Two connections between the same pair (both dialled at once): both ends keep the
         // one dialled by the peer with the smaller id, so they agree without talking.
-        const bool keep_ours_outgoing = local_id_ < id;
-        const bool new_is_keeper = (peer.direction() == peer_direction::outgoing) == keep_ours_outgoing;
-        if (!new_is_keeper) {
+        const auto newer = peer.direction() == peer_direction::outgoing ? dialled_by::us
+                                                                        : dialled_by::them;
+        if (!keep_newer_connection(local_id_, id, newer)) {
             return false;
         }
         p->close(close_reason::policy, "duplicate connection");
