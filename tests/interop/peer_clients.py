@@ -102,8 +102,10 @@ def minibit_cmd(peer: str, mode: str, torrent: str, path: str, log: str, timeout
     """`get` into `path` or `seed` from `path`, listening on a kernel port at 127.0.0.1."""
     cmd = [peer, mode, torrent]
     cmd += ["-o", path, "--timeout", str(int(timeout_s))] if mode == "get" else [path]
+    level = os.environ.get("MINIBIT_INTEROP_LOG_LEVEL", "debug")
+    io = os.environ.get("MINIBIT_INTEROP_IO", "auto")
     return cmd + ["--listen", "127.0.0.1", "--port", "0", "--rechoke-interval", "0.2",
-                  "--log", log, "--log-level", os.environ.get("MINIBIT_INTEROP_LOG_LEVEL", "debug")]
+                  "--io", io, "--log", log, "--log-level", level]
 
 
 def aria2_cmd(torrent: str, folder: str, seed: bool) -> list:

@@ -8,7 +8,9 @@ CASE_DEADLINE_S, every process it started ended on every exit path; ports from t
   mixed: one minibit-peer seeder, 2 minibit-peer + 2 libtorrent leechers; all complete.
 Every download is checked by SHA-256 against the original. Skips (77) when a client is missing
 (fails under CI=true). Cases in KNOWN_FAILURES are listed and not run unless
-MINIBIT_INTEROP_RUN_KNOWN=1; MINIBIT_INTEROP_KEEP=1 keeps the temp folder (logs) for inspection.
+MINIBIT_INTEROP_RUN_KNOWN=1; MINIBIT_INTEROP_KEEP=1 keeps the temp folder (logs) for inspection;
+MINIBIT_INTEROP_LOG_LEVEL (default debug) and MINIBIT_INTEROP_IO (auto, uring or epoll) are
+passed to every minibit-peer.
 """
 import hashlib
 import json
