@@ -202,7 +202,8 @@ def case_mixed(ctx) -> None:
                 lambda: all(h.status().is_seeding for h in handles), ctx.deadline)
     for i, folder in enumerate(folders):
         ctx.check(folder, f"libtorrent leecher {i} (mixed swarm)")
-    del handles, sessions
+    handles.clear()
+    sessions.clear()   # ends both libtorrent sessions
     ctx.stop_seed(seeder)
     ups = [ctx.stats(f"get{i}", f"get{i}")["payload_bytes_up"] for i in range(2)]
     print(f"mixed: the minibit-peer leechers uploaded {ups} bytes to the swarm")
