@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../src/apps/loadgen/announce_report.hpp"
 #include "../../src/apps/loadgen/announce_workload.hpp"
 #include "../../src/apps/loadgen/json_reader.hpp"
 #include "minibit/tracker/server.hpp"
@@ -286,6 +287,80 @@ TEST(LoadgenAnnounceHttp, ResendsOnANewConnectionWhenTheServerClosedAKeptAliveOn
     // The first announce opens a connection; each later one finds it closed and resends.
     EXPECT_EQ(num(*j, "stale_connection_retries"), 19);
     EXPECT_EQ(num(*j, "connects"), 20);
+}
+
+struct url_case {
+    std::string_view url;
+    bool ok;
+    loadgen::tracker_scheme scheme;
+    std::uint16_t port;
+    std::string_view path;
+};
+
+class LoadgenTrackerUrl : public testing::TestWithParam<url_case> {};
+
+TEST_P(LoadgenTrackerUrl, ParsesSchemePortAndPathOrRefuses) {
+    const url_case& c = GetParam();
+    const auto r = loadgen::parse_tracker_url(c.url);
+    ASSERT_EQ(r.has_value(), c.ok) << c.url;
+    if (!c.ok) {
+        EXPECT_TRUE(is(r.error(), loadgen::announce_errc::bad_url));
+        return;
+    }
+    EXPECT_EQ(r->scheme, c.scheme);
+    EXPECT_EQ(r->port, c.port);
+    EXPECT_EQ(r->path, c.path);
+    EXPECT_EQ(r->ipv4_be, htonl(INADDR_LOOPBACK));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, LoadgenTrackerUrl,
+    testing::Values(
+        url_case{"http://127.0.0.1:6969/announce", true, loadgen::tracker_scheme::http, 6969, "/announce"},
+        url_case{"http://localhost:80/a/b", true, loadgen::tracker_scheme::http, 80, "/a/b"},
+        url_case{"http://127.0.0.1:6969", true, loadgen::tracker_scheme::http, 6969, "/announce"},
+        url_case{"udp://127.0.0.1:1337", true, loadgen::tracker_scheme::udp, 1337, "/announce"},
+        url_case{"udp://127.0.0.1:1337/announce", true, loadgen::tracker_scheme::udp, 1337, "/announce"},
+        url_case{"https://127.0.0.1:443/announce", false, {}, 0, ""},
+        url_case{"http://127.0.0.1/announce", false, {}, 0, ""},
+        url_case{"http://127.0.0.1:0/announce", false, {}, 0, ""},
+        url_case{"http://127.0.0.1:65536/announce", false, {}, 0, ""},
+        url_case{"http://127.0.0.1:69x/announce", false, {}, 0, ""},
+        url_case{"http://tracker.example:6969/announce", false, {}, 0, ""},
+        url_case{"http://127.0.0.1:6969/announce?x=1", false, {}, 0, ""}));
+
+TEST(LoadgenLatencyHistogram, QuantilesAreExactBelow1024AndWithinAFifthOfAPercentAbove) {
+    loadgen::latency_histogram h;
+    EXPECT_EQ(h.quantile(0.5), 0U);
+    for (std::uint64_t v = 1; v <= 1000; ++v) h.add(v);
+    EXPECT_EQ(h.count(), 1000U);
+    EXPECT_EQ(h.quantile(0.5), 501U);   // rank 500 of 1..1000
+    EXPECT_EQ(h.quantile(0.99), 991U);
+    EXPECT_EQ(h.quantile(1.0), 1000U);
+    loadgen::latency_histogram big;
+    big.add(123456789);
+    EXPECT_EQ(big.max(), 123456789U);
+    const std::uint64_t q = big.quantile(0.5);
+    EXPECT_LE(q, 123456789U);
+    EXPECT_GE(q, 123456789U - 123456789U / 500);
+}
+
+TEST(LoadgenWorkload, PeersStartThenAnnounceThenCompleteThenStopInOrder) {
+    loadgen::announce_options o;
+    o.peers = 2;
+    o.torrents = 1;
+    loadgen::announce_workload w(o);
+    std::vector<wire::announce_event> peer1;
+    for (int i = 0; i < 20; ++i) {
+        const auto p = w.next();
+        EXPECT_EQ(p.peer, static_cast<std::uint32_t>(i % 2));
+        EXPECT_EQ(p.request.port, 1024 + i % 2);
+        if (p.peer == 1) peer1.push_back(p.request.event);
+    }
+    using ev = wire::announce_event;
+    EXPECT_EQ(peer1, (std::vector<ev>{ev::started, ev::none, ev::none, ev::none, ev::completed,
+                                      ev::none, ev::none, ev::none, ev::none, ev::stopped}));
+    EXPECT_EQ(w.next().request.event, ev::started);  // peer 0 begins a new session
 }
 
 }  // namespace
