@@ -24,8 +24,9 @@ std::string make_torrent(std::uint32_t pieces) {
         left -= len;
         bvalue::dict_type fd;
         fd.emplace_back("length", bvalue(len));
-        fd.emplace_back("path", bvalue(bvalue::list_type{bvalue("disc" + std::to_string(f % 4)),
-                                                         bvalue("track" + std::to_string(f) + ".flac")}));
+        bvalue::list_type path{bvalue("disc" + std::to_string(f % 4)),
+                               bvalue("track" + std::to_string(f) + ".flac")};
+        fd.emplace_back("path", bvalue(std::move(path)));
         file_list.emplace_back(std::move(fd));
     }
     std::string hashes(std::size_t{pieces} * 20, '\0');

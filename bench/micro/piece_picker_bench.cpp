@@ -76,7 +76,11 @@ void bm_picker_peer_disconnect_reconnect(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
     state.counters["pieces_of_peer"] = static_cast<double>(peer.count());
 }
-BENCHMARK(bm_picker_peer_disconnect_reconnect)->Arg(1 << 10)->Arg(1 << 14)->Arg(1 << 18)->Arg(1 << 20);
+BENCHMARK(bm_picker_peer_disconnect_reconnect)
+    ->Arg(1 << 10)
+    ->Arg(1 << 14)
+    ->Arg(1 << 18)
+    ->Arg(1 << 20);
 
 }  // namespace
 

@@ -28,8 +28,8 @@ info_hash hash_of(std::uint32_t t) {
 tr::announce_input input(std::uint32_t peer, std::uint32_t torrents) {
     tr::announce_input in;
     in.hash = hash_of(peer % torrents);
-    in.peer.address = {10, static_cast<std::uint8_t>(peer >> 16U), static_cast<std::uint8_t>(peer >> 8U),
-                       static_cast<std::uint8_t>(peer)};
+    in.peer.address = {10, static_cast<std::uint8_t>(peer >> 16U),
+                       static_cast<std::uint8_t>(peer >> 8U), static_cast<std::uint8_t>(peer)};
     in.peer.port = static_cast<std::uint16_t>(6881 + peer % 1000);
     in.left = peer % 4 == 0 ? 0 : 1000;
     in.numwant = 50;

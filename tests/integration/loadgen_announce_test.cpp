@@ -64,7 +64,8 @@ std::string http_get(const io::address& to, const std::string& target) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     std::string in;
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) {
-        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        const std::string req =
+            "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
         ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
         char buf[4096];
         for (int i = 0; i < 1000; ++i) {
@@ -316,11 +317,13 @@ TEST_P(LoadgenTrackerUrl, ParsesSchemePortAndPathOrRefuses) {
 INSTANTIATE_TEST_SUITE_P(
     Table, LoadgenTrackerUrl,
     testing::Values(
-        url_case{"http://127.0.0.1:6969/announce", true, loadgen::tracker_scheme::http, 6969, "/announce"},
+        url_case{"http://127.0.0.1:6969/announce", true, loadgen::tracker_scheme::http, 6969,
+                 "/announce"},
         url_case{"http://localhost:80/a/b", true, loadgen::tracker_scheme::http, 80, "/a/b"},
         url_case{"http://127.0.0.1:6969", true, loadgen::tracker_scheme::http, 6969, "/announce"},
         url_case{"udp://127.0.0.1:1337", true, loadgen::tracker_scheme::udp, 1337, "/announce"},
-        url_case{"udp://127.0.0.1:1337/announce", true, loadgen::tracker_scheme::udp, 1337, "/announce"},
+        url_case{"udp://127.0.0.1:1337/announce", true, loadgen::tracker_scheme::udp, 1337,
+                 "/announce"},
         url_case{"https://127.0.0.1:443/announce", false, {}, 0, ""},
         url_case{"http://127.0.0.1/announce", false, {}, 0, ""},
         url_case{"http://127.0.0.1:0/announce", false, {}, 0, ""},

@@ -48,7 +48,8 @@ announce_options read_announce_options(const flags& f) {
     if (!f.positional().empty())
         throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
     announce_options o;
-    o.torrents = static_cast<std::uint32_t>(f.get_uint("torrents", 1, 1U << 20U).value_or(o.torrents));
+    o.torrents =
+        static_cast<std::uint32_t>(f.get_uint("torrents", 1, 1U << 20U).value_or(o.torrents));
     o.peers = static_cast<std::uint32_t>(f.get_uint("peers", 1, 1U << 24U).value_or(o.peers));
     if (o.peers / o.torrents >= max_peers_per_torrent)
         throw usage_error(fmt::format("--peers: at most {} peers per torrent (distinct ports)",

@@ -53,8 +53,9 @@ enum class frame_state { incomplete, done, bad, closed_early };
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char ch) { return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch; });
+    std::transform(out.begin(), out.end(), out.begin(), [](char ch) {
+        return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
+    });
     return out;
 }
 
@@ -196,7 +197,8 @@ void http_driver::issue(std::size_t i, announce_clock::time_point now) {
     c.event = p.request.event;
     c.sent_at = now;
     c.in.clear();
-    c.out = fmt::format("GET {}?{} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: minibit-loadgen\r\n{}\r\n",
+    c.out = fmt::format("GET {}?{} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: minibit-loadgen\r\n"
+                        "{}\r\n",
                         options_.tracker.path, wire::build_announce_query(p.request),
                         options_.tracker.host, options_.tracker.port,
                         options_.reuse == http_reuse::close_each ? "Connection: close\r\n" : "");

@@ -47,7 +47,8 @@ class udp_driver {
 public:
     udp_driver(const announce_options& o, announce_report& r)
         : options_(o), report_(r), workload_(o), slots_(o.concurrency) {
-        for (std::size_t i = slots_.size(); i > 0; --i) free_.push_back(static_cast<std::uint32_t>(i - 1));
+        for (std::size_t i = slots_.size(); i > 0; --i)
+            free_.push_back(static_cast<std::uint32_t>(i - 1));
     }
     udp_driver(const udp_driver&) = delete;
     udp_driver& operator=(const udp_driver&) = delete;
