@@ -135,6 +135,22 @@ TEST(LoadgenSwarm, ScatterSwarmOfFiveRebuildsEveryCopyDespiteOneKill) {
     EXPECT_FALSE(fs::exists(dir.path() / "downloads" / "peer-0"));  // removed without --keep
 }
 
+// Issue 4's disconnect scenario: 3 of 10 peers die by SIGKILL mid-transfer; the other 7 still
+// rebuild identical copies from what is left.
+TEST(LoadgenSwarm, TenPeerScatterSwarmSurvivesThreeKills) {
+    temp_dir dir;
+    const auto run = run_loadgen(
+        dir.path(), swarm_args(dir.path(), {"--peers", "10", "--kill", "3", "--seed", "3"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "peers_total"), 10);
+    EXPECT_EQ(number_at(doc, "killed"), 3);
+    EXPECT_EQ(number_at(doc, "expected"), 7);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 7);
+    EXPECT_EQ(string_at(doc, "summary"),
+              "7/7 files rebuilt and identical (3 peers killed on purpose)");
+}
+
 TEST(LoadgenSwarm, SeedModeSwarmOfFourRebuildsEveryCopy) {
     temp_dir dir;
     const auto run = run_loadgen(

@@ -28,6 +28,13 @@ commands:
   info FILE.torrent
       Print the torrent's name, total size, piece length, piece count, files,
       trackers and info hash.
+  get FILE.torrent [-o DIR] [--seed-for SECONDS] [options]
+      Download into DIR (default .), verify every piece with SHA-1, exit 0 when
+      complete. Restarting on a partial download keeps the verified pieces.
+  seed FILE.torrent DATA_PATH [--for SECONDS] [options]
+      Serve a complete copy; DATA_PATH is the folder holding the torrent's data.
+      `minibit-peer get --help` and `minibit-peer seed --help` list every option
+      (--port, --numwant, --stats-json, --log, --io, --threads, --peer, ...).
   help
       Show this text.
 
