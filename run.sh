@@ -62,6 +62,12 @@ case "$cmd" in
         meson compile -C "$build_dir"
         exec tools/main_job.sh "$build_dir"
         ;;
+    fuzz)
+        # ./run.sh fuzz [SECONDS [TARGET...]]: libFuzzer, SECONDS (default 60) per target; docs/fuzzing.md.
+        shift
+        install_packages "${build_pkgs[@]}" clang-16 libclang-rt-16-dev
+        exec tools/fuzz.sh "$@"
+        ;;
     *)
         echo "usage: ./run.sh [build|test [meson test args]]" >&2
         exit 2
