@@ -37,14 +37,14 @@ def write(target, seeds):
 
 def torrents():
     single = {"name": "a.bin", "length": 40000, "piece length": 16384, "pieces": b"\x11" * 60}
-    multi = {"name": "dir", "piece length": 32768, "pieces": b"\x22" * 40,
+    multi = {"name": "dir", "piece length": 32768, "pieces": b"\x22" * 20,
              "files": [{"length": 30000, "path": ["x", "y.txt"]}, {"length": 5, "path": ["z"]}]}
     return [
         benc({"announce": "http://127.0.0.1:6969/announce", "info": single}),
         benc({"announce": "udp://127.0.0.1:6969", "announce-list": [["http://a/announce"], ["udp://b:1"]],
               "comment": "c", "created by": "MiniBit", "creation date": 1700000000, "info": multi}),
         benc({"info": dict(single, private=1)}),
-        benc({"info": {"name": "e", "length": 0, "piece length": 16384, "pieces": b""}}),
+        benc({"info": {"name": "e", "length": 1, "piece length": 16384, "pieces": b"\x33" * 20}}),
     ]
 
 
