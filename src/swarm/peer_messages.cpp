@@ -22,6 +22,14 @@ void peer_connection::on_data(std::span<const std::byte> bytes) {
     for (;;) {
         auto m = decoder_.next();
         if (!m) {
+            // MSE/PE (aria2's first try) opens with a Diffie-Hellman key, not "\x13BitTorrent
+            // protocol"; refusing it is our policy (no encryption), not the peer breaking rules.
+            // A client that insists on encryption cannot connect; aria2 retries in plain text.
+            if (!handshake_done_ && is(m.error(), wire::peer_wire_errc::bad_protocol_string) &&
+                m.error().offset.value_or(1) == 0) {
+                close(close_reason::policy, "encrypted (MSE) handshake not supported");
+                return;
+            }
             close(close_reason::violation, m.error().message());
             return;
         }

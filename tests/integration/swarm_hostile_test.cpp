@@ -275,6 +275,23 @@ TEST_P(SwarmHostile, HandshakeForAnotherTorrentIsRefused) {
     EXPECT_EQ(seed.get().peer_count(), 0U);
 }
 
+// aria2 opens with an MSE (encrypted) handshake: 96 bytes of Diffie-Hellman key, never
+// "\x13BitTorrent protocol". We refuse it by policy; it is not counted as a violation.
+TEST_P(SwarmHostile, EncryptedHandshakeIsRefusedWithoutCountingAViolation) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& seed = add(m, dir_.path / "seed");
+    seed.start();
+    raw_peer mse(*reactor_, m, io::address::loopback_v4(seed.port()), true, std::nullopt,
+                 raw_peer::opening::silence);
+    ASSERT_TRUE(spin(*reactor_, [&] { return seed.get().stats().connections_in == 1U; }));
+    std::vector<std::uint8_t> key(96);
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa5U ^ i);
+    mse.send_bytes(key);
+    ASSERT_TRUE(spin(*reactor_, [&] { return mse.closed(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(seed.get().stats().protocol_violations, 0U);
+    EXPECT_EQ(seed.get().peer_count(), 0U);
+}
+
 TEST_P(SwarmHostile, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
     const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
     session& seed = add(m, dir_.path / "seed");
