@@ -18,8 +18,15 @@ using namespace minibit;
 using fuzz::check;
 
 tracker::tracker_service& service() {
-    static tracker::tracker_service svc(tracker::service_config{}, 7,
-                                        tracker::connection_id_issuer({}));
+    // Few, small shards: memory stays bounded over millions of runs and the cap path is hit.
+    static tracker::tracker_service svc(
+        [] {
+            tracker::service_config c;
+            c.shards = 4;
+            c.table.max_torrents_per_shard = 64;
+            return c;
+        }(),
+        7, tracker::connection_id_issuer({}));
     return svc;
 }
 

@@ -22,8 +22,15 @@ constexpr std::chrono::seconds now{100000};
 constexpr std::array<std::uint8_t, 4> client_ip{127, 0, 0, 1};
 
 tracker::tracker_service& service() {
-    static tracker::tracker_service svc(tracker::service_config{}, 11,
-                                        tracker::connection_id_issuer({}));
+    // Few, small shards: memory stays bounded over millions of runs and the cap path is hit.
+    static tracker::tracker_service svc(
+        [] {
+            tracker::service_config c;
+            c.shards = 4;
+            c.table.max_torrents_per_shard = 64;
+            return c;
+        }(),
+        11, tracker::connection_id_issuer({}));
     return svc;
 }
 
