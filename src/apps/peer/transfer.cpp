@@ -49,6 +49,8 @@ constexpr std::string_view common_help = R"(options:
   --numwant N           peers to ask the tracker for (default 50)
   --timeout SECONDS     give up (exit 1) when not complete by then (default: never)
   --stats-json PATH     write the counters as JSON at exit
+  --complete-file PATH  create PATH (empty) as soon as every piece is verified, while the
+                        process keeps running (lets a supervisor see completion early)
   --log PATH            log to this file; --log-level trace|debug|info|warn|error|off
   --io auto|uring|epoll reactor back end (default auto)
   --threads N           reactor threads; this version runs one torrent on one reactor
@@ -67,6 +69,7 @@ struct run_plan {
     std::optional<double> linger_seconds;   ///< get: --seed-for; seed: --for
     std::optional<double> timeout_seconds;
     std::optional<std::string> stats_json;
+    std::optional<std::string> complete_file;  ///< --complete-file: created on completion
 };
 
 std::vector<std::string> normalise(int argc, char** argv) {
@@ -78,8 +81,8 @@ std::vector<std::string> normalise(int argc, char** argv) {
 }
 
 const std::set<std::string, std::less<>> valued_flags = {
-    "output", "port", "peer", "numwant", "seed-for", "for", "timeout", "stats-json", "log",
-    "log-level", "io", "threads", "rechoke-interval", "max-peers", "request-timeout", "listen"};
+    "output", "port", "peer", "numwant", "seed-for", "for", "timeout", "stats-json",
+    "complete-file", "log", "log-level", "io", "threads", "rechoke-interval", "max-peers", "request-timeout", "listen"};
 
 void setup_logging(const flags& f) {
     const std::string level_text = f.get("log-level").value_or(f.has("log") ? "info" : "warn");
@@ -167,6 +170,20 @@ void write_stats(const run_plan& plan, const minibit::swarm::torrent& t) {
     std::rename(tmp.c_str(), plan.stats_json->c_str());
 }
 
+/// Creates the --complete-file marker (written under a temporary name, then renamed).
+void write_complete_marker(const run_plan& plan) {
+    if (!plan.complete_file) return;
+    const std::string tmp = *plan.complete_file + ".part";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        if (!out) {
+            spdlog::error("cannot write {}", tmp);
+            return;
+        }
+    }
+    std::rename(tmp.c_str(), plan.complete_file->c_str());
+}
+
 /// Where the loop stands: keep going, or stop with an exit status and a message.
 struct verdict {
     bool stop = false;
@@ -242,7 +259,10 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
             break;
         }
         const auto now = steady::now();
-        if (!completed_at && s.get().complete()) completed_at = now;
+        if (!completed_at && s.get().complete()) {
+            completed_at = now;
+            write_complete_marker(plan);
+        }
         if (tty && now - last_draw >= 1s) {
             print_progress(s.get());
             last_draw = now;
@@ -272,6 +292,7 @@ run_plan make_plan(const flags& f, bool seed_mode) {
     plan.linger_seconds = f.get_seconds(seed_mode ? "for" : "seed-for");
     plan.timeout_seconds = f.get_seconds("timeout");
     plan.stats_json = f.get("stats-json");
+    plan.complete_file = f.get("complete-file");
     return plan;
 }
 
