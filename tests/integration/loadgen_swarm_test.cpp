@@ -181,6 +181,29 @@ TEST(LoadgenSwarm, SeedModeSwarmOfFourRebuildsEveryCopy) {
         lg::identical_copy(*original, dir.path() / "downloads" / "peer-3" / "original.txt"));
 }
 
+// Every `get` runs with --seed-for as long as the whole run's timeout, so a run that ends well
+// before it proves the driver ended it on the completion markers, then stopped each peer
+// cleanly (exit 0, stats written on SIGTERM).
+TEST(LoadgenSwarm, RunEndsOnCompletionMarkersAndStopsEveryPeerCleanly) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--keep"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(std::get<bool>(doc.find("timed_out")->data), false);
+    EXPECT_LT(number_at(doc, "wall_seconds"), 30);  // peers would seed for ~60 s
+    EXPECT_EQ(string_at(doc, "summary"), "3/3 files rebuilt and identical");
+    const auto& rows = std::get<lg::json_value::array>(doc.find("peers")->data);
+    ASSERT_EQ(rows.size(), 3U);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        EXPECT_EQ(string_at(rows[k], "result"), "rebuilt");
+        EXPECT_EQ(string_at(rows[k], "exit"), "exit 0");
+        EXPECT_GT(number_at(rows[k], "messages_received"), 0);  // stats written on SIGTERM
+        EXPECT_GT(number_at(rows[k], "seconds_to_complete"), 0);
+        EXPECT_TRUE(
+            fs::exists(dir.path() / "logs" / ("peer-" + std::to_string(k) + ".complete")));
+    }
+}
+
 // True when something accepts TCP connections on 127.0.0.1:port.
 bool accepts_connections(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -210,18 +233,16 @@ TEST(LoadgenSwarm, SigtermStopsTheRunAndEndsEveryProcessItStarted) {
     auto args = swarm_args(dir.path(), {"--peers", "3", "--linger", "60"});
     auto child = lg::child_process::spawn({loadgen_program(), args, out});
     ASSERT_TRUE(child.has_value()) << child.error().message();
-    // The last peer holding a full copy means every peer is up and lingering.
-    const fs::path last_copy = dir.path() / "downloads" / "peer-2" / "original.txt";
-    std::string original;
-    bool rebuilt = false;
-    for (int i = 0; i < 1500 && !rebuilt && !child->poll(); ++i) {  // at most ~30 s
-        if (original.empty()) {
-            original = lg::read_file(dir.path() / "original.txt", 2U << 20U).value_or("");
-        }
-        rebuilt = !original.empty() && lg::identical_copy(original, last_copy);
+    // Every peer's completion marker present means the driver is in its --linger phase.
+    const auto marker = [&dir](int k) {
+        return dir.path() / "logs" / ("peer-" + std::to_string(k) + ".complete");
+    };
+    bool all_complete = false;
+    for (int i = 0; i < 1500 && !all_complete && !child->poll(); ++i) {  // at most ~30 s
+        all_complete = fs::exists(marker(0)) && fs::exists(marker(1)) && fs::exists(marker(2));
         lg::wait_for_event(20ms);
     }
-    ASSERT_TRUE(rebuilt) << lg::read_file(out, 1U << 20U).value_or("");
+    ASSERT_TRUE(all_complete) << lg::read_file(out, 1U << 20U).value_or("");
     child->send(SIGTERM);
     for (int i = 0; i < 1500 && !child->poll(); ++i) lg::wait_for_event(20ms);
     ASSERT_FALSE(child->running());
@@ -236,7 +257,7 @@ TEST(LoadgenSwarm, SigtermStopsTheRunAndEndsEveryProcessItStarted) {
     const auto& rows = std::get<lg::json_value::array>(doc.find("peers")->data);
     ASSERT_EQ(rows.size(), 3U);
     for (const auto& row : rows) {
-        EXPECT_EQ(string_at(row, "result"), "stopped");
+        EXPECT_EQ(string_at(row, "result"), "rebuilt");  // completed before the stop signal
         EXPECT_TRUE(stops_accepting(static_cast<std::uint16_t>(number_at(row, "port"))));
     }
     EXPECT_NE(text.find("minibit-loadgen: stopped by signal 15"), std::string::npos) << text;

@@ -24,8 +24,9 @@ namespace lg = minibit::loadgen;
 constexpr std::string_view usage_text = R"(usage: minibit-loadgen swarm [FLAGS]
 
 Runs a minibit-tracker and N minibit-peer processes on 127.0.0.1, gives the peers their
-starting pieces, waits until every peer has rebuilt the file, compares every copy with the
-original byte for byte and prints per-peer results and a summary.
+starting pieces, waits until every peer has rebuilt the file (each peer keeps serving the
+others until then), stops them all, compares every copy with the original byte for byte and
+prints per-peer results, a summary and the wall time of the whole run.
 
   --peers N              peers (default 10)
   --file PATH            file to share (default files/original.txt, 1 MiB of text made if absent)
@@ -36,7 +37,7 @@ original byte for byte and prints per-peer results and a summary.
   --numwant N            peers each peer asks the tracker for (default 4)
   --kill K               SIGKILL K random peers mid-transfer (never the seeder)
   --timeout S            give up after S seconds, killing everything (default 60)
-  --linger S             each peer seeds S seconds after completing (default 3)
+  --linger S             keep every peer seeding S more seconds once all completed (default 0)
   --seed N               random seed: file contents, piece spread, kill victims (default 1)
   --out DIR              download folders DIR/peer-N (default files/downloads)
   --logs DIR             logs DIR/peer-N.log, DIR/tracker.log (default logs)
@@ -100,7 +101,7 @@ lg::swarm_options read_options(const flags& f) {
     o.timeout = to_ms(f.get_seconds("timeout").value_or(60.0));
     if (o.timeout.count() <= 0 || o.timeout > std::chrono::hours(24))
         throw usage_error("--timeout must be in (0, 86400] seconds");
-    o.linger = to_ms(f.get_seconds("linger").value_or(3.0));
+    o.linger = to_ms(f.get_seconds("linger").value_or(0.0));
     o.seed = f.get_uint("seed", 0, ~0ULL).value_or(o.seed);
     o.tracker_bin = f.get("tracker-bin").value_or(next_to_self("minibit-tracker").string());
     o.peer_bin = f.get("peer-bin").value_or(next_to_self("minibit-peer").string());

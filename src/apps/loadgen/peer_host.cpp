@@ -1,5 +1,7 @@
 #include "peer_host.hpp"
 
+#include <csignal>
+
 #include <fmt/format.h>
 
 namespace minibit::loadgen {
@@ -26,6 +28,9 @@ public:
     void kill_now() override {
         if (child_) child_->kill_and_reap();
     }
+    void request_stop() override {
+        if (child_) child_->send(SIGTERM);
+    }
     void stop(std::chrono::milliseconds grace) override {
         if (child_) child_->terminate(grace);
     }
@@ -50,6 +55,10 @@ std::vector<std::string> get_arguments(const peer_plan& p) {
         "--io",         p.io,
         "--timeout",    seconds_text(p.timeout),
     };
+    if (!p.complete_file.empty()) {
+        args.emplace_back("--complete-file");
+        args.push_back(p.complete_file.string());
+    }
     if (p.rechoke_seconds) {
         args.emplace_back("--rechoke-interval");
         args.push_back(fmt::format("{:.3f}", *p.rechoke_seconds));

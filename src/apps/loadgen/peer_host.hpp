@@ -21,6 +21,7 @@ struct peer_plan {
     std::filesystem::path torrent;
     std::filesystem::path folder;  ///< download folder (may already hold pieces)
     std::filesystem::path stats_json;
+    std::filesystem::path complete_file;  ///< created by the peer on completion (if not empty)
     std::filesystem::path log;
     std::uint16_t port = 0;
     std::uint32_t numwant = 4;
@@ -49,6 +50,8 @@ public:
     [[nodiscard]] virtual std::optional<exit_status> status() const = 0;
     /// Ends it at once (SIGKILL for a process), as a crash would.
     virtual void kill_now() = 0;
+    /// Asks it to stop (SIGTERM) without waiting, so many peers can stop at once.
+    virtual void request_stop() = 0;
     /// Asks it to stop (SIGTERM), then ends it after `grace`.
     virtual void stop(std::chrono::milliseconds grace) = 0;
 };

@@ -21,7 +21,7 @@ constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
 constexpr std::chrono::milliseconds tool_timeout{30'000};  // `create` and `info`
 constexpr std::chrono::milliseconds stop_grace{2'000};     // SIGTERM before SIGKILL
 constexpr std::chrono::milliseconds idle_poll{100};
-constexpr std::chrono::milliseconds kill_poll{10};  // watching copies for --kill
+constexpr std::chrono::milliseconds watch_poll{10};  // markers (and copies, for --kill)
 
 sockaddr_in loopback(std::uint16_t port) {
     sockaddr_in a{};
@@ -234,18 +234,19 @@ std::filesystem::path swarm_driver::copy_path(const peer_slot& slot) const {
     return slot.plan.folder / name_;
 }
 
-peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port, peer_role role,
+peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
                                  std::chrono::milliseconds remaining) const {
     peer_plan p;
     p.index = k;
     p.torrent = torrent_;
     p.folder = opts_.out_dir / fmt::format("peer-{}", k);
     p.stats_json = opts_.log_dir / fmt::format("peer-{}.stats.json", k);
+    p.complete_file = opts_.log_dir / fmt::format("peer-{}.complete", k);
     p.log = opts_.log_dir / fmt::format("peer-{}.log", k);
     p.port = port;
     p.numwant = opts_.numwant;
-    // A seeder stays until the driver stops it; leechers linger so late peers can finish.
-    p.seed_for = role == peer_role::seeder ? remaining : opts_.linger;
+    // Every peer serves until the driver stops it (leechers signal completion by a marker).
+    p.seed_for = remaining;
     p.timeout = remaining;
     p.io = opts_.io;
     p.log_level = opts_.log_level;
@@ -265,11 +266,12 @@ result<void> swarm_driver::prepare_peers() {
         peer_slot slot;
         slot.role =
             opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
-        slot.plan = plan_for(k, (*ports)[k], slot.role, remaining);
+        slot.plan = plan_for(k, (*ports)[k], remaining);
         const peer_plan& p = slot.plan;
         std::error_code ec;
         std::filesystem::remove_all(p.folder, ec);
         std::filesystem::remove(p.stats_json, ec);
+        std::filesystem::remove(p.complete_file, ec);
         std::filesystem::remove(p.log, ec);
         std::filesystem::create_directories(p.folder, ec);
         if (ec) {
@@ -301,25 +303,66 @@ result<void> swarm_driver::start_peers() {
     return {};
 }
 
+// Every peer runs until the driver stops it, so the run ends on the completion markers, not on
+// exits: a leecher that exits on its own before completing has failed and will not come back.
 void swarm_driver::watch_peers() {
     while (true) {
-        bool leechers_running = false;
-        for (auto& s : peers_) {
-            if (!s.ended && s.host->poll()) {
-                s.ended = true;
-                s.ended_at = clock::now();
-            }
-            if (!s.ended && s.role == peer_role::leecher) leechers_running = true;
-        }
-        if (!leechers_running || stop_signal() != 0) return;
+        observe_peers();
+        if (stop_signal() != 0) return;
+        if (all_completed()) break;
+        if (!any_pending()) return;  // the rest completed, but some leecher failed
         if (clock::now() >= deadline_) {
             report_.timed_out = true;
             return;
         }
-        const bool killing = kills_done_ < opts_.kill;
-        if (killing) try_kill();
-        wait_for_event(killing ? kill_poll : idle_poll);
+        if (kills_done_ < opts_.kill) try_kill();
+        wait_for_event(watch_poll);
     }
+    linger();
+}
+
+// Reaps peers that ended and notes the ones whose completion marker appeared.
+void swarm_driver::observe_peers() {
+    const auto now = clock::now();
+    for (auto& s : peers_) {
+        if (!s.ended && s.host->poll()) {
+            s.ended = true;
+            s.ended_at = now;
+        }
+        std::error_code ec;
+        if (!s.completed_at && !s.killed && std::filesystem::exists(s.plan.complete_file, ec)) {
+            s.completed_at = now;
+        }
+    }
+}
+
+bool swarm_driver::all_completed() const {
+    return std::all_of(peers_.begin(), peers_.end(), [](const peer_slot& s) {
+        return s.role != peer_role::leecher || s.killed || s.completed_at.has_value();
+    });
+}
+
+// A leecher still running that has not completed yet.
+bool swarm_driver::any_pending() const {
+    return std::any_of(peers_.begin(), peers_.end(), [](const peer_slot& s) {
+        return s.role == peer_role::leecher && !s.ended && !s.completed_at;
+    });
+}
+
+// --linger: optional extra seeding after everyone completed, bounded by the deadline.
+void swarm_driver::linger() {
+    const auto until = std::min(deadline_, clock::now() + opts_.linger);
+    while (stop_signal() == 0) {
+        observe_peers();
+        const auto now = clock::now();
+        if (now >= until) return;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
+        wait_for_event(std::min(idle_poll, left));
+    }
+}
+
+bool swarm_driver::aborted() const {
+    return report_.timed_out || stop_signal() != 0 || !report_.failure.empty();
 }
 
 bool swarm_driver::covered_without(std::size_t victim) const {
@@ -356,14 +399,19 @@ void swarm_driver::try_kill() {
     ++kills_done_;
 }
 
+// Normal end: SIGTERM every peer at once (each writes its stats and exits 0), reap them, then
+// the tracker, which must outlive the peers' stopped announces. Abort: SIGKILL everything.
 void swarm_driver::stop_everything() {
-    const bool abort_run = report_.timed_out || stop_signal() != 0 || !report_.failure.empty();
+    const bool abort_run = aborted();
+    for (auto& s : peers_) {
+        if (!s.ended && s.host && !abort_run) s.host->request_stop();
+    }
     for (auto& s : peers_) {
         if (s.ended || !s.host) continue;
         if (abort_run) {
             s.host->kill_now();
         } else {
-            s.host->stop(stop_grace);  // the seeder, once every leecher is done
+            s.host->stop(stop_grace);
         }
         s.ended = true;
         s.stopped = true;
@@ -390,19 +438,22 @@ peer_report swarm_driver::row_for(const peer_slot& s) const {
         r.outcome = identical && (s.stopped || (status && status->success()))
                         ? peer_outcome::seeded
                         : peer_outcome::failed;
+    } else if (s.completed_at) {
+        // Completed, then stopped by the driver: a clean stop exits 0 (a SIGKILL on abort is ours).
+        const bool clean = (status && status->success()) || (s.stopped && aborted());
+        r.outcome = !identical ? peer_outcome::corrupt
+                    : clean    ? peer_outcome::rebuilt
+                               : peer_outcome::failed;
     } else if (s.stopped) {
         r.outcome = report_.timed_out    ? peer_outcome::timed_out
                     : stop_signal() != 0 ? peer_outcome::stopped
                                          : peer_outcome::failed;
-    } else if (status && status->success()) {
-        r.outcome = identical ? peer_outcome::rebuilt : peer_outcome::corrupt;
     } else {
-        r.outcome = peer_outcome::failed;
+        r.outcome = peer_outcome::failed;  // ended on its own before completing
     }
-    if (!r.seconds_to_complete && r.outcome == peer_outcome::rebuilt && s.ended_at) {
-        // No stats file: the driver's view, exit time less the linger after completion.
-        const double linger = std::chrono::duration<double>(opts_.linger).count();
-        r.seconds_to_complete = std::max(0.0, seconds_between(s.started_at, *s.ended_at) - linger);
+    if (!r.seconds_to_complete && r.outcome == peer_outcome::rebuilt && s.completed_at) {
+        // No stats file: the driver's view, from start to the marker.
+        r.seconds_to_complete = seconds_between(s.started_at, *s.completed_at);
     }
     if (r.role == peer_role::seeder) r.seconds_to_complete.reset();
     return r;

@@ -1,6 +1,7 @@
 // The swarm driver behind `minibit-loadgen swarm`: starts a minibit-tracker and N peers on
 // 127.0.0.1, gives the peers their starting pieces (scatter or one seeder), optionally kills
-// some mid-transfer, waits for every `get` to finish, checks every copy byte for byte and
+// some mid-transfer, watches each peer's --complete-file marker, and once every surviving
+// peer has completed (plus --linger) stops them all, checks every copy byte for byte and
 // reports. Owns every process it starts and reaps them all on every path. One thread.
 #pragma once
 
@@ -43,17 +44,23 @@ private:
         bool stopped = false;    // ended by the driver at the end of the run
         std::vector<bool> have;  // pieces seen on disk (for --kill)
         clock::time_point started_at;
+        std::optional<clock::time_point> completed_at;  // its --complete-file appeared
         std::optional<clock::time_point> ended_at;
     };
 
     [[nodiscard]] result<void> prepare_original();
     [[nodiscard]] result<void> start_tracker();
     [[nodiscard]] result<void> make_torrent();
-    [[nodiscard]] peer_plan plan_for(std::uint32_t k, std::uint16_t port, peer_role role,
+    [[nodiscard]] peer_plan plan_for(std::uint32_t k, std::uint16_t port,
                                      std::chrono::milliseconds remaining) const;
     [[nodiscard]] result<void> prepare_peers();
     [[nodiscard]] result<void> start_peers();
     void watch_peers();
+    void observe_peers();
+    [[nodiscard]] bool all_completed() const;
+    [[nodiscard]] bool any_pending() const;
+    void linger();
+    [[nodiscard]] bool aborted() const;
     void try_kill();
     [[nodiscard]] bool covered_without(std::size_t victim) const;
     void stop_everything();

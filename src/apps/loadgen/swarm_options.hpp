@@ -30,7 +30,7 @@ struct swarm_options {
     std::uint32_t numwant = 4;
     std::uint32_t kill = 0;                     ///< peers to SIGKILL mid-transfer
     std::chrono::milliseconds timeout{60'000};  ///< whole run, from the first process started
-    std::chrono::milliseconds linger{3'000};    ///< --seed-for of each `get` after completion
+    std::chrono::milliseconds linger{0};  ///< extra seeding once every leecher completed
     std::uint64_t seed = 1;                     ///< rng: file contents, piece spread, kill victims
     std::filesystem::path tracker_bin;
     std::filesystem::path peer_bin;

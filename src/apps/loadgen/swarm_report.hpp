@@ -18,12 +18,13 @@ enum class peer_role { leecher, seeder };
 
 /// How a peer ended.
 enum class peer_outcome {
-    rebuilt,    ///< `get` exited 0 and the copy equals the original
+    rebuilt,    ///< `get` completed (its marker appeared), its copy equals the original and it
+                ///< exited 0 when stopped (or was killed by the driver's abort after completing)
     corrupt,    ///< `get` exited 0 but the copy differs
-    failed,     ///< `get` exited non-zero or by a signal we did not send
+    failed,     ///< `get` ended before completing, or did not exit 0 when stopped
     killed,     ///< SIGKILLed on purpose by --kill (not a failure of the run)
-    timed_out,  ///< still running at the deadline
-    stopped,    ///< still running when a stop signal reached the driver
+    timed_out,  ///< not yet complete at the deadline
+    stopped,    ///< not yet complete when a stop signal reached the driver
     seeded,     ///< the seeder (seed mode), stopped at the end; its copy still matches
 };
 
