@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <sstream>
 
@@ -117,14 +118,18 @@ swarm_report swarm_driver::run() {
     } else {
         watch_peers();
     }
-    stop_everything();
+    stop_peers();
+    // The tracker shuts down while the copies are checked and the folders removed.
+    if (tracker_ && !aborted()) tracker_->send(SIGTERM);
     fill_report();
     report_.stop_signal = stop_signal();
-    report_.wall_seconds = seconds_between(started_, clock::now());
     if (report_.success() && opts_.keep == keep_folders::no) {
         std::error_code ec;
         for (const auto& p : peers_) std::filesystem::remove_all(p.plan.folder, ec);
     }
+    if (tracker_) tracker_->terminate(aborted() ? std::chrono::milliseconds(0) : stop_grace);
+    // The whole run as the user waits for it: start to every process reaped and folders gone.
+    report_.wall_seconds = seconds_between(started_, clock::now());
     return report_;
 }
 
@@ -399,9 +404,9 @@ void swarm_driver::try_kill() {
     ++kills_done_;
 }
 
-// Normal end: SIGTERM every peer at once (each writes its stats and exits 0), reap them, then
-// the tracker, which must outlive the peers' stopped announces. Abort: SIGKILL everything.
-void swarm_driver::stop_everything() {
+// Normal end: SIGTERM every peer at once (each writes its stats and exits 0) and reap them; the
+// tracker stays up for their stopped announces. Abort: SIGKILL every peer.
+void swarm_driver::stop_peers() {
     const bool abort_run = aborted();
     for (auto& s : peers_) {
         if (!s.ended && s.host && !abort_run) s.host->request_stop();
@@ -416,7 +421,6 @@ void swarm_driver::stop_everything() {
         s.ended = true;
         s.stopped = true;
     }
-    if (tracker_) tracker_->terminate(abort_run ? std::chrono::milliseconds(0) : stop_grace);
 }
 
 peer_report swarm_driver::row_for(const peer_slot& s) const {

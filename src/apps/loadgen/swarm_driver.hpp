@@ -63,7 +63,7 @@ private:
     [[nodiscard]] bool aborted() const;
     void try_kill();
     [[nodiscard]] bool covered_without(std::size_t victim) const;
-    void stop_everything();
+    void stop_peers();
     void fill_report();
     [[nodiscard]] peer_report row_for(const peer_slot& slot) const;
     [[nodiscard]] std::filesystem::path copy_path(const peer_slot& slot) const;
