@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +45,15 @@ def free_port() -> int:
 def stats(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
         return json.loads(r.read())
+
+
+def scrape_complete(lt, port: int, info_hash_hex: str) -> int:
+    """Seeders of one torrent, from minibit-tracker's HTTP scrape (BEP 48)."""
+    raw = bytes.fromhex(info_hash_hex)
+    url = f"http://127.0.0.1:{port}/scrape?info_hash={urllib.parse.quote(raw, safe='')}"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        files = lt.bdecode(r.read())[b"files"]
+    return files.get(raw, {b"complete": 0})[b"complete"]
 
 
 def wait_for(what: str, pred, deadline: float) -> None:
@@ -117,14 +127,27 @@ def udp_case(lt, aria, tracker_port: int, root: str) -> None:
     make_torrent(lt, data, f"udp://127.0.0.1:{tracker_port}", torrent)
     deadline = time.monotonic() + DEADLINE_S
     before = stats(tracker_port)["requests"]["udp"]["announce"]["total"]
+    info_hash = str(lt.torrent_info(torrent).info_hashes().v1)
     seed = aria2(aria, torrent, seed_dir, free_port(), seed=True, udp=True)
     try:
         wait_for("aria2c's UDP announce",
                  lambda: stats(tracker_port)["requests"]["udp"]["announce"]["total"] > before, deadline)
+        # aria2 announces before its integrity check ends; a leecher that dials it then is
+        # turned away and backs off for long. Start libtorrent once aria2 announces as a seeder.
+        wait_for("aria2c to announce as a seeder",
+                 lambda: scrape_complete(lt, tracker_port, info_hash) >= 1, deadline)
         ses = lt_session(lt, free_port())
         h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": leech_dir})
-        wait_for("libtorrent to finish over UDP-tracker peers",
-                 lambda: h.status().is_seeding, deadline)
+        try:
+            wait_for("libtorrent to finish over UDP-tracker peers",
+                     lambda: h.status().is_seeding, deadline)
+        except AssertionError:
+            st = h.status()
+            print(f"libtorrent: state={st.state} peers={st.num_peers} seeds={st.num_seeds} "
+                  f"progress={st.progress:.3f} trackers={[(t['url'], t.get('message'), t.get('fails')) for t in h.trackers()]} "
+                  f"peers_list={[(p.ip, p.flags) for p in h.get_peer_info()]} aria2_alive={seed.poll() is None} "
+                  f"stats={stats(tracker_port)}", file=sys.stderr)
+            raise
         assert filecmp.cmp(data, os.path.join(leech_dir, "payload.bin"), shallow=False)
         del ses
     finally:
