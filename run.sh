@@ -3,6 +3,7 @@
 #   ./run.sh          set up, build (release), run the main job
 #   ./run.sh build    set up and build only
 #   ./run.sh test     set up (with the test clients), build, run every suite with meson test
+#   ./run.sh fuzz [SECONDS [TARGET...]]   libFuzzer every parser (clang-16; docs/fuzzing.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -69,7 +70,7 @@ case "$cmd" in
         exec tools/fuzz.sh "$@"
         ;;
     *)
-        echo "usage: ./run.sh [build|test [meson test args]]" >&2
+        echo "usage: ./run.sh [build | test [meson test args] | fuzz [SECONDS [TARGET...]]]" >&2
         exit 2
         ;;
 esac
