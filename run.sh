@@ -36,7 +36,10 @@ configure() {
     if [ ! -f "$build_dir/build.ninja" ]; then
         meson setup "$build_dir" "${opts[@]}"
     else
-        meson configure "$build_dir" "${opts[@]}" >/dev/null
+        # One option per call: `meson configure` applies --buildtype after -Doptimization, which
+        # would put a second run back at -O3.
+        meson configure "$build_dir" --buildtype=release >/dev/null
+        meson configure "$build_dir" -Doptimization=2 "$@" >/dev/null
     fi
 }
 
