@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fuzz_check.hpp"
+#include "fuzz_service.hpp"
 #include "minibit/tracker/http_request.hpp"
 #include "minibit/tracker/service.hpp"
 
@@ -17,18 +18,7 @@ namespace {
 using namespace minibit;
 using fuzz::check;
 
-tracker::tracker_service& service() {
-    // Few, small shards: memory stays bounded over millions of runs and the cap path is hit.
-    static tracker::tracker_service svc(
-        [] {
-            tracker::service_config c;
-            c.shards = 4;
-            c.table.max_torrents_per_shard = 64;
-            return c;
-        }(),
-        7, tracker::connection_id_issuer({}));
-    return svc;
-}
+tracker::tracker_service& service() { return fuzz::bounded_service(7); }
 
 void check_query(std::string_view query, const wire::http_query_limits& limits) {
     if (const auto a = wire::parse_announce_query(query, limits)) {

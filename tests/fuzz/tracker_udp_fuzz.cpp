@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fuzz_check.hpp"
+#include "fuzz_service.hpp"
 #include "minibit/tracker/service.hpp"
 
 namespace {
@@ -21,18 +22,7 @@ using fuzz::check;
 constexpr std::chrono::seconds now{100000};
 constexpr std::array<std::uint8_t, 4> client_ip{127, 0, 0, 1};
 
-tracker::tracker_service& service() {
-    // Few, small shards: memory stays bounded over millions of runs and the cap path is hit.
-    static tracker::tracker_service svc(
-        [] {
-            tracker::service_config c;
-            c.shards = 4;
-            c.table.max_torrents_per_shard = 64;
-            return c;
-        }(),
-        11, tracker::connection_id_issuer({}));
-    return svc;
-}
+tracker::tracker_service& service() { return fuzz::bounded_service(11); }
 
 void check_request(std::span<const std::uint8_t> packet) {
     const auto r = wire::parse_udp_request(packet);
