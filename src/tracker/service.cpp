@@ -176,22 +176,21 @@ void tracker_service::handle_udp(std::span<const std::uint8_t> packet, const io:
                          reply);
         return;
     }
-    // BEP 15: never act on announce/scrape without a valid connection id.
-    auto valid = [&](std::uint64_t cid, std::uint32_t tid, request_kind kind) {
+    // BEP 15: never act on announce/scrape without a valid connection id. Not even an error
+    // packet goes back: the source address is unproven (it may be a spoofed victim), and a
+    // client whose id went stale (a tracker restart) times out and connects again.
+    auto valid = [&](std::uint64_t cid, request_kind kind) {
         stats_.count(protocol::udp, kind);
         if (ids_.verify(cid, ip_bytes(who), now)) return true;
         stats_.count(error_kind::bad_connection_id);
-        udp_error(tid, "bad connection id", reply);
         return false;
     };
     if (const auto* a = std::get_if<wire::udp_announce_request>(&*req)) {
-        if (valid(a->connection_id, a->transaction_id, request_kind::announce)) {
-            udp_announce(*a, from, now, reply);
-        }
+        if (valid(a->connection_id, request_kind::announce)) udp_announce(*a, from, now, reply);
         return;
     }
     const auto& sc = std::get<wire::udp_scrape_request>(*req);
-    if (valid(sc.connection_id, sc.transaction_id, request_kind::scrape)) udp_scrape(sc, reply);
+    if (valid(sc.connection_id, request_kind::scrape)) udp_scrape(sc, reply);
 }
 
 void tracker_service::udp_announce(const wire::udp_announce_request& a, const io::address& from,

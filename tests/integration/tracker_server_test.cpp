@@ -183,7 +183,7 @@ TEST_P(TrackerServer, UdpConnectAnnounceScrape) {
     EXPECT_EQ(std::get<wire::udp_scrape_response>(*sc).entries.at(0).leechers, 1U);
 }
 
-TEST_P(TrackerServer, HostileDatagramsAreDroppedOrRefusedAndTheServerLives) {
+TEST_P(TrackerServer, HostileDatagramsAreDroppedAndTheServerLives) {
     client_socket u(SOCK_DGRAM, udp());
     u.set_timeout_ms(300);
     const std::vector<std::vector<std::uint8_t>> drops{
@@ -193,18 +193,18 @@ TEST_P(TrackerServer, HostileDatagramsAreDroppedOrRefusedAndTheServerLives) {
         {0, 0, 4, 0x17, 0x27, 0x10, 0x19, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 0},  // connect + 1 byte
     };
     for (const auto& d : drops) EXPECT_TRUE(u.exchange(d).empty());
+    // An announce with a connection id the tracker never issued gets no answer at all.
     wire::udp_announce_request a;
     a.connection_id = 0x0102030405060708ULL;
     a.transaction_id = 77;
     a.port = 1;
     std::vector<std::uint8_t> out;
     wire::encode_udp(wire::udp_request{a}, out);
-    u.set_timeout_ms(5000);
-    const auto err = wire::parse_udp_response(u.exchange(out), wire::udp_peer_family::ipv4);
-    ASSERT_TRUE(err);
-    EXPECT_EQ(std::get<wire::udp_error_response>(*err).transaction_id, 77U);
+    EXPECT_TRUE(u.exchange(out).empty());
+    EXPECT_EQ(server_->service().stats().total(error_kind::bad_connection_id), 1U);
     out.clear();
     wire::encode_udp(wire::udp_request{wire::udp_connect_request{5}}, out);
+    u.set_timeout_ms(5000);
     EXPECT_EQ(u.exchange(out).size(), 16U);
 }
 
