@@ -40,13 +40,16 @@ result<io::address> http_front::listen(const io::address& addr) {
 
 void http_front::on_accept(io::connection c, const io::address& peer) {
     const std::uint64_t id = c.id().get();
-    if (conns_.size() >= config_.max_connections_per_thread) {
-        r_.close(c.id());
+    if (conns_.size() >= config_.max_connections) {
+        service_.stats().count(error_kind::connection_limit);
+        r_.close(c.id(), io::close_mode::abort);
         return;
     }
     conn& st = conns_[id];
     st.peer = peer;
-    st.deadline = r_.now() + config_.idle_timeout;
+    // The first request must be complete within request_timeout of the accept, so a client
+    // cannot hold a slot by connecting and then waiting before its first byte.
+    st.deadline = r_.now() + config_.request_timeout;
     auto started = r_.start(c.id(), io::conn_handlers{
         [this, id](std::span<const std::byte> data) { on_data(id, data); },
         [this, id](const std::optional<error>&) { conns_.erase(id); },
@@ -62,7 +65,10 @@ void http_front::on_data(std::uint64_t id, std::span<const std::byte> data) {
     if (it == conns_.end()) return;
     conn& c = it->second;
     if (c.st != state::reading) return;  // discarding or closing: drop the bytes
-    if (c.buf.empty()) c.deadline = r_.now() + config_.request_timeout;
+    if (c.idle) {
+        c.idle = false;
+        c.deadline = r_.now() + config_.request_timeout;
+    }
     c.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
     serve(id, c);
 }
@@ -83,7 +89,8 @@ void http_front::serve(std::uint64_t id, conn& c) {
             return;
         }
         c.buf.erase(0, head->head_bytes);
-        c.deadline = r_.now() + (c.buf.empty() ? config_.idle_timeout : config_.request_timeout);
+        c.idle = c.buf.empty();
+        c.deadline = r_.now() + (c.idle ? config_.idle_timeout : config_.request_timeout);
     }
 }
 
@@ -118,8 +125,9 @@ void http_front::sweep() {
     for (const std::uint64_t id : expired) {
         conn& c = conns_[id];
         if (c.st == state::reading) {
-            // Idle keep-alive connections close quietly; a half-sent request is a slow client.
-            if (!c.buf.empty()) service_.stats().count(error_kind::timeout);
+            // Idle keep-alive connections close quietly; a request not complete in time
+            // (none at all since the accept, or a half-sent one) is a slow client.
+            if (!c.idle) service_.stats().count(error_kind::timeout);
             c.st = state::closing;
             r_.close(io::conn_id{id}, io::close_mode::abort);
         } else {

@@ -36,6 +36,7 @@ private:
         io::address peer;
         time_point deadline;
         state st = state::reading;
+        bool idle = false;  ///< between two requests of a keep-alive connection
     };
     void on_accept(io::connection c, const io::address& peer);
     void on_data(std::uint64_t id, std::span<const std::byte> data);

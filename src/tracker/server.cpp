@@ -29,6 +29,10 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     const server_config& config, std::shared_ptr<const info_hash_filter> filter) {
     if (auto v = config.service.validate(); !v) return std::unexpected(std::move(v.error()));
     if (!config.http && !config.udp) return fail(tracker_errc::bad_config, "both HTTP and UDP are off");
+    const auto& h = config.http_front;
+    if (h.idle_timeout.count() <= 0 || h.request_timeout.count() <= 0 || h.max_connections == 0) {
+        return fail(tracker_errc::bad_config, "HTTP timeouts and max connections must be positive");
+    }
     std::unique_ptr<tracker_server> self(new tracker_server());
     self->config_ = config;
     std::random_device rd;
@@ -44,10 +48,12 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     opts.threads = n;
     opts.backend = config.backend;
     tracker_server* raw = self.get();
-    auto runner = io::runner::start(opts, [raw](io::reactor& r, unsigned index) {
+    http_front_config per_front = config.http_front;
+    per_front.max_connections = (config.http_front.max_connections + n - 1) / n;
+    auto runner = io::runner::start(opts, [raw, per_front](io::reactor& r, unsigned index) {
         per_thread& t = *raw->threads_[index];
         t.reactor = &r;
-        t.http = std::make_unique<http_front>(r, *raw->service_, raw->config_.http_front);
+        t.http = std::make_unique<http_front>(r, *raw->service_, per_front);
         t.udp = std::make_unique<udp_front>(r, *raw->service_);
         raw->schedule_tick(index);
     });

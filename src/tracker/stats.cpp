@@ -13,7 +13,7 @@ constexpr std::array<std::string_view, request_kind_count> kind_names{"announce"
 std::string_view to_string(error_kind kind) {
     static constexpr std::array<std::string_view, error_kind_count> names{
         "bad_request", "not_allowed", "bad_connection_id", "table_full", "not_found", "too_large",
-        "timeout"};
+        "timeout", "connection_limit"};
     return names[static_cast<std::size_t>(kind)];
 }
 

@@ -16,12 +16,18 @@
 
 namespace minibit::tracker {
 
-/// Limits of the HTTP front end.
+/// Limits of the HTTP front end (flags --idle-timeout, --request-timeout, --max-connections).
 struct http_front_config {
     http_limits limits;
-    std::chrono::seconds idle_timeout{60};     ///< keep-alive connection without a request
-    std::chrono::seconds request_timeout{10};  ///< from a request's first byte to its blank line
-    std::size_t max_connections_per_thread = 100000;
+    /// A keep-alive connection may wait this long between two requests.
+    std::chrono::seconds idle_timeout{60};
+    /// A request head must be complete this long after it began: after the accept for the
+    /// first request, after the first byte for later ones (slowloris defence).
+    std::chrono::seconds request_timeout{10};
+    /// Open HTTP connections of the whole process; each of N threads keeps at most
+    /// ceil(max / N) and closes a connection accepted above that at once. Each costs a file
+    /// descriptor, kernel socket buffers and at most one request head (8 KiB) of ours.
+    std::size_t max_connections = 100000;
 };
 
 /// Everything the tracker process needs to run.

@@ -19,10 +19,11 @@ enum class request_kind : std::uint8_t { announce, scrape, connect };
 /// Why a request failed.
 enum class error_kind : std::uint8_t {
     bad_request, not_allowed, bad_connection_id, table_full, not_found, too_large, timeout,
+    connection_limit,  ///< an HTTP connection closed at accept: --max-connections reached
 };
 inline constexpr std::size_t protocol_count = 2;
 inline constexpr std::size_t request_kind_count = 3;
-inline constexpr std::size_t error_kind_count = 7;
+inline constexpr std::size_t error_kind_count = 8;
 
 /// Name of an error kind as shown in /stats and /metrics.
 [[nodiscard]] std::string_view to_string(error_kind kind);

@@ -30,6 +30,13 @@ constexpr const char* usage = R"(usage: minibit-tracker [flags]
   --min-interval SECS   minimum announce interval told to clients (default 60)
   --max-numwant N       most peers in one answer (default 200)
   --log-level LEVEL     trace, debug, info, warn, error or off (default info)
+  --request-timeout S   an HTTP request head must be complete S seconds after the accept
+                        (first request) or its first byte (later ones), else the connection
+                        is closed (default 10)
+  --idle-timeout S      a keep-alive HTTP connection may wait S seconds between requests
+                        (default 60)
+  --max-connections N   open HTTP connections at most; more are closed at accept (default
+                        100000; also raise the file limit, ulimit -n)
   --allow-list FILE     serve only the info hashes in FILE (40 hex digits per line); SIGHUP reloads
   --deny-list FILE      refuse the info hashes in FILE; SIGHUP reloads
   --help                print this text
@@ -84,6 +91,9 @@ void apply(options& o, const std::string& flag, const std::string& v) {
     else if (flag == "--min-interval") svc.min_interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
     else if (flag == "--max-numwant") svc.table.max_numwant = static_cast<std::uint32_t>(to_uint(flag, v, 1, 2000));
     else if (flag == "--log-level") o.level = v;
+    else if (flag == "--request-timeout") o.server.http_front.request_timeout = std::chrono::seconds(to_uint(flag, v, 1, 3600));
+    else if (flag == "--idle-timeout") o.server.http_front.idle_timeout = std::chrono::seconds(to_uint(flag, v, 1, 86400));
+    else if (flag == "--max-connections") o.server.http_front.max_connections = to_uint(flag, v, 1, 10000000);
     else if (flag == "--allow-list" || flag == "--deny-list") {
         if (o.list_file) throw usage_error("give at most one of --allow-list and --deny-list");
         o.list_file = v;
