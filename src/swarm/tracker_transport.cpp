@@ -216,10 +216,18 @@ void tracker_client::udp_send(const std::shared_ptr<udp_exchange>& ex) {
     ex->timer = reactor_.add_timer(wait, [this, alive, weak] {
         auto e = weak.lock();
         if (!alive.lock() || !e || udp_active_ != e) return;
-        if (++e->attempt >= options_.udp_attempts) {
+        ++e->attempt;
+        if (++e->timeouts >= options_.udp_attempts) {
             udp_active_.reset();
+            conn_id_.reset();
             on_result(e->generation, fail(swarm_errc::tracker_failed, "UDP tracker did not answer"));
             return;
+        }
+        if (e->announcing) {
+            // A tracker drops announces whose connection id it did not issue (ours, restarted,
+            // sends no error), so an unanswered announce connects again instead of resending.
+            e->announcing = false;
+            conn_id_.reset();
         }
         udp_send(e);
     });

@@ -1,6 +1,7 @@
-// The tracker client against small HTTP trackers written in the test (real loopback sockets):
-// announce query and compact peers, chunked answers, BEP 12 fail-over and promotion, failure
-// reasons, silent and oversized trackers, and the stopped announce. Both io back ends.
+// The tracker client against small HTTP and UDP trackers written in the test (real loopback
+// sockets): announce query and compact peers, chunked answers, BEP 12 fail-over and promotion,
+// failure reasons, silent and oversized trackers, the stopped announce, and a UDP tracker that
+// forgot its connection ids (restarted). Both io back ends.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "minibit/swarm/tracker_client.hpp"
+#include "minibit/wire/tracker_udp.hpp"
 #include "swarm_fixture.hpp"
 
 namespace minibit::swarm::testing {
@@ -207,6 +209,67 @@ TEST_P(TrackerClient, CompletedIsAnnouncedAfterTheAnnounceInFlight) {
     ASSERT_EQ(t.targets.size(), 2U);
     EXPECT_NE(t.targets[0].find("event=started"), std::string::npos);
     EXPECT_NE(t.targets[1].find("event=completed"), std::string::npos);
+}
+
+/// A BEP 15 tracker stub that "restarts" after its first connect: the connection id it issued
+/// then is no longer valid, and an announce carrying it is dropped without an answer (as
+/// minibit-tracker does). Records the action of each packet and the id of each announce.
+class restarting_udp_tracker {
+public:
+    explicit restarting_udp_tracker(io::reactor& r) : reactor_(r) {
+        auto u = r.bind_udp(io::address::loopback_v4(0), io::reuse_port::no,
+                            [this](std::span<const std::byte> b, const io::address& from) {
+                                on_packet(b, from);
+                            });
+        EXPECT_TRUE(u);
+        socket_ = *u;
+        port = reactor_.local_address(*u)->port();
+    }
+    ~restarting_udp_tracker() { reactor_.close_udp(socket_); }
+    restarting_udp_tracker(const restarting_udp_tracker&) = delete;
+    restarting_udp_tracker& operator=(const restarting_udp_tracker&) = delete;
+
+    std::vector<std::string> packets;  ///< "connect" or "announce <connection id>"
+    std::uint16_t port = 0;
+
+private:
+    void on_packet(std::span<const std::byte> b, const io::address& from) {
+        const auto req = wire::parse_udp_request(
+            {reinterpret_cast<const std::uint8_t*>(b.data()), b.size()});
+        ASSERT_TRUE(req);
+        std::vector<std::uint8_t> out;
+        if (const auto* c = std::get_if<wire::udp_connect_request>(&*req)) {
+            packets.emplace_back("connect");
+            ++issued_;  // the first id (1) is from before the restart
+            wire::encode_udp(wire::udp_response{wire::udp_connect_response{c->transaction_id, issued_}}, out);
+        } else if (const auto* a = std::get_if<wire::udp_announce_request>(&*req)) {
+            packets.push_back("announce " + std::to_string(a->connection_id));
+            if (a->connection_id == 1) return;  // issued before the restart: no answer at all
+            wire::udp_announce_response ok;
+            ok.transaction_id = a->transaction_id;
+            ok.interval = 1800;
+            ok.peers = {10, 0, 0, 7, 0x1a, 0xe1};
+            wire::encode_udp(wire::udp_response{ok}, out);
+        }
+        (void)reactor_.send_to(socket_, std::as_bytes(std::span(out)), from);
+    }
+
+    io::reactor& reactor_;
+    io::udp_id socket_{};
+    std::uint64_t issued_ = 0;
+};
+
+// Issue 6: after a tracker restart the cached connection id is unknown to the tracker, which
+// answers nothing; the client must connect again rather than resend the dead id until it gives up.
+TEST_P(TrackerClient, UnansweredUdpAnnounceConnectsAgainWithAFreshId) {
+    restarting_udp_tracker t(*reactor_);
+    auto c = make({{"udp://127.0.0.1:" + std::to_string(t.port) + "/announce"}});
+    c->start();
+    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)))
+        << c->last_error();
+    EXPECT_EQ(t.packets, (std::vector<std::string>{"connect", "announce 1", "connect", "announce 2"}));
+    EXPECT_EQ(c->failures(), 0U);
+    EXPECT_EQ(peers, (std::vector<std::string>{"10.0.0.7:6881"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrackerClient,
