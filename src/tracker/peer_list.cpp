@@ -1,127 +1,197 @@
 #include "minibit/tracker/peer_list.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cstring>
 
 namespace minibit::tracker {
 
 namespace {
 
-constexpr std::size_t min_capacity = 8;
+/// Smallest table; a lone peer costs 4 slots.
+constexpr std::size_t min_slots = 4;
+/// Load bounds in tenths: grow above 9/10 (by 1.25x, to ~0.72), shrink below 3/10 (to ~0.7).
+constexpr std::size_t max_load_tenths = 9;
+constexpr std::size_t min_load_tenths = 3;
+constexpr std::size_t shrink_to_load_tenths = 7;
+/// Above this many picks, sampling walks the table instead of rejecting (bounds the stack set).
+constexpr std::size_t max_rejection_picks = 256;
 
-// Folds an endpoint into 64 bits and mixes it (splitmix64 finalizer).
+// Folds an endpoint, 6 bytes at a time, into 64 well-mixed bits.
 template <std::size_t N>
 std::uint64_t hash_endpoint(const std::array<std::uint8_t, N>& ep) {
     std::uint64_t h = 0x51af7c3a2d1b4e69ULL;
     for (std::size_t i = 0; i < N; i += 6) {
         std::uint64_t w = 0;
-        for (std::size_t j = i; j < i + 6 && j < N; ++j) w = (w << 8U) | ep[j];
-        h ^= w;
-        h = (h ^ (h >> 31U)) * 0x7fb5d329728ea185ULL;
+        std::memcpy(&w, ep.data() + i, std::min<std::size_t>(6, N - i));
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29U;
     }
-    h = (h ^ (h >> 27U)) * 0x81dadef4bc2dd44dULL;
-    return h ^ (h >> 33U);
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32U);
 }
+
+// A small open-addressing set of slot numbers, on the stack: the picks of one sample.
+class pick_set {
+public:
+    explicit pick_set(std::size_t k) : mask_(std::bit_ceil(k * 4) - 1) {
+        std::fill_n(cells_.begin(), mask_ + 1, empty_cell);
+    }
+    /// Adds s; false when it was already there.
+    bool add(std::size_t s) {
+        const auto v = static_cast<std::uint32_t>(s);
+        for (std::size_t c = (v * 0x9e3779b1U) & mask_;; c = (c + 1) & mask_) {
+            if (cells_[c] == v) return false;
+            if (cells_[c] == empty_cell) {
+                cells_[c] = v;
+                return true;
+            }
+        }
+    }
+
+private:
+    static constexpr std::uint32_t empty_cell = 0xffffffffU;
+    std::size_t mask_;
+    std::array<std::uint32_t, max_rejection_picks * 4> cells_;
+};
 
 }  // namespace
 
 template <std::size_t N>
 std::size_t peer_list<N>::home(const endpoint_type& ep) const {
-    return static_cast<std::size_t>(hash_endpoint(ep)) & (index_.size() - 1);
+    // Multiply-shift maps the hash onto [0, slots) without a division (slots < 2^32).
+    return static_cast<std::size_t>(((hash_endpoint(ep) >> 32U) * slots_.size()) >> 32U);
+}
+
+template <std::size_t N>
+std::size_t peer_list<N>::distance(std::size_t s) const {
+    const std::size_t h = home(slots_[s].endpoint);
+    return s >= h ? s - h : s + slots_.size() - h;
 }
 
 template <std::size_t N>
 std::size_t peer_list<N>::find(const endpoint_type& ep) const {
-    if (index_.empty()) return npos;
-    const std::size_t mask = index_.size() - 1;
-    for (std::size_t s = home(ep);; s = (s + 1) & mask) {
-        const std::uint32_t d = index_[s];
-        if (d == empty_slot) return npos;
-        if (peers_[d].endpoint == ep) return d;
+    if (size_ == 0) return npos;
+    std::size_t s = home(ep);
+    for (std::size_t d = 0;; ++d, s = next(s)) {
+        const record_type& r = slots_[s];
+        if (r.empty()) return npos;
+        if (r.endpoint == ep) return s;
+        if (distance(s) < d) return npos;  // Robin Hood: ep would sit before this record
     }
 }
 
 template <std::size_t N>
-std::size_t peer_list<N>::slot_of(std::size_t dense) const {
-    const std::size_t mask = index_.size() - 1;
-    for (std::size_t s = home(peers_[dense].endpoint);; s = (s + 1) & mask) {
-        if (index_[s] == dense) return s;
-    }
-}
-
-template <std::size_t N>
-void peer_list<N>::rehash(std::size_t capacity) {
-    index_ = std::vector<std::uint32_t>(capacity, empty_slot);  // assign() would keep the old capacity
-    const std::size_t mask = capacity - 1;
-    for (std::size_t d = 0; d < peers_.size(); ++d) {
-        std::size_t s = home(peers_[d].endpoint);
-        while (index_[s] != empty_slot) s = (s + 1) & mask;
-        index_[s] = static_cast<std::uint32_t>(d);
-    }
-}
-
-template <std::size_t N>
-std::size_t peer_list<N>::insert(const peer_record<N>& rec) {
-    const std::size_t d = peers_.size();
-    peers_.push_back(rec);
-    // Keep load <= 3/4 so linear probes stay short.
-    if ((d + 1) * 4 > index_.size() * 3) {
-        rehash(std::max(min_capacity, std::bit_ceil((d + 1) * 2)));
-        return d;
-    }
-    const std::size_t mask = index_.size() - 1;
+std::size_t peer_list<N>::place(record_type rec) {
+    std::size_t landed = npos;  // where the record given settles
     std::size_t s = home(rec.endpoint);
-    while (index_[s] != empty_slot) s = (s + 1) & mask;
-    index_[s] = static_cast<std::uint32_t>(d);
-    return d;
-}
-
-template <std::size_t N>
-void peer_list<N>::remove_at(std::size_t i) {
-    const std::size_t mask = index_.size() - 1;
-    // Backward-shift deletion: no tombstones, probe chains stay exact.
-    std::size_t hole = slot_of(i);
-    for (std::size_t s = (hole + 1) & mask; index_[s] != empty_slot; s = (s + 1) & mask) {
-        const std::size_t h = home(peers_[index_[s]].endpoint);
-        // Move s into the hole unless its home lies cyclically in (hole, s].
-        const bool stays = hole <= s ? (hole < h && h <= s) : (hole < h || h <= s);
-        if (!stays) {
-            index_[hole] = index_[s];
-            hole = s;
+    for (std::size_t d = 0;; ++d, s = next(s)) {
+        record_type& r = slots_[s];
+        if (r.empty()) {
+            r = rec;
+            return landed == npos ? s : landed;
+        }
+        if (const std::size_t rd = distance(s); rd < d) {
+            std::swap(rec, r);  // take from the rich: the displaced record moves on
+            d = rd;
+            if (landed == npos) landed = s;
         }
     }
-    index_[hole] = empty_slot;
-    const std::size_t last = peers_.size() - 1;
-    if (i != last) {
-        index_[slot_of(last)] = static_cast<std::uint32_t>(i);
-        peers_[i] = peers_[last];
+}
+
+template <std::size_t N>
+void peer_list<N>::resize(std::size_t slots) {
+    std::vector<record_type> old(slots, record_type{});
+    old.swap(slots_);
+    for (const record_type& r : old) {
+        if (!r.empty()) (void)place(r);
     }
-    peers_.pop_back();
-    // Shrink after heavy churn so an emptied swarm gives its memory back.
-    if (index_.size() > min_capacity && peers_.size() * 8 < index_.size()) {
-        peers_.shrink_to_fit();
-        rehash(std::max(min_capacity, std::bit_ceil(peers_.size() * 2 + 1)));
+}
+
+template <std::size_t N>
+std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state) {
+    if ((size_ + 1) * 10 > slots_.size() * max_load_tenths) {
+        resize(std::max({min_slots, slots_.size() + slots_.size() / 4,
+                         (size_ + 1) * 10 / max_load_tenths + 2}));
     }
+    record_type rec;
+    rec.endpoint = ep;
+    rec.state = state;
+    ++size_;
+    return place(rec);
+}
+
+template <std::size_t N>
+void peer_list<N>::erase_slot(std::size_t s) {
+    // Backward-shift deletion: pull each following displaced record one slot back.
+    for (;;) {
+        const std::size_t n = next(s);
+        if (slots_[n].empty() || distance(n) == 0) {
+            slots_[s] = record_type{};
+            break;
+        }
+        slots_[s] = slots_[n];
+        s = n;
+    }
+    --size_;
+}
+
+template <std::size_t N>
+void peer_list<N>::shrink_if_sparse() {
+    if (size_ == 0) {
+        std::vector<record_type>().swap(slots_);  // an emptied swarm gives its memory back
+    } else if (slots_.size() > min_slots && size_ * 10 < slots_.size() * min_load_tenths) {
+        resize(std::max(min_slots, size_ * 10 / shrink_to_load_tenths + 2));
+    }
+}
+
+template <std::size_t N>
+void peer_list<N>::remove_at(std::size_t slot) {
+    erase_slot(slot);
+    shrink_if_sparse();
 }
 
 template <std::size_t N>
 void peer_list<N>::sample(std::size_t self, std::size_t k, fast_rng& rng,
                           std::vector<std::uint8_t>& out) const {
-    const std::size_t n = peers_.size() - (self != npos ? 1 : 0);
-    auto append = [&](std::size_t v) {
-        if (self != npos && v >= self) ++v;  // skip the asking peer
-        out.insert(out.end(), peers_[v].endpoint.begin(), peers_[v].endpoint.end());
-    };
-    if (k >= n) {
-        for (std::size_t v = 0; v < n; ++v) append(v);
+    const std::size_t n = size_ - (self != npos ? 1 : 0);
+    k = std::min(k, n);
+    if (k == 0) return;
+    if (k * 2 > n || k > max_rejection_picks) {
+        sample_by_walk(self, k, rng, out);
         return;
     }
-    // Stratified sampling from a random rotation: one peer from each of k equal strata, so
-    // every peer has the same chance k/n and no two picks repeat (opentracker does the same).
-    const std::size_t rot = rng.below(n);
-    for (std::size_t i = 0; i < k; ++i) {
-        const std::size_t lo = i * n / k;
-        const std::size_t hi = (i + 1) * n / k;
-        append((lo + rng.below(hi - lo) + rot) % n);
+    // Rejection: a uniform slot until it holds a peer not picked yet. The load is >= 0.3 and
+    // k <= n/2, so a try succeeds with probability >= 0.15; the budget is never reached in
+    // practice and only bounds the loop.
+    const std::size_t base = out.size();
+    out.resize(base + k * N);
+    std::uint8_t* dst = out.data() + base;
+    pick_set picked(k);
+    std::size_t got = 0;
+    for (std::size_t tries = 0; got < k && tries < 64 * k + 64; ++tries) {
+        const std::size_t s = rng.below(slots_.size());
+        if (s == self || slots_[s].empty() || !picked.add(s)) continue;
+        std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
+        ++got;
+    }
+    out.resize(base + got * N);
+}
+
+template <std::size_t N>
+void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng,
+                                  std::vector<std::uint8_t>& out) const {
+    // Selection sampling (Knuth's algorithm S): take each peer with probability
+    // needed / remaining; every k-subset is equally likely.
+    std::size_t needed = k;
+    std::size_t remaining = size_ - (self != npos ? 1 : 0);
+    for (std::size_t s = 0; s < slots_.size() && needed > 0; ++s) {
+        if (s == self || slots_[s].empty()) continue;
+        if (needed == remaining || rng.below(remaining) < needed) {
+            out.insert(out.end(), slots_[s].endpoint.begin(), slots_[s].endpoint.end());
+            --needed;
+        }
+        --remaining;
     }
 }
 

@@ -6,12 +6,13 @@
 namespace minibit::tracker {
 namespace {
 
-// peer_record::seen_ticks counts 4-second ticks; 16 bits wrap after ~72 h.
-constexpr std::int64_t seconds_per_tick = 4;
-constexpr std::int64_t max_timeout_seconds = 65535 * seconds_per_tick / 2;
+// A peer's stamp counts 8-second ticks modulo 32767 (see peer_list.hpp): ages stay exact up to
+// ~72 h; the timeout may be at most half of that, so a late sweep still sees a true age.
+constexpr std::int64_t seconds_per_tick = 8;
+constexpr std::int64_t max_timeout_seconds = stamp_period / 2 * seconds_per_tick;
 
-std::uint16_t to_tick(std::chrono::seconds now) {
-    return static_cast<std::uint16_t>(static_cast<std::uint64_t>(now.count() / seconds_per_tick));
+std::uint16_t to_stamp(std::chrono::seconds now) {
+    return stamp_of(static_cast<std::uint64_t>(now.count() / seconds_per_tick));
 }
 
 template <std::size_t N>
@@ -42,21 +43,19 @@ swarm_shard::swarm_shard(const table_config& config, std::uint64_t seed)
 
 template <std::size_t N>
 void swarm_shard::update(swarm& s, peer_list<N>& list, const std::array<std::uint8_t, N>& ep,
-                         const announce_input& in, std::uint16_t tick, std::size_t& self) {
+                         const announce_input& in, std::uint16_t stamp, std::size_t& self) {
     const bool seeder = in.left == 0;
     self = list.find(ep);
     bool was_seeder = false;
     if (self == peer_list<N>::npos) {
         peer_record<N> rec;
-        rec.endpoint = ep;
-        self = list.insert(rec);
+        rec.set(stamp, seeder);
+        self = list.insert(ep, rec.state);
         ++peers_;
     } else {
-        was_seeder = (list.at(self).flags & peer_seeder) != 0;
+        was_seeder = list.at(self).seeder();
+        list.at(self).set(stamp, seeder);
     }
-    peer_record<N>& rec = list.at(self);
-    rec.seen_ticks = tick;
-    rec.flags = seeder ? std::uint8_t{peer_seeder} : std::uint8_t{0};
     if (seeder && !was_seeder) {
         ++s.seeders;
         ++seeders_;
@@ -69,7 +68,7 @@ void swarm_shard::update(swarm& s, peer_list<N>& list, const std::array<std::uin
 
 template <std::size_t N>
 void swarm_shard::remove(swarm& s, peer_list<N>& list, std::size_t i) {
-    if ((list.at(i).flags & peer_seeder) != 0) {
+    if (list.at(i).seeder()) {
         --s.seeders;
         --seeders_;
     }
@@ -103,11 +102,11 @@ result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono
             remove(s, s.v4, i);
         }
     } else {
-        const std::uint16_t tick = to_tick(now);
+        const std::uint16_t stamp = to_stamp(now);
         if (v6) {
-            update(s, s.v6, endpoint_of<18>(in.peer), in, tick, self6);
+            update(s, s.v6, endpoint_of<18>(in.peer), in, stamp, self6);
         } else {
-            update(s, s.v4, endpoint_of<6>(in.peer), in, tick, self4);
+            update(s, s.v4, endpoint_of<6>(in.peer), in, stamp, self4);
         }
         std::size_t want = in.numwant == 0 ? config_.default_numwant : in.numwant;
         want = std::min<std::size_t>(want, config_.max_numwant);
@@ -132,17 +131,17 @@ swarm_counts swarm_shard::scrape(const info_hash& hash) const {
 }
 
 template <std::size_t N>
-std::size_t swarm_shard::expire_list(swarm& s, peer_list<N>& list, std::uint16_t tick) {
+std::size_t swarm_shard::expire_list(swarm& s, peer_list<N>& list, std::uint16_t stamp) {
     const auto max_age = static_cast<std::uint16_t>(config_.peer_timeout.count() / seconds_per_tick);
-    std::size_t removed = 0;
-    // Walk backwards: swap-remove only moves records we have already visited.
-    for (std::size_t i = list.size(); i-- > 0;) {
-        const auto age = static_cast<std::uint16_t>(tick - list.at(i).seen_ticks);
-        if (age > max_age) {
-            remove(s, list, i);
-            ++removed;
+    const std::size_t removed = list.remove_if([&](const peer_record<N>& r) {
+        if (stamp_age(stamp, r.stamp()) <= max_age) return false;
+        if (r.seeder()) {
+            --s.seeders;
+            --seeders_;
         }
-    }
+        return true;
+    });
+    peers_ -= removed;
     return removed;
 }
 
@@ -156,13 +155,13 @@ void swarm_shard::drop_swarm(std::size_t i) {
 }
 
 std::size_t swarm_shard::expire(std::chrono::seconds now, std::size_t max_swarms) {
-    const std::uint16_t tick = to_tick(now);
+    const std::uint16_t stamp = to_stamp(now);
     std::size_t removed = 0;
     for (std::size_t visited = 0; visited < max_swarms && !swarms_.empty(); ++visited) {
         if (cursor_ >= swarms_.size()) cursor_ = 0;
         swarm& s = swarms_[cursor_].peers;
-        removed += expire_list(s, s.v4, tick);
-        removed += expire_list(s, s.v6, tick);
+        removed += expire_list(s, s.v4, stamp);
+        removed += expire_list(s, s.v6, stamp);
         if (s.peer_count() == 0) {
             drop_swarm(cursor_);  // the last swarm moved here; visit it next
         } else {

@@ -35,7 +35,7 @@ struct table_config {
     std::uint32_t max_numwant = 200;                   ///< hard cap on peers per answer
     std::size_t max_torrents_per_shard = 1U << 20U;    ///< bounds memory under hostile churn
 
-    /// Rejects values the table cannot honour (timeout beyond the 16-bit tick range, zero caps).
+    /// Rejects values the table cannot honour (timeout beyond half the stamp range, zero caps).
     [[nodiscard]] result<void> validate() const;
 };
 
@@ -66,7 +66,7 @@ struct swarm_counts {
     std::uint32_t downloaded = 0;   ///< completed events seen
 };
 
-/// Peers of one address family (v4: 10 B records, v6: 22 B) plus counters.
+/// Peers of one address family (v4: 8 B slots, v6: 20 B) plus counters.
 struct swarm {
     peer_list<6> v4;
     peer_list<18> v6;
@@ -107,11 +107,11 @@ private:
     };
     template <std::size_t N>
     void update(swarm& s, peer_list<N>& list, const std::array<std::uint8_t, N>& ep,
-                const announce_input& in, std::uint16_t tick, std::size_t& self);
+                const announce_input& in, std::uint16_t stamp, std::size_t& self);
     template <std::size_t N>
     void remove(swarm& s, peer_list<N>& list, std::size_t i);
     template <std::size_t N>
-    std::size_t expire_list(swarm& s, peer_list<N>& list, std::uint16_t tick);
+    std::size_t expire_list(swarm& s, peer_list<N>& list, std::uint16_t stamp);
     void drop_swarm(std::size_t i);
 
     table_config config_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <vector>
@@ -9,102 +10,175 @@
 namespace minibit::tracker {
 namespace {
 
-peer_record<6> rec(std::uint32_t i) {
+std::array<std::uint8_t, 6> ep(std::uint32_t i) {
+    return {10, static_cast<std::uint8_t>(i >> 16U), static_cast<std::uint8_t>(i >> 8U),
+            static_cast<std::uint8_t>(i), 0x1a, 0xe1};
+}
+
+// A non-zero state that records i (stamp 1..32767, seeder bit from i's parity).
+std::uint16_t state_of(std::uint32_t i) {
     peer_record<6> r;
-    r.endpoint = {10, static_cast<std::uint8_t>(i >> 16U), static_cast<std::uint8_t>(i >> 8U),
-                  static_cast<std::uint8_t>(i), 0x1a, 0xe1};
-    r.seen_ticks = static_cast<std::uint16_t>(i);
-    return r;
+    r.set(stamp_of(i), i % 2 == 1);
+    return r.state;
 }
 
-TEST(PeerList, FindsEveryInsertedPeerAcrossRehashes) {
-    peer_list<6> l;
-    for (std::uint32_t i = 0; i < 5000; ++i) EXPECT_EQ(l.insert(rec(i)), i);
-    for (std::uint32_t i = 0; i < 5000; ++i) ASSERT_EQ(l.find(rec(i).endpoint), i);
-    EXPECT_EQ(l.find(rec(5000).endpoint), peer_list<6>::npos);
+std::uint32_t id_at(const std::vector<std::uint8_t>& out, std::size_t i) {
+    return (std::uint32_t{out[i + 1]} << 16U) | (std::uint32_t{out[i + 2]} << 8U) | out[i + 3];
 }
 
-TEST(PeerList, SwapRemoveKeepsTheIndexExact) {
+TEST(PeerList, FindsEveryInsertedPeerAcrossGrowth) {
     peer_list<6> l;
-    for (std::uint32_t i = 0; i < 1000; ++i) l.insert(rec(i));
+    for (std::uint32_t i = 0; i < 5000; ++i) {
+        const auto s = l.insert(ep(i), state_of(i));
+        ASSERT_EQ(l.at(s).endpoint, ep(i)) << "insert returns the slot it used";
+    }
+    EXPECT_EQ(l.size(), 5000U);
+    for (std::uint32_t i = 0; i < 5000; ++i) {
+        const auto s = l.find(ep(i));
+        ASSERT_NE(s, peer_list<6>::npos) << i;
+        EXPECT_EQ(l.at(s).state, state_of(i));
+    }
+    EXPECT_EQ(l.find(ep(5000)), peer_list<6>::npos);
+}
+
+TEST(PeerList, RemovalKeepsEveryOtherPeerFindable) {
+    peer_list<6> l;
+    for (std::uint32_t i = 0; i < 1000; ++i) l.insert(ep(i), state_of(i));
     // Remove every third peer through find(), then check all survivors and all removed ones.
-    for (std::uint32_t i = 0; i < 1000; i += 3) l.remove_at(l.find(rec(i).endpoint));
+    for (std::uint32_t i = 0; i < 1000; i += 3) l.remove_at(l.find(ep(i)));
     EXPECT_EQ(l.size(), 666U);
     for (std::uint32_t i = 0; i < 1000; ++i) {
-        const auto at = l.find(rec(i).endpoint);
+        const auto at = l.find(ep(i));
         if (i % 3 == 0) {
             EXPECT_EQ(at, peer_list<6>::npos) << i;
         } else {
             ASSERT_NE(at, peer_list<6>::npos) << i;
-            EXPECT_EQ(l.at(at).seen_ticks, static_cast<std::uint16_t>(i));
+            EXPECT_EQ(l.at(at).state, state_of(i));
         }
     }
 }
 
-TEST(PeerList, ShrinksAfterChurnAndStaysUsable) {
+TEST(PeerList, ReAnnounceUpdatesTheRecordInPlace) {
     peer_list<6> l;
-    for (std::uint32_t i = 0; i < 4096; ++i) l.insert(rec(i));
-    const std::size_t big = l.memory_bytes();
-    for (std::uint32_t i = 0; i < 4090; ++i) l.remove_at(l.find(rec(i).endpoint));
-    EXPECT_LT(l.memory_bytes() * 8, big);
-    for (std::uint32_t i = 4090; i < 4096; ++i) EXPECT_NE(l.find(rec(i).endpoint), peer_list<6>::npos);
+    for (std::uint32_t i = 0; i < 100; ++i) l.insert(ep(i), state_of(i));
+    const auto s = l.find(ep(42));
+    l.at(s).set(stamp_of(9999), true);
+    EXPECT_EQ(l.size(), 100U);
+    EXPECT_EQ(l.find(ep(42)), s);
+    EXPECT_TRUE(l.at(s).seeder());
+    EXPECT_EQ(l.at(s).stamp(), stamp_of(9999));
 }
 
-TEST(PeerList, IndexCostsAtMostEightBytesPerPeerAtSteadyState) {
+TEST(PeerList, RemoveIfVisitsEachPeerOnceAndDropsExactlyTheChosen) {
     peer_list<6> l;
-    for (std::uint32_t i = 0; i < 100000; ++i) l.insert(rec(i));
-    // 10-byte records (vector growth may leave up to 2x capacity) + <= 8 bytes of index per peer.
-    EXPECT_LE(l.memory_bytes(), 100000U * (10U * 2U + 8U));
+    for (std::uint32_t i = 0; i < 3000; ++i) l.insert(ep(i), state_of(i));
+    std::map<std::uint32_t, int> visits;
+    const auto removed = l.remove_if([&](const peer_record<6>& r) {
+        const std::uint32_t id = (std::uint32_t{r.endpoint[1]} << 16U) |
+                                 (std::uint32_t{r.endpoint[2]} << 8U) | r.endpoint[3];
+        ++visits[id];
+        return id % 5 != 0;
+    });
+    EXPECT_EQ(removed, 2400U);
+    ASSERT_EQ(visits.size(), 3000U);
+    for (const auto& [id, n] : visits) EXPECT_EQ(n, 1) << id;
+    EXPECT_EQ(l.size(), 600U);
+    for (std::uint32_t i = 0; i < 3000; ++i)
+        EXPECT_EQ(l.find(ep(i)) != peer_list<6>::npos, i % 5 == 0) << i;
+}
+
+TEST(PeerList, ShrinksAfterChurnAndFreesAllWhenEmpty) {
+    peer_list<6> l;
+    for (std::uint32_t i = 0; i < 4096; ++i) l.insert(ep(i), state_of(i));
+    const std::size_t big = l.memory_bytes();
+    for (std::uint32_t i = 0; i < 4090; ++i) l.remove_at(l.find(ep(i)));
+    EXPECT_LT(l.memory_bytes() * 100, big);
+    for (std::uint32_t i = 4090; i < 4096; ++i) EXPECT_NE(l.find(ep(i)), peer_list<6>::npos);
+    l.remove_if([](const peer_record<6>&) { return true; });
+    EXPECT_EQ(l.size(), 0U);
+    EXPECT_EQ(l.memory_bytes(), 0U);
+    l.insert(ep(7), state_of(7));
+    EXPECT_NE(l.find(ep(7)), peer_list<6>::npos);
+}
+
+TEST(PeerList, CostsAtMostTwelveBytesPerIpv4PeerAtAnySize) {
+    // 8-byte slots, load kept in [0.72, 0.9] while growing: at most 8 / 0.72 = 11.1 bytes.
+    peer_list<6> l;
+    for (std::uint32_t i = 0; i < 120000; ++i) {
+        l.insert(ep(i), state_of(i));
+        if (i >= 64) {
+            ASSERT_LE(l.memory_bytes(), (i + 1) * 12U) << "at " << i + 1 << " peers";
+        }
+    }
 }
 
 TEST(PeerList, SampleNeverReturnsSelfNorRepeats) {
     peer_list<6> l;
-    for (std::uint32_t i = 0; i < 100; ++i) l.insert(rec(i));
+    for (std::uint32_t i = 0; i < 100; ++i) l.insert(ep(i), state_of(i));
+    const auto self = l.find(ep(42));
     fast_rng rng(7);
-    for (int round = 0; round < 200; ++round) {
-        std::vector<std::uint8_t> out;
-        l.sample(42, 30, rng, out);
-        ASSERT_EQ(out.size(), 30U * 6U);
-        std::set<std::uint32_t> seen;
-        for (std::size_t i = 0; i < out.size(); i += 6) {
-            const std::uint32_t id = (std::uint32_t{out[i + 2]} << 8U) | out[i + 3];
-            EXPECT_NE(id, 42U);
-            EXPECT_TRUE(seen.insert(id).second) << "repeated " << id;
+    for (const std::size_t k : {5U, 30U, 70U, 99U, 150U}) {
+        for (int round = 0; round < 100; ++round) {
+            std::vector<std::uint8_t> out;
+            l.sample(self, k, rng, out);
+            ASSERT_EQ(out.size(), std::min<std::size_t>(k, 99) * 6U);
+            std::set<std::uint32_t> seen;
+            for (std::size_t i = 0; i < out.size(); i += 6) {
+                EXPECT_NE(id_at(out, i), 42U);
+                EXPECT_TRUE(seen.insert(id_at(out, i)).second) << "repeated " << id_at(out, i);
+            }
         }
     }
 }
 
-TEST(PeerList, SampleReachesEveryPeerRoughlyEvenly) {
+// Each peer should appear k/n of the time, for both the rejection path (k <= n/2) and the
+// table walk (k > n/2); a chi-square statistic far above its n-1 degrees of freedom fails.
+void expect_even_sampling(std::size_t k) {
+    constexpr std::uint32_t n = 200;
+    constexpr int rounds = 4000;
     peer_list<6> l;
-    for (std::uint32_t i = 0; i < 200; ++i) l.insert(rec(i));
-    fast_rng rng(1);
-    std::map<std::uint32_t, int> hits;
-    for (int round = 0; round < 2000; ++round) {
+    for (std::uint32_t i = 0; i < n; ++i) l.insert(ep(i), state_of(i));
+    fast_rng rng(k);
+    std::vector<int> hits(n);
+    for (int round = 0; round < rounds; ++round) {
         std::vector<std::uint8_t> out;
-        l.sample(peer_list<6>::npos, 10, rng, out);
-        for (std::size_t i = 0; i < out.size(); i += 6) ++hits[(std::uint32_t{out[i + 2]} << 8U) | out[i + 3]];
+        l.sample(peer_list<6>::npos, k, rng, out);
+        for (std::size_t i = 0; i < out.size(); i += 6) ++hits[id_at(out, i)];
     }
-    // Expected 100 hits per peer (2000 * 10 / 200); the first peers must not be favoured.
-    ASSERT_EQ(hits.size(), 200U);
-    for (const auto& [id, n] : hits) {
-        EXPECT_GT(n, 50) << id;
-        EXPECT_LT(n, 160) << id;
-    }
+    const double expected = static_cast<double>(rounds) * static_cast<double>(k) / n;
+    double chi2 = 0;
+    for (const int h : hits) chi2 += (h - expected) * (h - expected) / expected;
+    // Sampling without replacement lowers the variance, so chi2 <= ~199 on average; 300 is far
+    // beyond chance (p < 1e-5) yet a sampler favouring part of the table scores in thousands.
+    EXPECT_LT(chi2, 300.0) << "k=" << k;
+}
+
+TEST(PeerList, SampleReachesEveryPeerEvenly) {
+    expect_even_sampling(10);
+    expect_even_sampling(150);
 }
 
 TEST(PeerList, SampleOfASmallSwarmReturnsEveryoneElse) {
     peer_list<18> l;
-    peer_record<18> a;
-    a.endpoint[0] = 1;
-    peer_record<18> b;
-    b.endpoint[0] = 2;
-    l.insert(a);
-    l.insert(b);
+    std::array<std::uint8_t, 18> a{};
+    a[0] = 1;
+    std::array<std::uint8_t, 18> b{};
+    b[0] = 2;
+    const auto sa = l.insert(a, 2);
+    l.insert(b, 2);
     fast_rng rng(3);
     std::vector<std::uint8_t> out;
-    l.sample(0, 50, rng, out);
+    l.sample(l.find(a), 50, rng, out);
     ASSERT_EQ(out.size(), 18U);
     EXPECT_EQ(out[0], 2);
+    EXPECT_EQ(l.find(a), sa);
+}
+
+TEST(PeerStamp, AgesAcrossTheWrap) {
+    EXPECT_EQ(stamp_age(stamp_of(100), stamp_of(40)), 60U);
+    EXPECT_EQ(stamp_age(stamp_of(32767 + 5), stamp_of(32767 - 5)), 10U);
+    EXPECT_NE(stamp_of(0), 0U);
+    EXPECT_NE(stamp_of(32766), 0U);
 }
 
 }  // namespace

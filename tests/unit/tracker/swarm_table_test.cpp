@@ -145,6 +145,48 @@ TEST_F(SwarmShard, ExpiresSilentPeersAndDropsEmptySwarms) {
     EXPECT_EQ(shard_.seeder_count(), 0U);
 }
 
+TEST_F(SwarmShard, ReAnnounceRefreshesThePeerAndItsSeederState) {
+    announce(v4(1, 50, announce_event::started), seconds{1000});
+    announce(v4(2, 50, announce_event::started), seconds{1000});
+    // Peer 1 finishes without a completed event and announces again later.
+    const auto c = announce(v4(1, 0), seconds{4000});
+    EXPECT_EQ(c.complete, 1U);
+    EXPECT_EQ(c.incomplete, 1U);
+    EXPECT_EQ(c.downloaded, 0U);
+    EXPECT_EQ(shard_.peer_count(), 2U);
+    // At t=4700 only peer 2 (silent since 1000) has expired.
+    EXPECT_EQ(shard_.expire(seconds{4700}, 16), 1U);
+    EXPECT_EQ(shard_.scrape(hash_n(1)).complete, 1U);
+    EXPECT_EQ(shard_.scrape(hash_n(1)).incomplete, 0U);
+    EXPECT_EQ(shard_.seeder_count(), 1U);
+}
+
+TEST_F(SwarmShard, ExpiresAcrossTheTimeStampWrap) {
+    // Stamps count 8 s ticks modulo 32767: put the announce just before the wrap.
+    const seconds wrap{32767 * 8};
+    announce(v4(1, 0), wrap - seconds{100});
+    announce(v4(2, 7), wrap + seconds{3000});
+    EXPECT_EQ(shard_.expire(wrap + seconds{3000}, 16), 0U);
+    EXPECT_EQ(shard_.expire(wrap + seconds{3700}, 16), 1U);
+    EXPECT_EQ(shard_.scrape(hash_n(1)).complete, 0U);
+    EXPECT_EQ(shard_.scrape(hash_n(1)).incomplete, 1U);
+}
+
+TEST_F(SwarmShard, HoldsAtMostTwelveBytesPerIpv4Peer) {
+    // 8 torrents x 20,000 peers, distinct address:port pairs; heap bytes of the peer storage.
+    for (std::uint32_t t = 1; t <= 8; ++t) {
+        for (std::uint32_t i = 0; i < 20000; ++i) {
+            auto in = v4(static_cast<std::uint8_t>(i), 1);
+            in.hash = hash_n(static_cast<std::uint8_t>(t));
+            in.peer.address[2] = static_cast<std::uint8_t>(i >> 8U);
+            in.numwant = 1;
+            announce(in);
+        }
+    }
+    ASSERT_EQ(shard_.peer_count(), 160000U);
+    EXPECT_LE(shard_.memory_bytes(), 160000U * 12U);
+}
+
 TEST_F(SwarmShard, ExpiryIsIncrementalAcrossSwarms) {
     for (std::uint8_t t = 1; t <= 10; ++t) {
         auto in = v4(1, 0);
