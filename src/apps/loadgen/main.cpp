@@ -13,6 +13,7 @@
 #include "../common/flags.hpp"
 #include "announce_cli.hpp"
 #include "child_process.hpp"
+#include "spawn_floor.hpp"
 #include "swarm_driver.hpp"
 
 namespace {
@@ -158,9 +159,12 @@ int dispatch(int argc, char** argv) {
     const std::string_view cmd = argv[1];
     if (cmd == "swarm") return cmd_swarm(argc, argv);
     if (cmd == "announce") return lg::cmd_announce(argc, argv);
+    if (cmd == "floor") return lg::cmd_floor(argc, argv);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         fmt::print("{}", usage_text);
         fmt::print("\n{}", lg::announce_usage);
+        fmt::print("\nminibit-loadgen floor [--processes N] [--program PATH] [--repeat R] [--json]:\n"
+                   "  start and reap N processes that do nothing (floor --help)\n");
         return 0;
     }
     throw usage_error(fmt::format("unknown command '{}' (try: minibit-loadgen help)", cmd));

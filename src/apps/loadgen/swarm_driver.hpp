@@ -58,6 +58,7 @@ private:
     void watch_peers();
     void observe_peers();
     [[nodiscard]] bool all_completed() const;
+    [[nodiscard]] clock::time_point last_marker() const;
     [[nodiscard]] bool any_pending() const;
     void linger();
     [[nodiscard]] bool aborted() const;
@@ -85,6 +86,9 @@ private:
 
 /// Finds `count` distinct free TCP ports on 127.0.0.1 (bound together, then released).
 [[nodiscard]] result<std::vector<std::uint16_t>> free_ports(std::size_t count);
+
+/// Removes the folders (recursively) on up to 16 threads at once; errors are ignored.
+void remove_folders(const std::vector<std::filesystem::path>& folders);
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
 [[nodiscard]] bool accepts_connections(std::uint16_t port);

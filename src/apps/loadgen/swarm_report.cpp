@@ -139,6 +139,20 @@ spread spread_of(std::vector<double> values) {
     return {values.front(), median, values.back()};
 }
 
+namespace {
+
+std::string phases_json(const run_phases& ph) {
+    return fmt::format(
+        "{{\"tracker_ready\":{},\"torrent_made\":{},\"peers_prepared\":{},\"peers_started\":{},"
+        "\"all_complete\":{},\"peers_stopped\":{},\"copies_checked\":{}}}",
+        json_number(ph.tracker_ready), json_number(ph.torrent_made),
+        json_number(ph.peers_prepared), json_number(ph.peers_started),
+        json_number(ph.all_complete), json_number(ph.peers_stopped),
+        json_number(ph.copies_checked));
+}
+
+}  // namespace
+
 std::string format_table(const swarm_report& r) {
     std::string out = fmt::format(
         "swarm: mode {}, {} peers, {} bytes in {} pieces of {} bytes, numwant {}\n",
@@ -158,7 +172,8 @@ std::string format_table(const swarm_report& r) {
     out += fmt::format("messages recv per peer:  min {}  median {}  max {}\n",
                        opt_number(s.received.min, 0), opt_number(s.received.median, 1),
                        opt_number(s.received.max, 0));
-    out += fmt::format("wall time: {:.3f} s\n", r.wall_seconds);
+    out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
+                       opt_number(r.phases.all_complete, 3));
     out += success_line(r) + "\n";
     return out;
 }
@@ -173,12 +188,12 @@ std::string format_json(const swarm_report& r) {
         "\"peers_total\":{},\"expected\":{},\"rebuilt\":{},\"kills_requested\":{},\"killed\":{},"
         "\"success\":{},"
         "\"timed_out\":{},\"stop_signal\":{},\"failure\":{},\"wall_seconds\":{:.3f},"
-        "\"summary\":{},\"seconds_to_complete\":{},\"messages_sent_per_peer\":{},"
+        "\"phases\":{},\"summary\":{},\"seconds_to_complete\":{},\"messages_sent_per_peer\":{},"
         "\"messages_received_per_peer\":{},\"peers\":[{}]}}",
         name_of(r.mode), r.tracker_port, r.file_bytes, r.piece_count, r.piece_length, r.numwant,
         r.peers.size(), r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(),
         r.timed_out, r.stop_signal, json_quote(r.failure), r.wall_seconds,
-        json_quote(success_line(r)), json_spread(s.seconds), json_spread(s.sent),
+        phases_json(r.phases), json_quote(success_line(r)), json_spread(s.seconds), json_spread(s.sent),
         json_spread(s.received), peers);
 }
 

@@ -40,6 +40,17 @@ struct peer_report {
     std::optional<peer_counters> counters;      ///< absent when no stats file was written
 };
 
+/// When each step of the run ended, in seconds from the run's start (absent: not reached).
+struct run_phases {
+    std::optional<double> tracker_ready;   ///< the tracker accepts connections
+    std::optional<double> torrent_made;    ///< the .torrent written and parsed back
+    std::optional<double> peers_prepared;  ///< folders made, starting pieces written
+    std::optional<double> peers_started;   ///< every peer started
+    std::optional<double> all_complete;    ///< the last completion marker seen
+    std::optional<double> peers_stopped;   ///< every peer reaped (after --linger)
+    std::optional<double> copies_checked;  ///< every copy compared with the original
+};
+
 /// The whole run.
 struct swarm_report {
     start_mode mode = start_mode::scatter;
@@ -51,6 +62,7 @@ struct swarm_report {
     std::uint32_t kills_requested = 0;  ///< --kill K (fewer happen if peers finish first)
     std::vector<peer_report> peers;
     double wall_seconds = 0;
+    run_phases phases;
     bool timed_out = false;
     int stop_signal = 0;  ///< SIGINT/SIGTERM/SIGHUP that ended the run, or 0
     std::string failure;  ///< why the run could not complete, if it could not
