@@ -10,6 +10,10 @@ using std::chrono::seconds;
 // BEP 15 answers must fit one datagram: opentracker caps them at 200 IPv4 / 66 IPv6 peers.
 constexpr std::uint32_t udp_max_peers_v4 = 200;
 constexpr std::uint32_t udp_max_peers_v6 = 66;
+// The largest request BEP 15 needs: a scrape of 74 hashes (1496 bytes). An announce may carry
+// BEP 41 options after its 98 bytes, within the same bound; anything larger is dropped unread.
+constexpr std::size_t udp_max_request_bytes =
+    wire::udp_scrape_header_bytes + 20 * wire::udp_max_scrape_hashes;
 
 // The peer's address as the table stores it; IPv4-mapped IPv6 becomes plain IPv4.
 peer_address to_peer(const io::address& a, std::uint16_t port) {
@@ -162,7 +166,9 @@ http_reply tracker_service::http_scrape(std::string_view query) {
 void tracker_service::handle_udp(std::span<const std::uint8_t> packet, const io::address& from,
                                  seconds now, std::vector<std::uint8_t>& reply) {
     reply.clear();
-    const auto req = wire::parse_udp_request(packet);
+    result<wire::udp_request> req =
+        fail(wire::tracker_udp_errc::bad_length, "request above 1496 bytes", packet.size());
+    if (packet.size() <= udp_max_request_bytes) req = wire::parse_udp_request(packet);
     if (!req) {
         // Garbage is dropped, never answered: an answer could be aimed at a spoofed victim.
         stats_.count(error_kind::bad_request);

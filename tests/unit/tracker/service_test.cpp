@@ -171,6 +171,26 @@ TEST_F(TrackerService, UdpRefusesWrongOrStaleConnectionIds) {
     EXPECT_EQ(svc_.stats().total(error_kind::bad_connection_id), 3U);
 }
 
+TEST_F(TrackerService, UdpDropsRequestsAboveTheLargestScrape) {
+    const auto from = addr("127.0.0.1:7000");
+    auto reply = udp_round(svc_, wire::udp_connect_request{1}, from, seconds{100});
+    const auto cid = std::get<wire::udp_connect_response>(
+                         *wire::parse_udp_response(reply, wire::udp_peer_family::ipv4)).connection_id;
+    wire::udp_announce_request a;
+    a.connection_id = cid;
+    a.transaction_id = 5;
+    a.port = 1;
+    std::vector<std::uint8_t> packet;
+    wire::encode_udp(a, packet);
+    packet.resize(1496);  // BEP 41 option bytes (zeros: end of options) up to the bound: served
+    svc_.handle_udp(packet, from, seconds{100}, reply);
+    EXPECT_FALSE(reply.empty());
+    packet.resize(1497);
+    svc_.handle_udp(packet, from, seconds{100}, reply);
+    EXPECT_TRUE(reply.empty());
+    EXPECT_EQ(svc_.stats().total(error_kind::bad_request), 1U);
+}
+
 TEST_F(TrackerService, UdpDropsGarbage) {
     std::vector<std::uint8_t> reply{1};
     const std::vector<std::uint8_t> junk(40, 0xee);
