@@ -1,6 +1,7 @@
 // minibit-loadgen: load generators for MiniBit. `swarm` runs a tracker and N peers on
-// 127.0.0.1 (one process each), spreads a file's pieces over them, waits until every peer has
-// rebuilt the file, checks every copy byte for byte and prints a table or JSON.
+// 127.0.0.1 (one process each, or all in this process with --in-process), spreads a file's
+// pieces over them, waits until every peer has rebuilt the file, checks every copy byte for
+// byte and prints a table or JSON.
 // Thin: parse flags, hand them to swarm_driver, print its report.
 #include <unistd.h>
 
@@ -49,6 +50,15 @@ prints per-peer results, a summary and the wall time of the whole run.
   --rechoke-interval S   passed to every peer
   --keep                 keep the download folders after a successful run
   --json                 print one JSON object instead of the table
+  --max-peers N          connections per peer at most (default 50)
+  --probe-rate R         announces per second of a tracker latency probe while the swarm
+                         runs (p50/p99/p999 in the report); default 50 with --in-process, else 0
+  --in-process           host every peer in this process (real sockets and files) on
+                         --threads reactor threads instead of one minibit-peer process each;
+                         raises RLIMIT_NOFILE as N peers need. Logs: DIR/peers.log, the peer
+                         index in every line
+  --threads T            reactor threads for --in-process (default: one per core)
+  --log-per-peer         with --in-process: DIR/peer-N.log per peer instead of DIR/peers.log
 
 Exit status: 0 when every surviving peer rebuilt an identical copy; 1 otherwise (including
 timeout); 2 on a usage error; 128+N when stopped by signal N.
@@ -84,11 +94,23 @@ void read_file_flags(const flags& f, lg::swarm_options& o) {
     o.piece_size_bytes = f.get_uint("piece-size", 1, 256ULL << 20U).value_or(0);
 }
 
+void read_hosting_flags(const flags& f, lg::swarm_options& o) {
+    o.hosting = f.has("in-process") ? lg::peer_hosting::in_process : lg::peer_hosting::processes;
+    const bool in_process = o.hosting == lg::peer_hosting::in_process;
+    if (!in_process && (f.has("threads") || f.has("log-per-peer")))
+        throw usage_error("--threads and --log-per-peer go with --in-process");
+    o.threads = static_cast<unsigned>(f.get_uint("threads", 1, 256).value_or(0));
+    o.logs = f.has("log-per-peer") ? lg::log_layout::per_peer : lg::log_layout::single_file;
+    o.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
+    o.probe_rate = static_cast<double>(
+        f.get_uint("probe-rate", 0, 1000).value_or(in_process ? 50 : 0));
+}
+
 lg::swarm_options read_options(const flags& f) {
     if (!f.positional().empty())
         throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
-    if (f.has("in-process")) throw usage_error("--in-process is not implemented yet");
     lg::swarm_options o;
+    read_hosting_flags(f, o);
     o.peers = static_cast<std::uint32_t>(f.get_uint("peers", 1, 1000).value_or(o.peers));
     read_file_flags(f, o);
     const auto mode = f.get("mode").value_or("scatter");
@@ -121,8 +143,8 @@ int cmd_swarm(int argc, char** argv) {
     const flags f(argc, argv, 2,
                   {"peers", "file", "size", "pieces", "piece-size", "mode", "numwant", "kill",
                    "timeout", "linger", "seed", "out", "logs", "tracker-bin", "peer-bin", "io",
-                   "log-level", "rechoke-interval"},
-                  {"json", "keep", "in-process"});
+                   "log-level", "rechoke-interval", "max-peers", "probe-rate", "threads"},
+                  {"json", "keep", "in-process", "log-per-peer"});
     const lg::swarm_options options = read_options(f);
     lg::block_driver_signals();
     lg::swarm_driver driver(options);

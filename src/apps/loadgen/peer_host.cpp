@@ -19,7 +19,13 @@ public:
         auto child = child_process::spawn({peer_bin_, get_arguments(plan), plan.log});
         if (!child) return std::unexpected(child.error());
         child_.emplace(std::move(*child));
+        complete_file_ = plan.complete_file;
         return {};
+    }
+    // The peer's own --complete-file marker (one stat).
+    bool completed() const override {
+        std::error_code ec;
+        return !complete_file_.empty() && std::filesystem::exists(complete_file_, ec);
     }
     bool poll() override { return child_ && child_->poll(); }
     std::optional<exit_status> status() const override {
@@ -38,6 +44,7 @@ public:
 private:
     std::filesystem::path peer_bin_;
     std::optional<child_process> child_;
+    std::filesystem::path complete_file_;
 };
 
 }  // namespace
@@ -48,6 +55,7 @@ std::vector<std::string> get_arguments(const peer_plan& p) {
         "-o",           p.folder.string(),
         "--port",       std::to_string(p.port),
         "--numwant",    std::to_string(p.numwant),
+        "--max-peers",  std::to_string(p.max_peers),
         "--seed-for",   seconds_text(p.seed_for),
         "--stats-json", p.stats_json.string(),
         "--log",        p.log.string(),

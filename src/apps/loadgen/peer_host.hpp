@@ -1,6 +1,6 @@
-// How the swarm driver hosts one peer. Today every peer is a `minibit-peer get` process; the
-// interface is what a later in-process host (peers on threads of the driver, --in-process)
-// implements too. A host belongs to the driver's thread.
+// How the swarm driver hosts one peer: a `minibit-peer get` process (here), or a session on a
+// reactor thread of the driver itself (--in-process, inprocess_host.hpp). A host belongs to the
+// driver's thread.
 #pragma once
 
 #include <chrono>
@@ -25,6 +25,7 @@ struct peer_plan {
     std::filesystem::path log;
     std::uint16_t port = 0;
     std::uint32_t numwant = 4;
+    std::uint32_t max_peers = 50;  ///< connections at most (minibit-peer --max-peers)
     std::chrono::milliseconds seed_for{0};  ///< stay after completion this long
     std::chrono::milliseconds timeout{0};   ///< the peer gives up on its own after this
     std::string io = "auto";
@@ -46,6 +47,8 @@ public:
     [[nodiscard]] virtual result<void> start(const peer_plan& plan) = 0;
     /// Checks without blocking whether the peer has ended; true once it has.
     virtual bool poll() = 0;
+    /// True once every piece is verified (the peer keeps seeding until stopped).
+    [[nodiscard]] virtual bool completed() const = 0;
     /// How it ended, once it has.
     [[nodiscard]] virtual std::optional<exit_status> status() const = 0;
     /// Ends it at once (SIGKILL for a process), as a crash would.

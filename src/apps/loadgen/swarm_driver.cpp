@@ -257,6 +257,7 @@ peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
     p.log = opts_.log_dir / fmt::format("peer-{}.log", k);
     p.port = port;
     p.numwant = opts_.numwant;
+    p.max_peers = opts_.max_peers;
     // Every peer serves until the driver stops it (leechers signal completion by a marker).
     p.seed_for = remaining;
     p.timeout = remaining;
@@ -267,6 +268,7 @@ peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
 }
 
 result<void> swarm_driver::prepare_peers() {
+    if (auto raised = raise_nofile(); !raised) return raised;
     auto ports = free_ports(opts_.peers);
     if (!ports) return std::unexpected(ports.error());
     const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);
@@ -306,8 +308,12 @@ result<void> swarm_driver::prepare_peers() {
 }
 
 result<void> swarm_driver::start_peers() {
+    if (opts_.hosting == peer_hosting::in_process) {
+        if (auto started = start_runtime(); !started) return started;
+    }
+    start_probe();
     for (auto& slot : peers_) {
-        slot.host = make_process_host(opts_.peer_bin);
+        slot.host = make_host();
         slot.started_at = clock::now();
         auto started = slot.host->start(slot.plan);
         if (!started) return started;
@@ -344,11 +350,9 @@ void swarm_driver::observe_peers() {
             s.ended = true;
             s.ended_at = now;
         }
-        std::error_code ec;
-        if (!s.completed_at && !s.killed && std::filesystem::exists(s.plan.complete_file, ec)) {
-            s.completed_at = now;
-        }
+        if (!s.completed_at && !s.killed && s.host->completed()) s.completed_at = now;
     }
+    sample_resources();
 }
 
 // When the last completion marker was seen (the run's start when there is none).
@@ -426,6 +430,7 @@ void swarm_driver::try_kill() {
 // Normal end: SIGTERM every peer at once (each writes its stats and exits 0) and reap them; the
 // tracker stays up for their stopped announces. Abort: SIGKILL every peer.
 void swarm_driver::stop_peers() {
+    finish_probe();
     const bool abort_run = aborted();
     for (auto& s : peers_) {
         if (!s.ended && s.host && !abort_run) s.host->request_stop();
@@ -440,6 +445,7 @@ void swarm_driver::stop_peers() {
         s.ended = true;
         s.stopped = true;
     }
+    end_runtime();
 }
 
 peer_report swarm_driver::row_for(const peer_slot& s) const {

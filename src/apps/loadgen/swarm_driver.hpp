@@ -14,10 +14,12 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "inprocess_host.hpp"
 #include "peer_host.hpp"
 #include "swarm_files.hpp"
 #include "swarm_options.hpp"
 #include "swarm_report.hpp"
+#include "tracker_probe.hpp"
 
 namespace minibit::loadgen {
 
@@ -55,6 +57,14 @@ private:
                                      std::chrono::milliseconds remaining) const;
     [[nodiscard]] result<void> prepare_peers();
     [[nodiscard]] result<void> start_peers();
+    // In-process hosting and the run's figures (swarm_hosting.cpp).
+    [[nodiscard]] result<void> raise_nofile();
+    [[nodiscard]] result<void> start_runtime();
+    [[nodiscard]] std::unique_ptr<peer_host> make_host() const;
+    void start_probe();
+    void sample_resources();
+    void finish_probe();
+    void end_runtime();
     void watch_peers();
     void observe_peers();
     [[nodiscard]] bool all_completed() const;
@@ -82,6 +92,12 @@ private:
     clock::time_point deadline_;
     std::uint32_t kills_done_ = 0;
     swarm_report report_;
+    std::shared_ptr<peer_runtime> runtime_;       // --in-process: the reactor threads
+    std::shared_ptr<const metainfo> info_;        // --in-process: the torrent, loaded once
+    std::unique_ptr<tracker_probe> probe_;
+    std::optional<double> tracker_cpu_at_start_;  // seconds, when the peers started
+    clock::time_point peers_started_at_;
+    clock::time_point resources_sampled_at_;
 };
 
 /// Finds `count` distinct free TCP ports on 127.0.0.1 (bound together, then released).

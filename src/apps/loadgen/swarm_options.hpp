@@ -16,6 +16,13 @@ enum class start_mode {
     seed,     ///< peer 0 holds everything and seeds; the others start empty
 };
 
+/// How the peers run: one minibit-peer process each, or sessions on reactor threads of the
+/// driver (--in-process).
+enum class peer_hosting { processes, in_process };
+
+/// In-process peers' logs: one file with the peer index in each line, or a file per peer.
+enum class log_layout { single_file, per_peer };
+
 /// Whether download folders survive a successful run.
 enum class keep_folders { no, yes };
 
@@ -40,6 +47,11 @@ struct swarm_options {
     std::string log_level = "info";
     std::optional<double> rechoke_seconds;  ///< passed to the peers only when set
     keep_folders keep = keep_folders::no;
+    std::uint32_t max_peers = 50;  ///< connections per peer at most (minibit-peer's default)
+    peer_hosting hosting = peer_hosting::processes;
+    unsigned threads = 0;  ///< --in-process reactor threads (0: one per core)
+    log_layout logs = log_layout::single_file;  ///< --in-process only (processes: per peer)
+    double probe_rate = 0;  ///< tracker latency probe, announces per second (0: off)
 };
 
 }  // namespace minibit::loadgen

@@ -174,6 +174,7 @@ std::string format_table(const swarm_report& r) {
                        opt_number(s.received.max, 0));
     out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
                        opt_number(r.phases.all_complete, 3));
+    out += format_figures_table(r.figures);
     out += success_line(r) + "\n";
     return out;
 }
@@ -189,12 +190,12 @@ std::string format_json(const swarm_report& r) {
         "\"success\":{},"
         "\"timed_out\":{},\"stop_signal\":{},\"failure\":{},\"wall_seconds\":{:.3f},"
         "\"phases\":{},\"summary\":{},\"seconds_to_complete\":{},\"messages_sent_per_peer\":{},"
-        "\"messages_received_per_peer\":{},\"peers\":[{}]}}",
+        "\"messages_received_per_peer\":{},{},\"peers\":[{}]}}",
         name_of(r.mode), r.tracker_port, r.file_bytes, r.piece_count, r.piece_length, r.numwant,
         r.peers.size(), r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(),
         r.timed_out, r.stop_signal, json_quote(r.failure), r.wall_seconds,
         phases_json(r.phases), json_quote(success_line(r)), json_spread(s.seconds), json_spread(s.sent),
-        json_spread(s.received), peers);
+        json_spread(s.received), format_figures_json(r.figures), peers);
 }
 
 }  // namespace minibit::loadgen

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "peer_stats.hpp"
+#include "run_figures.hpp"
 #include "swarm_options.hpp"
 
 namespace minibit::loadgen {
@@ -66,6 +67,7 @@ struct swarm_report {
     bool timed_out = false;
     int stop_signal = 0;  ///< SIGINT/SIGTERM/SIGHUP that ended the run, or 0
     std::string failure;  ///< why the run could not complete, if it could not
+    run_figures figures;  ///< hosting, tracker latency and CPU, driver resources
 
     /// Peers expected to rebuild the file: leechers not killed on purpose.
     [[nodiscard]] std::uint32_t expected() const;

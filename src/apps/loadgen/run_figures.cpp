@@ -1,0 +1,90 @@
+#include "run_figures.hpp"
+
+#include <sys/resource.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace minibit::loadgen {
+namespace {
+
+double ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+std::string json_opt(const std::optional<double>& v) {
+    return v ? fmt::format("{:.3f}", *v) : std::string("null");
+}
+
+std::string json_opt(const std::optional<std::uint64_t>& v) {
+    return v ? fmt::format("{}", *v) : std::string("null");
+}
+
+std::optional<double> cpu_share(const run_figures& f) {
+    if (!f.tracker_cpu_seconds || !f.swarm_seconds || *f.swarm_seconds <= 0) return std::nullopt;
+    return 100.0 * *f.tracker_cpu_seconds / *f.swarm_seconds;
+}
+
+}  // namespace
+
+std::string format_figures_table(const run_figures& f) {
+    std::string out;
+    if (f.hosting == peer_hosting::in_process) {
+        out += fmt::format("in-process: {} reactor threads, peak RSS {:.1f} MiB, peak fds {}, "
+                           "RLIMIT_NOFILE {}\n",
+                           f.threads,
+                           static_cast<double>(f.max_rss_bytes.value_or(0)) / (1 << 20),
+                           json_opt(f.peak_fds), json_opt(f.nofile_limit));
+    }
+    if (f.probe) {
+        const auto& p = *f.probe;
+        out += fmt::format("tracker latency (probe, {:.0f}/s, {} sent, {} errors): p50 {:.3f} ms  "
+                           "p99 {:.3f} ms  p999 {:.3f} ms  max {:.3f} ms\n",
+                           p.rate_per_second, p.sent, p.errors, ms(p.p50_us), ms(p.p99_us),
+                           ms(p.p999_us), ms(p.max_us));
+    }
+    if (f.tracker_cpu_seconds) {
+        const auto share = cpu_share(f);
+        out += fmt::format("tracker CPU while the swarm ran: {:.2f} s ({} % of one core)\n",
+                           *f.tracker_cpu_seconds, share ? fmt::format("{:.1f}", *share) : "-");
+    }
+    return out;
+}
+
+std::string format_figures_json(const run_figures& f) {
+    std::string probe = "null";
+    if (f.probe) {
+        const auto& p = *f.probe;
+        probe = fmt::format(
+            "{{\"rate_per_second\":{:.1f},\"sent\":{},\"answered\":{},\"errors\":{},"
+            "\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},\"p999_ms\":{:.3f},\"max_ms\":{:.3f}}}",
+            p.rate_per_second, p.sent, p.answered, p.errors, ms(p.p50_us), ms(p.p99_us),
+            ms(p.p999_us), ms(p.max_us));
+    }
+    return fmt::format(
+        "\"hosting\":\"{}\",\"threads\":{},\"swarm_seconds\":{},\"tracker_probe\":{},"
+        "\"tracker_cpu_seconds\":{},\"tracker_cpu_percent\":{},\"max_rss_bytes\":{},"
+        "\"peak_fds\":{},\"nofile_limit\":{}",
+        f.hosting == peer_hosting::in_process ? "in-process" : "processes", f.threads,
+        json_opt(f.swarm_seconds), probe, json_opt(f.tracker_cpu_seconds), json_opt(cpu_share(f)),
+        json_opt(f.max_rss_bytes), json_opt(f.peak_fds), json_opt(f.nofile_limit));
+}
+
+std::optional<std::uint64_t> open_descriptors() {
+    std::error_code ec;
+    std::filesystem::directory_iterator it("/proc/self/fd", ec);
+    if (ec) return std::nullopt;
+    std::uint64_t n = 0;
+    for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        if (ec) return std::nullopt;
+        ++n;
+    }
+    return n > 0 ? n - 1 : 0;  // the iterator's own descriptor
+}
+
+std::uint64_t peak_rss_bytes() {
+    rusage u{};
+    if (::getrusage(RUSAGE_SELF, &u) != 0) return 0;
+    return static_cast<std::uint64_t>(u.ru_maxrss) * 1024U;  // getrusage(2): kilobytes
+}
+
+}  // namespace minibit::loadgen

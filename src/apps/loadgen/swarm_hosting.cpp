@@ -1,0 +1,124 @@
+// The swarm driver's in-process hosting and run figures: the descriptor limit N peers need,
+// the reactor threads and the peers' log, the tracker probe and the resource samples.
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include "peer_log.hpp"
+#include "swarm_driver.hpp"
+
+namespace minibit::loadgen {
+namespace {
+
+// Descriptors besides the peers' own: the driver, the tracker probe, the log, the runtime.
+constexpr std::uint64_t spare_descriptors = 256;
+// Open descriptors are counted at most this often (a directory scan of /proc/self/fd).
+constexpr std::chrono::milliseconds resource_sample_interval{250};
+
+}  // namespace
+
+// Each in-process peer holds its listener, its file, a tracker connection and up to
+// --max-peers connections (both ends of a connection between two hosted peers are ours).
+result<void> swarm_driver::raise_nofile() {
+    if (opts_.hosting != peer_hosting::in_process) return {};
+    const std::uint64_t per_peer =
+        opts_.max_peers + 3 + (opts_.logs == log_layout::per_peer ? 1 : 0);
+    const std::uint64_t need = opts_.peers * per_peer + spare_descriptors;
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return fail(loadgen_errc::io, "cannot read RLIMIT_NOFILE");
+    }
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
+        rlimit want = lim;
+        want.rlim_cur = need;
+        // Raising the hard limit needs CAP_SYS_RESOURCE; try it, else stay within it.
+        if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < need) want.rlim_max = need;
+        if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
+            return fail(loadgen_errc::io,
+                        fmt::format("{} in-process peers with --max-peers {} need {} open files; "
+                                    "RLIMIT_NOFILE is {} (hard {}) and cannot be raised: lower "
+                                    "--peers or --max-peers, or raise the hard limit (ulimit -Hn)",
+                                    opts_.peers, opts_.max_peers, need, lim.rlim_cur,
+                                    lim.rlim_max));
+        }
+        lim = want;
+    }
+    report_.figures.nofile_limit = lim.rlim_cur;
+    return {};
+}
+
+result<void> swarm_driver::start_runtime() {
+    auto info = load_metainfo(torrent_);
+    if (!info) return std::unexpected(info.error());
+    info_ = std::make_shared<const metainfo>(std::move(*info));
+    auto logged = install_peer_log(opts_.log_dir, opts_.logs, opts_.log_level);
+    if (!logged) return logged;
+    auto rt = peer_runtime::start(opts_.threads, opts_.io, opts_.peers);
+    if (!rt) return std::unexpected(rt.error());
+    runtime_ = std::move(*rt);
+    report_.figures.threads = runtime_->threads();
+    return {};
+}
+
+std::unique_ptr<peer_host> swarm_driver::make_host() const {
+    if (runtime_) return make_inprocess_host(runtime_, info_);
+    return make_process_host(opts_.peer_bin);
+}
+
+// The probe and the tracker's CPU clock start with the peers.
+void swarm_driver::start_probe() {
+    peers_started_at_ = clock::now();
+    resources_sampled_at_ = peers_started_at_;
+    if (tracker_) tracker_cpu_at_start_ = process_cpu_seconds(tracker_->pid());
+    if (opts_.probe_rate <= 0 || tracker_port_ == 0) return;
+    probe_ = std::make_unique<tracker_probe>(tracker_port_, opts_.probe_rate, opts_.numwant,
+                                             deadline_);
+    probe_->start();
+}
+
+void swarm_driver::sample_resources() {
+    if (!runtime_) return;
+    const auto now = clock::now();
+    if (now - resources_sampled_at_ < resource_sample_interval) return;
+    resources_sampled_at_ = now;
+    if (const auto fds = open_descriptors()) {
+        auto& peak = report_.figures.peak_fds;
+        peak = std::max(peak.value_or(0), *fds);
+    }
+}
+
+// Ends the measurement window: the swarm completed (or the run broke off).
+void swarm_driver::finish_probe() {
+    auto& f = report_.figures;
+    f.hosting = opts_.hosting;
+    if (peers_.empty() || peers_started_at_ == clock::time_point{}) return;
+    sample_resources();
+    // To the last completion when all completed; else to now.
+    auto end = clock::now();
+    if (all_completed()) {
+        end = peers_started_at_;
+        for (const auto& s : peers_) {
+            if (s.completed_at) end = std::max(end, *s.completed_at);
+        }
+    }
+    f.swarm_seconds = std::chrono::duration<double>(end - peers_started_at_).count();
+    if (tracker_ && tracker_cpu_at_start_) {
+        if (const auto now = process_cpu_seconds(tracker_->pid())) {
+            f.tracker_cpu_seconds = *now - *tracker_cpu_at_start_;
+        }
+    }
+    if (probe_) {
+        probe_->stop();
+        f.probe = probe_->result();
+    }
+}
+
+// After every peer ended: join the reactor threads, put the default log back.
+void swarm_driver::end_runtime() {
+    if (!runtime_) return;
+    runtime_->shutdown();
+    remove_peer_log();
+    report_.figures.max_rss_bytes = peak_rss_bytes();
+}
+
+}  // namespace minibit::loadgen

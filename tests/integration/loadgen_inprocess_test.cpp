@@ -1,0 +1,201 @@
+// minibit-loadgen swarm --in-process end to end: a real minibit-tracker process and many peers
+// hosted as sessions of the loadgen process (real loopback sockets, real files), on both io
+// back ends. Checks what a user of the stress mode relies on: every copy identical, kills of
+// peers mid-transfer survived, the tracker latency probe reported, the log naming each peer.
+// The programs come from MINIBIT_LOADGEN (set by meson); the tracker is found next to it.
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../../src/apps/loadgen/child_process.hpp"
+#include "../../src/apps/loadgen/json_reader.hpp"
+#include "../../src/apps/loadgen/swarm_files.hpp"
+#include "minibit/io/reactor.hpp"
+
+namespace {
+
+namespace lg = minibit::loadgen;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class temp_dir {
+public:
+    temp_dir() {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        std::string name = std::string("minibit-inprocess-") + info->name();
+        for (char& c : name) {
+            if (c == '/') c = '-';
+        }
+        path_ = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() {
+        std::error_code ec;
+        if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec);
+    }
+    [[nodiscard]] const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+fs::path loadgen_program() {
+    const char* env = std::getenv("MINIBIT_LOADGEN");
+    return env != nullptr ? fs::path(env) : fs::path("minibit-loadgen");
+}
+
+struct run_result {
+    lg::exit_status status;
+    std::string out;
+};
+
+run_result run_loadgen(const fs::path& dir, std::vector<std::string> args) {
+    const fs::path out = dir / "loadgen.out";
+    auto status = lg::run_to_end({loadgen_program(), std::move(args), out}, 150s);
+    EXPECT_TRUE(status.has_value()) << (status ? "" : status.error().message());
+    auto text = lg::read_file(out, 8U << 20U);
+    return {status.value_or(lg::exit_status{}), text.value_or("")};
+}
+
+lg::json_value last_json_line(const std::string& out) {
+    const auto start = out.rfind("\n{");
+    const auto line = out.substr(start == std::string::npos ? 0 : start + 1);
+    auto doc = lg::parse_json(line.substr(0, line.find('\n')));
+    EXPECT_TRUE(doc.has_value()) << out.substr(0, 4000);
+    return doc.value_or(lg::json_value{});
+}
+
+double number_at(const lg::json_value& doc, std::string_view path) {
+    const auto* v = doc.at_path(path);
+    return v != nullptr ? v->number().value_or(-1) : -1;
+}
+
+std::string string_at(const lg::json_value& v, std::string_view key) {
+    const auto* s = v.find(key);
+    const auto* str = s != nullptr ? std::get_if<std::string>(&s->data) : nullptr;
+    return str != nullptr ? *str : std::string("<absent>");
+}
+
+const lg::json_value::array& rows_of(const lg::json_value& doc) {
+    static const lg::json_value::array none;
+    const auto* peers = doc.find("peers");
+    const auto* rows = peers != nullptr ? std::get_if<lg::json_value::array>(&peers->data) : nullptr;
+    return rows != nullptr ? *rows : none;
+}
+
+std::vector<std::string> inprocess_args(const fs::path& dir, const std::string& io,
+                                        std::vector<std::string> extra) {
+    std::vector<std::string> args = {"swarm",   "--in-process", "--json",
+                                     "--file",  (dir / "original.txt").string(),
+                                     "--out",   (dir / "downloads").string(),
+                                     "--logs",  (dir / "logs").string(),
+                                     "--io",    io,
+                                     "--threads", "2",
+                                     "--timeout", "90"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+class LoadgenInProcess : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() == "uring" && !minibit::io::uring_available()) {
+            GTEST_SKIP() << "io_uring is not available here";
+        }
+    }
+};
+
+// 150 peers, 150 pieces of a 600 KiB file dealt one per peer: every peer needs all the others'
+// pieces, through the tracker's 4-peer answers, and every copy must come out identical.
+TEST_P(LoadgenInProcess, ScatterSwarmOf150PeersRebuildsEveryCopy) {
+    temp_dir dir;
+    const auto run = run_loadgen(
+        dir.path(), inprocess_args(dir.path(), GetParam(),
+                                   {"--peers", "150", "--size", "614400", "--pieces", "150",
+                                    "--rechoke-interval", "0.2", "--seed", "5"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(string_at(doc, "hosting"), "in-process");
+    EXPECT_EQ(number_at(doc, "threads"), 2);
+    EXPECT_EQ(number_at(doc, "peers_total"), 150);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 150);
+    EXPECT_EQ(string_at(doc, "summary"), "150/150 files rebuilt and identical");
+    const auto& rows = rows_of(doc);
+    ASSERT_EQ(rows.size(), 150U);
+    for (const auto& row : rows) {
+        EXPECT_EQ(string_at(row, "result"), "rebuilt");
+        EXPECT_EQ(string_at(row, "exit"), "exit 0");  // stopped cleanly, counters written
+        EXPECT_EQ(number_at(row, "start_pieces"), 1);
+        EXPECT_EQ(number_at(row, "bytes_down"), 614400 - 4096);  // all but its own piece
+        EXPECT_GT(number_at(row, "connections"), 0);
+        EXPECT_GE(number_at(row, "seconds_to_complete"), 0);
+    }
+    // The probe announced to the same tracker while the swarm ran, and got answers.
+    EXPECT_GT(number_at(doc, "tracker_probe.answered"), 0);
+    EXPECT_EQ(number_at(doc, "tracker_probe.errors"), 0);
+    EXPECT_GT(number_at(doc, "tracker_probe.p99_ms"), 0);
+    EXPECT_GE(number_at(doc, "tracker_probe.p999_ms"), number_at(doc, "tracker_probe.p99_ms"));
+    EXPECT_GT(number_at(doc, "peak_fds"), 150);  // a listener per peer at least
+    EXPECT_GT(number_at(doc, "max_rss_bytes"), 0);
+    // One log, every engine line tagged with the peer it belongs to.
+    const auto log = lg::read_file(dir.path() / "logs" / "peers.log", 64U << 20U);
+    ASSERT_TRUE(log.has_value());
+    EXPECT_NE(log->find("[peer 0] "), std::string::npos);
+    EXPECT_NE(log->find("[peer 149] "), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir.path() / "logs" / "peer-7.log"));
+    EXPECT_FALSE(fs::exists(dir.path() / "downloads" / "peer-0"));  // removed on success
+}
+
+// Seed mode with 5 leechers closed abruptly mid-transfer (their sessions destroyed, as a crash
+// would): the rest still rebuild identical copies; --log-per-peer gives each peer its file.
+TEST_P(LoadgenInProcess, SeedSwarmSurvivesPeersClosedMidTransfer) {
+    temp_dir dir;
+    const auto run = run_loadgen(
+        dir.path(), inprocess_args(dir.path(), GetParam(),
+                                   {"--peers", "60", "--mode", "seed", "--size", "4194304",
+                                    "--pieces", "256", "--kill", "5", "--seed", "11",
+                                    "--log-per-peer", "--keep"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    const auto killed = number_at(doc, "killed");
+    EXPECT_GE(killed, 1);
+    EXPECT_EQ(number_at(doc, "expected"), 59 - killed);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 59 - killed);
+    const auto original = lg::read_file(dir.path() / "original.txt", 8U << 20U);
+    ASSERT_TRUE(original.has_value());
+    for (const auto& row : rows_of(doc)) {
+        const auto result = string_at(row, "result");
+        const auto k = static_cast<int>(number_at(row, "index"));
+        const auto copy = dir.path() / "downloads" / ("peer-" + std::to_string(k)) / "original.txt";
+        if (result == "killed") {
+            EXPECT_EQ(string_at(row, "exit"), "signal 9 (Killed)");
+            EXPECT_FALSE(lg::identical_copy(*original, copy));  // it was mid-transfer
+        } else {
+            EXPECT_TRUE(result == "rebuilt" || result == "seeded") << result;
+            EXPECT_TRUE(lg::identical_copy(*original, copy)) << k;
+        }
+    }
+    EXPECT_TRUE(fs::exists(dir.path() / "logs" / "peer-59.log"));
+    const auto log = lg::read_file(dir.path() / "logs" / "peer-59.log", 64U << 20U);
+    EXPECT_NE(log.value_or("").find("listening on port"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadgenInProcess, ::testing::Values("uring", "epoll"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST(LoadgenInProcessFlags, ThreadsWithoutInProcessIsAUsageError) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), {"swarm", "--threads", "2"});
+    EXPECT_EQ(run.status.code, 2);
+    EXPECT_NE(run.out.find("--threads and --log-per-peer go with --in-process"),
+              std::string::npos)
+        << run.out;
+}
+
+}  // namespace
