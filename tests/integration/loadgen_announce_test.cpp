@@ -170,6 +170,17 @@ TEST_F(LoadgenAnnounce, UdpAnswersEveryAnnounceAfterOneConnect) {
     EXPECT_EQ(num(s, "requests.udp.connect.total"), 1);
 }
 
+TEST_F(LoadgenAnnounce, RateLimitPacesTheAnnouncesOverTime) {
+    // 300 announces offered at 1,000/s cannot finish before ~0.3 s, however fast the tracker.
+    const json_value r = load(udp_url(), "--count 300 --peers 300 --torrents 5 --rate 1000");
+    EXPECT_EQ(num(r, "announces"), 300);
+    EXPECT_EQ(num(r, "rate_limit"), 1000);
+    EXPECT_GE(num(r, "seconds"), 0.29);
+    const json_value h = load(http_url(), "--count 200 --peers 300 --torrents 5 --rate 1000");
+    EXPECT_EQ(num(h, "announces"), 200);
+    EXPECT_GE(num(h, "seconds"), 0.19);
+}
+
 TEST_F(LoadgenAnnounce, PeersLeaveTheTrackerAfterTheirStoppedAnnounce) {
     // 10 announces per peer: started, 8 periodic, stopped; nobody is left.
     const json_value r = load(udp_url(), "--count 3000 --peers 300 --torrents 5");

@@ -1,6 +1,7 @@
 #include "announce_cli.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,8 @@ second, latency percentiles and errors by kind.
   --torrents T             distinct info hashes (default 10)
   --peers P                simulated peers, round-robin over the torrents (default 1000)
   --concurrency C          HTTP connections / UDP requests in flight (default 16)
+  --rate R                 offer at most R announces per second (paced; default: as fast
+                           as answers come back)
   --count N                issue N announces, or
   --duration S             issue announces for S seconds (default 10; with --count: a cap, 60)
   --numwant N              numwant of leechers; seeders ask for N/4 (default 50)
@@ -63,6 +66,12 @@ announce_options read_announce_options(const flags& f) {
     o.duration = to_ms(duration.value_or(o.count != 0 ? 60.0 : 10.0));
     if (o.duration.count() <= 0 || o.duration > std::chrono::hours(24))
         throw usage_error("--duration must be in (0, 86400] seconds");
+    if (const auto rate = f.get("rate")) {
+        char* end = nullptr;
+        o.rate = std::strtod(rate->c_str(), &end);
+        if (end == rate->c_str() || *end != '\0' || !(o.rate > 0) || o.rate > 1e8)
+            throw usage_error("--rate must be a number of announces per second in (0, 1e8]");
+    }
     o.numwant = static_cast<std::uint32_t>(f.get_uint("numwant", 0, 1000).value_or(o.numwant));
     o.timeout = to_ms(f.get_seconds("timeout").value_or(5.0));
     if (o.timeout.count() <= 0 || o.timeout > std::chrono::minutes(5))
@@ -77,7 +86,7 @@ announce_options read_announce_options(const flags& f) {
 int cmd_announce(int argc, char** argv) {
     const flags f(argc, argv, 2,
                   {"tracker", "torrents", "peers", "concurrency", "count", "duration", "numwant",
-                   "timeout", "retries", "write-info-hashes"},
+                   "timeout", "retries", "write-info-hashes", "rate"},
                   {"json", "http-close"});
     announce_options o = read_announce_options(f);
     if (auto file = f.get("write-info-hashes")) {

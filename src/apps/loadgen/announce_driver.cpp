@@ -9,6 +9,7 @@ run_window run_window::from(const announce_options& o) {
     const auto attempts = o.tracker.scheme == tracker_scheme::udp ? o.udp_retries + 1 : 1;
     w.end_by = w.issue_until + o.timeout * attempts + std::chrono::seconds(1);
     w.count = o.count;
+    w.rate = o.rate;
     return w;
 }
 

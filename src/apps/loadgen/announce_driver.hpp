@@ -21,12 +21,22 @@ struct run_window {
     announce_clock::time_point issue_until;  ///< start + duration
     announce_clock::time_point end_by;       ///< issue_until + timeout * (retries + 1) + 1 s
     std::uint64_t count = 0;                 ///< 0: no count limit
+    double rate = 0;                         ///< announces per second; 0: no pacing
 
     /// The window for the options, starting now.
     [[nodiscard]] static run_window from(const announce_options& o);
     /// True while another announce may be issued.
     [[nodiscard]] bool may_issue(std::uint64_t issued, announce_clock::time_point now) const {
-        return (count == 0 || issued < count) && now < issue_until;
+        return (count == 0 || issued < count) && now < issue_until &&
+               (rate == 0 || static_cast<double>(issued) < paced_budget(now));
+    }
+    /// True once no more announces will be issued (count reached or duration over).
+    [[nodiscard]] bool issuing_over(std::uint64_t issued, announce_clock::time_point now) const {
+        return (count != 0 && issued >= count) || now >= issue_until;
+    }
+    /// Announces a paced run may have issued by `now` (one at the start, then `rate` per second).
+    [[nodiscard]] double paced_budget(announce_clock::time_point now) const {
+        return 1.0 + rate * std::chrono::duration<double>(now - start).count();
     }
 };
 

@@ -157,8 +157,7 @@ result<void> http_driver::run() {
     std::array<epoll_event, max_events> events{};
     for (;;) {
         auto now = announce_clock::now();
-        const bool can_issue = w.may_issue(workload_.issued(), now);
-        if (!can_issue && in_flight_ == 0) break;
+        if (w.issuing_over(workload_.issued(), now) && in_flight_ == 0) break;
         if (now >= w.end_by) {
             for (std::size_t i = 0; i < conns_.size(); ++i)
                 if (conns_[i].busy) fail(i, announce_error_kind::timeout, {});

@@ -33,6 +33,7 @@ struct announce_options {
     std::uint32_t concurrency = 16;    ///< HTTP connections or UDP requests in flight
     std::uint64_t count = 0;           ///< announces to issue; 0 = until the duration ends
     std::chrono::milliseconds duration{10000};  ///< issuing stops after this, always
+    double rate = 0;                   ///< offered announces per second; 0 = as fast as answered
     std::uint32_t numwant = 50;        ///< numwant of leechers (seeders ask for a quarter)
     std::chrono::milliseconds timeout{5000};    ///< per request attempt
     std::uint32_t udp_retries = 1;     ///< UDP retransmissions after a timeout

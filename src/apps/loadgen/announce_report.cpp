@@ -89,11 +89,12 @@ std::string format_json(const announce_report& r) {
     const auto& o = r.options;
     std::string out = fmt::format(
         R"({{"tracker":{},"protocol":"{}","http_close":{},"torrents":{},"peers":{},)"
-        R"("concurrency":{},"numwant":{},"count":{},"duration_limit_seconds":{:.3f},)"
+        R"("concurrency":{},"rate_limit":{:.1f},"numwant":{},"count":{},)"
+        R"("duration_limit_seconds":{:.3f},)"
         R"("ended_by":{},"seconds":{:.3f},"sent":{},"announces":{},)"
         R"("announces_per_second":{:.1f},"latency_us":{{"p50":{},"p99":{},"p999":{},"max":{}}},)",
         json_quote(o.url), o.tracker.scheme == tracker_scheme::udp ? "udp" : "http",
-        o.reuse == http_reuse::close_each, o.torrents, o.peers, o.concurrency, o.numwant,
+        o.reuse == http_reuse::close_each, o.torrents, o.peers, o.concurrency, o.rate, o.numwant,
         o.count, static_cast<double>(o.duration.count()) / 1000.0, json_quote(r.ended_by),
         r.seconds, r.sent, r.answered, r.rate(), r.latency.quantile(0.5),
         r.latency.quantile(0.99), r.latency.quantile(0.999), r.latency.max());

@@ -117,8 +117,7 @@ result<void> udp_driver::run() {
     auto last_scan = w.start;
     for (;;) {
         auto now = announce_clock::now();
-        const bool can_issue = w.may_issue(workload_.issued(), now);
-        if (!can_issue && in_flight_ == 0) break;
+        if (w.issuing_over(workload_.issued(), now) && in_flight_ == 0) break;
         if (now >= w.end_by) {
             fail_all(announce_error_kind::timeout, {});
             break;
