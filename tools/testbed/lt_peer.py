@@ -5,17 +5,29 @@
 
 Announces to the torrent's tracker, seeds (or downloads and then keeps seeding) until SIGTERM or
 SIGINT. `get` creates --complete-file (empty) the moment libtorrent reports every piece verified,
-as `minibit-peer get --complete-file` does. Settings are libtorrent's defaults except: no DHT,
+as `minibit-peer get --complete-file` does; --stats-json is rewritten every 0.5 s. Settings are libtorrent's defaults except: no DHT,
 LSD, UPnP, NAT-PMP (the testbed has only its tracker) and TCP only (no uTP), so that both engines
 run over the same transport.
 """
 import argparse
 import json
+import os
 import signal
 import sys
 import time
 
 import libtorrent as lt
+
+
+def write_stats(path, st) -> None:
+    """Payload counters as JSON, replaced atomically (the testbed samples them while running)."""
+    if not path:
+        return
+    with open(path + ".part", "w") as f:
+        json.dump({"payload_bytes_up": st.total_payload_upload,
+                   "payload_bytes_down": st.total_payload_download,
+                   "complete": bool(st.is_seeding)}, f)
+    os.replace(path + ".part", path)
 
 
 def main() -> int:
@@ -42,19 +54,18 @@ def main() -> int:
         params["flags"] = lt.torrent_flags.seed_mode
     handle = ses.add_torrent(params)
     done = False
+    last_stats = 0.0
     while not stop:
         st = handle.status()
         if not done and st.is_seeding:
             done = True
             if args.complete_file:
                 open(args.complete_file, "w").close()
-        time.sleep(0.02 if not done else 0.2)
-    st = handle.status()
-    if args.stats_json:
-        with open(args.stats_json, "w") as f:
-            json.dump({"uploaded_bytes": st.all_time_upload,
-                       "downloaded_bytes": st.all_time_download,
-                       "complete": bool(st.is_seeding)}, f)
+        if time.monotonic() - last_stats >= 0.5:
+            write_stats(args.stats_json, handle.status())
+            last_stats = time.monotonic()
+        time.sleep(0.02)
+    write_stats(args.stats_json, handle.status())
     ses.pause()
     del ses
     return 0
