@@ -432,6 +432,8 @@ void swarm_driver::try_kill() {
 void swarm_driver::stop_peers() {
     finish_probe();
     const bool abort_run = aborted();
+    // In-process peers all end at once on abort (not one kill and wait after the other).
+    if (abort_run) end_runtime();
     for (auto& s : peers_) {
         if (!s.ended && s.host && !abort_run) s.host->request_stop();
     }
