@@ -290,11 +290,12 @@ TEST_P(TrackerFaultsIo, SlowlorisIsClosedAtTheRequestDeadlineWhileOthersAreServe
     EXPECT_LE(last, request_timeout_s + 3.0);
     EXPECT_EQ(unanswered, 0);
     const auto [median, worst] = median_max(latency_ms);
-    EXPECT_LT(worst, 1500.0) << "an honest announce waited behind the slow clients";
+    EXPECT_LT(worst, 2000.0) << "an honest announce waited behind the slow clients";
     EXPECT_LT(rss_peak - rss_before, 64 * 1024) << "KiB grown under 1000 slow clients";
     EXPECT_GE(tracker_stat(port_, "timeout").value_or(0), 1000);
     EXPECT_TRUE(tracker->proc->running());
-    std::printf("slowloris (%s): 1000 slow clients closed %.2f..%.2f s after opening; %zu honest "
+    std::printf("slowloris (%s): 1000 slow clients closed from %.2f s after the first connect to %.2f s "
+                "after the last; %zu honest "
                 "announces, latency median %.1f ms, max %.1f ms; VmRSS %ld -> peak %ld KiB\n",
                 GetParam().c_str(), first, last, latency_ms.size(), median, worst, rss_before,
                 rss_peak);
@@ -337,7 +338,7 @@ TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheD
     EXPECT_LE(seconds_between(opened, all_closed), request_timeout_s + 3.0);
     EXPECT_EQ(unanswered, 0);
     const auto [median, worst] = median_max(latency_ms);
-    EXPECT_LT(worst, 2000.0);
+    EXPECT_LT(worst, 3000.0) << "an honest announce waited behind the flood";
     EXPECT_LT(rss_peak - rss_before, 128 * 1024) << "KiB grown under 5000 connections";
     EXPECT_TRUE(tracker->proc->running());
     EXPECT_TRUE(timed_announce(port_, 9999).has_value()) << "not serving after the flood";
