@@ -1,5 +1,6 @@
 #include "tracker_probe.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -40,6 +41,8 @@ void tracker_probe::stop() {
 }
 
 void tracker_probe::loop() {
+    // Named so that it can be found (and given a scheduling priority) from outside.
+    ::pthread_setname_np(::pthread_self(), "tracker-probe");
     auto url = parse_tracker_url(fmt::format("http://127.0.0.1:{}/announce", port_));
     if (!url) return;
     announce_options o;
