@@ -131,13 +131,25 @@ result<void> mmap_backend::visit(std::uint64_t start, std::uint64_t length,
 
 result<block_span_list> mmap_backend::spans(std::uint64_t start, std::uint64_t length) const {
     block_span_list out;
+    std::optional<error> err;
     const bool fits = layout_.for_each_segment(start, length, [&](const file_segment& s) {
         if (out.count == block_span_list::max_spans) {
+            return false;
+        }
+        // The kernel copies these pages long after we return (a zero-copy send): a file cut
+        // short underneath us would fail that send with EFAULT. One fstat per block catches
+        // it here, with a message that says what happened.
+        const auto now = files_.stamp(s.file);
+        if (!now || now->size < s.offset + s.length) {
+            err = fault_error(s.file);
             return false;
         }
         out.spans[out.count++] = std::span<const std::byte>(maps_[s.file] + s.offset, s.length);
         return true;
     });
+    if (err) {
+        return std::unexpected(std::move(*err));
+    }
     if (!fits) {
         return fail(storage_errc::too_fragmented,
                     "block crosses more than " + std::to_string(block_span_list::max_spans) +

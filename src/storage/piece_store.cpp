@@ -233,6 +233,32 @@ result<bool> piece_store::verify_piece(piece_index piece) {
     return good;
 }
 
+std::vector<piece_index> piece_store::drop_pieces_not_on_disk() {
+    std::vector<piece_index> dropped;
+    if (closed_) {
+        return dropped;
+    }
+    const file_set& files = backend_->files();
+    std::vector<std::uint64_t> sizes(files.size(), 0);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto now = files.stamp(i);
+        sizes[i] = now ? now->size : 0;  // a file we cannot stat serves nothing
+    }
+    for (piece_index p{0}; p.get() < piece_count_; ++p) {
+        if (!have_.test(p)) {
+            continue;
+        }
+        const bool whole = backend_->layout().for_each_segment(
+            backend_->layout().piece_start(p), piece_size(p),
+            [&sizes](const file_segment& s) { return sizes[s.file] >= s.offset + s.length; });
+        if (!whole) {
+            have_.reset(p);
+            dropped.push_back(p);
+        }
+    }
+    return dropped;
+}
+
 std::uint64_t piece_store::piece_size(piece_index piece) const {
     return backend_->layout().piece_size(piece);
 }

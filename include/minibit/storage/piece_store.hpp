@@ -96,6 +96,10 @@ public:
     /// The spans stay valid until the store is closed; a send from a truncated file gets EFAULT.
     [[nodiscard]] result<block_span_list> block_spans(piece_index piece, std::uint32_t offset,
                                                       std::uint32_t length) const;
+    /// Clears the have bit of every piece whose bytes now reach past the end of its file (a
+    /// file truncated underneath us) and returns those pieces, in order; they are no longer
+    /// served or counted. Costs one fstat per file.
+    [[nodiscard]] std::vector<piece_index> drop_pieces_not_on_disk();
     /// Hashes the piece with SHA-1; on a match sets its have bit and starts write-back.
     [[nodiscard]] result<bool> verify_piece(piece_index piece);
 

@@ -48,6 +48,36 @@ TEST_P(Truncation, TruncatedFileGivesFaultErrorsNotACrash) {
     EXPECT_TRUE((*store)->read_block(piece_index{0}, 0, head));
 }
 
+TEST_P(Truncation, TruncatedFileDropsOnlyThePiecesItNoLongerHolds) {
+    temp_dir dir;
+    const test_torrent t = make_torrent("drop", {{"drop", 4 * 16384}}, 16384);
+    auto store = piece_store::open(t.info, dir.path(), store_options{GetParam(), {}, {}});
+    ASSERT_TRUE(store);
+    for (std::uint32_t p = 0; p < 4; ++p) {
+        ASSERT_TRUE((*store)->write_block(piece_index{p}, 0, t.piece(p)));
+        ASSERT_TRUE((*store)->verify_piece(piece_index{p}).value_or(false));
+    }
+    EXPECT_TRUE((*store)->drop_pieces_not_on_disk().empty());
+    // One byte short of the end: the last page is still mapped, its tail would read as zeros.
+    ASSERT_EQ(::truncate((dir.path() / "drop").c_str(), 4 * 16384 - 1), 0);
+    if (GetParam() == backend_kind::mmap) {
+        auto spans = (*store)->block_spans(piece_index{3}, 0, 16384);
+        ASSERT_FALSE(spans);
+        EXPECT_TRUE(is(spans.error(), storage_errc::fault));
+        EXPECT_NE(spans.error().reason.find("was truncated to 65535 bytes"), std::string::npos)
+            << spans.error().reason;
+        EXPECT_TRUE((*store)->block_spans(piece_index{2}, 0, 16384));
+    }
+    EXPECT_EQ((*store)->drop_pieces_not_on_disk(), std::vector<piece_index>{piece_index{3}});
+    ASSERT_EQ(::truncate((dir.path() / "drop").c_str(), 16384 + 100), 0);
+    EXPECT_EQ((*store)->drop_pieces_not_on_disk(),
+              (std::vector<piece_index>{piece_index{1}, piece_index{2}}));
+    EXPECT_EQ((*store)->have().count(), 1U);
+    EXPECT_TRUE((*store)->have().test(piece_index{0}));
+    std::vector<std::byte> out(16384);
+    EXPECT_TRUE((*store)->read_block(piece_index{0}, 0, out));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Truncation,
                          ::testing::Values(backend_kind::mmap, backend_kind::pread),
                          [](const ::testing::TestParamInfo<backend_kind>& param_info) {
