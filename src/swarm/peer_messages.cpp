@@ -294,25 +294,32 @@ void peer_connection::send_block(const wire::block_ref& block) {
     if (!wire::encode_piece_header(block, header)) {
         return;
     }
+    const std::size_t at = out_.size();
     const auto* hb = reinterpret_cast<const std::byte*>(header.data());
     out_.insert(out_.end(), hb, hb + header.size());
+    auto spans = owner_.store().block_spans(block.piece, block.begin, block.length);
+    if (!spans && !is(spans.error(), storage::storage_errc::fault)) {
+        // pread back end: copy the block into an owned buffer instead.
+        out_.resize(at + header.size() + block.length);
+        auto read = owner_.store().read_block(block.piece, block.begin,
+                                              {out_.data() + at + header.size(), block.length});
+        if (!read) {
+            spans = std::unexpected(std::move(read.error()));
+        }
+    }
+    if (!spans && !is(spans.error(), storage::storage_errc::unsupported)) {
+        // The data is gone from disk (file truncated) or unreadable: not a byte of this
+        // message may go out, and the torrent decides what we still serve.
+        out_.resize(at);
+        owner_.on_serve_failed(*this, spans.error());
+        return;
+    }
     auto& stats = owner_.counters();
     ++stats.messages_sent[static_cast<std::size_t>(wire::message_id::piece)];
     stats.payload_bytes_up += block.length;
     up_.add(block.length, owner_.reactor().now());
     owner_.on_bytes_up(block.length);
-    auto spans = owner_.store().block_spans(block.piece, block.begin, block.length);
     if (!spans) {
-        // pread back end (or a fault): copy the block into an owned buffer instead.
-        const std::size_t at = out_.size();
-        out_.resize(at + block.length);
-        if (auto read = owner_.store().read_block(block.piece, block.begin,
-                                                  {out_.data() + at, block.length});
-            !read) {
-            out_.resize(at);
-            close(close_reason::policy, "cannot read block: " + read.error().message());
-            return;
-        }
         flush_out();
         return;
     }

@@ -43,6 +43,32 @@ void torrent::on_request_dropped(peer_connection& peer, const wire::block_ref& b
     }
 }
 
+void torrent::on_serve_failed(peer_connection& peer, const error& e) {
+    const std::vector<piece_index> gone = store_->drop_pieces_not_on_disk();
+    if (gone.empty()) {
+        peer.close(close_reason::policy, "cannot read block: " + e.message());
+        return;
+    }
+    if (!completed_) {
+        // A downloader whose file shrank cannot write there either: stop with the reason (a
+        // restart re-verifies and fetches the rest).
+        fail(make_error(swarm_errc::storage, e.message() + "; " + std::to_string(gone.size()) +
+                                                 " verified pieces lost"));
+        return;
+    }
+    spdlog::error("torrent {}: {}; {} pieces (first {}, last {}) are no longer on disk and are "
+                  "not served any more",
+                  info_.name, e.message(), gone.size(), gone.front().get(), gone.back().get());
+    // Every peer was told we had them; a reconnect brings them our new bitfield.
+    std::vector<std::shared_ptr<peer_connection>> live;
+    for (auto& [slot, p] : peers_) {
+        live.push_back(p);
+    }
+    for (auto& p : live) {
+        p->close(close_reason::policy, "pieces dropped from disk, reconnect for the new bitfield");
+    }
+}
+
 void torrent::on_block(peer_connection& peer, const wire::block_ref& block,
                        std::span<const std::uint8_t> data) {
     const auto a = to_address(block);

@@ -94,6 +94,8 @@ private:
     void on_block(peer_connection& peer, const wire::block_ref& block,
                   std::span<const std::uint8_t> data);
     void on_request_dropped(peer_connection& peer, const wire::block_ref& block);
+    /// A block could not be read for `peer` (file truncated, I/O error): drop what is gone.
+    void on_serve_failed(peer_connection& peer, const error& e);
     void on_peer_closed(peer_connection& peer);
     void on_bytes_down(std::uint64_t bytes) { down_.add(bytes, reactor_.now()); }
     void on_bytes_up(std::uint64_t bytes) { up_.add(bytes, reactor_.now()); }
