@@ -281,7 +281,11 @@ peer_connection* torrent::find_peer(peer_slot slot) {
 
 void torrent::on_peer_closed(peer_connection& peer) {
     const peer_slot slot = peer.slot();
-    (void)picker_.on_peer_gone(slot);
+    const std::size_t returned = picker_.on_peer_gone(slot).size();
+    if (returned > 0) {
+        spdlog::info("peer {}: gone with {} requested blocks, back to the picker",
+                     peer.remote().to_string(), returned);
+    }
     forget_peer_pieces(peer);
     ++stats_.disconnects;
     const auto keep = peers_[slot.get()];  // alive until the end of this call
