@@ -48,7 +48,7 @@ constexpr std::string_view common_help = R"(options:
   --no-tracker          do not announce to the torrent's trackers
   --numwant N           peers to ask the tracker for (default 50)
   --timeout SECONDS     give up (exit 1) when not complete by then (default: never)
-  --stats-json PATH     write the counters as JSON at exit
+  --stats-json PATH     write the counters as JSON at exit, and every 0.5 s while running
   --complete-file PATH  create PATH (empty) as soon as every piece is verified, while the
                         process keeps running (lets a supervisor see completion early)
   --log PATH            log to this file; --log-level trace|debug|info|warn|error|off
@@ -60,6 +60,9 @@ constexpr std::string_view common_help = R"(options:
 )";
 
 std::atomic<int> stop_signal{0};
+
+/// --stats-json is rewritten this often while running (atomically: temp file, then rename).
+constexpr auto stats_every = 500ms;
 
 extern "C" void on_stop_signal(int sig) { stop_signal.store(sig); }
 
@@ -97,7 +100,8 @@ void setup_logging(const flags& f) {
         logger = spdlog::stderr_color_mt("minibit");
     }
     logger->set_level(level);
-    logger->flush_on(spdlog::level::warn);
+    // info and above are rare (start, connections, completion) and must survive a SIGKILL.
+    logger->flush_on(spdlog::level::info);
     spdlog::set_default_logger(logger);
     spdlog::flush_every(std::chrono::seconds(1));
 }
@@ -252,6 +256,7 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
     const auto started = steady::now();
     std::optional<steady::time_point> completed_at;
     auto last_draw = started - 1s;
+    auto last_stats = started;
     verdict v;
     while (!v.stop) {
         if (auto r = reactor.run_once(100ms); !r) {
@@ -266,6 +271,10 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
         if (tty && now - last_draw >= 1s) {
             print_progress(s.get());
             last_draw = now;
+        }
+        if (plan.stats_json && now - last_stats >= stats_every) {
+            write_stats(plan, s.get());  // a supervisor (or a test) can follow the progress
+            last_stats = now;
         }
         v = judge(plan, s, started, completed_at, failure);
     }
