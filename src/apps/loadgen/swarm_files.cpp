@@ -1,6 +1,7 @@
 #include "swarm_files.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,9 +179,22 @@ void update_presence(std::string_view original, const std::filesystem::path& cop
     }
 }
 
+// Compares through a read-only mapping of the copy: no buffer to allocate and fill (reading
+// nine 256 MiB copies into fresh strings took ~10 s of page clearing and copying here).
 bool identical_copy(std::string_view original, const std::filesystem::path& copy) {
-    auto bytes = read_file(copy, original.size() + 1);
-    return bytes && *bytes == original;
+    fd_guard fd(::open(copy.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::uint64_t>(st.st_size) != original.size()) {
+        return false;
+    }
+    if (original.empty()) return true;
+    void* p = ::mmap(nullptr, original.size(), PROT_READ, MAP_SHARED | MAP_POPULATE, fd.fd, 0);
+    if (p == MAP_FAILED) return false;
+    (void)::madvise(p, original.size(), MADV_SEQUENTIAL);
+    const bool same = std::memcmp(p, original.data(), original.size()) == 0;
+    ::munmap(p, original.size());
+    return same;
 }
 
 }  // namespace minibit::loadgen
