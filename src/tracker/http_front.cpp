@@ -46,18 +46,23 @@ void http_front::on_accept(io::connection c, const io::address& peer) {
         return;
     }
     conn& st = conns_[id];
+    service_.stats().connections(+1);
     st.peer = peer;
     // The first request must be complete within request_timeout of the accept, so a client
     // cannot hold a slot by connecting and then waiting before its first byte.
     st.deadline = r_.now() + config_.request_timeout;
     auto started = r_.start(c.id(), io::conn_handlers{
         [this, id](std::span<const std::byte> data) { on_data(id, data); },
-        [this, id](const std::optional<error>&) { conns_.erase(id); },
+        [this, id](const std::optional<error>&) { forget(id); },
     });
     if (!started) {
-        conns_.erase(id);
+        forget(id);
         r_.close(c.id());
     }
+}
+
+void http_front::forget(std::uint64_t id) {
+    if (conns_.erase(id) != 0) service_.stats().connections(-1);
 }
 
 void http_front::on_data(std::uint64_t id, std::span<const std::byte> data) {

@@ -40,6 +40,7 @@ private:
     };
     void on_accept(io::connection c, const io::address& peer);
     void on_data(std::uint64_t id, std::span<const std::byte> data);
+    void forget(std::uint64_t id);  ///< drops a closed connection's state and the gauge's count
     void serve(std::uint64_t id, conn& c);
     void reject(std::uint64_t id, conn& c, const error& e);
     void send_reply(std::uint64_t id, const http_reply& reply, keep_alive persist);

@@ -33,9 +33,9 @@ void tracker_stats::tick(std::chrono::steady_clock::time_point now) {
 
 std::string tracker_stats::to_json(const table_totals& t, std::chrono::seconds uptime) const {
     std::string out = fmt::format(R"({{"torrents":{},"peers":{},"seeders":{},"leechers":{},)"
-                                  R"("uptime_seconds":{},"requests":{{)",
+                                  R"("uptime_seconds":{},"http_connections":{},"requests":{{)",
                                   t.torrents, t.peers, t.seeders, t.peers - t.seeders,
-                                  uptime.count());
+                                  uptime.count(), open_http_connections());
     for (std::size_t p = 0; p < protocol_count; ++p) {
         out += fmt::format(R"({}"{}":{{)", p == 0 ? "" : ",", protocol_names[p]);
         for (std::size_t k = 0; k < request_kind_count; ++k) {
@@ -66,9 +66,11 @@ std::string tracker_stats::to_prometheus(const table_totals& t, std::chrono::sec
         "minibit_tracker_peers{{state=\"seeder\"}} {}\nminibit_tracker_peers{{state=\"leecher\"}} {}\n"
         "# HELP minibit_tracker_uptime_seconds Seconds since start.\n"
         "# TYPE minibit_tracker_uptime_seconds gauge\nminibit_tracker_uptime_seconds {}\n"
+        "# HELP minibit_tracker_http_connections Open HTTP connections.\n"
+        "# TYPE minibit_tracker_http_connections gauge\nminibit_tracker_http_connections {}\n"
         "# HELP minibit_tracker_requests_total Requests served.\n"
         "# TYPE minibit_tracker_requests_total counter\n",
-        t.torrents, t.seeders, t.peers - t.seeders, uptime.count());
+        t.torrents, t.seeders, t.peers - t.seeders, uptime.count(), open_http_connections());
     for (std::size_t p = 0; p < protocol_count; ++p) {
         for (std::size_t k = 0; k < request_kind_count; ++k) {
             out += fmt::format("minibit_tracker_requests_total{{protocol=\"{}\",kind=\"{}\"}} {}\n",

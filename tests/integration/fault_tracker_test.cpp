@@ -324,6 +324,9 @@ TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheD
     }
     const auto opened = steady::now();
     EXPECT_EQ(flood.size(), 5000U);
+    // The tracker's own gauge (the /stats request itself counts as one).
+    const long long gauge_peak = tracker_stat(port_, "http_connections").value_or(0);
+    EXPECT_GE(gauge_peak, 4500) << "the tracker did not hold the flood's connections open";
     // Some of the first batches may be closed already; all must be by the deadline.
     for (int round = 0; reap_closed(flood) < flood.size() &&
                         steady::now() < opened + std::chrono::seconds(request_timeout_s + 8);
@@ -342,9 +345,12 @@ TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheD
     EXPECT_LT(rss_peak - rss_before, 128 * 1024) << "KiB grown under 5000 connections";
     EXPECT_TRUE(tracker->proc->running());
     EXPECT_TRUE(timed_announce(port_, 9999).has_value()) << "not serving after the flood";
-    std::printf("flood (%s): 5000 connections opened in %.2f s, all closed %.2f s later; %zu "
+    EXPECT_TRUE(wait_until([&] { return tracker_stat(port_, "http_connections") == 1; }, 3s))
+        << "the tracker still counts connections the flood opened";
+    std::printf("flood (%s): 5000 connections opened in %.2f s (tracker gauge %lld), all "
+                "closed %.2f s later; %zu "
                 "honest announces, latency median %.1f ms, max %.1f ms; VmRSS %ld -> peak %ld KiB\n",
-                GetParam().c_str(), seconds_between(t0, opened),
+                GetParam().c_str(), seconds_between(t0, opened), gauge_peak,
                 seconds_between(opened, all_closed), latency_ms.size(), median, worst,
                 rss_before, rss_peak);
 }

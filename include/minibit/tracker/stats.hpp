@@ -50,6 +50,12 @@ public:
     [[nodiscard]] std::uint64_t total(protocol p, request_kind k) const {
         return requests_[index(p, k)].load(std::memory_order_relaxed);
     }
+    /// Adds `delta` (+1 accepted, -1 closed) to the open HTTP connections gauge.
+    void connections(std::int64_t delta) { open_http_.fetch_add(delta, std::memory_order_relaxed); }
+    /// Open HTTP connections of every thread.
+    [[nodiscard]] std::int64_t open_http_connections() const {
+        return open_http_.load(std::memory_order_relaxed);
+    }
     /// Total errors of one kind so far.
     [[nodiscard]] std::uint64_t total(error_kind e) const {
         return errors_[static_cast<std::size_t>(e)].load(std::memory_order_relaxed);
@@ -69,6 +75,7 @@ private:
     // Relaxed is enough: each counter is independent and readers only need eventual values.
     std::array<std::atomic<std::uint64_t>, slots> requests_{};
     std::array<std::atomic<std::uint64_t>, error_kind_count> errors_{};
+    std::atomic<std::int64_t> open_http_{0};  // a gauge; relaxed like the counters
     // Rates in milli-requests per second, written by tick(), read by any thread.
     std::array<std::atomic<std::uint64_t>, slots> rate_milli_{};
     std::array<std::uint64_t, slots> last_{};

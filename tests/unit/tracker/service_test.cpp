@@ -101,7 +101,8 @@ TEST_F(TrackerService, StatsAndMetricsReportTheTable) {
     const auto stats = svc_.handle_http("/stats", addr("10.0.0.1:1"), seconds{10});
     EXPECT_EQ(stats.content_type, "application/json");
     for (const char* key : {"\"torrents\":1", "\"peers\":1", "\"seeders\":1", "\"leechers\":0",
-                            "\"uptime_seconds\":6", "\"http\":{\"announce\":{\"total\":1",
+                            "\"uptime_seconds\":6", "\"http_connections\":0",
+                            "\"http\":{\"announce\":{\"total\":1",
                             "\"udp\":{", "\"per_second\":", "\"errors\":{\"bad_request\":0"}) {
         EXPECT_NE(stats.body.find(key), std::string::npos) << key << " in " << stats.body;
     }
