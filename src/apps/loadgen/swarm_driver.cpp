@@ -317,6 +317,31 @@ result<void> swarm_driver::start_peers() {
         slot.started_at = clock::now();
         auto started = slot.host->start(slot.plan);
         if (!started) return started;
+        if (slot.role == peer_role::seeder) {
+            if (auto ready = await_seeder(slot); !ready) return ready;
+        }
+    }
+    return {};
+}
+
+// Seed mode: the leechers start once the seeder has verified its copy (its marker) and so has
+// announced itself complete. Started together, leechers that announce before the seeder learn
+// of it only at their next announce (--interval 5 s) or if it dials them, and a 256 MiB
+// seeder's check outlasts every leecher's first announce.
+result<void> swarm_driver::await_seeder(peer_slot& seeder) {
+    while (!seeder.host->completed()) {
+        if (seeder.host->poll()) {
+            return fail(loadgen_errc::spawn_failed,
+                        fmt::format("the seeder ended before serving ({}); see {}",
+                                    seeder.host->status() ? seeder.host->status()->describe()
+                                                          : std::string("unknown"),
+                                    seeder.plan.log.string()));
+        }
+        if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");
+        if (clock::now() >= deadline_) {
+            return fail(loadgen_errc::timed_out, "the seeder did not finish checking its copy");
+        }
+        wait_for_event(watch_poll);
     }
     return {};
 }

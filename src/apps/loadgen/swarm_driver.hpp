@@ -57,6 +57,7 @@ private:
                                      std::chrono::milliseconds remaining) const;
     [[nodiscard]] result<void> prepare_peers();
     [[nodiscard]] result<void> start_peers();
+    [[nodiscard]] result<void> await_seeder(peer_slot& seeder);
     // In-process hosting and the run's figures (swarm_hosting.cpp).
     [[nodiscard]] result<void> raise_nofile();
     [[nodiscard]] result<void> start_runtime();
