@@ -423,6 +423,12 @@ protected:
         }
         return done();
     }
+    /// Waits until the peer `name` has opened its data and listens (its log says so).
+    bool wait_listening(const std::string& name) {
+        return wait_for(
+            [&] { return read_all(log(name)).find("listening on port") != std::string::npos; },
+            30s);
+    }
     /// Waits for child i to end; true when it did within the limit.
     bool wait_exit(std::size_t i, std::chrono::milliseconds limit) {
         return wait_for([&] { return !child(i).running(); }, limit);
@@ -445,6 +451,7 @@ TEST_P(FaultPeer, SigkilledSeederMidPieceHandsItsBlocksToTheOtherSeeder) {
     const auto port_b = free_port();
     const auto a = seed("seed_a", seed_copy(dir_.path, "a"), port_a);
     const auto b = seed("seed_b", seed_copy(dir_.path, "b"), port_b);
+    ASSERT_TRUE(wait_listening("seed_a") && wait_listening("seed_b"));
     const auto l = get("leech", dir_.path / "dl",
                        {"--peer", "127.0.0.1:" + std::to_string(port_a), "--peer",
                         "127.0.0.1:" + std::to_string(port_b), "--request-timeout", "30"});
@@ -550,6 +557,7 @@ TEST_P(FaultPeer, DiskFullFailsClearlyAndNeverCountsAPieceThatIsNotOnDisk) {
     fs::remove(disk.path() / "filler");
     const auto port_s = free_port();
     const auto s = seed("seed", seed_copy(dir_.path, "s"), port_s);
+    ASSERT_TRUE(wait_listening("seed"));
     const auto third = get("again", disk.path(), {"--peer", "127.0.0.1:" + std::to_string(port_s)});
     ASSERT_TRUE(wait_exit(third, 60s)) << read_all(log("again"));
     EXPECT_TRUE(child(third).status()->success()) << child(third).status()->describe()
@@ -574,6 +582,7 @@ TEST_P(FaultPeer, TruncatedFileUnderARunningSeederIsDroppedNotServed) {
     const fs::path victim_dir = seed_copy(dir_.path, "victim");
     const auto victim = seed("victim", victim_dir, port_victim);
     const auto honest = seed("honest", seed_copy(dir_.path, "honest"), port_honest);
+    ASSERT_TRUE(wait_listening("victim") && wait_listening("honest"));
     const auto l = get("leech", dir_.path / "dl",
                        {"--peer", "127.0.0.1:" + std::to_string(port_victim), "--peer",
                         "127.0.0.1:" + std::to_string(port_honest)});
@@ -632,6 +641,7 @@ TEST_P(FaultPeer, SigkilledGetResumesWithEveryVerifiedPieceTwice) {
     }
     const auto port_s = free_port();
     const auto s = seed("seed", seed_copy(dir_.path, "s"), port_s);
+    ASSERT_TRUE(wait_listening("seed"));
     const auto last = get("last", out, {"--peer", "127.0.0.1:" + std::to_string(port_s)});
     ASSERT_TRUE(wait_exit(last, 60s)) << read_all(log("last"));
     EXPECT_TRUE(child(last).status()->success()) << child(last).status()->describe()
