@@ -50,7 +50,7 @@ void http_front::on_accept(io::connection c, const io::address& peer) {
     st.peer = peer;
     // The first request must be complete within request_timeout of the accept, so a client
     // cannot hold a slot by connecting and then waiting before its first byte.
-    st.deadline = r_.now() + config_.request_timeout;
+    st.deadline = time_point::clock::now() + config_.request_timeout;
     auto started = r_.start(c.id(), io::conn_handlers{
         [this, id](std::span<const std::byte> data) { on_data(id, data); },
         [this, id](const std::optional<error>&) { forget(id); },
@@ -72,7 +72,7 @@ void http_front::on_data(std::uint64_t id, std::span<const std::byte> data) {
     if (c.st != state::reading) return;  // discarding or closing: drop the bytes
     if (c.idle) {
         c.idle = false;
-        c.deadline = r_.now() + config_.request_timeout;
+        c.deadline = time_point::clock::now() + config_.request_timeout;
     }
     c.buf.append(reinterpret_cast<const char*>(data.data()), data.size());
     serve(id, c);
@@ -95,7 +95,8 @@ void http_front::serve(std::uint64_t id, conn& c) {
         }
         c.buf.erase(0, head->head_bytes);
         c.idle = c.buf.empty();
-        c.deadline = r_.now() + (c.idle ? config_.idle_timeout : config_.request_timeout);
+        c.deadline = time_point::clock::now() +
+                     (c.idle ? config_.idle_timeout : config_.request_timeout);
     }
 }
 
@@ -107,7 +108,7 @@ void http_front::reject(std::uint64_t id, conn& c, const error& e) {
     c.buf.clear();
     c.buf.shrink_to_fit();
     c.st = state::discarding;
-    c.deadline = r_.now() + discard_linger;
+    c.deadline = time_point::clock::now() + discard_linger;
 }
 
 void http_front::send_reply(std::uint64_t id, const http_reply& reply, keep_alive persist) {

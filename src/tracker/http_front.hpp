@@ -34,6 +34,8 @@ private:
     struct conn {
         std::string buf;
         io::address peer;
+        // From the clock itself, not r_.now(): the reactor refreshes now() after dispatching
+        // a wait's events, so during an accept it can be up to a tick (1 s) old.
         time_point deadline;
         state st = state::reading;
         bool idle = false;  ///< between two requests of a keep-alive connection
