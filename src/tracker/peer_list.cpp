@@ -183,16 +183,22 @@ void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng
                                   std::vector<std::uint8_t>& out) const {
     // Selection sampling (Knuth's algorithm S): take each peer with probability
     // needed / remaining; every k-subset is equally likely.
+    // Branch-free body: every slot's endpoint is copied to the next output position, which
+    // only advances when the slot is taken (the output has one record of slack for that).
     std::size_t needed = k;
     std::size_t remaining = size_ - (self != npos ? 1 : 0);
+    const std::size_t base = out.size();
+    out.resize(base + (k + 1) * N);
+    std::uint8_t* dst = out.data() + base;
     for (std::size_t s = 0; s < slots_.size() && needed > 0; ++s) {
-        if (s == self || slots_[s].empty()) continue;
-        if (needed == remaining || rng.below(remaining) < needed) {
-            out.insert(out.end(), slots_[s].endpoint.begin(), slots_[s].endpoint.end());
-            --needed;
-        }
-        --remaining;
+        const std::size_t live = !slots_[s].empty() && s != self ? 1 : 0;
+        const std::size_t take = live & (rng.below(remaining + 1 - live) < needed ? 1U : 0U);
+        std::memcpy(dst, slots_[s].endpoint.data(), N);
+        dst += take * N;
+        needed -= take;
+        remaining -= live;
     }
+    out.resize(base + k * N);
 }
 
 template class peer_list<6>;

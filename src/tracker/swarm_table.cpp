@@ -157,7 +157,9 @@ void swarm_shard::drop_swarm(std::size_t i) {
 std::size_t swarm_shard::expire(std::chrono::seconds now, std::size_t max_swarms) {
     const std::uint16_t stamp = to_stamp(now);
     std::size_t removed = 0;
-    for (std::size_t visited = 0; visited < max_swarms && !swarms_.empty(); ++visited) {
+    // Each swarm at most once per call: a shard with few swarms must not sweep them 256 times.
+    const std::size_t visits = std::min(max_swarms, swarms_.size());
+    for (std::size_t visited = 0; visited < visits && !swarms_.empty(); ++visited) {
         if (cursor_ >= swarms_.size()) cursor_ = 0;
         swarm& s = swarms_[cursor_].peers;
         removed += expire_list(s, s.v4, stamp);
