@@ -143,6 +143,8 @@ TEST_P(LoadgenInProcess, ScatterSwarmOf150PeersRebuildsEveryCopy) {
     EXPECT_GE(number_at(doc, "tracker_probe.p999_ms"), number_at(doc, "tracker_probe.p99_ms"));
     EXPECT_GT(number_at(doc, "peak_fds"), 150);  // a listener per peer at least
     EXPECT_GT(number_at(doc, "max_rss_bytes"), 0);
+    EXPECT_GT(number_at(doc, "peak_anon_bytes"), 0);
+    EXPECT_LE(number_at(doc, "peak_anon_bytes"), number_at(doc, "max_rss_bytes"));
     // One log, every engine line tagged with the peer it belongs to.
     const auto log = lg::read_file(dir.path() / "logs" / "peers.log", 64U << 20U);
     ASSERT_TRUE(log.has_value());

@@ -34,8 +34,10 @@ struct inprocess_peer {
 
 namespace {
 
-// How often each peer's reactor checks whether its torrent completed.
-constexpr auto completion_poll = 20ms;
+// How often each peer's reactor checks whether its torrent completed. The peers' times come
+// from their own counters; this only delays the driver's "all complete" by up to one period.
+// (20 ms was 50,000 timer callbacks a second for 1000 peers, ~2% of the run's CPU in perf.)
+constexpr auto completion_poll = 100ms;
 // How long the driver waits for a peer's reactor to carry out a kill.
 constexpr auto kill_wait = 5s;
 

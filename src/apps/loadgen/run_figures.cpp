@@ -2,7 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -29,10 +32,12 @@ std::optional<double> cpu_share(const run_figures& f) {
 std::string format_figures_table(const run_figures& f) {
     std::string out;
     if (f.hosting == peer_hosting::in_process) {
-        out += fmt::format("in-process: {} reactor threads, peak RSS {:.1f} MiB, peak fds {}, "
+        out += fmt::format("in-process: {} reactor threads, peak RSS {:.1f} MiB (anonymous "
+                           "{:.1f} MiB; the rest is the copies' mapped pages), peak fds {}, "
                            "RLIMIT_NOFILE {}\n",
                            f.threads,
                            static_cast<double>(f.max_rss_bytes.value_or(0)) / (1 << 20),
+                           static_cast<double>(f.peak_anon_bytes.value_or(0)) / (1 << 20),
                            json_opt(f.peak_fds), json_opt(f.nofile_limit));
     }
     if (f.probe) {
@@ -63,10 +68,11 @@ std::string format_figures_json(const run_figures& f) {
     return fmt::format(
         "\"hosting\":\"{}\",\"threads\":{},\"swarm_seconds\":{},\"tracker_probe\":{},"
         "\"tracker_cpu_seconds\":{},\"tracker_cpu_percent\":{},\"max_rss_bytes\":{},"
-        "\"peak_fds\":{},\"nofile_limit\":{}",
+        "\"peak_anon_bytes\":{},\"peak_fds\":{},\"nofile_limit\":{}",
         f.hosting == peer_hosting::in_process ? "in-process" : "processes", f.threads,
         json_opt(f.swarm_seconds), probe, json_opt(f.tracker_cpu_seconds), json_opt(cpu_share(f)),
-        json_opt(f.max_rss_bytes), json_opt(f.peak_fds), json_opt(f.nofile_limit));
+        json_opt(f.max_rss_bytes), json_opt(f.peak_anon_bytes), json_opt(f.peak_fds),
+        json_opt(f.nofile_limit));
 }
 
 std::optional<std::uint64_t> open_descriptors() {
@@ -79,6 +85,18 @@ std::optional<std::uint64_t> open_descriptors() {
         ++n;
     }
     return n > 0 ? n - 1 : 0;  // the iterator's own descriptor
+}
+
+std::optional<std::uint64_t> anon_rss_bytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("RssAnon:")) continue;
+        // proc(5): "RssAnon:    1234 kB"
+        const auto kb = std::strtoull(line.c_str() + 8, nullptr, 10);
+        return static_cast<std::uint64_t>(kb) * 1024U;
+    }
+    return std::nullopt;
 }
 
 std::uint64_t peak_rss_bytes() {

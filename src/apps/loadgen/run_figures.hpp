@@ -20,6 +20,7 @@ struct run_figures {
     std::optional<double> swarm_seconds;         ///< peers started to the last completion
     std::optional<double> tracker_cpu_seconds;   ///< over the same interval
     std::optional<std::uint64_t> max_rss_bytes;  ///< the driver's peak RSS (in-process)
+    std::optional<std::uint64_t> peak_anon_bytes;  ///< its anonymous (heap) part, sampled
     std::optional<std::uint64_t> peak_fds;       ///< the driver's open descriptors, sampled
     std::optional<std::uint64_t> nofile_limit;   ///< RLIMIT_NOFILE soft limit used
 };
@@ -31,6 +32,8 @@ struct run_figures {
 
 /// Open descriptors of this process (entries of /proc/self/fd), if readable.
 [[nodiscard]] std::optional<std::uint64_t> open_descriptors();
+/// Anonymous resident memory of this process in bytes (RssAnon of /proc/self/status).
+[[nodiscard]] std::optional<std::uint64_t> anon_rss_bytes();
 /// Peak RSS of this process in bytes (getrusage).
 [[nodiscard]] std::uint64_t peak_rss_bytes();
 

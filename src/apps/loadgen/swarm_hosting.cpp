@@ -82,9 +82,10 @@ void swarm_driver::sample_resources() {
     const auto now = clock::now();
     if (now - resources_sampled_at_ < resource_sample_interval) return;
     resources_sampled_at_ = now;
-    if (const auto fds = open_descriptors()) {
-        auto& peak = report_.figures.peak_fds;
-        peak = std::max(peak.value_or(0), *fds);
+    auto& f = report_.figures;
+    if (const auto fds = open_descriptors()) f.peak_fds = std::max(f.peak_fds.value_or(0), *fds);
+    if (const auto anon = anon_rss_bytes()) {
+        f.peak_anon_bytes = std::max(f.peak_anon_bytes.value_or(0), *anon);
     }
 }
 
