@@ -19,6 +19,7 @@
 #include "../../src/apps/loadgen/child_process.hpp"
 #include "../../src/apps/loadgen/json_reader.hpp"
 #include "../../src/apps/loadgen/peer_stats.hpp"
+#include "../../src/apps/loadgen/spawn_floor.hpp"
 #include "../../src/apps/loadgen/swarm_files.hpp"
 
 namespace {
@@ -202,6 +203,30 @@ TEST(LoadgenSwarm, RunEndsOnCompletionMarkersAndStopsEveryPeerCleanly) {
         EXPECT_TRUE(
             fs::exists(dir.path() / "logs" / ("peer-" + std::to_string(k) + ".complete")));
     }
+    // The phases come in run order and end within the wall time.
+    double previous = 0;
+    for (const char* phase : {"tracker_ready", "torrent_made", "peers_prepared", "peers_started",
+                              "all_complete", "peers_stopped", "copies_checked"}) {
+        const double at = number_at(doc, std::string("phases.") + phase);
+        EXPECT_GE(at, previous) << phase;
+        previous = at;
+    }
+    EXPECT_LE(previous, number_at(doc, "wall_seconds"));
+}
+
+// `minibit-loadgen floor`: every process is spawned and reaped, and how they ended is reported.
+TEST(LoadgenFloor, SpawnsAndReapsEveryProcessAndReportsFailures) {
+    temp_dir dir;
+    const auto log = dir.path() / "floor.log";
+    auto ok = lg::measure_spawn_floor({"/bin/true", {}, log}, 5, 10s);
+    ASSERT_TRUE(ok.has_value()) << ok.error().message();
+    EXPECT_TRUE(ok->all_succeeded);
+    EXPECT_GT(ok->spawned_seconds, 0);
+    EXPECT_GE(ok->total_seconds, ok->spawned_seconds);
+    auto failing = lg::measure_spawn_floor({"/bin/false", {}, log}, 3, 10s);
+    ASSERT_TRUE(failing.has_value());
+    EXPECT_FALSE(failing->all_succeeded);
+    EXPECT_FALSE(lg::measure_spawn_floor({dir.path() / "missing", {}, log}, 2, 10s).has_value());
 }
 
 // True when something accepts TCP connections on 127.0.0.1:port.
