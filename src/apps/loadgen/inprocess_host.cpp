@@ -23,6 +23,9 @@ struct inprocess_peer {
     io::reactor& reactor;
     std::atomic<bool> completed{false};  // every piece verified (release/acquire: a flag only)
     std::atomic<bool> ended{false};      // the session is gone; `status` is set
+    // When the reactor began this peer's stop (steady_clock ticks; 0: not yet). The driver's
+    // grace counts from here, not from its request, which may wait behind other peers' stops.
+    std::atomic<std::int64_t> stop_began{0};
     std::mutex mutex;                    // guards status
     std::condition_variable changed;
     std::optional<exit_status> status;
@@ -40,6 +43,8 @@ namespace {
 constexpr auto completion_poll = 100ms;
 // How long the driver waits for a peer's reactor to carry out a kill.
 constexpr auto kill_wait = 5s;
+// A stop that never even begins (its reactor stuck) is given up after this.
+constexpr auto max_stop_wait = 60s;
 
 // Ends the peer: the session is already gone (or never existed).
 void finish(inprocess_peer& p, exit_status how) {
@@ -154,6 +159,7 @@ public:
         peer_->reactor.post([p = peer_, stats = plan_.stats_json] {
             if (!p->session || p->stopping) return;
             p->stopping = true;
+            p->stop_began.store(std::chrono::steady_clock::now().time_since_epoch().count());
             p->reactor.cancel_timer(p->watch);
             // The stopped announce goes out (bounded by the tracker client), then the session
             // writes its counters and ends on its own thread.
@@ -163,9 +169,23 @@ public:
             });
         });
     }
+    // One reactor thread stops hundreds of peers (stopped announce, counters, teardown), so a
+    // peer gets `grace` from the moment its own stop began there, as a process would from its
+    // SIGTERM; then it is dropped as on a kill.
     void stop(std::chrono::milliseconds grace) override {
+        if (!peer_ || poll()) return;
         request_stop();
-        if (!wait_for_end(grace)) kill_now();
+        using steady = std::chrono::steady_clock;
+        const auto cap = steady::now() + max_stop_wait;
+        while (!wait_for_end(50ms)) {
+            const auto now = steady::now();
+            const steady::time_point began{steady::duration(peer_->stop_began.load())};
+            const bool overdue = began != steady::time_point{} && now - began > grace;
+            if (overdue || now >= cap) {
+                kill_now();
+                return;
+            }
+        }
     }
 
 private:

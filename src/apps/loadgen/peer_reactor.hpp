@@ -55,7 +55,9 @@ public:
     [[nodiscard]] result<io::address> peer_address(io::conn_id id) const override {
         return inner_.peer_address(id);
     }
-    void close(io::conn_id id, io::close_mode mode = io::close_mode::abort) override { inner_.close(id, mode); }
+    void close(io::conn_id id, io::close_mode mode = io::close_mode::abort) override {
+        inner_.close(id, mode);
+    }
     /// Connections of the whole shared reactor (every peer on this thread).
     [[nodiscard]] std::size_t connection_count() const override {
         return inner_.connection_count();
