@@ -157,6 +157,17 @@ void peer_list<N>::sample(std::size_t self, std::size_t k, fast_rng& rng,
     const std::size_t n = size_ - (self != npos ? 1 : 0);
     k = std::min(k, n);
     if (k == 0) return;
+    if (k == n) {  // everyone else: no randomness needed
+        const std::size_t base = out.size();
+        out.resize(base + k * N);
+        std::uint8_t* dst = out.data() + base;
+        for (std::size_t s = 0; s < slots_.size(); ++s) {
+            if (s == self || slots_[s].empty()) continue;
+            std::memcpy(dst, slots_[s].endpoint.data(), N);
+            dst += N;
+        }
+        return;
+    }
     if (k * 2 > n || k > max_rejection_picks) {
         sample_by_walk(self, k, rng, out);
         return;
