@@ -45,6 +45,10 @@ constexpr auto completion_poll = 100ms;
 constexpr auto kill_wait = 5s;
 // A stop that never even begins (its reactor stuck) is given up after this.
 constexpr auto max_stop_wait = 60s;
+// Least time a peer gets from the start of its own stop: the stopped announce alone may wait
+// 2 s (tracker_options::stopped_timeout), and its answer is handled on a reactor that is tearing
+// down hundreds of other peers at the same moment (with 2 s, one peer of 1000 was dropped).
+constexpr std::chrono::milliseconds min_stop_grace = 15s;
 
 // Ends the peer: the session is already gone (or never existed).
 void finish(inprocess_peer& p, exit_status how) {
@@ -180,7 +184,8 @@ public:
         while (!wait_for_end(50ms)) {
             const auto now = steady::now();
             const steady::time_point began{steady::duration(peer_->stop_began.load())};
-            const bool overdue = began != steady::time_point{} && now - began > grace;
+            const bool overdue =
+                began != steady::time_point{} && now - began > std::max(grace, min_stop_grace);
             if (overdue || now >= cap) {
                 kill_now();
                 return;
