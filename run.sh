@@ -2,7 +2,9 @@
 # MiniBit's one entry point on a fresh Debian 12 machine.
 #   ./run.sh          set up, build (release), run the main job
 #   ./run.sh build    set up and build only
-#   ./run.sh test     set up (with the test clients), build, run every suite with meson test
+#   ./run.sh test     set up (with the test clients), build, run every suite with meson test,
+#                     then fuzz every parser briefly (MINIBIT_FUZZ_SECONDS per target, default 20)
+#   ./run.sh test --sanitize   every suite under ASan+UBSan, suite threads under TSan (tools/sanitize.sh)
 #   ./run.sh fuzz [SECONDS [TARGET...]]   libFuzzer every parser (clang-16; docs/fuzzing.md)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +14,7 @@ build_pkgs=(g++ meson ninja-build pkg-config liburing-dev libxxhash-dev libspdlo
             libgtest-dev libgmock-dev libbenchmark-dev libssl-dev)
 test_pkgs=(python3-libtorrent mktorrent transmission-cli aria2 opentracker systemd iproute2 iperf3
            iptables)
+fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 
 install_packages() {
     local missing=()
@@ -56,10 +59,21 @@ case "$cmd" in
         ;;
     test)
         shift
-        install_packages "${build_pkgs[@]}" "${test_pkgs[@]}"
+        if [ "${1:-}" = "--sanitize" ]; then
+            shift
+            install_packages "${build_pkgs[@]}" "${test_pkgs[@]}"
+            exec tools/sanitize.sh "$@"
+        fi
+        install_packages "${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}"
         configure "${werror_flag[@]}"
         meson compile -C "$build_dir"
         meson test -C "$build_dir" --print-errorlogs --num-processes 2 "$@"
+        # A brief libFuzzer pass over every parser; skipped when meson test args picked a subset.
+        # MINIBIT_FUZZ_SECONDS=0 skips it too. A crash fails the run with the input's path.
+        fuzz_seconds=${MINIBIT_FUZZ_SECONDS:-20}
+        if [ $# -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
+            tools/fuzz.sh "$fuzz_seconds"
+        fi
         ;;
     run)
         install_packages "${build_pkgs[@]}"
@@ -70,11 +84,11 @@ case "$cmd" in
     fuzz)
         # ./run.sh fuzz [SECONDS [TARGET...]]: libFuzzer, SECONDS (default 60) per target; docs/fuzzing.md.
         shift
-        install_packages "${build_pkgs[@]}" clang-16 libclang-rt-16-dev
+        install_packages "${build_pkgs[@]}" "${fuzz_pkgs[@]}"
         exec tools/fuzz.sh "$@"
         ;;
     *)
-        echo "usage: ./run.sh [build | test [meson test args] | fuzz [SECONDS [TARGET...]]]" >&2
+        echo "usage: ./run.sh [build | test [--sanitize] [meson test args] | fuzz [SECONDS [TARGET...]]]" >&2
         exit 2
         ;;
 esac
