@@ -94,6 +94,7 @@ void swarm_driver::finish_probe() {
     auto& f = report_.figures;
     f.hosting = opts_.hosting;
     if (peers_.empty() || peers_started_at_ == clock::time_point{}) return;
+    resources_sampled_at_ = clock::time_point{};  // one sample now, however short the run
     sample_resources();
     // To the last completion when all completed; else to now.
     auto end = clock::now();
