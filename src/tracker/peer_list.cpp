@@ -17,15 +17,23 @@ constexpr std::size_t shrink_to_load_tenths = 7;
 /// Above this many picks, sampling walks the table instead of rejecting (bounds the stack set).
 constexpr std::size_t max_rejection_picks = 256;
 
-// Folds an endpoint, 6 bytes at a time, into 64 well-mixed bits.
+// Folds an endpoint, 6 bytes at a time, into 64 well-mixed bits that depend on `key`.
+// Hash flooding: with a fixed function, anyone who can announce (UDP sources are spoofable)
+// could precompute endpoints sharing one home slot and make every probe of a swarm walk a long
+// chain. The key, drawn at process start, enters the state before and after each word, and the multiply /
+// xor-shift rounds carry it non-linearly, so which endpoints collide differs per process. It is
+// not a cryptographic PRF (SipHash would cost ~10x per probe, and distance() hashes a record
+// at every probe step); it only has to make the layout unknowable from outside.
 template <std::size_t N>
-std::uint64_t hash_endpoint(const std::array<std::uint8_t, N>& ep) {
-    std::uint64_t h = 0x51af7c3a2d1b4e69ULL;
+std::uint64_t hash_endpoint(const std::array<std::uint8_t, N>& ep, std::uint32_t key) {
+    const std::uint64_t k =
+        (std::uint64_t{key} | (std::uint64_t{key} << 32U)) ^ 0x51af7c3a2d1b4e69ULL;
+    std::uint64_t h = k;
     for (std::size_t i = 0; i < N; i += 6) {
         std::uint64_t w = 0;
         std::memcpy(&w, ep.data() + i, std::min<std::size_t>(6, N - i));
         h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-        h ^= h >> 29U;
+        h = (h ^ (h >> 29U)) ^ k;
     }
     h *= 0xbf58476d1ce4e5b9ULL;
     return h ^ (h >> 32U);
@@ -60,13 +68,22 @@ private:
 template <std::size_t N>
 std::size_t peer_list<N>::home(const endpoint_type& ep) const {
     // Multiply-shift maps the hash onto [0, slots) without a division (slots < 2^32).
-    return static_cast<std::size_t>(((hash_endpoint(ep) >> 32U) * slots_.size()) >> 32U);
+    return static_cast<std::size_t>(((hash_endpoint(ep, key_) >> 32U) * slots_.size()) >> 32U);
 }
 
 template <std::size_t N>
 std::size_t peer_list<N>::distance(std::size_t s) const {
     const std::size_t h = home(slots_[s].endpoint);
     return s >= h ? s - h : s + slots_.size() - h;
+}
+
+template <std::size_t N>
+std::size_t peer_list<N>::longest_probe() const {
+    std::size_t longest = 0;
+    for (std::size_t s = 0; s < slots_.size(); ++s) {
+        if (!slots_[s].empty()) longest = std::max(longest, distance(s));
+    }
+    return longest;
 }
 
 template <std::size_t N>
@@ -110,9 +127,10 @@ void peer_list<N>::resize(std::size_t slots) {
 
 template <std::size_t N>
 std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state) {
-    if ((size_ + 1) * 10 > slots_.size() * max_load_tenths) {
+    const std::size_t grown = std::size_t{size_} + 1;
+    if (grown * 10 > slots_.size() * max_load_tenths) {
         resize(std::max({min_slots, slots_.size() + slots_.size() / 4,
-                         (size_ + 1) * 10 / max_load_tenths + 2}));
+                         grown * 10 / max_load_tenths + 2}));
     }
     record_type rec;
     rec.endpoint = ep;
@@ -138,10 +156,11 @@ void peer_list<N>::erase_slot(std::size_t s) {
 
 template <std::size_t N>
 void peer_list<N>::shrink_if_sparse() {
-    if (size_ == 0) {
+    const std::size_t n = size_;
+    if (n == 0) {
         std::vector<record_type>().swap(slots_);  // an emptied swarm gives its memory back
-    } else if (slots_.size() > min_slots && size_ * 10 < slots_.size() * min_load_tenths) {
-        resize(std::max(min_slots, size_ * 10 / shrink_to_load_tenths + 2));
+    } else if (slots_.size() > min_slots && n * 10 < slots_.size() * min_load_tenths) {
+        resize(std::max(min_slots, n * 10 / shrink_to_load_tenths + 2));
     }
 }
 
@@ -214,5 +233,7 @@ void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng
 
 template class peer_list<6>;
 template class peer_list<18>;
+// The key shares a word with the 32-bit size: a swarm's two lists stay 2 x 32 bytes.
+static_assert(sizeof(peer_list<6>) == sizeof(std::vector<peer_record<6>>) + 8);
 
 }  // namespace minibit::tracker

@@ -132,7 +132,7 @@ http_reply tracker_service::http_announce(std::string_view query, const io::addr
     in.peer = to_peer(peer, req->port);
     in.left = req->left;
     in.event = req->event;
-    in.numwant = req->numwant.value_or(0);
+    in.numwant = req->numwant;  // numwant=0: counters only, no peers
     in.families = peer_families::both;
     wire::announce_response out;
     const shard_id id = table_.shard_of(in.hash);
@@ -213,7 +213,10 @@ void tracker_service::udp_announce(const wire::udp_announce_request& a, const io
     in.event = a.event;
     const bool v6 = in.peer.address_bytes == 16;
     const std::uint32_t cap = v6 ? udp_max_peers_v6 : udp_max_peers_v4;
-    in.numwant = a.num_want <= 0 ? 0 : std::min(static_cast<std::uint32_t>(a.num_want), cap);
+    // BEP 15: num_want -1 (any negative here) asks for the default; 0 asks for no peers.
+    in.numwant = std::min(a.num_want < 0 ? config_.table.default_numwant
+                                         : static_cast<std::uint32_t>(a.num_want),
+                          cap);
     in.families = v6 ? peer_families::ipv6 : peer_families::ipv4;
     wire::udp_announce_response out;
     out.transaction_id = a.transaction_id;

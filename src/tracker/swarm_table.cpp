@@ -39,7 +39,7 @@ result<void> table_config::validate() const {
 }
 
 swarm_shard::swarm_shard(const table_config& config, std::uint64_t seed)
-    : config_(config), rng_(seed) {}
+    : config_(config), rng_(seed), hash_key_(static_cast<std::uint32_t>(rng_.next() >> 32U)) {}
 
 template <std::size_t N>
 void swarm_shard::update(swarm& s, peer_list<N>& list, const std::array<std::uint8_t, N>& ep,
@@ -87,7 +87,8 @@ result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono
             return fail(tracker_errc::table_full, "too many torrents");
         }
         it = index_.emplace(in.hash, static_cast<std::uint32_t>(swarms_.size())).first;
-        swarms_.push_back(entry{in.hash, swarm{}});
+        swarms_.push_back(
+            entry{in.hash, swarm{peer_list<6>(hash_key_), peer_list<18>(hash_key_)}});
     }
     swarm& s = swarms_[it->second].peers;
     std::size_t self4 = peer_list<6>::npos;
@@ -108,7 +109,7 @@ result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono
         } else {
             update(s, s.v4, endpoint_of<6>(in.peer), in, stamp, self4);
         }
-        std::size_t want = in.numwant == 0 ? config_.default_numwant : in.numwant;
+        std::size_t want = in.numwant.value_or(config_.default_numwant);
         want = std::min<std::size_t>(want, config_.max_numwant);
         const auto fam = static_cast<unsigned>(in.families);
         const std::size_t before4 = peers4.size();

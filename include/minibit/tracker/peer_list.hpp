@@ -2,7 +2,9 @@
 // the records themselves form an open-addressing hash table keyed by the compact endpoint
 // (Robin Hood linear probing, backward-shift deletion, no separate index), sized in 1.25x steps
 // so an IPv4 peer costs 8 / load bytes, load kept in [0.3, 0.9] (about 8.9 to 11.1 bytes after
-// growth, before the next). Owned by one swarm shard; one thread at a time.
+// growth, before the next). Slots come from a keyed hash of the endpoint: the swarm table draws
+// the key at start, so spoofed UDP sources cannot aim at one probe chain. Owned by one swarm
+// shard; one thread at a time.
 #pragma once
 
 #include <array>
@@ -65,15 +67,18 @@ struct peer_record {
 static_assert(sizeof(peer_record<6>) == 8);
 static_assert(sizeof(peer_record<18>) == 20);
 
-/// The peer table. Invariants: size() < capacity() (an empty slot ends every probe); each
-/// record sits at or after its home slot, Robin Hood ordered; slot positions returned by find
-/// and insert stay valid until the next insert or removal.
+/// The peer table. Invariants: size() < capacity() < 2^32 (an empty slot ends every probe);
+/// each record sits at or after its home slot, Robin Hood ordered; slot positions returned by
+/// find and insert stay valid until the next insert or removal.
 template <std::size_t N>
 class peer_list {
 public:
     static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
     using endpoint_type = std::array<std::uint8_t, N>;
     using record_type = peer_record<N>;
+
+    /// An empty list whose slots follow `hash_key` (the swarm table passes its random one).
+    explicit peer_list(std::uint32_t hash_key = 0) : key_(hash_key) {}
 
     /// Number of peers.
     [[nodiscard]] std::size_t size() const { return size_; }
@@ -96,6 +101,9 @@ public:
     /// Appends up to k endpoints, a uniform random k-subset of the peers other than the one
     /// at slot `self` (npos: none excluded), without repeats.
     void sample(std::size_t self, std::size_t k, fast_rng& rng, std::vector<std::uint8_t>& out) const;
+    /// The longest distance of a record from its home slot (0 when empty): the probe length
+    /// bound of find and insert. O(capacity); for tests and diagnostics.
+    [[nodiscard]] std::size_t longest_probe() const;
     /// Bytes of heap this list holds, for memory accounting.
     [[nodiscard]] std::size_t memory_bytes() const { return slots_.capacity() * sizeof(record_type); }
 
@@ -111,7 +119,8 @@ private:
                         std::vector<std::uint8_t>& out) const;
 
     std::vector<record_type> slots_;
-    std::size_t size_ = 0;
+    std::uint32_t size_ = 0;   ///< 32 bits (capacity < 2^32) so the key costs no list bytes
+    std::uint32_t key_;        ///< mixed into every endpoint hash
 };
 
 template <std::size_t N>

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -55,7 +56,9 @@ struct announce_input {
     peer_address peer;
     std::uint64_t left = 0;  ///< 0 means seeder
     wire::announce_event event = wire::announce_event::none;
-    std::uint32_t numwant = 0;  ///< 0 = default_numwant; capped at max_numwant
+    /// Peers wanted: none = default_numwant; 0 = none (a client that only reports); capped at
+    /// max_numwant.
+    std::optional<std::uint32_t> numwant;
     peer_families families = peer_families::both;
 };
 
@@ -81,7 +84,7 @@ struct swarm {
 /// One shard: the swarms whose info hash maps here. Single-threaded.
 class swarm_shard {
 public:
-    /// A shard with its own random stream.
+    /// A shard with its own random stream and endpoint hash key, both drawn from `seed`.
     swarm_shard(const table_config& config, std::uint64_t seed);
 
     /// Records the announce and appends sampled peers (6-byte or 18-byte records) to the outputs.
@@ -116,6 +119,7 @@ private:
 
     table_config config_;
     fast_rng rng_;
+    std::uint32_t hash_key_;   ///< the key of every peer list here (hash flooding: see peer_list)
     std::unordered_map<info_hash, std::uint32_t> index_;  ///< info hash -> position in swarms_
     std::vector<entry> swarms_;
     std::size_t cursor_ = 0;   ///< next swarm expire() visits

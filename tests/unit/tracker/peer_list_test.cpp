@@ -41,6 +41,70 @@ TEST(PeerList, FindsEveryInsertedPeerAcrossGrowth) {
     EXPECT_EQ(l.find(ep(5000)), peer_list<6>::npos);
 }
 
+// The endpoint of peer i in a pattern a flooder would pick: one address, consecutive ports.
+std::array<std::uint8_t, 6> port_ep(std::uint32_t i) {
+    return {198, 18, 0, 1, static_cast<std::uint8_t>(i >> 8U), static_cast<std::uint8_t>(i)};
+}
+
+TEST(PeerList, TheHashKeyDecidesWherePeersLand) {
+    peer_list<6> a(0x12345678U);
+    peer_list<6> same(0x12345678U);
+    peer_list<6> other(0x9abcdef0U);
+    for (std::uint32_t i = 0; i < 300; ++i) {
+        a.insert(ep(i), state_of(i));
+        same.insert(ep(i), state_of(i));
+        other.insert(ep(i), state_of(i));
+    }
+    ASSERT_EQ(a.capacity(), other.capacity());
+    std::size_t same_slots = 0;
+    std::size_t moved = 0;
+    for (std::uint32_t i = 0; i < 300; ++i) {
+        same_slots += a.find(ep(i)) == same.find(ep(i)) ? 1 : 0;
+        moved += a.find(ep(i)) != other.find(ep(i)) ? 1 : 0;
+        ASSERT_NE(other.find(ep(i)), peer_list<6>::npos) << i;
+    }
+    EXPECT_EQ(same_slots, 300U) << "one key, one layout";
+    EXPECT_GT(moved, 250U) << "another key scatters the peers anew";
+}
+
+TEST(PeerList, EndpointsCollidingUnderOneKeySpreadUnderAnother) {
+    // A flooder who knew key 1 would send endpoints whose hashes all start the table (home
+    // slots scale with the table, so they collide at any size). Find them the way an attacker
+    // with the key could: those that settle in the first 0.1% of a big table under key 1.
+    peer_list<6> big(1);
+    for (std::uint32_t i = 0; i < 200000; ++i) big.insert(ep(i), state_of(i));
+    std::vector<std::uint32_t> crafted;
+    for (std::uint32_t i = 0; i < 200000; ++i) {
+        if (big.find(ep(i)) < big.capacity() / 1000) crafted.push_back(i);
+    }
+    ASSERT_GE(crafted.size(), 100U);
+    peer_list<6> known(1);
+    peer_list<6> secret(0x5eed5eedU);
+    for (const std::uint32_t i : crafted) {
+        known.insert(ep(i), state_of(i));
+        secret.insert(ep(i), state_of(i));
+    }
+    EXPECT_GT(known.longest_probe(), crafted.size() / 2) << "one long chain under the known key";
+    EXPECT_LE(secret.longest_probe(), 32U) << "ordinary probes under another key";
+}
+
+TEST(PeerList, FloodPatternsKeepProbesShort) {
+    // Consecutive ports of one address and consecutive addresses with one port, under a few
+    // keys: the longest probe stays near what random endpoints give (Robin Hood at load <= 0.9).
+    for (std::uint32_t key : {0U, 1U, 0xdeadbeefU, 0x80000000U}) {
+        peer_list<6> ports(key);
+        peer_list<6> hosts(key);
+        for (std::uint32_t i = 0; i < 32768; ++i) {
+            ports.insert(port_ep(i), state_of(i));
+            hosts.insert({10, static_cast<std::uint8_t>(i >> 8U), static_cast<std::uint8_t>(i), 1,
+                          0x1a, 0xe1},
+                         state_of(i));
+        }
+        EXPECT_LE(ports.longest_probe(), 64U) << key;
+        EXPECT_LE(hosts.longest_probe(), 64U) << key;
+    }
+}
+
 TEST(PeerList, RemovalKeepsEveryOtherPeerFindable) {
     peer_list<6> l;
     for (std::uint32_t i = 0; i < 1000; ++i) l.insert(ep(i), state_of(i));

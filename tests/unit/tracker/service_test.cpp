@@ -152,6 +152,65 @@ TEST_F(TrackerService, UdpConnectAnnounceScrape) {
     EXPECT_EQ(sc.entries[1].leechers, 0U);
 }
 
+// Announces from 30 other peers, then one with the given num_want; returns the peers answered.
+std::size_t udp_peers_for(tracker_service& svc, std::int32_t num_want) {
+    const auto now = seconds{100};
+    wire::udp_announce_request a;
+    a.hash.bytes.fill(0xbb);
+    a.left = 10;
+    for (int i = 1; i <= 31; ++i) {
+        const auto from = addr("10.1.0." + std::to_string(i) + ":7000");
+        auto reply = udp_round(svc, wire::udp_connect_request{1}, from, now);
+        auto conn = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
+        EXPECT_TRUE(conn);
+        a.connection_id = std::get<wire::udp_connect_response>(*conn).connection_id;
+        a.transaction_id = static_cast<std::uint32_t>(i);
+        a.port = static_cast<std::uint16_t>(6000 + i);
+        a.num_want = i == 31 ? num_want : 0;
+        reply = udp_round(svc, a, from, now);
+        auto resp = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
+        EXPECT_TRUE(resp);
+        const auto* ann = std::get_if<wire::udp_announce_response>(&*resp);
+        EXPECT_NE(ann, nullptr);
+        if (ann == nullptr) return 0;
+        if (i == 31) return ann->peers.size() / 6;
+        EXPECT_TRUE(ann->peers.empty()) << "num_want 0 answers no peers";
+    }
+    return 0;
+}
+
+TEST_F(TrackerService, UdpNumWantZeroMeansNoPeersAndNegativeMeansTheDefault) {
+    // BEP 15: num_want -1 is "default"; 0 is a client asking for no peers.
+    EXPECT_EQ(udp_peers_for(svc_, 0), 0U);
+    service_config small;
+    small.table.default_numwant = 20;
+    tracker_service a(small, 1, connection_id_issuer({}));
+    EXPECT_EQ(udp_peers_for(a, -1), 20U);
+    tracker_service b(small, 1, connection_id_issuer({}));
+    EXPECT_EQ(udp_peers_for(b, -7), 20U);
+    tracker_service c(small, 1, connection_id_issuer({}));
+    EXPECT_EQ(udp_peers_for(c, 25), 25U);
+    tracker_service d(small, 1, connection_id_issuer({}));
+    EXPECT_EQ(udp_peers_for(d, 1 << 30), 30U) << "all 30 others (the cap is 200)";
+}
+
+TEST_F(TrackerService, HttpNumwantZeroMeansNoPeersAndAbsentMeansTheDefault) {
+    for (int i = 1; i <= 30; ++i) {
+        (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1000 + i),
+                               addr("10.2.0." + std::to_string(i) + ":5000"), seconds{10});
+    }
+    auto peers_for = [&](std::string_view extra) {
+        const auto reply = svc_.handle_http(announce_target("BBBBBBBBBBBBBBBBBBBB", 999, extra),
+                                            addr("10.2.1.1:5000"), seconds{10});
+        const auto parsed = wire::parse_announce_response(reply.body, {});
+        EXPECT_TRUE(parsed) << reply.body;
+        return parsed ? parsed->peers4.size() / 6 : 0;
+    };
+    EXPECT_EQ(peers_for("&numwant=0"), 0U);
+    EXPECT_EQ(peers_for("&numwant=3"), 3U);
+    EXPECT_EQ(peers_for(""), 30U) << "default 50 covers all 30 others";
+}
+
 TEST_F(TrackerService, UdpRefusesWrongOrStaleConnectionIds) {
     const auto from = addr("127.0.0.1:7000");
     auto reply = udp_round(svc_, wire::udp_connect_request{1}, from, seconds{100});

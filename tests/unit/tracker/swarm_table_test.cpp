@@ -101,6 +101,17 @@ TEST_F(SwarmShard, HonoursNumwantDefaultAndCap) {
     EXPECT_EQ(p4_.size(), 200U * 6U);
 }
 
+TEST_F(SwarmShard, NumwantZeroRecordsThePeerAndReturnsNone) {
+    for (std::uint8_t h = 1; h <= 20; ++h) announce(v4(h, 1));
+    auto in = v4(21, 0);
+    in.numwant = 0;
+    const auto c = announce(in);
+    EXPECT_TRUE(p4_.empty());
+    EXPECT_TRUE(p6_.empty());
+    EXPECT_EQ(c.complete, 1U) << "the peer is still recorded";
+    EXPECT_EQ(c.incomplete, 20U);
+}
+
 TEST_F(SwarmShard, SamplesDifferentPeersAcrossAnnounces) {
     for (std::uint8_t h = 1; h <= 200; ++h) announce(v4(h, 1));
     auto in = v4(201, 1);
