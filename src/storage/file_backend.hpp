@@ -36,7 +36,8 @@ public:
     /// Copies data to [start, start + data.size()).
     [[nodiscard]] virtual result<void> write(std::uint64_t start,
                                              std::span<const std::byte> data) = 0;
-    /// Feeds [start, start + length) to fn in chunks, without holding it all in memory.
+    /// Feeds [start, start + length) to fn in chunks, without holding it all in memory. Safe to
+    /// call from several threads at once (and beside writes to other ranges).
     [[nodiscard]] virtual result<void> visit(std::uint64_t start, std::uint64_t length,
                                              const chunk_visitor& fn) = 0;
     /// Views straight into the files' mappings; unsupported on pread.

@@ -152,28 +152,59 @@ result<std::uint64_t> piece_store::xxh3_of(piece_index piece) {
 }
 
 result<bool> piece_store::sha1_check(piece_index piece) {
-    // One pass feeds both hashes: SHA-1 decides, XXH3 goes into the resume file.
-    XXH3_state_t* st = hashers_->xxh;
-    sha1_hasher& sha = hashers_->sha;
+    auto check = hash_piece(piece);
+    ++stats_.sha1_checked;
+    if (!check) {
+        return std::unexpected(std::move(check.error()));
+    }
+    record_check(*check);
+    return check->matches;
+}
+
+void piece_store::record_check(const piece_check& check) {
+    if (check.matches) {
+        have_.set(check.piece);
+        xxh3_[check.piece.get()] = check.xxh3;
+    } else {
+        have_.reset(check.piece);
+    }
+}
+
+result<piece_check> piece_store::hash_piece(piece_index piece) const {
+    if (auto ok = check_range(piece, 0, piece_size(piece)); !ok) {
+        return std::unexpected(std::move(ok.error()));
+    }
+    // One pass feeds both hashes: SHA-1 decides, XXH3 goes into the resume file. The states are
+    // per thread, so hashing workers and the owning thread never share one.
+    thread_local hash_state hashers;
+    XXH3_state_t* st = hashers.xxh;
+    sha1_hasher& sha = hashers.sha;
     (void)XXH3_64bits_reset(st);
     auto ok = backend_->visit(backend_->layout().piece_start(piece), piece_size(piece),
                               [st, &sha](std::span<const std::uint8_t> chunk) {
                                   sha.update(chunk);
                                   (void)XXH3_64bits_update(st, chunk.data(), chunk.size());
                               });
-    ++stats_.sha1_checked;
     if (!ok) {
-        hashers_->sha = sha1_hasher{};  // the fault may have left it mid-update
+        hashers.sha = sha1_hasher{};  // the fault may have left it mid-update
         return std::unexpected(std::move(ok.error()));
     }
     const bool good = sha.finish() == piece_hashes_[piece.get()];
-    if (good) {
-        have_.set(piece);
-        xxh3_[piece.get()] = XXH3_64bits_digest(st);
-    } else {
-        have_.reset(piece);
+    return piece_check{piece, good, XXH3_64bits_digest(st)};
+}
+
+bool piece_store::commit_check(const piece_check& check) {
+    if (closed_ || check.piece.get() >= piece_count_) {
+        return false;
     }
-    return good;
+    ++stats_.sha1_checked;
+    record_check(check);
+    if (check.matches) {
+        // Start write-out now so dirty pages do not pile up (libtorrent's write_through idea).
+        backend_->start_writeback(backend_->layout().piece_start(check.piece),
+                                  piece_size(check.piece));
+    }
+    return check.matches;
 }
 
 result<void> piece_store::check_range(piece_index piece, std::uint64_t offset,

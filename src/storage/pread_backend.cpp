@@ -34,8 +34,6 @@ public:
 private:
     [[nodiscard]] result<void> read_segment(const file_segment& s, std::byte* dst) const;
     [[nodiscard]] result<void> write_segment(const file_segment& s, const std::byte* src) const;
-
-    std::vector<std::uint8_t> buffer_;
 };
 
 result<void> pread_backend::read_segment(const file_segment& s, std::byte* dst) const {
@@ -101,15 +99,17 @@ result<void> pread_backend::write(std::uint64_t start, std::span<const std::byte
 
 result<void> pread_backend::visit(std::uint64_t start, std::uint64_t length,
                                   const chunk_visitor& fn) {
-    buffer_.resize(visit_chunk_bytes);
-    auto* buf = reinterpret_cast<std::byte*>(buffer_.data());
+    // Per thread, not per back end: a hashing worker and a reactor thread may visit at once.
+    thread_local std::vector<std::uint8_t> buffer;
+    buffer.resize(visit_chunk_bytes);
+    auto* buf = reinterpret_cast<std::byte*>(buffer.data());
     result<void> status;
     layout_.for_each_segment(start, length, [&](const file_segment& s) {
         for (std::uint64_t done = 0; done < s.length && status;) {
             const std::uint64_t n = std::min<std::uint64_t>(visit_chunk_bytes, s.length - done);
             status = read_segment(file_segment{s.file, s.offset + done, n}, buf);
             if (status) {
-                fn(std::span<const std::uint8_t>(buffer_.data(), n));
+                fn(std::span<const std::uint8_t>(buffer.data(), n));
             }
             done += n;
         }

@@ -40,7 +40,8 @@ torrent::torrent(io::reactor& reactor, metainfo info, const torrent_options& opt
               last_piece_length(info_),
               picker_config{options.random_first_pieces, 2}),
       rng_(std::random_device{}()),
-      alive_(std::make_shared<int>(0)) {}
+      alive_(std::make_shared<int>(0)),
+      hashing_(std::make_shared<std::atomic<std::uint32_t>>(0)) {}
 
 result<std::unique_ptr<torrent>> torrent::open(io::reactor& reactor, metainfo info,
                                                const std::filesystem::path& folder,
@@ -70,6 +71,11 @@ torrent::~torrent() {
         stop();
     }
     alive_.reset();
+    // A worker still hashing one of our pieces posts to our reactor before it counts down;
+    // wait for it (a piece hash takes milliseconds), so it never touches a dead reactor.
+    for (auto n = hashing_->load(); n != 0; n = hashing_->load()) {
+        hashing_->wait(n);
+    }
 }
 
 bool torrent::complete() const { return store_->have().all(); }

@@ -2,7 +2,8 @@
 // reads and writes blocks across file boundaries, verifies pieces with SHA-1, keeps the have
 // bitfield and a resume file (per-piece XXH3 digests, trusted only while sizes and mtimes match).
 // Two back ends behind one interface: mmap (default) and pread/pwrite (baseline, sparse mode).
-// A piece_store belongs to one thread at a time; faults on a mapping (truncated file, full disk)
+// A piece_store belongs to one thread at a time, except hash_piece(), which any thread may run
+// on a piece nobody writes meanwhile (hashing workers); faults on a mapping (truncated file, full disk)
 // come back as storage_errc::fault error values, never as a SIGBUS crash.
 #pragma once
 
@@ -57,6 +58,13 @@ struct store_stats {
     std::uint64_t xxh3_checked = 0;  ///< pieces a trusted resume file claimed, checked with XXH3
 };
 
+/// What hash_piece() found: whether the SHA-1 matched, and the piece's XXH3 (for resume data).
+struct piece_check {
+    piece_index piece;
+    bool matches = false;
+    std::uint64_t xxh3 = 0;
+};
+
 /// Up to max_spans read-only views into the mappings that together form one block.
 struct block_span_list {
     static constexpr std::size_t max_spans = 8;
@@ -102,6 +110,12 @@ public:
     [[nodiscard]] std::vector<piece_index> drop_pieces_not_on_disk();
     /// Hashes the piece with SHA-1; on a match sets its have bit and starts write-back.
     [[nodiscard]] result<bool> verify_piece(piece_index piece);
+    /// The hashing half of verify_piece, changing nothing: any thread, concurrently with
+    /// writes to other pieces (the caller makes sure nobody writes this piece meanwhile).
+    [[nodiscard]] result<piece_check> hash_piece(piece_index piece) const;
+    /// The bookkeeping half, on the owning thread: counts the check, sets or clears the have
+    /// bit and, on a match, starts write-back. Returns check.matches.
+    bool commit_check(const piece_check& check);
 
     /// Pieces verified so far.
     [[nodiscard]] const bitfield& have() const { return have_; }
@@ -128,6 +142,7 @@ private:
     [[nodiscard]] result<void> find_present_pieces(const resume_data* resume);
     [[nodiscard]] bool only_in_new_files(piece_index piece) const;
     [[nodiscard]] result<bool> sha1_check(piece_index piece);
+    void record_check(const piece_check& check);
     [[nodiscard]] result<std::uint64_t> xxh3_of(piece_index piece);
 
     std::vector<sha1_digest> piece_hashes_;

@@ -1,9 +1,11 @@
 // One torrent's peer engine on one reactor: owns the piece store, the block tracker and piece
 // choice (availability, random first pieces, rarest first, endgame), the choker, the peers and
-// the counters. Verifies each completed piece, announces it with HAVE, re-fetches failed pieces
-// and bans the peers that sent bad data (smart ban by per-block digests). Reactor thread only.
+// the counters. Verifies each completed piece on a hashing worker (io::worker_pool), announces it
+// with HAVE once the result is back on the reactor, re-fetches failed pieces and bans the peers
+// that sent bad data (smart ban by per-block digests). Reactor thread only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -105,6 +107,7 @@ private:
     [[nodiscard]] wire::block_ref to_ref(block_address block) const;
     [[nodiscard]] peer_connection* find_peer(peer_slot slot);
     void verify(piece_index piece);
+    void on_hashed(piece_index piece, const result<storage::piece_check>& check);
     void piece_finished(piece_index piece);
     void piece_failed(piece_index piece);
     void judge_suspects(piece_index piece);
@@ -158,6 +161,9 @@ private:
     std::function<void()> on_complete_;
     std::function<void(const error&)> on_error_;
     std::shared_ptr<int> alive_;   ///< weak copies in reactor callbacks detect our destruction
+    /// Hash jobs submitted and not finished; the destructor waits for zero, so no worker
+    /// posts to the reactor after we are gone.
+    std::shared_ptr<std::atomic<std::uint32_t>> hashing_;
     clock::time_point started_;
     io::timer_id tick_timer_{};
     io::timer_id rechoke_timer_{};

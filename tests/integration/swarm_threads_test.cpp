@@ -1,0 +1,119 @@
+// The engine's threads: pieces are hashed on worker threads and HAVE still waits for the verdict
+// (a corrupt piece is refetched, never announced); the worker pool runs jobs off the reactor and
+// posts results back. Suite 'threads' (also run under ThreadSanitizer, docs/peer.md).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "minibit/io/worker_pool.hpp"
+#include "swarm_fixture.hpp"
+
+namespace minibit::swarm::testing {
+namespace {
+
+constexpr std::size_t file_bytes = 8 * 32 * 1024 + 999;
+constexpr std::uint64_t piece_bytes = 32 * 1024;
+
+using SwarmThreads = SwarmTest;
+
+TEST_P(SwarmThreads, WorkerPoolRunsJobsOffTheLoopAndPostsResultsBack) {
+    io::worker_pool pool(2);
+    const auto loop_thread = std::this_thread::get_id();
+    constexpr int jobs = 200;
+    int back = 0;
+    int ran_on_loop_thread = 0;
+    std::atomic<int> ran_off_loop{0};
+    for (int i = 0; i < jobs; ++i) {
+        pool.submit([&, loop_thread] {
+            if (std::this_thread::get_id() != loop_thread) ran_off_loop.fetch_add(1);
+            reactor_->post([&, loop_thread] {
+                ++back;
+                ran_on_loop_thread += std::this_thread::get_id() == loop_thread ? 1 : 0;
+            });
+        });
+    }
+    ASSERT_TRUE(spin(*reactor_, [&] { return back == jobs; }, std::chrono::seconds(10)));
+    EXPECT_EQ(ran_off_loop.load(), jobs);
+    EXPECT_EQ(ran_on_loop_thread, jobs);
+}
+
+TEST(WorkerPool, DestructorRunsEveryQueuedJobBeforeJoining) {
+    std::atomic<int> ran{0};
+    {
+        io::worker_pool pool(1);
+        for (int i = 0; i < 50; ++i) {
+            pool.submit([&] {
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                ran.fetch_add(1);
+            });
+        }
+    }
+    EXPECT_EQ(ran.load(), 50);
+}
+
+TEST_P(SwarmThreads, HaveWaitsForTheWorkersVerdictAndACorruptPieceIsRefetched) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    const std::string original = read_all(dir_.path / "seed" / "data.bin");
+    session& leech = add(m, dir_.path / "leech");
+    leech.start();
+    // The raw peer has everything; the first time it sends piece 3 its second block is corrupt.
+    raw_peer src(*reactor_, m, io::address::loopback_v4(leech.port()));
+    int piece3_sends = 0;       // blocks of piece 3 sent so far
+    int piece3_good_sends = 0;  // of those, correct ones
+    src.on_message = [&](raw_peer& self, const wire::peer_message& msg) {
+        if (std::holds_alternative<wire::interested>(msg)) {
+            self.send(wire::unchoke{});
+        } else if (const auto* rq = std::get_if<wire::request>(&msg)) {
+            const std::size_t at_byte = rq->block.piece.get() * piece_bytes + rq->block.begin;
+            std::vector<std::uint8_t> data(
+                original.begin() + static_cast<std::ptrdiff_t>(at_byte),
+                original.begin() + static_cast<std::ptrdiff_t>(at_byte + rq->block.length));
+            if (rq->block.piece.get() == 3) {
+                ++piece3_sends;
+                if (piece3_sends == 2) {
+                    data[7] ^= 0x01U;  // one flipped bit in the first delivery of piece 3
+                } else {
+                    ++piece3_good_sends;
+                }
+            }
+            self.send(wire::piece_block{rq->block.piece, rq->block.begin, data});
+        }
+    };
+    // A watcher with nothing hears every HAVE the leecher sends.
+    raw_peer watcher(*reactor_, m, io::address::loopback_v4(leech.port()));
+    std::vector<std::uint32_t> haves;
+    std::vector<int> good_blocks_of_3_when_have;  // piece3_good_sends when HAVE 3 came
+    watcher.on_message = [&](raw_peer&, const wire::peer_message& msg) {
+        if (const auto* h = std::get_if<wire::have>(&msg)) {
+            haves.push_back(h->piece.get());
+            if (h->piece.get() == 3) good_blocks_of_3_when_have.push_back(piece3_good_sends);
+        }
+    };
+    ASSERT_TRUE(spin(*reactor_, [&] { return watcher.handshaken() || watcher.closed(); }));
+    watcher.send(wire::have_none{});
+    ASSERT_TRUE(spin(*reactor_, [&] { return src.handshaken() || src.closed(); }));
+    src.send(wire::have_all{});
+    ASSERT_TRUE(spin(*reactor_, [&] {
+        return leech.get().complete() && haves.size() == m.piece_count();
+    }));
+    EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "leech" / "data.bin"));
+    const auto st = leech.get().stats();
+    EXPECT_EQ(st.hash_failures, 1U);
+    EXPECT_EQ(st.pieces_verified, m.piece_count());
+    EXPECT_EQ(piece3_sends, 4);  // two blocks, sent twice: the bad piece was fetched again
+    // Piece 3 was announced once, and only after its good copy was complete.
+    ASSERT_EQ(good_blocks_of_3_when_have.size(), 1U);
+    EXPECT_EQ(good_blocks_of_3_when_have.front(), 3);
+    std::sort(haves.begin(), haves.end());
+    EXPECT_EQ(std::adjacent_find(haves.begin(), haves.end()), haves.end());
+    EXPECT_FALSE(leech.get().banned(src.id()));  // one strike of three
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SwarmThreads,
+                         ::testing::Values(io::backend_kind::uring, io::backend_kind::epoll),
+                         backend_name);
+
+}  // namespace
+}  // namespace minibit::swarm::testing
