@@ -236,6 +236,14 @@ result<void> piece_store::write_block(piece_index piece, std::uint32_t offset,
     return backend_->write(backend_->layout().piece_start(piece) + offset, data);
 }
 
+result<void> piece_store::write_unverified(piece_index piece, std::uint32_t offset,
+                                          std::span<const std::byte> data) const {
+    if (auto ok = check_range(piece, offset, data.size()); !ok) {
+        return ok;
+    }
+    return backend_->write(backend_->layout().piece_start(piece) + offset, data);
+}
+
 result<void> piece_store::read_block(piece_index piece, std::uint32_t offset,
                                      std::span<std::byte> out) const {
     if (auto ok = check_range(piece, offset, out.size()); !ok) {

@@ -118,7 +118,62 @@ bool piece_picker::has_free_blocks(std::uint32_t p) const {
 }
 
 bool piece_picker::wanted(std::uint32_t p, const bitfield& peer_has) const {
-    return !have_.test(piece_index{p}) && peer_has.test(piece_index{p}) && has_free_blocks(p);
+    return !have_.test(piece_index{p}) && peer_has.test(piece_index{p}) && has_free_blocks(p) &&
+           (shared_ == nullptr || shared_->claimable(piece_index{p}, shard_));
+}
+
+bool piece_picker::take_claim(std::uint32_t p) {
+    if (shared_ == nullptr) {
+        return true;
+    }
+    if (std::find(claimed_.begin(), claimed_.end(), p) != claimed_.end()) {
+        return true;
+    }
+    if (!shared_->try_claim(piece_index{p}, shard_)) {
+        return false;
+    }
+    claimed_.push_back(p);
+    return true;
+}
+
+void piece_picker::drop_claim(std::uint32_t p) {
+    const auto it = std::find(claimed_.begin(), claimed_.end(), p);
+    if (it != claimed_.end()) {
+        claimed_.erase(it);
+    }
+}
+
+std::vector<piece_index> piece_picker::idle_claims() const {
+    std::vector<piece_index> out;
+    for (std::uint32_t p : claimed_) {
+        const auto it = downloading_.find(p);
+        if (it == downloading_.end()) {
+            out.push_back(piece_index{p});  // claimed, failed its check, not asked for again
+            continue;
+        }
+        const piece_progress& pp = it->second;
+        if (pp.received_blocks == pp.received.size()) {
+            continue;  // complete: being verified
+        }
+        const bool asked = std::any_of(pp.requested_by.begin(), pp.requested_by.end(),
+                                       [](const auto& who) { return !who.empty(); });
+        if (!asked) {
+            out.push_back(piece_index{p});
+        }
+    }
+    return out;
+}
+
+void piece_picker::abandon(piece_index p) {
+    const auto it = downloading_.find(p.get());
+    if (it != downloading_.end() && !have_.test(p)) {
+        unrequested_blocks_ += blocks_in(p) - it->second.free_blocks;
+        downloading_.erase(it);
+    }
+    drop_claim(p.get());
+    if (shared_ != nullptr) {
+        shared_->release(p, shard_);
+    }
 }
 
 piece_picker::piece_progress& piece_picker::progress(std::uint32_t p) {
@@ -220,6 +275,9 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
                                                         std::mt19937_64& rng) {
     std::vector<block_address> out;
     for (piece_index p : pick(peer_has, count, rng)) {
+        if (!take_claim(p.get())) {
+            continue;  // another reactor claimed it since pick() looked
+        }
         piece_progress& pp = progress(p.get());
         for (std::uint32_t b = 0; b < pp.received.size() && out.size() < count; ++b) {
             if (pp.requested_by[b].empty() && !pp.received[b]) {
@@ -266,6 +324,9 @@ block_arrival piece_picker::on_block_received(peer_slot from, block_address b) {
     if (p >= piece_count_ || b.block.get() >= blocks_in(b.piece) || have_.test(b.piece)) {
         return arrival;
     }
+    if (!downloading_.contains(p) && !take_claim(p)) {
+        return arrival;  // late block of a piece another reactor holds now
+    }
     piece_progress& pp = progress(p);
     const std::uint32_t i = b.block.get();
     if (pp.received[i]) {
@@ -299,6 +360,7 @@ void piece_picker::on_piece_passed(piece_index p) {
     if (p.get() >= piece_count_ || !have_.set(p)) {
         return;
     }
+    drop_claim(p.get());
     const auto it = downloading_.find(p.get());
     if (it == downloading_.end()) {
         unrequested_blocks_ -= blocks_in(p);

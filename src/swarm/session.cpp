@@ -15,58 +15,111 @@ constexpr std::size_t max_known_peers = 1000;
 
 }  // namespace
 
-result<std::unique_ptr<session>> session::open(io::reactor& reactor, metainfo info,
-                                               const std::filesystem::path& folder,
-                                               session_options options) {
-    std::unique_ptr<session> s(new session(reactor));
-    auto addr = io::address::parse(options.listen_host.find(':') != std::string::npos
-                                       ? fmt::format("[{}]:{}", options.listen_host, options.port)
-                                       : fmt::format("{}:{}", options.listen_host, options.port));
+result<void> session::bind(io::reactor& reactor, io::reuse_port reuse) {
+    auto addr = io::address::parse(options_.listen_host.find(':') != std::string::npos
+                                       ? fmt::format("[{}]:{}", options_.listen_host, options_.port)
+                                       : fmt::format("{}:{}", options_.listen_host, options_.port));
     if (!addr) {
         return fail(swarm_errc::listen_failed, "bad listen address: " + addr.error().message());
     }
-    session* self = s.get();
-    auto listener = reactor.listen(*addr, io::listen_options{},
-                                   [self](io::connection conn, const io::address& peer) {
-                                       self->torrent_->adopt(conn, peer);
-                                   });
+    io::listen_options lo;
+    lo.reuse = reuse;
+    auto listener = reactor.listen(*addr, lo, [this](io::connection conn, const io::address& peer) {
+        torrent_->adopt(conn, peer);
+    });
     if (!listener) {
         return fail(swarm_errc::listen_failed,
                     fmt::format("cannot listen on {}: {}", addr->to_string(),
                                 listener.error().message()));
     }
-    s->listener_ = *listener;
-    s->listening_ = true;
+    listener_ = *listener;
+    listening_ = true;
     auto bound = reactor.local_address(*listener);
-    s->port_ = bound ? bound->port() : options.port;
-    options.torrent.listen_port = s->port_;
+    port_ = bound ? bound->port() : options_.port;
+    options_.torrent.listen_port = port_;
+    return {};
+}
 
+void session::make_tracker(std::vector<std::vector<std::string>> tiers) {
+    if (options_.trackers != use_trackers::yes || tiers.empty()) {
+        return;
+    }
+    torrent* tor = torrent_.get();
+    shard_set* set = shards_.get();
+    auto client = tracker_client::create(
+        reactor_, std::move(tiers), tor->info().hash, tor->local_id(), port_, options_.tracker,
+        [tor, set] {
+            const auto st = set != nullptr ? set->total() : tor->stats();
+            return announce_progress{st.payload_bytes_up, st.payload_bytes_down,
+                                     tor->bytes_left()};
+        },
+        [this](const std::vector<io::address>& peers) { learn(peers); });
+    if (client) {
+        tracker_ = std::move(*client);
+    } else {
+        spdlog::warn("no tracker: {}", client.error().message());
+    }
+}
+
+result<std::unique_ptr<session>> session::open(io::reactor& reactor, metainfo info,
+                                               const std::filesystem::path& folder,
+                                               session_options options) {
+    std::unique_ptr<session> s(new session(reactor));
+    s->options_ = std::move(options);
+    if (auto bound = s->bind(reactor, io::reuse_port::no); !bound) {
+        return std::unexpected(bound.error());
+    }
     auto tiers = info.tracker_tiers();
-    auto t = torrent::open(reactor, std::move(info), folder, options.torrent, options.store);
+    auto t = torrent::open(reactor, std::move(info), folder, s->options_.torrent,
+                           s->options_.store);
     if (!t) {
         return std::unexpected(t.error());
     }
     s->torrent_ = std::move(*t);
-    s->known_ = options.peers;
-    if (options.trackers == use_trackers::yes && !tiers.empty()) {
-        torrent* tor = s->torrent_.get();
-        auto client = tracker_client::create(
-            reactor, std::move(tiers), tor->info().hash, tor->local_id(), s->port_,
-            options.tracker,
-            [tor] {
-                const auto st = tor->stats();
-                return announce_progress{st.payload_bytes_up, st.payload_bytes_down,
-                                         tor->bytes_left()};
-            },
-            [self](const std::vector<io::address>& peers) { self->learn(peers); });
-        if (client) {
-            s->tracker_ = std::move(*client);
-        } else {
-            spdlog::warn("no tracker: {}", client.error().message());
-        }
-    }
-    s->options_ = std::move(options);
+    s->known_ = s->options_.peers;
+    s->make_tracker(std::move(tiers));
     return s;
+}
+
+result<std::unique_ptr<session>> session::open_shard(io::reactor& reactor, metainfo info,
+                                                     std::shared_ptr<storage::piece_store> store,
+                                                     std::shared_ptr<shard_set> set,
+                                                     std::uint32_t shard,
+                                                     session_options options) {
+    std::unique_ptr<session> s(new session(reactor));
+    s->options_ = std::move(options);
+    s->shards_ = set;
+    s->shard_ = shard;
+    if (auto bound = s->bind(reactor, io::reuse_port::yes); !bound) {
+        return std::unexpected(bound.error());
+    }
+    auto tiers = info.tracker_tiers();
+    auto t = torrent::open_shard(reactor, std::move(info), std::move(store), std::move(set), shard,
+                                 s->options_.torrent);
+    if (!t) {
+        return std::unexpected(t.error());
+    }
+    s->torrent_ = std::move(*t);
+    if (shard == 0) {  // the first shard announces and dials for all of them
+        s->known_ = s->options_.peers;
+        s->make_tracker(std::move(tiers));
+    }
+    return s;
+}
+
+void session::dial(const io::address& peer) {
+    if (!shards_) {
+        torrent_->connect(peer);
+        return;
+    }
+    // The same address always goes to the same shard, so its reconnect pacing holds.
+    const auto k = static_cast<std::uint32_t>(std::hash<std::string>{}(peer.to_string()) %
+                                              shards_->members.size());
+    if (k == shard_) {
+        torrent_->connect(peer);
+    } else {
+        shards_->post(k, [peer](torrent& t) { t.connect(peer); });
+    }
 }
 
 session::~session() {
@@ -107,7 +160,7 @@ void session::learn(const std::vector<io::address>& peers) {
             }
             known_.push_back(p);
         }
-        torrent_->connect(p);
+        dial(p);
     }
 }
 
@@ -116,7 +169,7 @@ void session::redial() {
         return;
     }
     for (const auto& p : known_) {
-        torrent_->connect(p);
+        dial(p);
     }
     std::weak_ptr<int> alive = alive_;
     redial_timer_ = reactor_.add_timer(options_.redial_interval, [this, alive] {

@@ -1,6 +1,7 @@
 #include "minibit/swarm/torrent.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <random>
 #include <utility>
 
@@ -39,6 +40,7 @@ torrent::torrent(io::reactor& reactor, metainfo info, const torrent_options& opt
       picker_(info_.piece_count(), static_cast<std::uint32_t>(info_.piece_length),
               last_piece_length(info_),
               picker_config{options.random_first_pieces, 2}),
+      have_(info_.piece_count()),
       rng_(std::random_device{}()),
       alive_(std::make_shared<int>(0)),
       hashing_(std::make_shared<std::atomic<std::uint32_t>>(0)) {}
@@ -56,14 +58,103 @@ result<std::unique_ptr<torrent>> torrent::open(io::reactor& reactor, metainfo in
         return minibit::fail(swarm_errc::storage, opened.error().message());
     }
     t->store_ = std::move(*opened);
-    for (piece_index p{0}; p.get() < t->info_.piece_count(); ++p) {
-        if (t->store_->have().test(p)) {
-            t->picker_.mark_have(p);
+    t->adopt_store_pieces();
+    return t;
+}
+
+void torrent::adopt_store_pieces() {
+    for (piece_index p{0}; p.get() < info_.piece_count(); ++p) {
+        if (store_->have().test(p)) {
+            picker_.mark_have(p);
+            have_.set(p);
         }
     }
-    t->stats_.piece_count = t->info_.piece_count();
-    t->completed_ = t->store_->have().all();
+    stats_.piece_count = info_.piece_count();
+    completed_ = have_.all();
+}
+
+result<std::unique_ptr<torrent>> torrent::open_shard(io::reactor& reactor, metainfo info,
+                                                     std::shared_ptr<storage::piece_store> store,
+                                                     std::shared_ptr<shard_set> set,
+                                                     std::uint32_t shard,
+                                                     const torrent_options& options) {
+    if (!store || !set || shard >= set->members.size() ||
+        set->pieces->piece_count() != info.piece_count()) {
+        return minibit::fail(swarm_errc::bad_torrent, "shard does not match its torrent");
+    }
+    std::unique_ptr<torrent> t(new torrent(reactor, std::move(info), options));
+    t->store_ = std::move(store);
+    t->shards_ = set;
+    t->shard_ = shard;
+    t->picker_.share(set->pieces.get(), shard);
+    t->adopt_store_pieces();
+    auto& me = *set->members[shard];
+    me.reactor = &reactor;
+    me.shard = t.get();
+    me.alive = t->alive_;
     return t;
+}
+
+shard_set::shard_set(std::uint32_t count, std::uint32_t piece_count)
+    : pieces(std::make_shared<shared_pieces>(piece_count)) {
+    for (std::uint32_t i = 0; i < count; ++i) {
+        members.push_back(std::make_unique<member>());
+    }
+}
+
+void shard_set::post(std::uint32_t k, std::function<void(torrent&)> fn) const {
+    if (k >= members.size() || members[k]->reactor == nullptr) {
+        return;
+    }
+    const member& m = *members[k];
+    m.reactor->post([shard = m.shard, alive = m.alive, fn = std::move(fn)] {
+        if (alive.lock()) fn(*shard);
+    });
+}
+
+torrent_stats shard_set::total() const {
+    torrent_stats sum;
+    bool first = true;
+    for (const auto& m : members) {
+        std::lock_guard lock(m->stats_mutex);
+        const torrent_stats& s = m->stats;
+        if (first) {
+            sum = s;
+            first = false;
+            continue;
+        }
+        for (std::size_t i = 0; i < message_kinds; ++i) {
+            sum.messages_sent[i] += s.messages_sent[i];
+            sum.messages_received[i] += s.messages_received[i];
+        }
+        sum.keepalives_sent += s.keepalives_sent;
+        sum.keepalives_received += s.keepalives_received;
+        sum.payload_bytes_down += s.payload_bytes_down;
+        sum.payload_bytes_up += s.payload_bytes_up;
+        sum.wire_bytes_down += s.wire_bytes_down;
+        sum.wire_bytes_up += s.wire_bytes_up;
+        sum.duplicate_blocks += s.duplicate_blocks;
+        sum.requests_timed_out += s.requests_timed_out;
+        sum.connections_out += s.connections_out;
+        sum.connections_in += s.connections_in;
+        sum.connect_failures += s.connect_failures;
+        sum.disconnects += s.disconnects;
+        sum.protocol_violations += s.protocol_violations;
+        sum.pieces_verified += s.pieces_verified;
+        sum.hash_failures += s.hash_failures;
+        sum.peers_banned += s.peers_banned;
+        sum.peers_connected += s.peers_connected;
+        sum.download_rate += s.download_rate;
+        sum.upload_rate += s.upload_rate;
+        sum.seconds_running = std::max(sum.seconds_running, s.seconds_running);
+        if (s.seconds_to_complete) {
+            sum.seconds_to_complete = std::max(sum.seconds_to_complete.value_or(0.0),
+                                               *s.seconds_to_complete);
+        }
+        if (!s.last_violation.empty()) sum.last_violation = s.last_violation;
+    }
+    sum.pieces_have = pieces->verified_count();
+    return sum;
 }
 
 torrent::~torrent() {
@@ -78,12 +169,16 @@ torrent::~torrent() {
     }
 }
 
-bool torrent::complete() const { return store_->have().all(); }
+bool torrent::complete() const { return have_.all(); }
+
+std::uint32_t torrent::availability(piece_index p) const {
+    return shards_ ? shards_->pieces->availability(p) : picker_.availability(p);
+}
 
 std::uint64_t torrent::bytes_left() const {
     std::uint64_t left = 0;
     for (piece_index p{0}; p.get() < info_.piece_count(); ++p) {
-        if (!store_->have().test(p)) {
+        if (!have_.test(p)) {
             left += info_.piece_size(p);
         }
     }
@@ -103,7 +198,7 @@ std::size_t torrent::peer_count() const {
 torrent_stats torrent::stats() const {
     torrent_stats s = stats_;
     const auto now = reactor_.now();
-    s.pieces_have = static_cast<std::uint32_t>(store_->have().count());
+    s.pieces_have = static_cast<std::uint32_t>(have_.count());
     s.peers_connected = static_cast<std::uint32_t>(peer_count());
     s.download_rate = down_.rate(now);
     s.upload_rate = up_.rate(now);
@@ -122,7 +217,7 @@ void torrent::start() {
     running_ = true;
     started_ = reactor_.now();
     arm_timers();
-    spdlog::info("torrent {}: started, {}/{} pieces present", info_.name, store_->have().count(),
+    spdlog::info("torrent {}: started, {}/{} pieces present", info_.name, have_.count(),
                  info_.piece_count());
     if (completed_) {
         std::weak_ptr<int> alive = alive_;
@@ -162,6 +257,10 @@ void torrent::tick() {
         p->update_interest();
         p->on_tick(now);
     }
+    if (shards_) {
+        release_idle_claims();
+        publish_stats();
+    }
     std::weak_ptr<int> alive = alive_;
     tick_timer_ = reactor_.add_timer(options_.tick_interval, [this, alive] {
         if (alive.lock() && running_) tick();
@@ -181,6 +280,12 @@ void torrent::stop() {
     }
     for (auto& p : live) {
         p->close(close_reason::shutdown, "torrent stopping");
+    }
+    if (shards_) {
+        publish_stats();
+        if (shard_ != 0) {
+            return;  // the first shard owns the store's bookkeeping and the resume file
+        }
     }
     if (auto saved = store_->save_resume(); !saved) {
         spdlog::warn("torrent {}: cannot save resume data: {}", info_.name,
@@ -303,23 +408,81 @@ void torrent::on_peer_closed(peer_connection& peer) {
 }
 
 void torrent::on_peer_bitfield(peer_connection& peer, const bitfield& bits) {
+    shared_pieces* shared = shards_ ? shards_->pieces.get() : nullptr;
     if (bits.all()) {
         seeds_counted_.insert(peer.slot().get());
         picker_.add_seed();
+        if (shared != nullptr) shared->add_seed();
     } else {
         picker_.add_peer(bits);
+        if (shared != nullptr) shared->add_bitfield(bits);
     }
 }
 
 void torrent::forget_peer_pieces(peer_connection& peer) {
+    shared_pieces* shared = shards_ ? shards_->pieces.get() : nullptr;
     if (seeds_counted_.erase(peer.slot().get()) > 0) {
         picker_.remove_seed();
+        if (shared != nullptr) shared->remove_seed();
     } else {
         picker_.remove_peer(peer.has());
+        if (shared != nullptr) shared->remove_bitfield(peer.has());
     }
 }
 
-void torrent::on_peer_have(piece_index piece) { picker_.on_have(piece); }
+void torrent::on_peer_have(piece_index piece) {
+    picker_.on_have(piece);
+    if (shards_) shards_->pieces->add_have(piece);
+}
+
+// ---- several reactors ----------------------------------------------------------------------
+
+void torrent::release_idle_claims() {
+    // A claimed piece that no peer here is asked for, two ticks running, goes back to the
+    // shared pool (its received blocks are dropped) so peers on another reactor can fetch it.
+    std::map<std::uint32_t, std::uint32_t> still_idle;
+    for (piece_index p : picker_.idle_claims()) {
+        const std::uint32_t ticks = idle_ticks_[p.get()] + 1;
+        if (ticks >= 2) {
+            picker_.abandon(p);
+            senders_.erase(p.get());
+        } else {
+            still_idle[p.get()] = ticks;
+        }
+    }
+    idle_ticks_ = std::move(still_idle);
+}
+
+void torrent::publish_stats() {
+    auto& me = *shards_->members[shard_];
+    const torrent_stats s = stats();
+    std::lock_guard lock(me.stats_mutex);
+    me.stats = s;
+}
+
+void torrent::on_remote_piece(piece_index piece) {
+    if (piece.get() >= info_.piece_count() || have_.test(piece)) {
+        return;
+    }
+    picker_.on_piece_passed(piece);
+    announce_piece(piece);
+}
+
+void torrent::on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id) {
+    banned_addrs_.insert(addr);
+    if (id) {
+        banned_ids_.insert(*id);
+    }
+    std::vector<std::shared_ptr<peer_connection>> hit;
+    for (auto& [slot, p] : peers_) {
+        if (p->remote().to_string() == addr || (id && p->id() && *p->id() == *id)) {
+            hit.push_back(p);
+        }
+    }
+    for (auto& p : hit) {
+        p->close(close_reason::policy, "banned on another reactor for sending bad data");
+    }
+}
 
 // ---- choking -----------------------------------------------------------------------------
 

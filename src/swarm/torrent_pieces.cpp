@@ -81,7 +81,8 @@ void torrent::on_block(peer_connection& peer, const wire::block_ref& block,
         ++stats_.duplicate_blocks;
         return;
     }
-    auto written = store_->write_block(block.piece, block.begin, std::as_bytes(data));
+    // The picker said fresh: a piece we lack whose blocks this reactor holds the claim for.
+    auto written = store_->write_unverified(block.piece, block.begin, std::as_bytes(data));
     if (!written) {
         fail(written.error());
         return;
@@ -122,11 +123,21 @@ void torrent::on_hashed(piece_index piece, const result<storage::piece_check>& c
         fail(check.error());
         return;
     }
-    if (store_->commit_check(*check)) {
+    commit(*check);
+    if (check->matches) {
         piece_finished(piece);
     } else {
         piece_failed(piece);
     }
+}
+
+void torrent::commit(const storage::piece_check& check) {
+    // The store's have bits, resume digests and write-back belong to the first shard's thread.
+    if (!shards_ || shard_ == 0) {
+        (void)store_->commit_check(check);
+        return;
+    }
+    shards_->post(0, [check](torrent& home) { (void)home.store_->commit_check(check); });
 }
 
 void torrent::piece_finished(piece_index piece) {
@@ -134,6 +145,18 @@ void torrent::piece_finished(piece_index piece) {
     ++stats_.pieces_verified;
     judge_suspects(piece);
     senders_.erase(piece.get());
+    if (shards_ && shards_->pieces->mark_verified(piece)) {
+        for (std::uint32_t k = 0; k < shards_->members.size(); ++k) {
+            if (k != shard_) {
+                shards_->post(k, [piece](torrent& other) { other.on_remote_piece(piece); });
+            }
+        }
+    }
+    announce_piece(piece);
+}
+
+void torrent::announce_piece(piece_index piece) {
+    have_.set(piece);
     std::vector<std::shared_ptr<peer_connection>> live;
     for (auto& [slot, p] : peers_) {
         live.push_back(p);
@@ -220,6 +243,15 @@ void torrent::ban(peer_slot slot) {
     }
     if (fresh) {
         ++stats_.peers_banned;
+        if (shards_) {
+            for (std::uint32_t k = 0; k < shards_->members.size(); ++k) {
+                if (k != shard_) {
+                    shards_->post(k, [addr = rec.addr.to_string(), id = rec.id](torrent& other) {
+                        other.on_remote_ban(addr, id);
+                    });
+                }
+            }
+        }
     }
     if (auto* p = find_peer(slot)) {
         p->close(close_reason::policy, "banned for sending bad data");
@@ -235,7 +267,9 @@ void torrent::finish_download() {
         std::chrono::duration<double>(reactor_.now() - started_).count();
     spdlog::info("torrent {}: download complete in {:.3f} s", info_.name,
                  *stats_.seconds_to_complete);
-    if (auto saved = store_->save_resume(); !saved) {
+    if (shards_ && shard_ != 0) {
+        // nothing to save here: the first shard owns the resume file
+    } else if (auto saved = store_->save_resume(); !saved) {
         spdlog::warn("torrent {}: cannot save resume data: {}", info_.name,
                      saved.error().message());
     }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "minibit/io/worker_pool.hpp"
+#include "minibit/swarm/session_group.hpp"
 #include "swarm_fixture.hpp"
 
 namespace minibit::swarm::testing {
@@ -109,6 +110,89 @@ TEST_P(SwarmThreads, HaveWaitsForTheWorkersVerdictAndACorruptPieceIsRefetched) {
     std::sort(haves.begin(), haves.end());
     EXPECT_EQ(std::adjacent_find(haves.begin(), haves.end()), haves.end());
     EXPECT_FALSE(leech.get().banned(src.id()));  // one strike of three
+}
+
+TEST_P(SwarmThreads, OneTorrentOnTwoReactorsDownloadsFromManyPeersAndCountsAvailabilityExactly) {
+    constexpr std::size_t big_bytes = 3 * 1024 * 1024 + 4321;
+    constexpr std::uint64_t big_piece = 64 * 1024;
+    const metainfo m = make_torrent(dir_.path, big_bytes, big_piece, {});
+    // Two seeders and ten leechers on the test reactor; the group on two reactor threads of
+    // its own, dialling the seeders and accepted by everyone (SO_REUSEPORT spreads them).
+    session& seed_a = add(m, dir_.path / "seed");
+    session& seed_b = add(m, dir_.path / "seed");
+    seed_a.start();
+    seed_b.start();
+    auto go = loopback_options();
+    go.peers = {at(seed_a), at(seed_b)};
+    group_options threads;
+    threads.threads = 2;
+    threads.backend = GetParam();
+    auto g = session_group::start(m, dir_.path / "group", go, threads);
+    ASSERT_TRUE(g) << g.error().message();
+    session_group& group = **g;
+    ASSERT_EQ(group.size(), 2U);
+    std::vector<session*> leechers;
+    for (int i = 0; i < 10; ++i) {
+        auto o = loopback_options();
+        o.peers = {io::address::loopback_v4(group.port()), at(seed_a)};
+        session& l = add(m, dir_.path / ("leech" + std::to_string(i)), o);
+        l.start();
+        leechers.push_back(&l);
+    }
+    const auto all_done = [&] {
+        return group.complete() && std::all_of(leechers.begin(), leechers.end(), [](session* l) {
+                   return l->get().complete();
+               });
+    };
+    ASSERT_TRUE(spin(*reactor_, all_done, std::chrono::seconds(90)));
+    EXPECT_FALSE(group.failure());
+    EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "group" / "data.bin"));
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin",
+                              dir_.path / ("leech" + std::to_string(i)) / "data.bin"));
+    }
+    // Both reactors carried connections and payload (the published counters lag a tick).
+    ASSERT_TRUE(spin(*reactor_, [&] {
+        const auto a = group.shard_stats(0);
+        const auto b = group.shard_stats(1);
+        return a.pieces_verified + b.pieces_verified == m.piece_count();
+    }));
+    for (unsigned k = 0; k < 2; ++k) {
+        const auto s = group.shard_stats(k);
+        EXPECT_GT(s.connections_in + s.connections_out, 0U) << "shard " << k;
+        EXPECT_GT(s.payload_bytes_down + s.payload_bytes_up, 0U) << "shard " << k;
+    }
+    const auto total = group.stats();
+    EXPECT_EQ(total.pieces_verified, m.piece_count());
+    EXPECT_EQ(total.protocol_violations, 0U);
+    // Everyone leaves: every counter of the shared availability goes back to exactly zero.
+    sessions_.clear();
+    ASSERT_TRUE(spin(*reactor_, [&] {
+        for (piece_index p{0}; p.get() < m.piece_count(); ++p) {
+            if (group.availability(p) != 0) return false;
+        }
+        return true;
+    }, std::chrono::seconds(10)));
+    // A partial peer: its bitfield and a HAVE count once each, wherever it lands, and vanish
+    // with it.
+    auto partial = std::make_unique<raw_peer>(*reactor_, m, io::address::loopback_v4(group.port()));
+    ASSERT_TRUE(spin(*reactor_, [&] { return partial->handshaken() || partial->closed(); }));
+    bitfield bits(m.piece_count());
+    bits.set(piece_index{1});
+    bits.set(piece_index{5});
+    partial->send(wire::have_bitfield{bits});
+    partial->send(wire::have{piece_index{7}});
+    const auto counted = [&](std::uint32_t want_1_5_7, std::uint32_t want_other) {
+        for (piece_index p{0}; p.get() < m.piece_count(); ++p) {
+            const bool hit = p.get() == 1 || p.get() == 5 || p.get() == 7;
+            if (group.availability(p) != (hit ? want_1_5_7 : want_other)) return false;
+        }
+        return true;
+    };
+    EXPECT_TRUE(spin(*reactor_, [&] { return counted(1, 0); }, std::chrono::seconds(10)));
+    partial.reset();
+    EXPECT_TRUE(spin(*reactor_, [&] { return counted(0, 0); }, std::chrono::seconds(10)));
+    group.stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SwarmThreads,

@@ -97,6 +97,11 @@ public:
     /// Writes a block into a piece; the piece loses its have bit until verified again.
     [[nodiscard]] result<void> write_block(piece_index piece, std::uint32_t offset,
                                            std::span<const std::byte> data);
+    /// Writes a block of a piece that is not verified, leaving the have bits alone: any thread,
+    /// concurrently with writes to other pieces and with hash_piece() of other pieces (the
+    /// reactors serving one torrent each write the pieces they claimed).
+    [[nodiscard]] result<void> write_unverified(piece_index piece, std::uint32_t offset,
+                                                std::span<const std::byte> data) const;
     /// Reads out.size() bytes of a piece starting at offset into out.
     [[nodiscard]] result<void> read_block(piece_index piece, std::uint32_t offset,
                                           std::span<std::byte> out) const;

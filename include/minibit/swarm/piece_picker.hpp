@@ -1,9 +1,9 @@
 // Rarest-first piece picker for one torrent: availability per piece (bitfields, HAVEs, seeds,
 // disconnects), which 16 KiB blocks are requested or received, random first pieces, endgame.
-// Owned by one reactor (single thread, no locks). Sharing one torrent across reactors would
-// keep this bucket index per reactor and move the block state into atomics (research 4.3):
-// per-reactor availability arrays summed on a lazy rebuild, and block claims as fetch_or on
-// per-piece `requested`/`received` masks; not built until a measurement asks for it.
+// Owned by one reactor (single thread, no locks). When several reactors serve one torrent, each
+// has its own picker (its bucket index counts the peers of that reactor: a per-reactor pick
+// cache) and they share a shared_pieces: a piece is claimed for one reactor with a CAS before
+// its blocks are handed out there, so two reactors never download the same piece.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +14,7 @@
 
 #include "minibit/core/bitfield.hpp"
 #include "minibit/core/units.hpp"
+#include "minibit/swarm/shared_pieces.hpp"
 
 namespace minibit::swarm {
 
@@ -95,6 +96,18 @@ public:
     /// The peer disconnected: returns the blocks it had requested to the picker (their list).
     std::vector<block_address> on_peer_gone(peer_slot peer);
 
+    /// Shares piece claims with the other reactors of the torrent: from now on a piece is
+    /// picked only when unclaimed or held by `shard`, and claimed before its first block is
+    /// handed out. `shared` must outlive the picker.
+    void share(shared_pieces* shared, std::uint32_t shard) {
+        shared_ = shared;
+        shard_ = shard;
+    }
+    /// Pieces this picker claimed that no local peer is asked for now (candidates for release).
+    [[nodiscard]] std::vector<piece_index> idle_claims() const;
+    /// Gives up a claimed piece: its received blocks are forgotten and the claim released.
+    void abandon(piece_index p);
+
     /// Peers that have an outstanding request for block b (tests, diagnostics).
     [[nodiscard]] std::vector<peer_slot> requesters(block_address b) const;
 
@@ -111,6 +124,8 @@ private:
     [[nodiscard]] bool wanted(std::uint32_t p, const bitfield& peer_has) const;
     [[nodiscard]] bool has_free_blocks(std::uint32_t p) const;
     piece_progress& progress(std::uint32_t p);
+    [[nodiscard]] bool take_claim(std::uint32_t p);
+    void drop_claim(std::uint32_t p);
     void claim(peer_slot peer, block_address b, piece_progress& pp);
     void release(peer_slot peer, block_address b, piece_progress& pp);
     void pick_random(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
@@ -135,6 +150,9 @@ private:
     std::vector<std::uint32_t> bucket_start_;
     std::unordered_map<std::uint32_t, piece_progress> downloading_;
     std::uint64_t unrequested_blocks_ = 0;  ///< blocks of pieces we lack, neither asked nor in
+    shared_pieces* shared_ = nullptr;       ///< null: this picker serves the whole torrent
+    std::uint32_t shard_ = 0;
+    std::vector<std::uint32_t> claimed_;    ///< pieces we claimed in shared_, not yet verified
 };
 
 }  // namespace minibit::swarm

@@ -1,7 +1,8 @@
-// A peer session: one torrent on one reactor (the first design; several reactors per torrent
-// wait for a measurement, docs/peer.md), its listen socket, its tracker client and the peers
-// given by hand (--peer). Wires tracker answers to outgoing connects and the listener to the
-// torrent. Reactor thread only.
+// A peer session: one torrent on one reactor, its listen socket, its tracker client and the
+// peers given by hand (--peer). Wires tracker answers to outgoing connects and the listener to
+// the torrent. Also one shard of a session_group (one torrent on several reactors): then every
+// shard listens on the same port (SO_REUSEPORT) and the first shard alone announces and
+// spreads the outgoing connects over the shards. Reactor thread only.
 #pragma once
 
 #include <chrono>
@@ -45,6 +46,11 @@ public:
     [[nodiscard]] static result<std::unique_ptr<session>> open(io::reactor& reactor, metainfo info,
                                                                const std::filesystem::path& folder,
                                                                session_options options);
+    /// Shard `shard` of a torrent served by several reactors (see session_group): the store
+    /// and `set` are shared; binds `options.port` with SO_REUSEPORT. Call on `reactor`'s thread.
+    [[nodiscard]] static result<std::unique_ptr<session>> open_shard(
+        io::reactor& reactor, metainfo info, std::shared_ptr<storage::piece_store> store,
+        std::shared_ptr<shard_set> set, std::uint32_t shard, session_options options);
     session(const session&) = delete;
     session& operator=(const session&) = delete;
     ~session();
@@ -65,11 +71,17 @@ private:
     explicit session(io::reactor& reactor) : reactor_(reactor) {}
     void redial();
     void learn(const std::vector<io::address>& peers);
+    /// Connects to `peer` from the shard its address hashes to (this one without shards).
+    void dial(const io::address& peer);
+    [[nodiscard]] result<void> bind(io::reactor& reactor, io::reuse_port reuse);
+    void make_tracker(std::vector<std::vector<std::string>> tiers);
 
     io::reactor& reactor_;
     session_options options_;
     std::unique_ptr<torrent> torrent_;
     std::unique_ptr<tracker_client> tracker_;
+    std::shared_ptr<shard_set> shards_;  ///< null: a session on one reactor
+    std::uint32_t shard_ = 0;
     std::vector<io::address> known_;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
     io::listener_id listener_{};

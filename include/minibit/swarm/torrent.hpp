@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -26,11 +27,35 @@
 #include "minibit/swarm/peer_connection.hpp"
 #include "minibit/swarm/piece_picker.hpp"
 #include "minibit/swarm/rate_meter.hpp"
+#include "minibit/swarm/shared_pieces.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "minibit/swarm/torrent_stats.hpp"
 #include "minibit/wire/peer_message.hpp"
 
 namespace minibit::swarm {
+
+class torrent;
+
+/// The reactors serving one torrent together (one torrent object, a "shard", per reactor; see
+/// docs/peer.md). Sized and filled before any shard starts, read-only afterwards, except each
+/// shard's published stats slot (its own mutex, written once per tick).
+struct shard_set {
+    struct member {
+        io::reactor* reactor = nullptr;
+        torrent* shard = nullptr;
+        std::weak_ptr<int> alive;  ///< locked on the member's own reactor thread only
+        mutable std::mutex stats_mutex;
+        torrent_stats stats;        ///< guarded by stats_mutex
+    };
+    explicit shard_set(std::uint32_t count, std::uint32_t piece_count);
+    /// Runs fn on shard k's reactor thread, if that shard still exists then; any thread.
+    void post(std::uint32_t k, std::function<void(torrent&)> fn) const;
+    /// The sum of every shard's last published counters (rates add up; peers add up).
+    [[nodiscard]] torrent_stats total() const;
+
+    std::vector<std::unique_ptr<member>> members;
+    std::shared_ptr<shared_pieces> pieces;
+};
 
 /// A torrent being downloaded or seeded.
 class torrent {
@@ -43,6 +68,12 @@ public:
                                                                const std::filesystem::path& folder,
                                                                const torrent_options& options,
                                                                const storage::store_options& store = {});
+    /// One shard of a torrent served by several reactors: `store` is shared by every shard,
+    /// `set->members[shard]` is filled in here. Call on `reactor`'s thread; start them all
+    /// only once every shard exists.
+    [[nodiscard]] static result<std::unique_ptr<torrent>> open_shard(
+        io::reactor& reactor, metainfo info, std::shared_ptr<storage::piece_store> store,
+        std::shared_ptr<shard_set> set, std::uint32_t shard, const torrent_options& options);
     torrent(const torrent&) = delete;
     torrent& operator=(const torrent&) = delete;
     ~torrent();
@@ -69,6 +100,8 @@ public:
     [[nodiscard]] torrent_stats stats() const;
     /// Number of connections that finished the handshake.
     [[nodiscard]] std::size_t peer_count() const;
+    /// Peers known to have piece p, seeds included (all reactors of the torrent).
+    [[nodiscard]] std::uint32_t availability(piece_index p) const;
     /// True when `peer` (by id) has been banned.
     [[nodiscard]] bool banned(const wire::peer_id& peer) const { return banned_ids_.contains(peer); }
 
@@ -81,7 +114,7 @@ private:
     [[nodiscard]] io::reactor& reactor() { return reactor_; }
     [[nodiscard]] torrent_stats& counters() { return stats_; }
     [[nodiscard]] wire::torrent_bounds bounds() const;
-    [[nodiscard]] const bitfield& have() const { return store_->have(); }
+    [[nodiscard]] const bitfield& have() const { return have_; }
     [[nodiscard]] storage::piece_store& store() { return *store_; }
     /// Shared ownership for send_borrowed release callbacks: the mapping outlives queued sends.
     [[nodiscard]] std::shared_ptr<const storage::piece_store> store_handle() const { return store_; }
@@ -108,6 +141,13 @@ private:
     [[nodiscard]] peer_connection* find_peer(peer_slot slot);
     void verify(piece_index piece);
     void on_hashed(piece_index piece, const result<storage::piece_check>& check);
+    void commit(const storage::piece_check& check);
+    void on_remote_piece(piece_index piece);
+    void on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id);
+    void release_idle_claims();
+    void publish_stats();
+    void announce_piece(piece_index piece);
+    void adopt_store_pieces();
     void piece_finished(piece_index piece);
     void piece_failed(piece_index piece);
     void judge_suspects(piece_index piece);
@@ -137,6 +177,10 @@ private:
     wire::peer_id local_id_;
     std::shared_ptr<storage::piece_store> store_;  ///< shared with in-flight borrowed sends
     piece_picker picker_;
+    bitfield have_;  ///< verified pieces as this reactor knows them (all reactors' in the end)
+    std::shared_ptr<shard_set> shards_;  ///< null: this reactor alone serves the torrent
+    std::uint32_t shard_ = 0;
+    std::map<std::uint32_t, std::uint32_t> idle_ticks_;  ///< claimed pieces nobody is asked for
     std::mt19937_64 rng_;
     choker_state choker_state_;
     std::map<std::uint32_t, std::shared_ptr<peer_connection>> peers_;  ///< by slot

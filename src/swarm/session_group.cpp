@@ -1,0 +1,176 @@
+#include "minibit/swarm/session_group.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace minibit::swarm {
+namespace {
+
+/// What each shard gets of the torrent-wide limits: connections and unchoke slots are split
+/// (at least one each), so the group as a whole keeps the configured totals.
+session_options shard_options(session_options o, unsigned shards, std::uint16_t port) {
+    o.port = port;
+    o.torrent.max_peers = std::max(1U, o.torrent.max_peers / shards);
+    o.torrent.unchoke_slots = std::max(1U, o.torrent.unchoke_slots / shards);
+    return o;
+}
+
+}  // namespace
+
+result<std::unique_ptr<session_group>> session_group::start(metainfo info,
+                                                            const std::filesystem::path& folder,
+                                                            session_options options,
+                                                            group_options group) {
+    unsigned n = group.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
+                                    : group.threads;
+    auto store = storage::piece_store::open(info, folder, options.store);
+    if (!store) {
+        return fail(swarm_errc::storage, store.error().message());
+    }
+    std::shared_ptr<storage::piece_store> shared_store = std::move(*store);
+    std::unique_ptr<session_group> g(new session_group());
+    g->info_ = info;
+    g->set_ = std::make_shared<shard_set>(n, info.piece_count());
+    g->sessions_.resize(n);
+    std::vector<std::optional<error>> errors(n);
+    // Shard 0 binds first (port 0 = any); the others join its port with SO_REUSEPORT.
+    std::promise<std::uint16_t> port_promise;
+    std::shared_future<std::uint16_t> port_ready = port_promise.get_future().share();
+    session_group* self = g.get();
+    io::runner_options ro;
+    ro.threads = n;
+    ro.backend = group.backend;
+    ro.reactor = group.reactor;
+    auto init = [&, self](io::reactor& r, unsigned k) {
+        std::uint16_t port = options.port;
+        if (k != 0) {
+            // Bounded: should the first thread fail before binding, its promise stays unset.
+            port = port_ready.wait_for(std::chrono::seconds(10)) == std::future_status::ready
+                       ? port_ready.get()
+                       : 0;
+        }
+        if (k != 0 && port == 0) {
+            errors[k] = make_error(swarm_errc::listen_failed, "the first shard could not listen");
+            return;
+        }
+        auto s = session::open_shard(r, info, shared_store, self->set_, k,
+                                     shard_options(options, n, port));
+        if (!s) {
+            errors[k] = s.error();
+            if (k == 0) port_promise.set_value(0);
+            return;
+        }
+        (*s)->get().set_on_error([self](const error& e) {
+            std::lock_guard lock(self->failure_mutex_);
+            if (!self->failure_) self->failure_ = e;
+        });
+        if (k == 0) port_promise.set_value((*s)->port());
+        self->sessions_[k] = std::move(*s);
+    };
+    auto runner = io::runner::start(ro, init);
+    if (!runner) {
+        return std::unexpected(runner.error());
+    }
+    g->runner_ = std::move(*runner);
+    g->running_ = true;
+    g->port_ = g->sessions_[0] ? g->sessions_[0]->port() : 0;
+    for (auto& e : errors) {
+        if (e) {
+            g->stop(std::chrono::milliseconds(0));
+            return std::unexpected(*e);
+        }
+    }
+    for (unsigned k = 0; k < n; ++k) {
+        g->post(k, [](session& s) { s.start(); });
+    }
+    return g;
+}
+
+session_group::~session_group() { stop(); }
+
+void session_group::post(unsigned k, std::function<void(session&)> fn) {
+    if (!runner_ || k >= sessions_.size()) {
+        return;
+    }
+    runner_->post(k, [this, k, fn = std::move(fn)] {
+        if (sessions_[k]) fn(*sessions_[k]);
+    });
+}
+
+void session_group::on_each(const std::function<void(unsigned, std::function<void()>)>& fn,
+                            std::chrono::milliseconds wait) {
+    struct countdown {
+        std::mutex mutex;
+        std::condition_variable cv;
+        unsigned left = 0;
+    };
+    auto c = std::make_shared<countdown>();
+    c->left = static_cast<unsigned>(sessions_.size());
+    for (unsigned k = 0; k < sessions_.size(); ++k) {
+        runner_->post(k, [k, fn, c] {
+            fn(k, [c] {
+                std::lock_guard lock(c->mutex);
+                --c->left;
+                c->cv.notify_all();
+            });
+        });
+    }
+    std::unique_lock lock(c->mutex);
+    c->cv.wait_for(lock, wait, [&] { return c->left == 0; });
+}
+
+void session_group::stop(std::chrono::milliseconds wait) {
+    if (!running_) {
+        return;
+    }
+    running_ = false;
+    // Stop each shard (the first announces `stopped`, bounded by the tracker timeout)...
+    on_each(
+        [this](unsigned k, std::function<void()> done) {
+            if (sessions_[k]) {
+                sessions_[k]->stop(std::move(done));
+            } else {
+                done();
+            }
+        },
+        wait);
+    // ...then destroy each on its own thread (no bound: it cannot block for long), then join.
+    on_each(
+        [this](unsigned k, const std::function<void()>& done) {
+            sessions_[k].reset();
+            done();
+        },
+        std::chrono::hours(1));
+    runner_->stop();
+    runner_->join();
+}
+
+std::uint64_t session_group::bytes_left() const {
+    std::uint64_t left = 0;
+    for (piece_index p{0}; p.get() < info_.piece_count(); ++p) {
+        if (!set_->pieces->is_verified(p)) {
+            left += info_.piece_size(p);
+        }
+    }
+    return left;
+}
+
+torrent_stats session_group::shard_stats(unsigned k) const {
+    if (k >= set_->members.size()) {
+        return {};
+    }
+    std::lock_guard lock(set_->members[k]->stats_mutex);
+    return set_->members[k]->stats;
+}
+
+std::optional<error> session_group::failure() const {
+    std::lock_guard lock(failure_mutex_);
+    return failure_;
+}
+
+}  // namespace minibit::swarm
