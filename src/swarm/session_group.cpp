@@ -36,6 +36,11 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
     std::unique_ptr<session_group> g(new session_group());
     g->info_ = info;
     g->set_ = std::make_shared<shard_set>(n, info.piece_count());
+    for (piece_index p{0}; p.get() < info.piece_count(); ++p) {
+        if (shared_store->have().test(p)) {
+            (void)g->set_->pieces->mark_verified(p);  // present at open (resume or hashing)
+        }
+    }
     g->sessions_.resize(n);
     std::vector<std::optional<error>> errors(n);
     // Shard 0 binds first (port 0 = any); the others join its port with SO_REUSEPORT.
@@ -74,6 +79,12 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
     };
     auto runner = io::runner::start(ro, init);
     if (!runner) {
+        // Some reactor could not be created; the others already ended with their threads, so
+        // a shard made on one of them must not be destroyed now (it would close sockets on a
+        // reactor that is gone): its memory is given up, once, on this failure path.
+        for (auto& s : g->sessions_) {
+            (void)s.release();
+        }
         return std::unexpected(runner.error());
     }
     g->runner_ = std::move(*runner);

@@ -195,6 +195,34 @@ TEST_P(SwarmThreads, OneTorrentOnTwoReactorsDownloadsFromManyPeersAndCountsAvail
     group.stop();
 }
 
+TEST_P(SwarmThreads, ASeedOnTwoReactorsServesSeveralLeechers) {
+    const metainfo m = make_torrent(dir_.path, 2 * 1024 * 1024 + 77, 32 * 1024, {});
+    group_options threads;
+    threads.threads = 2;
+    threads.backend = GetParam();
+    auto g = session_group::start(m, dir_.path / "seed", loopback_options(), threads);
+    ASSERT_TRUE(g) << g.error().message();
+    ASSERT_TRUE((*g)->complete());  // the data found at open counts as verified
+    std::vector<session*> leechers;
+    for (int i = 0; i < 6; ++i) {
+        auto o = loopback_options();
+        o.peers = {io::address::loopback_v4((*g)->port())};
+        session& l = add(m, dir_.path / ("leech" + std::to_string(i)), o);
+        l.start();
+        leechers.push_back(&l);
+    }
+    ASSERT_TRUE(spin(*reactor_, [&] {
+        return std::all_of(leechers.begin(), leechers.end(),
+                           [](session* l) { return l->get().complete(); });
+    }, std::chrono::seconds(60)));
+    for (int i = 0; i < 6; ++i) {
+        EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin",
+                              dir_.path / ("leech" + std::to_string(i)) / "data.bin"));
+    }
+    EXPECT_EQ((*g)->stats().pieces_verified, 0U);  // a seed downloads nothing
+    (*g)->stop();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SwarmThreads,
                          ::testing::Values(io::backend_kind::uring, io::backend_kind::epoll),
                          backend_name);

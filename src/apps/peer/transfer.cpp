@@ -1,6 +1,7 @@
-// minibit-peer get / seed: flags to session_options, one reactor, one session, a loop that
-// prints progress on a terminal and ends on completion (+ --seed-for), --for, --timeout,
-// a storage error or SIGINT/SIGTERM. Exit 0 on success, 1 on a runtime error, 2 on usage.
+// minibit-peer get / seed: flags to session_options, one reactor and one session (--threads 1)
+// or a session_group on N reactor threads, a loop that prints progress on a terminal and ends
+// on completion (+ --seed-for), --for, --timeout, a storage error or SIGINT/SIGTERM. Exit 0 on
+// success, 1 on a runtime error, 2 on usage.
 #include "transfer.hpp"
 
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,6 +26,7 @@
 #include "minibit/core/metainfo.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/swarm/session.hpp"
+#include "minibit/swarm/session_group.hpp"
 
 namespace {
 
@@ -53,7 +56,9 @@ constexpr std::string_view common_help = R"(options:
                         process keeps running (lets a supervisor see completion early)
   --log PATH            log to this file; --log-level trace|debug|info|warn|error|off
   --io auto|uring|epoll reactor back end (default auto)
-  --threads N           reactor threads; this version runs one torrent on one reactor
+  --threads N           reactor threads serving the torrent (default 1): each has its own
+                        connections and listener on the shared port (SO_REUSEPORT); pieces
+                        are hashed on worker threads either way (docs/peer.md)
   --rechoke-interval S  seconds between choke decisions (default 10; use ~0.2 on a LAN)
   --max-peers N         connections at most (default 50)
   --request-timeout S   seconds before an unanswered request goes to another peer (default 20)
@@ -132,10 +137,6 @@ minibit::swarm::session_options build_options(const flags& f) {
         o.torrent.request_timeout = to_ms(*s);
     }
     o.torrent.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
-    const auto threads = f.get_uint("threads", 1, 1024).value_or(1);
-    if (threads > 1) {
-        spdlog::warn("--threads {}: this version runs one torrent on one reactor thread", threads);
-    }
     return o;
 }
 
@@ -285,6 +286,65 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
     return finish(reactor, s, plan, v);
 }
 
+/// The --threads > 1 loop: the group runs on its own threads; this thread watches and prints.
+int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
+    const auto started = steady::now();
+    std::optional<steady::time_point> completed_at;
+    const auto since = [](steady::time_point t) {
+        return std::chrono::duration<double>(steady::now() - t).count();
+    };
+    auto last_draw = started - 1s;
+    verdict v;
+    while (!v.stop) {
+        std::this_thread::sleep_for(completed_at ? 100ms : 20ms);
+        const auto now = steady::now();
+        if (!completed_at && g.complete()) {
+            completed_at = now;
+            write_complete_marker(plan);
+        }
+        if (tty && now - last_draw >= 1s) {
+            const auto s = g.stats();
+            fmt::print("\r{:5.1f}%  down {:8.1f} KiB/s  up {:8.1f} KiB/s  peers {:3}  threads {}   ",
+                       100.0 * g.pieces_have() / std::max(1U, g.info().piece_count()),
+                       s.download_rate / 1024.0, s.upload_rate / 1024.0, s.peers_connected,
+                       g.size());
+            std::fflush(stdout);
+            last_draw = now;
+        }
+        if (auto failure = g.failure()) {
+            v = {true, 1, failure->message()};
+        } else if (stop_signal.load() != 0) {
+            v = (!plan.seed_mode && !completed_at)
+                    ? verdict{true, 1, "interrupted before the download completed"}
+                    : verdict{true, 0, ""};
+        } else if (plan.seed_mode && plan.linger_seconds && since(started) >= *plan.linger_seconds) {
+            v = {true, 0, ""};
+        } else if (!plan.seed_mode && completed_at &&
+                   since(*completed_at) >= plan.linger_seconds.value_or(0.0)) {
+            v = {true, 0, ""};
+        } else if (!completed_at && plan.timeout_seconds && since(started) >= *plan.timeout_seconds) {
+            v = {true, 1, fmt::format("timed out with {}/{} pieces", g.pieces_have(),
+                                      g.info().piece_count())};
+        }
+    }
+    if (tty) fmt::print("\n");
+    g.stop();
+    if (plan.stats_json) {
+        const std::string tmp = *plan.stats_json + ".part";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            out << minibit::swarm::to_json(g.stats()) << '\n';
+        }
+        std::rename(tmp.c_str(), plan.stats_json->c_str());
+    }
+    if (v.status != 0) fmt::print(stderr, "minibit-peer: {}\n", v.message);
+    return v.status;
+}
+
 /// Parses the command line of get or seed into the loop's plan (usage errors throw).
 run_plan make_plan(const flags& f, bool seed_mode) {
     const std::size_t want_positional = seed_mode ? 2 : 1;
@@ -342,6 +402,23 @@ int transfer(int argc, char** argv, bool seed_mode) {
     if (!info) throw std::runtime_error(info.error().message());
     const std::filesystem::path folder = seed_mode ? seed_folder(f.positional()[1], *info)
                                                    : std::filesystem::path(f.get("output").value_or("."));
+    const auto threads = static_cast<unsigned>(f.get_uint("threads", 1, 64).value_or(1));
+    if (threads > 1) {
+        minibit::swarm::group_options go;
+        go.threads = threads;
+        go.backend = kind;
+        auto g = minibit::swarm::session_group::start(std::move(*info), folder, options, go);
+        if (!g) throw std::runtime_error(g.error().message());
+        if (seed_mode && !(*g)->complete()) {
+            const auto have = (*g)->pieces_have();
+            const auto count = (*g)->info().piece_count();
+            (*g)->stop(0ms);
+            throw std::runtime_error(fmt::format(
+                "{} holds {}/{} verified pieces, not a complete copy", folder.string(), have, count));
+        }
+        spdlog::info("listening on port {} with {} reactor threads", (*g)->port(), threads);
+        return run_group(**g, plan);
+    }
     auto reactor = minibit::io::make_reactor(kind, {});
     if (!reactor) throw std::runtime_error(reactor.error().message());
     auto s = minibit::swarm::session::open(**reactor, std::move(*info), folder, options);
