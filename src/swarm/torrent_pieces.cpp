@@ -45,7 +45,15 @@ void torrent::on_request_dropped(peer_connection& peer, const wire::block_ref& b
 }
 
 void torrent::on_serve_failed(peer_connection& peer, const error& e) {
+    if (shards_ && shard_ != 0) {
+        // The store's have bits belong to the first shard's thread: here only this peer goes.
+        peer.close(close_reason::policy, "cannot read block: " + e.message());
+        return;
+    }
     const std::vector<piece_index> gone = store_->drop_pieces_not_on_disk();
+    for (piece_index p : gone) {
+        have_.reset(p);  // what peers are served from (the store's bits are the truth)
+    }
     if (gone.empty()) {
         peer.close(close_reason::policy, "cannot read block: " + e.message());
         return;
