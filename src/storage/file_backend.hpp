@@ -48,14 +48,6 @@ public:
     /// Drops mappings (mmap); later calls are invalid.
     virtual void release() = 0;
 
-    /// Starts write-back of a range so dirty memory stays bounded.
-    void start_writeback(std::uint64_t start, std::uint64_t length) const {
-        layout_.for_each_segment(start, length, [this](const file_segment& s) {
-            files_.start_writeback(s);
-            return true;
-        });
-    }
-
     [[nodiscard]] const torrent_layout& layout() const { return layout_; }
     [[nodiscard]] file_set& files() { return files_; }
     [[nodiscard]] const file_set& files() const { return files_; }

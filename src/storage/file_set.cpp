@@ -149,12 +149,6 @@ result<void> file_set::sync_all() const {
     return {};
 }
 
-void file_set::start_writeback(const file_segment& s) const {
-    // Best effort: only starts write-out so dirty pages stay bounded; errors show at fdatasync.
-    (void)::sync_file_range(files_[s.file].fd, static_cast<off_t>(s.offset),
-                            static_cast<off_t>(s.length), SYNC_FILE_RANGE_WRITE);
-}
-
 void file_set::close_all() {
     for (open_file& f : files_) {
         if (f.fd >= 0) {

@@ -51,8 +51,6 @@ public:
     [[nodiscard]] result<file_stamp> stamp(std::size_t i) const;
     /// fdatasync on every file.
     [[nodiscard]] result<void> sync_all() const;
-    /// Starts write-back of a file range without waiting (sync_file_range WRITE).
-    void start_writeback(const file_segment& s) const;
     /// Closes all descriptors.
     void close_all();
 

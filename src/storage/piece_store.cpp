@@ -199,11 +199,9 @@ bool piece_store::commit_check(const piece_check& check) {
     }
     ++stats_.sha1_checked;
     record_check(check);
-    if (check.matches) {
-        // Start write-out now so dirty pages do not pile up (libtorrent's write_through idea).
-        backend_->start_writeback(backend_->layout().piece_start(check.piece),
-                                  piece_size(check.piece));
-    }
+    // No write-back is started here: the kernel writes dirty pages back on its own schedule,
+    // and save_resume() makes every verified piece durable (fdatasync) before the resume file
+    // may claim it. A sync_file_range per piece cost 8% CPU and 13% transfer time (BENCHMARKS).
     return check.matches;
 }
 
@@ -264,12 +262,7 @@ result<bool> piece_store::verify_piece(piece_index piece) {
     if (auto ok = check_range(piece, 0, piece_size(piece)); !ok) {
         return std::unexpected(std::move(ok.error()));
     }
-    auto good = sha1_check(piece);
-    if (good && *good) {
-        // Start write-out now so dirty pages do not pile up (libtorrent's write_through idea).
-        backend_->start_writeback(backend_->layout().piece_start(piece), piece_size(piece));
-    }
-    return good;
+    return sha1_check(piece);  // durable only at the next save_resume(), as in commit_check
 }
 
 std::vector<piece_index> piece_store::drop_pieces_not_on_disk() {
