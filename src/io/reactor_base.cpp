@@ -6,6 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 
 namespace minibit::io {
@@ -103,10 +105,21 @@ result<void> reactor_base::run() {
 
 result<void> reactor_base::run_once(std::chrono::milliseconds max_wait) {
     flush_dirty();
-    if (auto r = wait(next_timeout(max_wait)); !r) {
+    // Sockets left with datagrams by the per-turn bound are read again after this wait, which
+    // then does not block: io_uring's multishot poll fires only for new arrivals.
+    ++turn_;
+    std::vector<std::uint64_t> again;
+    again.swap(udp_again_);
+    if (auto r = wait(again.empty() ? next_timeout(max_wait) : clock::duration::zero()); !r) {
+        udp_again_.insert(udp_again_.end(), again.begin(), again.end());
         return r;
     }
     now_ = clock::now();
+    for (const std::uint64_t id : again) {
+        if (udps_.find(id) != nullptr) {
+            drain_udp(static_cast<std::uint32_t>(id));
+        }
+    }
     run_posted();
     run_timers();
     run_deferred();
@@ -399,11 +412,14 @@ void reactor_base::accept_all(std::uint32_t slot) {
 
 void reactor_base::drain_udp(std::uint32_t slot) {
     auto* u = udps_.at(slot);
-    if (u == nullptr) {
-        return;
+    if (u == nullptr || u->drained_turn == turn_) {
+        return;   // had its share this turn (epoll reports it again; it is on udp_again_)
     }
+    u->drained_turn = turn_;
     const std::uint64_t id = udps_.make_id(slot, u->generation);
-    for (int i = 0; i < 1024; ++i) {
+    // Bounded so one busy socket cannot starve the loop; what is left waits for the next turn.
+    for (std::uint32_t budget = std::max<std::uint32_t>(options_.udp_datagrams_per_turn, 1);
+         budget > 0; --budget) {
         u = udps_.find(id);
         if (u == nullptr || u->closing) {
             return;
@@ -413,7 +429,12 @@ void reactor_base::drain_udp(std::uint32_t slot) {
         const auto n = ::recvfrom(u->fd, scratch_.data(), options_.max_datagram_bytes,
                                   MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&ss), &len);
         if (n < 0) {
-            return;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return;   // drained
+            }
+            // EINTR, or a pending socket error (ECONNREFUSED after an ICMP port unreachable)
+            // that this call consumed: the datagrams behind it are still queued.
+            continue;
         }
         if (static_cast<std::size_t>(n) > options_.max_datagram_bytes) {
             continue;   // truncated: larger than we accept, dropped
@@ -422,6 +443,7 @@ void reactor_base::drain_udp(std::uint32_t slot) {
         on_datagram(std::span<const std::byte>(scratch_.data(), static_cast<std::size_t>(n)),
                     address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
     }
+    udp_again_.push_back(id);
 }
 
 result<int> reactor_base::open_bound(const address& addr, int type, reuse_port reuse,

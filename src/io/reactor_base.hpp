@@ -59,6 +59,7 @@ struct sock_state {
     bool armed = false;
     accept_fn on_accept;
     datagram_fn on_datagram;
+    std::uint64_t drained_turn = 0;   // UDP: the loop turn that last read it (one share per turn)
 };
 
 /// A table of heap slots addressed by (slot, generation) ids.
@@ -149,7 +150,8 @@ protected:
     void on_accepted(std::uint32_t slot, int fd);
     /// Accepts every pending connection of a nonblocking listener (bounded per call).
     void accept_all(std::uint32_t slot);
-    /// Reads every pending datagram of a nonblocking UDP socket (bounded per call).
+    /// Reads the pending datagrams of a nonblocking UDP socket, at most
+    /// options_.udp_datagrams_per_turn per loop turn; the rest on the next turn.
     void drain_udp(std::uint32_t slot);
     /// Creates, binds and (TCP) listens a nonblocking socket.
     static result<int> open_bound(const address& addr, int type, reuse_port reuse, int backlog);
@@ -176,6 +178,8 @@ private:
     std::vector<task_fn> posted_;              // guarded by posted_mutex_
     std::vector<task_fn> deferred_;
     std::vector<std::uint64_t> dirty_;         // conn ids to flush this turn
+    std::vector<std::uint64_t> udp_again_;     // UDP sockets that hit the per-turn bound
+    std::uint64_t turn_ = 1;                   // loop turns so far
     std::map<std::pair<clock::time_point, std::uint64_t>, task_fn> timers_;
     std::unordered_map<std::uint64_t, clock::time_point> timer_deadlines_;
     std::uint64_t next_timer_ = 1;

@@ -51,6 +51,9 @@ struct reactor_options {
     std::uint32_t recv_buffer_size_bytes = 32 * 1024;
     /// Largest datagram accepted by a UDP socket, in bytes.
     std::uint32_t max_datagram_bytes = 64 * 1024;
+    /// Datagrams one UDP socket may deliver per loop turn; the rest wait for the next turn, so a
+    /// flood on one socket cannot starve timers and other sockets.
+    std::uint32_t udp_datagrams_per_turn = 1024;
     /// io_uring setup flags to try first (docs/io.md has the measurement behind the default).
     uring_taskrun taskrun = uring_taskrun::deferred;
 };
