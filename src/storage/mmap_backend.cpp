@@ -1,6 +1,8 @@
 // The mmap back end: one MAP_SHARED read-write mapping per non-empty file, for the life of
-// the store. Every copy or hash over a mapping runs under the SIGBUS guard, so a file truncated
-// underneath us (or a full disk under a sparse file) is an error value, not a crash.
+// the store. Reads, hashes and sends use the mappings; received blocks go in with pwrite (no
+// zero-fill fault per new page). Every copy or hash over a mapping runs under the SIGBUS guard,
+// so a file truncated underneath us is an error value, not a crash; a full disk under a sparse
+// file is ENOSPC from pwrite.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -36,6 +38,8 @@ public:
     void release() override;
 
 private:
+    /// pwrite of one segment; a file shorter than the segment's end is a fault, not grown.
+    [[nodiscard]] result<void> write_segment(const file_segment& s, const std::byte* src) const;
     /// The error for a SIGBUS on file i: says whether the file shrank or the disk is at fault.
     [[nodiscard]] error fault_error(std::size_t i) const;
 
@@ -93,20 +97,39 @@ result<void> mmap_backend::read(std::uint64_t start, std::span<std::byte> out) {
 }
 
 result<void> mmap_backend::write(std::uint64_t start, std::span<const std::byte> data) {
-    std::optional<error> err;
+    // pwrite, not a memcpy into the mapping: the first store to a page of a sparse file through
+    // a mapping makes the kernel zero-fill that page before the copy overwrites it (22.6% of a
+    // 1000-peer profile); pwrite of whole pages fills them straight from our buffer. Both go
+    // through the same page cache, so reads, hashes and sends from the mapping see the bytes.
+    result<void> status;
     const std::byte* src = data.data();
     layout_.for_each_segment(start, data.size(), [&](const file_segment& s) {
-        std::byte* dst = maps_[s.file] + s.offset;
-        const std::size_t n = s.length;
-        if (!run_guarded([dst, src, n] { std::memcpy(dst, src, n); })) {
-            err = fault_error(s.file);
-            return false;
-        }
-        src += n;
-        return true;
+        status = write_segment(s, src);
+        src += s.length;
+        return status.has_value();
     });
-    if (err) {
-        return std::unexpected(std::move(*err));
+    return status;
+}
+
+result<void> mmap_backend::write_segment(const file_segment& s, const std::byte* src) const {
+    const open_file& f = files_[s.file];
+    // pwrite past the end would quietly grow a file cut short underneath us (a memcpy into the
+    // mapping faulted there): refuse it with the same error a read gets.
+    const auto now = files_.stamp(s.file);
+    if (!now || now->size < s.offset + s.length) {
+        return std::unexpected(fault_error(s.file));
+    }
+    std::uint64_t done = 0;
+    while (done < s.length) {
+        const ssize_t n = ::pwrite(f.fd, src + done, s.length - done,
+                                   static_cast<off_t>(s.offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return std::unexpected(io_error(n < 0 ? errno : EIO, "pwrite", f.full_path));
+        }
+        done += static_cast<std::uint64_t>(n);
     }
     return {};
 }
