@@ -67,6 +67,7 @@ result<void> epoll_reactor::wait(std::optional<clock::duration> timeout) {
             std::chrono::ceil<std::chrono::milliseconds>(*timeout).count());
     }
     const int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), ms);
+    refresh_now();
     if (n < 0) {
         return errno == EINTR ? result<void>{} : std::unexpected(errno_error(errno, "epoll_wait"));
     }

@@ -125,6 +125,9 @@ public:
     result<void> send_to(udp_id id, std::span<const std::byte> bytes, const address& to) override;
 
 protected:
+    /// The back ends call this as soon as their wait returns, before dispatching, so handlers
+    /// see the time their events arrived rather than the time the wait began (up to a second).
+    void refresh_now() { now_ = clock::now(); }
     /// Submits queued work and waits for events up to `timeout` (nullopt = until woken).
     virtual result<void> wait(std::optional<clock::duration> timeout) = 0;
     /// Read interest changed (start, pause, resume) for a live connection.

@@ -270,6 +270,7 @@ result<void> uring_reactor::wait(std::optional<clock::duration> timeout) {
     // One enter per turn: submits everything queued and waits (DEFER_TASKRUN needs this wait).
     const int ret = io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout ? &ts : nullptr,
                                                      nullptr);
+    refresh_now();
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
         return std::unexpected(errno_error(-ret, "io_uring_submit_and_wait_timeout"));
     }

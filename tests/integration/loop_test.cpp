@@ -1,7 +1,13 @@
 // Loop services on both back ends: timers, post() from another thread, UDP echo, SO_REUSEPORT
 // listeners on two reactors, the runner; plus the address and back-end name parsers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -73,6 +79,41 @@ TEST_P(LoopTest, UdpEchoesADatagramBackToItsSender) {
     r_->close_udp(*client);
     r_->close_udp(server);
     EXPECT_TRUE(is(r_->send_to(server, bytes_of("x"), server_addr).error(), io_errc::stale_handle));
+}
+
+// A handler reads now() to stamp deadlines (the tracker's request deadline, request timeouts):
+// it must be the time its event arrived, not when the loop went to sleep (up to a second before).
+TEST_P(LoopTest, NowSeenByAHandlerIsTheTimeItsEventArrived) {
+    using steady = std::chrono::steady_clock;
+    std::optional<steady::duration> lag;
+    auto server = r_->bind_udp(address::loopback_v4(0), reuse_port::no,
+                               [&](std::span<const std::byte>, const address&) {
+                                   lag = steady::now() - r_->now();
+                               });
+    ASSERT_TRUE(server.has_value());
+    const auto to = *r_->local_address(*server);
+    ASSERT_TRUE(spin(*r_, [] { return true; }));  // start-up work done: the next wait sleeps
+    // A plain socket on another thread sends one datagram 400 ms into a wait of up to 3 s.
+    std::thread sender([port = to.port()] {
+        std::this_thread::sleep_for(400ms);
+        const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0) return;
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(port);
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        (void)::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
+        ::close(fd);
+    });
+    const auto deadline = steady::now() + 5s;
+    while (!lag && steady::now() < deadline) {
+        ASSERT_TRUE(r_->run_once(3000ms).has_value());
+    }
+    sender.join();
+    ASSERT_TRUE(lag.has_value());
+    // Before the fix the lag was the ~400 ms the loop had slept; 200 ms leaves room for a slow turn.
+    EXPECT_LT(*lag, 200ms);
+    r_->close_udp(*server);
 }
 
 TEST_P(LoopTest, ReusePortListenersOnTwoReactorsShareOnePort) {
