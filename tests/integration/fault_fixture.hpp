@@ -37,6 +37,8 @@
 
 extern char** environ;
 
+#include "temp_dir.hpp"
+
 namespace minibit::faults {
 
 namespace fs = std::filesystem;
@@ -55,19 +57,8 @@ inline std::string program(const char* env) {
 }
 
 /// A temp folder removed at the end of the test.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::mt19937_64 rng{std::random_device{}()};
-        path = fs::temp_directory_path() / ("minibit-faults-" + std::to_string(rng()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
+struct temp_dir : minibit::testing::temp_dir {
+    temp_dir() : minibit::testing::temp_dir("minibit-faults-") {}
 };
 
 /// A child process with stdout and stderr appended to a log file; killed and reaped by the

@@ -23,6 +23,8 @@
 #include "minibit/wire/peer_decoder.hpp"
 #include "minibit/wire/peer_message.hpp"
 
+#include "temp_dir.hpp"
+
 namespace minibit::swarm::testing {
 
 namespace fs = std::filesystem;
@@ -40,19 +42,8 @@ bool spin(io::reactor& r, Pred done, std::chrono::milliseconds limit = std::chro
 }
 
 /// A temp folder removed at the end of the test.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::mt19937_64 rng{std::random_device{}()};
-        path = fs::temp_directory_path() / ("minibit-swarm-" + std::to_string(rng()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
+struct temp_dir : minibit::testing::temp_dir {
+    temp_dir() : minibit::testing::temp_dir("minibit-swarm-") {}
 };
 
 /// Writes `size` random bytes to dir/seed/name and returns the parsed torrent for it.
