@@ -151,17 +151,21 @@ TEST_P(SwarmThreads, OneTorrentOnTwoReactorsDownloadsFromManyPeersAndCountsAvail
         EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin",
                               dir_.path / ("leech" + std::to_string(i)) / "data.bin"));
     }
-    // Both reactors carried connections and payload (the published counters lag a tick).
+    // Both reactors carried connections (the published counters lag a tick). Which of them
+    // moved the payload is up to the race for piece claims and the per-reactor chokers: one
+    // reactor may get every piece first, so only the sum is asserted.
     ASSERT_TRUE(spin(*reactor_, [&] {
         const auto a = group.shard_stats(0);
         const auto b = group.shard_stats(1);
         return a.pieces_verified + b.pieces_verified == m.piece_count();
     }));
+    std::uint64_t down = 0;
     for (unsigned k = 0; k < 2; ++k) {
         const auto s = group.shard_stats(k);
         EXPECT_GT(s.connections_in + s.connections_out, 0U) << "shard " << k;
-        EXPECT_GT(s.payload_bytes_down + s.payload_bytes_up, 0U) << "shard " << k;
+        down += s.payload_bytes_down;
     }
+    EXPECT_GE(down, big_bytes);
     const auto total = group.stats();
     EXPECT_EQ(total.pieces_verified, m.piece_count());
     EXPECT_EQ(total.protocol_violations, 0U);
