@@ -1,6 +1,7 @@
 #include "minibit/tracker/server.hpp"
 
 #include <future>
+#include <memory>
 #include <random>
 
 #include "http_front.hpp"
@@ -70,32 +71,37 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
 
 result<void> tracker_server::bind_all() {
     // Thread 0 binds first so that a port 0 request is resolved once, then shared by all.
-    std::optional<io::address> http = config_.http;
-    std::optional<io::address> udp = config_.udp;
+    // The addresses and the promise live in shared state, not on this stack: a reactor thread
+    // that answers after the 10 s wait gave up must not write into a returned frame.
+    struct binding {
+        std::optional<io::address> http;
+        std::optional<io::address> udp;
+    };
+    auto addrs = std::make_shared<binding>(binding{config_.http, config_.udp});
     for (unsigned i = 0; i < threads_.size(); ++i) {
-        std::promise<result<void>> done;
-        auto fut = done.get_future();
-        runner_->post(i, [&, i] {
+        auto done = std::make_shared<std::promise<result<void>>>();
+        auto fut = done->get_future();
+        runner_->post(i, [this, i, addrs, done] {
             per_thread& t = *threads_[i];
-            if (http) {
-                auto a = t.http->listen(*http);
-                if (!a) return done.set_value(std::unexpected(a.error()));
-                http = *a;
+            if (addrs->http) {
+                auto a = t.http->listen(*addrs->http);
+                if (!a) return done->set_value(std::unexpected(a.error()));
+                addrs->http = *a;
             }
-            if (udp) {
-                auto a = t.udp->bind(*udp);
-                if (!a) return done.set_value(std::unexpected(a.error()));
-                udp = *a;
+            if (addrs->udp) {
+                auto a = t.udp->bind(*addrs->udp);
+                if (!a) return done->set_value(std::unexpected(a.error()));
+                addrs->udp = *a;
             }
-            done.set_value({});
+            done->set_value({});
         });
         if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
             return fail(tracker_errc::io, "reactor thread did not answer");
         }
         if (auto r = fut.get(); !r) return r;
     }
-    http_bound_ = http;
-    udp_bound_ = udp;
+    http_bound_ = addrs->http;
+    udp_bound_ = addrs->udp;
     return {};
 }
 
