@@ -18,28 +18,26 @@ void peer_connection::on_data(std::span<const std::byte> bytes) {
     }
     last_received_ = owner_.reactor().now();
     owner_.counters().wire_bytes_down += bytes.size();
-    decoder_.feed(detail::as_u8(bytes));
-    for (;;) {
-        auto m = decoder_.next();
-        if (!m) {
-            // MSE/PE (aria2's first try) opens with a Diffie-Hellman key, not "\x13BitTorrent
-            // protocol"; refusing it is our policy (no encryption), not the peer breaking rules.
-            // A client that insists on encryption cannot connect; aria2 retries in plain text.
-            if (!handshake_done_ && is(m.error(), wire::peer_wire_errc::bad_protocol_string) &&
-                m.error().offset.value_or(1) == 0) {
-                close(close_reason::policy, "encrypted (MSE) handshake not supported");
-                return;
-            }
-            close(close_reason::violation, m.error().message());
+    // Messages wholly inside this buffer are parsed in place: a block goes from the receive
+    // buffer straight to the store, without a copy into the decoder.
+    auto decoded = decoder_.decode(detail::as_u8(bytes), [this](const wire::peer_message& m) {
+        handle(m);
+        return !closing_;
+    });
+    if (!decoded) {
+        // MSE/PE (aria2's first try) opens with a Diffie-Hellman key, not "\x13BitTorrent
+        // protocol"; refusing it is our policy (no encryption), not the peer breaking rules.
+        // A client that insists on encryption cannot connect; aria2 retries in plain text.
+        if (!handshake_done_ && is(decoded.error(), wire::peer_wire_errc::bad_protocol_string) &&
+            decoded.error().offset.value_or(1) == 0) {
+            close(close_reason::policy, "encrypted (MSE) handshake not supported");
             return;
         }
-        if (!*m) {
-            break;
-        }
-        handle(**m);
-        if (closing_) {
-            return;
-        }
+        close(close_reason::violation, decoded.error().message());
+        return;
+    }
+    if (closing_) {
+        return;
     }
     fill_requests();
     serve();

@@ -68,13 +68,75 @@ void peer_decoder::feed(std::span<const std::uint8_t> bytes) {
     buf_.insert(buf_.end(), bytes.begin(), bytes.end());
 }
 
+std::size_t peer_decoder::bytes_to_complete() const {
+    const std::size_t have = buffered();
+    if (want_handshake_) {
+        return have < handshake_bytes ? handshake_bytes - have : 1;
+    }
+    if (have < 4) {
+        return 4 - have;
+    }
+    const std::size_t total = 4 + std::size_t{get_u32(base() + pos_)};
+    // An oversized prefix fails in next() with the first byte; never copy up to it.
+    return get_u32(base() + pos_) > max_length_ || total <= have ? 1 : total - have;
+}
+
+result<void> peer_decoder::decode(std::span<const std::uint8_t> bytes, const message_fn& fn) {
+    // A message begun in an earlier call: copy just its missing bytes, then decode it.
+    while (buffered() > 0 && !bytes.empty()) {
+        const std::size_t take = std::min(bytes_to_complete(), bytes.size());
+        feed(bytes.first(take));
+        bytes = bytes.subspan(take);
+        for (;;) {
+            auto m = next();
+            if (!m) {
+                return std::unexpected(m.error());
+            }
+            if (!*m) {
+                break;
+            }
+            if (!fn(**m)) {
+                return {};
+            }
+        }
+    }
+    if (bytes.empty()) {
+        return {};
+    }
+    // Nothing buffered: parse the caller's bytes where they are.
+    stream_base_ += buf_.size();
+    buf_.clear();
+    pos_ = 0;
+    borrowed_ = bytes;
+    borrowing_ = true;
+    result<void> out;
+    for (;;) {
+        auto m = next();
+        if (!m) {
+            out = std::unexpected(m.error());
+            break;
+        }
+        if (!*m || !fn(**m)) {
+            break;
+        }
+    }
+    // Keep the incomplete tail (the caller reuses its buffer).
+    const std::size_t used = pos_;
+    borrowing_ = false;
+    borrowed_ = {};
+    buf_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
+    stream_base_ += used;
+    pos_ = 0;
+    return out;
+}
+
 std::unexpected<error> peer_decoder::remember(std::unexpected<error> e) {
     failed_ = e.error();
     return e;
 }
 
 result<std::optional<peer_message>> peer_decoder::next_handshake() {
-    const std::span<const std::uint8_t> avail(buf_.data() + pos_, buf_.size() - pos_);
+    const std::span<const std::uint8_t> avail(base() + pos_, end() - pos_);
     if (avail.empty()) {
         return std::nullopt;
     }
@@ -98,11 +160,11 @@ result<std::optional<peer_message>> peer_decoder::next() {
     if (want_handshake_) {
         return next_handshake();
     }
-    const std::size_t avail = buf_.size() - pos_;
+    const std::size_t avail = end() - pos_;
     if (avail < 4) {
         return std::nullopt;
     }
-    const std::uint32_t length = get_u32(buf_.data() + pos_);
+    const std::uint32_t length = get_u32(base() + pos_);
     if (length == 0) {
         pos_ += 4;
         return peer_message{keep_alive{}};
@@ -114,14 +176,14 @@ result<std::optional<peer_message>> peer_decoder::next() {
     if (avail < 5) {
         return std::nullopt;
     }
-    const std::uint8_t id = buf_[pos_ + 4];
+    const std::uint8_t id = base()[pos_ + 4];
     if (auto ok = check_header(length, id); !ok) {
         return remember(std::unexpected(ok.error()));
     }
     if (avail < 4 + std::size_t{length}) {
         return std::nullopt;
     }
-    auto m = parse_body(id, std::span<const std::uint8_t>(buf_.data() + pos_ + 5, length - 1));
+    auto m = parse_body(id, std::span<const std::uint8_t>(base() + pos_ + 5, length - 1));
     if (!m) {
         return remember(std::unexpected(m.error()));
     }

@@ -1,7 +1,8 @@
 // Fuzz target: the stateful peer wire decoder as one peer session. Input layout: byte 0 picks
 // the torrent bounds and whether the stream starts with a handshake; bytes 1..4 are the chunk
 // sizes (1..256) the rest is fed in, cycling. Each decoded message is re-encoded and must
-// decode back, alone, to an equal message (the decoder accepts only canonical encodings).
+// decode back, alone, to an equal message (the decoder accepts only canonical encodings). The
+// same chunks through decode() (parsing in place) must give the same messages and error.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -41,9 +42,20 @@ void check_round_trip(const peer_message& m, torrent_bounds bounds) {
     check(again.buffered() == 0, "re-encoded message leaves bytes behind");
 }
 
+/// A message's wire bytes (header and, for PIECE, its data), to compare two decodes.
+std::vector<std::uint8_t> wire_of(const peer_message& m) {
+    std::vector<std::uint8_t> out(encoded_size(m));
+    (void)encode(m, out);
+    if (const auto* p = std::get_if<piece_block>(&m)) {
+        out.insert(out.end(), p->data.begin(), p->data.end());
+    }
+    return out;
+}
+
 // Decodes what is buffered; returns false when the session ended with an error. `messages`
 // counts decoded messages: each takes at least 4 input bytes, so it stays below the input size.
-bool drain(peer_decoder& d, torrent_bounds bounds, std::size_t& messages, std::size_t limit) {
+bool drain(peer_decoder& d, torrent_bounds bounds, std::size_t& messages, std::size_t limit,
+           std::vector<std::vector<std::uint8_t>>& seen) {
     for (;;) {
         auto r = d.next();
         if (!r) {
@@ -54,7 +66,33 @@ bool drain(peer_decoder& d, torrent_bounds bounds, std::size_t& messages, std::s
         if (!r->has_value()) return true;
         check(++messages <= limit, "decoder yields more messages than the input can hold");
         check_round_trip(**r, bounds);
+        seen.push_back(wire_of(**r));
     }
+}
+
+// The same stream through decode() (in place where it can), each chunk from one reused buffer
+// scribbled over after the call: the same messages and the same error as feed/next.
+void check_decode_agrees(const std::uint8_t* data, std::size_t size, torrent_bounds bounds,
+                         decoder_start start, const std::array<std::size_t, 4>& chunks,
+                         const std::vector<std::vector<std::uint8_t>>& expected,
+                         bool expected_error) {
+    peer_decoder d(bounds, start);
+    std::vector<std::vector<std::uint8_t>> seen;
+    std::vector<std::uint8_t> buffer;
+    bool failed = false;
+    std::size_t pos = 5;
+    for (std::size_t i = 0; pos < size && !failed; ++i) {
+        const std::size_t n = std::min(chunks[i % 4], size - pos);
+        buffer.assign(data + pos, data + pos + n);
+        pos += n;
+        failed = !d.decode(buffer, [&seen](const peer_message& m) {
+            seen.push_back(wire_of(m));
+            return true;
+        });
+        std::fill(buffer.begin(), buffer.end(), std::uint8_t{0xee});
+    }
+    check(seen == expected, "decode() and feed/next disagree on the messages");
+    check(failed == expected_error, "decode() and feed/next disagree on the error");
 }
 
 }  // namespace
@@ -67,12 +105,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                             std::size_t{data[3]} + 1, std::size_t{data[4]} + 1};
     peer_decoder d(bounds, start);
     std::size_t messages = 0;
+    std::vector<std::vector<std::uint8_t>> seen;
+    bool failed = false;
     std::size_t pos = 5;
-    for (std::size_t i = 0; pos < size; ++i) {
+    for (std::size_t i = 0; pos < size && !failed; ++i) {
         const std::size_t n = std::min(chunks[i % 4], size - pos);
         d.feed({data + pos, n});
         pos += n;
-        if (!drain(d, bounds, messages, size / 4)) return 0;
+        failed = !drain(d, bounds, messages, size / 4, seen);
     }
+    check_decode_agrees(data, size, bounds, start, chunks, seen, failed);
     return 0;
 }

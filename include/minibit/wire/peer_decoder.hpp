@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -29,12 +30,27 @@ public:
     /// The next complete message, nullopt when more bytes are needed, or the (sticky) error.
     [[nodiscard]] result<std::optional<peer_message>> next();
 
+    /// Called for each message by decode(); returning false stops decoding (connection closing).
+    using message_fn = std::function<bool(const peer_message&)>;
+
+    /// Decodes the bytes kept from earlier calls followed by `bytes`, calling fn for every
+    /// complete message in order. A message wholly inside `bytes` is parsed in place (a PIECE's
+    /// data points into `bytes`, valid only during fn); of a message begun earlier only its
+    /// missing bytes are copied; the incomplete tail is kept. Returns the (sticky) error.
+    [[nodiscard]] result<void> decode(std::span<const std::uint8_t> bytes, const message_fn& fn);
+
     /// Largest length prefix accepted (16 KiB block message, or a full BITFIELD if larger).
     [[nodiscard]] std::uint32_t max_length() const { return max_length_; }
     /// Bytes received but not yet returned as messages.
-    [[nodiscard]] std::size_t buffered() const { return buf_.size() - pos_; }
+    [[nodiscard]] std::size_t buffered() const { return end() - pos_; }
 
 private:
+    [[nodiscard]] const std::uint8_t* base() const {
+        return borrowing_ ? borrowed_.data() : buf_.data();
+    }
+    [[nodiscard]] std::size_t end() const { return borrowing_ ? borrowed_.size() : buf_.size(); }
+    /// Bytes still missing from the first buffered message (at least 1).
+    [[nodiscard]] std::size_t bytes_to_complete() const;
     [[nodiscard]] result<std::optional<peer_message>> next_handshake();
     [[nodiscard]] result<void> check_header(std::uint32_t length, std::uint8_t id) const;
     [[nodiscard]] result<peer_message> parse_body(std::uint8_t id,
@@ -47,8 +63,10 @@ private:
     torrent_bounds bounds_;
     std::uint32_t max_length_ = 0;
     std::vector<std::uint8_t> buf_;
-    std::size_t pos_ = 0;          ///< first unparsed byte in buf_
-    std::size_t stream_base_ = 0;  ///< stream offset of buf_[0], for error offsets
+    std::span<const std::uint8_t> borrowed_;  ///< the caller's bytes, during decode() only
+    bool borrowing_ = false;                   ///< parsing borrowed_ instead of buf_
+    std::size_t pos_ = 0;          ///< first unparsed byte in buf_ (or borrowed_)
+    std::size_t stream_base_ = 0;  ///< stream offset of buf_[0] (or borrowed_[0]), for errors
     bool want_handshake_ = true;
     std::optional<error> failed_;
 };

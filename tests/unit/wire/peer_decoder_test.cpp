@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -126,6 +127,28 @@ outcome decode_byte_by_byte(const bytes& in, decoder_start start = decoder_start
     return out;
 }
 
+/// decode() in chunks of `chunk` bytes, each from one reused buffer scribbled over after the
+/// call: the decoder must keep what it needs and never read the caller's bytes later.
+outcome decode_in_chunks(const bytes& in, std::size_t chunk,
+                         decoder_start start = decoder_start::messages) {
+    peer_decoder d(test_bounds, start);
+    outcome out;
+    bytes buffer;
+    for (std::size_t i = 0; i < in.size() && !out.err; i += chunk) {
+        const auto part = std::span(in).subspan(i, std::min(chunk, in.size() - i));
+        buffer.assign(part.begin(), part.end());
+        auto ok = d.decode(buffer, [&out](const peer_message& m) {
+            out.messages += (out.messages.empty() ? "" : "; ") + describe(m);
+            return true;
+        });
+        if (!ok) {
+            out.err = ok.error();
+        }
+        std::fill(buffer.begin(), buffer.end(), std::uint8_t{0xee});
+    }
+    return out;
+}
+
 struct decode_case {
     const char* name;
     bytes input;
@@ -138,7 +161,9 @@ class PeerDecoderTable : public testing::TestWithParam<decode_case> {};
 
 TEST_P(PeerDecoderTable, DecodesWholeAndByteByByteAlike) {
     const auto& c = GetParam();
-    for (const auto& got : {decode_whole(c.input), decode_byte_by_byte(c.input)}) {
+    for (const auto& got : {decode_whole(c.input), decode_byte_by_byte(c.input),
+                            decode_in_chunks(c.input, 1), decode_in_chunks(c.input, 3),
+                            decode_in_chunks(c.input, 7), decode_in_chunks(c.input, 1 << 20)}) {
         EXPECT_EQ(got.messages, c.expected);
         if (c.errc) {
             ASSERT_TRUE(got.err.has_value());
@@ -246,6 +271,38 @@ TEST(PeerDecoder, PieceDataIsASpanIntoTheBuffer) {
     EXPECT_EQ(p.data[block_size_bytes - 1], 0x5a);
 }
 
+TEST(PeerDecoder, DecodeParsesAWholeBlockInPlaceAndCopiesOnlyASplitOne) {
+    const bytes one = msg(7, cat({u32(0), u32(0), bytes(block_size_bytes, 0x5a)}));
+    const bytes in = cat({one, one, msg(1, {})});
+    peer_decoder d(test_bounds, decoder_start::messages);
+    std::vector<const std::uint8_t*> data;
+    const auto collect = [&data](const peer_message& m) {
+        if (const auto* p = std::get_if<piece_block>(&m)) {
+            EXPECT_EQ(p->data.size(), block_size_bytes);
+            EXPECT_EQ(p->data.front(), 0x5a);
+            EXPECT_EQ(p->data.back(), 0x5a);
+            data.push_back(p->data.data());
+        }
+        return true;
+    };
+    // The first block whole in the first buffer, the second split across both.
+    const std::size_t cut = one.size() + 100;
+    const bytes first(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(cut));
+    const bytes second(in.begin() + static_cast<std::ptrdiff_t>(cut), in.end());
+    ASSERT_TRUE(d.decode(first, collect));
+    ASSERT_EQ(data.size(), 1U);
+    EXPECT_EQ(data[0], first.data() + 13);  // in place: no copy
+    EXPECT_EQ(d.buffered(), 100U);
+    ASSERT_TRUE(d.decode(second, collect));
+    ASSERT_EQ(data.size(), 2U);
+    EXPECT_EQ(d.buffered(), 0U);
+    // A callback that returns false stops decoding there.
+    peer_decoder stop(test_bounds, decoder_start::messages);
+    int seen = 0;
+    ASSERT_TRUE(stop.decode(in, [&seen](const peer_message&) { return ++seen < 1; }));
+    EXPECT_EQ(seen, 1);
+}
+
 bytes handshake_bytes_for(std::uint8_t hash0, std::uint8_t id0) {
     bytes b{19};
     for (char c : protocol_string) {
@@ -260,7 +317,9 @@ bytes handshake_bytes_for(std::uint8_t hash0, std::uint8_t id0) {
 TEST(PeerDecoder, HandshakeThenMessagesInOneChunkOrByteByByte) {
     const bytes in = cat({handshake_bytes_for(7, 9), msg(1, {}), msg(4, u32(3))});
     for (const auto& got : {decode_whole(in, decoder_start::handshake),
-                            decode_byte_by_byte(in, decoder_start::handshake)}) {
+                            decode_byte_by_byte(in, decoder_start::handshake),
+                            decode_in_chunks(in, 5, decoder_start::handshake),
+                            decode_in_chunks(in, in.size(), decoder_start::handshake)}) {
         EXPECT_FALSE(got.err.has_value());
         EXPECT_EQ(got.messages, "handshake 7 9; unchoke; have 3");
     }
