@@ -275,6 +275,9 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
                                                         std::mt19937_64& rng) {
     std::vector<block_address> out;
     for (piece_index p : pick(peer_has, count, rng)) {
+        if (reserved_for_other(p.get(), peer)) {
+            continue;  // being fetched again by one peer alone after a hash failure
+        }
         if (!take_claim(p.get())) {
             continue;  // another reactor claimed it since pick() looked
         }
@@ -300,7 +303,8 @@ void piece_picker::pick_duplicates(peer_slot peer, const bitfield& peer_has, std
                                    std::vector<block_address>& out) {
     std::vector<block_address> candidates;
     for (auto& [p, pp] : downloading_) {
-        if (have_.test(piece_index{p}) || !peer_has.test(piece_index{p})) {
+        if (have_.test(piece_index{p}) || !peer_has.test(piece_index{p}) ||
+            reserved_for_other(p, peer)) {
             continue;
         }
         for (std::uint32_t b = 0; b < pp.received.size(); ++b) {
@@ -349,7 +353,21 @@ block_arrival piece_picker::on_block_received(peer_slot from, block_address b) {
     return arrival;
 }
 
+void piece_picker::reserve(piece_index p, peer_slot peer) {
+    if (p.get() < piece_count_ && !have_.test(p)) {
+        reserved_[p.get()] = peer;
+    }
+}
+
+bool piece_picker::reserved_for_other(std::uint32_t p, peer_slot peer) const {
+    const auto it = reserved_.find(p);
+    return it != reserved_.end() && it->second != peer;
+}
+
 void piece_picker::on_request_dropped(peer_slot peer, block_address b) {
+    if (const auto r = reserved_.find(b.piece.get()); r != reserved_.end() && r->second == peer) {
+        reserved_.erase(r);  // it will not serve the piece: anyone may fetch it again
+    }
     const auto it = downloading_.find(b.piece.get());
     if (it != downloading_.end() && b.block.get() < it->second.received.size()) {
         release(peer, b, it->second);
@@ -361,6 +379,7 @@ void piece_picker::on_piece_passed(piece_index p) {
         return;
     }
     drop_claim(p.get());
+    reserved_.erase(p.get());
     const auto it = downloading_.find(p.get());
     if (it == downloading_.end()) {
         unrequested_blocks_ -= blocks_in(p);
@@ -371,6 +390,7 @@ void piece_picker::on_piece_passed(piece_index p) {
 }
 
 void piece_picker::on_piece_failed(piece_index p) {
+    reserved_.erase(p.get());
     const auto it = downloading_.find(p.get());
     if (it == downloading_.end() || have_.test(p)) {
         return;
@@ -381,6 +401,7 @@ void piece_picker::on_piece_failed(piece_index p) {
 }
 
 std::vector<block_address> piece_picker::on_peer_gone(peer_slot peer) {
+    std::erase_if(reserved_, [peer](const auto& r) { return r.second == peer; });
     std::vector<block_address> released;
     for (auto& [p, pp] : downloading_) {
         for (std::uint32_t b = 0; b < pp.requested_by.size(); ++b) {

@@ -210,6 +210,25 @@ void torrent::piece_failed(piece_index piece) {
     // A piece with one sender proves that sender wrong; otherwise wait for the smart ban.
     if (involved.size() == 1) {
         charge(involved.front());
+        return;
+    }
+    // Several senders: the next download goes to the one that sent the fewest blocks, alone.
+    // It passes (the smart ban then judges the recorded blocks) or fails with one sender. Left
+    // to the first asker, a fast liar that REJECTs one block of every piece wins every retry
+    // and the piece fails forever.
+    std::optional<peer_slot> solo;
+    std::size_t fewest = senders.size() + 1;
+    for (peer_slot who : involved) {
+        const auto n = static_cast<std::size_t>(
+            std::count(senders.begin(), senders.end(), std::optional<peer_slot>{who}));
+        if (n < fewest && find_peer(who) != nullptr) {
+            fewest = n;
+            solo = who;
+        }
+    }
+    if (solo) {
+        picker_.reserve(piece, *solo);
+        find_peer(*solo)->fill_requests();
     }
 }
 

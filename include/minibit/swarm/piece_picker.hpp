@@ -95,6 +95,12 @@ public:
     void on_piece_failed(piece_index p);
     /// The peer disconnected: returns the blocks it had requested to the picker (their list).
     std::vector<block_address> on_peer_gone(peer_slot peer);
+    /// Hands the next download of piece p to `peer` alone (after a hash failure with several
+    /// senders): no other peer is given its blocks until it passes or fails, or until `peer`
+    /// drops one of its requests or goes. Either the piece then passes (and the smart ban can
+    /// compare the earlier blocks with good data) or it fails with one sender, which proves it.
+    void reserve(piece_index p, peer_slot peer);
+    [[nodiscard]] bool reserved_for_other(std::uint32_t p, peer_slot peer) const;
 
     /// Shares piece claims with the other reactors of the torrent: from now on a piece is
     /// picked only when unclaimed or held by `shard`, and claimed before its first block is
@@ -149,6 +155,7 @@ private:
     std::vector<std::uint32_t> avail_;
     std::vector<std::uint32_t> bucket_start_;
     std::unordered_map<std::uint32_t, piece_progress> downloading_;
+    std::unordered_map<std::uint32_t, peer_slot> reserved_;  ///< piece -> its only downloader
     std::uint64_t unrequested_blocks_ = 0;  ///< blocks of pieces we lack, neither asked nor in
     shared_pieces* shared_ = nullptr;       ///< null: this picker serves the whole torrent
     std::uint32_t shard_ = 0;

@@ -171,6 +171,28 @@ TEST(PiecePicker, ReceivingEveryBlockCompletesThePiece) {
     EXPECT_EQ(pp.request_blocks(peer_a, bits("10"), 8, rng).size(), 0U);
 }
 
+// After a hash failure with several senders the piece is fetched again by one peer alone, so a
+// liar that is fast to ask cannot keep mixing its blocks into every retry.
+TEST(PiecePicker, AReservedPieceGoesOnlyToItsPeerUntilItDropsARequest) {
+    piece_picker pp = rarest_first(1, 2 * kib16);
+    std::mt19937_64 rng(1);
+    pp.add_peer(bits("1"));
+    pp.add_peer(bits("1"));
+    const auto first = pp.request_blocks(peer_a, bits("1"), 8, rng);
+    ASSERT_EQ(first.size(), 2U);
+    (void)pp.on_block_received(peer_a, first[0]);
+    (void)pp.on_block_received(peer_a, first[1]);
+    pp.on_piece_failed(piece_index{0});
+    pp.reserve(piece_index{0}, peer_b);
+    EXPECT_TRUE(pp.request_blocks(peer_a, bits("1"), 8, rng).empty());  // not even in endgame
+    const auto solo = pp.request_blocks(peer_b, bits("1"), 1, rng);
+    ASSERT_EQ(solo.size(), 1U);
+    EXPECT_TRUE(pp.request_blocks(peer_a, bits("1"), 8, rng).empty());
+    // The reserved peer rejects a block: the piece is anyone's again.
+    pp.on_request_dropped(peer_b, solo[0]);
+    EXPECT_FALSE(pp.request_blocks(peer_a, bits("1"), 8, rng).empty());
+}
+
 TEST(PiecePicker, EndgameAllowsBoundedDuplicatesAndReportsCancels) {
     piece_picker pp = rarest_first(1, 2 * kib16);
     std::mt19937_64 rng(1);
