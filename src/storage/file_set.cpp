@@ -95,6 +95,23 @@ error io_error(int err, const std::string& what, const std::filesystem::path& pa
     return make_error(storage_errc::io, what + " " + path.string() + ": " + std::strerror(err));
 }
 
+result<void> write_all(const open_file& f, std::uint64_t offset, const std::byte* src,
+                       std::uint64_t length) {
+    std::uint64_t done = 0;
+    while (done < length) {
+        const ssize_t n =
+            ::pwrite(f.fd, src + done, length - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return std::unexpected(io_error(n < 0 ? errno : EIO, "pwrite", f.full_path));
+        }
+        done += static_cast<std::uint64_t>(n);
+    }
+    return {};
+}
+
 result<file_set> file_set::open(const torrent_layout& layout, const std::filesystem::path& folder,
                                 allocation_mode mode) {
     std::error_code ec;

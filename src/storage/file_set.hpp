@@ -61,4 +61,8 @@ private:
 /// An io error for a failed system call: "<what> <path>: <strerror(err)>".
 [[nodiscard]] error io_error(int err, const std::string& what, const std::filesystem::path& path);
 
+/// pwrite of all `length` bytes at `offset` of f (short writes continued, EINTR retried).
+[[nodiscard]] result<void> write_all(const open_file& f, std::uint64_t offset, const std::byte* src,
+                                     std::uint64_t length);
+
 }  // namespace minibit::storage

@@ -119,19 +119,7 @@ result<void> mmap_backend::write_segment(const file_segment& s, const std::byte*
     if (!now || now->size < s.offset + s.length) {
         return std::unexpected(fault_error(s.file));
     }
-    std::uint64_t done = 0;
-    while (done < s.length) {
-        const ssize_t n = ::pwrite(f.fd, src + done, s.length - done,
-                                   static_cast<off_t>(s.offset + done));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return std::unexpected(io_error(n < 0 ? errno : EIO, "pwrite", f.full_path));
-        }
-        done += static_cast<std::uint64_t>(n);
-    }
-    return {};
+    return write_all(f, s.offset, src, s.length);
 }
 
 result<void> mmap_backend::visit(std::uint64_t start, std::uint64_t length,

@@ -60,19 +60,7 @@ result<void> pread_backend::read_segment(const file_segment& s, std::byte* dst) 
 
 result<void> pread_backend::write_segment(const file_segment& s, const std::byte* src) const {
     const open_file& f = files_[s.file];
-    std::uint64_t done = 0;
-    while (done < s.length) {
-        const ssize_t n = ::pwrite(f.fd, src + done, s.length - done,
-                                   static_cast<off_t>(s.offset + done));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return std::unexpected(io_error(n < 0 ? errno : EIO, "pwrite", f.full_path));
-        }
-        done += static_cast<std::uint64_t>(n);
-    }
-    return {};
+    return write_all(f, s.offset, src, s.length);
 }
 
 result<void> pread_backend::read(std::uint64_t start, std::span<std::byte> out) {
