@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "loadgen_fixture.hpp"
 #include "../../src/apps/loadgen/child_process.hpp"
 #include "../../src/apps/loadgen/json_reader.hpp"
 #include "../../src/apps/loadgen/swarm_files.hpp"
@@ -21,65 +22,18 @@ namespace lg = minibit::loadgen;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class temp_dir {
-public:
-    temp_dir() {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string("minibit-inprocess-") + info->name();
-        for (char& c : name) {
-            if (c == '/') c = '-';
-        }
-        path_ = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        if (!::testing::Test::HasFailure()) fs::remove_all(path_, ec);
-    }
-    [[nodiscard]] const fs::path& path() const { return path_; }
+using lg::testing::last_json_line;
+using lg::testing::loadgen_program;
+using lg::testing::number_at;
+using lg::testing::run_result;
+using lg::testing::string_at;
 
-private:
-    fs::path path_;
-};
-
-fs::path loadgen_program() {
-    const char* env = std::getenv("MINIBIT_LOADGEN");
-    return env != nullptr ? fs::path(env) : fs::path("minibit-loadgen");
-}
-
-struct run_result {
-    lg::exit_status status;
-    std::string out;
+struct temp_dir : lg::testing::test_dir {
+    temp_dir() : lg::testing::test_dir("minibit-inprocess-") {}
 };
 
 run_result run_loadgen(const fs::path& dir, std::vector<std::string> args) {
-    const fs::path out = dir / "loadgen.out";
-    auto status = lg::run_to_end({loadgen_program(), std::move(args), out}, 150s);
-    EXPECT_TRUE(status.has_value()) << (status ? "" : status.error().message());
-    auto text = lg::read_file(out, 8U << 20U);
-    return {status.value_or(lg::exit_status{}), text.value_or("")};
-}
-
-lg::json_value last_json_line(const std::string& out) {
-    const auto start = out.rfind("\n{");
-    const auto line = out.substr(start == std::string::npos ? 0 : start + 1);
-    auto doc = lg::parse_json(line.substr(0, line.find('\n')));
-    EXPECT_TRUE(doc.has_value()) << out.substr(0, 4000);
-    return doc.value_or(lg::json_value{});
-}
-
-double number_at(const lg::json_value& doc, std::string_view path) {
-    const auto* v = doc.at_path(path);
-    return v != nullptr ? v->number().value_or(-1) : -1;
-}
-
-std::string string_at(const lg::json_value& v, std::string_view key) {
-    const auto* s = v.find(key);
-    const auto* str = s != nullptr ? std::get_if<std::string>(&s->data) : nullptr;
-    return str != nullptr ? *str : std::string("<absent>");
+    return lg::testing::run_loadgen(dir, std::move(args), 150s, 8U << 20U);
 }
 
 const lg::json_value::array& rows_of(const lg::json_value& doc) {
