@@ -23,6 +23,7 @@
 
 #include "../../src/apps/loadgen/child_process.hpp"
 #include "../../src/apps/loadgen/json_reader.hpp"
+#include "skip_or_fail.hpp"
 #include "swarm_fixture.hpp"
 
 namespace minibit::swarm::testing {
@@ -78,15 +79,9 @@ const sandbox& the_sandbox() {
 [[maybe_unused]] const bool sandbox_entered = (the_sandbox(), true);
 
 /// Skips with the reason, except under CI=true, where a missing facility is a failure.
-#define MINIBIT_NEED(cond, what)                                                         \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            const char* ci = std::getenv("CI");                                          \
-            if (ci != nullptr && std::string_view(ci) == "true") {                       \
-                FAIL() << (what) << ": " << the_sandbox().why;                           \
-            }                                                                            \
-            GTEST_SKIP() << (what) << ": " << the_sandbox().why;                         \
-        }                                                                                \
+#define MINIBIT_NEED(cond, what)                                                        \
+    do {                                                                                \
+        if (!(cond)) MINIBIT_SKIP_OR_FAIL(std::string(what) + ": " + the_sandbox().why); \
     } while (0)
 
 // ---- programs, files, stats -----------------------------------------------------------------
