@@ -92,7 +92,10 @@ def aria2(aria, torrent: str, folder: str, port: int, seed: bool, udp: bool) -> 
     cmd = [aria, f"--dir={folder}", f"--listen-port={port}", *dht,
            "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--console-log-level=warn",
            "--summary-interval=0", "--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=5"]
-    cmd += ["--check-integrity=true", "--bt-seed-unverified=true", "--seed-time=5"] if seed \
+    # --seed-ratio=0.0: aria2's default ratio 1.0 stops a seeder once it has uploaded one copy,
+    # which a leecher re-requesting a few blocks reaches before it completes (seen at 99.5%).
+    cmd += ["--check-integrity=true", "--bt-seed-unverified=true", "--seed-time=5",
+            "--seed-ratio=0.0"] if seed \
         else ["--seed-time=0"]
     return subprocess.Popen(cmd + [torrent], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
