@@ -37,6 +37,7 @@
 
 extern char** environ;
 
+#include "eintr.hpp"
 #include "temp_dir.hpp"
 
 namespace minibit::faults {
@@ -253,13 +254,13 @@ inline std::string http_get(std::uint16_t port, const std::string& target,
     fd_guard fd = tcp_connect(port, timeout);
     if (fd.get() < 0) return {};
     const std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    if (test_io::send_retry(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         return {};
     }
     std::string out;
     char buf[4096];
     while (true) {
-        const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+        const ssize_t n = test_io::recv_retry(fd.get(), buf, sizeof buf, 0);
         if (n <= 0) break;
         out.append(buf, static_cast<std::size_t>(n));
     }

@@ -1,3 +1,4 @@
+
 // minibit-loadgen announce end to end: the real program (MINIBIT_LOADGEN) drives a bounded load
 // at an in-process minibit tracker over HTTP (keep-alive and one connection per announce) and
 // UDP; the tests read its JSON report and the tracker's /stats.
@@ -24,6 +25,7 @@
 #include "../../src/apps/loadgen/announce_report.hpp"
 #include "../../src/apps/loadgen/announce_workload.hpp"
 #include "../../src/apps/loadgen/json_reader.hpp"
+#include "eintr.hpp"
 #include "minibit/tracker/server.hpp"
 
 namespace {
@@ -66,10 +68,10 @@ std::string http_get(const io::address& to, const std::string& target) {
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) {
         const std::string req =
             "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-        ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        test_io::send_retry(fd, req.data(), req.size(), MSG_NOSIGNAL);
         char buf[4096];
         for (int i = 0; i < 1000; ++i) {
-            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            const ssize_t n = test_io::recv_retry(fd, buf, sizeof buf, 0);
             if (n <= 0) break;
             in.append(buf, static_cast<std::size_t>(n));
         }
@@ -268,11 +270,11 @@ private:
             std::string in;
             char buf[2048];
             while (in.find("\r\n\r\n") == std::string::npos && in.size() < 8192) {
-                const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+                const ssize_t n = test_io::recv_retry(c, buf, sizeof buf, 0);
                 if (n <= 0) break;
                 in.append(buf, static_cast<std::size_t>(n));
             }
-            ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+            test_io::send_retry(c, answer.data(), answer.size(), MSG_NOSIGNAL);
             ::close(c);
         }
     }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "eintr.hpp"
 #include "minibit/wire/tracker_udp.hpp"
 
 namespace minibit::tracker {
@@ -38,7 +39,7 @@ public:
     [[nodiscard]] bool ok() const { return ok_; }
     bool send_all(std::string_view s) {
         while (!s.empty()) {
-            const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+            const ssize_t n = test_io::send_retry(fd_, s.data(), s.size(), MSG_NOSIGNAL);
             if (n <= 0) return false;
             s.remove_prefix(static_cast<std::size_t>(n));
         }
@@ -62,15 +63,15 @@ public:
                 }
             }
             char tmp[65536];
-            const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+            const ssize_t n = test_io::recv_retry(fd_, tmp, sizeof tmp, 0);
             if (n <= 0) return {};
             buf_.append(tmp, static_cast<std::size_t>(n));
         }
     }
     std::vector<std::uint8_t> exchange(const std::vector<std::uint8_t>& packet) {
-        ::send(fd_, packet.data(), packet.size(), 0);
+        test_io::send_retry(fd_, packet.data(), packet.size(), 0);
         std::vector<std::uint8_t> in(2048);
-        const ssize_t n = ::recv(fd_, in.data(), in.size(), 0);
+        const ssize_t n = test_io::recv_retry(fd_, in.data(), in.size(), 0);
         in.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
         return in;
     }
