@@ -4,9 +4,11 @@
 // do interrupt such waits now and then (seen in TSan runs on kernel 6.18).
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 
 namespace minibit::test_io {
@@ -25,6 +27,18 @@ inline ssize_t send_retry(int fd, const void* buf, std::size_t len, int flags) {
         n = ::send(fd, buf, len, flags);
     } while (n < 0 && errno == EINTR);
     return n;
+}
+
+/// poll() that resumes after EINTR with what is left of timeout_ms (never longer in all).
+inline int poll_retry(pollfd* fds, nfds_t n, int timeout_ms) {
+    using clock = std::chrono::steady_clock;
+    const auto end = clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+        const int r = ::poll(fds, n, timeout_ms);
+        if (r >= 0 || errno != EINTR) return r;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now());
+        timeout_ms = left.count() > 0 ? static_cast<int>(left.count()) : 0;
+    }
 }
 
 }  // namespace minibit::test_io

@@ -392,7 +392,7 @@ void send_udp(const fd_guard& fd, std::uint16_t port, const std::vector<std::uin
 /// The next datagram on `fd` within `limit`, or an empty vector.
 std::vector<std::uint8_t> recv_udp(const fd_guard& fd, int limit_ms) {
     pollfd p{fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, limit_ms) <= 0) return {};
+    if (test_io::poll_retry(&p, 1, limit_ms) <= 0) return {};
     std::vector<std::uint8_t> buf(65536);
     const ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
     buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);

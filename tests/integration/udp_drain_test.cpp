@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "eintr.hpp"
 #include "reactor_fixture.hpp"
 
 namespace minibit::io::testing {
@@ -33,7 +34,7 @@ public:
     /// The next datagram, or "" when none comes within 2 s.
     std::string receive() const {
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 2000) != 1) {
+        if (test_io::poll_retry(&p, 1, 2000) != 1) {
             return "";
         }
         std::string buf(70000, '\0');
