@@ -4,6 +4,7 @@
 // peer are found next to it.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -260,6 +261,61 @@ TEST(LoadgenSwarm, RejectsKillingEveryPeerAsUsageError) {
         run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--kill", "3"}));
     EXPECT_EQ(run.status.code, 2);
     EXPECT_NE(run.out.find("--kill: 3 is outside 0..2"), std::string::npos) << run.out;
+}
+
+// "0-2,5" (a Cpus_allowed_list) as the set {0, 1, 2, 5}.
+std::set<unsigned> cpu_list(const std::string& text) {
+    std::set<unsigned> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const std::size_t end = std::min(text.find(',', at), text.size());
+        const std::string part = text.substr(at, end - at);
+        const std::size_t dash = part.find('-');
+        const auto first = static_cast<unsigned>(std::stoul(part.substr(0, dash)));
+        const auto last = dash == std::string::npos
+                              ? first
+                              : static_cast<unsigned>(std::stoul(part.substr(dash + 1)));
+        for (unsigned c = first; c <= last; ++c) out.insert(c);
+        at = end + 1;
+    }
+    return out;
+}
+
+// --tracker-cpu N: the tracker (every thread) and the latency probe on CPU N, the driver and
+// its peers on the others; the report reads the placement back from /proc.
+TEST(LoadgenSwarm, TrackerCpuPutsTheTrackerApartFromTheSwarm) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+    if (CPU_COUNT(&set) < 2) GTEST_SKIP() << "needs two CPUs; this process may use one";
+    std::set<unsigned> allowed;
+    for (unsigned c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set)) allowed.insert(c);
+    }
+    const unsigned tracker_cpu = *allowed.rbegin();
+    temp_dir dir;
+    const auto run = run_loadgen(
+        dir.path(), swarm_args(dir.path(), {"--peers", "3", "--tracker-cpu",
+                                            std::to_string(tracker_cpu), "--probe-rate", "50"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 3);
+    EXPECT_EQ(cpu_list(string_at(doc, "tracker_cpus")), std::set<unsigned>{tracker_cpu});
+    allowed.erase(tracker_cpu);
+    EXPECT_EQ(cpu_list(string_at(doc, "driver_cpus")), allowed);
+    const auto* probe = doc.find("tracker_probe");
+    ASSERT_NE(probe, nullptr);
+    EXPECT_EQ(number_at(*probe, "errors"), 0);  // a short swarm may end before it answers
+}
+
+TEST(LoadgenSwarm, RejectsATrackerCpuItCannotUse) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(),
+                                 swarm_args(dir.path(), {"--tracker-cpu", "1023"}));
+    EXPECT_EQ(run.status.code, 2);
+    EXPECT_NE(run.out.find("--tracker-cpu: CPU 1023 is not one this process may run on"),
+              std::string::npos)
+        << run.out;
 }
 
 TEST(LoadgenSwarm, RejectsKillingTheSeederAsUsageError) {

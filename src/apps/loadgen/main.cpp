@@ -3,6 +3,7 @@
 // pieces over them, waits until every peer has rebuilt the file, checks every copy byte for
 // byte and prints a table or JSON.
 // Thin: parse flags, hand them to swarm_driver, print its report.
+#include <sched.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -14,6 +15,7 @@
 #include "../common/flags.hpp"
 #include "announce_cli.hpp"
 #include "child_process.hpp"
+#include "cpu_affinity.hpp"
 #include "spawn_floor.hpp"
 #include "swarm_driver.hpp"
 
@@ -59,6 +61,9 @@ prints per-peer results, a summary and the wall time of the whole run.
                          index in every line
   --threads T            reactor threads for --in-process (default: one per core)
   --log-per-peer         with --in-process: DIR/peer-N.log per peer instead of DIR/peers.log
+  --tracker-cpu N        run the tracker and the probe on CPU N and everything else (this
+                         program's threads, the peers) on the other CPUs, so the swarm's load
+                         does not queue the tracker (default: no placement)
 
 Exit status: 0 when every surviving peer rebuilt an identical copy; 1 otherwise (including
 timeout); 2 on a usage error; 128+N when stopped by signal N.
@@ -104,6 +109,12 @@ void read_hosting_flags(const flags& f, lg::swarm_options& o) {
     o.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
     o.probe_rate = static_cast<double>(
         f.get_uint("probe-rate", 0, 1000).value_or(in_process ? 50 : 0));
+    if (const auto cpu = f.get_uint("tracker-cpu", 0, CPU_SETSIZE - 1)) {
+        o.tracker_cpu = static_cast<unsigned>(*cpu);
+        if (auto problem = lg::cpu_placement_problem(*o.tracker_cpu)) {
+            throw usage_error("--tracker-cpu: " + *problem);
+        }
+    }
 }
 
 lg::swarm_options read_options(const flags& f) {
@@ -143,7 +154,8 @@ int cmd_swarm(int argc, char** argv) {
     const flags f(argc, argv, 2,
                   {"peers", "file", "size", "pieces", "piece-size", "mode", "numwant", "kill",
                    "timeout", "linger", "seed", "out", "logs", "tracker-bin", "peer-bin", "io",
-                   "log-level", "rechoke-interval", "max-peers", "probe-rate", "threads"},
+                   "log-level", "rechoke-interval", "max-peers", "probe-rate", "threads",
+                   "tracker-cpu"},
                   {"json", "keep", "in-process", "log-per-peer"});
     const lg::swarm_options options = read_options(f);
     lg::block_driver_signals();

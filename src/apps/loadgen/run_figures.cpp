@@ -22,6 +22,11 @@ std::string json_opt(const std::optional<std::uint64_t>& v) {
     return v ? fmt::format("{}", *v) : std::string("null");
 }
 
+// A CPU list such as "0-3,5" needs no escaping beyond the quotes.
+std::string json_str(const std::optional<std::string>& v) {
+    return v ? fmt::format("\"{}\"", *v) : std::string("null");
+}
+
 std::optional<double> cpu_share(const run_figures& f) {
     if (!f.tracker_cpu_seconds || !f.swarm_seconds || *f.swarm_seconds <= 0) return std::nullopt;
     return 100.0 * *f.tracker_cpu_seconds / *f.swarm_seconds;
@@ -47,6 +52,10 @@ std::string format_figures_table(const run_figures& f) {
                            p.rate_per_second, p.sent, p.errors, ms(p.p50_us), ms(p.p99_us),
                            ms(p.p999_us), ms(p.max_us));
     }
+    if (f.tracker_cpus && f.driver_cpus) {
+        out += fmt::format("CPU placement: tracker and probe on CPU {}, the swarm on CPU {}\n",
+                           *f.tracker_cpus, *f.driver_cpus);
+    }
     if (f.tracker_cpu_seconds) {
         const auto share = cpu_share(f);
         out += fmt::format("tracker CPU while the swarm ran: {:.2f} s ({} % of one core)\n",
@@ -68,11 +77,25 @@ std::string format_figures_json(const run_figures& f) {
     return fmt::format(
         "\"hosting\":\"{}\",\"threads\":{},\"swarm_seconds\":{},\"tracker_probe\":{},"
         "\"tracker_cpu_seconds\":{},\"tracker_cpu_percent\":{},\"max_rss_bytes\":{},"
-        "\"peak_anon_bytes\":{},\"peak_fds\":{},\"nofile_limit\":{}",
+        "\"peak_anon_bytes\":{},\"peak_fds\":{},\"nofile_limit\":{},\"tracker_cpus\":{},"
+        "\"driver_cpus\":{}",
         f.hosting == peer_hosting::in_process ? "in-process" : "processes", f.threads,
         json_opt(f.swarm_seconds), probe, json_opt(f.tracker_cpu_seconds), json_opt(cpu_share(f)),
         json_opt(f.max_rss_bytes), json_opt(f.peak_anon_bytes), json_opt(f.peak_fds),
-        json_opt(f.nofile_limit));
+        json_opt(f.nofile_limit), json_str(f.tracker_cpus), json_str(f.driver_cpus));
+}
+
+std::optional<std::string> allowed_cpus(const std::string& pid) {
+    std::ifstream in("/proc/" + pid + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        constexpr std::string_view key = "Cpus_allowed_list:";
+        if (line.starts_with(key)) {
+            const auto from = line.find_first_not_of(" \t", key.size());
+            return from == std::string::npos ? std::string() : line.substr(from);
+        }
+    }
+    return std::nullopt;
 }
 
 std::optional<std::uint64_t> open_descriptors() {

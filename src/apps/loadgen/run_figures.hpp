@@ -23,6 +23,9 @@ struct run_figures {
     std::optional<std::uint64_t> peak_anon_bytes;  ///< its anonymous (heap) part, sampled
     std::optional<std::uint64_t> peak_fds;       ///< the driver's open descriptors, sampled
     std::optional<std::uint64_t> nofile_limit;   ///< RLIMIT_NOFILE soft limit used
+    /// CPUs the tracker and this driver were allowed at the end of the swarm (Cpus_allowed_list
+    /// of /proc/PID/status, e.g. "1" and "0"); read back only with --tracker-cpu.
+    std::optional<std::string> tracker_cpus, driver_cpus;
 };
 
 /// A few lines for the table (empty when nothing was measured).
@@ -34,6 +37,8 @@ struct run_figures {
 [[nodiscard]] std::optional<std::uint64_t> open_descriptors();
 /// Anonymous resident memory of this process in bytes (RssAnon of /proc/self/status).
 [[nodiscard]] std::optional<std::uint64_t> anon_rss_bytes();
+/// Cpus_allowed_list of /proc/PID/status ("self" for this process), if readable.
+[[nodiscard]] std::optional<std::string> allowed_cpus(const std::string& pid);
 /// Peak RSS of this process in bytes (getrusage).
 [[nodiscard]] std::uint64_t peak_rss_bytes();
 

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "cpu_affinity.hpp"
 #include "minibit/core/metainfo.hpp"
 
 namespace minibit::loadgen {
@@ -111,8 +112,11 @@ swarm_report swarm_driver::run() {
     const auto mark = [this](std::optional<double>& at) {
         at = seconds_between(started_, clock::now());
     };
-    result<void> step = prepare_original();
+    result<void> step{};
+    if (opts_.tracker_cpu) step = leave_cpu_free(*opts_.tracker_cpu);
+    if (step) step = prepare_original();
     if (step) step = start_tracker();
+    if (step && opts_.tracker_cpu) step = pin_process(tracker_->pid(), *opts_.tracker_cpu);
     if (step) mark(ph.tracker_ready);
     if (step) step = make_torrent();
     if (step) mark(ph.torrent_made);

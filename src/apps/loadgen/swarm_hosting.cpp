@@ -73,7 +73,7 @@ void swarm_driver::start_probe() {
     if (tracker_) tracker_cpu_at_start_ = process_cpu_seconds(tracker_->pid());
     if (opts_.probe_rate <= 0 || tracker_port_ == 0) return;
     probe_ = std::make_unique<tracker_probe>(tracker_port_, opts_.probe_rate, opts_.numwant,
-                                             deadline_);
+                                             deadline_, opts_.tracker_cpu);
     probe_->start();
 }
 
@@ -109,6 +109,10 @@ void swarm_driver::finish_probe() {
         if (const auto now = process_cpu_seconds(tracker_->pid())) {
             f.tracker_cpu_seconds = *now - *tracker_cpu_at_start_;
         }
+    }
+    if (opts_.tracker_cpu && tracker_) {
+        f.tracker_cpus = allowed_cpus(std::to_string(tracker_->pid()));
+        f.driver_cpus = allowed_cpus("self");
     }
     if (probe_) {
         probe_->stop();

@@ -52,6 +52,7 @@ struct swarm_options {
     unsigned threads = 0;  ///< --in-process reactor threads (0: one per core)
     log_layout logs = log_layout::single_file;  ///< --in-process only (processes: per peer)
     double probe_rate = 0;  ///< tracker latency probe, announces per second (0: off)
+    std::optional<unsigned> tracker_cpu;  ///< the tracker and probe on this CPU, the rest elsewhere
 };
 
 }  // namespace minibit::loadgen

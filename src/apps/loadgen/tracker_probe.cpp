@@ -12,6 +12,7 @@
 
 #include "announce_driver.hpp"
 #include "announce_workload.hpp"
+#include "cpu_affinity.hpp"
 
 namespace minibit::loadgen {
 
@@ -23,8 +24,9 @@ constexpr std::chrono::milliseconds probe_timeout{2'000};
 }  // namespace
 
 tracker_probe::tracker_probe(std::uint16_t port, double rate, std::uint32_t numwant,
-                             std::chrono::steady_clock::time_point until)
-    : port_(port), rate_(rate), numwant_(numwant), until_(until) {
+                             std::chrono::steady_clock::time_point until,
+                             std::optional<unsigned> cpu)
+    : port_(port), rate_(rate), numwant_(numwant), until_(until), cpu_(cpu) {
     counts_.rate_per_second = rate;
 }
 
@@ -43,6 +45,11 @@ void tracker_probe::stop() {
 void tracker_probe::loop() {
     // Named so that it can be found (and given a scheduling priority) from outside.
     ::pthread_setname_np(::pthread_self(), "tracker-probe");
+    if (cpu_) {
+        if (auto r = pin_this_thread(*cpu_); !r) {
+            fmt::print(stderr, "minibit-loadgen: tracker probe: {}\n", r.error().message());
+        }
+    }
     auto url = parse_tracker_url(fmt::format("http://127.0.0.1:{}/announce", port_));
     if (!url) return;
     announce_options o;

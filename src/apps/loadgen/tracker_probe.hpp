@@ -29,9 +29,10 @@ struct probe_result {
 /// A bounded announce probe against 127.0.0.1:port.
 class tracker_probe {
 public:
-    /// Probes `rate` announces per second (issuing stops at stop() or at `until`).
+    /// Probes `rate` announces per second (issuing stops at stop() or at `until`), from a
+    /// thread pinned to `cpu` when one is given.
     tracker_probe(std::uint16_t port, double rate, std::uint32_t numwant,
-                  std::chrono::steady_clock::time_point until);
+                  std::chrono::steady_clock::time_point until, std::optional<unsigned> cpu);
     tracker_probe(const tracker_probe&) = delete;
     tracker_probe& operator=(const tracker_probe&) = delete;
     tracker_probe(tracker_probe&&) = delete;
@@ -52,6 +53,7 @@ private:
     double rate_;
     std::uint32_t numwant_;
     std::chrono::steady_clock::time_point until_;
+    std::optional<unsigned> cpu_;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
     latency_histogram latency_;  // probe thread until joined
