@@ -5,9 +5,12 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -76,6 +79,7 @@ private:
     result<void> setup_ring();
     result<void> check_ops();
     result<void> setup_buffers();
+    int submit_and_wait_batch(__kernel_timespec* ts);
     io_uring_sqe* sqe();
     void arm_wake();
     void arm_recv(std::uint32_t slot, conn_state& c);
@@ -95,6 +99,7 @@ private:
     io_uring ring_{};
     bool ring_ready_ = false;
     unsigned setup_flags_ = 0;   // the IORING_SETUP_* task-run flags the kernel accepted
+    bool batch_wait_ = false;    // reactor_options::batch_wait is on and the kernel has it
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::byte* buffers_ = nullptr;
     std::uint64_t wake_value_ = 0;
@@ -119,6 +124,13 @@ result<void> uring_reactor::init() {
         return r;
     }
     arm_wake();
+    // IORING_FEAT_MIN_TIMEOUT (1U << 15, kernel 6.12) is newer than liburing 2.3's header.
+    constexpr unsigned feat_min_timeout = 1U << 15U;
+    batch_wait_ = options_.batch_wait.count() > 0 && options_.batch_wait_events > 1 &&
+                  (ring_.features & feat_min_timeout) != 0U;
+    if (options_.batch_wait.count() > 0 && !batch_wait_) {
+        spdlog::info("io: batched wake-ups need kernel 6.12+ (IORING_FEAT_MIN_TIMEOUT); waking per event");
+    }
     spdlog::debug("io: io_uring reactor ready, task-run setup flags {:#x}", setup_flags_);
     return {};
 }
@@ -268,30 +280,66 @@ result<void> uring_reactor::wait(std::optional<clock::duration> timeout) {
         ts.tv_nsec = ns % 1'000'000'000;
     }
     // One enter per turn: submits everything queued and waits (DEFER_TASKRUN needs this wait).
-    const int ret = io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout ? &ts : nullptr,
-                                                     nullptr);
+    const int ret = batch_wait_ ? submit_and_wait_batch(timeout ? &ts : nullptr)
+                                : io_uring_submit_and_wait_timeout(&ring_, &first, 1,
+                                                                   timeout ? &ts : nullptr, nullptr);
     refresh_now();
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
         return std::unexpected(errno_error(-ret, "io_uring_submit_and_wait_timeout"));
     }
     std::array<io_uring_cqe*, 256> cqes{};
-    std::vector<completion> batch;
+    std::vector<completion> ready;
     // Bounded: at most 16 batches per turn, so a flood cannot starve timers and posts.
     for (int round = 0; round < 16; ++round) {
         const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
         if (n == 0) {
             break;
         }
-        batch.clear();
+        ready.clear();
         for (unsigned i = 0; i < n; ++i) {
-            batch.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
+            ready.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
         }
         io_uring_cq_advance(&ring_, n);
-        for (const auto& c : batch) {
+        for (const auto& c : ready) {
             dispatch(c);
         }
     }
     return {};
+}
+
+// liburing 2.3 cannot pass min_wait_usec, so this is its submit-and-wait done by hand: publish
+// the queued SQEs (the SQ tail protocol of io_uring(7), as __io_uring_flush_sq does), then one
+// io_uring_enter with IORING_ENTER_EXT_ARG whose getevents arg carries the batch wait in the
+// field that kernel 6.12 named min_wait_usec (`pad` in the 2.3 header). Returns 0 or -errno.
+int uring_reactor::submit_and_wait_batch(__kernel_timespec* ts) {
+    __kernel_timespec forever{3600, 0};   // a batch wait wants a timeout; no timer: an hour
+    if (ts == nullptr) ts = &forever;
+    io_uring_sq& sq = ring_.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (sq.sqe_head != tail) {
+        sq.sqe_head = tail;
+        io_uring_smp_store_release(sq.ktail, tail);
+    }
+    const unsigned to_submit = tail - io_uring_smp_load_acquire(sq.khead);
+    if (to_submit > 0) {
+        // Submit alone first: what completes inline (a recv whose data is there, a send) is
+        // handled at once; sleeping on it for the batch would add a wake-up per step of a
+        // connection's exchange.
+        if (::syscall(__NR_io_uring_enter, ring_.ring_fd, to_submit, 0, 0, nullptr, 0) < 0) {
+            return -errno;
+        }
+        if (io_uring_cq_ready(&ring_) > 0) {
+            return 0;
+        }
+    }
+    io_uring_getevents_arg arg{};
+    arg.sigmask = 0;
+    arg.sigmask_sz = _NSIG / 8;
+    arg.pad = static_cast<__u32>(options_.batch_wait.count());
+    arg.ts = reinterpret_cast<__u64>(ts);
+    const long r = ::syscall(__NR_io_uring_enter, ring_.ring_fd, 0, options_.batch_wait_events,
+                             IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+    return r < 0 ? -errno : 0;
 }
 
 void uring_reactor::dispatch(const completion& cqe) {

@@ -48,6 +48,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     io::runner_options opts;
     opts.threads = n;
     opts.backend = config.backend;
+    opts.reactor.batch_wait = config.batch_wait;
     tracker_server* raw = self.get();
     http_front_config per_front = config.http_front;
     per_front.max_connections = (config.http_front.max_connections + n - 1) / n;

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -93,17 +94,25 @@ std::string announce(std::string_view peer_id, int port, std::string_view extra 
            std::to_string(port) + "&left=0" + std::string(extra);
 }
 
-class TrackerServer : public testing::TestWithParam<io::backend_kind> {
+// An io back end, and the reactors' batched wake-ups (io_uring, kernel 6.12+; else ignored).
+struct variant {
+    io::backend_kind backend;
+    std::chrono::microseconds batch_wait{0};
+    const char* name;
+};
+
+class TrackerServer : public testing::TestWithParam<variant> {
 protected:
     void SetUp() override {
-        if (GetParam() == io::backend_kind::uring && !io::uring_available()) {
+        if (GetParam().backend == io::backend_kind::uring && !io::uring_available()) {
             GTEST_SKIP() << "io_uring is not available on this machine";
         }
         server_config c;
         c.http = io::address::loopback_v4(0);
         c.udp = io::address::loopback_v4(0);
         c.threads = 2;
-        c.backend = GetParam();
+        c.backend = GetParam().backend;
+        c.batch_wait = GetParam().batch_wait;
         auto s = tracker_server::start(c, nullptr);
         ASSERT_TRUE(s) << s.error().message();
         server_ = std::move(*s);
@@ -233,11 +242,13 @@ TEST_P(TrackerServer, MetricsAreServedInPrometheusFormat) {
     EXPECT_NE(m.find("# TYPE minibit_tracker_requests_total counter"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TrackerServer,
-                         testing::Values(io::backend_kind::epoll, io::backend_kind::uring),
-                         [](const testing::TestParamInfo<io::backend_kind>& i) {
-                             return std::string(io::to_string(i.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, TrackerServer,
+    testing::Values(variant{io::backend_kind::epoll, {}, "epoll"},
+                    variant{io::backend_kind::uring, {}, "uring"},
+                    variant{io::backend_kind::uring, std::chrono::microseconds(250),
+                            "uring_batch_wait_250us"}),
+    [](const testing::TestParamInfo<variant>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace minibit::tracker

@@ -38,6 +38,8 @@ struct server_config {
     unsigned threads = 0;              ///< 0: one per core
     io::backend_kind backend = io::backend_kind::auto_select;
     http_front_config http_front;
+    /// io::reactor_options::batch_wait of every reactor thread (0: wake on every event).
+    std::chrono::microseconds batch_wait{0};
 };
 
 class http_front;

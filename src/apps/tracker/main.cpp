@@ -30,6 +30,12 @@ constexpr const char* usage = R"(usage: minibit-tracker [flags]
   --min-interval SECS   minimum announce interval told to clients (default 60)
   --max-numwant N       most peers in one answer (default 200)
   --log-level LEVEL     trace, debug, info, warn, error or off (default info)
+  --batch-wait-us N     io_uring on kernel 6.12+: sleep until 32 events are ready or N
+                        microseconds have passed and one is, so a busy UDP tracker wakes once
+                        per several announces (less CPU each, up to N us more latency; 250-500
+                        halves to thirds the CPU per UDP announce at 20k/s, but costs more CPU
+                        with a new HTTP connection per announce); 0 wakes on every event
+                        (default 0)
   --request-timeout S   an HTTP request head must be complete S seconds after the accept
                         (first request) or its first byte (later ones), else the connection
                         is closed (default 10)
@@ -91,6 +97,7 @@ void apply(options& o, const std::string& flag, const std::string& v) {
     else if (flag == "--min-interval") svc.min_interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
     else if (flag == "--max-numwant") svc.table.max_numwant = static_cast<std::uint32_t>(to_uint(flag, v, 1, 2000));
     else if (flag == "--log-level") o.level = v;
+    else if (flag == "--batch-wait-us") o.server.batch_wait = std::chrono::microseconds(to_uint(flag, v, 0, 100000));
     else if (flag == "--request-timeout") o.server.http_front.request_timeout = std::chrono::seconds(to_uint(flag, v, 1, 3600));
     else if (flag == "--idle-timeout") o.server.http_front.idle_timeout = std::chrono::seconds(to_uint(flag, v, 1, 86400));
     else if (flag == "--max-connections") o.server.http_front.max_connections = to_uint(flag, v, 1, 10000000);
