@@ -10,7 +10,6 @@
 
 #include <array>
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -288,55 +287,43 @@ result<void> uring_reactor::wait(std::optional<clock::duration> timeout) {
         return std::unexpected(errno_error(-ret, "io_uring_submit_and_wait_timeout"));
     }
     std::array<io_uring_cqe*, 256> cqes{};
-    std::vector<completion> ready;
+    std::vector<completion> batch;
     // Bounded: at most 16 batches per turn, so a flood cannot starve timers and posts.
     for (int round = 0; round < 16; ++round) {
         const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
         if (n == 0) {
             break;
         }
-        ready.clear();
+        batch.clear();
         for (unsigned i = 0; i < n; ++i) {
-            ready.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
+            batch.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
         }
         io_uring_cq_advance(&ring_, n);
-        for (const auto& c : ready) {
+        for (const auto& c : batch) {
             dispatch(c);
         }
     }
     return {};
 }
 
-// liburing 2.3 cannot pass min_wait_usec, so this is its submit-and-wait done by hand: publish
-// the queued SQEs (the SQ tail protocol of io_uring(7), as __io_uring_flush_sq does), then one
-// io_uring_enter with IORING_ENTER_EXT_ARG whose getevents arg carries the batch wait in the
-// field that kernel 6.12 named min_wait_usec (`pad` in the 2.3 header). Returns 0 or -errno.
+// liburing 2.3 cannot pass min_wait_usec, so the wait is one io_uring_enter by hand with
+// IORING_ENTER_EXT_ARG, whose getevents arg carries the batch wait in the field kernel 6.12 named
+// min_wait_usec (`pad` in the 2.3 header). Queued SQEs are submitted first, alone: what completes
+// inline (a recv whose data is there, a send) is handled at once, since sleeping on it for the
+// batch would add a wake-up per step of a connection's exchange. Returns 0 or -errno.
 int uring_reactor::submit_and_wait_batch(__kernel_timespec* ts) {
-    __kernel_timespec forever{3600, 0};   // a batch wait wants a timeout; no timer: an hour
-    if (ts == nullptr) ts = &forever;
-    io_uring_sq& sq = ring_.sq;
-    const unsigned tail = sq.sqe_tail;
-    if (sq.sqe_head != tail) {
-        sq.sqe_head = tail;
-        io_uring_smp_store_release(sq.ktail, tail);
-    }
-    const unsigned to_submit = tail - io_uring_smp_load_acquire(sq.khead);
-    if (to_submit > 0) {
-        // Submit alone first: what completes inline (a recv whose data is there, a send) is
-        // handled at once; sleeping on it for the batch would add a wake-up per step of a
-        // connection's exchange.
-        if (::syscall(__NR_io_uring_enter, ring_.ring_fd, to_submit, 0, 0, nullptr, 0) < 0) {
-            return -errno;
+    if (io_uring_sq_ready(&ring_) > 0) {
+        if (const int s = io_uring_submit(&ring_); s < 0) {
+            return s;
         }
         if (io_uring_cq_ready(&ring_) > 0) {
             return 0;
         }
     }
+    __kernel_timespec forever{3600, 0};   // a batch wait wants a timeout; no timer: an hour
     io_uring_getevents_arg arg{};
-    arg.sigmask = 0;
-    arg.sigmask_sz = _NSIG / 8;
     arg.pad = static_cast<__u32>(options_.batch_wait.count());
-    arg.ts = reinterpret_cast<__u64>(ts);
+    arg.ts = reinterpret_cast<__u64>(ts != nullptr ? ts : &forever);
     const long r = ::syscall(__NR_io_uring_enter, ring_.ring_fd, 0, options_.batch_wait_events,
                              IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
     return r < 0 ? -errno : 0;

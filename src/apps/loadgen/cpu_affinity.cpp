@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -31,10 +32,8 @@ cpu_set_t only(unsigned cpu) {
     return set;
 }
 
-}  // namespace
-
-std::optional<std::string> cpu_placement_problem(unsigned cpu) {
-    cpu_set_t set;
+// The CPUs this thread may use now, and why `cpu` cannot be left to the tracker, if so.
+std::optional<std::string> usable_cpus(unsigned cpu, cpu_set_t& set) {
     CPU_ZERO(&set);
     if (::sched_getaffinity(0, sizeof set, &set) != 0) {
         return fmt::format("sched_getaffinity: {}", std::strerror(errno));
@@ -46,11 +45,16 @@ std::optional<std::string> cpu_placement_problem(unsigned cpu) {
     return std::nullopt;
 }
 
-result<void> leave_cpu_free(unsigned cpu) {
-    if (auto problem = cpu_placement_problem(cpu)) return fail(loadgen_errc::io, *problem);
+}  // namespace
+
+std::optional<std::string> cpu_placement_problem(unsigned cpu) {
     cpu_set_t set;
-    CPU_ZERO(&set);
-    (void)::sched_getaffinity(0, sizeof set, &set);
+    return usable_cpus(cpu, set);
+}
+
+result<void> leave_cpu_free(unsigned cpu) {
+    cpu_set_t set;
+    if (auto problem = usable_cpus(cpu, set)) return fail(loadgen_errc::io, *problem);
     CPU_CLR(cpu, &set);
     return set_affinity(0, set, cpu);
 }
@@ -58,13 +62,13 @@ result<void> leave_cpu_free(unsigned cpu) {
 result<void> pin_process(pid_t pid, unsigned cpu) {
     const cpu_set_t set = only(cpu);
     std::error_code ec;
-    std::filesystem::directory_iterator it(fmt::format("/proc/{}/task", pid), ec);
-    if (ec) return fail(loadgen_errc::io, fmt::format("/proc/{}/task: {}", pid, ec.message()));
-    for (const auto& entry : it) {
-        const std::string name = entry.path().filename().string();
-        const auto tid = static_cast<pid_t>(std::stol(name));
+    const std::string dir = fmt::format("/proc/{}/task", pid);
+    std::filesystem::directory_iterator it(dir, ec);
+    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        const auto tid = static_cast<pid_t>(std::strtol(it->path().filename().c_str(), nullptr, 10));
         if (auto r = set_affinity(tid, set, cpu); !r) return r;
     }
+    if (ec) return fail(loadgen_errc::io, fmt::format("{}: {}", dir, ec.message()));
     return {};
 }
 
