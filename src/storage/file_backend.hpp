@@ -1,7 +1,8 @@
 // Private to storage/: how piece bytes reach the files. One abstract interface over the
-// torrent byte stream, two implementations: mmap (whole-file MAP_SHARED mappings, memcpy under
-// the SIGBUS guard) and pread/pwrite (the baseline, and the safe choice for sparse files on
-// network filesystems). Owned by one piece_store; one thread at a time.
+// torrent byte stream, two implementations: mmap (whole-file MAP_SHARED read-only mappings,
+// memcpy under the SIGBUS guard, writes with pwrite) and pread/pwrite (the baseline, and the
+// safe choice for sparse files on network filesystems). Owned by one piece_store; one thread
+// at a time, except visit() and writes of different ranges (hashing workers, shards).
 #pragma once
 
 #include <cstddef>

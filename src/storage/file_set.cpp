@@ -2,12 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
+#include <optional>
 #include <utility>
 
 namespace minibit::storage {
@@ -18,71 +17,57 @@ std::int64_t mtime_ns_of(const struct stat& st) {
     return std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + std::int64_t{st.st_mtim.tv_nsec};
 }
 
-/// Bytes the filesystem still has to find for this file to reach `length`.
-std::uint64_t missing_bytes(const struct stat& st, std::uint64_t length) {
-    const auto allocated = static_cast<std::uint64_t>(st.st_blocks) * 512U;
-    return allocated >= length ? 0 : length - allocated;
-}
-
-/// Refuses to start when the folder's filesystem has less free space than the files still need.
-result<void> check_free_space(const std::filesystem::path& folder, std::uint64_t needed) {
-    struct statvfs vfs {};
-    if (::statvfs(folder.c_str(), &vfs) != 0) {
-        return std::unexpected(io_error(errno, "statvfs", folder));
-    }
-    const std::uint64_t free_bytes = std::uint64_t{vfs.f_bavail} * std::uint64_t{vfs.f_frsize};
-    if (free_bytes < needed) {
-        return fail(storage_errc::no_space,
-                    "not enough space in " + folder.string() + ": need " + std::to_string(needed) +
-                        " bytes, " + std::to_string(free_bytes) + " free");
-    }
-    return {};
-}
-
-/// Brings an open file to its final length per the allocation mode.
-result<void> size_file(const open_file& f, const struct stat& st, allocation_mode mode) {
-    if (static_cast<std::uint64_t>(st.st_size) != f.length &&
-        ::ftruncate(f.fd, static_cast<off_t>(f.length)) != 0) {
-        return std::unexpected(io_error(errno, "ftruncate", f.full_path));
-    }
-    if (mode == allocation_mode::full && f.length > 0 && missing_bytes(st, f.length) > 0) {
-        // Reserves extents only (1.2 ms per GiB on ext4 here), so a full disk fails now
-        // rather than as SIGBUS when a page of the mapping is first written.
-        const int rc = ::posix_fallocate(f.fd, 0, static_cast<off_t>(f.length));
-        if (rc == ENOSPC) {
-            return fail(storage_errc::no_space, "no space left for " + f.full_path.string());
+/// Opens one file of a complete copy read-only and checks that it is one, of its exact length.
+result<open_file> open_complete(const std::filesystem::path& folder, const file_slot& slot) {
+    open_file f{-1, folder / slot.path, slot.length, {}, true, false};
+    f.fd = ::open(f.full_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return fail(storage_errc::wrong_file, f.full_path.string() + " is missing");
         }
-        if (rc != 0) {
-            return std::unexpected(io_error(rc, "posix_fallocate", f.full_path));
-        }
+        return std::unexpected(io_error(errno, "open", f.full_path));
     }
-    return {};
-}
-
-/// Describes file `slot` under folder as found on disk, filling `st` (zeroed when absent).
-open_file inspect(const std::filesystem::path& folder, const file_slot& slot, struct stat& st) {
-    open_file f{-1, folder / slot.path, slot.length, {}, false};
-    if (::stat(f.full_path.c_str(), &st) == 0) {
-        f.existed = true;
-        f.found = {static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
-    } else {
-        st = {};
+    struct stat st {};
+    std::optional<error> err;
+    if (::fstat(f.fd, &st) != 0) {
+        err = io_error(errno, "fstat", f.full_path);
+    } else if (!S_ISREG(st.st_mode)) {
+        err = make_error(storage_errc::wrong_file, f.full_path.string() + " is not a regular file");
+    } else if (static_cast<std::uint64_t>(st.st_size) != slot.length) {
+        err = make_error(storage_errc::wrong_file,
+                         f.full_path.string() + " is " + std::to_string(st.st_size) +
+                             " bytes, expected " + std::to_string(slot.length) +
+                             " (not a complete copy)");
     }
+    if (err) {
+        ::close(f.fd);
+        return std::unexpected(std::move(*err));
+    }
+    f.found = {static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
     return f;
 }
 
-/// Creates the file's folder, opens or creates the file, and sizes it.
-result<void> open_and_size(open_file& f, const struct stat& st, allocation_mode mode) {
-    std::error_code ec;
-    std::filesystem::create_directories(f.full_path.parent_path(), ec);
-    if (ec) {
-        return std::unexpected(io_error(ec.value(), "create folder", f.full_path.parent_path()));
+/// True when `path` still names the file open as fd (same device and inode, not a link).
+bool still_names(const std::filesystem::path& path, int fd) {
+    struct stat by_path {};
+    struct stat by_fd {};
+    return ::lstat(path.c_str(), &by_path) == 0 && ::fstat(fd, &by_fd) == 0 &&
+           by_path.st_dev == by_fd.st_dev && by_path.st_ino == by_fd.st_ino;
+}
+
+/// Puts back the size and mtime an existing file had before open() grew or allocated it.
+result<void> restore_file(const open_file& f) {
+    if (f.found.size < f.length && ::ftruncate(f.fd, static_cast<off_t>(f.found.size)) != 0) {
+        return std::unexpected(io_error(errno, "ftruncate", f.full_path));
     }
-    f.fd = ::open(f.full_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f.fd < 0) {
-        return std::unexpected(io_error(errno, "open", f.full_path));
+    timespec times[2]{};
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = static_cast<time_t>(f.found.mtime_ns / 1'000'000'000);
+    times[1].tv_nsec = static_cast<long>(f.found.mtime_ns % 1'000'000'000);
+    if (::futimens(f.fd, times) != 0) {
+        return std::unexpected(io_error(errno, "futimens", f.full_path));
     }
-    return size_file(f, st, mode);
+    return {};
 }
 
 }  // namespace
@@ -91,6 +76,10 @@ error io_error(int err, const std::string& what, const std::filesystem::path& pa
     if (err == ENOSPC) {
         return make_error(storage_errc::no_space, what + " " + path.string() + ": " +
                                                       std::strerror(err));
+    }
+    if (err == EACCES || err == EPERM || err == EROFS || err == EISDIR) {  // EISDIR: in the way
+        return make_error(storage_errc::not_writable, what + " " + path.string() + ": " +
+                                                          std::strerror(err));
     }
     return make_error(storage_errc::io, what + " " + path.string() + ": " + std::strerror(err));
 }
@@ -113,38 +102,43 @@ result<void> write_all(const open_file& f, std::uint64_t offset, const std::byte
 }
 
 result<file_set> file_set::open(const torrent_layout& layout, const std::filesystem::path& folder,
-                                allocation_mode mode) {
-    std::error_code ec;
-    std::filesystem::create_directories(folder, ec);
-    if (ec) {
-        return std::unexpected(io_error(ec.value(), "create folder", folder));
-    }
+                                allocation_mode mode, access_mode access) {
     file_set out;
-    std::vector<struct stat> before(layout.files().size());
-    std::uint64_t needed = 0;
-    for (std::size_t i = 0; i < layout.files().size(); ++i) {
-        out.files_.push_back(inspect(folder, layout.files()[i], before[i]));
-        needed += missing_bytes(before[i], layout.files()[i].length);
-    }
-    if (auto ok = check_free_space(folder, needed); !ok) {
-        return std::unexpected(ok.error());
-    }
-    for (std::size_t i = 0; i < out.files_.size(); ++i) {
-        if (auto ok = open_and_size(out.files_[i], before[i], mode); !ok) {
-            return std::unexpected(ok.error());
-        }
+    auto opened = access == access_mode::read_only ? out.open_read_only(layout, folder)
+                                                   : out.open_read_write(layout, folder, mode);
+    if (!opened) {
+        (void)out.undo_open();
+        out.close_all();
+        return std::unexpected(std::move(opened.error()));
     }
     return out;
 }
 
+result<void> file_set::open_read_only(const torrent_layout& layout,
+                                      const std::filesystem::path& folder) {
+    for (const file_slot& slot : layout.files()) {
+        auto f = open_complete(folder, slot);
+        if (!f) {
+            return std::unexpected(std::move(f.error()));
+        }
+        files_.push_back(std::move(*f));
+    }
+    return {};
+}
+
 file_set::~file_set() { close_all(); }
 
-file_set::file_set(file_set&& other) noexcept : files_(std::exchange(other.files_, {})) {}
+file_set::file_set(file_set&& other) noexcept
+    : files_(std::exchange(other.files_, {})),
+      created_dirs_(std::exchange(other.created_dirs_, {})),
+      writable_(other.writable_) {}
 
 file_set& file_set::operator=(file_set&& other) noexcept {
     if (this != &other) {
         close_all();
         files_ = std::exchange(other.files_, {});
+        created_dirs_ = std::exchange(other.created_dirs_, {});
+        writable_ = other.writable_;
     }
     return *this;
 }
@@ -158,12 +152,42 @@ result<file_stamp> file_set::stamp(std::size_t i) const {
 }
 
 result<void> file_set::sync_all() const {
+    if (!writable_) {
+        return {};  // nothing of ours to write back
+    }
     for (const open_file& f : files_) {
         if (f.fd >= 0 && ::fdatasync(f.fd) != 0) {
             return std::unexpected(io_error(errno, "fdatasync", f.full_path));
         }
     }
     return {};
+}
+
+result<void> file_set::undo_open() {
+    result<void> first;
+    const auto note = [&first](result<void> r) {
+        if (first && !r) first = std::move(r);
+    };
+    for (const open_file& f : files_) {
+        if (f.fd < 0) {
+            continue;
+        }
+        if (!f.existed && still_names(f.full_path, f.fd) && ::unlink(f.full_path.c_str()) != 0) {
+            note(std::unexpected(io_error(errno, "remove", f.full_path)));
+        } else if (f.existed && f.changed) {
+            note(restore_file(f));
+        }
+    }
+    // Newest first, so children go before their parents; a folder someone filled meanwhile
+    // stays (rmdir refuses it).
+    for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) {
+        if (::rmdir(it->c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST &&
+            errno != ENOENT) {
+            note(std::unexpected(io_error(errno, "remove folder", *it)));
+        }
+    }
+    created_dirs_.clear();
+    return first;
 }
 
 void file_set::close_all() {

@@ -1,8 +1,9 @@
-// The mmap back end: one MAP_SHARED read-write mapping per non-empty file, for the life of
-// the store. Reads, hashes and sends use the mappings; received blocks go in with pwrite (no
-// zero-fill fault per new page). Every copy or hash over a mapping runs under the SIGBUS guard,
-// so a file truncated underneath us is an error value, not a crash; a full disk under a sparse
-// file is ENOSPC from pwrite.
+// The mmap back end: one MAP_SHARED PROT_READ mapping per non-empty file, for the life of the
+// store (nothing is ever written through a mapping, so read-only files map as well as ours).
+// Reads, hashes and sends use the mappings; received blocks go in with pwrite (no zero-fill
+// fault per new page), which the mappings see through the shared page cache. Every copy or
+// hash over a mapping runs under the SIGBUS guard, so a file truncated underneath us is an
+// error value, not a crash; a full disk under a sparse file is ENOSPC from pwrite.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -52,7 +53,7 @@ result<void> mmap_backend::map_all() {
         if (f.length == 0) {
             continue;
         }
-        void* p = ::mmap(nullptr, f.length, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+        void* p = ::mmap(nullptr, f.length, PROT_READ, MAP_SHARED, f.fd, 0);
         if (p == MAP_FAILED) {
             return std::unexpected(io_error(errno, "mmap", f.full_path));
         }
@@ -196,6 +197,8 @@ void mmap_backend::release() {
 result<std::unique_ptr<file_backend>> make_mmap_backend(torrent_layout layout, file_set files) {
     auto backend = std::make_unique<mmap_backend>(std::move(layout), std::move(files));
     if (auto ok = backend->map_all(); !ok) {
+        backend->release();
+        (void)backend->files().undo_open();
         return std::unexpected(ok.error());
     }
     return std::unique_ptr<file_backend>(std::move(backend));

@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "file_backend.hpp"
@@ -25,8 +27,7 @@ struct hash_state {
 namespace {
 
 /// Default resume file name: hidden, next to the data, named after the torrent.
-std::filesystem::path default_resume_path(const std::filesystem::path& folder,
-                                          const std::string& name) {
+std::filesystem::path beside_data(const std::filesystem::path& folder, const std::string& name) {
     std::string safe = name;
     for (char& c : safe) {
         if (c == '/') {
@@ -36,19 +37,64 @@ std::filesystem::path default_resume_path(const std::filesystem::path& folder,
     return folder / ("." + safe + ".minibit-resume");
 }
 
-/// The resume data, when it exists, parses, and every file is exactly as it recorded.
-std::optional<resume_data> trusted_resume(const std::filesystem::path& path, const metainfo& t,
-                                          const file_set& files) {
-    auto loaded = load_resume(path, t.hash, files.size(), t.piece_count());
-    if (!loaded || !loaded->has_value()) {
-        return std::nullopt;  // missing or malformed: full verification instead
+/// The resume files open() reads (in order) and save_resume() writes (first that works).
+std::pair<std::vector<std::filesystem::path>, std::vector<std::filesystem::path>> resume_places(
+    const metainfo& t, const std::filesystem::path& folder, const store_options& o) {
+    if (!o.resume_path.empty()) {
+        return {{o.resume_path}, {o.resume_path}};
     }
-    for (std::size_t i = 0; i < files.size(); ++i) {
-        if (!files[i].existed || files[i].found != (*loaded)->files[i]) {
-            return std::nullopt;
+    const std::filesystem::path beside = beside_data(folder, t.name);
+    if (o.state_dir.empty()) {
+        if (o.access == access_mode::read_only) {
+            return {{beside}, {}};  // a seed writes nothing next to the data
+        }
+        return {{beside}, {beside}};
+    }
+    const std::filesystem::path state = o.state_dir / (t.hash.hex() + ".resume");
+    if (o.access == access_mode::read_only) {
+        return {{state, beside}, {state}};
+    }
+    return {{beside, state}, {beside, state}};
+}
+
+/// The first resume data that exists, parses, and finds every file exactly as it recorded.
+std::optional<resume_data> trusted_resume(const std::vector<std::filesystem::path>& paths,
+                                          const metainfo& t, const file_set& files) {
+    for (const std::filesystem::path& path : paths) {
+        auto loaded = load_resume(path, t.hash, files.size(), t.piece_count());
+        if (!loaded || !loaded->has_value()) {
+            continue;  // missing or malformed
+        }
+        bool same = true;
+        for (std::size_t i = 0; i < files.size() && same; ++i) {
+            same = files[i].existed && files[i].found == (*loaded)->files[i];
+        }
+        if (same) {
+            return std::move(**loaded);
         }
     }
-    return std::move(**loaded);
+    return std::nullopt;  // full verification instead
+}
+
+/// Writes the resume bytes to the first place that takes them (creating a state folder 0700).
+/// The next place is tried only when one refuses writing (permissions, read-only mount, a
+/// folder in the way); a full disk or an I/O error is reported as is.
+result<void> write_resume(const std::vector<std::filesystem::path>& places,
+                          const std::string& bytes) {
+    result<void> status;
+    for (const std::filesystem::path& path : places) {
+        std::error_code ec;
+        const std::filesystem::path folder = path.parent_path();
+        if (!folder.empty() && !std::filesystem::exists(folder, ec)) {
+            std::filesystem::create_directories(folder, ec);
+            std::filesystem::permissions(folder, std::filesystem::perms::owner_all, ec);
+        }
+        status = write_file_atomically(path, bytes);
+        if (status || !is(status.error(), storage_errc::not_writable)) {
+            return status;
+        }
+    }
+    return status;
 }
 
 }  // namespace
@@ -68,15 +114,15 @@ result<std::unique_ptr<piece_store>> piece_store::open(const metainfo& torrent,
     if (!layout) {
         return std::unexpected(std::move(layout.error()));
     }
-    auto files = file_set::open(*layout, folder, options.allocation);
+    auto files = file_set::open(*layout, folder, options.allocation, options.access);
     if (!files) {
         return std::unexpected(std::move(files.error()));
     }
     std::unique_ptr<piece_store> store(new piece_store());
-    store->resume_path_ = options.resume_path.empty() ? default_resume_path(folder, torrent.name)
-                                                      : options.resume_path;
-    // Read before any write of ours: the sizes and mtimes compared are those found at open.
-    const std::optional<resume_data> resume = trusted_resume(store->resume_path_, torrent, *files);
+    store->access_ = options.access;
+    std::tie(store->resume_reads_, store->resume_writes_) = resume_places(torrent, folder, options);
+    // The sizes and mtimes compared are those found before open changed anything.
+    const std::optional<resume_data> resume = trusted_resume(store->resume_reads_, torrent, *files);
     if (options.backend == backend_kind::mmap) {
         auto backend = make_mmap_backend(std::move(*layout), std::move(*files));
         if (!backend) {
@@ -93,7 +139,8 @@ result<std::unique_ptr<piece_store>> piece_store::open(const metainfo& torrent,
     store->have_ = bitfield(store->piece_count_);
     store->xxh3_.assign(store->piece_count_, 0);
     if (auto ok = store->find_present_pieces(resume ? &*resume : nullptr); !ok) {
-        return std::unexpected(std::move(ok.error()));
+        store->have_ = bitfield(store->piece_count_);  // a failed open keeps nothing: the
+        return std::unexpected(std::move(ok.error()));  // destructor undoes what it changed
     }
     return store;
 }
@@ -151,14 +198,14 @@ result<std::uint64_t> piece_store::xxh3_of(piece_index piece) {
     return XXH3_64bits_digest(st);
 }
 
-result<bool> piece_store::sha1_check(piece_index piece) {
+result<void> piece_store::sha1_check(piece_index piece) {
     auto check = hash_piece(piece);
     ++stats_.sha1_checked;
     if (!check) {
         return std::unexpected(std::move(check.error()));
     }
     record_check(*check);
-    return check->matches;
+    return {};
 }
 
 void piece_store::record_check(const piece_check& check) {
@@ -225,19 +272,13 @@ result<void> piece_store::check_range(piece_index piece, std::uint64_t offset,
     return {};
 }
 
-result<void> piece_store::write_block(piece_index piece, std::uint32_t offset,
-                                      std::span<const std::byte> data) {
-    if (auto ok = check_range(piece, offset, data.size()); !ok) {
-        return ok;
-    }
-    have_.reset(piece);
-    return backend_->write(backend_->layout().piece_start(piece) + offset, data);
-}
-
 result<void> piece_store::write_unverified(piece_index piece, std::uint32_t offset,
                                           std::span<const std::byte> data) const {
     if (auto ok = check_range(piece, offset, data.size()); !ok) {
         return ok;
+    }
+    if (access_ == access_mode::read_only) {
+        return fail(storage_errc::read_only, "the data was opened read-only (seed)");
     }
     return backend_->write(backend_->layout().piece_start(piece) + offset, data);
 }
@@ -256,13 +297,6 @@ result<block_span_list> piece_store::block_spans(piece_index piece, std::uint32_
         return std::unexpected(std::move(ok.error()));
     }
     return backend_->spans(backend_->layout().piece_start(piece) + offset, length);
-}
-
-result<bool> piece_store::verify_piece(piece_index piece) {
-    if (auto ok = check_range(piece, 0, piece_size(piece)); !ok) {
-        return std::unexpected(std::move(ok.error()));
-    }
-    return sha1_check(piece);  // durable only at the next save_resume(), as in commit_check
 }
 
 std::vector<piece_index> piece_store::drop_pieces_not_on_disk() {
@@ -308,6 +342,9 @@ result<void> piece_store::save_resume() {
     if (auto ok = flush(); !ok) {
         return ok;
     }
+    if (have_.none() || resume_writes_.empty()) {
+        return {};  // nothing to resume, or nowhere to keep it (the next start hashes)
+    }
     resume_data data{info_hash_, {}, have_, xxh3_};
     const file_set& files = backend_->files();
     for (std::size_t i = 0; i < files.size(); ++i) {
@@ -317,18 +354,21 @@ result<void> piece_store::save_resume() {
         }
         data.files.push_back(*now);
     }
-    return write_file_atomically(resume_path_, encode_resume(data));
+    return write_resume(resume_writes_, encode_resume(data));
 }
 
 result<void> piece_store::close() {
     if (closed_) {
         return {};
     }
-    auto saved = save_resume();
     closed_ = true;
     backend_->release();
+    result<void> undone;
+    if (have_.none()) {
+        undone = backend_->files().undo_open();  // nothing worth keeping: leave no trace
+    }
     backend_->files().close_all();
-    return saved;
+    return undone;
 }
 
 }  // namespace minibit::storage

@@ -1,10 +1,18 @@
-// The piece store: a torrent's files on disk seen as pieces. Creates and allocates the files,
-// reads and writes blocks across file boundaries, verifies pieces with SHA-1, keeps the have
-// bitfield and a resume file (per-piece XXH3 digests, trusted only while sizes and mtimes match).
-// Two back ends behind one interface: mmap (default) and pread/pwrite (baseline, sparse mode).
-// A piece_store belongs to one thread at a time, except hash_piece(), which any thread may run
-// on a piece nobody writes meanwhile (hashing workers); faults on a mapping (truncated file, full disk)
-// come back as storage_errc::fault error values, never as a SIGBUS crash.
+// The piece store: a torrent's files on disk seen as pieces. One API for the engine and its
+// tests: write blocks of a piece nobody has verified (write_unverified), hash a piece
+// (hash_piece, any thread), record the verdict (commit_check, owning thread), read blocks or
+// borrow views of them for zero-copy sends, save and load resume data (per-piece XXH3 digests,
+// trusted only while every file's size and mtime match).
+// Two ways to open: read_write (get) may create the torrent's missing files and folders inside
+// the folder and grow short files, never following a symbolic link below the folder, never
+// truncating; read_only (seed) opens complete files O_RDONLY, maps them PROT_READ and writes
+// nothing next to the data. A store that ends (close or destructor) without a single verified
+// piece removes the files and folders it created and shrinks back what it grew, so a failed
+// start leaves the folder as it was. Two back ends: mmap (default; read-only mappings, blocks
+// written with pwrite) and pread/pwrite (baseline). A piece_store belongs to one thread at a
+// time, except write_unverified() and hash_piece(), which any thread may run on a piece nobody
+// else touches meanwhile; faults on a mapping (truncated file, full disk) come back as
+// storage_errc::fault error values, never as a SIGBUS crash.
 #pragma once
 
 #include <array>
@@ -33,6 +41,10 @@ enum class storage_errc {
     too_fragmented,   ///< the block crosses more files than block_span_list can hold
     bad_resume,       ///< a resume file is malformed or belongs to another torrent (ignored)
     closed,           ///< the store was closed
+    read_only,        ///< a write to a store opened read_only
+    not_writable,     ///< the folder or a file cannot be written (permissions, read-only mount)
+    wrong_file,       ///< a file is missing, of the wrong size, or a folder/file is in its place
+    unsafe_path,      ///< a symbolic link below the folder (read_write never follows one)
 };
 [[nodiscard]] constexpr std::string_view error_domain(storage_errc) { return "storage"; }
 
@@ -45,11 +57,25 @@ enum class backend_kind { mmap, pread };
 /// fills later, writes return no_space (pread) or fault (mmap, SIGBUS caught), never a crash.
 enum class allocation_mode { full, sparse };
 
+/// What open may do to the files. read_write: create missing files and folders of the torrent
+/// inside the folder (the folder itself too, when its parent exists) and grow short files;
+/// refuses symbolic links below the folder and files longer than the torrent's. read_only:
+/// every file must exist with its exact length; nothing is created, grown or written.
+enum class access_mode { read_write, read_only };
+
 /// Options for piece_store::open.
 struct store_options {
     backend_kind backend = backend_kind::mmap;
     allocation_mode allocation = allocation_mode::full;
-    std::filesystem::path resume_path;  ///< empty: <folder>/.<name>.minibit-resume
+    /// Set: the only resume file read and written. Empty: read_write keeps it beside the data
+    /// (<folder>/.<name>.minibit-resume) and falls back to the state folder when that cannot
+    /// be written; read_only reads the state folder's, then the one beside the data, and
+    /// writes only the state folder's.
+    std::filesystem::path resume_path;
+    access_mode access = access_mode::read_write;
+    /// Resume files that cannot live beside the data: <state_dir>/<info hash hex>.resume,
+    /// the folder created (0700) on first save. Empty: none (verification by hashing).
+    std::filesystem::path state_dir;
 };
 
 /// How pieces were checked at open (and since); lets tests see the resume fast path.
@@ -84,7 +110,8 @@ struct resume_data;
 /// A torrent's data on disk, addressed by piece.
 class piece_store {
 public:
-    /// Creates missing folders and files, sizes and maps them, and finds the pieces present.
+    /// Opens (read_write: creates and sizes) the files, maps them, and finds the pieces
+    /// present (trusted resume data, else SHA-1). Fails without changing anything on disk.
     [[nodiscard]] static result<std::unique_ptr<piece_store>> open(
         const metainfo& torrent, const std::filesystem::path& folder,
         const store_options& options = {});
@@ -94,12 +121,10 @@ public:
     piece_store(piece_store&&) = delete;
     piece_store& operator=(piece_store&&) = delete;
 
-    /// Writes a block into a piece; the piece loses its have bit until verified again.
-    [[nodiscard]] result<void> write_block(piece_index piece, std::uint32_t offset,
-                                           std::span<const std::byte> data);
-    /// Writes a block of a piece that is not verified, leaving the have bits alone: any thread,
-    /// concurrently with writes to other pieces and with hash_piece() of other pieces (the
-    /// reactors serving one torrent each write the pieces they claimed).
+    /// Writes a block of a piece that is not verified (the caller never writes a piece it
+    /// has); the have bits are left alone. Any thread, concurrently with writes to and
+    /// hash_piece() of other pieces (the reactors serving one torrent each write the pieces
+    /// they claimed). read_only stores refuse with storage_errc::read_only.
     [[nodiscard]] result<void> write_unverified(piece_index piece, std::uint32_t offset,
                                                 std::span<const std::byte> data) const;
     /// Reads out.size() bytes of a piece starting at offset into out.
@@ -113,13 +138,11 @@ public:
     /// file truncated underneath us) and returns those pieces, in order; they are no longer
     /// served or counted. Costs one fstat per file.
     [[nodiscard]] std::vector<piece_index> drop_pieces_not_on_disk();
-    /// Hashes the piece with SHA-1; on a match sets its have bit and starts write-back.
-    [[nodiscard]] result<bool> verify_piece(piece_index piece);
-    /// The hashing half of verify_piece, changing nothing: any thread, concurrently with
-    /// writes to other pieces (the caller makes sure nobody writes this piece meanwhile).
+    /// Hashes the piece (SHA-1 decides, XXH3 for the resume data), changing nothing: any
+    /// thread, concurrently with writes to other pieces (nobody writes this one meanwhile).
     [[nodiscard]] result<piece_check> hash_piece(piece_index piece) const;
-    /// The bookkeeping half, on the owning thread: counts the check, sets or clears the have
-    /// bit and, on a match, starts write-back. Returns check.matches.
+    /// Records a hash_piece() verdict on the owning thread: counts the check, sets or clears
+    /// the have bit. Durable only at the next save_resume(). Returns check.matches.
     bool commit_check(const piece_check& check);
 
     /// Pieces verified so far.
@@ -130,14 +153,15 @@ public:
     [[nodiscard]] std::uint32_t piece_count() const { return piece_count_; }
     /// How many pieces were checked with SHA-1 and with XXH3 so far.
     [[nodiscard]] const store_stats& stats() const { return stats_; }
-    /// Where save_resume() writes.
-    [[nodiscard]] const std::filesystem::path& resume_path() const { return resume_path_; }
 
-    /// Writes dirty data to disk (fdatasync per file).
+    /// Writes dirty data to disk (fdatasync per file; nothing to do when read_only).
     [[nodiscard]] result<void> flush();
-    /// Flushes, then writes the resume file atomically (temp file + rename).
+    /// Flushes, then writes the resume file atomically (temp file + rename) where
+    /// store_options says; writes nothing while no piece is verified.
     [[nodiscard]] result<void> save_resume();
-    /// Flushes, saves the resume file and unmaps; the destructor calls it when not done yet.
+    /// Unmaps and closes the files, without saving resume data. With no piece verified, also
+    /// removes the files and folders open() created and shrinks grown files back to their
+    /// size and mtime (read_write). The destructor calls it when not done yet.
     [[nodiscard]] result<void> close();
 
 private:
@@ -146,7 +170,7 @@ private:
                                            std::uint64_t length) const;
     [[nodiscard]] result<void> find_present_pieces(const resume_data* resume);
     [[nodiscard]] bool only_in_new_files(piece_index piece) const;
-    [[nodiscard]] result<bool> sha1_check(piece_index piece);
+    [[nodiscard]] result<void> sha1_check(piece_index piece);
     void record_check(const piece_check& check);
     [[nodiscard]] result<std::uint64_t> xxh3_of(piece_index piece);
 
@@ -154,11 +178,13 @@ private:
     info_hash info_hash_;
     std::unique_ptr<file_backend> backend_;
     std::unique_ptr<hash_state> hashers_;
-    std::filesystem::path resume_path_;
+    std::vector<std::filesystem::path> resume_reads_;   ///< tried in order at open
+    std::vector<std::filesystem::path> resume_writes_;  ///< tried in order by save_resume()
     bitfield have_;
     std::vector<std::uint64_t> xxh3_;  ///< per piece, valid where have_ is set
     std::uint32_t piece_count_ = 0;
     store_stats stats_;
+    access_mode access_ = access_mode::read_write;
     bool closed_ = false;
 };
 

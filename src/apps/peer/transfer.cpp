@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -36,13 +37,19 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 constexpr std::string_view get_help = R"(usage: minibit-peer get FILE.torrent [-o DIR] [options]
-  Download the torrent into DIR (default .), verify every piece, exit 0 when complete
-  (after seeding --seed-for seconds). Restarting on a partial download keeps verified pieces.
+  Download the torrent into DIR (default .; created if missing, its parent must exist), verify
+  every piece, exit 0 when complete (after seeding --seed-for seconds). Only the torrent's own
+  files inside DIR are created or grown, never through a symbolic link; nothing is truncated.
+  Restarting on a partial download keeps verified pieces (resume file beside the data). A get
+  that ends with an error before any piece verified removes what it created.
 )";
 constexpr std::string_view seed_help = R"(usage: minibit-peer seed FILE.torrent DATA_PATH [--for SECONDS] [options]
-  Serve a complete copy. DATA_PATH is the save path, as in libtorrent: the folder that holds
-  the torrent's file (single-file) or its top folder (multi-file). A path to the single file
-  itself is accepted too. The data is verified at start (the resume file makes that fast).
+  Serve a complete copy, read-only: nothing in DATA_PATH is created, written or resized, so
+  read-only files, mounts and other users' readable files can be seeded. DATA_PATH is the save
+  path, as in libtorrent: the folder that holds the torrent's file (single-file) or its top
+  folder (multi-file); a path to the single file itself is accepted too. A missing file or one
+  of the wrong size is refused (exit 1). The data is verified at start; the resume file in the
+  state folder (or one a get left beside the data) makes that fast.
 )";
 constexpr std::string_view common_help = R"(options:
   --port N              listen port (0 = any; default 0)
@@ -54,6 +61,9 @@ constexpr std::string_view common_help = R"(options:
   --stats-json PATH     write the counters as JSON at exit, and every 0.5 s while running
   --complete-file PATH  create PATH (empty) as soon as every piece is verified, while the
                         process keeps running (lets a supervisor see completion early)
+  --state-dir DIR       resume files that cannot live beside the data (seed: always), named
+                        by info hash (default $XDG_STATE_HOME/minibit, else
+                        ~/.local/state/minibit)
   --log PATH            log to this file; --log-level trace|debug|info|warn|error|off
   --io auto|uring|epoll reactor back end (default auto)
   --threads N           reactor threads serving the torrent (default 1): each has its own
@@ -90,7 +100,8 @@ std::vector<std::string> normalise(int argc, char** argv) {
 
 const std::set<std::string, std::less<>> valued_flags = {
     "output", "port", "peer", "numwant", "seed-for", "for", "timeout", "stats-json",
-    "complete-file", "log", "log-level", "io", "threads", "rechoke-interval", "max-peers", "request-timeout", "listen"};
+    "complete-file", "log", "log-level", "io", "threads", "rechoke-interval", "max-peers", "request-timeout", "listen",
+    "state-dir"};
 
 void setup_logging(const flags& f) {
     const std::string level_text = f.get("log-level").value_or(f.has("log") ? "info" : "warn");
@@ -138,6 +149,23 @@ minibit::swarm::session_options build_options(const flags& f) {
     }
     o.torrent.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
     return o;
+}
+
+/// --state-dir, else $XDG_STATE_HOME/minibit (absolute only, as the XDG spec says), else
+/// $HOME/.local/state/minibit; empty without any (no resume file where it cannot go beside
+/// the data: the next start verifies by hashing).
+std::filesystem::path state_dir(const flags& f) {
+    if (auto dir = f.get("state-dir")) {
+        if (dir->empty()) throw usage_error("--state-dir needs a folder");
+        return *dir;
+    }
+    const char* xdg = std::getenv("XDG_STATE_HOME");
+    if (xdg != nullptr && xdg[0] == '/') return std::filesystem::path(xdg) / "minibit";
+    const char* home = std::getenv("HOME");
+    if (home != nullptr && home[0] != '\0') {
+        return std::filesystem::path(home) / ".local" / "state" / "minibit";
+    }
+    return {};
 }
 
 minibit::io::backend_kind backend_of(const flags& f) {
@@ -396,7 +424,9 @@ int transfer(int argc, char** argv, bool seed_mode) {
     const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2, valued_flags, {"no-tracker"});
     const run_plan plan = make_plan(f, seed_mode);
     setup_logging(f);
-    const auto options = build_options(f);
+    auto options = build_options(f);
+    options.store.state_dir = state_dir(f);
+    if (seed_mode) options.store.access = minibit::storage::access_mode::read_only;
     const auto kind = backend_of(f);
     auto info = minibit::load_metainfo(f.positional()[0]);
     if (!info) throw std::runtime_error(info.error().message());

@@ -57,18 +57,20 @@ void fill_disk(const std::filesystem::path& dir) {
 int write_after_disk_filled(const std::filesystem::path& dir, backend_kind backend,
                             allocation_mode mode, storage_errc expected) {
     const test_torrent t = make_torrent("t", {{"t", 128 * 1024}}, 32 * 1024);
-    auto store = piece_store::open(t.info, dir / "data", store_options{backend, mode, dir / "r"});
+    store_options options = test::options_for(backend, mode);
+    options.resume_path = dir / "r";
+    auto store = piece_store::open(t.info, dir / "data", options);
     if (!store) {
         return 10;
     }
     fill_disk(dir);
     result<void> last;
     for (std::uint32_t p = 0; p < 4 && last; ++p) {
-        last = (*store)->write_block(piece_index{p}, 0, t.piece(p));
+        last = (*store)->write_unverified(piece_index{p}, 0, t.piece(p));
     }
     if (mode == allocation_mode::full) {
         // Space was reserved at open: every write lands and verifies.
-        return last && (*store)->verify_piece(piece_index{3}).value_or(false) ? 0 : 11;
+        return last && test::verify(**store, piece_index{3}).value_or(false) ? 0 : 11;
     }
     if (last) {
         return 12;

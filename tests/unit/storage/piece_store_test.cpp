@@ -1,4 +1,6 @@
-// Piece store behaviour over real temp files, for both back ends (mmap and pread/pwrite).
+// Piece store behaviour over real temp files, for both back ends (mmap and pread/pwrite),
+// through the calls the engine makes: write_unverified, hash_piece + commit_check, read_block,
+// block_spans, save_resume.
 #include "minibit/storage/piece_store.hpp"
 
 #include <gtest/gtest.h>
@@ -28,10 +30,10 @@ void download_all(piece_store& store, const test_torrent& t, std::size_t block_b
         const std::vector<std::byte> bytes = t.piece(p);
         for (std::size_t off = 0; off < bytes.size(); off += block_bytes) {
             const std::size_t n = std::min(block_bytes, bytes.size() - off);
-            ASSERT_TRUE(store.write_block(piece_index{p}, static_cast<std::uint32_t>(off),
-                                          slice(bytes, off, n)));
+            ASSERT_TRUE(store.write_unverified(piece_index{p}, static_cast<std::uint32_t>(off),
+                                               slice(bytes, off, n)));
         }
-        auto ok = store.verify_piece(piece_index{p});
+        auto ok = test::verify(store, piece_index{p});
         ASSERT_TRUE(ok) << ok.error().message();
         EXPECT_TRUE(*ok) << "piece " << p;
     }
@@ -39,7 +41,7 @@ void download_all(piece_store& store, const test_torrent& t, std::size_t block_b
 
 class PieceStore : public ::testing::TestWithParam<backend_kind> {
 protected:
-    [[nodiscard]] store_options options() const { return store_options{GetParam(), {}, {}}; }
+    [[nodiscard]] store_options options() const { return test::options_for(GetParam()); }
     temp_dir dir_;
 };
 
@@ -66,12 +68,12 @@ TEST_P(PieceStore, LastPieceIsShorterThanTheOthers) {
     EXPECT_EQ((*store)->piece_size(piece_index{4}), 0U);
     const std::vector<std::byte> last = t.piece(3);
     ASSERT_EQ(last.size(), 1696U);
-    ASSERT_TRUE((*store)->write_block(piece_index{3}, 0, last));
-    auto ok = (*store)->verify_piece(piece_index{3});
+    ASSERT_TRUE((*store)->write_unverified(piece_index{3}, 0, last));
+    auto ok = test::verify(**store, piece_index{3});
     ASSERT_TRUE(ok);
     EXPECT_TRUE(*ok);
     std::vector<std::byte> too_long(1697);
-    auto err = (*store)->write_block(piece_index{3}, 0, too_long);
+    auto err = (*store)->write_unverified(piece_index{3}, 0, too_long);
     ASSERT_FALSE(err);
     EXPECT_TRUE(is(err.error(), storage_errc::bad_range));
 }
@@ -100,7 +102,7 @@ TEST_P(PieceStore, ReadBlockAcrossFilesReturnsWrittenBytes) {
         make_torrent("m", {{"m/a", 10}, {"m/z", 0}, {"m/b", 20}, {"m/c", 30}}, 64);
     auto store = piece_store::open(t.info, dir_.path(), options());
     ASSERT_TRUE(store);
-    ASSERT_TRUE((*store)->write_block(piece_index{0}, 0, t.piece(0)));
+    ASSERT_TRUE((*store)->write_unverified(piece_index{0}, 0, t.piece(0)));
     std::vector<std::byte> out(25);
     ASSERT_TRUE((*store)->read_block(piece_index{0}, 5, out));  // a[5..10) + b + c[0..0)
     EXPECT_EQ(out, std::vector<std::byte>(t.content.begin() + 5, t.content.begin() + 30));
@@ -112,25 +114,32 @@ TEST_P(PieceStore, CorruptedPieceFailsVerificationAndStaysMissing) {
     ASSERT_TRUE(store);
     std::vector<std::byte> bad = t.piece(1);
     bad[777] ^= std::byte{0x01};
-    ASSERT_TRUE((*store)->write_block(piece_index{1}, 0, bad));
-    auto verdict = (*store)->verify_piece(piece_index{1});
+    ASSERT_TRUE((*store)->write_unverified(piece_index{1}, 0, bad));
+    auto verdict = test::verify(**store, piece_index{1});
     ASSERT_TRUE(verdict);
     EXPECT_FALSE(*verdict);
     EXPECT_FALSE((*store)->have().test(piece_index{1}));
-    ASSERT_TRUE((*store)->write_block(piece_index{1}, 777, slice(t.content, 16384 + 777, 1)));
-    verdict = (*store)->verify_piece(piece_index{1});
+    ASSERT_TRUE((*store)->write_unverified(piece_index{1}, 777, slice(t.content, 16384 + 777, 1)));
+    verdict = test::verify(**store, piece_index{1});
     ASSERT_TRUE(verdict);
     EXPECT_TRUE(*verdict);
     EXPECT_EQ((*store)->have().count(), 1U);
 }
 
-TEST_P(PieceStore, WritingIntoAVerifiedPieceClearsItsHaveBit) {
+TEST_P(PieceStore, AVerifiedPieceWhoseBytesChangedFailsItsNextCheck) {
     const test_torrent t = make_torrent("single.bin", {{"single.bin", 20000}}, 16384);
     auto store = piece_store::open(t.info, dir_.path(), options());
     ASSERT_TRUE(store);
-    ASSERT_TRUE((*store)->write_block(piece_index{1}, 0, t.piece(1)));
-    ASSERT_TRUE((*store)->verify_piece(piece_index{1}).value_or(false));
-    ASSERT_TRUE((*store)->write_block(piece_index{1}, 0, slice(t.content, 16384, 1)));
+    ASSERT_TRUE((*store)->write_unverified(piece_index{1}, 0, t.piece(1)));
+    ASSERT_TRUE(test::verify(**store, piece_index{1}).value_or(false));
+    {
+        std::fstream f(dir_.path() / "single.bin", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(16384 + 5);
+        f.put(static_cast<char>(~static_cast<unsigned char>(t.content[16384 + 5])));
+    }
+    auto again = test::verify(**store, piece_index{1});
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(*again);
     EXPECT_FALSE((*store)->have().test(piece_index{1}));
 }
 
@@ -148,10 +157,10 @@ TEST_P(PieceStore, RejectsBadPieceIndexOffsetAndLength) {
     auto e3 = (*store)->read_block(piece_index{0}, 0, std::span<std::byte>{});
     ASSERT_FALSE(e3);
     EXPECT_TRUE(is(e3.error(), storage_errc::bad_range));
-    auto e4 = (*store)->write_block(piece_index{0}, 0xFFFFFFFFU, buf);
+    auto e4 = (*store)->write_unverified(piece_index{0}, 0xFFFFFFFFU, buf);
     ASSERT_FALSE(e4);
     EXPECT_TRUE(is(e4.error(), storage_errc::bad_range));
-    auto e5 = (*store)->verify_piece(piece_index{7});
+    auto e5 = test::verify(**store, piece_index{7});
     ASSERT_FALSE(e5);
     EXPECT_TRUE(is(e5.error(), storage_errc::bad_piece));
     auto e6 = (*store)->block_spans(piece_index{0}, 16000, 385);
@@ -159,17 +168,20 @@ TEST_P(PieceStore, RejectsBadPieceIndexOffsetAndLength) {
     EXPECT_TRUE(is(e6.error(), storage_errc::bad_range));
 }
 
-TEST_P(PieceStore, ReopenAfterCloseKeepsData) {
+TEST_P(PieceStore, ReopenAfterSaveAndCloseFindsEveryPieceByItsResumeDigest) {
     const test_torrent t = make_torrent("r", {{"r/a", 7000}, {"r/b", 9000}}, 4096);
     {
         auto store = piece_store::open(t.info, dir_.path(), options());
         ASSERT_TRUE(store);
         download_all(**store, t, block_size_bytes);
+        ASSERT_TRUE((*store)->save_resume());
         ASSERT_TRUE((*store)->close());
     }
     auto again = piece_store::open(t.info, dir_.path(), options());
     ASSERT_TRUE(again) << again.error().message();
     EXPECT_TRUE((*again)->have().all());
+    EXPECT_EQ((*again)->stats().xxh3_checked, 4U);
+    EXPECT_EQ((*again)->stats().sha1_checked, 0U);
     std::vector<std::byte> out(t.content.size() % 4096);
     ASSERT_TRUE((*again)->read_block(piece_index{3}, 0, out));
     EXPECT_EQ(out, t.piece(3));
@@ -186,18 +198,32 @@ TEST_P(PieceStore, OperationsAfterCloseReturnClosed) {
     EXPECT_TRUE(is(e.error(), storage_errc::closed));
 }
 
-TEST_P(PieceStore, ExistingFileOfTheWrongSizeIsResized) {
+TEST_P(PieceStore, ExistingFileLongerThanTheTorrentsIsRefusedNotTruncated) {
     const test_torrent t = make_torrent("single.bin", {{"single.bin", 5000}}, 4096);
     {
         std::ofstream f(dir_.path() / "single.bin", std::ios::binary);
         f.write(reinterpret_cast<const char*>(t.content.data()), 5000);
-        f.write("trailing junk beyond the torrent's length", 41);
+        f.write("trailing bytes beyond the torrent's length", 42);
     }
     auto store = piece_store::open(t.info, dir_.path(), options());
-    ASSERT_TRUE(store);
-    EXPECT_EQ(std::filesystem::file_size(dir_.path() / "single.bin"), 5000U);
-    EXPECT_EQ((*store)->stats().sha1_checked, 2U);
-    EXPECT_TRUE((*store)->have().all());
+    ASSERT_FALSE(store);
+    EXPECT_TRUE(is(store.error(), storage_errc::wrong_file)) << store.error().message();
+    EXPECT_NE(store.error().reason.find("is 5042 bytes, more than the torrent's 5000"),
+              std::string::npos)
+        << store.error().reason;
+    EXPECT_EQ(std::filesystem::file_size(dir_.path() / "single.bin"), 5042U);
+}
+
+TEST_P(PieceStore, ExistingShortFileIsGrownAndItsPiecesFound) {
+    const test_torrent t = make_torrent("single.bin", {{"single.bin", 10000}}, 4096);
+    std::ofstream(dir_.path() / "single.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(t.content.data()), 4096);
+    auto store = piece_store::open(t.info, dir_.path(), options());
+    ASSERT_TRUE(store) << store.error().message();
+    EXPECT_EQ(std::filesystem::file_size(dir_.path() / "single.bin"), 10000U);
+    EXPECT_EQ((*store)->stats().sha1_checked, 3U);
+    EXPECT_EQ((*store)->have().count(), 1U);
+    EXPECT_TRUE((*store)->have().test(piece_index{0}));
 }
 
 TEST_P(PieceStore, TorrentLargerThanTheDiskFailsAtOpenWithNoSpace) {
@@ -207,24 +233,41 @@ TEST_P(PieceStore, TorrentLargerThanTheDiskFailsAtOpenWithNoSpace) {
     info.total_length += info.files[1].length;
     info.piece_hashes.resize((info.total_length + info.piece_length - 1) / info.piece_length);
     for (const allocation_mode mode : {allocation_mode::full, allocation_mode::sparse}) {
-        auto store = piece_store::open(info, dir_.path(), store_options{GetParam(), mode, {}});
+        auto store = piece_store::open(info, dir_.path(), test::options_for(GetParam(), mode));
         ASSERT_FALSE(store);
         EXPECT_TRUE(is(store.error(), storage_errc::no_space)) << store.error().message();
     }
-    EXPECT_FALSE(std::filesystem::exists(dir_.path() / "huge/big"));
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() / "huge"));
 }
 
 TEST_P(PieceStore, SparseModeCreatesFilesWithoutAllocatingThem) {
     const test_torrent t = make_torrent("s", {{"s/a", 1 << 20}}, 1 << 16);
     auto store = piece_store::open(t.info, dir_.path(),
-                                   store_options{GetParam(), allocation_mode::sparse, {}});
+                                   test::options_for(GetParam(), allocation_mode::sparse));
     ASSERT_TRUE(store);
     struct stat st {};
     ASSERT_EQ(::stat((dir_.path() / "s/a").c_str(), &st), 0);
     EXPECT_EQ(st.st_size, 1 << 20);
     EXPECT_EQ(st.st_blocks, 0);
-    ASSERT_TRUE((*store)->write_block(piece_index{5}, 0, t.piece(5)));
-    ASSERT_TRUE((*store)->verify_piece(piece_index{5}).value_or(false));
+    ASSERT_TRUE((*store)->write_unverified(piece_index{5}, 0, t.piece(5)));
+    ASSERT_TRUE(test::verify(**store, piece_index{5}).value_or(false));
+}
+
+TEST_P(PieceStore, HashPieceChangesNothingUntilTheVerdictIsCommitted) {
+    const test_torrent t = make_torrent("single.bin", {{"single.bin", 40000}}, 16384);
+    auto store = piece_store::open(t.info, dir_.path(), options());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->write_unverified(piece_index{2}, 0, t.piece(2)));
+    auto check = (*store)->hash_piece(piece_index{2});
+    ASSERT_TRUE(check) << check.error().message();
+    EXPECT_TRUE(check->matches);
+    EXPECT_EQ(check->piece, piece_index{2});
+    EXPECT_TRUE((*store)->have().none());
+    EXPECT_EQ((*store)->stats().sha1_checked, 0U);
+    EXPECT_TRUE((*store)->commit_check(*check));
+    EXPECT_TRUE((*store)->have().test(piece_index{2}));
+    EXPECT_EQ((*store)->stats().sha1_checked, 1U);
+    EXPECT_FALSE((*store)->commit_check(storage::piece_check{piece_index{9}, true, 0}));
 }
 
 TEST_P(PieceStore, RejectsInconsistentLayouts) {
@@ -248,7 +291,7 @@ TEST_P(PieceStore, BlockSpansPointIntoTheMappingsAcrossFiles) {
     const test_torrent t = make_torrent("m", {{"m/a", 100}, {"m/z", 0}, {"m/b", 200}}, 256);
     auto store = piece_store::open(t.info, dir_.path(), options());
     ASSERT_TRUE(store);
-    ASSERT_TRUE((*store)->write_block(piece_index{0}, 0, t.piece(0)));
+    ASSERT_TRUE((*store)->write_unverified(piece_index{0}, 0, t.piece(0)));
     auto spans = (*store)->block_spans(piece_index{0}, 50, 150);
     if (GetParam() == backend_kind::pread) {
         ASSERT_FALSE(spans);

@@ -22,10 +22,10 @@ class Truncation : public ::testing::TestWithParam<backend_kind> {};
 TEST_P(Truncation, TruncatedFileGivesFaultErrorsNotACrash) {
     temp_dir dir;
     const test_torrent t = make_torrent("tr", {{"tr/a", 3000}, {"tr/b", 70000}}, 16384);
-    auto store = piece_store::open(t.info, dir.path(), store_options{GetParam(), {}, {}});
+    auto store = piece_store::open(t.info, dir.path(), test::options_for(GetParam()));
     ASSERT_TRUE(store);
-    ASSERT_TRUE((*store)->write_block(piece_index{2}, 0, t.piece(2)));
-    ASSERT_TRUE((*store)->verify_piece(piece_index{2}).value_or(false));
+    ASSERT_TRUE((*store)->write_unverified(piece_index{2}, 0, t.piece(2)));
+    ASSERT_TRUE(test::verify(**store, piece_index{2}).value_or(false));
     ASSERT_EQ(::truncate((dir.path() / "tr/b").c_str(), 0), 0);
 
     std::vector<std::byte> out(16384);
@@ -34,14 +34,14 @@ TEST_P(Truncation, TruncatedFileGivesFaultErrorsNotACrash) {
     EXPECT_TRUE(is(read.error(), storage_errc::fault));
     EXPECT_NE(read.error().reason.find("tr/b was truncated"), std::string::npos)
         << read.error().reason;
-    auto verify = (*store)->verify_piece(piece_index{2});
+    auto verify = test::verify(**store, piece_index{2});
     ASSERT_FALSE(verify);
     EXPECT_TRUE(is(verify.error(), storage_errc::fault));
     if (GetParam() == backend_kind::mmap) {
         // The pread back end's pwrite simply extends the file again; the mmap one refuses a
         // write into a file cut short (its reads and sends come from the mapping) and leaves
         // the file as it found it.
-        auto write = (*store)->write_block(piece_index{3}, 0, t.piece(3));
+        auto write = (*store)->write_unverified(piece_index{3}, 0, t.piece(3));
         ASSERT_FALSE(write);
         EXPECT_TRUE(is(write.error(), storage_errc::fault));
         EXPECT_NE(write.error().reason.find("tr/b was truncated"), std::string::npos)
@@ -56,11 +56,11 @@ TEST_P(Truncation, TruncatedFileGivesFaultErrorsNotACrash) {
 TEST_P(Truncation, TruncatedFileDropsOnlyThePiecesItNoLongerHolds) {
     temp_dir dir;
     const test_torrent t = make_torrent("drop", {{"drop", 4 * 16384}}, 16384);
-    auto store = piece_store::open(t.info, dir.path(), store_options{GetParam(), {}, {}});
+    auto store = piece_store::open(t.info, dir.path(), test::options_for(GetParam()));
     ASSERT_TRUE(store);
     for (std::uint32_t p = 0; p < 4; ++p) {
-        ASSERT_TRUE((*store)->write_block(piece_index{p}, 0, t.piece(p)));
-        ASSERT_TRUE((*store)->verify_piece(piece_index{p}).value_or(false));
+        ASSERT_TRUE((*store)->write_unverified(piece_index{p}, 0, t.piece(p)));
+        ASSERT_TRUE(test::verify(**store, piece_index{p}).value_or(false));
     }
     EXPECT_TRUE((*store)->drop_pieces_not_on_disk().empty());
     // One byte short of the end: the last page is still mapped, its tail would read as zeros.

@@ -59,6 +59,21 @@ test_torrent make_torrent(const std::string& name,
     return t;
 }
 
+store_options options_for(backend_kind backend, allocation_mode allocation) {
+    store_options o;
+    o.backend = backend;
+    o.allocation = allocation;
+    return o;
+}
+
+result<bool> verify(piece_store& store, piece_index piece) {
+    auto check = store.hash_piece(piece);
+    if (!check) {
+        return std::unexpected(std::move(check.error()));
+    }
+    return store.commit_check(*check);
+}
+
 std::vector<std::byte> read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

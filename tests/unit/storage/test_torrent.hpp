@@ -1,5 +1,6 @@
-// Test helpers for storage/: a fresh mkdtemp folder removed at the end, and hand-built
-// metainfo (files, piece length, SHA-1 piece hashes) over deterministic content.
+// Test helpers for storage/: a fresh mkdtemp folder removed at the end, hand-built metainfo
+// (files, piece length, SHA-1 piece hashes) over deterministic content, and the engine's
+// two-step verification.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "minibit/core/metainfo.hpp"
+#include "minibit/core/result.hpp"
+#include "minibit/storage/piece_store.hpp"
 
 namespace minibit::storage::test {
 
@@ -42,6 +45,13 @@ struct test_torrent {
 [[nodiscard]] test_torrent make_torrent(const std::string& name,
                                         const std::vector<std::pair<std::string, std::uint64_t>>& files,
                                         std::uint64_t piece_length, std::uint32_t seed = 1);
+
+/// Store options with this back end and allocation, the rest default.
+[[nodiscard]] store_options options_for(backend_kind backend,
+                                        allocation_mode allocation = allocation_mode::full);
+
+/// The engine's verification: hash_piece, then commit_check on this thread; the verdict.
+[[nodiscard]] result<bool> verify(piece_store& store, piece_index piece);
 
 /// Reads a whole file (small test files only).
 [[nodiscard]] std::vector<std::byte> read_file(const std::filesystem::path& p);
