@@ -360,7 +360,7 @@ protected:
     void SetUp() override {
         spdlog::set_level(spdlog::level::warn);
         if (GetParam() == io::backend_kind::uring && !io::uring_available()) {
-            GTEST_SKIP() << "io_uring is not available on this machine";
+            MINIBIT_SKIP_OR_FAIL("io_uring is not available on this machine");
         }
         auto r = io::make_reactor(GetParam(), {});
         ASSERT_TRUE(r) << r.error().message();

@@ -253,7 +253,7 @@ std::size_t reap_closed(std::vector<attacker>& conns) {
 TEST_P(TrackerFaultsIo, SlowlorisIsClosedAtTheRequestDeadlineWhileOthersAreServed) {
     constexpr int request_timeout_s = 2;
     auto tracker = start({"--threads", "2", "--request-timeout", std::to_string(request_timeout_s)});
-    if (!tracker) GTEST_SKIP() << "back end unavailable";
+    if (!tracker) MINIBIT_SKIP_OR_FAIL("back end unavailable");
     const int slack = sanitizer_slack(tracker->proc->pid());
     const long rss_before = vm_rss_kib(tracker->proc->pid());
     const auto t0 = steady::now();
@@ -303,7 +303,7 @@ TEST_P(TrackerFaultsIo, SlowlorisIsClosedAtTheRequestDeadlineWhileOthersAreServe
 TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheDeadline) {
     constexpr int request_timeout_s = 3;
     auto tracker = start({"--threads", "2", "--request-timeout", std::to_string(request_timeout_s)});
-    if (!tracker) GTEST_SKIP() << "back end unavailable";
+    if (!tracker) MINIBIT_SKIP_OR_FAIL("back end unavailable");
     const int slack = sanitizer_slack(tracker->proc->pid());
     const long rss_before = vm_rss_kib(tracker->proc->pid());
     std::vector<attacker> flood;
@@ -357,7 +357,7 @@ TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheD
 
 TEST_P(TrackerFaultsIo, MaxConnectionsClosesTheExcessAtAcceptAndRecovers) {
     auto tracker = start({"--threads", "1", "--request-timeout", "2", "--max-connections", "200"});
-    if (!tracker) GTEST_SKIP() << "back end unavailable";
+    if (!tracker) MINIBIT_SKIP_OR_FAIL("back end unavailable");
     auto conns = open_connections(port_, 600, 20s);
     ASSERT_EQ(conns.size(), 600U);
     // The tracker closes what it accepts above the cap at once; 200 stay until the deadline.
@@ -420,7 +420,7 @@ TEST_P(TrackerFaultsIo, SpoofedUdpGetsNoAnswerWithoutAValidConnectionId) {
     // One thread: datagrams are handled in arrival order, so once an honest connect is answered
     // every forged datagram sent before it has been read (and the counters are exact).
     auto tracker = start({"--threads", "1"});
-    if (!tracker) GTEST_SKIP() << "back end unavailable";
+    if (!tracker) MINIBIT_SKIP_OR_FAIL("back end unavailable");
     const std::array<const char*, 4> sources{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.77"};
     std::vector<fd_guard> spoof;
     for (int i = 0; i < 64; ++i) {

@@ -15,6 +15,7 @@
 #include "../../src/apps/loadgen/json_reader.hpp"
 #include "../../src/apps/loadgen/swarm_files.hpp"
 #include "minibit/io/reactor.hpp"
+#include "skip_or_fail.hpp"
 
 namespace {
 
@@ -60,7 +61,7 @@ class LoadgenInProcess : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         if (GetParam() == "uring" && !minibit::io::uring_available()) {
-            GTEST_SKIP() << "io_uring is not available here";
+            MINIBIT_SKIP_OR_FAIL("io_uring is not available here");
         }
     }
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "minibit/io/reactor.hpp"
+#include "skip_or_fail.hpp"
 
 namespace minibit::io::testing {
 
@@ -68,12 +69,12 @@ inline std::string string_of(std::span<const std::byte> b) {
     return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
-/// Creates the reactor for GetParam(); skips io_uring where it cannot run.
+/// Creates the reactor for GetParam(); skips io_uring where it cannot run (fails under CI=true).
 class ReactorTest : public ::testing::TestWithParam<backend_kind> {
 protected:
     void SetUp() override {
         if (GetParam() == backend_kind::uring && !uring_available()) {
-            GTEST_SKIP() << "io_uring is not available on this machine";
+            MINIBIT_SKIP_OR_FAIL("io_uring is not available on this machine");
         }
         auto made = make_reactor(GetParam(), reactor_options{});
         ASSERT_TRUE(made.has_value()) << made.error().message();

@@ -23,6 +23,7 @@
 #include "minibit/wire/peer_decoder.hpp"
 #include "minibit/wire/peer_message.hpp"
 
+#include "skip_or_fail.hpp"
 #include "temp_dir.hpp"
 
 namespace minibit::swarm::testing {
@@ -209,7 +210,7 @@ protected:
     void SetUp() override {
         spdlog::set_level(spdlog::level::warn);
         if (GetParam() == io::backend_kind::uring && !io::uring_available()) {
-            GTEST_SKIP() << "io_uring is not available on this machine";
+            MINIBIT_SKIP_OR_FAIL("io_uring is not available on this machine");
         }
         auto r = io::make_reactor(GetParam(), {});
         ASSERT_TRUE(r) << r.error().message();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "eintr.hpp"
+#include "skip_or_fail.hpp"
 #include "minibit/wire/tracker_udp.hpp"
 
 namespace minibit::tracker {
@@ -101,11 +102,11 @@ struct variant {
     const char* name;
 };
 
-class TrackerServer : public testing::TestWithParam<variant> {
+class TrackerServer : public ::testing::TestWithParam<variant> {
 protected:
     void SetUp() override {
         if (GetParam().backend == io::backend_kind::uring && !io::uring_available()) {
-            GTEST_SKIP() << "io_uring is not available on this machine";
+            MINIBIT_SKIP_OR_FAIL("io_uring is not available on this machine");
         }
         server_config c;
         c.http = io::address::loopback_v4(0);
@@ -244,11 +245,11 @@ TEST_P(TrackerServer, MetricsAreServedInPrometheusFormat) {
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, TrackerServer,
-    testing::Values(variant{io::backend_kind::epoll, {}, "epoll"},
+    ::testing::Values(variant{io::backend_kind::epoll, {}, "epoll"},
                     variant{io::backend_kind::uring, {}, "uring"},
                     variant{io::backend_kind::uring, std::chrono::microseconds(250),
                             "uring_batch_wait_250us"}),
-    [](const testing::TestParamInfo<variant>& i) { return std::string(i.param.name); });
+    [](const ::testing::TestParamInfo<variant>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace minibit::tracker
