@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string_view>
+#include <utility>
+#include <vector>
+
 namespace {
 
 using minibit::swarm::message_name;
@@ -9,12 +13,20 @@ using minibit::swarm::to_json;
 using minibit::swarm::torrent_stats;
 
 TEST(TorrentStats, NamesEveryKnownMessageId) {
-    EXPECT_EQ(message_name(0), "choke");
-    EXPECT_EQ(message_name(7), "piece");
-    EXPECT_EQ(message_name(14), "have_all");
-    EXPECT_EQ(message_name(16), "reject");
-    EXPECT_EQ(message_name(20), "extended");
-    EXPECT_EQ(message_name(10), "unknown");
+    // BEP 3 (0-9), BEP 6 (13-17), BEP 10 (20): all 16 ids the engine counts.
+    const std::vector<std::pair<std::size_t, std::string_view>> known = {
+        {0, "choke"},   {1, "unchoke"},  {2, "interested"}, {3, "not_interested"},
+        {4, "have"},    {5, "bitfield"}, {6, "request"},    {7, "piece"},
+        {8, "cancel"},  {9, "port"},     {13, "suggest"},   {14, "have_all"},
+        {15, "have_none"}, {16, "reject"}, {17, "allowed_fast"}, {20, "extended"},
+    };
+    ASSERT_EQ(known.size(), 16U);
+    for (const auto& [id, name] : known) {
+        EXPECT_EQ(message_name(id), name) << "id " << id;
+    }
+    for (const std::size_t id : {10U, 11U, 12U, 18U, 19U, 21U, 255U}) {
+        EXPECT_EQ(message_name(id), "unknown") << "id " << id;
+    }
 }
 
 TEST(TorrentStats, JsonListsOnlyMessagesThatOccurred) {
