@@ -226,6 +226,7 @@ void epoll_reactor::begin_close(std::uint32_t slot, conn_state& c) {
 }
 
 void epoll_reactor::connect(const address& addr, connect_fn on_connected) {
+    assert_owner();
     bool in_progress = false;
     auto fd = open_connecting(addr, in_progress);
     if (!fd) {
@@ -240,6 +241,7 @@ void epoll_reactor::connect(const address& addr, connect_fn on_connected) {
 
 result<listener_id> epoll_reactor::listen(const address& addr, listen_options options,
                                           accept_fn on_accept) {
+    assert_owner();
     auto fd = open_bound(addr, SOCK_STREAM, options.reuse, options.backlog);
     if (!fd) {
         return std::unexpected(fd.error());
@@ -267,6 +269,7 @@ void epoll_reactor::close_listener(listener_id id) {
 
 result<udp_id> epoll_reactor::bind_udp(const address& addr, reuse_port reuse,
                                        datagram_fn on_datagram) {
+    assert_owner();
     auto fd = open_bound(addr, SOCK_DGRAM, reuse, 0);
     if (!fd) {
         return std::unexpected(fd.error());

@@ -104,6 +104,7 @@ result<void> reactor_base::run() {
 }
 
 result<void> reactor_base::run_once(std::chrono::milliseconds max_wait) {
+    assert_owner();
     flush_dirty();
     // Sockets left with datagrams by the per-turn bound are read again after this wait, which
     // then does not block: io_uring's multishot poll fires only for new arrivals.
@@ -180,6 +181,7 @@ void reactor_base::run_deferred() {
 }
 
 timer_id reactor_base::add_timer(clock::duration delay, task_fn fn) {
+    assert_owner();
     const std::uint64_t id = next_timer_++;
     const auto deadline = clock::now() + delay;
     timers_.emplace(std::make_pair(deadline, id), std::move(fn));
@@ -188,6 +190,7 @@ timer_id reactor_base::add_timer(clock::duration delay, task_fn fn) {
 }
 
 bool reactor_base::cancel_timer(timer_id id) {
+    assert_owner();
     const auto it = timer_deadlines_.find(id.get());
     if (it == timer_deadlines_.end()) {
         return false;
@@ -212,6 +215,7 @@ void reactor_base::run_timers() {
 }
 
 result<void> reactor_base::start(conn_id id, conn_handlers handlers) {
+    assert_owner();
     auto* c = conns_.find(id.get());
     if (c == nullptr || c->phase != conn_phase::open) {
         return stale("start");
@@ -226,6 +230,7 @@ result<void> reactor_base::start(conn_id id, conn_handlers handlers) {
 }
 
 result<void> reactor_base::send(conn_id id, std::vector<std::byte> bytes) {
+    assert_owner();
     auto* c = conns_.find(id.get());
     if (c == nullptr || c->phase != conn_phase::open || c->flush_then_close) {
         return stale("send");
@@ -237,6 +242,7 @@ result<void> reactor_base::send(conn_id id, std::vector<std::byte> bytes) {
 
 result<void> reactor_base::send_borrowed(conn_id id, std::span<const std::byte> bytes,
                                          release_fn on_released) {
+    assert_owner();
     auto* c = conns_.find(id.get());
     if (c == nullptr || c->phase != conn_phase::open || c->flush_then_close) {
         return stale("send_borrowed");
@@ -287,6 +293,7 @@ result<address> reactor_base::peer_address(conn_id id) const {
 }
 
 void reactor_base::close(conn_id id, close_mode mode) {
+    assert_owner();
     auto* c = conns_.find(id.get());
     if (c == nullptr || c->phase == conn_phase::closing) {
         return;

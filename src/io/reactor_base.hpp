@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "minibit/io/owner_thread.hpp"
 #include "minibit/io/reactor.hpp"
 #include "send_queue.hpp"
 
@@ -137,6 +138,10 @@ protected:
     /// Starts tearing a connection down; the back end calls finish_close() when drained.
     virtual void begin_close(std::uint32_t slot, conn_state& c) = 0;
 
+    /// Checked builds: aborts when called off the thread that created the reactor.
+    void assert_owner() const {
+        MINIBIT_ASSERT(owner_.current(), "io: reactor used off its owner thread");
+    }
     /// Marks a connection for flushing at the end of this turn.
     void mark_dirty(std::uint32_t slot, conn_state& c);
     /// Closes with an error (or nullopt) unless already closing; the one entry to teardown.
@@ -186,6 +191,7 @@ private:
     std::map<std::pair<clock::time_point, std::uint64_t>, task_fn> timers_;
     std::unordered_map<std::uint64_t, clock::time_point> timer_deadlines_;
     std::uint64_t next_timer_ = 1;
+    [[no_unique_address]] owner_thread owner_;  // the creating thread (checked builds)
 };
 
 }  // namespace minibit::io

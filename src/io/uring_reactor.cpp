@@ -577,6 +577,7 @@ void uring_reactor::maybe_finish(std::uint32_t slot, conn_state& c) {
 }
 
 void uring_reactor::connect(const address& addr, connect_fn on_connected) {
+    assert_owner();
     const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         defer([fn = std::move(on_connected), err = errno_error(errno, "socket")] {
@@ -594,6 +595,7 @@ void uring_reactor::connect(const address& addr, connect_fn on_connected) {
 
 result<listener_id> uring_reactor::listen(const address& addr, listen_options options,
                                           accept_fn on_accept) {
+    assert_owner();
     auto fd = open_bound(addr, SOCK_STREAM, options.reuse, options.backlog);
     if (!fd) {
         return std::unexpected(fd.error());
@@ -607,6 +609,7 @@ result<listener_id> uring_reactor::listen(const address& addr, listen_options op
 
 result<udp_id> uring_reactor::bind_udp(const address& addr, reuse_port reuse,
                                        datagram_fn on_datagram) {
+    assert_owner();
     auto fd = open_bound(addr, SOCK_DGRAM, reuse, 0);
     if (!fd) {
         return std::unexpected(fd.error());

@@ -1,8 +1,8 @@
 // The reactor: one event loop per thread (io_uring or epoll back end behind one interface) that
 // owns its TCP connections, listeners, UDP sockets, timers and receive buffers. Callback based;
-// knows nothing of BitTorrent. Every member is for the owning thread only, except post() and
-// stop(), which any thread may call. Ids carry a generation, so a stale id is refused, never
-// dereferenced.
+// knows nothing of BitTorrent. Every member is for the owning thread (the one that created it)
+// only, except post() and stop(), which any thread may call; checked builds assert it. Ids carry
+// a generation, so a stale id is refused, never dereferenced.
 #pragma once
 
 #include <chrono>
@@ -140,7 +140,8 @@ public:
 
     /// Connects to `addr`; `on_connected` runs later, on this thread, with the connection or error.
     virtual void connect(const address& addr, connect_fn on_connected) = 0;
-    /// Installs the callbacks of a new connection and starts reading; call once per connection.
+    /// Installs the callbacks of a new connection and starts reading. A second call replaces
+    /// the callbacks (a connection handed from one owner to another keeps its socket).
     [[nodiscard]] virtual result<void> start(conn_id id, conn_handlers handlers) = 0;
     /// Queues owned bytes; order is kept across both send flavours.
     [[nodiscard]] virtual result<void> send(conn_id id, std::vector<std::byte> bytes) = 0;
