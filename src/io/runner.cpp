@@ -14,17 +14,58 @@ struct runner::slot {
 
 namespace {
 
-/// Start-up rendezvous: each thread reports once, success or the error that stopped it.
+/// Start-up rendezvous: each thread runs its init in index order and reports once, success or
+/// the error that stopped it.
 struct startup {
     std::mutex mutex;
     std::condition_variable cv;
-    unsigned reported = 0;
+    unsigned next_init = 0;  ///< the thread whose turn it is to run init
     std::optional<error> first_error;
 };
 
+/// One reactor thread: create the reactor, init in turn, run, finish.
+void thread_main(runner_options options, unsigned index, const std::shared_ptr<startup>& gate,
+                 const init_fn& init, const finish_fn& finish, std::mutex& loop_mutex,
+                 reactor*& loop) {
+    auto made = make_reactor(options.backend, options.reactor);
+    {
+        std::unique_lock lock(gate->mutex);
+        gate->cv.wait(lock, [&] { return gate->next_init == index; });
+        if (!made && !gate->first_error) {
+            gate->first_error = made.error();
+        }
+    }
+    if (made) {
+        {
+            std::lock_guard lock(loop_mutex);
+            loop = made->get();
+        }
+        if (init) {
+            init(**made, index);
+        }
+    }
+    {
+        std::lock_guard lock(gate->mutex);
+        ++gate->next_init;
+    }
+    gate->cv.notify_all();
+    if (!made) {
+        return;
+    }
+    [[maybe_unused]] auto r = (*made)->run();
+    {
+        std::lock_guard lock(loop_mutex);
+        loop = nullptr;
+    }
+    if (finish) {
+        finish(**made, index);
+    }
+}
+
 }  // namespace
 
-result<std::unique_ptr<runner>> runner::start(const runner_options& options, init_fn init) {
+result<std::unique_ptr<runner>> runner::start(const runner_options& options, init_fn init,
+                                              finish_fn finish) {
     unsigned n = options.threads;
     if (n == 0) {
         n = std::max(1U, std::thread::hardware_concurrency());
@@ -36,34 +77,12 @@ result<std::unique_ptr<runner>> runner::start(const runner_options& options, ini
     }
     for (unsigned i = 0; i < n; ++i) {
         slot* s = self->slots_[i].get();
-        s->thread = std::thread([s, i, gate, options, init] {
-            auto made = make_reactor(options.backend, options.reactor);
-            if (made) {
-                std::lock_guard lock(s->mutex);
-                s->loop = made->get();
-            } else {
-                std::lock_guard lock(gate->mutex);
-                if (!gate->first_error) {
-                    gate->first_error = made.error();
-                }
-            }
-            if (made && init) {
-                init(**made, i);
-            }
-            {
-                std::lock_guard lock(gate->mutex);
-                ++gate->reported;
-            }
-            gate->cv.notify_all();
-            if (made) {
-                [[maybe_unused]] auto r = (*made)->run();
-                std::lock_guard lock(s->mutex);
-                s->loop = nullptr;
-            }
+        s->thread = std::thread([s, i, gate, options, init, finish] {
+            thread_main(options, i, gate, init, finish, s->mutex, s->loop);
         });
     }
     std::unique_lock lock(gate->mutex);
-    gate->cv.wait(lock, [&] { return gate->reported == n; });
+    gate->cv.wait(lock, [&] { return gate->next_init == n; });
     if (gate->first_error) {
         auto err = *gate->first_error;
         lock.unlock();

@@ -167,6 +167,37 @@ TEST_P(LoopTest, RunnerStartsOneReactorPerThreadAndStops) {
     EXPECT_EQ(inits, (std::set<unsigned>{0, 1}));
 }
 
+TEST_P(LoopTest, RunnerInitsInThreadOrderAndFinishesEachThreadOnItself) {
+    runner_options options;
+    options.threads = 3;
+    options.backend = GetParam();
+    std::mutex m;
+    std::vector<unsigned> init_order;
+    std::vector<std::thread::id> init_thread(3);
+    std::vector<std::thread::id> finish_thread(3);
+    std::vector<bool> finished_with_reactor(3, false);
+    auto started = runner::start(
+        options,
+        [&](reactor&, unsigned index) {
+            std::lock_guard lock(m);
+            init_order.push_back(index);
+            init_thread[index] = std::this_thread::get_id();
+        },
+        [&](reactor& r, unsigned index) {
+            // The reactor still works here: a timer can be armed and cancelled.
+            const timer_id t = r.add_timer(1h, [] {});
+            std::lock_guard lock(m);
+            finished_with_reactor[index] = r.cancel_timer(t);
+            finish_thread[index] = std::this_thread::get_id();
+        });
+    ASSERT_TRUE(started.has_value()) << started.error().message();
+    (*started)->stop();
+    (*started)->join();
+    EXPECT_EQ(init_order, (std::vector<unsigned>{0, 1, 2}));
+    EXPECT_EQ(finish_thread, init_thread);
+    EXPECT_EQ(finished_with_reactor, (std::vector<bool>{true, true, true}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LoopTest,
                          ::testing::Values(backend_kind::uring, backend_kind::epoll), backend_name);
 

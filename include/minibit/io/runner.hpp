@@ -1,6 +1,7 @@
 // Runs N threads, each owning one reactor created on that thread, with a per-thread init
-// callback (set up listeners, timers, ...). Start, post and stop may be called from any thread;
-// the destructor stops and joins.
+// callback (set up listeners, timers, ...) run in thread order, and a per-thread finish callback
+// run on each thread once its loop ended, while its reactor still exists (tear down what lives
+// there). Start, post and stop may be called from any thread; the destructor stops and joins.
 #pragma once
 
 #include <cstddef>
@@ -20,16 +21,22 @@ struct runner_options {
     reactor_options reactor;
 };
 
-/// Runs on each reactor's thread before its loop starts; `index` is 0..threads-1.
+/// Runs on each reactor's thread before its loop starts; `index` is 0..threads-1. Thread k's
+/// init starts only after thread k-1's returned, so an init may use what earlier ones set up
+/// (the port thread 0 bound) without waiting for it.
 using init_fn = std::function<void(reactor& r, unsigned index)>;
+/// Runs on each reactor's thread after its loop returned, before the reactor is destroyed; also
+/// when start() fails because another thread's reactor could not be created.
+using finish_fn = std::function<void(reactor& r, unsigned index)>;
 
 /// A group of reactor threads.
 class runner {
 public:
     /// Starts the threads and waits until every reactor exists and ran `init`; fails if any
-    /// reactor could not be created (then all threads are joined).
+    /// reactor could not be created (then every thread ran `finish` and was joined).
     [[nodiscard]] static result<std::unique_ptr<runner>> start(const runner_options& options,
-                                                               init_fn init);
+                                                               init_fn init,
+                                                               finish_fn finish = {});
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
     ~runner();
