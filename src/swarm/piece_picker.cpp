@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "minibit/core/assert.hpp"
+
 namespace minibit::swarm {
 namespace {
 
 /// Moves n randomly chosen elements of v to its front (partial Fisher-Yates) and drops the rest.
-void take_random(std::vector<std::uint32_t>& v, std::size_t n, std::mt19937_64& rng) {
+void take_random(std::vector<piece_index>& v, std::size_t n, std::mt19937_64& rng) {
     n = std::min(n, v.size());
     for (std::size_t i = 0; i < n; ++i) {
         std::uniform_int_distribution<std::size_t> dist(i, v.size() - 1);
@@ -20,81 +22,55 @@ void take_random(std::vector<std::uint32_t>& v, std::size_t n, std::mt19937_64& 
 
 piece_picker::piece_picker(std::uint32_t piece_count, std::uint32_t piece_length,
                            std::uint32_t last_piece_length, picker_config config)
-    : piece_count_(piece_count),
-      piece_length_(piece_length),
-      last_piece_length_(last_piece_length),
+    : bounds_{piece_count, piece_length, last_piece_length},
       config_(config),
       have_(piece_count),
-      pieces_(piece_count),
-      pos_(piece_count),
-      avail_(piece_count, 0),
-      bucket_start_{0, piece_count} {
-    for (std::uint32_t p = 0; p < piece_count; ++p) {
-        pieces_[p] = p;
-        pos_[p] = p;
-        unrequested_blocks_ += blocks_in(piece_index{p});
+      buckets_(piece_count) {
+    for (piece_index p{0}; p.get() < piece_count; ++p) {
+        unrequested_blocks_ += blocks_in(p);
     }
 }
 
 std::uint32_t piece_picker::blocks_in(piece_index p) const {
-    const std::uint32_t size = p.get() + 1 == piece_count_ ? last_piece_length_ : piece_length_;
-    return (size + block_size_bytes - 1) / block_size_bytes;
+    return (bounds_.piece_size(p) + block_size_bytes - 1) / block_size_bytes;
 }
 
 std::uint32_t piece_picker::block_length(block_address b) const {
-    const std::uint32_t size =
-        b.piece.get() + 1 == piece_count_ ? last_piece_length_ : piece_length_;
-    return std::min(block_size_bytes, size - b.block.get() * block_size_bytes);
+    return std::min(block_size_bytes,
+                    bounds_.piece_size(b.piece) - b.block.get() * block_size_bytes);
 }
 
-void piece_picker::move_up(std::uint32_t p) {
-    const std::uint32_t a = avail_[p];
-    if (a + 2 >= bucket_start_.size()) {
-        bucket_start_.push_back(piece_count_);
+void piece_picker::checked() const {
+    if constexpr (MINIBIT_INVARIANTS_FULL) {
+        check_invariants();
     }
-    // Swap p with the last piece of bucket a, then move the edge of bucket a+1 down over it.
-    const std::uint32_t last = bucket_start_[a + 1] - 1;
-    const std::uint32_t other = pieces_[last];
-    std::swap(pieces_[pos_[p]], pieces_[last]);
-    pos_[other] = pos_[p];
-    pos_[p] = last;
-    --bucket_start_[a + 1];
-    ++avail_[p];
-}
-
-void piece_picker::move_down(std::uint32_t p) {
-    const std::uint32_t a = avail_[p];
-    // Swap p with the first piece of bucket a, then move the edge of bucket a up past it.
-    const std::uint32_t first = bucket_start_[a];
-    const std::uint32_t other = pieces_[first];
-    std::swap(pieces_[pos_[p]], pieces_[first]);
-    pos_[other] = pos_[p];
-    pos_[p] = first;
-    ++bucket_start_[a];
-    --avail_[p];
 }
 
 void piece_picker::add_peer(const bitfield& peer_has) {
-    if (peer_has.size() != piece_count_) {
+    if (peer_has.size() != piece_count()) {
         return;
     }
-    for (std::uint32_t p = 0; p < piece_count_; ++p) {
-        if (peer_has.test(piece_index{p})) {
-            move_up(p);
+    for (piece_index p{0}; p.get() < piece_count(); ++p) {
+        if (peer_has.test(p)) {
+            buckets_.up(p);
         }
     }
+    checked();
 }
 
 void piece_picker::remove_peer(const bitfield& peer_has) {
-    if (peer_has.size() != piece_count_) {
+    if (peer_has.size() != piece_count()) {
         return;
     }
-    for (std::uint32_t p = 0; p < piece_count_; ++p) {
-        if (peer_has.test(piece_index{p}) && avail_[p] > 0) {
-            move_down(p);
+    for (piece_index p{0}; p.get() < piece_count(); ++p) {
+        if (peer_has.test(p) && buckets_.count(p) > 0) {
+            buckets_.down(p);
         }
     }
+    checked();
 }
+
+void piece_picker::add_seed() { ++seeds_; }
 
 void piece_picker::remove_seed() {
     if (seeds_ > 0) {
@@ -103,40 +79,42 @@ void piece_picker::remove_seed() {
 }
 
 void piece_picker::on_have(piece_index p) {
-    if (p.get() < piece_count_) {
-        move_up(p.get());
+    if (p.get() < piece_count()) {
+        buckets_.up(p);
     }
+    checked();
 }
 
 std::uint32_t piece_picker::availability(piece_index p) const {
-    return avail_.at(p.get()) + seeds_;
+    MINIBIT_ASSERT(p.get() < piece_count(), "availability of a piece out of range");
+    return buckets_.count(p) + seeds_;
 }
 
-bool piece_picker::has_free_blocks(std::uint32_t p) const {
+bool piece_picker::has_free_blocks(piece_index p) const {
     const auto it = downloading_.find(p);
     return it == downloading_.end() || it->second.free_blocks > 0;
 }
 
-bool piece_picker::wanted(std::uint32_t p, const bitfield& peer_has) const {
-    return !have_.test(piece_index{p}) && peer_has.test(piece_index{p}) && has_free_blocks(p) &&
-           (shared_ == nullptr || shared_->claimable(piece_index{p}, shard_));
+bool piece_picker::wanted(piece_index p, const bitfield& peer_has) const {
+    return !have_.test(p) && peer_has.test(p) && has_free_blocks(p) &&
+           (shared_ == nullptr || shared_->claimable(p, shard_));
 }
 
-bool piece_picker::take_claim(std::uint32_t p) {
+bool piece_picker::take_claim(piece_index p) {
     if (shared_ == nullptr) {
         return true;
     }
     if (std::find(claimed_.begin(), claimed_.end(), p) != claimed_.end()) {
         return true;
     }
-    if (!shared_->try_claim(piece_index{p}, shard_)) {
+    if (!shared_->try_claim(p, shard_)) {
         return false;
     }
     claimed_.push_back(p);
     return true;
 }
 
-void piece_picker::drop_claim(std::uint32_t p) {
+void piece_picker::drop_claim(piece_index p) {
     const auto it = std::find(claimed_.begin(), claimed_.end(), p);
     if (it != claimed_.end()) {
         claimed_.erase(it);
@@ -145,10 +123,10 @@ void piece_picker::drop_claim(std::uint32_t p) {
 
 std::vector<piece_index> piece_picker::idle_claims() const {
     std::vector<piece_index> out;
-    for (std::uint32_t p : claimed_) {
+    for (piece_index p : claimed_) {
         const auto it = downloading_.find(p);
         if (it == downloading_.end()) {
-            out.push_back(piece_index{p});  // claimed, failed its check, not asked for again
+            out.push_back(p);  // claimed, failed its check, not asked for again
             continue;
         }
         const piece_progress& pp = it->second;
@@ -158,28 +136,29 @@ std::vector<piece_index> piece_picker::idle_claims() const {
         const bool asked = std::any_of(pp.requested_by.begin(), pp.requested_by.end(),
                                        [](const auto& who) { return !who.empty(); });
         if (!asked) {
-            out.push_back(piece_index{p});
+            out.push_back(p);
         }
     }
     return out;
 }
 
 void piece_picker::abandon(piece_index p) {
-    const auto it = downloading_.find(p.get());
+    const auto it = downloading_.find(p);
     if (it != downloading_.end() && !have_.test(p)) {
         unrequested_blocks_ += blocks_in(p) - it->second.free_blocks;
         downloading_.erase(it);
     }
-    drop_claim(p.get());
+    drop_claim(p);
     if (shared_ != nullptr) {
         shared_->release(p, shard_);
     }
+    checked();
 }
 
-piece_picker::piece_progress& piece_picker::progress(std::uint32_t p) {
+piece_picker::piece_progress& piece_picker::progress(piece_index p) {
     auto [it, inserted] = downloading_.try_emplace(p);
     if (inserted) {
-        const std::uint32_t n = blocks_in(piece_index{p});
+        const std::uint32_t n = blocks_in(p);
         it->second.requested_by.resize(n);
         it->second.received.resize(n, false);
         it->second.free_blocks = n;
@@ -190,19 +169,19 @@ piece_picker::piece_progress& piece_picker::progress(std::uint32_t p) {
 std::vector<piece_index> piece_picker::pick(const bitfield& peer_has, std::size_t count,
                                             std::mt19937_64& rng) const {
     std::vector<piece_index> out;
-    if (peer_has.size() != piece_count_ || count == 0) {
+    if (peer_has.size() != piece_count() || count == 0) {
         return out;
     }
     // Partly downloaded pieces first (libtorrent: partial pieces are wasteful), rarest first.
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> partial;  // (availability, piece)
+    std::vector<std::pair<std::uint32_t, piece_index>> partial;  // (availability, piece)
     for (const auto& [p, pp] : downloading_) {
         if (wanted(p, peer_has)) {
-            partial.emplace_back(avail_[p], p);
+            partial.emplace_back(buckets_.count(p), p);
         }
     }
     std::sort(partial.begin(), partial.end());
     for (std::size_t i = 0; i < partial.size() && out.size() < count; ++i) {
-        out.push_back(piece_index{partial[i].second});
+        out.push_back(partial[i].second);
     }
     if (have_count() < config_.random_first_pieces) {
         pick_random(peer_has, count, rng, out);
@@ -217,34 +196,29 @@ void piece_picker::pick_random(const bitfield& peer_has, std::size_t count, std:
     if (out.size() >= count) {
         return;
     }
-    std::vector<std::uint32_t> candidates;
-    for (std::uint32_t p = 0; p < piece_count_; ++p) {
+    std::vector<piece_index> candidates;
+    for (piece_index p{0}; p.get() < piece_count(); ++p) {
         if (wanted(p, peer_has) && !downloading_.contains(p)) {
             candidates.push_back(p);
         }
     }
     take_random(candidates, count - out.size(), rng);
-    for (std::uint32_t p : candidates) {
-        out.push_back(piece_index{p});
-    }
+    out.insert(out.end(), candidates.begin(), candidates.end());
 }
 
 void piece_picker::pick_rarest(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
                                std::vector<piece_index>& out) const {
-    std::vector<std::uint32_t> candidates;
-    for (std::size_t a = 0; a + 1 < bucket_start_.size() && out.size() < count; ++a) {
+    std::vector<piece_index> candidates;
+    for (std::size_t a = 0; a < buckets_.bucket_count() && out.size() < count; ++a) {
         candidates.clear();
-        for (std::uint32_t i = bucket_start_[a]; i < bucket_start_[a + 1]; ++i) {
-            const std::uint32_t p = pieces_[i];
+        for (piece_index p : buckets_.bucket(a)) {
             if (wanted(p, peer_has) && !downloading_.contains(p)) {
                 candidates.push_back(p);
             }
         }
         // Random among equally rare pieces, to even out the piece distribution.
         take_random(candidates, count - out.size(), rng);
-        for (std::uint32_t p : candidates) {
-            out.push_back(piece_index{p});
-        }
+        out.insert(out.end(), candidates.begin(), candidates.end());
     }
 }
 
@@ -275,13 +249,13 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
                                                         std::mt19937_64& rng) {
     std::vector<block_address> out;
     for (piece_index p : pick(peer_has, count, rng)) {
-        if (reserved_for_other(p.get(), peer)) {
+        if (reserved_for_other(p, peer)) {
             continue;  // being fetched again by one peer alone after a hash failure
         }
-        if (!take_claim(p.get())) {
+        if (!take_claim(p)) {
             continue;  // another reactor claimed it since pick() looked
         }
-        piece_progress& pp = progress(p.get());
+        piece_progress& pp = progress(p);
         for (std::uint32_t b = 0; b < pp.received.size() && out.size() < count; ++b) {
             if (pp.requested_by[b].empty() && !pp.received[b]) {
                 const block_address addr{p, block_index{b}};
@@ -293,9 +267,10 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
             break;
         }
     }
-    if (out.size() < count && in_endgame() && peer_has.size() == piece_count_) {
+    if (out.size() < count && in_endgame() && peer_has.size() == piece_count()) {
         pick_duplicates(peer, peer_has, count, out);
     }
+    checked();
     return out;
 }
 
@@ -303,29 +278,28 @@ void piece_picker::pick_duplicates(peer_slot peer, const bitfield& peer_has, std
                                    std::vector<block_address>& out) {
     std::vector<block_address> candidates;
     for (auto& [p, pp] : downloading_) {
-        if (have_.test(piece_index{p}) || !peer_has.test(piece_index{p}) ||
-            reserved_for_other(p, peer)) {
+        if (have_.test(p) || !peer_has.test(p) || reserved_for_other(p, peer)) {
             continue;
         }
         for (std::uint32_t b = 0; b < pp.received.size(); ++b) {
             const auto& who = pp.requested_by[b];
             if (!pp.received[b] && !who.empty() && who.size() < config_.max_requesters_per_block &&
                 std::find(who.begin(), who.end(), peer) == who.end()) {
-                candidates.push_back({piece_index{p}, block_index{b}});
+                candidates.push_back({p, block_index{b}});
             }
         }
     }
     std::sort(candidates.begin(), candidates.end());
     for (std::size_t i = 0; i < candidates.size() && out.size() < count; ++i) {
-        claim(peer, candidates[i], downloading_.at(candidates[i].piece.get()));
+        claim(peer, candidates[i], downloading_.at(candidates[i].piece));
         out.push_back(candidates[i]);
     }
 }
 
 block_arrival piece_picker::on_block_received(peer_slot from, block_address b) {
     block_arrival arrival;
-    const std::uint32_t p = b.piece.get();
-    if (p >= piece_count_ || b.block.get() >= blocks_in(b.piece) || have_.test(b.piece)) {
+    const piece_index p = b.piece;
+    if (p.get() >= piece_count() || b.block.get() >= blocks_in(p) || have_.test(p)) {
         return arrival;
     }
     if (!downloading_.contains(p) && !take_claim(p)) {
@@ -350,54 +324,59 @@ block_arrival piece_picker::on_block_received(peer_slot from, block_address b) {
     pp.requested_by[i].clear();
     arrival.fresh = true;
     arrival.piece_complete = pp.received_blocks == pp.received.size();
+    checked();
     return arrival;
 }
 
 void piece_picker::reserve(piece_index p, peer_slot peer) {
-    if (p.get() < piece_count_ && !have_.test(p)) {
-        reserved_[p.get()] = peer;
+    if (p.get() < piece_count() && !have_.test(p)) {
+        reserved_[p] = peer;
     }
+    checked();
 }
 
-bool piece_picker::reserved_for_other(std::uint32_t p, peer_slot peer) const {
+bool piece_picker::reserved_for_other(piece_index p, peer_slot peer) const {
     const auto it = reserved_.find(p);
     return it != reserved_.end() && it->second != peer;
 }
 
 void piece_picker::on_request_dropped(peer_slot peer, block_address b) {
-    if (const auto r = reserved_.find(b.piece.get()); r != reserved_.end() && r->second == peer) {
+    if (const auto r = reserved_.find(b.piece); r != reserved_.end() && r->second == peer) {
         reserved_.erase(r);  // it will not serve the piece: anyone may fetch it again
     }
-    const auto it = downloading_.find(b.piece.get());
+    const auto it = downloading_.find(b.piece);
     if (it != downloading_.end() && b.block.get() < it->second.received.size()) {
         release(peer, b, it->second);
     }
+    checked();
 }
 
 void piece_picker::on_piece_passed(piece_index p) {
-    if (p.get() >= piece_count_ || !have_.set(p)) {
+    if (p.get() >= piece_count() || !have_.set(p)) {
         return;
     }
-    drop_claim(p.get());
-    reserved_.erase(p.get());
-    const auto it = downloading_.find(p.get());
+    drop_claim(p);
+    reserved_.erase(p);
+    const auto it = downloading_.find(p);
     if (it == downloading_.end()) {
         unrequested_blocks_ -= blocks_in(p);
-        return;
+    } else {
+        unrequested_blocks_ -= it->second.free_blocks;
+        downloading_.erase(it);
     }
-    unrequested_blocks_ -= it->second.free_blocks;
-    downloading_.erase(it);
+    checked();
 }
 
 void piece_picker::on_piece_failed(piece_index p) {
-    reserved_.erase(p.get());
-    const auto it = downloading_.find(p.get());
+    reserved_.erase(p);
+    const auto it = downloading_.find(p);
     if (it == downloading_.end() || have_.test(p)) {
         return;
     }
     // Forget every block: a piece absent from downloading_ has all its blocks free.
     unrequested_blocks_ += blocks_in(p) - it->second.free_blocks;
     downloading_.erase(it);
+    checked();
 }
 
 std::vector<block_address> piece_picker::on_peer_gone(peer_slot peer) {
@@ -407,22 +386,63 @@ std::vector<block_address> piece_picker::on_peer_gone(peer_slot peer) {
         for (std::uint32_t b = 0; b < pp.requested_by.size(); ++b) {
             const auto& who = pp.requested_by[b];
             if (std::find(who.begin(), who.end(), peer) != who.end()) {
-                const block_address addr{piece_index{p}, block_index{b}};
+                const block_address addr{p, block_index{b}};
                 release(peer, addr, pp);
                 released.push_back(addr);
             }
         }
     }
     std::sort(released.begin(), released.end());
+    checked();
     return released;
 }
 
 std::vector<peer_slot> piece_picker::requesters(block_address b) const {
-    const auto it = downloading_.find(b.piece.get());
+    const auto it = downloading_.find(b.piece);
     if (it == downloading_.end() || b.block.get() >= it->second.requested_by.size()) {
         return {};
     }
     return it->second.requested_by[b.block.get()];
+}
+
+// ---- invariants ----------------------------------------------------------------------------
+
+void piece_picker::check_invariants() const {
+    MINIBIT_ASSERT(have_.size() == piece_count(), "have bits sized for another torrent");
+    buckets_.check_invariants();
+    check_progress();
+}
+
+void piece_picker::check_progress() const {
+    std::uint64_t unrequested = 0;
+    for (piece_index p{0}; p.get() < piece_count(); ++p) {
+        if (!have_.test(p) && !downloading_.contains(p)) {
+            unrequested += blocks_in(p);
+        }
+    }
+    for (const auto& [p, pp] : downloading_) {
+        MINIBIT_ASSERT(p.get() < piece_count() && !have_.test(p), "progress kept for a piece we have");
+        MINIBIT_ASSERT(pp.requested_by.size() == blocks_in(p) && pp.received.size() == blocks_in(p),
+                       "progress arrays sized for another piece");
+        std::uint32_t free = 0;
+        std::uint32_t received = 0;
+        for (std::uint32_t b = 0; b < pp.received.size(); ++b) {
+            received += pp.received[b] ? 1U : 0U;
+            free += !pp.received[b] && pp.requested_by[b].empty() ? 1U : 0U;
+            MINIBIT_ASSERT(!pp.received[b] || pp.requested_by[b].empty(),
+                           "a received block is still requested");
+        }
+        MINIBIT_ASSERT(free == pp.free_blocks, "free block count drifted");
+        MINIBIT_ASSERT(received == pp.received_blocks, "received block count drifted");
+        unrequested += free;
+    }
+    MINIBIT_ASSERT(unrequested == unrequested_blocks_, "unrequested block count drifted");
+    for (const auto& [p, who] : reserved_) {
+        MINIBIT_ASSERT(p.get() < piece_count() && !have_.test(p), "reservation of a piece we have");
+    }
+    for (piece_index p : claimed_) {
+        MINIBIT_ASSERT(shared_ != nullptr && !have_.test(p), "claim without sharing or verified");
+    }
 }
 
 }  // namespace minibit::swarm

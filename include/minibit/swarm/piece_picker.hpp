@@ -14,7 +14,9 @@
 
 #include "minibit/core/bitfield.hpp"
 #include "minibit/core/units.hpp"
+#include "minibit/swarm/availability_buckets.hpp"
 #include "minibit/swarm/shared_pieces.hpp"
+#include "minibit/wire/peer_message.hpp"
 
 namespace minibit::swarm {
 
@@ -51,7 +53,7 @@ public:
     /// A peer with that bitfield left: -1 availability on each piece it had.
     void remove_peer(const bitfield& peer_has);
     /// A HAVE-ALL peer (or a full bitfield) joined: O(1), kept apart from the buckets.
-    void add_seed() { ++seeds_; }
+    void add_seed();
     /// A seed left: O(1).
     void remove_seed();
     /// A HAVE for piece p: moves p one bucket up, O(1).
@@ -59,7 +61,7 @@ public:
 
     /// Peers known to have piece p, seeds included.
     [[nodiscard]] std::uint32_t availability(piece_index p) const;
-    [[nodiscard]] std::uint32_t piece_count() const { return piece_count_; }
+    [[nodiscard]] std::uint32_t piece_count() const { return bounds_.piece_count; }
     [[nodiscard]] bool have(piece_index p) const { return have_.test(p); }
     [[nodiscard]] std::uint32_t have_count() const {
         return static_cast<std::uint32_t>(have_.count());
@@ -100,7 +102,8 @@ public:
     /// drops one of its requests or goes. Either the piece then passes (and the smart ban can
     /// compare the earlier blocks with good data) or it fails with one sender, which proves it.
     void reserve(piece_index p, peer_slot peer);
-    [[nodiscard]] bool reserved_for_other(std::uint32_t p, peer_slot peer) const;
+    /// True when piece p is reserved for a peer other than `peer`.
+    [[nodiscard]] bool reserved_for_other(piece_index p, peer_slot peer) const;
 
     /// Shares piece claims with the other reactors of the torrent: from now on a piece is
     /// picked only when unclaimed or held by `shard`, and claimed before its first block is
@@ -117,6 +120,11 @@ public:
     /// Peers that have an outstanding request for block b (tests, diagnostics).
     [[nodiscard]] std::vector<peer_slot> requesters(block_address b) const;
 
+    /// Aborts (MINIBIT_ASSERT) when the bucket index, the block counts or the reservations
+    /// disagree; O(pieces + blocks in progress). Unit tests call it; with -Dinvariants=full
+    /// every mutation does.
+    void check_invariants() const;
+
 private:
     struct piece_progress {
         std::vector<std::vector<peer_slot>> requested_by;  ///< per block, empty when free
@@ -125,13 +133,11 @@ private:
         std::uint32_t received_blocks = 0;
     };
 
-    void move_up(std::uint32_t p);
-    void move_down(std::uint32_t p);
-    [[nodiscard]] bool wanted(std::uint32_t p, const bitfield& peer_has) const;
-    [[nodiscard]] bool has_free_blocks(std::uint32_t p) const;
-    piece_progress& progress(std::uint32_t p);
-    [[nodiscard]] bool take_claim(std::uint32_t p);
-    void drop_claim(std::uint32_t p);
+    [[nodiscard]] bool wanted(piece_index p, const bitfield& peer_has) const;
+    [[nodiscard]] bool has_free_blocks(piece_index p) const;
+    piece_progress& progress(piece_index p);
+    [[nodiscard]] bool take_claim(piece_index p);
+    void drop_claim(piece_index p);
     void claim(peer_slot peer, block_address b, piece_progress& pp);
     void release(peer_slot peer, block_address b, piece_progress& pp);
     void pick_random(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
@@ -140,26 +146,21 @@ private:
                      std::vector<piece_index>& out) const;
     void pick_duplicates(peer_slot peer, const bitfield& peer_has, std::size_t count,
                          std::vector<block_address>& out);
+    /// Runs check_invariants() in -Dinvariants=full builds (after each mutation).
+    void checked() const;
+    void check_progress() const;
 
-    std::uint32_t piece_count_;
-    std::uint32_t piece_length_;
-    std::uint32_t last_piece_length_;
+    wire::torrent_bounds bounds_;
     picker_config config_;
     bitfield have_;
     std::uint32_t seeds_ = 0;
-    // Bucket index (libtorrent style): pieces_ sorted by availability; bucket a holds
-    // pieces_[bucket_start_[a] .. bucket_start_[a + 1]); the last entry is always piece_count_.
-    // pos_[p] is p's index in pieces_; avail_[p] its count without seeds.
-    std::vector<std::uint32_t> pieces_;
-    std::vector<std::uint32_t> pos_;
-    std::vector<std::uint32_t> avail_;
-    std::vector<std::uint32_t> bucket_start_;
-    std::unordered_map<std::uint32_t, piece_progress> downloading_;
-    std::unordered_map<std::uint32_t, peer_slot> reserved_;  ///< piece -> its only downloader
+    availability_buckets buckets_;
+    std::unordered_map<piece_index, piece_progress> downloading_;
+    std::unordered_map<piece_index, peer_slot> reserved_;  ///< piece -> its only downloader
     std::uint64_t unrequested_blocks_ = 0;  ///< blocks of pieces we lack, neither asked nor in
     shared_pieces* shared_ = nullptr;       ///< null: this picker serves the whole torrent
     std::uint32_t shard_ = 0;
-    std::vector<std::uint32_t> claimed_;    ///< pieces we claimed in shared_, not yet verified
+    std::vector<piece_index> claimed_;      ///< pieces we claimed in shared_, not yet verified
 };
 
 }  // namespace minibit::swarm

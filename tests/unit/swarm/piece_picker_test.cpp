@@ -78,12 +78,14 @@ TEST(PiecePicker, CountsAvailabilityFromBitfieldsHavesSeedsAndDisconnects) {
     EXPECT_EQ(availability(pp), "1222");
     pp.remove_seed();
     EXPECT_EQ(availability(pp), "0111");
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, NotationBuildsTheRequestedAvailability) {
     piece_picker pp = rarest_first(6);
     set_availability(pp, "031240");
     EXPECT_EQ(availability(pp), "031240");
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, PicksTheRarestPieceThePeerHas) {
@@ -95,6 +97,7 @@ TEST(PiecePicker, PicksTheRarestPieceThePeerHas) {
     ASSERT_EQ(order.size(), 4U);
     EXPECT_EQ(picks({order[0], order[1]}), "1 2");
     EXPECT_EQ((std::set{order[2].get(), order[3].get()}), (std::set<std::uint32_t>{0, 3}));
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, SkipsPiecesThePeerLacksAndPiecesWeHave) {
@@ -104,6 +107,7 @@ TEST(PiecePicker, SkipsPiecesThePeerLacksAndPiecesWeHave) {
     std::mt19937_64 rng(1);
     EXPECT_EQ(picks(pp.pick(bits("0111"), 4, rng)), "2 3");
     EXPECT_EQ(picks(pp.pick(bits("0100"), 4, rng)), "");
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, RandomTieBreakingVariesButStaysInTheRarestBucket) {
@@ -118,6 +122,7 @@ TEST(PiecePicker, RandomTieBreakingVariesButStaysInTheRarestBucket) {
     }
     EXPECT_GT(firsts.size(), 1U);
     EXPECT_GE(*firsts.begin(), 4U);
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, RandomFirstPiecesIgnoreRarityUntilEnoughPieces) {
@@ -133,6 +138,7 @@ TEST(PiecePicker, RandomFirstPiecesIgnoreRarityUntilEnoughPieces) {
     pp.mark_have(piece_index{6});
     std::mt19937_64 rng(7);
     EXPECT_EQ(picks(pp.pick(bits("11111111"), 1, rng)), "0");
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, PartlyDownloadedPiecesComeBeforeRarerOnes) {
@@ -145,6 +151,7 @@ TEST(PiecePicker, PartlyDownloadedPiecesComeBeforeRarerOnes) {
     EXPECT_EQ(availability(pp), "5223");
     EXPECT_EQ(pp.request_blocks(peer_b, bits("1111"), 1, rng),
               (std::vector<block_address>{{piece_index{0}, block_index{1}}}));
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, BlocksOfAShortLastPieceHaveTheRightLengths) {
@@ -153,6 +160,7 @@ TEST(PiecePicker, BlocksOfAShortLastPieceHaveTheRightLengths) {
     EXPECT_EQ(pp.blocks_in(piece_index{1}), 3U);
     EXPECT_EQ(pp.block_length({piece_index{1}, block_index{2}}), 40000U - 2 * kib16);
     EXPECT_EQ(pp.block_length({piece_index{0}, block_index{2}}), kib16);
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, ReceivingEveryBlockCompletesThePiece) {
@@ -169,6 +177,7 @@ TEST(PiecePicker, ReceivingEveryBlockCompletesThePiece) {
     EXPECT_TRUE(pp.have(piece_index{0}));
     EXPECT_FALSE(pp.complete());
     EXPECT_EQ(pp.request_blocks(peer_a, bits("10"), 8, rng).size(), 0U);
+    pp.check_invariants();
 }
 
 // After a hash failure with several senders the piece is fetched again by one peer alone, so a
@@ -191,6 +200,7 @@ TEST(PiecePicker, AReservedPieceGoesOnlyToItsPeerUntilItDropsARequest) {
     // The reserved peer rejects a block: the piece is anyone's again.
     pp.on_request_dropped(peer_b, solo[0]);
     EXPECT_FALSE(pp.request_blocks(peer_a, bits("1"), 8, rng).empty());
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, EndgameAllowsBoundedDuplicatesAndReportsCancels) {
@@ -207,6 +217,7 @@ TEST(PiecePicker, EndgameAllowsBoundedDuplicatesAndReportsCancels) {
     EXPECT_TRUE(arrival.fresh);
     EXPECT_EQ(arrival.cancel, std::vector<peer_slot>{peer_a});
     EXPECT_TRUE(pp.requesters(b0).empty());
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, FailedPieceIsRequestedAgain) {
@@ -218,6 +229,7 @@ TEST(PiecePicker, FailedPieceIsRequestedAgain) {
     pp.on_piece_failed(piece_index{0});
     EXPECT_FALSE(pp.in_endgame());
     EXPECT_EQ(pp.request_blocks(peer_b, bits("1"), 8, rng).size(), 2U);
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, PeerGoneReturnsItsBlocks) {
@@ -230,6 +242,7 @@ TEST(PiecePicker, PeerGoneReturnsItsBlocks) {
     std::sort(expected.begin(), expected.end());
     EXPECT_EQ(released, expected);
     EXPECT_EQ(pp.request_blocks(peer_b, bits("11"), 8, rng).size(), 4U);
+    pp.check_invariants();
 }
 
 TEST(PiecePicker, DroppedRequestFreesTheBlock) {
@@ -240,6 +253,7 @@ TEST(PiecePicker, DroppedRequestFreesTheBlock) {
     pp.on_request_dropped(peer_a, taken[0]);
     EXPECT_FALSE(pp.in_endgame());
     EXPECT_EQ(pp.request_blocks(peer_b, bits("1"), 1, rng), taken);
+    pp.check_invariants();
 }
 
 // Peer a leaves with requests in flight, peer c never answers; b must still finish.
@@ -260,6 +274,7 @@ TEST(PiecePicker, DownloadDoesNotStickWhenPeersLeaveOrStall) {
     }
     EXPECT_TRUE(pp.complete());
     EXPECT_LE(rounds, 5);
+    pp.check_invariants();
 }
 
 // Oracle check (research 4.3): after random churn, pick(1) is a piece of minimum availability.
@@ -291,11 +306,13 @@ TEST(PiecePicker, RarestPickMatchesBruteForceAfterChurn) {
                 best = std::min(best, pp.availability(piece_index{i}));
             }
         }
+        pp.check_invariants();
         ASSERT_EQ(got.empty(), b.none());
         if (!got.empty()) {
             ASSERT_EQ(pp.availability(got[0]), best) << "step " << step;
         }
     }
+    pp.check_invariants();
 }
 
 }  // namespace
