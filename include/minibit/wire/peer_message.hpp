@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <variant>
@@ -51,7 +53,8 @@ struct peer_id {
     auto operator<=>(const peer_id&) const = default;
 };
 
-/// The BEP 3 message ids plus BEP 6 and BEP 10 ones.
+/// The BEP 3 message ids plus BEP 6 and BEP 10 ones (each message type below carries its own as
+/// `wire_id`).
 enum class message_id : std::uint8_t {
     choke = 0, unchoke = 1, interested = 2, not_interested = 3, have = 4, bitfield = 5,
     request = 6, piece = 7, cancel = 8, port = 9,
@@ -88,17 +91,55 @@ struct handshake {
 };
 
 struct keep_alive { bool operator==(const keep_alive&) const = default; };
-struct choke { bool operator==(const choke&) const = default; };
-struct unchoke { bool operator==(const unchoke&) const = default; };
-struct interested { bool operator==(const interested&) const = default; };
-struct not_interested { bool operator==(const not_interested&) const = default; };
-struct have_all { bool operator==(const have_all&) const = default; };
-struct have_none { bool operator==(const have_none&) const = default; };
-struct have { piece_index piece; bool operator==(const have&) const = default; };
-struct suggest { piece_index piece; bool operator==(const suggest&) const = default; };
-struct allowed_fast { piece_index piece; bool operator==(const allowed_fast&) const = default; };
-struct port { std::uint16_t value = 0; bool operator==(const port&) const = default; };
-struct have_bitfield { bitfield bits; bool operator==(const have_bitfield&) const = default; };
+struct choke {
+    static constexpr message_id wire_id = message_id::choke;
+    bool operator==(const choke&) const = default;
+};
+struct unchoke {
+    static constexpr message_id wire_id = message_id::unchoke;
+    bool operator==(const unchoke&) const = default;
+};
+struct interested {
+    static constexpr message_id wire_id = message_id::interested;
+    bool operator==(const interested&) const = default;
+};
+struct not_interested {
+    static constexpr message_id wire_id = message_id::not_interested;
+    bool operator==(const not_interested&) const = default;
+};
+struct have_all {
+    static constexpr message_id wire_id = message_id::have_all;
+    bool operator==(const have_all&) const = default;
+};
+struct have_none {
+    static constexpr message_id wire_id = message_id::have_none;
+    bool operator==(const have_none&) const = default;
+};
+struct have {
+    static constexpr message_id wire_id = message_id::have;
+    piece_index piece;
+    bool operator==(const have&) const = default;
+};
+struct suggest {
+    static constexpr message_id wire_id = message_id::suggest;
+    piece_index piece;
+    bool operator==(const suggest&) const = default;
+};
+struct allowed_fast {
+    static constexpr message_id wire_id = message_id::allowed_fast;
+    piece_index piece;
+    bool operator==(const allowed_fast&) const = default;
+};
+struct port {
+    static constexpr message_id wire_id = message_id::port;
+    std::uint16_t value = 0;
+    bool operator==(const port&) const = default;
+};
+struct have_bitfield {
+    static constexpr message_id wire_id = message_id::bitfield;
+    bitfield bits;
+    bool operator==(const have_bitfield&) const = default;
+};
 
 /// A block address: piece, byte offset in the piece, length in bytes.
 struct block_ref {
@@ -107,12 +148,25 @@ struct block_ref {
     std::uint32_t length = 0;
     bool operator==(const block_ref&) const = default;
 };
-struct request { block_ref block; bool operator==(const request&) const = default; };
-struct cancel { block_ref block; bool operator==(const cancel&) const = default; };
-struct reject_request { block_ref block; bool operator==(const reject_request&) const = default; };
+struct request {
+    static constexpr message_id wire_id = message_id::request;
+    block_ref block;
+    bool operator==(const request&) const = default;
+};
+struct cancel {
+    static constexpr message_id wire_id = message_id::cancel;
+    block_ref block;
+    bool operator==(const cancel&) const = default;
+};
+struct reject_request {
+    static constexpr message_id wire_id = message_id::reject;
+    block_ref block;
+    bool operator==(const reject_request&) const = default;
+};
 
 /// A received or sent block; `data` points into the decoder's buffer (valid until next feed).
 struct piece_block {
+    static constexpr message_id wire_id = message_id::piece;
     piece_index piece;
     std::uint32_t begin = 0;
     std::span<const std::uint8_t> data;
@@ -124,6 +178,7 @@ struct piece_block {
 
 /// BEP 10: id 0 is the extension handshake, others are the ids the peer assigned in `m`.
 struct extended {
+    static constexpr message_id wire_id = message_id::extended;
     std::uint8_t ext_id = 0;
     std::span<const std::uint8_t> payload;
     /// Equal when the id and the bytes are equal.
@@ -136,6 +191,32 @@ using peer_message = std::variant<handshake, keep_alive, choke, unchoke, interes
                                   not_interested, have, have_bitfield, request, piece_block,
                                   cancel, port, suggest, have_all, have_none, reject_request,
                                   allowed_fast, extended>;
+
+/// A message with a wire id: every message but the handshake and the keep-alive. Each message
+/// type names its id as `static constexpr message_id wire_id`.
+template <class M>
+concept identified_message = requires {
+    { M::wire_id } -> std::convertible_to<message_id>;
+};
+
+/// BEP 6: suggest, have_all, have_none, reject and allowed_fast are valid only when both sides
+/// set the fast-extension bit.
+[[nodiscard]] constexpr bool is_fast_extension(message_id id) {
+    return id >= message_id::suggest && id <= message_id::allowed_fast;
+}
+
+/// The wire id of m; nullopt for a handshake or a keep-alive.
+[[nodiscard]] inline std::optional<message_id> id_of(const peer_message& m) {
+    return std::visit(
+        []<class M>(const M&) -> std::optional<message_id> {
+            if constexpr (identified_message<M>) {
+                return M::wire_id;
+            } else {
+                return std::nullopt;
+            }
+        },
+        m);
+}
 
 /// Parses a 68-byte handshake from the front of `bytes`.
 [[nodiscard]] result<handshake> parse_handshake(std::span<const std::uint8_t> bytes);

@@ -30,6 +30,20 @@ TEST_P(PeerMessageRoundTrip, EncodeThenDecodeGivesTheSameMessage) {
     EXPECT_EQ(d.buffered(), 0U);
 }
 
+TEST_P(PeerMessageRoundTrip, TheIdByteOnTheWireIsTheMessagesOwnWireId) {
+    const peer_message& m = GetParam();
+    bytes out(encoded_size(m));
+    ASSERT_TRUE(encode(m, out));
+    const auto id = id_of(m);
+    if (std::holds_alternative<handshake>(m) || std::holds_alternative<keep_alive>(m)) {
+        EXPECT_EQ(id, std::nullopt);
+        return;
+    }
+    ASSERT_TRUE(id.has_value());
+    ASSERT_GT(out.size(), 4U);
+    EXPECT_EQ(out[4], static_cast<std::uint8_t>(*id));
+}
+
 bitfield some_bits() {
     bitfield b(10);
     b.set(piece_index{0});
