@@ -1,42 +1,30 @@
+// peer_connection, outbound half: start and close, the messages we send (batched until
+// flush_out()), our requests to the peer and the periodic housekeeping.
 #include "minibit/swarm/peer_connection.hpp"
 
-#include <algorithm>
-#include <array>
 #include <utility>
-#include <variant>
 
 #include <spdlog/spdlog.h>
 
-#include "minibit/swarm/peer_policy.hpp"
-#include "minibit/swarm/torrent.hpp"
-#include "message_kind.hpp"
-#include "minibit/wire/peer_extension.hpp"
+#include "minibit/core/assert.hpp"
 
 namespace minibit::swarm {
-namespace {
 
-/// Released requests remembered so a late block is still welcome (bounded memory).
-constexpr std::size_t max_dropped_blocks = 1024;
-
-}  // namespace
-
-peer_connection::peer_connection(torrent& owner, io::connection conn, io::address remote,
-                                 peer_slot slot, peer_direction direction)
-    : owner_(owner),
+peer_connection::peer_connection(peer_host& host, const peer_context& context,
+                                 io::connection conn, io::address remote, peer_slot slot,
+                                 peer_direction direction)
+    : host_(host),
+      ctx_(context),
       conn_(conn),
-      remote_(std::move(remote)),
-      slot_(slot),
-      direction_(direction),
-      decoder_(owner.bounds(), wire::decoder_start::handshake),
-      has_(owner.info().piece_count()) {
-    const auto now = owner_.reactor().now();
-    last_received_ = now;
-    last_sent_ = now;
-    last_block_ = now;
-    connected_at_ = now;
+      who_{std::move(remote), slot, direction, std::nullopt, context.reactor.now()},
+      decoder_(context.bounds, wire::decoder_start::handshake),
+      has_(context.bounds.piece_count) {
+    traffic_.last_received = who_.connected_at;
+    traffic_.last_sent = who_.connected_at;
 }
 
-void peer_connection::start() {
+void peer_connection::start(std::span<const std::byte> already_received) {
+    MINIBIT_ASSERT(owner_.current(), "peer_connection used off its reactor thread");
     std::weak_ptr<peer_connection> weak = weak_from_this();
     io::conn_handlers handlers{
         [weak](std::span<const std::byte> bytes) {
@@ -45,61 +33,55 @@ void peer_connection::start() {
         [weak](const std::optional<error>& err) {
             if (auto self = weak.lock()) self->on_closed(err);
         }};
-    if (auto started = owner_.reactor().start(conn_.id(), std::move(handlers)); !started) {
-        spdlog::debug("peer {}: cannot start: {}", remote_.to_string(), started.error().message());
-        closing_ = true;
-        owner_.reactor().close(conn_.id());
-        owner_.reactor().post([weak] {
+    if (auto started = ctx_.reactor.start(conn_.id(), std::move(handlers)); !started) {
+        spdlog::debug("peer {}: cannot start: {}", who_.remote.to_string(),
+                      started.error().message());
+        phase_ = phase::closing;
+        ctx_.reactor.close(conn_.id());
+        ctx_.reactor.post([weak] {
             if (auto self = weak.lock()) self->on_closed(std::nullopt);
         });
         return;
     }
     wire::handshake h;
-    h.hash = owner_.info().hash;
-    h.id = owner_.local_id();
+    h.hash = ctx_.hash;
+    h.id = ctx_.local_id;
     h.set_fast_extension(true);
     h.set_extension_protocol(true);
     send(h);
     flush_out();
+    if (!already_received.empty()) {
+        on_data(already_received);
+    }
 }
 
 void peer_connection::close(close_reason kind, std::string_view why) {
-    if (closing_) {
+    MINIBIT_ASSERT(owner_.current(), "peer_connection used off its reactor thread");
+    if (closing()) {
         return;
     }
-    closing_ = true;
+    phase_ = phase::closing;
     if (kind == close_reason::violation) {
-        ++owner_.counters().protocol_violations;
-        owner_.counters().last_violation = std::string(why);
-        spdlog::warn("peer {}: closing: {}", remote_.to_string(), why);
+        ++ctx_.counters.protocol_violations;
+        ctx_.counters.last_violation = std::string(why);
+        spdlog::warn("peer {}: closing: {}", who_.remote.to_string(), why);
     } else {
-        spdlog::info("peer {}: closing: {}", remote_.to_string(), why);
+        spdlog::info("peer {}: closing: {}", who_.remote.to_string(), why);
     }
-    owner_.reactor().close(conn_.id(), kind == close_reason::violation
-                                           ? io::close_mode::abort
-                                           : io::close_mode::after_flush);
+    ctx_.reactor.close(conn_.id(), kind == close_reason::violation ? io::close_mode::abort
+                                                                   : io::close_mode::after_flush);
 }
 
 void peer_connection::on_closed(const std::optional<error>& err) {
-    if (gone_) {
+    if (phase_ == phase::gone) {
         return;
     }
-    gone_ = true;
-    if (!closing_) {
-        spdlog::info("peer {}: disconnected: {}", remote_.to_string(),
+    if (!closing()) {
+        spdlog::info("peer {}: disconnected: {}", who_.remote.to_string(),
                      err ? err->message() : std::string("end of stream"));
     }
-    closing_ = true;
-    owner_.on_peer_closed(*this);
-}
-
-std::vector<wire::block_ref> peer_connection::outstanding() const {
-    std::vector<wire::block_ref> out;
-    out.reserve(outstanding_.size());
-    for (const auto& r : outstanding_) {
-        out.push_back(r.block);
-    }
-    return out;
+    phase_ = phase::gone;
+    host_.on_closed(*this);
 }
 
 // ---- sending ---------------------------------------------------------------------------
@@ -111,27 +93,26 @@ void peer_connection::send(const wire::peer_message& m) {
     auto written = wire::encode(m, {reinterpret_cast<std::uint8_t*>(out_.data() + at), size});
     if (!written) {
         out_.resize(at);
-        spdlog::error("peer {}: cannot encode: {}", remote_.to_string(), written.error().message());
+        spdlog::error("peer {}: cannot encode: {}", who_.remote.to_string(),
+                      written.error().message());
         return;
     }
     out_.resize(at + *written);
-    auto& stats = owner_.counters();
-    const int kind = detail::kind_of(m);
-    if (kind >= 0) {
-        ++stats.messages_sent[static_cast<std::size_t>(kind)];
+    if (const auto id = wire::id_of(m)) {
+        ++ctx_.counters.messages_sent[static_cast<std::size_t>(*id)];
     } else if (std::holds_alternative<wire::keep_alive>(m)) {
-        ++stats.keepalives_sent;
+        ++ctx_.counters.keepalives_sent;
     }
 }
 
 void peer_connection::flush_out() {
-    if (out_.empty() || closing_) {
+    if (out_.empty() || closing()) {
         out_.clear();
         return;
     }
-    owner_.counters().wire_bytes_up += out_.size();
-    last_sent_ = owner_.reactor().now();
-    auto sent = owner_.reactor().send(conn_.id(), std::move(out_));
+    ctx_.counters.wire_bytes_up += out_.size();
+    traffic_.last_sent = ctx_.reactor.now();
+    auto sent = ctx_.reactor.send(conn_.id(), std::move(out_));
     out_ = {};
     if (!sent) {
         close(close_reason::network, sent.error().message());
@@ -139,6 +120,7 @@ void peer_connection::flush_out() {
 }
 
 void peer_connection::send_have(piece_index piece) {
+    MINIBIT_ASSERT(owner_.current(), "peer_connection used off its reactor thread");
     // A peer that already has the piece learns nothing from our HAVE (BEP 3 leaves it to the
     // client; libtorrent calls these redundant haves); skipping them cuts a 10-peer swarm's
     // messages sharply, since most pieces reach most peers from several sides.
@@ -150,7 +132,7 @@ void peer_connection::send_have(piece_index piece) {
 }
 
 void peer_connection::send_cancel(const wire::block_ref& block) {
-    forget_request(block);
+    requests_.release(block);
     if (!ready()) {
         return;
     }
@@ -158,35 +140,23 @@ void peer_connection::send_cancel(const wire::block_ref& block) {
     flush_out();
 }
 
-void peer_connection::forget_request(const wire::block_ref& block) {
-    const auto it = std::find_if(outstanding_.begin(), outstanding_.end(),
-                                 [&](const pending_request& r) { return detail::same_block(r.block, block); });
-    if (it == outstanding_.end()) {
-        return;
-    }
-    outstanding_.erase(it);
-    dropped_.push_back(block);
-    if (dropped_.size() > max_dropped_blocks) {
-        dropped_.pop_front();
-    }
-}
-
 void peer_connection::set_choking(bool choke) {
-    if (!ready() || choke == am_choking_) {
+    MINIBIT_ASSERT(owner_.current(), "peer_connection used off its reactor thread");
+    if (!ready() || choke == flags_.am_choking) {
         return;
     }
-    am_choking_ = choke;
+    flags_.am_choking = choke;
     if (choke) {
         send(wire::choke{});
         // BEP 6: with the fast extension every request gets a piece or a reject.
-        if (fast_) {
-            for (const auto& b : incoming_) {
+        const auto queued = requests_.take_incoming();
+        if (ext_.fast) {
+            for (const auto& b : queued) {
                 send(wire::reject_request{b});
             }
         }
-        incoming_.clear();
     } else {
-        requests_while_choked_ = 0;
+        requests_.unchoked();
         send(wire::unchoke{});
     }
     flush_out();
@@ -197,17 +167,17 @@ void peer_connection::update_interest() {
         return;
     }
     bool want = false;
-    if (!owner_.complete()) {
+    if (!ctx_.have.all()) {
         const auto theirs = has_.bytes();
-        const auto ours = owner_.have().bytes();
+        const auto ours = ctx_.have.bytes();
         for (std::size_t i = 0; i < theirs.size() && i < ours.size() && !want; ++i) {
             want = (theirs[i] & static_cast<std::uint8_t>(~ours[i])) != 0;
         }
     }
-    if (want == am_interested_) {
+    if (want == flags_.am_interested) {
         return;
     }
-    am_interested_ = want;
+    flags_.am_interested = want;
     if (want) {
         send(wire::interested{});
     } else {
@@ -218,83 +188,65 @@ void peer_connection::update_interest() {
 
 // ---- requests we make --------------------------------------------------------------------
 
-std::uint32_t peer_connection::pipeline_target(clock::time_point now) const {
-    return swarm::pipeline_target({down_.rate(now), down_.total() > 0, snubbed_, peer_reqq_},
-                                  owner_.options());
-}
-
 void peer_connection::fill_requests() {
-    if (!ready() || peer_choking_ || !am_interested_) {
+    if (!ready() || flags_.peer_choking || !flags_.am_interested) {
         return;
     }
-    const auto now = owner_.reactor().now();
-    const std::uint32_t target = pipeline_target(now);
-    if (outstanding_.size() >= target) {
+    const auto now = ctx_.reactor.now();
+    const std::uint32_t target =
+        requests_.target(traffic_.down.rate(now), traffic_.down.total() > 0, ctx_.options);
+    if (requests_.outstanding() >= target) {
         return;
     }
-    for (const auto& block : owner_.request_blocks(*this, target - outstanding_.size())) {
-        outstanding_.push_back({block, now});
+    for (const auto& block : host_.next_requests(*this, target - requests_.outstanding())) {
+        requests_.sent(block, now);
         send(wire::request{block});
     }
     flush_out();
 }
 
-void peer_connection::drop_outstanding(std::vector<pending_request>::iterator it) {
-    const wire::block_ref block = it->block;
-    outstanding_.erase(it);
-    owner_.on_request_dropped(*this, block);
-    dropped_.push_back(block);
-    if (dropped_.size() > max_dropped_blocks) {
-        dropped_.pop_front();
+void peer_connection::drop_requests(const std::vector<wire::block_ref>& blocks) {
+    for (const auto& block : blocks) {
+        host_.on_request_dropped(*this, block);
     }
-}
-
-bool peer_connection::take_dropped(const wire::block_ref& block) {
-    const auto it = std::find_if(dropped_.begin(), dropped_.end(),
-                                 [&](const wire::block_ref& b) { return detail::same_block(b, block); });
-    if (it == dropped_.end()) {
-        return false;
-    }
-    dropped_.erase(it);
-    return true;
 }
 
 void peer_connection::expire_requests(clock::time_point now) {
-    if (outstanding_.empty() || now - outstanding_.front().sent < owner_.options().request_timeout) {
+    if (!requests_.overdue(now, ctx_.options.request_timeout)) {
         return;
     }
     // The oldest request is overdue: the peer stalled. Give all its blocks to other peers now
     // and keep only a trickle of requests to it until it delivers again.
-    const std::size_t count = outstanding_.size();
-    owner_.counters().requests_timed_out += count;
-    while (!outstanding_.empty()) {
-        drop_outstanding(outstanding_.begin());
+    const auto dropped = requests_.release_all();
+    ctx_.counters.requests_timed_out += dropped.size();
+    drop_requests(dropped);
+    if (!requests_.snubbed()) {
+        spdlog::info("peer {}: snubbed ({} requests timed out)", who_.remote.to_string(),
+                     dropped.size());
     }
-    if (!snubbed_) {
-        spdlog::info("peer {}: snubbed ({} requests timed out)", remote_.to_string(), count);
-    }
-    snubbed_ = true;
+    requests_.set_snubbed(true);
 }
 
 // ---- housekeeping ----------------------------------------------------------------------
 
 void peer_connection::on_tick(clock::time_point now) {
-    if (closing_) {
+    MINIBIT_ASSERT(owner_.current(), "peer_connection used off its reactor thread");
+    if (closing()) {
         return;
     }
-    const auto& opt = owner_.options();
-    if (now - last_received_ > opt.idle_timeout) {
+    const auto& opt = ctx_.options;
+    if (now - traffic_.last_received > opt.idle_timeout) {
         close(close_reason::policy, "idle for too long");
         return;
     }
-    if (!handshake_done_) {
-        if (now - connected_at_ > opt.handshake_timeout) {
+    if (phase_ == phase::handshaking) {
+        if (now - who_.connected_at > opt.handshake_timeout) {
             close(close_reason::policy, "no handshake in time");
         }
         return;
     }
     expire_requests(now);
-    if (now - last_sent_ >= opt.keepalive_interval) {
+    if (now - traffic_.last_sent >= opt.keepalive_interval) {
         send(wire::keep_alive{});
     }
     fill_requests();

@@ -1,12 +1,15 @@
+// torrent, engine half: opening, start and stop, the tick and rechoke timers, connections (dial,
+// adopt, handshake, bitfields, close) and choking.
 #include "minibit/swarm/torrent.hpp"
 
 #include <algorithm>
-#include <mutex>
 #include <random>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
+#include "minibit/core/assert.hpp"
+#include "minibit/io/worker_pool.hpp"
 #include "minibit/swarm/peer_policy.hpp"
 
 namespace minibit::swarm {
@@ -24,26 +27,35 @@ wire::peer_id make_peer_id() {
     return id;
 }
 
-std::uint32_t last_piece_length(const metainfo& m) {
-    return m.piece_count() == 0
-               ? 0
-               : static_cast<std::uint32_t>(m.piece_size(piece_index{m.piece_count() - 1}));
+wire::torrent_bounds bounds_of(const metainfo& m) {
+    const std::uint32_t last =
+        m.piece_count() == 0
+            ? 0
+            : static_cast<std::uint32_t>(m.piece_size(piece_index{m.piece_count() - 1}));
+    return {m.piece_count(), static_cast<std::uint32_t>(m.piece_length), last};
+}
+
+torrent_options with_pool(torrent_options o) {
+    if (!o.hashing) {
+        o.hashing = std::make_shared<io::worker_pool>();
+    }
+    return o;
 }
 
 }  // namespace
 
 torrent::torrent(io::reactor& reactor, metainfo info, const torrent_options& options)
-    : reactor_(reactor),
-      info_(std::move(info)),
-      options_(options),
-      local_id_(make_peer_id()),
+    : info_(std::move(info)),
+      options_(with_pool(options)),
       picker_(info_.piece_count(), static_cast<std::uint32_t>(info_.piece_length),
-              last_piece_length(info_),
+              bounds_of(info_).last_piece_length,
               picker_config{options.random_first_pieces, 2}),
       have_(info_.piece_count()),
+      context_{reactor,      options_,          info_.hash,       make_peer_id(), bounds_of(info_),
+               have_,        traffic_.stats,    traffic_.down,    traffic_.up,    nullptr},
       rng_(std::random_device{}()),
-      alive_(std::make_shared<int>(0)),
-      hashing_(std::make_shared<std::atomic<std::uint32_t>>(0)) {}
+      ban_(options_.ban_after_failures),
+      scope_(reactor) {}
 
 result<std::unique_ptr<torrent>> torrent::open(io::reactor& reactor, metainfo info,
                                                const std::filesystem::path& folder,
@@ -57,38 +69,30 @@ result<std::unique_ptr<torrent>> torrent::open(io::reactor& reactor, metainfo in
     if (!opened) {
         return minibit::fail(swarm_errc::storage, opened.error().message());
     }
-    t->store_ = std::move(*opened);
+    t->context_.store = std::move(*opened);
     t->adopt_store_pieces();
     return t;
 }
 
 void torrent::adopt_store_pieces() {
     for (piece_index p{0}; p.get() < info_.piece_count(); ++p) {
-        if (store_->have().test(p)) {
+        if (store().have().test(p)) {
             picker_.mark_have(p);
             have_.set(p);
         }
     }
-    stats_.piece_count = info_.piece_count();
-    completed_ = have_.all();
+    traffic_.stats.piece_count = info_.piece_count();
+    life_.completed = have_.all();
 }
 
 torrent::~torrent() {
-    if (running_) {
+    if (life_.running) {
         stop();
-    }
-    alive_.reset();
-    // A worker still hashing one of our pieces posts to our reactor before it counts down;
-    // wait for it (a piece hash takes milliseconds), so it never touches a dead reactor.
-    for (auto n = hashing_->load(); n != 0; n = hashing_->load()) {
-        hashing_->wait(n);
     }
 }
 
-bool torrent::complete() const { return have_.all(); }
-
 std::uint32_t torrent::availability(piece_index p) const {
-    return shards_ ? shards_->pieces->availability(p) : picker_.availability(p);
+    return shard_.set ? shard_.set->pieces->availability(p) : picker_.availability(p);
 }
 
 std::uint64_t torrent::bytes_left() const {
@@ -101,25 +105,21 @@ std::uint64_t torrent::bytes_left() const {
     return left;
 }
 
-wire::torrent_bounds torrent::bounds() const {
-    return {info_.piece_count(), static_cast<std::uint32_t>(info_.piece_length),
-            last_piece_length(info_)};
-}
-
 std::size_t torrent::peer_count() const {
+    const auto& live = peers_.live();
     return static_cast<std::size_t>(std::count_if(
-        peers_.begin(), peers_.end(), [](const auto& e) { return e.second->ready(); }));
+        live.begin(), live.end(), [](const auto& e) { return e.second->ready(); }));
 }
 
 torrent_stats torrent::stats() const {
-    torrent_stats s = stats_;
-    const auto now = reactor_.now();
+    torrent_stats s = traffic_.stats;
+    const auto now = context_.reactor.now();
     s.pieces_have = static_cast<std::uint32_t>(have_.count());
     s.peers_connected = static_cast<std::uint32_t>(peer_count());
-    s.download_rate = down_.rate(now);
-    s.upload_rate = up_.rate(now);
-    s.seconds_running = running_ || started_ != clock::time_point{}
-                            ? std::chrono::duration<double>(now - started_).count()
+    s.download_rate = traffic_.down.rate(now);
+    s.upload_rate = traffic_.up.rate(now);
+    s.seconds_running = life_.running || life_.started != clock::time_point{}
+                            ? std::chrono::duration<double>(now - life_.started).count()
                             : 0.0;
     return s;
 }
@@ -127,83 +127,69 @@ torrent_stats torrent::stats() const {
 // ---- lifecycle ---------------------------------------------------------------------------
 
 void torrent::start() {
-    if (running_) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
+    if (life_.running) {
         return;
     }
-    running_ = true;
-    started_ = reactor_.now();
-    arm_timers();
+    life_.running = true;
+    life_.started = context_.reactor.now();
+    arm_tick();
+    arm_rechoke();
     spdlog::info("torrent {}: started, {}/{} pieces present", info_.name, have_.count(),
                  info_.piece_count());
-    if (completed_) {
-        std::weak_ptr<int> alive = alive_;
-        reactor_.post([this, alive] {
-            if (alive.lock() && on_complete_) on_complete_();
+    if (life_.completed) {
+        scope_.post([this] {
+            if (life_.on_complete) life_.on_complete();
         });
     }
 }
 
-void torrent::arm_timers() {
-    std::weak_ptr<int> alive = alive_;
-    tick_timer_ = reactor_.add_timer(options_.tick_interval, [this, alive] {
-        if (alive.lock() && running_) tick();
-    });
-    rechoke_timer_ = reactor_.add_timer(options_.rechoke_interval, [this, alive] {
-        if (alive.lock() && running_) rechoke_and_rearm();
+void torrent::arm_tick() {
+    life_.tick_timer = scope_.add_timer(options_.tick_interval, [this] {
+        if (life_.running) tick();
     });
 }
 
-void torrent::rechoke_and_rearm() {
-    rechoke();
-    std::weak_ptr<int> alive = alive_;
-    rechoke_timer_ = reactor_.add_timer(options_.rechoke_interval, [this, alive] {
-        if (alive.lock() && running_) rechoke_and_rearm();
+void torrent::arm_rechoke() {
+    life_.rechoke_timer = scope_.add_timer(options_.rechoke_interval, [this] {
+        if (!life_.running) return;
+        rechoke();
+        arm_rechoke();
     });
 }
 
 void torrent::tick() {
-    const auto now = reactor_.now();
-    // Copy: a tick may close peers, and closes finish later, but keep the map stable anyway.
-    std::vector<std::shared_ptr<peer_connection>> live;
-    live.reserve(peers_.size());
-    for (auto& [slot, p] : peers_) {
-        live.push_back(p);
-    }
-    for (auto& p : live) {
+    const auto now = context_.reactor.now();
+    // A copy: a tick may close peers (closes finish later, but keep the walk stable anyway).
+    for (auto& p : peers_.snapshot()) {
         p->update_interest();
         p->on_tick(now);
     }
-    if (shards_) {
+    if (shard_.set) {
         release_idle_claims();
         publish_stats();
     }
-    std::weak_ptr<int> alive = alive_;
-    tick_timer_ = reactor_.add_timer(options_.tick_interval, [this, alive] {
-        if (alive.lock() && running_) tick();
-    });
+    arm_tick();
 }
 
 void torrent::stop() {
-    if (!running_) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
+    if (!life_.running) {
         return;
     }
-    running_ = false;
-    reactor_.cancel_timer(tick_timer_);
-    reactor_.cancel_timer(rechoke_timer_);
-    std::vector<std::shared_ptr<peer_connection>> live;
-    for (auto& [slot, p] : peers_) {
-        live.push_back(p);
-    }
-    for (auto& p : live) {
+    life_.running = false;
+    scope_.cancel_timer(life_.tick_timer);
+    scope_.cancel_timer(life_.rechoke_timer);
+    for (auto& p : peers_.snapshot()) {
         p->close(close_reason::shutdown, "torrent stopping");
     }
-    if (shards_) {
+    if (shard_.set) {
         publish_stats();
-        if (shard_ != 0) {
+        if (shard_.index != 0) {
             return;  // the first shard owns the store's bookkeeping and the resume file
         }
     }
-    if (auto saved = store_->save_resume(); !saved) {
+    if (auto saved = store().save_resume(); !saved) {
         spdlog::warn("torrent {}: cannot save resume data: {}", info_.name,
                      saved.error().message());
     }
@@ -212,78 +198,63 @@ void torrent::stop() {
 void torrent::fail(const error& e) {
     spdlog::error("torrent {}: {}", info_.name, e.message());
     stop();
-    if (on_error_) {
-        on_error_(e);
+    if (life_.on_error) {
+        life_.on_error(e);
     }
 }
 
 // ---- connections -------------------------------------------------------------------------
 
 void torrent::connect(const io::address& peer) {
-    const std::string key = peer.to_string();
-    if (!running_ || banned_addrs_.contains(key) || connecting_.contains(key) ||
-        peers_.size() + connecting_.size() >= options_.max_peers) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
+    if (!life_.running || ban_.banned(peer.to_string()) ||
+        !peers_.begin_connect(peer, context_.reactor.now(), options_.reconnect_interval,
+                              options_.max_peers)) {
         return;
     }
-    for (const auto& [slot, p] : peers_) {
-        if (p->remote() == peer) {
-            return;
-        }
-    }
-    const auto now = reactor_.now();
-    const auto last = last_attempt_.find(key);
-    if (last != last_attempt_.end() && now - last->second < options_.reconnect_interval) {
-        return;
-    }
-    last_attempt_[key] = now;
-    connecting_.insert(key);
-    std::weak_ptr<int> alive = alive_;
-    reactor_.connect(peer, [this, alive, peer, key](result<io::connection> c) {
-        if (!alive.lock()) {
-            if (c) c->owner()->close(c->id());
-            return;
-        }
-        connecting_.erase(key);
+    scope_.connect(peer, [this, peer](result<io::connection> c) {
+        peers_.end_connect(peer);
         if (!c) {
-            ++stats_.connect_failures;
-            spdlog::debug("peer {}: connect failed: {}", key, c.error().message());
+            ++traffic_.stats.connect_failures;
+            spdlog::debug("peer {}: connect failed: {}", peer.to_string(), c.error().message());
             return;
         }
-        if (!running_ || peers_.size() >= options_.max_peers) {
-            reactor_.close(c->id());
+        if (!life_.running || peers_.size() >= options_.max_peers) {
+            context_.reactor.close(c->id());
             return;
         }
-        ++stats_.connections_out;
-        (void)add_peer(*c, peer, peer_direction::outgoing);
+        ++traffic_.stats.connections_out;
+        add_peer(*c, peer, peer_direction::outgoing, {});
     });
 }
 
-void torrent::adopt(io::connection conn, const io::address& peer) {
-    if (!running_ || peers_.size() >= options_.max_peers) {
-        reactor_.close(conn.id());
+void torrent::adopt(io::connection conn, const io::address& peer,
+                    std::span<const std::byte> already_received) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
+    if (!life_.running || peers_.size() >= options_.max_peers) {
+        context_.reactor.close(conn.id());
         return;
     }
-    ++stats_.connections_in;
-    (void)add_peer(conn, peer, peer_direction::incoming);
+    ++traffic_.stats.connections_in;
+    add_peer(conn, peer, peer_direction::incoming, already_received);
 }
 
-std::shared_ptr<peer_connection> torrent::add_peer(io::connection conn, const io::address& addr,
-                                                   peer_direction dir) {
-    const peer_slot slot{next_slot_++};
-    slots_[slot.get()].addr = addr;
-    auto p = std::make_shared<peer_connection>(*this, conn, addr, slot, dir);
-    peers_[slot.get()] = p;
+void torrent::add_peer(io::connection conn, const io::address& addr, peer_direction dir,
+                       std::span<const std::byte> already_received) {
+    const peer_slot slot = peers_.open_slot(addr);
+    peer_host& host = *this;  // the base is private: only the torrent hands itself out
+    auto p = std::make_shared<peer_connection>(host, context_, conn, addr, slot, dir);
+    peers_.insert(p);
     spdlog::debug("peer {}: {} connection", addr.to_string(),
                   dir == peer_direction::outgoing ? "outgoing" : "incoming");
-    p->start();
-    return p;
+    p->start(already_received);
 }
 
 bool torrent::accept_handshake(peer_connection& peer, const wire::peer_id& id) {
-    if (id == local_id_ || banned_ids_.contains(id)) {
+    if (id == context_.local_id || ban_.banned(id)) {
         return false;
     }
-    for (auto& [slot, p] : peers_) {
+    for (const auto& [slot, p] : peers_.live()) {
         if (p.get() == &peer || !p->id() || *p->id() != id || p->closing()) {
             continue;
         }
@@ -291,42 +262,40 @@ bool torrent::accept_handshake(peer_connection& peer, const wire::peer_id& id) {
         // one dialled by the peer with the smaller id, so they agree without talking.
         const auto newer = peer.direction() == peer_direction::outgoing ? dialled_by::us
                                                                         : dialled_by::them;
-        if (!keep_newer_connection(local_id_, id, newer)) {
+        if (!keep_newer_connection(context_.local_id, id, newer)) {
             return false;
         }
         p->close(close_reason::policy, "duplicate connection");
         break;
     }
-    slots_[peer.slot().get()].id = id;
+    peers_.record(peer.slot()).id = id;
     return true;
 }
 
-peer_connection* torrent::find_peer(peer_slot slot) {
-    const auto it = peers_.find(slot.get());
-    return it == peers_.end() ? nullptr : it->second.get();
-}
-
-void torrent::on_peer_closed(peer_connection& peer) {
+void torrent::on_closed(peer_connection& peer) {
     const peer_slot slot = peer.slot();
     const std::size_t returned = picker_.on_peer_gone(slot).size();
     if (returned > 0) {
         spdlog::info("peer {}: gone with {} requested blocks, back to the picker",
                      peer.remote().to_string(), returned);
     }
-    forget_peer_pieces(peer);
-    ++stats_.disconnects;
-    const auto keep = peers_[slot.get()];  // alive until the end of this call
-    peers_.erase(slot.get());
+    forget_pieces(slot, peer.has());
+    ++traffic_.stats.disconnects;
+    const auto keep = peers_.erase(slot);  // alive until the end of this call
     // The blocks it held are free again: let the others pick them up now.
-    for (auto& [s, p] : peers_) {
+    for (const auto& [s, p] : peers_.live()) {
         p->fill_requests();
     }
 }
 
-void torrent::on_peer_bitfield(peer_connection& peer, const bitfield& bits) {
-    shared_pieces* shared = shards_ ? shards_->pieces.get() : nullptr;
+void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
+    if (previous != nullptr) {
+        forget_pieces(peer.slot(), *previous);
+    }
+    shared_pieces* shared = shard_.set ? shard_.set->pieces.get() : nullptr;
+    const bitfield& bits = peer.has();
     if (bits.all()) {
-        seeds_counted_.insert(peer.slot().get());
+        peers_.record(peer.slot()).counted_as_seed = true;
         picker_.add_seed();
         if (shared != nullptr) shared->add_seed();
     } else {
@@ -335,29 +304,27 @@ void torrent::on_peer_bitfield(peer_connection& peer, const bitfield& bits) {
     }
 }
 
-void torrent::forget_peer_pieces(peer_connection& peer) {
-    shared_pieces* shared = shards_ ? shards_->pieces.get() : nullptr;
-    if (seeds_counted_.erase(peer.slot().get()) > 0) {
+void torrent::forget_pieces(peer_slot slot, const bitfield& had) {
+    shared_pieces* shared = shard_.set ? shard_.set->pieces.get() : nullptr;
+    if (std::exchange(peers_.record(slot).counted_as_seed, false)) {
         picker_.remove_seed();
         if (shared != nullptr) shared->remove_seed();
-    } else {
-        picker_.remove_peer(peer.has());
-        if (shared != nullptr) shared->remove_bitfield(peer.has());
+    } else if (!had.none()) {
+        picker_.remove_peer(had);
+        if (shared != nullptr) shared->remove_bitfield(had);
     }
 }
 
-void torrent::on_peer_have(piece_index piece) {
+void torrent::on_have(peer_connection&, piece_index piece) {
     picker_.on_have(piece);
-    if (shards_) shards_->pieces->add_have(piece);
+    if (shard_.set) shard_.set->pieces->add_have(piece);
 }
 
 // ---- choking -----------------------------------------------------------------------------
 
-void torrent::on_peer_interested(peer_connection& peer) {
-    if (!peer.am_choking()) {
-        return;
-    }
-    const auto unchoked = std::count_if(peers_.begin(), peers_.end(), [](const auto& e) {
+void torrent::on_interested(peer_connection& peer) {
+    const auto& live = peers_.live();
+    const auto unchoked = std::count_if(live.begin(), live.end(), [](const auto& e) {
         return e.second->ready() && !e.second->am_choking();
     });
     // A free slot need not wait for the next rechoke.
@@ -367,9 +334,9 @@ void torrent::on_peer_interested(peer_connection& peer) {
 }
 
 void torrent::rechoke() {
-    const auto now = reactor_.now();
+    const auto now = context_.reactor.now();
     std::vector<choker_peer> snapshot;
-    for (const auto& [slot, p] : peers_) {
+    for (const auto& [slot, p] : peers_.live()) {
         if (!p->ready()) {
             continue;
         }
@@ -396,10 +363,10 @@ void torrent::rechoke() {
                        rng_);
     choker_state_ = decision.next;
     for (peer_slot s : decision.to_choke) {
-        if (auto* p = find_peer(s)) p->set_choking(true);
+        if (auto* p = peers_.find(s)) p->set_choking(true);
     }
     for (peer_slot s : decision.to_unchoke) {
-        if (auto* p = find_peer(s)) p->set_choking(false);
+        if (auto* p = peers_.find(s)) p->set_choking(false);
     }
 }
 

@@ -20,15 +20,14 @@ result<std::unique_ptr<torrent>> torrent::open_shard(io::reactor& reactor, metai
         return minibit::fail(swarm_errc::bad_torrent, "shard does not match its torrent");
     }
     std::unique_ptr<torrent> t(new torrent(reactor, std::move(info), options));
-    t->store_ = std::move(store);
-    t->shards_ = set;
-    t->shard_ = shard;
+    t->context_.store = std::move(store);
+    t->shard_.set = set;
+    t->shard_.index = shard;
     t->picker_.share(set->pieces.get(), shard);
     t->adopt_store_pieces();
     auto& me = *set->members[shard];
-    me.reactor = &reactor;
+    me.scope = t->scope_.share();
     me.shard = t.get();
-    me.alive = t->alive_;
     return t;
 }
 
@@ -40,13 +39,11 @@ shard_set::shard_set(std::uint32_t count, std::uint32_t piece_count)
 }
 
 void shard_set::post(std::uint32_t k, std::function<void(torrent&)> fn) const {
-    if (k >= members.size() || members[k]->reactor == nullptr) {
+    if (k >= members.size() || !members[k]->scope) {
         return;
     }
     const member& m = *members[k];
-    m.reactor->post([shard = m.shard, alive = m.alive, fn = std::move(fn)] {
-        if (alive.lock()) fn(*shard);
-    });
+    m.scope.post([shard = m.shard, fn = std::move(fn)] { fn(*shard); });
 }
 
 torrent_stats shard_set::total() const {
@@ -94,24 +91,32 @@ torrent_stats shard_set::total() const {
     return sum;
 }
 
+void torrent::tell_other_shards(const std::function<void(torrent&)>& fn) {
+    for (std::uint32_t k = 0; k < shard_.set->members.size(); ++k) {
+        if (k != shard_.index) {
+            shard_.set->post(k, fn);
+        }
+    }
+}
+
 void torrent::release_idle_claims() {
     // A claimed piece that no peer here is asked for, two ticks running, goes back to the
     // shared pool (its received blocks are dropped) so peers on another reactor can fetch it.
-    std::map<std::uint32_t, std::uint32_t> still_idle;
+    std::map<piece_index, std::uint32_t> still_idle;
     for (piece_index p : picker_.idle_claims()) {
-        const std::uint32_t ticks = idle_ticks_[p.get()] + 1;
+        const std::uint32_t ticks = shard_.idle_ticks[p] + 1;
         if (ticks >= 2) {
             picker_.abandon(p);
-            senders_.erase(p.get());
+            ban_.forget_senders(p);
         } else {
-            still_idle[p.get()] = ticks;
+            still_idle[p] = ticks;
         }
     }
-    idle_ticks_ = std::move(still_idle);
+    shard_.idle_ticks = std::move(still_idle);
 }
 
 void torrent::publish_stats() {
-    auto& me = *shards_->members[shard_];
+    auto& me = *shard_.set->members[shard_.index];
     const torrent_stats s = stats();
     std::lock_guard lock(me.stats_mutex);
     me.stats = s;
@@ -126,12 +131,9 @@ void torrent::on_remote_piece(piece_index piece) {
 }
 
 void torrent::on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id) {
-    banned_addrs_.insert(addr);
-    if (id) {
-        banned_ids_.insert(*id);
-    }
+    (void)ban_.ban(addr, id);
     std::vector<std::shared_ptr<peer_connection>> hit;
-    for (auto& [slot, p] : peers_) {
+    for (const auto& [slot, p] : peers_.live()) {
         if (p->remote().to_string() == addr || (id && p->id() && *p->id() == *id)) {
             hit.push_back(p);
         }

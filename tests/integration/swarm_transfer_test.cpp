@@ -1,6 +1,7 @@
 // The peer engine end to end on loopback: one seeder and three leechers through a real
 // in-process minibit tracker (HTTP and UDP) or through given addresses, a peer leaving
-// mid-transfer, and resume of a partial download. Both io back ends.
+// mid-transfer, resume of a partial download, and a connection handed to its torrent after
+// its handshake was read (the host agent's router). Both io back ends.
 #include <gtest/gtest.h>
 
 #include "minibit/tracker/server.hpp"
@@ -107,6 +108,44 @@ TEST_P(SwarmTransfer, OneSeederThreeLeechersWithGivenPeerAddresses) {
     EXPECT_GT(st.messages_received[6], 0U);  // requests
     EXPECT_EQ(st.messages_received[4], 0U);  // no HAVE reaches a seeder: it has every piece
     EXPECT_EQ(st.protocol_violations, 0U);
+}
+
+TEST_P(SwarmTransfer, AConnectionHandedOverAfterItsHandshakeWasReadDownloadsTheTorrent) {
+    // What a host agent's router does: one listener for all torrents reads the 68-byte
+    // handshake of an incoming connection, finds the torrent by its info hash and hands the
+    // connection over with the bytes it read (here from inside its data callback).
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    session& seed = add(m, dir_.path / "seed");
+    seed.start();
+    int handed_over = 0;
+    auto listener = reactor_->listen(
+        io::address::loopback_v4(0), {}, [&](io::connection c, const io::address& from) {
+            auto got = std::make_shared<std::vector<std::byte>>();
+            auto on_data = [&, c, from, got](std::span<const std::byte> b) {
+                got->insert(got->end(), b.begin(), b.end());
+                if (got->size() < wire::handshake_bytes) return;
+                const auto h = wire::parse_handshake(
+                    {reinterpret_cast<const std::uint8_t*>(got->data()), got->size()});
+                if (!h || h->hash != m.hash) {
+                    reactor_->close(c.id());
+                    return;
+                }
+                ++handed_over;
+                seed.get().adopt(c, from, *got);
+            };
+            EXPECT_TRUE(reactor_->start(c.id(), {on_data, [](const std::optional<error>&) {}}));
+        });
+    ASSERT_TRUE(listener);
+    auto o = loopback_options();
+    o.peers = {*reactor_->local_address(*listener)};
+    session& leech = add(m, dir_.path / "leech", o);
+    leech.start();
+    ASSERT_TRUE(spin(*reactor_, [&] { return leech.get().complete(); }));
+    EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "leech" / "data.bin"));
+    EXPECT_GE(handed_over, 1);
+    EXPECT_EQ(seed.get().stats().connections_in, static_cast<std::uint64_t>(handed_over));
+    EXPECT_EQ(seed.get().stats().protocol_violations, 0U);
+    reactor_->close_listener(*listener);
 }
 
 TEST_P(SwarmTransfer, DownloadCompletesWhenASeederLeavesMidTransfer) {

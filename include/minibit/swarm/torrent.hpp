@@ -1,12 +1,13 @@
-// One torrent's peer engine on one reactor: owns the piece store, the block tracker and piece
-// choice (availability, random first pieces, rarest first, endgame), the choker, the peers and
-// the counters. Verifies each completed piece on a hashing worker (io::worker_pool), announces it
-// with HAVE once the result is back on the reactor, re-fetches failed pieces and bans the peers
-// that sent bad data (smart ban by per-block digests). Reactor thread only.
+// One torrent's peer engine on one reactor: owns the piece store, the picker (availability,
+// random first pieces, rarest first, endgame), the choker, the peers (peer_set) and the counters.
+// Verifies each completed piece on a hashing worker (the io::worker_pool of its options),
+// announces it with HAVE once the verdict is back on the reactor, re-fetches failed pieces and
+// bans the peers that sent bad data (smart_ban). Its connections reach it only through
+// peer_host. Reactor thread only (asserted in checked builds).
 #pragma once
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -14,7 +15,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,12 +22,16 @@
 #include "minibit/core/metainfo.hpp"
 #include "minibit/core/result.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/io/scope.hpp"
 #include "minibit/storage/piece_store.hpp"
 #include "minibit/swarm/choker.hpp"
 #include "minibit/swarm/peer_connection.hpp"
+#include "minibit/swarm/peer_host.hpp"
+#include "minibit/swarm/peer_set.hpp"
 #include "minibit/swarm/piece_picker.hpp"
 #include "minibit/swarm/rate_meter.hpp"
 #include "minibit/swarm/shared_pieces.hpp"
+#include "minibit/swarm/smart_ban.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "minibit/swarm/torrent_stats.hpp"
 #include "minibit/wire/peer_message.hpp"
@@ -41,11 +45,10 @@ class torrent;
 /// shard's published stats slot (its own mutex, written once per tick).
 struct shard_set {
     struct member {
-        io::reactor* reactor = nullptr;
+        io::scope::handle scope;  ///< posts into the shard, dropped once it is gone
         torrent* shard = nullptr;
-        std::weak_ptr<int> alive;  ///< locked on the member's own reactor thread only
         mutable std::mutex stats_mutex;
-        torrent_stats stats;        ///< guarded by stats_mutex
+        torrent_stats stats;  ///< guarded by stats_mutex
     };
     explicit shard_set(std::uint32_t count, std::uint32_t piece_count);
     /// Runs fn on shard k's reactor thread, if that shard still exists then; any thread.
@@ -58,7 +61,7 @@ struct shard_set {
 };
 
 /// A torrent being downloaded or seeded.
-class torrent {
+class torrent final : private peer_host {
 public:
     using clock = io::reactor::clock;
 
@@ -84,16 +87,19 @@ public:
     void stop();
     /// Connects to a peer (skipped when already connected, banned, or at max_peers).
     void connect(const io::address& peer);
-    /// Adopts an accepted connection (closed at once when at max_peers).
-    void adopt(io::connection conn, const io::address& peer);
+    /// Adopts an accepted connection (closed at once when at max_peers). `already_received`
+    /// holds what was read from it before the handoff (a router that read the handshake to
+    /// find the torrent); the connection handles those bytes first.
+    void adopt(io::connection conn, const io::address& peer,
+               std::span<const std::byte> already_received = {});
     /// Called once when the last piece is verified (also at start when already complete).
-    void set_on_complete(std::function<void()> fn) { on_complete_ = std::move(fn); }
+    void set_on_complete(std::function<void()> fn) { life_.on_complete = std::move(fn); }
     /// Called when the torrent cannot go on (disk full, storage fault); it is stopped first.
-    void set_on_error(std::function<void(const error&)> fn) { on_error_ = std::move(fn); }
+    void set_on_error(std::function<void(const error&)> fn) { life_.on_error = std::move(fn); }
 
-    [[nodiscard]] bool complete() const;
+    [[nodiscard]] bool complete() const { return have_.all(); }
     [[nodiscard]] const metainfo& info() const { return info_; }
-    [[nodiscard]] const wire::peer_id& local_id() const { return local_id_; }
+    [[nodiscard]] const wire::peer_id& local_id() const { return context_.local_id; }
     [[nodiscard]] const torrent_options& options() const { return options_; }
     [[nodiscard]] std::uint64_t bytes_left() const;
     /// A snapshot of the counters, rates and peer count filled in.
@@ -103,117 +109,92 @@ public:
     /// Peers known to have piece p, seeds included (all reactors of the torrent).
     [[nodiscard]] std::uint32_t availability(piece_index p) const;
     /// True when `peer` (by id) has been banned.
-    [[nodiscard]] bool banned(const wire::peer_id& peer) const { return banned_ids_.contains(peer); }
+    [[nodiscard]] bool banned(const wire::peer_id& peer) const { return ban_.banned(peer); }
 
 private:
-    friend class peer_connection;
+    /// Start, timers and the callbacks to the owner.
+    struct lifecycle {
+        clock::time_point started;
+        io::timer_id tick_timer{};
+        io::timer_id rechoke_timer{};
+        bool running = false;
+        bool completed = false;
+        std::function<void()> on_complete;
+        std::function<void(const error&)> on_error;
+    };
+    /// The other reactors serving this torrent (none: this one alone).
+    struct shard_link {
+        std::shared_ptr<shard_set> set;
+        std::uint32_t index = 0;
+        std::map<piece_index, std::uint32_t> idle_ticks;  ///< claimed pieces nobody is asked for
+    };
+    /// Counters and payload rates.
+    struct traffic {
+        torrent_stats stats;
+        rate_meter down;
+        rate_meter up;
+    };
 
     torrent(io::reactor& reactor, metainfo info, const torrent_options& options);
 
-    // Called by peer_connection.
-    [[nodiscard]] io::reactor& reactor() { return reactor_; }
-    [[nodiscard]] torrent_stats& counters() { return stats_; }
-    [[nodiscard]] wire::torrent_bounds bounds() const;
-    [[nodiscard]] const bitfield& have() const { return have_; }
-    [[nodiscard]] storage::piece_store& store() { return *store_; }
-    /// Shared ownership for send_borrowed release callbacks: the mapping outlives queued sends.
-    [[nodiscard]] std::shared_ptr<const storage::piece_store> store_handle() const { return store_; }
-    [[nodiscard]] bool accept_handshake(peer_connection& peer, const wire::peer_id& id);
-    void on_peer_bitfield(peer_connection& peer, const bitfield& bits);
-    /// Removes the peer's pieces from the availability counts (before a new bitfield, or gone).
-    void forget_peer_pieces(peer_connection& peer);
-    void on_peer_have(piece_index piece);
-    void on_peer_interested(peer_connection& peer);
-    [[nodiscard]] std::vector<wire::block_ref> request_blocks(peer_connection& peer,
-                                                              std::size_t count);
+    // peer_host (torrent.cpp, torrent_pieces.cpp): what a connection asks and tells.
+    [[nodiscard]] bool accept_handshake(peer_connection& peer, const wire::peer_id& id) override;
+    void on_bitfield(peer_connection& peer, const bitfield* previous) override;
+    void on_have(peer_connection& peer, piece_index piece) override;
+    void on_interested(peer_connection& peer) override;
+    [[nodiscard]] std::vector<wire::block_ref> next_requests(peer_connection& peer,
+                                                             std::size_t count) override;
     void on_block(peer_connection& peer, const wire::block_ref& block,
-                  std::span<const std::uint8_t> data);
-    void on_request_dropped(peer_connection& peer, const wire::block_ref& block);
-    /// A block could not be read for `peer` (file truncated, I/O error): drop what is gone.
-    void on_serve_failed(peer_connection& peer, const error& e);
-    void on_peer_closed(peer_connection& peer);
-    void on_bytes_down(std::uint64_t bytes) { down_.add(bytes, reactor_.now()); }
-    void on_bytes_up(std::uint64_t bytes) { up_.add(bytes, reactor_.now()); }
+                  std::span<const std::uint8_t> data) override;
+    void on_request_dropped(peer_connection& peer, const wire::block_ref& block) override;
+    void on_serve_failed(peer_connection& peer, const error& e) override;
+    void on_closed(peer_connection& peer) override;
 
-    // Internal.
+    // torrent.cpp: lifecycle, connections, choking.
+    void adopt_store_pieces();
+    void arm_tick();
+    void arm_rechoke();
+    void tick();
+    void rechoke();
+    void fail(const error& e);
+    void add_peer(io::connection conn, const io::address& addr, peer_direction dir,
+                  std::span<const std::byte> already_received);
+    void forget_pieces(peer_slot slot, const bitfield& had);
+    [[nodiscard]] storage::piece_store& store() { return *context_.store; }
+    // torrent_pieces.cpp: blocks, verification, smart ban.
     [[nodiscard]] std::optional<block_address> to_address(const wire::block_ref& block) const;
     [[nodiscard]] wire::block_ref to_ref(block_address block) const;
-    [[nodiscard]] peer_connection* find_peer(peer_slot slot);
     void verify(piece_index piece);
     void on_hashed(piece_index piece, const result<storage::piece_check>& check);
     void commit(const storage::piece_check& check);
+    void announce_piece(piece_index piece);
+    void piece_finished(piece_index piece);
+    void piece_failed(piece_index piece);
+    void charge(peer_slot slot);
+    [[nodiscard]] std::optional<sha1_digest> block_digest(piece_index piece, block_index block);
+    void ban(peer_slot slot);
+    void finish_download();
+    void close_all(std::string_view why);
+    // torrent_shards.cpp: what the other reactors of the torrent tell this one.
     void on_remote_piece(piece_index piece);
     void on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id);
     void release_idle_claims();
     void publish_stats();
-    void announce_piece(piece_index piece);
-    void adopt_store_pieces();
-    void piece_finished(piece_index piece);
-    void piece_failed(piece_index piece);
-    void judge_suspects(piece_index piece);
-    void charge(peer_slot slot);
-    [[nodiscard]] std::optional<sha1_digest> block_digest(piece_index piece, std::uint32_t block);
-    void ban(peer_slot slot);
-    void tick();
-    void rechoke();
-    void rechoke_and_rearm();
-    void finish_download();
-    void fail(const error& e);
-    void arm_timers();
-    [[nodiscard]] std::shared_ptr<peer_connection> add_peer(io::connection conn,
-                                                            const io::address& addr,
-                                                            peer_direction dir);
+    void tell_other_shards(const std::function<void(torrent&)>& fn);
 
-    /// What we remember of a connection, also after it closed (for charging bad data).
-    struct slot_record {
-        std::optional<wire::peer_id> id;
-        io::address addr;
-        std::uint32_t failures = 0;
-    };
-
-    io::reactor& reactor_;
     metainfo info_;
     torrent_options options_;
-    wire::peer_id local_id_;
-    std::shared_ptr<storage::piece_store> store_;  ///< shared with in-flight borrowed sends
     piece_picker picker_;
     bitfield have_;  ///< verified pieces as this reactor knows them (all reactors' in the end)
-    std::shared_ptr<shard_set> shards_;  ///< null: this reactor alone serves the torrent
-    std::uint32_t shard_ = 0;
-    std::map<std::uint32_t, std::uint32_t> idle_ticks_;  ///< claimed pieces nobody is asked for
+    traffic traffic_;
+    peer_context context_;  ///< what the connections read; refers to the members above
+    shard_link shard_;
     std::mt19937_64 rng_;
     choker_state choker_state_;
-    std::map<std::uint32_t, std::shared_ptr<peer_connection>> peers_;  ///< by slot
-    std::map<std::uint32_t, slot_record> slots_;
-    std::set<std::uint32_t> seeds_counted_;  ///< slots added to the picker as seeds (have-all)
-    /// Pieces in progress: who sent each received block (for charging a failed piece).
-    std::map<std::uint32_t, std::vector<std::optional<peer_slot>>> senders_;
-    /// A block of a failed piece: who sent it and the digest of what they sent.
-    struct suspect_block {
-        std::uint32_t block = 0;
-        peer_slot sender;
-        sha1_digest digest;
-    };
-    std::map<std::uint32_t, std::vector<suspect_block>> suspects_;  ///< by piece
-    std::set<wire::peer_id> banned_ids_;
-    std::set<std::string> banned_addrs_;
-    std::set<std::string> connecting_;
-    std::map<std::string, clock::time_point> last_attempt_;  ///< outgoing connects by address
-    torrent_stats stats_;
-    rate_meter down_;
-    rate_meter up_;
-    std::function<void()> on_complete_;
-    std::function<void(const error&)> on_error_;
-    std::shared_ptr<int> alive_;   ///< weak copies in reactor callbacks detect our destruction
-    /// Hash jobs submitted and not finished; the destructor waits for zero, so no worker
-    /// posts to the reactor after we are gone.
-    std::shared_ptr<std::atomic<std::uint32_t>> hashing_;
-    clock::time_point started_;
-    io::timer_id tick_timer_{};
-    io::timer_id rechoke_timer_{};
-    std::uint32_t next_slot_ = 0;
-    bool completed_ = false;
-    bool running_ = false;
+    peer_set peers_;
+    smart_ban ban_;
+    lifecycle life_;
+    io::scope scope_;  ///< last member, so the first to go: nothing armed outlives the rest
 };
 
 }  // namespace minibit::swarm

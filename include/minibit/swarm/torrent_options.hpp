@@ -5,7 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+
+namespace minibit::io {
+class worker_pool;
+}  // namespace minibit::io
 
 namespace minibit::swarm {
 
@@ -63,6 +68,10 @@ struct torrent_options {
     std::uint32_t random_first_pieces = 4;
     /// Our listen port, announced in the BEP 10 handshake (0: not announced).
     std::uint16_t listen_port = 0;
+    /// Threads that hash completed pieces, shared by every torrent given the same pool (a
+    /// program makes one); null: the torrent (or session_group) makes its own, one thread per
+    /// core.
+    std::shared_ptr<io::worker_pool> hashing;
 };
 
 }  // namespace minibit::swarm

@@ -1,0 +1,90 @@
+// The requests of one peer connection, both ways: ours to the peer (outstanding, oldest first,
+// and the released ones whose block may still arrive late), the peer's to us (queued until
+// served), and the pipeline size our requests aim at. Plain bookkeeping with the time passed in;
+// owned by one connection, one thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "minibit/swarm/torrent_options.hpp"
+#include "minibit/wire/peer_message.hpp"
+
+namespace minibit::swarm {
+
+/// Requests of one connection in both directions.
+class request_queue {
+public:
+    using clock = std::chrono::steady_clock;
+    /// Released requests remembered so a late block is still welcome (bounded memory).
+    static constexpr std::size_t max_released = 1024;
+
+    // ---- our requests to the peer
+    /// We sent a REQUEST for `block` at `at`.
+    void sent(const wire::block_ref& block, clock::time_point at);
+    /// Requests sent and not answered, rejected or released.
+    [[nodiscard]] std::size_t outstanding() const { return outstanding_.size(); }
+    /// A PIECE for `block` arrived: true when we asked for it (it was outstanding, or released
+    /// not long ago); either way it is no longer expected.
+    [[nodiscard]] bool take_arrival(const wire::block_ref& block);
+    /// The peer rejected `block`: true when it was outstanding (the picker gets it back); it
+    /// stays welcome should it come anyway.
+    [[nodiscard]] bool take_rejected(const wire::block_ref& block);
+    /// We stop waiting for `block` (another peer sent it) but accept it should it come late.
+    void release(const wire::block_ref& block);
+    /// Releases every outstanding request and returns them, oldest first.
+    [[nodiscard]] std::vector<wire::block_ref> release_all();
+    /// True when the oldest outstanding request was sent more than `timeout` before `now`.
+    [[nodiscard]] bool overdue(clock::time_point now, clock::duration timeout) const;
+
+    // ---- the pipeline
+    /// The peer's BEP 10 reqq (capped by the caller).
+    void set_peer_reqq(std::uint32_t reqq) { peer_reqq_ = reqq; }
+    /// A snubbed peer (its requests timed out) gets a trickle until it delivers again.
+    void set_snubbed(bool snubbed) { snubbed_ = snubbed; }
+    [[nodiscard]] bool snubbed() const { return snubbed_; }
+    /// Requests to keep outstanding at `download_rate` bytes/s (see pipeline_target()).
+    [[nodiscard]] std::uint32_t target(double download_rate, bool received_any,
+                                       const torrent_options& options) const;
+
+    // ---- the peer's requests to us
+    /// Queues a request of the unchoked peer; false when `limit` are already queued (a flood).
+    [[nodiscard]] bool queue_incoming(const wire::block_ref& block, std::size_t limit);
+    /// Counts a request made while choked; false once more than `limit` came since the last
+    /// unchoke (a flood).
+    [[nodiscard]] bool count_choked_request(std::size_t limit);
+    /// We unchoked the peer: its choked requests are counted afresh.
+    void unchoked() { requests_while_choked_ = 0; }
+    /// Removes a queued request (CANCEL); true when it was queued.
+    [[nodiscard]] bool cancel_incoming(const wire::block_ref& block);
+    /// The oldest queued request, removed from the queue.
+    [[nodiscard]] std::optional<wire::block_ref> next_incoming();
+    /// Empties the queue (we choked the peer) and returns what it held, oldest first.
+    [[nodiscard]] std::deque<wire::block_ref> take_incoming();
+    [[nodiscard]] bool incoming_empty() const { return incoming_.empty(); }
+
+    /// Aborts (MINIBIT_ASSERT) when the queues break their bounds or order. O(requests).
+    void check_invariants() const;
+
+private:
+    struct pending_request {
+        wire::block_ref block;
+        clock::time_point sent;
+    };
+    /// Removes `block` from the outstanding requests; false when it is not there.
+    bool erase_outstanding(const wire::block_ref& block);
+    void remember_released(const wire::block_ref& block);
+
+    std::vector<pending_request> outstanding_;  ///< oldest first
+    std::deque<wire::block_ref> released_;      ///< oldest first, at most max_released
+    std::deque<wire::block_ref> incoming_;      ///< the peer's, oldest first
+    std::uint32_t peer_reqq_ = 250;             ///< BEP 10 reqq of the peer (default when absent)
+    std::uint32_t requests_while_choked_ = 0;   ///< since our last unchoke
+    bool snubbed_ = false;
+};
+
+}  // namespace minibit::swarm

@@ -1,0 +1,98 @@
+// peer_set: reconnect pacing and the connection cap for outgoing connects, slots and their
+// records (kept after the connection goes), finding and removing connections.
+#include "minibit/swarm/peer_set.hpp"
+
+#include "test_peer_host.hpp"
+
+namespace minibit::swarm::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = peer_set::clock;
+
+const clock::time_point t0{};
+
+io::address addr(std::uint16_t port) { return io::address::loopback_v4(port); }
+
+class PeerSet : public ::testing::Test {
+protected:
+    void SetUp() override {
+        spdlog::set_level(spdlog::level::off);
+        auto r = io::make_reactor(io::backend_kind::epoll, {});
+        ASSERT_TRUE(r);
+        reactor_ = std::move(*r);
+        host_ = std::make_unique<test_host>(*reactor_, false);
+    }
+    /// A connection (never started) at a fresh slot of `set` for `a`.
+    std::shared_ptr<peer_connection> connection(peer_set& set, const io::address& a) {
+        const peer_slot slot = set.open_slot(a);
+        return std::make_shared<peer_connection>(*host_, host_->context(), io::connection{}, a,
+                                                 slot, peer_direction::incoming);
+    }
+
+    std::unique_ptr<io::reactor> reactor_;
+    std::unique_ptr<test_host> host_;
+};
+
+TEST_F(PeerSet, AnAddressIsDialledOnceAtATimeAndNotAgainWithinTheInterval) {
+    peer_set set;
+    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, 50));
+    EXPECT_FALSE(set.begin_connect(addr(1), t0 + 10s, 5s, 50));  // still in flight
+    set.end_connect(addr(1));
+    EXPECT_FALSE(set.begin_connect(addr(1), t0 + 4s, 5s, 50));
+    EXPECT_TRUE(set.begin_connect(addr(1), t0 + 5s, 5s, 50));
+    EXPECT_EQ(set.connecting(), 1U);
+    set.check_invariants();
+}
+
+TEST_F(PeerSet, ConnectsAndConnectionsTogetherStayUnderTheCap) {
+    peer_set set;
+    set.insert(connection(set, addr(10)));
+    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, 3));
+    EXPECT_TRUE(set.begin_connect(addr(2), t0, 5s, 3));
+    EXPECT_FALSE(set.begin_connect(addr(3), t0, 5s, 3));
+    set.check_invariants();
+}
+
+TEST_F(PeerSet, AnAddressAlreadyConnectedIsNotDialled) {
+    peer_set set;
+    set.insert(connection(set, addr(10)));
+    EXPECT_FALSE(set.begin_connect(addr(10), t0, 5s, 50));
+    EXPECT_TRUE(set.begin_connect(addr(11), t0, 5s, 50));
+}
+
+TEST_F(PeerSet, SlotsAreNeverReusedAndTheirRecordsOutliveTheConnection) {
+    peer_set set;
+    auto a = connection(set, addr(1));
+    auto b = connection(set, addr(2));
+    EXPECT_NE(a->slot(), b->slot());
+    set.insert(a);
+    set.insert(b);
+    set.record(a->slot()).id = wire::peer_id{};
+    EXPECT_EQ(set.size(), 2U);
+    EXPECT_EQ(set.find(a->slot()), a.get());
+    EXPECT_EQ(set.erase(a->slot()), a);
+    EXPECT_EQ(set.erase(a->slot()), nullptr);
+    EXPECT_EQ(set.find(a->slot()), nullptr);
+    EXPECT_EQ(set.record(a->slot()).addr, addr(1));
+    EXPECT_TRUE(set.record(a->slot()).id.has_value());
+    auto c = connection(set, addr(1));
+    EXPECT_GT(c->slot(), b->slot());
+    set.check_invariants();
+}
+
+TEST_F(PeerSet, ASnapshotHoldsTheConnectionsInSlotOrder) {
+    peer_set set;
+    auto a = connection(set, addr(1));
+    auto b = connection(set, addr(2));
+    set.insert(b);
+    set.insert(a);
+    const auto all = set.snapshot();
+    ASSERT_EQ(all.size(), 2U);
+    EXPECT_EQ(all[0], a);
+    EXPECT_EQ(all[1], b);
+    EXPECT_EQ(set.live().size(), 2U);
+}
+
+}  // namespace
+}  // namespace minibit::swarm::testing

@@ -1,0 +1,136 @@
+// request_queue: our requests (outstanding, released, late arrivals, rejects, timeouts), the
+// pipeline target, and the peer's requests (queue bound, choked flood, cancel, choke).
+#include "minibit/swarm/request_queue.hpp"
+
+#include <gtest/gtest.h>
+
+namespace minibit::swarm {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = request_queue::clock;
+
+wire::block_ref blk(std::uint32_t piece, std::uint32_t block) {
+    return {piece_index{piece}, block * block_size_bytes, block_size_bytes};
+}
+
+const clock::time_point t0{};
+
+TEST(RequestQueue, AnsweredRequestsLeaveTheQueueAndOthersAreUnsolicited) {
+    request_queue q;
+    q.sent(blk(0, 0), t0);
+    q.sent(blk(0, 1), t0);
+    EXPECT_EQ(q.outstanding(), 2U);
+    EXPECT_TRUE(q.take_arrival(blk(0, 1)));
+    EXPECT_FALSE(q.take_arrival(blk(0, 1)));  // a second copy was not asked for
+    EXPECT_FALSE(q.take_arrival(blk(5, 0)));
+    EXPECT_FALSE(q.take_arrival({piece_index{0}, 0, 100}));  // same start, other length
+    EXPECT_EQ(q.outstanding(), 1U);
+    q.check_invariants();
+}
+
+TEST(RequestQueue, AReleasedRequestIsStillWelcomeOnceWhenItArrivesLate) {
+    request_queue q;
+    q.sent(blk(1, 0), t0);
+    q.release(blk(1, 0));
+    EXPECT_EQ(q.outstanding(), 0U);
+    EXPECT_TRUE(q.take_arrival(blk(1, 0)));
+    EXPECT_FALSE(q.take_arrival(blk(1, 0)));
+    q.check_invariants();
+}
+
+TEST(RequestQueue, ReleasedRequestsAreRememberedUpToTheirBound) {
+    request_queue q;
+    const std::uint32_t n = request_queue::max_released + 10;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        q.sent(blk(i, 0), t0);
+    }
+    EXPECT_EQ(q.release_all().size(), n);
+    q.check_invariants();
+    EXPECT_FALSE(q.take_arrival(blk(0, 0)));  // the oldest were forgotten
+    EXPECT_TRUE(q.take_arrival(blk(n - 1, 0)));
+}
+
+TEST(RequestQueue, ARejectFreesAnOutstandingRequestOnly) {
+    request_queue q;
+    q.sent(blk(2, 0), t0);
+    EXPECT_TRUE(q.take_rejected(blk(2, 0)));
+    EXPECT_FALSE(q.take_rejected(blk(2, 0)));
+    EXPECT_FALSE(q.take_arrival(blk(2, 0)));  // rejected twice: no longer expected at all
+    EXPECT_FALSE(q.take_rejected(blk(3, 0)));
+}
+
+TEST(RequestQueue, ReleaseAllHandsBackEveryRequestOldestFirst) {
+    request_queue q;
+    q.sent(blk(0, 0), t0);
+    q.sent(blk(4, 1), t0 + 1s);
+    q.sent(blk(2, 0), t0 + 2s);
+    EXPECT_EQ(q.release_all(), (std::vector<wire::block_ref>{blk(0, 0), blk(4, 1), blk(2, 0)}));
+    EXPECT_EQ(q.outstanding(), 0U);
+    EXPECT_TRUE(q.release_all().empty());
+}
+
+TEST(RequestQueue, IsOverdueOnceTheOldestRequestWaitedTheTimeout) {
+    request_queue q;
+    EXPECT_FALSE(q.overdue(t0 + 1h, 20s));
+    q.sent(blk(0, 0), t0);
+    q.sent(blk(0, 1), t0 + 10s);
+    EXPECT_FALSE(q.overdue(t0 + 19s, 20s));
+    EXPECT_TRUE(q.overdue(t0 + 20s, 20s));
+    q.check_invariants();
+}
+
+TEST(RequestQueue, TargetStartsAtTheInitialSizeTrickesWhenSnubbedAndRespectsReqq) {
+    request_queue q;
+    const torrent_options o;
+    EXPECT_EQ(q.target(0.0, false, o), o.initial_requests);
+    // 1 MiB/s for 2 s of blocks: 128 requests.
+    EXPECT_EQ(q.target(1024.0 * 1024.0, true, o), 128U);
+    q.set_snubbed(true);
+    EXPECT_EQ(q.target(1024.0 * 1024.0, true, o), 2U);
+    q.set_snubbed(false);
+    q.set_peer_reqq(10);
+    EXPECT_EQ(q.target(1024.0 * 1024.0, true, o), 10U);
+}
+
+TEST(RequestQueue, ThePeersRequestsAreServedInOrderAndBounded) {
+    request_queue q;
+    EXPECT_TRUE(q.queue_incoming(blk(0, 0), 2));
+    EXPECT_TRUE(q.queue_incoming(blk(0, 1), 2));
+    EXPECT_FALSE(q.queue_incoming(blk(1, 0), 2));  // a flood
+    EXPECT_EQ(q.next_incoming(), blk(0, 0));
+    EXPECT_EQ(q.next_incoming(), blk(0, 1));
+    EXPECT_EQ(q.next_incoming(), std::nullopt);
+    EXPECT_TRUE(q.incoming_empty());
+}
+
+TEST(RequestQueue, ACancelRemovesAQueuedRequestOnce) {
+    request_queue q;
+    ASSERT_TRUE(q.queue_incoming(blk(0, 0), 10));
+    ASSERT_TRUE(q.queue_incoming(blk(0, 1), 10));
+    EXPECT_TRUE(q.cancel_incoming(blk(0, 0)));
+    EXPECT_FALSE(q.cancel_incoming(blk(0, 0)));
+    EXPECT_EQ(q.next_incoming(), blk(0, 1));
+}
+
+TEST(RequestQueue, ChokingTakesEveryQueuedRequest) {
+    request_queue q;
+    ASSERT_TRUE(q.queue_incoming(blk(3, 0), 10));
+    ASSERT_TRUE(q.queue_incoming(blk(3, 1), 10));
+    const auto taken = q.take_incoming();
+    EXPECT_EQ(std::vector<wire::block_ref>(taken.begin(), taken.end()),
+              (std::vector<wire::block_ref>{blk(3, 0), blk(3, 1)}));
+    EXPECT_TRUE(q.incoming_empty());
+}
+
+TEST(RequestQueue, RequestsWhileChokedAreAFloodPastTheLimitUntilTheNextUnchoke) {
+    request_queue q;
+    EXPECT_TRUE(q.count_choked_request(2));
+    EXPECT_TRUE(q.count_choked_request(2));
+    EXPECT_FALSE(q.count_choked_request(2));
+    q.unchoked();
+    EXPECT_TRUE(q.count_choked_request(2));
+}
+
+}  // namespace
+}  // namespace minibit::swarm
