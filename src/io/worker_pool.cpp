@@ -34,11 +34,6 @@ void worker_pool::submit(job_fn job) {
     wake_.notify_one();
 }
 
-std::size_t worker_pool::queued() const {
-    std::lock_guard lock(mutex_);
-    return jobs_.size();
-}
-
 void worker_pool::work() {
     for (;;) {
         job_fn job;
@@ -53,11 +48,6 @@ void worker_pool::work() {
         }
         job();
     }
-}
-
-worker_pool& worker_pool::shared() {
-    static worker_pool pool;
-    return pool;
 }
 
 }  // namespace minibit::io

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "minibit/core/assert.hpp"
+
 namespace minibit::swarm {
 namespace {
 
@@ -123,8 +125,6 @@ void session::dial(const io::address& peer) {
 }
 
 session::~session() {
-    alive_.reset();
-    reactor_.cancel_timer(redial_timer_);
     tracker_.reset();
     torrent_.reset();
     if (listening_) {
@@ -133,6 +133,7 @@ session::~session() {
 }
 
 void session::start() {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "session used off its reactor thread");
     if (running_) {
         return;
     }
@@ -171,15 +172,13 @@ void session::redial() {
     for (const auto& p : known_) {
         dial(p);
     }
-    std::weak_ptr<int> alive = alive_;
-    redial_timer_ = reactor_.add_timer(options_.redial_interval, [this, alive] {
-        if (alive.lock()) redial();
-    });
+    redial_timer_ = scope_.add_timer(options_.redial_interval, [this] { redial(); });
 }
 
 void session::stop(std::function<void()> done) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "session used off its reactor thread");
     running_ = false;
-    reactor_.cancel_timer(redial_timer_);
+    scope_.cancel_timer(redial_timer_);
     if (listening_) {
         reactor_.close_listener(listener_);
         listening_ = false;

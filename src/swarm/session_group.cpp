@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <future>
 #include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
+
+#include "minibit/io/worker_pool.hpp"
 
 namespace minibit::swarm {
 namespace {
@@ -43,22 +44,20 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
     }
     g->sessions_.resize(n);
     std::vector<std::optional<error>> errors(n);
-    // Shard 0 binds first (port 0 = any); the others join its port with SO_REUSEPORT.
-    std::promise<std::uint16_t> port_promise;
-    std::shared_future<std::uint16_t> port_ready = port_promise.get_future().share();
+    // One hashing pool for every shard (unless the caller shares one of its own).
+    if (!options.torrent.hashing) {
+        options.torrent.hashing = std::make_shared<io::worker_pool>();
+    }
     session_group* self = g.get();
     io::runner_options ro;
     ro.threads = n;
     ro.backend = group.backend;
     ro.reactor = group.reactor;
+    // The runner inits the threads in order: shard 0 binds first (port 0 = any), and the others
+    // join its port with SO_REUSEPORT.
     auto init = [&, self](io::reactor& r, unsigned k) {
-        std::uint16_t port = options.port;
-        if (k != 0) {
-            // Bounded: should the first thread fail before binding, its promise stays unset.
-            port = port_ready.wait_for(std::chrono::seconds(10)) == std::future_status::ready
-                       ? port_ready.get()
-                       : 0;
-        }
+        const std::uint16_t port =
+            k == 0 ? options.port : (self->sessions_[0] ? self->sessions_[0]->port() : 0);
         if (k != 0 && port == 0) {
             errors[k] = make_error(swarm_errc::listen_failed, "the first shard could not listen");
             return;
@@ -67,24 +66,18 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
                                      shard_options(options, n, port));
         if (!s) {
             errors[k] = s.error();
-            if (k == 0) port_promise.set_value(0);
             return;
         }
         (*s)->get().set_on_error([self](const error& e) {
             std::lock_guard lock(self->failure_mutex_);
             if (!self->failure_) self->failure_ = e;
         });
-        if (k == 0) port_promise.set_value((*s)->port());
         self->sessions_[k] = std::move(*s);
     };
-    auto runner = io::runner::start(ro, init);
+    // Each shard dies on its own thread, after its loop ended: also when start fails below.
+    auto finish = [self](io::reactor&, unsigned k) { self->sessions_[k].reset(); };
+    auto runner = io::runner::start(ro, init, finish);
     if (!runner) {
-        // Some reactor could not be created; the others already ended with their threads, so
-        // a shard made on one of them must not be destroyed now (it would close sockets on a
-        // reactor that is gone): its memory is given up, once, on this failure path.
-        for (auto& s : g->sessions_) {
-            (void)s.release();
-        }
         return std::unexpected(runner.error());
     }
     g->runner_ = std::move(*runner);
@@ -150,13 +143,7 @@ void session_group::stop(std::chrono::milliseconds wait) {
             }
         },
         wait);
-    // ...then destroy each on its own thread (no bound: it cannot block for long), then join.
-    on_each(
-        [this](unsigned k, const std::function<void()>& done) {
-            sessions_[k].reset();
-            done();
-        },
-        std::chrono::hours(1));
+    // ...then end the loops: the runner's finish hook destroys each shard on its own thread.
     runner_->stop();
     runner_->join();
 }

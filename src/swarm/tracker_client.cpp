@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "minibit/core/assert.hpp"
+
 #include "minibit/swarm/torrent_options.hpp"
 #include "tracker_exchange.hpp"
 
@@ -49,7 +51,7 @@ tracker_client::tracker_client(io::reactor& reactor, info_hash hash, wire::peer_
       options_(options),
       progress_(std::move(progress)),
       on_peers_(std::move(on_peers)),
-      alive_(std::make_shared<int>(0)) {}
+      scope_(reactor) {}
 
 result<std::unique_ptr<tracker_client>> tracker_client::create(
     io::reactor& reactor, std::vector<std::vector<std::string>> tiers, info_hash hash,
@@ -78,11 +80,6 @@ result<std::unique_ptr<tracker_client>> tracker_client::create(
 }
 
 tracker_client::~tracker_client() {
-    alive_.reset();
-    reactor_.cancel_timer(timer_);
-    if (udp_active_) {
-        reactor_.cancel_timer(udp_active_->timer);
-    }
     if (udp_) {
         reactor_.close_udp(*udp_);
     }
@@ -104,9 +101,13 @@ wire::announce_request tracker_client::make_request(wire::announce_event event) 
 
 // ---- announce state machine --------------------------------------------------------------
 
-void tracker_client::start() { announce(wire::announce_event::started); }
+void tracker_client::start() {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "tracker_client used off its reactor thread");
+    announce(wire::announce_event::started);
+}
 
 void tracker_client::completed() {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "tracker_client used off its reactor thread");
     if (stopping_) {
         return;
     }
@@ -114,15 +115,16 @@ void tracker_client::completed() {
         want_completed_ = true;
         return;
     }
-    reactor_.cancel_timer(timer_);
+    scope_.cancel_timer(timer_);
     announce(wire::announce_event::completed);
 }
 
 void tracker_client::stop(std::function<void()> done) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "tracker_client used off its reactor thread");
     stopping_ = true;
-    reactor_.cancel_timer(timer_);
+    scope_.cancel_timer(timer_);
     if (udp_active_) {
-        reactor_.cancel_timer(udp_active_->timer);
+        scope_.cancel_timer(udp_active_->timer);
         udp_active_.reset();
     }
     stop_done_ = std::move(done);
@@ -138,10 +140,7 @@ void tracker_client::stop(std::function<void()> done) {
         finish();
         return;
     }
-    std::weak_ptr<int> alive = alive_;
-    timer_ = reactor_.add_timer(options_.stopped_timeout, [this, alive, finish] {
-        if (alive.lock()) finish();
-    });
+    timer_ = scope_.add_timer(options_.stopped_timeout, finish);
     event_ = wire::announce_event::stopped;
     tier_ = last_good_->first;
     index_ = last_good_->second;
@@ -164,10 +163,9 @@ void tracker_client::announce(wire::announce_event event) {
 }
 
 void tracker_client::schedule(std::chrono::milliseconds delay, wire::announce_event event) {
-    std::weak_ptr<int> alive = alive_;
-    reactor_.cancel_timer(timer_);
-    timer_ = reactor_.add_timer(delay, [this, alive, event] {
-        if (alive.lock() && !stopping_) announce(event);
+    scope_.cancel_timer(timer_);
+    timer_ = scope_.add_timer(delay, [this, event] {
+        if (!stopping_) announce(event);
     });
 }
 
@@ -200,7 +198,7 @@ void tracker_client::on_result(std::uint64_t generation, result<wire::announce_r
         ++generation_;
         if (auto fn = std::move(stop_done_)) {
             stop_done_ = nullptr;
-            reactor_.cancel_timer(timer_);
+            scope_.cancel_timer(timer_);
             fn();
         }
         return;

@@ -105,9 +105,7 @@ void tracker_client::http_announce(const endpoint& ep, wire::announce_event even
     st->reactor = &reactor_;
     st->max_bytes = options_.max_response_bytes + 16384;  // body plus headers
     const std::size_t max_body = options_.max_response_bytes;
-    std::weak_ptr<int> alive = alive_;
-    st->on_done = [this, alive, generation, max_body](result<std::string> raw) {
-        if (!alive.lock()) return;
+    st->on_done = scope_.guard([this, generation, max_body](result<std::string> raw) {
         if (!raw) {
             on_result(generation, std::unexpected(raw.error()));
             return;
@@ -118,7 +116,7 @@ void tracker_client::http_announce(const endpoint& ep, wire::announce_event even
             return;
         }
         on_result(generation, wire::parse_announce_response(*body, wire::http_response_limits{}));
-    };
+    });
     st->timer = reactor_.add_timer(options_.http_timeout, [st] {
         st->finish(fail(swarm_errc::tracker_failed, "HTTP announce timed out"));
     });
@@ -163,11 +161,11 @@ void tracker_client::udp_announce(const endpoint& ep, wire::announce_event event
         if (udp_) reactor_.close_udp(*udp_);
         udp_.reset();
         auto local = io::address::parse(addr->family() == AF_INET6 ? "[::]:0" : "0.0.0.0:0");
-        std::weak_ptr<int> alive = alive_;
-        auto bound = reactor_.bind_udp(*local, io::reuse_port::no,
-                                       [this, alive](std::span<const std::byte> b, const io::address& from) {
-                                           if (alive.lock()) on_datagram(b, from);
-                                       });
+        auto bound = reactor_.bind_udp(
+            *local, io::reuse_port::no,
+            scope_.guard([this](std::span<const std::byte> b, const io::address& from) {
+                on_datagram(b, from);
+            }));
         if (!bound) {
             on_result(generation, std::unexpected(bound.error()));
             return;
@@ -211,11 +209,10 @@ void tracker_client::udp_send(const std::shared_ptr<udp_exchange>& ex) {
     // BEP 15: wait 15 * 2^n seconds (n = attempt), here with a configurable base and cap.
     const std::chrono::milliseconds wait =
         options_.udp_timeout * (std::int64_t{1} << std::min<std::uint32_t>(ex->attempt, 8));
-    std::weak_ptr<int> alive = alive_;
     std::weak_ptr<udp_exchange> weak = ex;
-    ex->timer = reactor_.add_timer(wait, [this, alive, weak] {
+    ex->timer = scope_.add_timer(wait, [this, weak] {
         auto e = weak.lock();
-        if (!alive.lock() || !e || udp_active_ != e) return;
+        if (!e || udp_active_ != e) return;
         ++e->attempt;
         if (++e->timeouts >= options_.udp_attempts) {
             udp_active_.reset();
@@ -248,14 +245,14 @@ void tracker_client::on_datagram(std::span<const std::byte> bytes, const io::add
     }
     if (const auto* c = std::get_if<wire::udp_connect_response>(&*parsed)) {
         if (c->transaction_id != ex->transaction || ex->announcing) return;
-        reactor_.cancel_timer(ex->timer);
+        scope_.cancel_timer(ex->timer);
         conn_id_ = connection_id_cache{c->connection_id, reactor_.now(), ex->url};
         ex->announcing = true;
         ex->attempt = 0;
         udp_send(ex);
     } else if (const auto* a = std::get_if<wire::udp_announce_response>(&*parsed)) {
         if (a->transaction_id != ex->transaction || !ex->announcing) return;
-        reactor_.cancel_timer(ex->timer);
+        scope_.cancel_timer(ex->timer);
         udp_active_.reset();
         wire::announce_response r;
         r.interval = a->interval;
@@ -265,7 +262,7 @@ void tracker_client::on_datagram(std::span<const std::byte> bytes, const io::add
         on_result(ex->generation, std::move(r));
     } else if (const auto* e = std::get_if<wire::udp_error_response>(&*parsed)) {
         if (e->transaction_id != ex->transaction) return;
-        reactor_.cancel_timer(ex->timer);
+        scope_.cancel_timer(ex->timer);
         udp_active_.reset();
         conn_id_.reset();
         on_result(ex->generation, fail(swarm_errc::tracker_failed, "tracker error: " + e->message));

@@ -19,6 +19,7 @@
 
 #include "minibit/core/metainfo.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/io/scope.hpp"
 #include "minibit/swarm/session.hpp"
 #include "minibit/wire/peer_decoder.hpp"
 #include "minibit/wire/peer_message.hpp"
@@ -119,23 +120,14 @@ public:
         std::memcpy(id_.bytes.data(), "-RAW000-", 8);
         id_.bytes[19] = static_cast<std::uint8_t>(next_id_++);
         if (id) id_ = *id;
-        std::weak_ptr<int> alive = alive_;
-        reactor_.connect(to, [this, alive, hash = m.hash, fast, open](result<io::connection> c) {
-            if (!alive.lock()) {
-                if (c) c->owner()->close(c->id());
-                return;
-            }
+        scope_.connect(to, [this, hash = m.hash, fast, open](result<io::connection> c) {
             if (!c) {
                 closed_ = true;
                 return;
             }
             conn_ = c->id();
-            io::conn_handlers h{[this, alive](std::span<const std::byte> b) {
-                                    if (alive.lock()) on_data(b);
-                                },
-                                [this, alive](const std::optional<error>&) {
-                                    if (alive.lock()) closed_ = true;
-                                }};
+            io::conn_handlers h{scope_.guard([this](std::span<const std::byte> b) { on_data(b); }),
+                                scope_.guard([this](const std::optional<error>&) { closed_ = true; })};
             EXPECT_TRUE(reactor_.start(conn_, std::move(h)));
             connected_ = true;
             if (open == opening::silence) return;
@@ -147,7 +139,6 @@ public:
         });
     }
     ~raw_peer() {
-        alive_.reset();
         if (connected_ && !closed_) reactor_.close(conn_);
     }
     raw_peer(const raw_peer&) = delete;
@@ -194,7 +185,6 @@ private:
     }
 
     static inline int next_id_ = 0;
-    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
     io::reactor& reactor_;
     wire::peer_decoder decoder_;
     wire::peer_id id_;
@@ -202,6 +192,7 @@ private:
     bool connected_ = false;
     bool handshaken_ = false;
     bool closed_ = false;
+    io::scope scope_{reactor_};  ///< last member: its callbacks go quiet before the rest dies
 };
 
 /// A back-end parameterised fixture: one reactor shared by every peer of the test.

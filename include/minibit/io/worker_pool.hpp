@@ -1,7 +1,9 @@
 // A small pool of threads for blocking work that must stay off the reactor threads (hashing a
 // completed piece costs milliseconds). Jobs run in submission order, each on some worker; a job
-// that needs to report back posts to its reactor (reactor::post wakes the loop through its
-// eventfd). submit() from any thread; the destructor runs every queued job, then joins.
+// that needs to report back posts through its component's io::scope (dropped should the component
+// be gone by then). A program makes one pool and hands it to what needs it; there is no
+// process-wide instance. submit() from any thread; the destructor runs every queued job, then
+// joins (so it must not be destroyed from one of its own jobs).
 #pragma once
 
 #include <condition_variable>
@@ -30,16 +32,11 @@ public:
     void submit(job_fn job);
     /// Number of worker threads.
     [[nodiscard]] unsigned size() const { return static_cast<unsigned>(threads_.size()); }
-    /// Jobs queued and not yet started.
-    [[nodiscard]] std::size_t queued() const;
-
-    /// The process-wide pool (one worker per core), started on first use.
-    [[nodiscard]] static worker_pool& shared();
 
 private:
     void work();
 
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<job_fn> jobs_;  ///< guarded by mutex_
     bool stopping_ = false;    ///< guarded by mutex_

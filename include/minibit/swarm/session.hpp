@@ -2,7 +2,8 @@
 // peers given by hand (--peer). Wires tracker answers to outgoing connects and the listener to
 // the torrent. Also one shard of a session_group (one torrent on several reactors): then every
 // shard listens on the same port (SO_REUSEPORT) and the first shard alone announces and
-// spreads the outgoing connects over the shards. Reactor thread only.
+// spreads the outgoing connects over the shards. Reactor thread only (asserted in checked
+// builds).
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "minibit/core/metainfo.hpp"
 #include "minibit/core/result.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/io/scope.hpp"
 #include "minibit/storage/piece_store.hpp"
 #include "minibit/swarm/torrent.hpp"
 #include "minibit/swarm/torrent_options.hpp"
@@ -68,7 +70,7 @@ public:
     [[nodiscard]] const tracker_client* tracker() const { return tracker_.get(); }
 
 private:
-    explicit session(io::reactor& reactor) : reactor_(reactor) {}
+    explicit session(io::reactor& reactor) : reactor_(reactor), scope_(reactor) {}
     void redial();
     void learn(const std::vector<io::address>& peers);
     /// Connects to `peer` from the shard its address hashes to (this one without shards).
@@ -83,12 +85,12 @@ private:
     std::shared_ptr<shard_set> shards_;  ///< null: a session on one reactor
     std::uint32_t shard_ = 0;
     std::vector<io::address> known_;
-    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
     io::listener_id listener_{};
     io::timer_id redial_timer_{};
     std::uint16_t port_ = 0;
     bool listening_ = false;
     bool running_ = false;
+    io::scope scope_;  ///< the redial timer; last member, so the first to go
 };
 
 }  // namespace minibit::swarm

@@ -2,7 +2,8 @@
 // connection) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
 // through the BEP 12 announce-list tiers (tried in order; the URL that answers moves to the
 // front of its tier). Events: started, periodic at the tracker's interval, completed, stopped
-// (best effort, short timeout). Retries with exponential backoff. Reactor thread only.
+// (best effort, short timeout). Retries with exponential backoff. Reactor thread only (asserted
+// in checked builds).
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "minibit/core/result.hpp"
 #include "minibit/core/sha1.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/io/scope.hpp"
 #include "minibit/swarm/tracker_url.hpp"
 #include "minibit/wire/peer_message.hpp"
 #include "minibit/wire/tracker_http.hpp"
@@ -111,7 +113,6 @@ private:
     tracker_options options_;
     progress_fn progress_;
     peers_fn on_peers_;
-    std::shared_ptr<int> alive_;
     std::optional<io::udp_id> udp_;
     int udp_family_ = 0;
     std::shared_ptr<udp_exchange> udp_active_;
@@ -132,6 +133,7 @@ private:
     bool started_ok_ = false;
     bool want_completed_ = false;
     bool stopping_ = false;
+    io::scope scope_;  ///< timers and guarded callbacks; last member, so the first to go
 };
 
 }  // namespace minibit::swarm

@@ -89,8 +89,10 @@ void watch_completion(const std::shared_ptr<inprocess_peer>& p) {
     p->watch = p->reactor.add_timer(completion_poll, [p] { watch_completion(p); });
 }
 
-swarm::session_options session_options_for(const peer_plan& plan) {
+swarm::session_options session_options_for(const peer_plan& plan,
+                                           std::shared_ptr<io::worker_pool> hashing) {
     swarm::session_options o;
+    o.torrent.hashing = std::move(hashing);  // one pool for every in-process peer
     o.listen_host = "127.0.0.1";
     o.port = plan.port;
     o.tracker.numwant = plan.numwant;
@@ -107,8 +109,9 @@ swarm::session_options session_options_for(const peer_plan& plan) {
 
 // Runs on the peer's reactor thread: opens the session and starts it.
 void open_peer(const std::shared_ptr<inprocess_peer>& p, const metainfo& info,
-               const peer_plan& plan) {
-    auto s = swarm::session::open(p->reactor, info, plan.folder, session_options_for(plan));
+               const peer_plan& plan, std::shared_ptr<io::worker_pool> hashing) {
+    auto s = swarm::session::open(p->reactor, info, plan.folder,
+                                  session_options_for(plan, std::move(hashing)));
     if (!s) {
         spdlog::error("cannot start: {}", s.error().message());
         finish(*p, exit_status{1, 0});
@@ -142,7 +145,9 @@ public:
         plan_ = plan;
         peer_ = std::make_shared<inprocess_peer>(runtime_->reactor_for(plan.index));
         runtime_->enroll(plan.index, peer_);
-        peer_->reactor.post([p = peer_, info = info_, plan] { open_peer(p, *info, plan); });
+        peer_->reactor.post([p = peer_, info = info_, plan, pool = runtime_->hashing()] {
+            open_peer(p, *info, plan, pool);
+        });
         return {};
     }
     bool poll() override { return peer_ && peer_->ended.load(std::memory_order_acquire); }

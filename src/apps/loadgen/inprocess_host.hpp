@@ -15,6 +15,7 @@
 #include "minibit/core/result.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/runner.hpp"
+#include "minibit/io/worker_pool.hpp"
 #include "peer_host.hpp"
 #include "peer_reactor.hpp"
 
@@ -39,6 +40,8 @@ public:
     [[nodiscard]] unsigned threads() const { return static_cast<unsigned>(inner_.size()); }
     /// Peer k's reactor (thread k mod threads).
     [[nodiscard]] io::reactor& reactor_for(std::uint32_t peer) { return *peers_.at(peer); }
+    /// The piece-hashing threads every peer shares.
+    [[nodiscard]] std::shared_ptr<io::worker_pool> hashing() const { return hashing_; }
     /// Remembers a peer so that shutdown() can end it if its host did not.
     void enroll(std::uint32_t peer, std::shared_ptr<inprocess_peer> state);
     /// Ends every peer still running (on its thread), then stops and joins the threads. Idempotent.
@@ -47,6 +50,7 @@ public:
 private:
     peer_runtime() = default;
 
+    std::shared_ptr<io::worker_pool> hashing_ = std::make_shared<io::worker_pool>();
     std::unique_ptr<io::runner> runner_;
     std::vector<io::reactor*> inner_;                    // one per thread, owned by runner_
     std::vector<std::unique_ptr<peer_reactor>> peers_;  // one per peer

@@ -26,6 +26,7 @@
 #include "../common/flags.hpp"
 #include "minibit/core/metainfo.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/io/worker_pool.hpp"
 #include "minibit/swarm/session.hpp"
 #include "minibit/swarm/session_group.hpp"
 
@@ -148,6 +149,7 @@ minibit::swarm::session_options build_options(const flags& f) {
         o.torrent.request_timeout = to_ms(*s);
     }
     o.torrent.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
+    o.torrent.hashing = std::make_shared<minibit::io::worker_pool>();  // one per core
     return o;
 }
 
