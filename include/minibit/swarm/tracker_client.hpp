@@ -130,7 +130,6 @@ private:
     std::size_t index_ = 0;
     wire::announce_event event_ = wire::announce_event::started;
     bool busy_ = false;
-    bool started_ok_ = false;
     bool want_completed_ = false;
     bool stopping_ = false;
     io::scope scope_;  ///< timers and guarded callbacks; last member, so the first to go
