@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(bencode metainfo peer_wire tracker_http tracker_udp tracker_client_response)
+[ ${#targets[@]} -eq 0 ] && targets=(bencode metainfo peer_wire http_head tracker_http tracker_udp tracker_client_response)
 dir=${MINIBIT_FUZZ_BUILD_DIR:-build-fuzz}
 
 if ! command -v clang++-16 >/dev/null; then

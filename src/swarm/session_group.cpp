@@ -5,8 +5,10 @@
 #include <thread>
 #include <utility>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "minibit/io/port_owner.hpp"
 #include "minibit/io/worker_pool.hpp"
 
 namespace minibit::swarm {
@@ -21,6 +23,21 @@ session_options shard_options(session_options o, unsigned shards, std::uint16_t 
     return o;
 }
 
+/// The group's listen address with port 0 resolved to one nobody holds; refused when another
+/// process holds it (io/port_owner.hpp: only this group's reactors may share the port).
+result<io::address> claim_port(const session_options& o) {
+    const bool v6 = o.listen_host.find(':') != std::string::npos;
+    auto addr = io::address::parse(v6 ? fmt::format("[{}]:{}", o.listen_host, o.port)
+                                      : fmt::format("{}:{}", o.listen_host, o.port));
+    if (!addr) return fail(swarm_errc::listen_failed, "bad listen address: " + addr.error().message());
+    auto picked = io::pick_free_port(*addr, io::transport::tcp);
+    if (!picked) return fail(swarm_errc::listen_failed, picked.error().message());
+    if (auto sole = io::check_sole_owner(*picked, io::transport::tcp); !sole) {
+        return std::unexpected(sole.error());
+    }
+    return picked;
+}
+
 }  // namespace
 
 result<std::unique_ptr<session_group>> session_group::start(metainfo info,
@@ -29,6 +46,9 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
                                                             group_options group) {
     unsigned n = group.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
                                     : group.threads;
+    const auto listen_at = claim_port(options);
+    if (!listen_at) return std::unexpected(listen_at.error());
+    options.port = listen_at->port();
     auto store = storage::piece_store::open(info, folder, options.store);
     if (!store) {
         return fail(swarm_errc::storage, store.error().message());
@@ -88,6 +108,11 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
             g->stop(std::chrono::milliseconds(0));
             return std::unexpected(*e);
         }
+    }
+    // Again now that every shard listens: a process that bound the port meanwhile shows up.
+    if (auto sole = io::check_sole_owner(*listen_at, io::transport::tcp); !sole) {
+        g->stop(std::chrono::milliseconds(0));
+        return std::unexpected(sole.error());
     }
     for (unsigned k = 0; k < n; ++k) {
         g->post(k, [](session& s) { s.start(); });

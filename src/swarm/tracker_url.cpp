@@ -1,22 +1,14 @@
 #include "minibit/swarm/tracker_url.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <charconv>
+#include <limits>
 #include <optional>
 
 #include "minibit/swarm/torrent_options.hpp"
+#include "minibit/wire/http_head.hpp"
 
 namespace minibit::swarm {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 std::optional<std::uint64_t> parse_number(std::string_view text, int base = 10) {
     std::uint64_t v = 0;
@@ -28,88 +20,13 @@ std::optional<std::uint64_t> parse_number(std::string_view text, int base = 10) 
     return v;
 }
 
-struct head {
-    int status = 0;
-    std::size_t body_at = 0;
-    std::optional<std::uint64_t> content_length;
-    bool chunked = false;
-};
-
-/// Parses the status line and headers; nullopt when the blank line has not arrived yet.
-result<std::optional<head>> parse_head(std::string_view raw) {
-    const auto end = raw.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
-        if (raw.size() > 16384) {
-            return fail(swarm_errc::tracker_failed, "HTTP header longer than 16 KiB");
-        }
-        return std::nullopt;
-    }
-    head h;
-    h.body_at = end + 4;
-    std::string_view lines = raw.substr(0, end);
-    const auto first_end = lines.find("\r\n");
-    const std::string_view status_line = lines.substr(0, first_end);
-    if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') {
-        return fail(swarm_errc::tracker_failed, "not an HTTP/1.x response", 0);
-    }
-    const auto code = parse_number(status_line.substr(9, 3));
-    if (!code) {
-        return fail(swarm_errc::tracker_failed, "bad HTTP status code", 9);
-    }
-    h.status = static_cast<int>(*code);
-    std::size_t pos = first_end == std::string_view::npos ? lines.size() : first_end + 2;
-    while (pos < lines.size()) {
-        auto next = lines.find("\r\n", pos);
-        if (next == std::string_view::npos) next = lines.size();
-        const std::string_view line = lines.substr(pos, next - pos);
-        const auto colon = line.find(':');
-        if (colon != std::string_view::npos) {
-            const std::string_view name = line.substr(0, colon);
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-            while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-            if (iequals(name, "content-length")) {
-                h.content_length = parse_number(value);
-                if (!h.content_length) {
-                    return fail(swarm_errc::tracker_failed, "bad Content-Length", pos);
-                }
-            } else if (iequals(name, "transfer-encoding") && iequals(value, "chunked")) {
-                h.chunked = true;
-            }
-        }
-        pos = next + 2;
-    }
-    return h;
-}
-
-/// Decodes a chunked body; nullopt when incomplete.
-result<std::optional<std::string>> dechunk(std::string_view body, std::size_t max_bytes) {
-    std::string out;
-    std::size_t pos = 0;
-    for (;;) {
-        const auto line_end = body.find("\r\n", pos);
-        if (line_end == std::string_view::npos) {
-            return std::nullopt;
-        }
-        std::string_view size_text = body.substr(pos, line_end - pos);
-        size_text = size_text.substr(0, size_text.find(';'));
-        const auto size = parse_number(size_text, 16);
-        if (!size || *size > max_bytes) {
-            return fail(swarm_errc::tracker_failed, "bad chunk size", pos);
-        }
-        pos = line_end + 2;
-        if (*size == 0) {
-            return std::optional<std::string>(std::move(out));
-        }
-        if (body.size() - pos < *size + 2) {
-            return std::nullopt;
-        }
-        if (out.size() + *size > max_bytes) {
-            return fail(swarm_errc::tracker_failed, "HTTP body too large", pos);
-        }
-        out.append(body.substr(pos, *size));
-        pos += *size + 2;
-    }
+/// Response heads up to 16 KiB (a tracker's are a few hundred bytes); the body cap is the
+/// caller's.
+wire::http_limits response_limits(std::uint64_t max_body_bytes) {
+    wire::http_limits l;
+    l.max_head_bytes = 16384;
+    l.max_body_bytes = max_body_bytes;
+    return l;
 }
 
 }  // namespace
@@ -162,49 +79,47 @@ result<tracker_url> parse_tracker_url(std::string_view url) {
 }
 
 result<http_progress> http_response_progress(std::string_view raw) {
-    auto h = parse_head(raw);
-    if (!h) return std::unexpected(h.error());
-    if (!*h) return http_progress::need_more;
-    const std::string_view body = raw.substr((*h)->body_at);
-    if ((*h)->chunked) {
-        auto d = dechunk(body, raw.size());
-        if (!d) return std::unexpected(d.error());
-        return *d ? http_progress::complete : http_progress::need_more;
+    // No body cap here: the transport bounds the buffer, http_response_body the body.
+    const auto limits = response_limits(std::numeric_limits<std::uint64_t>::max());
+    const auto h = wire::parse_http_response(raw, limits);
+    if (!h) {
+        if (is(h.error(), wire::http_errc::incomplete)) return http_progress::need_more;
+        return std::unexpected(h.error());
     }
-    if ((*h)->content_length) {
-        return body.size() >= *(*h)->content_length ? http_progress::complete
+    const std::string_view body = raw.substr(h->head_bytes);
+    switch (h->framing) {
+        case wire::body_framing::none: return http_progress::complete;
+        case wire::body_framing::content_length:
+            return body.size() >= h->content_length ? http_progress::complete
                                                     : http_progress::need_more;
+        case wire::body_framing::chunked: {
+            wire::http_body_decoder d(*h, limits);
+            std::string scratch;
+            if (auto r = d.feed(body, scratch); !r) return std::unexpected(r.error());
+            return d.done() ? http_progress::complete : http_progress::need_more;
+        }
+        case wire::body_framing::until_close: break;
     }
-    return http_progress::need_more;
+    return http_progress::need_more;  // complete only at end of stream
 }
 
 result<std::string> http_response_body(std::string_view raw, std::size_t max_body_bytes) {
-    auto h = parse_head(raw);
-    if (!h) return std::unexpected(h.error());
-    if (!*h) return fail(swarm_errc::tracker_failed, "HTTP response ended inside the header");
-    if ((*h)->status != 200) {
-        return fail(swarm_errc::tracker_failed, "HTTP status " + std::to_string((*h)->status));
-    }
-    const std::string_view body = raw.substr((*h)->body_at);
-    if ((*h)->chunked) {
-        auto d = dechunk(body, max_body_bytes);
-        if (!d) return std::unexpected(d.error());
-        if (!*d) return fail(swarm_errc::tracker_failed, "chunked body cut short");
-        return std::move(**d);
-    }
-    if ((*h)->content_length) {
-        if (body.size() < *(*h)->content_length) {
-            return fail(swarm_errc::tracker_failed, "body shorter than Content-Length");
+    const auto limits = response_limits(max_body_bytes);
+    const auto h = wire::parse_http_response(raw, limits);
+    if (!h) {
+        if (is(h.error(), wire::http_errc::incomplete)) {
+            return fail(swarm_errc::tracker_failed, "HTTP response ended inside the header");
         }
-        if (*(*h)->content_length > max_body_bytes) {
-            return fail(swarm_errc::tracker_failed, "HTTP body too large");
-        }
-        return std::string(body.substr(0, *(*h)->content_length));
+        return std::unexpected(h.error());
     }
-    if (body.size() > max_body_bytes) {
-        return fail(swarm_errc::tracker_failed, "HTTP body too large");
+    if (h->status != 200) {
+        return fail(swarm_errc::tracker_failed, "HTTP status " + std::to_string(h->status));
     }
-    return std::string(body);
+    wire::http_body_decoder d(*h, limits);
+    std::string body;
+    if (auto r = d.feed(raw.substr(h->head_bytes), body); !r) return std::unexpected(r.error());
+    if (auto r = d.finish(); !r) return std::unexpected(r.error());
+    return body;
 }
 
 }  // namespace minibit::swarm

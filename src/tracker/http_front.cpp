@@ -80,15 +80,15 @@ void http_front::on_data(std::uint64_t id, std::span<const std::byte> data) {
 
 void http_front::serve(std::uint64_t id, conn& c) {
     while (c.st == state::reading && !c.buf.empty()) {
-        const auto head = parse_http_head(c.buf, config_.limits);
+        const auto head = parse_tracker_request(c.buf, config_.limits);
         if (!head) {
-            if (is(head.error(), http_errc::incomplete)) return;
+            if (is(head.error(), wire::http_errc::incomplete)) return;
             reject(id, c, head.error());
             return;
         }
         const http_reply reply = service_.handle_http(head->target, c.peer, now_seconds());
         send_reply(id, reply, head->persist);
-        if (head->persist == keep_alive::no) {
+        if (head->persist == wire::http_connection::close) {
             c.st = state::closing;
             r_.close(io::conn_id{id}, io::close_mode::after_flush);
             return;
@@ -101,21 +101,21 @@ void http_front::serve(std::uint64_t id, conn& c) {
 }
 
 void http_front::reject(std::uint64_t id, conn& c, const error& e) {
-    const bool too_large = is(e, http_errc::too_large) || is(e, http_errc::too_many_headers);
+    const bool too_large = is(e, wire::http_errc::too_large) || is(e, wire::http_errc::too_many_headers);
     service_.stats().count(too_large ? error_kind::too_large : error_kind::bad_request);
     http_reply reply{too_large ? 431 : 400, "text/plain", wire::encode_failure_response(e.message())};
-    send_reply(id, reply, keep_alive::no);
+    send_reply(id, reply, wire::http_connection::close);
     c.buf.clear();
     c.buf.shrink_to_fit();
     c.st = state::discarding;
     c.deadline = time_point::clock::now() + discard_linger;
 }
 
-void http_front::send_reply(std::uint64_t id, const http_reply& reply, keep_alive persist) {
+void http_front::send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist) {
     const std::string head = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         reply.status, status_text(reply.status), reply.content_type, reply.body.size(),
-        persist == keep_alive::yes ? "keep-alive" : "close");
+        persist == wire::http_connection::keep_alive ? "keep-alive" : "close");
     std::vector<std::byte> bytes(head.size() + reply.body.size());
     std::memcpy(bytes.data(), head.data(), head.size());
     std::memcpy(bytes.data() + head.size(), reply.body.data(), reply.body.size());

@@ -45,7 +45,7 @@ private:
     void forget(std::uint64_t id);  ///< drops a closed connection's state and the gauge's count
     void serve(std::uint64_t id, conn& c);
     void reject(std::uint64_t id, conn& c, const error& e);
-    void send_reply(std::uint64_t id, const http_reply& reply, keep_alive persist);
+    void send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist);
     [[nodiscard]] std::chrono::seconds now_seconds() const;
 
     io::reactor& r_;

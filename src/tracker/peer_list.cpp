@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstring>
 
+#include "minibit/core/assert.hpp"
+
 namespace minibit::tracker {
 
 namespace {
@@ -14,6 +16,8 @@ constexpr std::size_t min_slots = 4;
 constexpr std::size_t max_load_tenths = 9;
 constexpr std::size_t min_load_tenths = 3;
 constexpr std::size_t shrink_to_load_tenths = 7;
+/// -Dinvariants=full: lists up to this many slots are checked whole after each mutation.
+constexpr std::size_t full_check_max_slots = 1024;
 /// Above this many picks, sampling walks the table instead of rejecting (bounds the stack set).
 constexpr std::size_t max_rejection_picks = 256;
 
@@ -128,7 +132,8 @@ void peer_list<N>::resize(std::size_t slots) {
 template <std::size_t N>
 std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state) {
     const std::size_t grown = std::size_t{size_} + 1;
-    if (grown * 10 > slots_.size() * max_load_tenths) {
+    const bool grow = grown * 10 > slots_.size() * max_load_tenths;
+    if (grow) {
         resize(std::max({min_slots, slots_.size() + slots_.size() / 4,
                          grown * 10 / max_load_tenths + 2}));
     }
@@ -136,7 +141,9 @@ std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state) {
     rec.endpoint = ep;
     rec.state = state;
     ++size_;
-    return place(rec);
+    const std::size_t slot = place(rec);
+    after_mutation(grow ? npos : home(ep));  // place() only moved records of the run from home
+    return slot;
 }
 
 template <std::size_t N>
@@ -166,8 +173,60 @@ void peer_list<N>::shrink_if_sparse() {
 
 template <std::size_t N>
 void peer_list<N>::remove_at(std::size_t slot) {
+    const std::size_t before = slots_.size();
     erase_slot(slot);
     shrink_if_sparse();
+    after_mutation(slots_.size() == before ? slot : npos);
+}
+
+template <std::size_t N>
+void peer_list<N>::after_mutation(std::size_t slot) const {
+    if constexpr (MINIBIT_INVARIANTS_FULL) {
+        if (slot == npos || slots_.size() <= full_check_max_slots) {
+            check_invariants();
+        } else {
+            check_run(slot);
+        }
+    }
+}
+
+template <std::size_t N>
+void peer_list<N>::check_run(std::size_t slot) const {
+    if (slots_.empty()) return;
+    // Back to the empty slot before the run (one exists: size < capacity), then forward
+    // through the run to the next empty slot.
+    std::size_t s = slot;
+    while (!slots_[s].empty()) s = s == 0 ? slots_.size() - 1 : s - 1;
+    for (s = next(s); !slots_[s].empty(); s = next(s)) {
+        [[maybe_unused]] const std::size_t before = s == 0 ? slots_.size() - 1 : s - 1;
+        [[maybe_unused]] const std::size_t d = distance(s);
+        MINIBIT_ASSERT(slots_[before].empty() ? d == 0 : d <= distance(before) + 1,
+                       "peer_list: Robin Hood order broken");
+        MINIBIT_ASSERT(find(slots_[s].endpoint) == s, "peer_list: record not found at its slot");
+    }
+}
+
+template <std::size_t N>
+void peer_list<N>::check_invariants() const {
+    const std::size_t cap = slots_.size();
+    MINIBIT_ASSERT((size_ == 0) == (cap == 0), "peer_list: slots exist iff peers do");
+    MINIBIT_ASSERT(cap < (std::size_t{1} << 32U), "peer_list: capacity fits 32 bits");
+    MINIBIT_ASSERT(size_ * 10 <= cap * max_load_tenths, "peer_list: load above 0.9");
+    MINIBIT_ASSERT(cap <= min_slots || size_ * 10 >= cap * min_load_tenths,
+                   "peer_list: load below 0.3 above the smallest table");
+    std::size_t used = 0;
+    for (std::size_t s = 0; s < cap; ++s) {
+        const record_type& r = slots_[s];
+        if (r.empty()) continue;
+        ++used;
+        MINIBIT_ASSERT(r.stamp() >= 1 && r.stamp() <= stamp_period, "peer_list: stamp out of range");
+        [[maybe_unused]] const std::size_t before = s == 0 ? cap - 1 : s - 1;
+        [[maybe_unused]] const std::size_t d = distance(s);
+        MINIBIT_ASSERT(slots_[before].empty() ? d == 0 : d <= distance(before) + 1,
+                       "peer_list: Robin Hood order broken");
+        MINIBIT_ASSERT(find(r.endpoint) == s, "peer_list: record not found at its slot");
+    }
+    MINIBIT_ASSERT(used == size_, "peer_list: size differs from the occupied slots");
 }
 
 template <std::size_t N>

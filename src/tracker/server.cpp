@@ -5,12 +5,27 @@
 #include <random>
 
 #include "http_front.hpp"
+#include "minibit/io/port_owner.hpp"
 #include "udp_front.hpp"
 
 namespace minibit::tracker {
 namespace {
 
 constexpr std::chrono::seconds tick_period{1};
+
+/// Before the reactors bind: port 0 becomes one port that no socket holds, and an address that
+/// another process holds is refused (only this process's reactors may share a port).
+result<io::address> claim(const io::address& addr, io::transport t) {
+    auto picked = io::pick_free_port(addr, t);
+    if (!picked) return picked;
+    if (auto sole = io::check_sole_owner(*picked, t); !sole) return std::unexpected(sole.error());
+    return picked;
+}
+
+/// A bind error, with EADDRINUSE told as the address another process holds.
+error bind_error(const error& e, const io::address& addr, io::transport t) {
+    return is(e, io::io_errc::address_in_use) ? io::address_in_use(addr, t) : e;
+}
 
 std::chrono::seconds steady_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -78,7 +93,17 @@ result<void> tracker_server::bind_all() {
         std::optional<io::address> http;
         std::optional<io::address> udp;
     };
-    auto addrs = std::make_shared<binding>(binding{config_.http, config_.udp});
+    auto addrs = std::make_shared<binding>();
+    if (config_.http) {
+        auto a = claim(*config_.http, io::transport::tcp);
+        if (!a) return std::unexpected(std::move(a.error()));
+        addrs->http = *a;
+    }
+    if (config_.udp) {
+        auto a = claim(*config_.udp, io::transport::udp);
+        if (!a) return std::unexpected(std::move(a.error()));
+        addrs->udp = *a;
+    }
     for (unsigned i = 0; i < threads_.size(); ++i) {
         auto done = std::make_shared<std::promise<result<void>>>();
         auto fut = done->get_future();
@@ -86,12 +111,18 @@ result<void> tracker_server::bind_all() {
             per_thread& t = *threads_[i];
             if (addrs->http) {
                 auto a = t.http->listen(*addrs->http);
-                if (!a) return done->set_value(std::unexpected(a.error()));
+                if (!a) {
+                    return done->set_value(std::unexpected(
+                        bind_error(a.error(), *addrs->http, io::transport::tcp)));
+                }
                 addrs->http = *a;
             }
             if (addrs->udp) {
                 auto a = t.udp->bind(*addrs->udp);
-                if (!a) return done->set_value(std::unexpected(a.error()));
+                if (!a) {
+                    return done->set_value(std::unexpected(
+                        bind_error(a.error(), *addrs->udp, io::transport::udp)));
+                }
                 addrs->udp = *a;
             }
             done->set_value({});
@@ -100,6 +131,14 @@ result<void> tracker_server::bind_all() {
             return fail(tracker_errc::io, "reactor thread did not answer");
         }
         if (auto r = fut.get(); !r) return r;
+    }
+    // Again once every reactor is bound: a process that bound the port since the first check
+    // (or at the same moment) is seen now, here or in its own check.
+    if (addrs->http) {
+        if (auto r = io::check_sole_owner(*addrs->http, io::transport::tcp); !r) return r;
+    }
+    if (addrs->udp) {
+        if (auto r = io::check_sole_owner(*addrs->udp, io::transport::udp); !r) return r;
     }
     http_bound_ = addrs->http;
     udp_bound_ = addrs->udp;

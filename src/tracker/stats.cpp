@@ -1,6 +1,7 @@
 #include "minibit/tracker/stats.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace minibit::tracker {
 namespace {
@@ -32,29 +33,33 @@ void tracker_stats::tick(std::chrono::steady_clock::time_point now) {
 }
 
 std::string tracker_stats::to_json(const table_totals& t, std::chrono::seconds uptime) const {
-    std::string out = fmt::format(R"({{"torrents":{},"peers":{},"seeders":{},"leechers":{},)"
-                                  R"("uptime_seconds":{},"http_connections":{},"requests":{{)",
-                                  t.torrents, t.peers, t.seeders, t.peers - t.seeders,
-                                  uptime.count(), open_http_connections());
+    // ordered_json keeps the fields in the order they were always written.
+    nlohmann::ordered_json out{{"torrents", t.torrents},
+                               {"peers", t.peers},
+                               {"seeders", t.seeders},
+                               {"leechers", t.peers - t.seeders},
+                               {"uptime_seconds", uptime.count()},
+                               {"http_connections", open_http_connections()}};
+    nlohmann::ordered_json requests = nlohmann::ordered_json::object();
     for (std::size_t p = 0; p < protocol_count; ++p) {
-        out += fmt::format(R"({}"{}":{{)", p == 0 ? "" : ",", protocol_names[p]);
+        nlohmann::ordered_json kinds = nlohmann::ordered_json::object();
         for (std::size_t k = 0; k < request_kind_count; ++k) {
             const std::size_t i = p * request_kind_count + k;
             const std::uint64_t milli = rate_milli_[i].load(std::memory_order_relaxed);
-            out += fmt::format(R"({}"{}":{{"total":{},"per_second":{}.{:03}}})", k == 0 ? "" : ",",
-                               kind_names[k], requests_[i].load(std::memory_order_relaxed),
-                               milli / 1000, milli % 1000);
+            kinds[std::string(kind_names[k])] = {
+                {"total", requests_[i].load(std::memory_order_relaxed)},
+                {"per_second", static_cast<double>(milli) / 1000.0}};
         }
-        out += "}";
+        requests[std::string(protocol_names[p])] = std::move(kinds);
     }
-    out += R"(},"errors":{)";
+    out["requests"] = std::move(requests);
+    nlohmann::ordered_json errors = nlohmann::ordered_json::object();
     for (std::size_t e = 0; e < error_kind_count; ++e) {
-        out += fmt::format(R"({}"{}":{})", e == 0 ? "" : ",",
-                           to_string(static_cast<error_kind>(e)),
-                           errors_[e].load(std::memory_order_relaxed));
+        errors[std::string(to_string(static_cast<error_kind>(e)))] =
+            errors_[e].load(std::memory_order_relaxed);
     }
-    out += "}}\n";
-    return out;
+    out["errors"] = std::move(errors);
+    return out.dump() + "\n";
 }
 
 std::string tracker_stats::to_prometheus(const table_totals& t, std::chrono::seconds uptime) const {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "minibit/core/assert.hpp"
+
 namespace minibit::tracker {
 namespace {
 
@@ -10,9 +12,30 @@ namespace {
 // ~72 h; the timeout may be at most half of that, so a late sweep still sees a true age.
 constexpr std::int64_t seconds_per_tick = 8;
 constexpr std::int64_t max_timeout_seconds = stamp_period / 2 * seconds_per_tick;
+/// -Dinvariants=full: shards up to this many peers and swarms are checked whole after each
+/// announce and expiry; in bigger ones an announce checks the swarm it touched if that one is
+/// this small (the peer lists always check what each mutation touched), so a big table stays
+/// usable.
+constexpr std::size_t full_check_max = 1024;
 
 std::uint16_t to_stamp(std::chrono::seconds now) {
     return stamp_of(static_cast<std::uint64_t>(now.count() / seconds_per_tick));
+}
+
+template <std::size_t N>
+std::size_t seeders_in(const peer_list<N>& list) {
+    std::size_t n = 0;
+    for (std::size_t s = 0; s < list.capacity(); ++s) n += list.at(s).seeder() ? 1 : 0;
+    return n;
+}
+
+/// One swarm's invariants: its peer lists', and its seeder count against their records.
+void check_swarm(const swarm& s) {
+    s.v4.check_invariants();
+    s.v6.check_invariants();
+    MINIBIT_ASSERT(seeders_in(s.v4) + seeders_in(s.v6) == s.seeders,
+                   "swarm_shard: swarm seeder count differs from its records");
+    MINIBIT_ASSERT(s.seeders <= s.peer_count(), "swarm_shard: more seeders than peers");
 }
 
 template <std::size_t N>
@@ -121,6 +144,13 @@ result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono
             s.v6.sample(self6, want, rng_, peers6);
         }
     }
+    if constexpr (MINIBIT_INVARIANTS_FULL) {
+        if (peers_ <= full_check_max && swarms_.size() <= full_check_max) {
+            check_invariants();
+        } else if (s.peer_count() <= full_check_max) {
+            check_swarm(s);
+        }
+    }
     return swarm_counts{s.seeders, s.peer_count() - s.seeders, s.downloaded};
 }
 
@@ -171,7 +201,28 @@ std::size_t swarm_shard::expire(std::chrono::seconds now, std::size_t max_swarms
             ++cursor_;
         }
     }
+    if constexpr (MINIBIT_INVARIANTS_FULL) {
+        if (peers_ <= full_check_max && swarms_.size() <= full_check_max) check_invariants();
+    }
     return removed;
+}
+
+void swarm_shard::check_invariants() const {
+    MINIBIT_ASSERT(index_.size() == swarms_.size(), "swarm_shard: index and swarms differ in size");
+    MINIBIT_ASSERT(swarms_.size() <= config_.max_torrents_per_shard, "swarm_shard: too many swarms");
+    MINIBIT_ASSERT(cursor_ <= swarms_.size(), "swarm_shard: expiry cursor past the end");
+    std::size_t peers = 0;
+    std::size_t seeders = 0;
+    for (std::size_t i = 0; i < swarms_.size(); ++i) {
+        [[maybe_unused]] const auto it = index_.find(swarms_[i].hash);
+        MINIBIT_ASSERT(it != index_.end() && it->second == i, "swarm_shard: index points elsewhere");
+        const swarm& s = swarms_[i].peers;
+        check_swarm(s);
+        peers += s.peer_count();
+        seeders += s.seeders;
+    }
+    MINIBIT_ASSERT(peers == peers_, "swarm_shard: peer total differs from the swarms");
+    MINIBIT_ASSERT(seeders == seeders_, "swarm_shard: seeder total differs from the swarms");
 }
 
 std::size_t swarm_shard::memory_bytes() const {

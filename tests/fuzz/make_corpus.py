@@ -110,10 +110,24 @@ def client_response_seeds():
             b"HTTP/1.0 404 Not Found\r\n\r\n", b"http://127.0.0.1:6969/announce?x=1", b"udp://[::1]:6969/announce"]
 
 
+def http_head_seeds():
+    get = b"GET /announce?info_hash=%aa&port=1 HTTP/1.1\r\nHost: 127.0.0.1:6969\r\nUser-Agent: t\r\n\r\n"
+    post = b"POST /v1/torrents HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    chunked_req = b"PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;a=b\r\nWiki\r\n0\r\nX: y\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabcGET"
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"
+    return [get, get + get, post, chunked_req, ok, chunked,
+            b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nd1:ai1ee", b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"4\r\nWiki\r\n0\r\n\r\n"]
+
+
 def main():
     write("bencode", bencode_seeds())
     write("metainfo", torrents())
     write("peer_wire", peer_wire_seeds())
+    write("http_head", http_head_seeds())
     write("tracker_http", tracker_http_seeds())
     write("tracker_udp", tracker_udp_seeds())
     write("tracker_client_response", client_response_seeds())

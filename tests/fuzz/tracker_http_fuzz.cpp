@@ -1,4 +1,4 @@
-// Fuzz target: the tracker's HTTP side. The input is a request head for parse_http_head, a
+// Fuzz target: the tracker's HTTP side. The input is a request head for parse_tracker_request, a
 // request target for split_request_target and tracker_service::handle_http (fixed clock and
 // peer), and a query for the announce/scrape parsers. Properties: an accepted announce query
 // rebuilt with build_announce_query parses back equal; percent_decode inverts percent_encode;
@@ -42,7 +42,7 @@ void check_query(std::string_view query, const wire::http_query_limits& limits) 
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto text = fuzz::as_text(data, size);
-    if (const auto head = tracker::parse_http_head(text, tracker::http_limits{})) {
+    if (const auto head = tracker::parse_tracker_request(text, wire::http_limits{})) {
         check(head->head_bytes <= size, "head longer than the buffer");
         check(text.substr(0, head->head_bytes).find(head->target) != std::string_view::npos,
               "target not inside the head");

@@ -1,6 +1,6 @@
 // Pure helpers of the tracker client: splitting a tracker URL (http:// or udp://), and reading
-// a tracker's HTTP/1.x response (status, Content-Length or chunked body), bounded and strict.
-// No I/O; any thread.
+// a tracker's HTTP/1.x response (status, Content-Length, chunked or close-delimited body)
+// through the wire HTTP codec, bounded and strict. No I/O; any thread.
 #pragma once
 
 #include <cstddef>

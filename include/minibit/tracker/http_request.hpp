@@ -1,43 +1,33 @@
-// The tracker's minimal HTTP/1.x request-head parser: request line plus headers, bounded in
-// size and header count, enough for GET with keep-alive (RFC 9112). Bodies are refused.
-// Pure functions on value types; any thread.
+// The tracker's HTTP request policy on top of the one HTTP/1.x codec (wire/http_head.hpp): a
+// request head bounded by the limits, GET only, no body (a tracker GET has none), keep-alive per
+// RFC 9112. Pure functions on value types; any thread.
 #pragma once
 
 #include <cstddef>
 #include <string_view>
 
 #include "minibit/core/result.hpp"
+#include "minibit/wire/http_head.hpp"
 
 namespace minibit::tracker {
 
-enum class http_errc {
-    incomplete = 1,     ///< no blank line yet: wait for more bytes
-    too_large,          ///< head longer than max_head_bytes
-    too_many_headers,   ///< more header lines than max_headers
-    bad_request_line,   ///< not "METHOD SP target SP HTTP/1.x"
-    bad_header,         ///< a header line without ':' or with a space before it
-    bad_method,         ///< not GET
-    has_body,           ///< Content-Length above zero or Transfer-Encoding present
+/// Requests the codec accepts but the tracker does not serve.
+enum class request_errc {
+    bad_method = 1,   ///< not GET
+    has_body,         ///< Content-Length above zero or Transfer-Encoding present
 };
-[[nodiscard]] constexpr std::string_view error_domain(http_errc) { return "http"; }
+[[nodiscard]] constexpr std::string_view error_domain(request_errc) { return "http_request"; }
 
-/// Bounds for one request head.
-struct http_limits {
-    std::size_t max_head_bytes = 8192;
-    std::size_t max_headers = 64;
-};
-
-/// Whether the connection stays open after the answer.
-enum class keep_alive : bool { no = false, yes = true };
-
-/// A parsed request head; views point into the parsed buffer.
-struct http_head {
+/// A request the tracker serves; the target views the parsed buffer.
+struct tracker_request {
     std::string_view target;
-    keep_alive persist = keep_alive::yes;
+    wire::http_connection persist = wire::http_connection::keep_alive;
     std::size_t head_bytes = 0;   ///< bytes consumed, blank line included
 };
 
-/// Parses the request head at the start of `buffer`; http_errc::incomplete asks for more bytes.
-[[nodiscard]] result<http_head> parse_http_head(std::string_view buffer, const http_limits& limits);
+/// Parses the request head at the start of `buffer` and applies the tracker's policy;
+/// wire::http_errc::incomplete asks for more bytes.
+[[nodiscard]] result<tracker_request> parse_tracker_request(std::string_view buffer,
+                                                            const wire::http_limits& limits);
 
 }  // namespace minibit::tracker

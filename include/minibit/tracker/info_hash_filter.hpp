@@ -31,7 +31,6 @@ public:
     /// True when announces and scrapes for this hash are served.
     [[nodiscard]] bool allows(const info_hash& hash) const;
     [[nodiscard]] std::size_t size() const { return hashes_.size(); }
-    [[nodiscard]] filter_mode mode() const { return mode_; }
 
 private:
     filter_mode mode_ = filter_mode::allow_all;

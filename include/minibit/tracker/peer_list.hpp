@@ -106,6 +106,12 @@ public:
     [[nodiscard]] std::size_t longest_probe() const;
     /// Bytes of heap this list holds, for memory accounting.
     [[nodiscard]] std::size_t memory_bytes() const { return slots_.capacity() * sizeof(record_type); }
+    /// Checks (MINIBIT_ASSERT) the count, the load bounds, the Robin Hood order (a record after
+    /// an empty slot is at home; along a run the distance from home grows by at most one), the
+    /// stamps and that find() reaches every record. O(capacity x longest probe); run by the unit
+    /// tests, and after every mutation with -Dinvariants=full (lists above 1024 slots then check
+    /// only the run of records the mutation touched, so a big swarm stays usable).
+    void check_invariants() const;
 
 private:
     [[nodiscard]] std::size_t home(const endpoint_type& ep) const;
@@ -117,6 +123,10 @@ private:
     void shrink_if_sparse();
     void sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng,
                         std::vector<std::uint8_t>& out) const;
+    /// With -Dinvariants=full: check_invariants(), or for a big list the run around `slot`
+    /// (npos: the whole list). Nothing otherwise.
+    void after_mutation(std::size_t slot) const;
+    void check_run(std::size_t slot) const;  ///< the Robin Hood order of the run holding `slot`
 
     std::vector<record_type> slots_;
     std::uint32_t size_ = 0;   ///< 32 bits (capacity < 2^32) so the key costs no list bytes
@@ -142,6 +152,7 @@ std::size_t peer_list<N>::remove_if(Pred drop) {
         }
     }
     shrink_if_sparse();
+    after_mutation(npos);
     return removed;
 }
 

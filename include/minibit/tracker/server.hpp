@@ -11,14 +11,15 @@
 #include "minibit/io/address.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/runner.hpp"
-#include "minibit/tracker/http_request.hpp"
 #include "minibit/tracker/service.hpp"
+#include "minibit/wire/http_head.hpp"
 
 namespace minibit::tracker {
 
 /// Limits of the HTTP front end (flags --idle-timeout, --request-timeout, --max-connections).
 struct http_front_config {
-    http_limits limits;
+    /// Request heads: size and header count (bodies are refused whatever their size).
+    wire::http_limits limits;
     /// A keep-alive connection may wait this long between two requests.
     std::chrono::seconds idle_timeout{60};
     /// A request head must be complete this long after it began: after the accept for the

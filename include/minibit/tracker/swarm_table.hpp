@@ -102,6 +102,11 @@ public:
     [[nodiscard]] std::size_t seeder_count() const { return seeders_; }
     /// Approximate heap bytes of peer storage (records + indexes).
     [[nodiscard]] std::size_t memory_bytes() const;
+    /// Checks (MINIBIT_ASSERT) the index against the swarm vector, the peer and seeder counts
+    /// of every swarm and of the shard, and each peer list's own invariants. O(peers); run by
+    /// the unit tests, and after every announce and expiry with -Dinvariants=full (whole for
+    /// shards up to 1024 peers and swarms, else a small swarm an announce touched).
+    void check_invariants() const;
 
 private:
     struct entry {

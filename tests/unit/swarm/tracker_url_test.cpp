@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "minibit/swarm/torrent_options.hpp"
+#include "minibit/wire/http_head.hpp"
 
 namespace {
 
@@ -85,16 +86,37 @@ TEST(HttpResponse, RejectsNon200Status) {
 TEST(HttpResponse, RejectsOversizedBodies) {
     auto b = http_response_body("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", 10);
     ASSERT_FALSE(b);
-    EXPECT_EQ(b.error().reason, "HTTP body too large");
-    auto c = http_response_progress("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::body_too_large)) << b.error().message();
+    EXPECT_EQ(b.error().offset, 17U);
+    const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    auto c = http_response_body(chunked + "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n", 10);
     ASSERT_FALSE(c);
-    EXPECT_EQ(c.error().reason, "bad chunk size");
+    EXPECT_TRUE(is(c.error(), minibit::wire::http_errc::body_too_large)) << c.error().message();
+    auto d = http_response_progress(chunked + "zz\r\n");
+    ASSERT_FALSE(d);
+    EXPECT_TRUE(is(d.error(), minibit::wire::http_errc::bad_chunk)) << d.error().message();
+}
+
+TEST(HttpResponse, RejectsAmbiguousFraming) {
+    auto b = http_response_progress(
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    ASSERT_FALSE(b);
+    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::conflicting_framing)) << b.error().message();
+}
+
+TEST(HttpResponse, RejectsABodyCutShort) {
+    auto b = http_response_body("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nd1:a", 100);
+    ASSERT_FALSE(b);
+    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::truncated_body)) << b.error().message();
+    auto c = http_response_body("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nd1:a", 100);
+    ASSERT_FALSE(c);
+    EXPECT_TRUE(is(c.error(), minibit::wire::http_errc::truncated_body)) << c.error().message();
 }
 
 TEST(HttpResponse, RejectsGarbageStatusLine) {
     auto b = http_response_progress("SMTP ready\r\n\r\n");
     ASSERT_FALSE(b);
-    EXPECT_EQ(b.error().reason, "not an HTTP/1.x response");
+    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::bad_start_line)) << b.error().message();
     EXPECT_EQ(b.error().offset, 0U);
 }
 
@@ -102,7 +124,8 @@ TEST(HttpResponse, RejectsEndlessHeaders) {
     const std::string raw = "HTTP/1.1 200 OK\r\n" + std::string(20000, 'x');
     auto b = http_response_progress(raw);
     ASSERT_FALSE(b);
-    EXPECT_EQ(b.error().reason, "HTTP header longer than 16 KiB");
+    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::too_large)) << b.error().message();
+    EXPECT_EQ(b.error().offset, 16384U);
 }
 
 }  // namespace

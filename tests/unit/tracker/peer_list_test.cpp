@@ -238,6 +238,58 @@ TEST(PeerList, SampleOfASmallSwarmReturnsEveryoneElse) {
     EXPECT_EQ(l.find(a), sa);
 }
 
+// Grow and shrink phases of random inserts, re-announces, removals and remove_if sweeps over a
+// universe of 1000 endpoints; the table's invariants hold after every mutation and its contents
+// match a std::map model. Bounded: 4000 steps, a fixed seed.
+TEST(PeerList, RandomChurnKeepsTheInvariantsAndMatchesAModel) {
+    peer_list<6> l(0x5eedU);
+    std::map<std::uint32_t, std::uint16_t> model;
+    fast_rng rng(2024);
+    for (std::uint32_t step = 0; step < 4000; ++step) {
+        const bool growing = (step / 500) % 2 == 0;
+        const auto id = static_cast<std::uint32_t>(rng.below(1000));
+        const std::size_t op = rng.below(20);
+        const auto slot = l.find(ep(id));
+        if (op < (growing ? 15U : 4U)) {
+            const std::uint16_t st = state_of(id + step);
+            if (slot == peer_list<6>::npos) {
+                const auto at = l.insert(ep(id), st);
+                ASSERT_EQ(l.at(at).endpoint, ep(id));
+            } else {
+                l.at(slot).state = st;
+            }
+            model[id] = st;
+        } else if (op < 19) {
+            if (slot != peer_list<6>::npos) l.remove_at(slot);
+            model.erase(id);
+        } else {
+            const auto k = static_cast<std::uint32_t>(rng.below(5) + 2);
+            const std::size_t removed = l.remove_if([&](const peer_record<6>& r) {
+                const std::uint32_t i = (std::uint32_t{r.endpoint[1]} << 16U) |
+                                        (std::uint32_t{r.endpoint[2]} << 8U) | r.endpoint[3];
+                return i % k == step % k;
+            });
+            std::size_t dropped = 0;
+            std::erase_if(model, [&](const auto& kv) {
+                const bool drop = kv.first % k == step % k;
+                dropped += drop ? 1 : 0;
+                return drop;
+            });
+            ASSERT_EQ(removed, dropped);
+        }
+        l.check_invariants();
+        ASSERT_EQ(l.size(), model.size()) << "step " << step;
+    }
+    for (std::uint32_t id = 0; id < 1000; ++id) {
+        const auto slot = l.find(ep(id));
+        const auto it = model.find(id);
+        ASSERT_EQ(slot != peer_list<6>::npos, it != model.end()) << id;
+        if (it != model.end()) {
+            EXPECT_EQ(l.at(slot).state, it->second);
+        }
+    }
+}
+
 TEST(PeerStamp, AgesAcrossTheWrap) {
     EXPECT_EQ(stamp_age(stamp_of(100), stamp_of(40)), 60U);
     EXPECT_EQ(stamp_age(stamp_of(32767 + 5), stamp_of(32767 - 5)), 10U);

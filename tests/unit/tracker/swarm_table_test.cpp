@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -224,6 +226,71 @@ TEST_F(SwarmShard, RefusesNewTorrentsWhenFull) {
             EXPECT_TRUE(is(r.error(), tracker_errc::table_full));
         }
     }
+}
+
+// Random announces (every event, seeders and leechers, IPv4 and IPv6) over 6 torrents and 120
+// endpoints, with incremental expiry sweeps between them; the shard's invariants hold after
+// every call, scrape counts match a model, every sampled peer is a member other than the
+// announcer, and a late sweep empties the shard. Bounded: 3000 announces, a fixed seed.
+TEST(SwarmShardChurn, RandomAnnouncesKeepTheInvariantsAndMatchAModel) {
+    const table_config config;
+    swarm_shard shard(config, 7);
+    fast_rng rng(77);
+    // Per torrent: endpoint id -> seeder.
+    std::map<std::uint8_t, std::map<std::uint32_t, bool>> model;
+    std::vector<std::uint8_t> p4;
+    std::vector<std::uint8_t> p6;
+    const seconds t0{5000};
+    for (std::uint32_t step = 0; step < 3000; ++step) {
+        const auto torrent = static_cast<std::uint8_t>(rng.below(6));
+        const auto id = static_cast<std::uint32_t>(rng.below(120));
+        announce_input in;
+        in.hash = hash_n(torrent);
+        in.peer.address_bytes = id % 3 == 0 ? 16 : 4;
+        in.peer.address[0] = 10;
+        in.peer.address[3] = static_cast<std::uint8_t>(id);
+        in.peer.port = 6881;
+        in.left = rng.below(3) == 0 ? 0 : 100;
+        const std::size_t ev = rng.below(10);
+        in.event = ev == 0   ? announce_event::stopped
+                   : ev == 1 ? announce_event::completed
+                   : ev == 2 ? announce_event::started
+                             : announce_event::none;
+        in.numwant = static_cast<std::uint32_t>(rng.below(8));
+        p4.clear();
+        p6.clear();
+        const auto now = t0 + seconds{step / 10};  // far below the peer timeout
+        ASSERT_TRUE(shard.announce(in, now, p4, p6));
+        auto& peers = model[torrent];
+        if (in.event == announce_event::stopped) {
+            peers.erase(id);
+        } else {
+            peers[id] = in.left == 0;
+        }
+        shard.check_invariants();
+        // Samples: members of the same family, never the announcer, no repeats.
+        std::set<std::uint32_t> seen;
+        for (std::size_t i = 0; i < p4.size(); i += 6) seen.insert(p4[i + 3]);
+        for (std::size_t i = 0; i < p6.size(); i += 18) seen.insert(p6[i + 3]);
+        EXPECT_EQ(seen.size(), p4.size() / 6 + p6.size() / 18);
+        for (const std::uint32_t other : seen) {
+            EXPECT_NE(other, id);
+            EXPECT_TRUE(peers.contains(other)) << "sampled a peer not in the swarm";
+        }
+        if (step % 7 == 0) {
+            EXPECT_EQ(shard.expire(now, 2), 0U) << "nobody is silent long enough to expire";
+            shard.check_invariants();
+        }
+        const auto counts = shard.scrape(in.hash);
+        const auto seeders = static_cast<std::uint32_t>(
+            std::count_if(peers.begin(), peers.end(), [](const auto& kv) { return kv.second; }));
+        ASSERT_EQ(counts.complete, seeders) << "step " << step;
+        ASSERT_EQ(counts.incomplete, peers.size() - seeders) << "step " << step;
+    }
+    (void)shard.expire(t0 + seconds{3000 / 10} + config.peer_timeout + seconds{60}, 1000);
+    shard.check_invariants();
+    EXPECT_EQ(shard.peer_count(), 0U);
+    EXPECT_EQ(shard.torrent_count(), 0U);
 }
 
 TEST(SwarmTable, SpreadsHashesOverShardsByTheirLastBytes) {
