@@ -21,8 +21,8 @@
 #include <map>
 #include <regex>
 
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/json_reader.hpp"
 #include "skip_or_fail.hpp"
 #include "swarm_fixture.hpp"
 

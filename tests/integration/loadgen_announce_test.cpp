@@ -22,10 +22,10 @@
 
 #include <gtest/gtest.h>
 
-#include "../../src/apps/loadgen/announce_report.hpp"
-#include "../../src/apps/loadgen/announce_workload.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
 #include "eintr.hpp"
+#include "minibit/loadgen/announce_report.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
+#include "minibit/loadgen/json_reader.hpp"
 #include "minibit/tracker/server.hpp"
 
 namespace {

@@ -15,9 +15,9 @@
 
 #include <gtest/gtest.h>
 
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
-#include "../../src/apps/loadgen/swarm_files.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/json_reader.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 
 namespace minibit::loadgen::testing {
 

@@ -11,10 +11,10 @@
 #include <gtest/gtest.h>
 
 #include "loadgen_fixture.hpp"
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
-#include "../../src/apps/loadgen/swarm_files.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/json_reader.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 #include "skip_or_fail.hpp"
 
 namespace {

@@ -18,11 +18,11 @@
 #include <gtest/gtest.h>
 
 #include "loadgen_fixture.hpp"
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
-#include "../../src/apps/loadgen/peer_stats.hpp"
-#include "../../src/apps/loadgen/spawn_floor.hpp"
-#include "../../src/apps/loadgen/swarm_files.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/json_reader.hpp"
+#include "minibit/loadgen/peer_stats.hpp"
+#include "minibit/loadgen/spawn_floor.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 
 namespace {
 

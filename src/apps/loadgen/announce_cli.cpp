@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "../common/flags.hpp"
-#include "announce_driver.hpp"
-#include "announce_workload.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
+#include "minibit/loadgen/commands.hpp"
 
 namespace minibit::loadgen {
 
@@ -89,26 +89,16 @@ int cmd_announce(int argc, char** argv) {
                    "timeout", "retries", "write-info-hashes", "rate"},
                   {"json", "http-close"});
     announce_options o = read_announce_options(f);
-    if (auto file = f.get("write-info-hashes")) {
-        auto written = write_info_hashes(*file, o.torrents);
-        if (!written) throw std::runtime_error(written.error().message());
-        if (!f.has("tracker")) return 0;
+    o.info_hashes_file = f.get("write-info-hashes").value_or("");
+    if (const auto url = f.get("tracker")) {
+        auto parts = parse_tracker_url(*url);
+        if (!parts) throw usage_error(parts.error().reason);
+        o.url = *url;
+        o.tracker = *parts;
+    } else if (o.info_hashes_file.empty()) {
+        throw usage_error("announce needs --tracker URL (try: minibit-loadgen help)");
     }
-    const auto url = f.get("tracker");
-    if (!url) throw usage_error("announce needs --tracker URL (try: minibit-loadgen help)");
-    auto parts = parse_tracker_url(*url);
-    if (!parts) throw usage_error(parts.error().reason);
-    o.url = *url;
-    o.tracker = *parts;
-    auto report = run_announce(o);
-    if (!report) throw std::runtime_error(report.error().message());
-    if (f.has("json")) {
-        fmt::print("{}\n", format_json(*report));
-    } else {
-        fmt::print("{}", format_text(*report));
-    }
-    std::fflush(stdout);
-    return report->error_total() == 0 && report->answered > 0 ? 0 : 1;
+    return announce_command(o, f.has("json") ? report_format::json : report_format::text);
 }
 
 }  // namespace minibit::loadgen

@@ -14,10 +14,7 @@
 
 #include "../common/flags.hpp"
 #include "announce_cli.hpp"
-#include "child_process.hpp"
-#include "cpu_affinity.hpp"
-#include "spawn_floor.hpp"
-#include "swarm_driver.hpp"
+#include "minibit/loadgen/commands.hpp"
 
 namespace {
 
@@ -69,13 +66,6 @@ Exit status: 0 when every surviving peer rebuilt an identical copy; 1 otherwise 
 timeout); 2 on a usage error; 128+N when stopped by signal N.
 )";
 
-std::filesystem::path next_to_self(std::string_view program) {
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) throw usage_error("cannot read /proc/self/exe; give --tracker-bin and --peer-bin");
-    return self.parent_path() / program;
-}
-
 std::chrono::milliseconds to_ms(double seconds) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
 }
@@ -111,9 +101,6 @@ void read_hosting_flags(const flags& f, lg::swarm_options& o) {
         f.get_uint("probe-rate", 0, 1000).value_or(in_process ? 50 : 0));
     if (const auto cpu = f.get_uint("tracker-cpu", 0, CPU_SETSIZE - 1)) {
         o.tracker_cpu = static_cast<unsigned>(*cpu);
-        if (auto problem = lg::cpu_placement_problem(*o.tracker_cpu)) {
-            throw usage_error("--tracker-cpu: " + *problem);
-        }
     }
 }
 
@@ -137,8 +124,8 @@ lg::swarm_options read_options(const flags& f) {
         throw usage_error("--timeout must be in (0, 86400] seconds");
     o.linger = to_ms(f.get_seconds("linger").value_or(0.0));
     o.seed = f.get_uint("seed", 0, ~0ULL).value_or(o.seed);
-    o.tracker_bin = f.get("tracker-bin").value_or(next_to_self("minibit-tracker").string());
-    o.peer_bin = f.get("peer-bin").value_or(next_to_self("minibit-peer").string());
+    o.tracker_bin = f.get("tracker-bin").value_or("");
+    o.peer_bin = f.get("peer-bin").value_or("");
     o.out_dir = f.get("out").value_or(o.out_dir.string());
     o.log_dir = f.get("logs").value_or(o.log_dir.string());
     o.io = f.get("io").value_or(o.io);
@@ -157,35 +144,21 @@ int cmd_swarm(int argc, char** argv) {
                    "log-level", "rechoke-interval", "max-peers", "probe-rate", "threads",
                    "tracker-cpu"},
                   {"json", "keep", "in-process", "log-per-peer"});
-    const lg::swarm_options options = read_options(f);
-    lg::block_driver_signals();
-    lg::swarm_driver driver(options);
-    const lg::swarm_report report = driver.run();
-    if (f.has("json")) {
-        fmt::print("{}\n", lg::format_json(report));
-    } else if (!report.peers.empty()) {
-        fmt::print("{}", lg::format_table(report));
-    }
-    std::fflush(stdout);
-    if (report.stop_signal != 0) {
-        fmt::print(stderr,
-                   "minibit-loadgen: stopped by signal {}; every process it started was killed\n",
-                   report.stop_signal);
-        return 128 + report.stop_signal;
-    }
-    if (!report.failure.empty()) {
-        fmt::print(stderr, "minibit-loadgen: {}\n", report.failure);
-    } else if (report.timed_out) {
-        fmt::print(stderr,
-                   "minibit-loadgen: timeout after {} s: {}/{} peers rebuilt the file; killed "
-                   "every process it started\n",
-                   std::chrono::duration<double>(options.timeout).count(), report.rebuilt(),
-                   report.expected());
-    } else if (!report.success()) {
-        fmt::print(stderr, "minibit-loadgen: swarm failed: {}/{} files rebuilt and identical\n",
-                   report.rebuilt(), report.expected());
-    }
-    return report.success() ? 0 : 1;
+    return lg::swarm_command(read_options(f),
+                             f.has("json") ? lg::report_format::json : lg::report_format::text);
+}
+
+int cmd_floor(int argc, char** argv) {
+    const flags f(argc, argv, 2, {"processes", "program", "arg", "repeat", "logs"}, {"json"});
+    if (!f.positional().empty())
+        throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
+    lg::floor_options o;
+    o.processes = static_cast<std::uint32_t>(f.get_uint("processes", 1, 1000).value_or(11));
+    o.repeat = static_cast<std::uint32_t>(f.get_uint("repeat", 1, 1000).value_or(5));
+    o.log_dir = f.get("logs").value_or("logs");
+    o.program = f.get("program").value_or("/bin/true");
+    o.args = f.all("arg");
+    return lg::floor_command(o, f.has("json") ? lg::report_format::json : lg::report_format::text);
 }
 
 int dispatch(int argc, char** argv) {
@@ -193,7 +166,7 @@ int dispatch(int argc, char** argv) {
     const std::string_view cmd = argv[1];
     if (cmd == "swarm") return cmd_swarm(argc, argv);
     if (cmd == "announce") return lg::cmd_announce(argc, argv);
-    if (cmd == "floor") return lg::cmd_floor(argc, argv);
+    if (cmd == "floor") return cmd_floor(argc, argv);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         fmt::print("{}", usage_text);
         fmt::print("\n{}", lg::announce_usage);

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "loadgen_error.hpp"
 #include "minibit/core/result.hpp"
 #include "minibit/core/units.hpp"
+#include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
 

@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "announce_driver.hpp"
-#include "announce_workload.hpp"
 #include "cpu_affinity.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
 
 namespace minibit::loadgen {
 

@@ -39,8 +39,8 @@ struct swarm_options {
     std::chrono::milliseconds timeout{60'000};  ///< whole run, from the first process started
     std::chrono::milliseconds linger{0};  ///< extra seeding once every leecher completed
     std::uint64_t seed = 1;                     ///< rng: file contents, piece spread, kill victims
-    std::filesystem::path tracker_bin;
-    std::filesystem::path peer_bin;
+    std::filesystem::path tracker_bin;  ///< empty: minibit-tracker next to this program
+    std::filesystem::path peer_bin;     ///< empty: minibit-peer next to this program
     std::filesystem::path out_dir = "files/downloads";
     std::filesystem::path log_dir = "logs";
     std::string io = "auto";  ///< --io of every peer and the tracker

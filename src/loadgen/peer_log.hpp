@@ -10,7 +10,7 @@
 #include <string>
 
 #include "minibit/core/result.hpp"
-#include "swarm_options.hpp"
+#include "minibit/loadgen/swarm_options.hpp"
 
 namespace minibit::loadgen {
 

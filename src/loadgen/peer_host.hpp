@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "child_process.hpp"
 #include "minibit/core/result.hpp"
+#include "minibit/loadgen/child_process.hpp"
 
 namespace minibit::loadgen {
 

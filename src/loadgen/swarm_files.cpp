@@ -1,4 +1,4 @@
-#include "swarm_files.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <optional>
 
-#include "json_reader.hpp"
-#include "loadgen_error.hpp"
 #include "minibit/core/result.hpp"
+#include "minibit/loadgen/json_reader.hpp"
+#include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "swarm_options.hpp"
+#include "minibit/loadgen/swarm_options.hpp"
 #include "tracker_probe.hpp"
 
 namespace minibit::loadgen {

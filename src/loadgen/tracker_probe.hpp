@@ -13,7 +13,7 @@
 #include <optional>
 #include <thread>
 
-#include "announce_report.hpp"
+#include "minibit/loadgen/announce_report.hpp"
 
 namespace minibit::loadgen {
 

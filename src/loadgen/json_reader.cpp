@@ -1,4 +1,4 @@
-#include "json_reader.hpp"
+#include "minibit/loadgen/json_reader.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "child_process.hpp"
+#include "minibit/loadgen/child_process.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "loadgen_error.hpp"
+#include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
 namespace {

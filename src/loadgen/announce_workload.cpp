@@ -1,4 +1,4 @@
-#include "announce_workload.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
 
 #include <arpa/inet.h>
 

@@ -17,7 +17,7 @@
 #include <fmt/format.h>
 
 #include "announce_driver.hpp"
-#include "announce_workload.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
 
 namespace minibit::loadgen {
 

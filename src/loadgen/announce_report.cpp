@@ -1,10 +1,10 @@
-#include "announce_report.hpp"
+#include "minibit/loadgen/announce_report.hpp"
 
 #include <bit>
 
 #include <fmt/format.h>
 
-#include "json_reader.hpp"
+#include "minibit/loadgen/json_reader.hpp"
 
 namespace minibit::loadgen {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "announce_options.hpp"
+#include "minibit/loadgen/announce_options.hpp"
 #include "minibit/wire/tracker_http.hpp"
 
 namespace minibit::loadgen {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "loadgen_error.hpp"
 #include "minibit/core/result.hpp"
+#include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
 

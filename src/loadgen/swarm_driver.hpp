@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "child_process.hpp"
 #include "inprocess_host.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
+#include "minibit/loadgen/swarm_options.hpp"
 #include "peer_host.hpp"
-#include "swarm_files.hpp"
-#include "swarm_options.hpp"
 #include "swarm_report.hpp"
 #include "tracker_probe.hpp"
 

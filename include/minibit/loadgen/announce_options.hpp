@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace minibit::loadgen {
@@ -26,7 +27,7 @@ struct tracker_url_parts {
 
 /// Everything one announce run needs.
 struct announce_options {
-    std::string url;                   ///< as given, for the report
+    std::string url;                   ///< as given, for the report; empty: no load (see below)
     tracker_url_parts tracker;
     std::uint32_t torrents = 10;       ///< distinct info hashes (derived, see torrent_hash())
     std::uint32_t peers = 1000;        ///< simulated peers, spread round-robin over the torrents
@@ -38,6 +39,7 @@ struct announce_options {
     std::chrono::milliseconds timeout{5000};    ///< per request attempt
     std::uint32_t udp_retries = 1;     ///< UDP retransmissions after a timeout
     http_reuse reuse = http_reuse::keep_alive;
+    std::filesystem::path info_hashes_file;  ///< when set, the info hashes are written here first
 };
 
 }  // namespace minibit::loadgen

@@ -11,8 +11,8 @@
 #include <variant>
 #include <vector>
 
-#include "loadgen_error.hpp"
 #include "minibit/core/result.hpp"
+#include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
 

@@ -11,7 +11,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "loadgen_error.hpp"
+#include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
 namespace {

@@ -3,11 +3,13 @@
 // floor under any process-per-peer swarm run on this machine. Single-threaded.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "child_process.hpp"
+#include "minibit/loadgen/child_process.hpp"
 
 namespace minibit::loadgen {
 
@@ -24,7 +26,13 @@ struct floor_sample {
 [[nodiscard]] result<floor_sample> measure_spawn_floor(const spawn_spec& spec, std::uint32_t count,
                                                        std::chrono::milliseconds timeout);
 
-/// The command: flags to measurements to a table or one JSON line; returns the exit status.
-int cmd_floor(int argc, char** argv);
+/// What `minibit-loadgen floor` measures.
+struct floor_options {
+    std::uint32_t processes = 11;  ///< per repetition: a tracker and 10 peers
+    std::filesystem::path program = "/bin/true";
+    std::vector<std::string> args;  ///< the program's arguments
+    std::uint32_t repeat = 5;
+    std::filesystem::path log_dir = "logs";  ///< their output goes to DIR/floor.log
+};
 
 }  // namespace minibit::loadgen

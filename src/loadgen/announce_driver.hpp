@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cstdint>
 
-#include "announce_options.hpp"
-#include "announce_report.hpp"
 #include "minibit/core/result.hpp"
+#include "minibit/loadgen/announce_options.hpp"
+#include "minibit/loadgen/announce_report.hpp"
 
 namespace minibit::loadgen {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "peer_stats.hpp"
+#include "minibit/loadgen/peer_stats.hpp"
+#include "minibit/loadgen/swarm_options.hpp"
 #include "run_figures.hpp"
-#include "swarm_options.hpp"
 
 namespace minibit::loadgen {
 

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "announce_options.hpp"
 #include "minibit/core/result.hpp"
 #include "minibit/core/sha1.hpp"
+#include "minibit/loadgen/announce_options.hpp"
 #include "minibit/wire/tracker_http.hpp"
 
 namespace minibit::loadgen {

@@ -1,8 +1,8 @@
-#include "peer_stats.hpp"
+#include "minibit/loadgen/peer_stats.hpp"
 
 #include <fmt/format.h>
 
-#include "swarm_files.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 
 namespace minibit::loadgen {
 namespace {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "announce_driver.hpp"
-#include "announce_workload.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
 #include "minibit/wire/tracker_udp.hpp"
 
 namespace minibit::loadgen {
