@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "minibit/loadgen/json_reader.hpp"
-
 namespace minibit::loadgen {
 
 namespace {
@@ -29,10 +27,6 @@ std::uint64_t lower_bound_of(std::size_t b) {
     const std::uint64_t sub = rel & ((std::size_t{1} << sub_bits) - 1);
     return ((std::uint64_t{1} << sub_bits) + sub) << (e - sub_bits);
 }
-
-constexpr std::array<std::string_view, 4> event_names{"none", "completed", "started", "stopped"};
-constexpr std::array<std::string_view, announce_error_kinds> error_names{
-    "timeouts", "failures", "bad_responses", "connection_errors"};
 
 }  // namespace
 
@@ -83,38 +77,6 @@ std::uint64_t announce_report::error_total() const {
 
 double announce_report::rate() const {
     return seconds > 0 ? static_cast<double>(answered) / seconds : 0.0;
-}
-
-std::string format_json(const announce_report& r) {
-    const auto& o = r.options;
-    std::string out = fmt::format(
-        R"({{"tracker":{},"protocol":"{}","http_close":{},"torrents":{},"peers":{},)"
-        R"("concurrency":{},"rate_limit":{:.1f},"numwant":{},"count":{},)"
-        R"("duration_limit_seconds":{:.3f},)"
-        R"("ended_by":{},"seconds":{:.3f},"sent":{},"announces":{},)"
-        R"("announces_per_second":{:.1f},"latency_us":{{"p50":{},"p99":{},"p999":{},"max":{}}},)",
-        json_quote(o.url), o.tracker.scheme == tracker_scheme::udp ? "udp" : "http",
-        o.reuse == http_reuse::close_each, o.torrents, o.peers, o.concurrency, o.rate, o.numwant,
-        o.count, static_cast<double>(o.duration.count()) / 1000.0, json_quote(r.ended_by),
-        r.seconds, r.sent, r.answered, r.rate(), r.latency.quantile(0.5),
-        r.latency.quantile(0.99), r.latency.quantile(0.999), r.latency.max());
-    out += R"("events":{)";
-    for (std::size_t i = 0; i < event_names.size(); ++i)
-        out += fmt::format(R"({}"{}":{})", i == 0 ? "" : ",", event_names[i], r.events[i]);
-    out += fmt::format(R"(}},"peers_received":{},"retransmits":{},"connects":{},)"
-                       R"("stale_connection_retries":{},)",
-                       r.peers_received, r.retransmits, r.connects, r.stale_retries);
-    out += fmt::format(R"("errors":{{"total":{})", r.error_total());
-    for (std::size_t i = 0; i < error_names.size(); ++i)
-        out += fmt::format(R"(,"{}":{})", error_names[i], r.errors[i]);
-    out += R"(},"failure_reasons":{)";
-    bool first = true;
-    for (const auto& [reason, n] : r.failure_reasons) {
-        out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(reason), n);
-        first = false;
-    }
-    out += "}}";
-    return out;
 }
 
 std::string format_text(const announce_report& r) {

@@ -1,6 +1,5 @@
 #include "minibit/loadgen/commands.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -10,9 +9,9 @@
 
 #include "announce_driver.hpp"
 #include "cpu_affinity.hpp"
+#include "report_json.hpp"
 #include "minibit/loadgen/announce_workload.hpp"
 #include "minibit/loadgen/child_process.hpp"
-#include "minibit/loadgen/json_reader.hpp"
 #include "swarm_driver.hpp"
 
 namespace minibit::loadgen {
@@ -52,18 +51,6 @@ int swarm_exit(const swarm_report& report, const swarm_options& options) {
                    report.rebuilt(), report.expected());
     }
     return report.success() ? 0 : 1;
-}
-
-double median_of(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n == 0 ? 0 : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string json_list(const std::vector<double>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out += fmt::format("{}{:.4f}", i ? "," : "", v[i]);
-    return out + "]";
 }
 
 }  // namespace
@@ -125,8 +112,9 @@ int floor_command(const floor_options& options, report_format format) {
     std::filesystem::create_directories(options.log_dir, ec);
     const spawn_spec spec{options.program, options.args, options.log_dir / "floor.log"};
     block_driver_signals();
-    std::vector<double> totals;
-    std::vector<double> spawns;
+    floor_report report{options.program, options.processes, {}, {}};
+    auto& totals = report.seconds;
+    auto& spawns = report.spawned_seconds;
     for (std::uint32_t r = 0; r < options.repeat; ++r) {
         auto s = measure_spawn_floor(spec, options.processes, floor_timeout);
         if (!s) {
@@ -142,10 +130,7 @@ int floor_command(const floor_options& options, report_format format) {
         spawns.push_back(s->spawned_seconds);
     }
     if (format == report_format::json) {
-        fmt::print("{{\"program\":{},\"processes\":{},\"seconds\":{},\"spawned_seconds\":{},"
-                   "\"median_seconds\":{:.4f}}}\n",
-                   json_quote(spec.program.string()), options.processes, json_list(totals),
-                   json_list(spawns), median_of(totals));
+        fmt::print("{}\n", format_json(report));
     } else {
         for (std::size_t i = 0; i < totals.size(); ++i) {
             fmt::print("{} x {}: all spawned {:.1f} ms, all reaped {:.1f} ms\n", options.processes,

@@ -14,25 +14,17 @@ namespace {
 
 double ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
 
-std::string json_opt(const std::optional<double>& v) {
-    return v ? fmt::format("{:.3f}", *v) : std::string("null");
-}
-
-std::string json_opt(const std::optional<std::uint64_t>& v) {
+// A count for the table ("null" when unknown, as in the JSON).
+std::string opt_count(const std::optional<std::uint64_t>& v) {
     return v ? fmt::format("{}", *v) : std::string("null");
 }
 
-// A CPU list such as "0-3,5" needs no escaping beyond the quotes.
-std::string json_str(const std::optional<std::string>& v) {
-    return v ? fmt::format("\"{}\"", *v) : std::string("null");
-}
+}  // namespace
 
-std::optional<double> cpu_share(const run_figures& f) {
+std::optional<double> tracker_cpu_percent(const run_figures& f) {
     if (!f.tracker_cpu_seconds || !f.swarm_seconds || *f.swarm_seconds <= 0) return std::nullopt;
     return 100.0 * *f.tracker_cpu_seconds / *f.swarm_seconds;
 }
-
-}  // namespace
 
 std::string format_figures_table(const run_figures& f) {
     std::string out;
@@ -43,7 +35,7 @@ std::string format_figures_table(const run_figures& f) {
                            f.threads,
                            static_cast<double>(f.max_rss_bytes.value_or(0)) / (1 << 20),
                            static_cast<double>(f.peak_anon_bytes.value_or(0)) / (1 << 20),
-                           json_opt(f.peak_fds), json_opt(f.nofile_limit));
+                           opt_count(f.peak_fds), opt_count(f.nofile_limit));
     }
     if (f.probe) {
         const auto& p = *f.probe;
@@ -57,32 +49,11 @@ std::string format_figures_table(const run_figures& f) {
                            *f.tracker_cpus, *f.driver_cpus);
     }
     if (f.tracker_cpu_seconds) {
-        const auto share = cpu_share(f);
+        const auto share = tracker_cpu_percent(f);
         out += fmt::format("tracker CPU while the swarm ran: {:.2f} s ({} % of one core)\n",
                            *f.tracker_cpu_seconds, share ? fmt::format("{:.1f}", *share) : "-");
     }
     return out;
-}
-
-std::string format_figures_json(const run_figures& f) {
-    std::string probe = "null";
-    if (f.probe) {
-        const auto& p = *f.probe;
-        probe = fmt::format(
-            "{{\"rate_per_second\":{:.1f},\"sent\":{},\"answered\":{},\"errors\":{},"
-            "\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},\"p999_ms\":{:.3f},\"max_ms\":{:.3f}}}",
-            p.rate_per_second, p.sent, p.answered, p.errors, ms(p.p50_us), ms(p.p99_us),
-            ms(p.p999_us), ms(p.max_us));
-    }
-    return fmt::format(
-        "\"hosting\":\"{}\",\"threads\":{},\"swarm_seconds\":{},\"tracker_probe\":{},"
-        "\"tracker_cpu_seconds\":{},\"tracker_cpu_percent\":{},\"max_rss_bytes\":{},"
-        "\"peak_anon_bytes\":{},\"peak_fds\":{},\"nofile_limit\":{},\"tracker_cpus\":{},"
-        "\"driver_cpus\":{}",
-        f.hosting == peer_hosting::in_process ? "in-process" : "processes", f.threads,
-        json_opt(f.swarm_seconds), probe, json_opt(f.tracker_cpu_seconds), json_opt(cpu_share(f)),
-        json_opt(f.max_rss_bytes), json_opt(f.peak_anon_bytes), json_opt(f.peak_fds),
-        json_opt(f.nofile_limit), json_str(f.tracker_cpus), json_str(f.driver_cpus));
 }
 
 std::optional<std::string> allowed_cpus(const std::string& pid) {

@@ -1,6 +1,6 @@
 // Figures of a swarm run beyond the per-peer rows: how the peers were hosted, the tracker's
 // latency under the swarm (tracker_probe) and its CPU time, and, for in-process peers, the
-// driver's own peak memory and descriptors. Value type and its table/JSON renderings; any thread.
+// driver's own peak memory and descriptors. Value type and its table rendering; any thread.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +30,8 @@ struct run_figures {
 
 /// A few lines for the table (empty when nothing was measured).
 [[nodiscard]] std::string format_figures_table(const run_figures& f);
-/// `"hosting":...,"tracker_probe":{...},...` (no braces) for the run's JSON object.
-[[nodiscard]] std::string format_figures_json(const run_figures& f);
+/// The tracker's CPU time as a share of one core over the swarm's time, when both are known.
+[[nodiscard]] std::optional<double> tracker_cpu_percent(const run_figures& f);
 
 /// Open descriptors of this process (entries of /proc/self/fd), if readable.
 [[nodiscard]] std::optional<std::uint64_t> open_descriptors();

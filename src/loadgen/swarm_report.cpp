@@ -11,52 +11,6 @@ std::string opt_number(const std::optional<double>& v, int decimals) {
     return v ? fmt::format("{:.{}f}", *v, decimals) : std::string("-");
 }
 
-std::string json_number(const std::optional<double>& v) {
-    return v ? fmt::format("{:.3f}", *v) : std::string("null");
-}
-
-std::string json_spread(const spread& s) {
-    return fmt::format("{{\"min\":{},\"median\":{},\"max\":{}}}", json_number(s.min),
-                       json_number(s.median), json_number(s.max));
-}
-
-std::uint32_t killed_count(const swarm_report& r) {
-    return static_cast<std::uint32_t>(
-        std::count_if(r.peers.begin(), r.peers.end(),
-                      [](const auto& p) { return p.outcome == peer_outcome::killed; }));
-}
-
-// Times and message counts over the peers that rebuilt the file.
-struct summary {
-    spread seconds, sent, received;
-};
-
-summary summarize(const swarm_report& r) {
-    std::vector<double> secs, sent, recv;
-    for (const auto& p : r.peers) {
-        if (p.outcome != peer_outcome::rebuilt) continue;
-        if (p.seconds_to_complete) secs.push_back(*p.seconds_to_complete);
-        if (p.counters) {
-            sent.push_back(static_cast<double>(p.counters->messages_sent));
-            recv.push_back(static_cast<double>(p.counters->messages_received));
-        }
-    }
-    return {spread_of(secs), spread_of(sent), spread_of(recv)};
-}
-
-std::string success_line(const swarm_report& r) {
-    std::string line = fmt::format("{}/{} files rebuilt and identical", r.rebuilt(), r.expected());
-    const auto killed = killed_count(r);
-    if (killed > 0)
-        line += fmt::format(" ({} peer{} killed on purpose)", killed, killed == 1 ? "" : "s");
-    if (killed < r.kills_requested) {
-        line += fmt::format(
-            " ({} of {} kills not done: no peer was mid-transfer with its pieces held elsewhere)",
-            r.kills_requested - killed, r.kills_requested);
-    }
-    return line;
-}
-
 std::string peer_row(const peer_report& p) {
     const auto& c = p.counters;
     auto field = [&c](auto member) {
@@ -68,24 +22,6 @@ std::string peer_row(const peer_report& p) {
         field(&peer_counters::messages_sent), field(&peer_counters::messages_received),
         field(&peer_counters::connections), field(&peer_counters::bytes_up),
         field(&peer_counters::bytes_down), p.exit);
-}
-
-std::string peer_json(const peer_report& p) {
-    std::string out = fmt::format(
-        "{{\"index\":{},\"role\":\"{}\",\"port\":{},\"start_pieces\":{},\"result\":\"{}\","
-        "\"exit\":{},\"seconds_to_complete\":{}",
-        p.index, name_of(p.role), p.port, p.start_pieces, name_of(p.outcome), json_quote(p.exit),
-        json_number(p.seconds_to_complete));
-    if (p.counters) {
-        const auto& c = *p.counters;
-        out += fmt::format(
-            ",\"messages_sent\":{},\"messages_received\":{},\"connections\":{},"
-            "\"bytes_up\":{},\"bytes_down\":{},\"wire_bytes_up\":{},"
-            "\"wire_bytes_down\":{}",
-            c.messages_sent, c.messages_received, c.connections, c.bytes_up, c.bytes_down,
-            c.wire_bytes_up, c.wire_bytes_down);
-    }
-    return out + "}";
 }
 
 }  // namespace
@@ -131,6 +67,37 @@ bool swarm_report::success() const {
            rebuilt() == expected();
 }
 
+std::uint32_t swarm_report::killed() const {
+    return static_cast<std::uint32_t>(std::count_if(peers.begin(), peers.end(), [](const auto& p) {
+        return p.outcome == peer_outcome::killed;
+    }));
+}
+
+std::string swarm_report::summary_line() const {
+    std::string line = fmt::format("{}/{} files rebuilt and identical", rebuilt(), expected());
+    const auto done = killed();
+    if (done > 0) line += fmt::format(" ({} peer{} killed on purpose)", done, done == 1 ? "" : "s");
+    if (done < kills_requested) {
+        line += fmt::format(
+            " ({} of {} kills not done: no peer was mid-transfer with its pieces held elsewhere)",
+            kills_requested - done, kills_requested);
+    }
+    return line;
+}
+
+swarm_summary summarize(const swarm_report& r) {
+    std::vector<double> secs, sent, recv;
+    for (const auto& p : r.peers) {
+        if (p.outcome != peer_outcome::rebuilt) continue;
+        if (p.seconds_to_complete) secs.push_back(*p.seconds_to_complete);
+        if (p.counters) {
+            sent.push_back(static_cast<double>(p.counters->messages_sent));
+            recv.push_back(static_cast<double>(p.counters->messages_received));
+        }
+    }
+    return {spread_of(secs), spread_of(sent), spread_of(recv)};
+}
+
 spread spread_of(std::vector<double> values) {
     if (values.empty()) return {};
     std::sort(values.begin(), values.end());
@@ -138,20 +105,6 @@ spread spread_of(std::vector<double> values) {
     const double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
     return {values.front(), median, values.back()};
 }
-
-namespace {
-
-std::string phases_json(const run_phases& ph) {
-    return fmt::format(
-        "{{\"tracker_ready\":{},\"torrent_made\":{},\"peers_prepared\":{},\"peers_started\":{},"
-        "\"all_complete\":{},\"peers_stopped\":{},\"copies_checked\":{}}}",
-        json_number(ph.tracker_ready), json_number(ph.torrent_made),
-        json_number(ph.peers_prepared), json_number(ph.peers_started),
-        json_number(ph.all_complete), json_number(ph.peers_stopped),
-        json_number(ph.copies_checked));
-}
-
-}  // namespace
 
 std::string format_table(const swarm_report& r) {
     std::string out = fmt::format(
@@ -162,7 +115,7 @@ std::string format_table(const swarm_report& r) {
                     "peer", "role", "start", "result", "time_s", "msgs_sent", "msgs_recv", "conns",
                     "bytes_up", "bytes_down", "exit");
     for (const auto& p : r.peers) out += peer_row(p);
-    const summary s = summarize(r);
+    const swarm_summary s = summarize(r);
     out += fmt::format("time to rebuild (s):     min {}  median {}  max {}\n",
                        opt_number(s.seconds.min, 3), opt_number(s.seconds.median, 3),
                        opt_number(s.seconds.max, 3));
@@ -175,27 +128,8 @@ std::string format_table(const swarm_report& r) {
     out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
                        opt_number(r.phases.all_complete, 3));
     out += format_figures_table(r.figures);
-    out += success_line(r) + "\n";
+    out += r.summary_line() + "\n";
     return out;
-}
-
-std::string format_json(const swarm_report& r) {
-    const summary s = summarize(r);
-    std::string peers;
-    for (const auto& p : r.peers) peers += (peers.empty() ? "" : ",") + peer_json(p);
-    return fmt::format(
-        "{{\"mode\":\"{}\",\"tracker_port\":{},\"file_bytes\":{},\"piece_count\":{},\"piece_"
-        "length\":{},\"numwant\":{},"
-        "\"peers_total\":{},\"expected\":{},\"rebuilt\":{},\"kills_requested\":{},\"killed\":{},"
-        "\"success\":{},"
-        "\"timed_out\":{},\"stop_signal\":{},\"failure\":{},\"wall_seconds\":{:.3f},"
-        "\"phases\":{},\"summary\":{},\"seconds_to_complete\":{},\"messages_sent_per_peer\":{},"
-        "\"messages_received_per_peer\":{},{},\"peers\":[{}]}}",
-        name_of(r.mode), r.tracker_port, r.file_bytes, r.piece_count, r.piece_length, r.numwant,
-        r.peers.size(), r.expected(), r.rebuilt(), r.kills_requested, killed_count(r), r.success(),
-        r.timed_out, r.stop_signal, json_quote(r.failure), r.wall_seconds,
-        phases_json(r.phases), json_quote(success_line(r)), json_spread(s.seconds), json_spread(s.sent),
-        json_spread(s.received), format_figures_json(r.figures), peers);
 }
 
 }  // namespace minibit::loadgen

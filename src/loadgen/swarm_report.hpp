@@ -75,6 +75,10 @@ struct swarm_report {
     [[nodiscard]] std::uint32_t rebuilt() const;
     /// True when every surviving leecher rebuilt the file and nothing else went wrong.
     [[nodiscard]] bool success() const;
+    /// Peers SIGKILLed on purpose (--kill).
+    [[nodiscard]] std::uint32_t killed() const;
+    /// "10/10 files rebuilt and identical", with the kills done and not done.
+    [[nodiscard]] std::string summary_line() const;
 };
 
 /// Min, median and max of a list (nullopt members skipped); all empty when none.
@@ -83,10 +87,14 @@ struct spread {
 };
 [[nodiscard]] spread spread_of(std::vector<double> values);
 
-/// The human table plus summary lines.
+/// Times to rebuild and message counts per peer, over the peers that rebuilt the file.
+struct swarm_summary {
+    spread seconds, sent, received;
+};
+[[nodiscard]] swarm_summary summarize(const swarm_report& report);
+
+/// The human table plus summary lines (report_json.hpp has the JSON form).
 [[nodiscard]] std::string format_table(const swarm_report& report);
-/// The same content as one JSON object (one line).
-[[nodiscard]] std::string format_json(const swarm_report& report);
 
 /// "scatter" / "seed"; and the names used for roles and outcomes in both formats.
 [[nodiscard]] std::string_view name_of(start_mode m);

@@ -13,7 +13,6 @@
 #include "loadgen_fixture.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/loadgen/child_process.hpp"
-#include "minibit/loadgen/json_reader.hpp"
 #include "minibit/loadgen/swarm_files.hpp"
 #include "skip_or_fail.hpp"
 
@@ -37,11 +36,8 @@ run_result run_loadgen(const fs::path& dir, std::vector<std::string> args) {
     return lg::testing::run_loadgen(dir, std::move(args), 150s, 8U << 20U);
 }
 
-const lg::json_value::array& rows_of(const lg::json_value& doc) {
-    static const lg::json_value::array none;
-    const auto* peers = doc.find("peers");
-    const auto* rows = peers != nullptr ? std::get_if<lg::json_value::array>(&peers->data) : nullptr;
-    return rows != nullptr ? *rows : none;
+lg::testing::json rows_of(const lg::testing::json& doc) {
+    return lg::testing::array_at(doc, "peers");
 }
 
 std::vector<std::string> inprocess_args(const fs::path& dir, const std::string& io,
@@ -132,7 +128,7 @@ TEST_P(LoadgenInProcess, SeedSwarmSurvivesPeersClosedMidTransfer) {
         const auto copy = dir.path() / "downloads" / ("peer-" + std::to_string(k)) / "original.txt";
         if (result == "killed") {
             EXPECT_EQ(string_at(row, "exit"), "signal 9 (Killed)");
-            EXPECT_EQ(row.find("messages_sent"), nullptr);  // dropped: no stop, no counters
+            EXPECT_FALSE(row.contains("messages_sent"));  // dropped: no stop, no counters
         } else {
             EXPECT_TRUE(result == "rebuilt" || result == "seeded") << result;
             EXPECT_TRUE(lg::identical_copy(*original, copy)) << k;

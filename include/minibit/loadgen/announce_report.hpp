@@ -1,6 +1,7 @@
 // What `minibit-loadgen announce` measured: announces answered per event, latency histogram
 // (microseconds, log-linear buckets, <0.2% error), errors by kind and failure reasons, and the
-// one-object JSON and short text renderings. Value types; owned by one driver thread.
+// short text rendering (the JSON one is private to the loadgen). Value types; owned by one
+// driver thread.
 #pragma once
 
 #include <array>
@@ -71,9 +72,6 @@ struct announce_report {
     /// Answered announces per second.
     [[nodiscard]] double rate() const;
 };
-
-/// The report as one JSON object.
-[[nodiscard]] std::string format_json(const announce_report& report);
 
 /// The report as a few human-readable lines.
 [[nodiscard]] std::string format_text(const announce_report& report);

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 
 #include "minibit/core/result.hpp"
-#include "minibit/loadgen/json_reader.hpp"
 #include "minibit/loadgen/loadgen_error.hpp"
 
 namespace minibit::loadgen {
@@ -25,10 +25,11 @@ struct peer_counters {
     std::optional<double> seconds_to_complete;  ///< from start to the last verified piece
 };
 
-/// Extracts the counters from a parsed stats document; fails when no stats object is found.
-[[nodiscard]] result<peer_counters> counters_from_json(const json_value& doc);
+/// Parses a stats document; bad_json (with the byte offset) when it is not JSON or holds no
+/// stats object.
+[[nodiscard]] result<peer_counters> parse_peer_stats(std::string_view text);
 
-/// Reads and parses a --stats-json file.
+/// Reads and parses a --stats-json file (at most 1 MiB).
 [[nodiscard]] result<peer_counters> read_peer_stats(const std::filesystem::path& path);
 
 }  // namespace minibit::loadgen
