@@ -9,6 +9,7 @@
 
 #include "announce_driver.hpp"
 #include "cpu_affinity.hpp"
+#include "open_files.hpp"
 #include "report_json.hpp"
 #include "minibit/loadgen/announce_workload.hpp"
 #include "minibit/loadgen/child_process.hpp"
@@ -71,6 +72,15 @@ int swarm_command(swarm_options options, report_format format) {
             fmt::print(stderr, "minibit-loadgen: --tracker-cpu: {}\n", *problem);
             return 2;
         }
+    }
+    if (options.hosting == peer_hosting::in_process) {
+        auto fit = fit_open_files(options);
+        if (!fit) {
+            fmt::print(stderr, "minibit-loadgen: {}\n", fit.error().reason);
+            return 2;
+        }
+        if (fit->note) fmt::print(stderr, "minibit-loadgen: {}\n", *fit->note);
+        options.max_peers = fit->max_peers;
     }
     block_driver_signals();
     swarm_driver driver(options);

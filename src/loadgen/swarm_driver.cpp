@@ -272,7 +272,7 @@ peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
 }
 
 result<void> swarm_driver::prepare_peers() {
-    if (auto raised = raise_nofile(); !raised) return raised;
+    note_nofile_limit();
     auto ports = free_ports(opts_.peers);
     if (!ports) return std::unexpected(ports.error());
     const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);

@@ -59,7 +59,7 @@ private:
     [[nodiscard]] result<void> start_peers();
     [[nodiscard]] result<void> await_seeder(peer_slot& seeder);
     // In-process hosting and the run's figures (swarm_hosting.cpp).
-    [[nodiscard]] result<void> raise_nofile();
+    void note_nofile_limit();
     [[nodiscard]] result<void> start_runtime();
     [[nodiscard]] std::unique_ptr<peer_host> make_host() const;
     void start_probe();

@@ -1,5 +1,5 @@
-// The swarm driver's in-process hosting and run figures: the descriptor limit N peers need,
-// the reactor threads and the peers' log, the tracker probe and the resource samples.
+// The swarm driver's in-process hosting and run figures: the open-file limit in force, the
+// reactor threads and the peers' log, the tracker probe and the resource samples.
 #include <sys/resource.h>
 
 #include <fmt/format.h>
@@ -10,42 +10,17 @@
 namespace minibit::loadgen {
 namespace {
 
-// Descriptors besides the peers' own: the driver, the tracker probe, the log, the runtime.
-constexpr std::uint64_t spare_descriptors = 256;
 // Open descriptors are counted at most this often: a scan of /proc/self/fd costs ~0.1 s of
 // CPU at 18,000 descriptors (perf, 1000-peer run), so it is sampled, not watched.
 constexpr std::chrono::milliseconds resource_sample_interval{3'000};
 
 }  // namespace
 
-// Each in-process peer holds its listener, its file, a tracker connection and up to
-// --max-peers connections (both ends of a connection between two hosted peers are ours).
-result<void> swarm_driver::raise_nofile() {
-    if (opts_.hosting != peer_hosting::in_process) return {};
-    const std::uint64_t per_peer =
-        opts_.max_peers + 3 + (opts_.logs == log_layout::per_peer ? 1 : 0);
-    const std::uint64_t need = opts_.peers * per_peer + spare_descriptors;
+// The open-file limit the in-process peers run under (commands.cpp fitted it before the run).
+void swarm_driver::note_nofile_limit() {
+    if (opts_.hosting != peer_hosting::in_process) return;
     rlimit lim{};
-    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
-        return fail(loadgen_errc::io, "cannot read RLIMIT_NOFILE");
-    }
-    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
-        rlimit want = lim;
-        want.rlim_cur = need;
-        // Raising the hard limit needs CAP_SYS_RESOURCE; try it, else stay within it.
-        if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < need) want.rlim_max = need;
-        if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
-            return fail(loadgen_errc::io,
-                        fmt::format("{} in-process peers with --max-peers {} need {} open files; "
-                                    "RLIMIT_NOFILE is {} (hard {}) and cannot be raised: lower "
-                                    "--peers or --max-peers, or raise the hard limit (ulimit -Hn)",
-                                    opts_.peers, opts_.max_peers, need, lim.rlim_cur,
-                                    lim.rlim_max));
-        }
-        lim = want;
-    }
-    report_.figures.nofile_limit = lim.rlim_cur;
-    return {};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) report_.figures.nofile_limit = lim.rlim_cur;
 }
 
 result<void> swarm_driver::start_runtime() {

@@ -15,6 +15,7 @@ enum class loadgen_errc {
     bad_json,          ///< a peer's --stats-json file is not valid JSON (within limits)
     interrupted,       ///< SIGINT, SIGTERM or SIGHUP reached the driver
     timed_out,         ///< a step took longer than allowed
+    limits,            ///< the run does not fit this machine's limits (open files)
 };
 
 /// The domain string of loadgen errors.

@@ -48,6 +48,9 @@ struct swarm_options {
     std::optional<double> rechoke_seconds;  ///< passed to the peers only when set
     keep_folders keep = keep_folders::no;
     std::uint32_t max_peers = 50;  ///< connections per peer at most (minibit-peer's default)
+    /// max_peers as the user gave it; else a default that an in-process run lowers to fit the
+    /// open-file limit.
+    bool max_peers_given = false;
     peer_hosting hosting = peer_hosting::processes;
     unsigned threads = 0;  ///< --in-process reactor threads (0: one per core)
     log_layout logs = log_layout::single_file;  ///< --in-process only (processes: per peer)

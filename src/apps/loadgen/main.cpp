@@ -45,6 +45,7 @@ struct swarm_flags {
     bool json = false, keep = false, in_process = false, log_per_peer = false;
     CLI::Option *file = nullptr, *size = nullptr, *pieces = nullptr, *piece_size = nullptr;
     CLI::Option *threads = nullptr, *probe = nullptr, *cpu = nullptr, *rechoke_opt = nullptr;
+    CLI::Option* max_peers = nullptr;
 };
 
 void declare_swarm_shape(CLI::App& c, swarm_flags& f) {
@@ -93,7 +94,9 @@ void declare_swarm_run(CLI::App& c, swarm_flags& f) {
     apps::shown_default(f.rechoke_opt, "the peer's own");
     apps::add_switch(c, "--keep", f.keep, "keep the download folders after a successful run");
     apps::add_switch(c, "--json", f.json, "print one JSON object instead of the table");
-    apps::add_count(c, "--max-peers", o.max_peers, 1, 10000, "connections per peer at most");
+    f.max_peers = apps::add_count(c, "--max-peers", o.max_peers, 1, 10000,
+                                  "connections per peer at most");
+    apps::shown_default(f.max_peers, "50, fewer for --in-process peers when the open-file limit is lower");
     f.probe = apps::add_count(c, "--probe-rate", f.probe_rate, 0, 1000,
                               "announces per second of a tracker latency probe while the swarm "
                               "runs (p50/p99/p999 in the report)",
@@ -139,6 +142,7 @@ lg::swarm_options swarm_options_of(swarm_flags& f) {
     if (!f.in_process && (apps::given(f.threads) || f.log_per_peer))
         throw usage_error("--threads and --log-per-peer go with --in-process");
     o.logs = f.log_per_peer ? lg::log_layout::per_peer : lg::log_layout::single_file;
+    o.max_peers_given = apps::given(f.max_peers);
     o.probe_rate = static_cast<double>(apps::given(f.probe) ? f.probe_rate
                                                             : (f.in_process ? 50U : 0U));
     if (apps::given(f.cpu)) o.tracker_cpu = f.tracker_cpu;
