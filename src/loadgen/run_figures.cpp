@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "minibit/core/human_units.hpp"
+
 namespace minibit::loadgen {
 namespace {
 
@@ -29,13 +31,11 @@ std::optional<double> tracker_cpu_percent(const run_figures& f) {
 std::string format_figures_table(const run_figures& f) {
     std::string out;
     if (f.hosting == peer_hosting::in_process) {
-        out += fmt::format("in-process: {} reactor threads, peak RSS {:.1f} MiB (anonymous "
-                           "{:.1f} MiB; the rest is the copies' mapped pages), peak fds {}, "
-                           "RLIMIT_NOFILE {}\n",
-                           f.threads,
-                           static_cast<double>(f.max_rss_bytes.value_or(0)) / (1 << 20),
-                           static_cast<double>(f.peak_anon_bytes.value_or(0)) / (1 << 20),
-                           opt_count(f.peak_fds), opt_count(f.nofile_limit));
+        out += fmt::format("in-process: {} reactor threads, peak RSS {} (anonymous {}; the "
+                           "rest is the copies' mapped pages), peak fds {}, RLIMIT_NOFILE {}\n",
+                           f.threads, format_bytes(f.max_rss_bytes.value_or(0)),
+                           format_bytes(f.peak_anon_bytes.value_or(0)), opt_count(f.peak_fds),
+                           opt_count(f.nofile_limit));
     }
     if (f.probe) {
         const auto& p = *f.probe;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "minibit/core/human_units.hpp"
+
 namespace minibit::loadgen {
 namespace {
 
@@ -22,6 +24,34 @@ std::string peer_row(const peer_report& p) {
         field(&peer_counters::messages_sent), field(&peer_counters::messages_received),
         field(&peer_counters::connections), field(&peer_counters::bytes_up),
         field(&peer_counters::bytes_down), p.exit);
+}
+
+std::string opt_rate(const std::optional<double>& bytes_per_second) {
+    return bytes_per_second ? format_rate(*bytes_per_second) : std::string("-");
+}
+
+// Download rates in human units: each rebuilt peer's (bytes down over its time to rebuild) and
+// the whole swarm's (every byte received over the time from start to the last completion).
+std::string rate_lines(const swarm_report& r) {
+    std::vector<double> rates;
+    std::uint64_t received = 0;
+    for (const auto& p : r.peers) {
+        if (!p.counters) continue;
+        received += p.counters->bytes_down;
+        if (p.outcome == peer_outcome::rebuilt && p.seconds_to_complete &&
+            *p.seconds_to_complete > 0)
+            rates.push_back(static_cast<double>(p.counters->bytes_down) / *p.seconds_to_complete);
+    }
+    const spread s = spread_of(rates);
+    std::string out = fmt::format("download rate per peer:  min {}  median {}  max {}\n",
+                                  opt_rate(s.min), opt_rate(s.median), opt_rate(s.max));
+    const auto secs = r.figures.swarm_seconds;
+    if (received > 0 && secs && *secs > 0) {
+        out += fmt::format("swarm throughput: {} received in {:.3f} s ({})\n",
+                           format_bytes(received), *secs,
+                           format_rate(static_cast<double>(received) / *secs));
+    }
+    return out;
 }
 
 }  // namespace
@@ -108,8 +138,9 @@ spread spread_of(std::vector<double> values) {
 
 std::string format_table(const swarm_report& r) {
     std::string out = fmt::format(
-        "swarm: mode {}, {} peers, {} bytes in {} pieces of {} bytes, numwant {}\n",
-        name_of(r.mode), r.peers.size(), r.file_bytes, r.piece_count, r.piece_length, r.numwant);
+        "swarm: mode {}, {} peers, {} bytes ({}) in {} pieces of {} bytes, numwant {}\n",
+        name_of(r.mode), r.peers.size(), r.file_bytes, format_bytes(r.file_bytes), r.piece_count,
+        r.piece_length, r.numwant);
     out +=
         fmt::format("{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n",
                     "peer", "role", "start", "result", "time_s", "msgs_sent", "msgs_recv", "conns",
@@ -125,6 +156,7 @@ std::string format_table(const swarm_report& r) {
     out += fmt::format("messages recv per peer:  min {}  median {}  max {}\n",
                        opt_number(s.received.min, 0), opt_number(s.received.median, 1),
                        opt_number(s.received.max, 0));
+    out += rate_lines(r);
     out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
                        opt_number(r.phases.all_complete, 3));
     out += format_figures_table(r.figures);
