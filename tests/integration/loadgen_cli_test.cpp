@@ -1,13 +1,14 @@
 // minibit-loadgen's command line as a user meets it: the real program (MINIBIT_LOADGEN) asked
 // for --help on itself and every command, --version, a usage error, config files with mistakes,
-// --print-config, and --help checked against the flags the parser accepts. Nothing here starts
-// a swarm.
+// --print-config, and --help checked against the flags the parser accepts and against
+// docs/loadgen.md (MINIBIT_SOURCE_ROOT). Nothing here starts a swarm.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -225,6 +226,21 @@ TEST(LoadgenCli, HelpListsEveryFlagTheParserAccepts) {
         for (const auto& flag : shown) {
             if (flag == "--help" || flag == "--arg") continue;  // not settings
             EXPECT_TRUE(accepted.contains(flag)) << c << " " << flag;
+        }
+    }
+}
+
+// README and --help agree: docs/loadgen.md names every flag of every command.
+TEST(LoadgenCli, DocsNameEveryFlagOfEveryCommand) {
+    const char* root = std::getenv("MINIBIT_SOURCE_ROOT");
+    if (root == nullptr) GTEST_SKIP() << "MINIBIT_SOURCE_ROOT unset";
+    const std::string doc = slurp(fs::path(root) / "docs" / "loadgen.md");
+    ASSERT_FALSE(doc.empty());
+    temp_dir dir;
+    for (const auto& c : commands) {
+        for (const auto& flag : help_flags(run_cli(dir.path(), {c, "--help"}).out)) {
+            if (flag == "--help") continue;
+            EXPECT_NE(doc.find("`" + flag), std::string::npos) << c << " " << flag;
         }
     }
 }
