@@ -21,8 +21,9 @@
 #include <map>
 #include <regex>
 
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
+#include <nlohmann/json.hpp>
+
+#include "minibit/loadgen/child_process.hpp"
 #include "skip_or_fail.hpp"
 #include "swarm_fixture.hpp"
 
@@ -157,10 +158,10 @@ fs::path seed_copy(const fs::path& dir, const std::string& name) {
 std::optional<double> stat_of(const fs::path& json, std::string_view key) {
     const std::string text = read_all(json);
     if (text.empty()) return std::nullopt;
-    auto doc = lg::parse_json(text);
-    if (!doc) return std::nullopt;
-    const auto* v = doc->find(key);
-    return v != nullptr ? v->number() : std::nullopt;
+    const auto doc = nlohmann::json::parse(text, nullptr, false);
+    if (!doc.is_object()) return std::nullopt;
+    const auto v = doc.find(std::string(key));
+    return v != doc.end() && v->is_number() ? std::optional(v->get<double>()) : std::nullopt;
 }
 
 /// The value N of the first "started, N/M pieces present" line of a peer log, or -1.

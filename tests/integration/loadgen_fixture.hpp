@@ -7,17 +7,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <variant>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
-#include "../../src/apps/loadgen/swarm_files.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 
 namespace minibit::loadgen::testing {
 
@@ -69,24 +69,53 @@ inline run_result run_loadgen(const fs::path& dir, std::vector<std::string> args
     return {status.value_or(exit_status{}), text.value_or("")};
 }
 
-/// The JSON object on the last line that starts one.
-inline json_value last_json_line(const std::string& out) {
+using json = nlohmann::json;
+
+/// The JSON object on the last line that starts one (null when there is none).
+inline json last_json_line(const std::string& out) {
     const auto start = out.rfind("\n{");
     const auto line = out.substr(start == std::string::npos ? 0 : start + 1);
-    auto doc = parse_json(line.substr(0, line.find('\n')));
-    EXPECT_TRUE(doc.has_value()) << out.substr(0, 4000);
-    return doc.value_or(json_value{});
+    auto doc = json::parse(line.substr(0, line.find('\n')), nullptr, false);
+    EXPECT_FALSE(doc.is_discarded()) << out.substr(0, 4000);
+    return doc.is_discarded() ? json() : doc;
 }
 
-inline double number_at(const json_value& doc, std::string_view path) {
-    const auto* v = doc.at_path(path);
-    return v != nullptr ? v->number().value_or(-1) : -1;
+/// The member at a dotted path ("tracker_probe.p99_ms"), or nullptr.
+inline const json* at_path(const json& doc, std::string_view dotted) {
+    const json* cur = &doc;
+    while (cur != nullptr && cur->is_object()) {
+        const auto dot = dotted.find('.');
+        const auto it = cur->find(std::string(dotted.substr(0, dot)));
+        cur = it != cur->end() ? &*it : nullptr;
+        if (dot == std::string_view::npos) return cur;
+        dotted.remove_prefix(dot + 1);
+    }
+    return nullptr;
 }
 
-inline std::string string_at(const json_value& v, std::string_view key) {
-    const auto* s = v.find(key);
-    const auto* str = s != nullptr ? std::get_if<std::string>(&s->data) : nullptr;
-    return str != nullptr ? *str : std::string("<absent>");
+/// The number at a dotted path, or -1 when absent or not a number.
+inline double number_at(const json& doc, std::string_view path) {
+    const auto* v = at_path(doc, path);
+    return v != nullptr && v->is_number() ? v->get<double>() : -1;
+}
+
+/// The string member `key`, or "<absent>".
+inline std::string string_at(const json& v, std::string_view key) {
+    const auto* s = at_path(v, key);
+    return s != nullptr && s->is_string() ? s->get<std::string>() : std::string("<absent>");
+}
+
+/// The boolean at a dotted path ("<absent>" and other types as nullopt).
+inline std::optional<bool> bool_at(const json& v, std::string_view path) {
+    const auto* b = at_path(v, path);
+    if (b == nullptr || !b->is_boolean()) return std::nullopt;
+    return *b == json(true);
+}
+
+/// The array member `key` (empty when absent).
+inline json array_at(const json& v, std::string_view key) {
+    const auto* a = at_path(v, key);
+    return a != nullptr && a->is_array() ? *a : json::array();
 }
 
 }  // namespace minibit::loadgen::testing

@@ -11,10 +11,9 @@
 #include <gtest/gtest.h>
 
 #include "loadgen_fixture.hpp"
-#include "../../src/apps/loadgen/child_process.hpp"
-#include "../../src/apps/loadgen/json_reader.hpp"
-#include "../../src/apps/loadgen/swarm_files.hpp"
 #include "minibit/io/reactor.hpp"
+#include "minibit/loadgen/child_process.hpp"
+#include "minibit/loadgen/swarm_files.hpp"
 #include "skip_or_fail.hpp"
 
 namespace {
@@ -37,11 +36,8 @@ run_result run_loadgen(const fs::path& dir, std::vector<std::string> args) {
     return lg::testing::run_loadgen(dir, std::move(args), 150s, 8U << 20U);
 }
 
-const lg::json_value::array& rows_of(const lg::json_value& doc) {
-    static const lg::json_value::array none;
-    const auto* peers = doc.find("peers");
-    const auto* rows = peers != nullptr ? std::get_if<lg::json_value::array>(&peers->data) : nullptr;
-    return rows != nullptr ? *rows : none;
+lg::testing::json rows_of(const lg::testing::json& doc) {
+    return lg::testing::array_at(doc, "peers");
 }
 
 std::vector<std::string> inprocess_args(const fs::path& dir, const std::string& io,
@@ -132,7 +128,7 @@ TEST_P(LoadgenInProcess, SeedSwarmSurvivesPeersClosedMidTransfer) {
         const auto copy = dir.path() / "downloads" / ("peer-" + std::to_string(k)) / "original.txt";
         if (result == "killed") {
             EXPECT_EQ(string_at(row, "exit"), "signal 9 (Killed)");
-            EXPECT_EQ(row.find("messages_sent"), nullptr);  // dropped: no stop, no counters
+            EXPECT_FALSE(row.contains("messages_sent"));  // dropped: no stop, no counters
         } else {
             EXPECT_TRUE(result == "rebuilt" || result == "seeded") << result;
             EXPECT_TRUE(lg::identical_copy(*original, copy)) << k;
@@ -153,6 +149,81 @@ TEST(LoadgenInProcessFlags, ThreadsWithoutInProcessIsAUsageError) {
     EXPECT_NE(run.out.find("--threads and --log-per-peer go with --in-process"),
               std::string::npos)
         << run.out;
+}
+
+// Defaults fit the machine: the soft open-file limit is raised to the hard one, a default
+// --max-peers shrinks to what fits (one line says so), and only what cannot fit is refused,
+// before anything starts. The limits are lowered on the program alone, with prlimit.
+class LoadgenInProcessLimits : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!fs::exists(prlimit_)) MINIBIT_SKIP_OR_FAIL("needs prlimit (util-linux)");
+    }
+    run_result run_limited(const std::string& nofile, std::vector<std::string> extra) {
+        auto args = inprocess_args(dir_.path(), "epoll",
+                                   {"--peers", "20", "--size", "65536", "--pieces", "20"});
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.insert(args.begin(), {"--nofile=" + nofile, "--", loadgen_program().string()});
+        const fs::path out = dir_.path() / "loadgen.out";
+        auto status = lg::run_to_end({prlimit_, std::move(args), out}, 120s);
+        EXPECT_TRUE(status.has_value()) << (status ? "" : status.error().message());
+        return {status.value_or(lg::exit_status{}), lg::read_file(out, 1U << 20U).value_or("")};
+    }
+    std::size_t lines_with(const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+        return n;
+    }
+
+    const fs::path prlimit_ = "/usr/bin/prlimit";
+    temp_dir dir_;
+};
+
+TEST_F(LoadgenInProcessLimits, DefaultMaxPeersShrinksToTheOpenFileLimitWithOneLine) {
+    // 20 peers x (50 + 3) + 256 = 1316 descriptors; 700 leave (700 - 256) / 20 - 3 = 19 each.
+    const auto run = run_limited("700:700", {});
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    EXPECT_EQ(lines_with(run.out, "minibit-loadgen: open files are limited to 700: 20 in-process "
+                                  "peers get --max-peers 19 instead of 50 (50 would need 1316)\n"),
+              1U)
+        << run.out.substr(0, 4000);
+    EXPECT_EQ(lines_with(run.out, "minibit-loadgen: "), 1U) << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "nofile_limit"), 700);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 20);
+    EXPECT_LE(number_at(doc, "peak_fds"), 700);
+}
+
+TEST_F(LoadgenInProcessLimits, SoftLimitIsRaisedToTheHardLimitSilently) {
+    const auto run = run_limited("300:2000", {});
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    EXPECT_EQ(lines_with(run.out, "minibit-loadgen: "), 0U) << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "nofile_limit"), 2000);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 20);
+}
+
+TEST_F(LoadgenInProcessLimits, RefusesPeersThatCannotFitBeforeStartingAnything) {
+    // 200 peers need 200 x (4 + 3) + 256 = 1656 descriptors at the fewest connections.
+    const auto run = run_limited("700:700", {"--peers", "200"});
+    EXPECT_EQ(run.status.code, 2) << run.out;
+    EXPECT_EQ(run.out,
+              "minibit-loadgen: 200 in-process peers need at least 1656 open files (4 "
+              "connections each); the limit is 700: lower --peers, or raise the hard limit "
+              "(ulimit -Hn)\n");
+    EXPECT_FALSE(fs::exists(dir_.path() / "downloads"));
+    EXPECT_FALSE(fs::exists(dir_.path() / "logs"));
+    EXPECT_FALSE(fs::exists(dir_.path() / "original.txt"));
+}
+
+TEST_F(LoadgenInProcessLimits, RefusesAGivenMaxPeersThatCannotFitNamingOneThatDoes) {
+    const auto run = run_limited("700:700", {"--max-peers", "50"});
+    EXPECT_EQ(run.status.code, 2) << run.out;
+    EXPECT_NE(run.out.find("--max-peers 50 with 20 in-process peers needs 1316 open files; the "
+                           "limit is 700: use --max-peers 19 or less, or raise the hard limit"),
+              std::string::npos)
+        << run.out;
+    EXPECT_FALSE(fs::exists(dir_.path() / "downloads"));
 }
 
 }  // namespace

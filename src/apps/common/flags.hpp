@@ -7,17 +7,13 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace minibit::apps {
+#include "usage_error.hpp"
 
-/// A user's mistake on the command line; main prints it and exits with status 2.
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+namespace minibit::apps {
 
 /// Parsed arguments of one (sub)command.
 class flags {

@@ -1,219 +1,306 @@
-// minibit-loadgen: load generators for MiniBit. `swarm` runs a tracker and N peers on
-// 127.0.0.1 (one process each, or all in this process with --in-process), spreads a file's
-// pieces over them, waits until every peer has rebuilt the file, checks every copy byte for
-// byte and prints a table or JSON.
-// Thin: parse flags, hand them to swarm_driver, print its report.
+// minibit-loadgen: load generators for MiniBit (the loadgen part, src/loadgen). `swarm` runs a
+// tracker and N peers on 127.0.0.1 and checks every copy, `announce` drives announces at any
+// tracker, `floor` times do-nothing processes. Thin: the flag table below is the parser, the
+// range checks and --help at once (apps/common/cli.hpp); the flags that depend on each other
+// are checked here; then the part's command runs.
 #include <sched.h>
-#include <unistd.h>
 
-#include <csignal>
-#include <exception>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
-#include "../common/flags.hpp"
-#include "announce_cli.hpp"
-#include "child_process.hpp"
-#include "cpu_affinity.hpp"
-#include "spawn_floor.hpp"
-#include "swarm_driver.hpp"
+#include "../common/cli.hpp"
+#include "minibit/loadgen/announce_workload.hpp"
+#include "minibit/loadgen/commands.hpp"
 
 namespace {
 
-using minibit::apps::flags;
-using minibit::apps::usage_error;
+namespace apps = minibit::apps;
 namespace lg = minibit::loadgen;
+using apps::usage_error;
 
-constexpr std::string_view usage_text = R"(usage: minibit-loadgen swarm [FLAGS]
-
-Runs a minibit-tracker and N minibit-peer processes on 127.0.0.1, gives the peers their
-starting pieces, waits until every peer has rebuilt the file (each peer keeps serving the
-others until then), stops them all, compares every copy with the original byte for byte and
-prints per-peer results, a summary and the wall time of the whole run.
-
-  --peers N              peers (default 10)
-  --file PATH            file to share (default files/original.txt, 1 MiB of text made if absent)
-  --size BYTES           size of the generated file (without --file: files/original-BYTES.txt)
-  --pieces N             piece count (default 100), or
-  --piece-size BYTES     piece length
-  --mode scatter|seed    scatter: every piece held by one peer (default); seed: peer 0 seeds
-  --numwant N            peers each peer asks the tracker for (default 4)
-  --kill K               SIGKILL K random peers mid-transfer (never the seeder)
-  --timeout S            give up after S seconds, killing everything (default 60)
-  --linger S             keep every peer seeding S more seconds once all completed (default 0)
-  --seed N               random seed: file contents, piece spread, kill victims (default 1)
-  --out DIR              download folders DIR/peer-N (default files/downloads)
-  --logs DIR             logs DIR/peer-N.log, DIR/tracker.log (default logs)
-  --tracker-bin PATH     default: minibit-tracker next to this program
-  --peer-bin PATH        default: minibit-peer next to this program
-  --io auto|uring|epoll  I/O back end of the peers and tracker (default auto)
-  --log-level LEVEL      log level of the peers and tracker (default info)
-  --rechoke-interval S   passed to every peer
-  --keep                 keep the download folders after a successful run
-  --json                 print one JSON object instead of the table
-  --max-peers N          connections per peer at most (default 50)
-  --probe-rate R         announces per second of a tracker latency probe while the swarm
-                         runs (p50/p99/p999 in the report); default 50 with --in-process, else 0
-  --in-process           host every peer in this process (real sockets and files) on
-                         --threads reactor threads instead of one minibit-peer process each;
-                         raises RLIMIT_NOFILE as N peers need. Logs: DIR/peers.log, the peer
-                         index in every line
-  --threads T            reactor threads for --in-process (default: one per core)
-  --log-per-peer         with --in-process: DIR/peer-N.log per peer instead of DIR/peers.log
-  --tracker-cpu N        run the tracker and the probe on CPU N and everything else (this
-                         program's threads, the peers) on the other CPUs, so the swarm's load
-                         does not queue the tracker (default: no placement)
-
-Exit status: 0 when every surviving peer rebuilt an identical copy; 1 otherwise (including
-timeout); 2 on a usage error; 128+N when stopped by signal N.
-)";
-
-std::filesystem::path next_to_self(std::string_view program) {
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) throw usage_error("cannot read /proc/self/exe; give --tracker-bin and --peer-bin");
-    return self.parent_path() / program;
-}
+constexpr std::string_view program = "minibit-loadgen";
+constexpr std::uint64_t default_size = 1U << 20U;
 
 std::chrono::milliseconds to_ms(double seconds) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
 }
 
-void read_file_flags(const flags& f, lg::swarm_options& o) {
-    const auto size = f.get_uint("size", 1, 1ULL << 30U);
-    if (size) o.size_bytes = *size;
-    if (auto file = f.get("file")) {
-        o.file = *file;
-        std::error_code ec;
-        if (size && std::filesystem::exists(o.file, ec) &&
-            std::filesystem::file_size(o.file, ec) != *size) {
-            throw usage_error(fmt::format("--file {} exists with a size other than --size", *file));
-        }
-    } else if (size && *size != (1U << 20U)) {
-        o.file = fmt::format("files/original-{}.txt", *size);
-    }
-    if (f.has("pieces") && f.has("piece-size"))
-        throw usage_error("give --pieces or --piece-size, not both");
-    o.pieces = static_cast<std::uint32_t>(f.get_uint("pieces", 1, 1U << 20U).value_or(o.pieces));
-    o.piece_size_bytes = f.get_uint("piece-size", 1, 256ULL << 20U).value_or(0);
+lg::report_format format_of(bool json) {
+    return json ? lg::report_format::json : lg::report_format::text;
 }
 
-void read_hosting_flags(const flags& f, lg::swarm_options& o) {
-    o.hosting = f.has("in-process") ? lg::peer_hosting::in_process : lg::peer_hosting::processes;
-    const bool in_process = o.hosting == lg::peer_hosting::in_process;
-    if (!in_process && (f.has("threads") || f.has("log-per-peer")))
-        throw usage_error("--threads and --log-per-peer go with --in-process");
-    o.threads = static_cast<unsigned>(f.get_uint("threads", 1, 256).value_or(0));
-    o.logs = f.has("log-per-peer") ? lg::log_layout::per_peer : lg::log_layout::single_file;
-    o.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
-    o.probe_rate = static_cast<double>(
-        f.get_uint("probe-rate", 0, 1000).value_or(in_process ? 50 : 0));
-    if (const auto cpu = f.get_uint("tracker-cpu", 0, CPU_SETSIZE - 1)) {
-        o.tracker_cpu = static_cast<unsigned>(*cpu);
-        if (auto problem = lg::cpu_placement_problem(*o.tracker_cpu)) {
-            throw usage_error("--tracker-cpu: " + *problem);
-        }
-    }
-}
+// ---- swarm ---------------------------------------------------------------------------------
 
-lg::swarm_options read_options(const flags& f) {
-    if (!f.positional().empty())
-        throw usage_error(fmt::format("unexpected argument '{}'", f.positional()[0]));
+// The swarm flags' values, and the options whose presence matters.
+struct swarm_flags {
     lg::swarm_options o;
-    read_hosting_flags(f, o);
-    o.peers = static_cast<std::uint32_t>(f.get_uint("peers", 1, 1000).value_or(o.peers));
-    read_file_flags(f, o);
-    const auto mode = f.get("mode").value_or("scatter");
-    if (mode != "scatter" && mode != "seed") throw usage_error("--mode must be scatter or seed");
-    o.mode = mode == "seed" ? lg::start_mode::seed : lg::start_mode::scatter;
+    std::string mode = "scatter";
+    double timeout = 60, linger = 0, rechoke = 0;
+    std::uint32_t probe_rate = 0, tracker_cpu = 0;
+    bool json = false, keep = false, in_process = false, log_per_peer = false;
+    CLI::Option *file = nullptr, *size = nullptr, *pieces = nullptr, *piece_size = nullptr;
+    CLI::Option *threads = nullptr, *probe = nullptr, *cpu = nullptr, *rechoke_opt = nullptr;
+    CLI::Option* max_peers = nullptr;
+};
+
+void declare_swarm_shape(CLI::App& c, swarm_flags& f) {
+    auto& o = f.o;
+    apps::add_count(c, "--peers", o.peers, 1, 1000, "peers");
+    f.file = apps::add_text(c, "--file", o.file, "PATH",
+                            "file to share, made (text) when absent");
+    apps::shown_default(f.file, "files/original.txt, or files/original-BYTES.txt with --size");
+    f.size = apps::add_count(c, "--size", o.size_bytes, 1, 1ULL << 30U,
+                             "size of the file made when absent", "BYTES");
+    apps::shown_default(f.size, "1048576");
+    f.pieces = apps::add_count(c, "--pieces", o.pieces, 1, 1U << 20U, "piece count, or");
+    apps::shown_default(f.pieces, "100");
+    f.piece_size = apps::add_count(c, "--piece-size", o.piece_size_bytes, 1, 256ULL << 20U,
+                                   "piece length", "BYTES");
+    apps::shown_default(f.piece_size, "");
+    apps::add_choice(c, "--mode", f.mode, {"scatter", "seed"},
+                     "scatter: every piece held by one peer; seed: peer 0 seeds, the others "
+                     "start empty");
+    apps::add_count(c, "--numwant", o.numwant, 1, 1000, "peers each peer asks the tracker for");
+    apps::add_count(c, "--kill", o.kill, 0, 999,
+                    "SIGKILL K random peers mid-transfer (never the seeder); at most peers-1", "K");
+    apps::add_number(c, "--timeout", f.timeout, 0.001, 86400, "S",
+                     "give up after S seconds, killing everything");
+    apps::add_number(c, "--linger", f.linger, 0, 86400, "S",
+                     "keep every peer seeding S more seconds once all completed");
+    apps::add_count(c, "--seed", o.seed, 0, UINT64_MAX,
+                    "random seed: file contents, piece spread, kill victims");
+}
+
+void declare_swarm_run(CLI::App& c, swarm_flags& f) {
+    auto& o = f.o;
+    apps::add_text(c, "--out", o.out_dir, "DIR", "download folders DIR/peer-N");
+    apps::add_text(c, "--logs", o.log_dir, "DIR", "logs DIR/peer-N.log, DIR/tracker.log");
+    apps::add_text(c, "--tracker-bin", o.tracker_bin, "PATH",
+                   "the tracker program (default: minibit-tracker next to this program)");
+    apps::add_text(c, "--peer-bin", o.peer_bin, "PATH",
+                   "the peer program (default: minibit-peer next to this program)");
+    apps::add_choice(c, "--io", o.io, {"auto", "uring", "epoll"},
+                     "I/O back end of the peers and the tracker");
+    apps::add_choice(c, "--log-level", o.log_level,
+                     {"trace", "debug", "info", "warn", "error", "off"},
+                     "log level of the peers and the tracker");
+    f.rechoke_opt = apps::add_number(c, "--rechoke-interval", f.rechoke, 0, 86400, "S",
+                                     "passed to every peer");
+    apps::shown_default(f.rechoke_opt, "the peer's own");
+    apps::add_switch(c, "--keep", f.keep, "keep the download folders after a successful run");
+    apps::add_switch(c, "--json", f.json, "print one JSON object instead of the table");
+    f.max_peers = apps::add_count(c, "--max-peers", o.max_peers, 1, 10000,
+                                  "connections per peer at most");
+    apps::shown_default(f.max_peers, "50, fewer for --in-process peers when the open-file limit is lower");
+    f.probe = apps::add_count(c, "--probe-rate", f.probe_rate, 0, 1000,
+                              "announces per second of a tracker latency probe while the swarm "
+                              "runs (p50/p99/p999 in the report)",
+                              "R");
+    apps::shown_default(f.probe, "50 with --in-process, else 0");
+    apps::add_switch(c, "--in-process", f.in_process,
+                     "host every peer in this process (real sockets and files) on --threads "
+                     "reactor threads instead of one minibit-peer process each; logs: "
+                     "DIR/peers.log, the peer index in every line");
+    f.threads = apps::add_count(c, "--threads", o.threads, 1, 256,
+                                "reactor threads for --in-process", "T");
+    apps::shown_default(f.threads, "one per core");
+    apps::add_switch(c, "--log-per-peer", f.log_per_peer,
+                     "with --in-process: DIR/peer-N.log per peer instead of DIR/peers.log");
+    f.cpu = apps::add_count(c, "--tracker-cpu", f.tracker_cpu, 0, CPU_SETSIZE - 1,
+                            "run the tracker and the probe on CPU N and everything else on the "
+                            "other CPUs, so the swarm's load does not queue the tracker");
+    apps::shown_default(f.cpu, "no placement");
+}
+
+// The file to share and its geometry: --size names a file of its own, --pieces or --piece-size.
+void settle_file(swarm_flags& f) {
+    auto& o = f.o;
+    if (apps::given(f.file)) {
+        std::error_code ec;
+        if (apps::given(f.size) && std::filesystem::exists(o.file, ec) &&
+            std::filesystem::file_size(o.file, ec) != o.size_bytes) {
+            throw usage_error(
+                fmt::format("--file {} exists with a size other than --size", o.file.string()));
+        }
+    } else if (apps::given(f.size) && o.size_bytes != default_size) {
+        o.file = fmt::format("files/original-{}.txt", o.size_bytes);
+    }
+    if (apps::given(f.pieces) && apps::given(f.piece_size))
+        throw usage_error("give --pieces or --piece-size, not both");
+    if (!apps::given(f.piece_size)) o.piece_size_bytes = 0;
+}
+
+lg::swarm_options swarm_options_of(swarm_flags& f) {
+    auto& o = f.o;
+    settle_file(f);
+    o.hosting = f.in_process ? lg::peer_hosting::in_process : lg::peer_hosting::processes;
+    if (!f.in_process && (apps::given(f.threads) || f.log_per_peer))
+        throw usage_error("--threads and --log-per-peer go with --in-process");
+    o.logs = f.log_per_peer ? lg::log_layout::per_peer : lg::log_layout::single_file;
+    o.max_peers_given = apps::given(f.max_peers);
+    o.probe_rate = static_cast<double>(apps::given(f.probe) ? f.probe_rate
+                                                            : (f.in_process ? 50U : 0U));
+    if (apps::given(f.cpu)) o.tracker_cpu = f.tracker_cpu;
+    o.mode = f.mode == "seed" ? lg::start_mode::seed : lg::start_mode::scatter;
     if (o.mode == lg::start_mode::seed && o.peers < 2)
         throw usage_error("--mode seed needs --peers 2 or more");
-    o.numwant = static_cast<std::uint32_t>(f.get_uint("numwant", 1, 1000).value_or(o.numwant));
     const std::uint32_t killable = o.mode == lg::start_mode::seed ? o.peers - 2 : o.peers - 1;
-    o.kill = static_cast<std::uint32_t>(f.get_uint("kill", 0, killable).value_or(0));
-    o.timeout = to_ms(f.get_seconds("timeout").value_or(60.0));
-    if (o.timeout.count() <= 0 || o.timeout > std::chrono::hours(24))
-        throw usage_error("--timeout must be in (0, 86400] seconds");
-    o.linger = to_ms(f.get_seconds("linger").value_or(0.0));
-    o.seed = f.get_uint("seed", 0, ~0ULL).value_or(o.seed);
-    o.tracker_bin = f.get("tracker-bin").value_or(next_to_self("minibit-tracker").string());
-    o.peer_bin = f.get("peer-bin").value_or(next_to_self("minibit-peer").string());
-    o.out_dir = f.get("out").value_or(o.out_dir.string());
-    o.log_dir = f.get("logs").value_or(o.log_dir.string());
-    o.io = f.get("io").value_or(o.io);
-    if (o.io != "auto" && o.io != "uring" && o.io != "epoll")
-        throw usage_error("--io must be auto, uring or epoll");
-    o.log_level = f.get("log-level").value_or(o.log_level);
-    o.rechoke_seconds = f.get_seconds("rechoke-interval");
-    o.keep = f.has("keep") ? lg::keep_folders::yes : lg::keep_folders::no;
+    if (o.kill > killable)
+        throw usage_error(fmt::format("--kill: {} is outside 0..{}", o.kill, killable));
+    o.timeout = to_ms(f.timeout);
+    o.linger = to_ms(f.linger);
+    if (apps::given(f.rechoke_opt)) o.rechoke_seconds = f.rechoke;
+    o.keep = f.keep ? lg::keep_folders::yes : lg::keep_folders::no;
     return o;
 }
 
-int cmd_swarm(int argc, char** argv) {
-    const flags f(argc, argv, 2,
-                  {"peers", "file", "size", "pieces", "piece-size", "mode", "numwant", "kill",
-                   "timeout", "linger", "seed", "out", "logs", "tracker-bin", "peer-bin", "io",
-                   "log-level", "rechoke-interval", "max-peers", "probe-rate", "threads",
-                   "tracker-cpu"},
-                  {"json", "keep", "in-process", "log-per-peer"});
-    const lg::swarm_options options = read_options(f);
-    lg::block_driver_signals();
-    lg::swarm_driver driver(options);
-    const lg::swarm_report report = driver.run();
-    if (f.has("json")) {
-        fmt::print("{}\n", lg::format_json(report));
-    } else if (!report.peers.empty()) {
-        fmt::print("{}", lg::format_table(report));
-    }
-    std::fflush(stdout);
-    if (report.stop_signal != 0) {
-        fmt::print(stderr,
-                   "minibit-loadgen: stopped by signal {}; every process it started was killed\n",
-                   report.stop_signal);
-        return 128 + report.stop_signal;
-    }
-    if (!report.failure.empty()) {
-        fmt::print(stderr, "minibit-loadgen: {}\n", report.failure);
-    } else if (report.timed_out) {
-        fmt::print(stderr,
-                   "minibit-loadgen: timeout after {} s: {}/{} peers rebuilt the file; killed "
-                   "every process it started\n",
-                   std::chrono::duration<double>(options.timeout).count(), report.rebuilt(),
-                   report.expected());
-    } else if (!report.success()) {
-        fmt::print(stderr, "minibit-loadgen: swarm failed: {}/{} files rebuilt and identical\n",
-                   report.rebuilt(), report.expected());
-    }
-    return report.success() ? 0 : 1;
+// ---- announce ------------------------------------------------------------------------------
+
+struct announce_flags {
+    lg::announce_options o;
+    double duration = 10, timeout = 5, rate = 0;
+    bool json = false, http_close = false;
+    CLI::Option *tracker = nullptr, *count = nullptr, *duration_opt = nullptr, *rate_opt = nullptr;
+};
+
+// --tracker: http://IPv4:PORT/PATH or udp://IPv4:PORT, read as the drivers will.
+CLI::Validator tracker_url() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            auto parts = lg::parse_tracker_url(text);
+            return parts ? std::string() : parts.error().reason;
+        },
+        "");
 }
 
-int dispatch(int argc, char** argv) {
-    if (argc < 2) throw usage_error("missing COMMAND (try: minibit-loadgen help)");
-    const std::string_view cmd = argv[1];
-    if (cmd == "swarm") return cmd_swarm(argc, argv);
-    if (cmd == "announce") return lg::cmd_announce(argc, argv);
-    if (cmd == "floor") return lg::cmd_floor(argc, argv);
-    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-        fmt::print("{}", usage_text);
-        fmt::print("\n{}", lg::announce_usage);
-        fmt::print("\nminibit-loadgen floor [--processes N] [--program PATH] [--repeat R] [--json]:\n"
-                   "  start and reap N processes that do nothing (floor --help)\n");
-        return 0;
+void declare_announce(CLI::App& c, announce_flags& f) {
+    auto& o = f.o;
+    f.tracker = apps::add_text(c, "--tracker", o.url, "URL",
+                               "the tracker to load: http://IPv4:PORT/PATH or udp://IPv4:PORT")
+                    ->check(tracker_url());
+    apps::add_count(c, "--torrents", o.torrents, 1, 1U << 20U, "distinct info hashes", "T");
+    apps::add_count(c, "--peers", o.peers, 1, 1U << 24U,
+                    "simulated peers, round-robin over the torrents", "P");
+    apps::add_count(c, "--concurrency", o.concurrency, 1, 20000,
+                    "HTTP connections / UDP requests in flight, at most --peers", "C");
+    f.rate_opt = apps::add_number(c, "--rate", f.rate, 0.001, 1e8, "R",
+                                  "offer at most R announces per second, paced");
+    apps::shown_default(f.rate_opt, "as fast as answers come back");
+    f.count = apps::add_count(c, "--count", o.count, 1, 1ULL << 40U, "issue N announces, or");
+    apps::shown_default(f.count, "");
+    f.duration_opt = apps::add_number(c, "--duration", f.duration, 0.001, 86400, "S",
+                                      "issue announces for S seconds");
+    apps::shown_default(f.duration_opt, "10; with --count: a cap, 60");
+    apps::add_count(c, "--numwant", o.numwant, 0, 1000,
+                    "numwant of leechers; seeders ask for a quarter");
+    apps::add_number(c, "--timeout", f.timeout, 0.001, 300, "S", "per request attempt");
+    apps::add_count(c, "--retries", o.udp_retries, 0, 10,
+                    "UDP retransmissions after a timeout");
+    apps::add_switch(c, "--http-close", f.http_close,
+                     "one TCP connection per announce (as opentracker forces)");
+    apps::add_text(c, "--write-info-hashes", o.info_hashes_file, "FILE",
+                   "write the info hashes (40 hex digits a line); without --tracker, exit after "
+                   "writing");
+    apps::add_switch(c, "--json", f.json, "print one JSON object instead of text");
+}
+
+lg::announce_options announce_options_of(announce_flags& f) {
+    auto& o = f.o;
+    if (!apps::given(f.tracker) && o.info_hashes_file.empty())
+        throw usage_error("announce needs --tracker URL");
+    if (apps::given(f.tracker)) o.tracker = *lg::parse_tracker_url(o.url);
+    if (o.peers / o.torrents >= lg::max_peers_per_torrent)
+        throw usage_error(fmt::format("--peers: at most {} peers per torrent (distinct ports)",
+                                      lg::max_peers_per_torrent));
+    if (o.concurrency > o.peers)
+        throw usage_error("--concurrency must not exceed --peers (one request per peer at a time)");
+    if (!apps::given(f.count)) o.count = 0;
+    o.duration = to_ms(apps::given(f.duration_opt) ? f.duration : o.count != 0 ? 60.0 : 10.0);
+    o.rate = apps::given(f.rate_opt) ? f.rate : 0;
+    o.timeout = to_ms(f.timeout);
+    o.reuse = f.http_close ? lg::http_reuse::close_each : lg::http_reuse::keep_alive;
+    return o;
+}
+
+// ---- floor ---------------------------------------------------------------------------------
+
+struct floor_flags {
+    lg::floor_options o;
+    bool json = false;
+};
+
+void declare_floor(CLI::App& c, floor_flags& f) {
+    auto& o = f.o;
+    apps::add_count(c, "--processes", o.processes, 1, 1000,
+                    "processes per repetition; 11 stand for a tracker and 10 peers");
+    apps::add_text(c, "--program", o.program, "PATH", "what to run");
+    auto* arg = apps::add_text(c, "--arg", o.args, "A", "an argument of the program (repeatable)")
+                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                    ->configurable(false);
+    apps::shown_default(arg, "");
+    apps::add_count(c, "--repeat", o.repeat, 1, 1000, "repetitions", "R");
+    apps::add_text(c, "--logs", o.log_dir, "DIR", "their output goes to DIR/floor.log");
+    apps::add_switch(c, "--json", f.json, "print one JSON object instead of the table");
+}
+
+// ---- the program ---------------------------------------------------------------------------
+
+constexpr std::string_view swarm_about =
+    "Runs a swarm on 127.0.0.1 and checks every copy byte for byte. A minibit-tracker and N "
+    "minibit-peer processes (or N peers inside this process with --in-process) get their "
+    "starting pieces; once every peer has rebuilt the file (each keeps serving the others until "
+    "then) all are stopped, every copy is compared with the original, and per-peer results, a "
+    "summary and the wall time of the whole run are printed.";
+constexpr std::string_view announce_about =
+    "Drives announce load at a BitTorrent tracker. Many simulated peers (distinct peer ids and "
+    "ports; each: started, periodic announces, half the leechers complete, stopped after 10 "
+    "announces, then started again) announce at http://IPv4:PORT/PATH or udp://IPv4:PORT; the "
+    "report gives announces per second, latency percentiles and errors by kind.";
+constexpr std::string_view floor_about =
+    "Times starting and reaping N processes that do nothing. They go through the same spawn "
+    "path as swarm (fork, exec, own process group, output to a log file); prints the time of "
+    "each repetition and their median.";
+
+int run(int argc, char** argv) {
+    apps::command_line cli(std::string(program), "Load generators for MiniBit.");
+    swarm_flags sf;
+    auto& swarm = cli.add_command("swarm", std::string(swarm_about));
+    declare_swarm_shape(swarm, sf);
+    declare_swarm_run(swarm, sf);
+    swarm.footer("Exit status: 0 when every surviving peer rebuilt an identical copy; 1 "
+                 "otherwise (including timeout); 2 on a usage error or a run this machine "
+                 "cannot carry (open files, CPUs); 128+N when stopped by signal N.");
+    announce_flags af;
+    auto& announce = cli.add_command("announce", std::string(announce_about));
+    declare_announce(announce, af);
+    announce.footer("Exit status: 0 when every announce was answered; 1 when any failed or none "
+                    "was sent; 2 on a usage error.");
+    floor_flags ff;
+    auto& floor = cli.add_command("floor", std::string(floor_about));
+    declare_floor(floor, ff);
+    floor.footer("Exit status: 0 when every process exited 0; 1 otherwise; 2 on a usage error.");
+    cli.app().footer("Exit status: 0 success; 1 failure (see each command's --help); 2 usage "
+                     "error; 128+N stopped by signal N.");
+    cli.enable_config();
+    if (auto done = cli.parse(argc, argv)) return *done;
+    const CLI::App* chosen = cli.command();
+    try {
+        if (chosen == &swarm) return lg::swarm_command(swarm_options_of(sf), format_of(sf.json));
+        if (chosen == &announce)
+            return lg::announce_command(announce_options_of(af), format_of(af.json));
+    } catch (const usage_error& e) {
+        return cli.refuse(e.what());
     }
-    throw usage_error(fmt::format("unknown command '{}' (try: minibit-loadgen help)", cmd));
+    return lg::floor_command(ff.o, format_of(ff.json));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        return dispatch(argc, argv);
-    } catch (const usage_error& e) {
-        fmt::print(stderr, "minibit-loadgen: {}\n", e.what());
-        return 2;
-    } catch (const std::exception& e) {
-        fmt::print(stderr, "minibit-loadgen: {}\n", e.what());
-        return 1;
-    }
+    return apps::run_guarded(program, [&] { return run(argc, argv); });
 }

@@ -1,0 +1,40 @@
+// How many descriptors an in-process swarm needs, and fitting it to this machine's open-file
+// limit: the soft limit is raised to the hard one (the hard one too when privileged), a default
+// --max-peers is lowered to what fits, and only what cannot fit is refused. Start-up only,
+// before anything is started; one thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "minibit/core/result.hpp"
+#include "minibit/loadgen/swarm_options.hpp"
+
+namespace minibit::loadgen {
+
+/// Descriptors besides the peers' own: the driver, the tracker probe, the log, the runtime.
+inline constexpr std::uint64_t spare_descriptors = 256;
+
+/// The fewest connections per peer a default --max-peers is lowered to: what a peer needs to
+/// use the 4 addresses the tracker gives it by default.
+inline constexpr std::uint32_t min_connections_per_peer = 4;
+
+/// Descriptors `peers` in-process peers need with up to `max_peers` connections each: its
+/// listener, its file, a tracker connection, a log file with --log-per-peer, and both ends of a
+/// connection between two hosted peers count, one in each peer.
+[[nodiscard]] std::uint64_t descriptors_needed(const swarm_options& o, std::uint32_t max_peers);
+
+/// What the limit allows.
+struct open_file_fit {
+    std::uint64_t limit = 0;          ///< RLIMIT_NOFILE soft limit now in force
+    std::uint32_t max_peers = 0;      ///< connections per peer to run with
+    std::optional<std::string> note;  ///< one line for stderr when a default was lowered
+};
+
+/// Raises RLIMIT_NOFILE and fits --max-peers (when not given) for an in-process swarm; an
+/// error when even min_connections_per_peer, or a --max-peers the user gave, cannot fit (the
+/// reason says what would).
+[[nodiscard]] result<open_file_fit> fit_open_files(const swarm_options& o);
+
+}  // namespace minibit::loadgen

@@ -1,0 +1,526 @@
+#include "swarm_driver.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cpu_affinity.hpp"
+#include "minibit/core/metainfo.hpp"
+
+namespace minibit::loadgen {
+namespace {
+
+constexpr std::uint64_t max_file_bytes = 1ULL << 30U;  // the original is held in memory
+constexpr int tracker_attempts = 5;                    // a fresh port each time
+constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
+constexpr std::chrono::milliseconds stop_grace{2'000};     // SIGTERM before SIGKILL
+constexpr std::chrono::milliseconds idle_poll{100};
+constexpr std::chrono::milliseconds watch_poll{2};   // completion markers
+constexpr std::chrono::milliseconds kill_poll{10};   // with --kill pending: reads every copy too
+constexpr std::size_t removal_threads = 16;          // folders removed at once at the end
+constexpr std::chrono::milliseconds ready_poll{2};   // TCP connect probes of the new tracker
+
+sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+double seconds_between(std::chrono::steady_clock::time_point a,
+                       std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+// Unlinking a freshly written copy waits on the file system (25-120 ms for 1 MiB on this ext4
+// volume mounted with `discard`, mostly waiting, little CPU), so the folders go in parallel.
+void remove_folders(const std::vector<std::filesystem::path>& folders) {
+    std::atomic<std::size_t> next{0};
+    const auto worker = [&] {
+        for (std::size_t i = next++; i < folders.size(); i = next++) {
+            std::error_code ec;
+            std::filesystem::remove_all(folders[i], ec);
+        }
+    };
+    std::vector<std::jthread> pool;
+    const std::size_t n = std::min(folders.size(), removal_threads);
+    for (std::size_t t = 1; t < n; ++t) pool.emplace_back(worker);
+    worker();
+}
+
+result<std::vector<std::uint16_t>> free_ports(std::size_t count) {
+    std::vector<int> fds;
+    std::vector<std::uint16_t> ports;
+    auto close_all = [&fds] {
+        for (int fd : fds) ::close(fd);
+    };
+    for (std::size_t i = 0; i < count; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) break;
+        fds.push_back(fd);
+        sockaddr_in a = loopback(0);
+        socklen_t len = sizeof a;
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            break;
+        }
+        ports.push_back(ntohs(a.sin_port));
+    }
+    const int err = errno;
+    close_all();
+    if (ports.size() != count) {
+        return fail(loadgen_errc::io,
+                    fmt::format("cannot find free ports: {}", std::strerror(err)));
+    }
+    return ports;
+}
+
+bool accepts_connections(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const sockaddr_in a = loopback(port);
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+swarm_driver::swarm_driver(swarm_options options) : opts_(std::move(options)), rng_(opts_.seed) {
+    report_.mode = opts_.mode;
+    report_.numwant = opts_.numwant;
+    report_.kills_requested = opts_.kill;
+}
+
+swarm_report swarm_driver::run() {
+    started_ = clock::now();
+    deadline_ = started_ + opts_.timeout;
+    // g++ 12's std::expected has no and_then: one step after the other.
+    auto& ph = report_.phases;
+    const auto mark = [this](std::optional<double>& at) {
+        at = seconds_between(started_, clock::now());
+    };
+    result<void> step{};
+    if (opts_.tracker_cpu) step = leave_cpu_free(*opts_.tracker_cpu);
+    if (step) step = prepare_original();
+    if (step) step = start_tracker();
+    if (step && opts_.tracker_cpu) step = pin_process(tracker_->pid(), *opts_.tracker_cpu);
+    if (step) mark(ph.tracker_ready);
+    if (step) step = make_torrent();
+    if (step) mark(ph.torrent_made);
+    if (step) step = prepare_peers();
+    if (step) mark(ph.peers_prepared);
+    if (step) step = start_peers();
+    if (!step) {
+        report_.failure = step.error().message();
+    } else {
+        mark(ph.peers_started);
+        watch_peers();
+    }
+    stop_peers();
+    if (!peers_.empty()) mark(ph.peers_stopped);
+    // The tracker shuts down while the copies are checked and the folders removed.
+    if (tracker_ && !aborted()) tracker_->send(SIGTERM);
+    fill_report();
+    if (!peers_.empty()) mark(ph.copies_checked);
+    report_.stop_signal = stop_signal();
+    if (report_.success() && opts_.keep == keep_folders::no) {
+        std::vector<std::filesystem::path> folders;
+        for (const auto& p : peers_) folders.push_back(p.plan.folder);
+        remove_folders(folders);
+    }
+    if (tracker_) tracker_->terminate(aborted() ? std::chrono::milliseconds(0) : stop_grace);
+    // The whole run as the user waits for it: start to every process reaped and folders gone.
+    report_.wall_seconds = seconds_between(started_, clock::now());
+    return report_;
+}
+
+result<void> swarm_driver::prepare_original() {
+    std::error_code ec;
+    if (!std::filesystem::exists(opts_.file, ec)) {
+        auto made = generate_text_file(opts_.file, opts_.size_bytes, opts_.seed);
+        if (!made) return made;
+    }
+    auto bytes = read_file(opts_.file, max_file_bytes);
+    if (!bytes) return std::unexpected(bytes.error());
+    if (bytes->empty())
+        return fail(loadgen_errc::io, fmt::format("{} is empty", opts_.file.string()));
+    original_ = std::move(*bytes);
+    report_.file_bytes = original_.size();
+    std::filesystem::create_directories(opts_.log_dir, ec);
+    std::filesystem::create_directories(opts_.out_dir, ec);
+    if (ec)
+        return fail(loadgen_errc::io,
+                    fmt::format("cannot create {}: {}", opts_.out_dir.string(), ec.message()));
+    return {};
+}
+
+result<void> swarm_driver::start_tracker() {
+    const auto log = opts_.log_dir / "tracker.log";
+    std::error_code ec;
+    std::filesystem::remove(log, ec);
+    for (int attempt = 0; attempt < tracker_attempts; ++attempt) {
+        auto port = free_ports(1);
+        if (!port) return std::unexpected(port.error());
+        tracker_port_ = port->front();
+        const std::vector<std::string> args = {
+            "--http",         fmt::format("127.0.0.1:{}", tracker_port_),
+            "--udp",          "off",
+            "--interval",     "5",
+            "--min-interval", "1",
+            "--threads",      "1",
+            "--io",           opts_.io,
+            "--log-level",    opts_.log_level};
+        auto child = child_process::spawn({opts_.tracker_bin, args, log});
+        if (!child) return std::unexpected(child.error());
+        tracker_.emplace(std::move(*child));
+        const auto ready_by = std::min(deadline_, clock::now() + tracker_ready_wait);
+        while (!tracker_->poll() && clock::now() < ready_by && stop_signal() == 0) {
+            if (accepts_connections(tracker_port_)) {
+                report_.tracker_port = tracker_port_;
+                return {};
+            }
+            wait_for_event(ready_poll);
+        }
+        if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");
+        const std::string how =
+            tracker_->running() ? "did not accept connections" : tracker_->status()->describe();
+        tracker_->kill_and_reap();
+        if (clock::now() >= deadline_) break;
+        fmt::print(stderr, "minibit-loadgen: tracker on port {} failed ({}), retrying\n",
+                   tracker_port_, how);
+    }
+    return fail(loadgen_errc::tracker_failed,
+                fmt::format("minibit-tracker did not start; see {}", log.string()));
+}
+
+// The torrent is made in this process by the library call `minibit-peer create` uses (two
+// process starts fewer before the peers can start), written to DIR/swarm.torrent and parsed back.
+result<void> swarm_driver::make_torrent() {
+    torrent_ = opts_.out_dir / "swarm.torrent";
+    create_options co;
+    co.trackers = {fmt::format("http://127.0.0.1:{}/announce", tracker_port_)};
+    co.piece_length = opts_.piece_size_bytes;
+    co.piece_count = opts_.piece_size_bytes > 0 ? 0 : opts_.pieces;
+    auto bytes = create_torrent(opts_.file, co);
+    if (!bytes) {
+        return fail(loadgen_errc::torrent_failed,
+                    fmt::format("cannot make a torrent of {}: {}", opts_.file.string(),
+                                bytes.error().message()));
+    }
+    auto meta = parse_metainfo(*bytes);
+    if (!meta) {
+        return fail(loadgen_errc::torrent_failed,
+                    fmt::format("the new torrent does not parse: {}", meta.error().message()));
+    }
+    {
+        std::ofstream out(torrent_, std::ios::binary | std::ios::trunc);
+        out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+        if (!out) {
+            return fail(loadgen_errc::io, fmt::format("cannot write {}", torrent_.string()));
+        }
+    }
+    geometry_.piece_length = meta->piece_length;
+    geometry_.total_length = meta->total_length;
+    name_ = meta->name;
+    if (geometry_.piece_length == 0 || geometry_.total_length != original_.size() ||
+        meta->multi_file || name_.empty() || name_.find('/') != std::string::npos ||
+        name_ == "." || name_ == "..") {
+        return fail(loadgen_errc::torrent_failed,
+                    fmt::format("unexpected geometry in {}", torrent_.string()));
+    }
+    report_.piece_count = geometry_.piece_count();
+    report_.piece_length = geometry_.piece_length;
+    return {};
+}
+
+std::filesystem::path swarm_driver::copy_path(const peer_slot& slot) const {
+    return slot.plan.folder / name_;
+}
+
+peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
+                                 std::chrono::milliseconds remaining) const {
+    peer_plan p;
+    p.index = k;
+    p.torrent = torrent_;
+    p.folder = opts_.out_dir / fmt::format("peer-{}", k);
+    p.stats_json = opts_.log_dir / fmt::format("peer-{}.stats.json", k);
+    p.complete_file = opts_.log_dir / fmt::format("peer-{}.complete", k);
+    p.log = opts_.log_dir / fmt::format("peer-{}.log", k);
+    p.port = port;
+    p.numwant = opts_.numwant;
+    p.max_peers = opts_.max_peers;
+    // Every peer serves until the driver stops it (leechers signal completion by a marker).
+    p.seed_for = remaining;
+    p.timeout = remaining;
+    p.io = opts_.io;
+    p.log_level = opts_.log_level;
+    p.rechoke_seconds = opts_.rechoke_seconds;
+    return p;
+}
+
+result<void> swarm_driver::prepare_peers() {
+    note_nofile_limit();
+    auto ports = free_ports(opts_.peers);
+    if (!ports) return std::unexpected(ports.error());
+    const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);
+    std::vector<piece_index> all(geometry_.piece_count());
+    for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = piece_index{i};
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now());
+    for (std::uint32_t k = 0; k < opts_.peers; ++k) {
+        peer_slot slot;
+        slot.role =
+            opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
+        slot.plan = plan_for(k, (*ports)[k], remaining);
+        const peer_plan& p = slot.plan;
+        std::error_code ec;
+        std::filesystem::remove_all(p.folder, ec);
+        std::filesystem::remove(p.stats_json, ec);
+        std::filesystem::remove(p.complete_file, ec);
+        std::filesystem::remove(p.log, ec);
+        std::filesystem::create_directories(p.folder, ec);
+        if (ec) {
+            return fail(loadgen_errc::io,
+                        fmt::format("cannot create {}: {}", p.folder.string(), ec.message()));
+        }
+        std::span<const piece_index> given;
+        if (opts_.mode == start_mode::scatter) given = spread[k];
+        if (slot.role == peer_role::seeder) given = all;
+        if (!given.empty()) {
+            auto written = write_partial_copy(original_, copy_path(slot), geometry_, given);
+            if (!written) return written;
+        }
+        slot.start_pieces = static_cast<std::uint32_t>(given.size());
+        slot.have.assign(geometry_.piece_count(), false);
+        for (const piece_index i : given) slot.have[i.get()] = true;
+        peers_.push_back(std::move(slot));
+    }
+    return {};
+}
+
+result<void> swarm_driver::start_peers() {
+    if (opts_.hosting == peer_hosting::in_process) {
+        if (auto started = start_runtime(); !started) return started;
+    }
+    start_probe();
+    for (auto& slot : peers_) {
+        slot.host = make_host();
+        slot.started_at = clock::now();
+        auto started = slot.host->start(slot.plan);
+        if (!started) return started;
+        if (slot.role == peer_role::seeder) {
+            if (auto ready = await_seeder(slot); !ready) return ready;
+        }
+    }
+    return {};
+}
+
+// Seed mode: the leechers start once the seeder has verified its copy (its marker) and so has
+// announced itself complete. Started together, leechers that announce before the seeder learn
+// of it only at their next announce (--interval 5 s) or if it dials them, and a 256 MiB
+// seeder's check outlasts every leecher's first announce.
+result<void> swarm_driver::await_seeder(peer_slot& seeder) {
+    while (!seeder.host->completed()) {
+        if (seeder.host->poll()) {
+            return fail(loadgen_errc::spawn_failed,
+                        fmt::format("the seeder ended before serving ({}); see {}",
+                                    seeder.host->status() ? seeder.host->status()->describe()
+                                                          : std::string("unknown"),
+                                    seeder.plan.log.string()));
+        }
+        if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");
+        if (clock::now() >= deadline_) {
+            return fail(loadgen_errc::timed_out, "the seeder did not finish checking its copy");
+        }
+        wait_for_event(watch_poll);
+    }
+    return {};
+}
+
+// Every peer runs until the driver stops it, so the run ends on the completion markers, not on
+// exits: a leecher that exits on its own before completing has failed and will not come back.
+void swarm_driver::watch_peers() {
+    while (true) {
+        observe_peers();
+        if (stop_signal() != 0) return;
+        if (all_completed()) {
+            report_.phases.all_complete = seconds_between(started_, last_marker());
+            break;
+        }
+        if (!any_pending()) return;  // the rest completed, but some leecher failed
+        if (clock::now() >= deadline_) {
+            report_.timed_out = true;
+            return;
+        }
+        if (kills_done_ < opts_.kill) try_kill();
+        wait_for_event(kills_done_ < opts_.kill ? kill_poll : watch_poll);
+    }
+    linger();
+}
+
+// Reaps peers that ended and notes the ones whose completion marker appeared.
+void swarm_driver::observe_peers() {
+    const auto now = clock::now();
+    for (auto& s : peers_) {
+        if (!s.ended && s.host->poll()) {
+            s.ended = true;
+            s.ended_at = now;
+        }
+        if (!s.completed_at && !s.killed && s.host->completed()) s.completed_at = now;
+    }
+    sample_resources();
+}
+
+// When the last completion marker was seen (the run's start when there is none).
+swarm_driver::clock::time_point swarm_driver::last_marker() const {
+    auto last = started_;
+    for (const auto& s : peers_) {
+        if (s.completed_at) last = std::max(last, *s.completed_at);
+    }
+    return last;
+}
+
+bool swarm_driver::all_completed() const {
+    return std::all_of(peers_.begin(), peers_.end(), [](const peer_slot& s) {
+        return s.role != peer_role::leecher || s.killed || s.completed_at.has_value();
+    });
+}
+
+// A leecher still running that has not completed yet.
+bool swarm_driver::any_pending() const {
+    return std::any_of(peers_.begin(), peers_.end(), [](const peer_slot& s) {
+        return s.role == peer_role::leecher && !s.ended && !s.completed_at;
+    });
+}
+
+// --linger: optional extra seeding after everyone completed, bounded by the deadline.
+void swarm_driver::linger() {
+    const auto until = std::min(deadline_, clock::now() + opts_.linger);
+    while (stop_signal() == 0) {
+        observe_peers();
+        const auto now = clock::now();
+        if (now >= until) return;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
+        wait_for_event(std::min(idle_poll, left));
+    }
+}
+
+bool swarm_driver::aborted() const {
+    return report_.timed_out || stop_signal() != 0 || !report_.failure.empty();
+}
+
+bool swarm_driver::covered_without(std::size_t victim) const {
+    for (std::uint32_t i = 0; i < geometry_.piece_count(); ++i) {
+        bool held = false;
+        for (std::size_t k = 0; k < peers_.size() && !held; ++k) {
+            held = k != victim && !peers_[k].ended && peers_[k].have[i];
+        }
+        if (!held) return false;
+    }
+    return true;
+}
+
+// "Mid-transfer": the victim holds some but not all pieces, and every piece is still held by
+// a live peer without it, so the survivors can finish. Never the seeder.
+void swarm_driver::try_kill() {
+    for (auto& s : peers_) {
+        if (!s.ended) update_presence(original_, copy_path(s), geometry_, s.have);
+    }
+    std::vector<std::size_t> eligible;
+    for (std::size_t k = 0; k < peers_.size(); ++k) {
+        const auto& s = peers_[k];
+        if (s.ended || s.role == peer_role::seeder) continue;
+        const auto held = static_cast<std::size_t>(std::count(s.have.begin(), s.have.end(), true));
+        if (held == 0 || held == s.have.size()) continue;
+        if (covered_without(k)) eligible.push_back(k);
+    }
+    if (eligible.empty()) return;
+    auto& victim = peers_[eligible[rng_() % eligible.size()]];
+    victim.host->kill_now();
+    victim.killed = true;
+    victim.ended = true;
+    victim.ended_at = clock::now();
+    ++kills_done_;
+}
+
+// Normal end: SIGTERM every peer at once (each writes its stats and exits 0) and reap them; the
+// tracker stays up for their stopped announces. Abort: SIGKILL every peer.
+void swarm_driver::stop_peers() {
+    finish_probe();
+    const bool abort_run = aborted();
+    // In-process peers all end at once on abort (not one kill and wait after the other).
+    if (abort_run) end_runtime();
+    for (auto& s : peers_) {
+        if (!s.ended && s.host && !abort_run) s.host->request_stop();
+    }
+    for (auto& s : peers_) {
+        if (s.ended || !s.host) continue;
+        if (abort_run) {
+            s.host->kill_now();
+        } else {
+            s.host->stop(stop_grace);
+        }
+        s.ended = true;
+        s.stopped = true;
+    }
+    end_runtime();
+}
+
+peer_report swarm_driver::row_for(const peer_slot& s) const {
+    peer_report r;
+    r.index = s.plan.index;
+    r.role = s.role;
+    r.port = s.plan.port;
+    r.start_pieces = s.start_pieces;
+    const auto status = s.host ? s.host->status() : std::nullopt;
+    r.exit = status ? status->describe() : std::string("not started");
+    if (auto stats = read_peer_stats(s.plan.stats_json)) {
+        r.counters = *stats;
+        r.seconds_to_complete = stats->seconds_to_complete;
+    }
+    const bool identical = identical_copy(original_, copy_path(s));
+    if (s.killed) {
+        r.outcome = peer_outcome::killed;
+    } else if (s.role == peer_role::seeder) {
+        r.outcome = identical && (s.stopped || (status && status->success()))
+                        ? peer_outcome::seeded
+                        : peer_outcome::failed;
+    } else if (s.completed_at) {
+        // Completed, then stopped by the driver: a clean stop exits 0 (a SIGKILL on abort is ours).
+        const bool clean = (status && status->success()) || (s.stopped && aborted());
+        r.outcome = !identical ? peer_outcome::corrupt
+                    : clean    ? peer_outcome::rebuilt
+                               : peer_outcome::failed;
+    } else if (s.stopped) {
+        r.outcome = report_.timed_out    ? peer_outcome::timed_out
+                    : stop_signal() != 0 ? peer_outcome::stopped
+                                         : peer_outcome::failed;
+    } else {
+        r.outcome = peer_outcome::failed;  // ended on its own before completing
+    }
+    if (!r.seconds_to_complete && r.outcome == peer_outcome::rebuilt && s.completed_at) {
+        // No stats file: the driver's view, from start to the marker.
+        r.seconds_to_complete = seconds_between(s.started_at, *s.completed_at);
+    }
+    if (r.role == peer_role::seeder) r.seconds_to_complete.reset();
+    return r;
+}
+
+void swarm_driver::fill_report() {
+    for (const auto& s : peers_) report_.peers.push_back(row_for(s));
+}
+
+}  // namespace minibit::loadgen
