@@ -4,7 +4,10 @@
 #include <memory>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "http_front.hpp"
+#include "state_saver.hpp"
 #include "udp_front.hpp"
 
 namespace minibit::tracker {
@@ -30,6 +33,9 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     const server_config& config, std::shared_ptr<const info_hash_filter> filter) {
     if (auto v = config.service.validate(); !v) return std::unexpected(std::move(v.error()));
     if (!config.http && !config.udp) return fail(tracker_errc::bad_config, "both HTTP and UDP are off");
+    if (config.state_file && config.state_interval.count() <= 0) {
+        return fail(tracker_errc::bad_config, "the state interval must be positive");
+    }
     const auto& h = config.http_front;
     if (h.idle_timeout.count() <= 0 || h.request_timeout.count() <= 0 || h.max_connections == 0) {
         return fail(tracker_errc::bad_config, "HTTP timeouts and max connections must be positive");
@@ -42,6 +48,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
                                                        connection_id_issuer::random());
     if (filter) self->service_->set_filter(std::move(filter));
     self->service_->set_start(steady_seconds());
+    self->load_state_file();
     const unsigned n = config.threads != 0 ? config.threads
                                            : std::max(1U, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) self->threads_.push_back(std::make_unique<per_thread>());
@@ -67,7 +74,47 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
         self->join();
         return std::unexpected(std::move(b.error()));
     }
+    if (self->saver_) self->saver_->start();
     return self;
+}
+
+void tracker_server::load_state_file() {
+    if (!config_.state_file) return;
+    const auto& path = *config_.state_file;
+    const auto timeout = config_.service.table.peer_timeout;
+    saver_ = std::make_unique<state_saver>(*service_, path, config_.state_interval, timeout);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        spdlog::info("state: no {} yet; starting empty", path.string());
+        return;
+    }
+    const auto t = std::chrono::steady_clock::now();
+    auto r = load_state(*service_, path, timeout);
+    if (!r) {
+        // A bad file must not keep the tracker down: it starts empty and overwrites it later.
+        spdlog::warn("state: ignoring {}: {}; starting empty", path.string(), r.error().message());
+        return;
+    }
+    spdlog::info("state: loaded {} peers of {} swarms from {} in {} ms ({} expired, {} refused)",
+                 r->loaded, r->header.swarms, path.string(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - t).count(),
+                 r->expired, r->refused);
+}
+
+result<void> tracker_server::save_state() {
+    if (!saver_) return {};
+    saver_->stop();
+    auto r = saver_->save();
+    if (!r) {
+        spdlog::error("state: cannot save {}: {}", config_.state_file->string(), r.error().message());
+        return std::unexpected(std::move(r.error()));
+    }
+    spdlog::info("state: saved {} peers of {} swarms to {} ({} bytes; encode {} us, longest "
+                 "shard lock {} us, write {} us)",
+                 r->peers, r->swarms, config_.state_file->string(), r->bytes, r->encode.count(),
+                 r->longest_hold.count(), r->write.count());
+    return {};
 }
 
 result<void> tracker_server::bind_all() {
@@ -138,6 +185,7 @@ void tracker_server::join() {
 }
 
 tracker_server::~tracker_server() {
+    if (saver_) saver_->stop();
     if (runner_) {
         stop();
         runner_->stop();

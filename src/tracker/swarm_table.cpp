@@ -8,7 +8,7 @@ namespace {
 
 // A peer's stamp counts 8-second ticks modulo 32767 (see peer_list.hpp): ages stay exact up to
 // ~72 h; the timeout may be at most half of that, so a late sweep still sees a true age.
-constexpr std::int64_t seconds_per_tick = 8;
+constexpr std::int64_t seconds_per_tick = stamp_tick_seconds;
 constexpr std::int64_t max_timeout_seconds = stamp_period / 2 * seconds_per_tick;
 
 std::uint16_t to_stamp(std::chrono::seconds now) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -40,10 +41,15 @@ struct server_config {
     http_front_config http_front;
     /// io::reactor_options::batch_wait of every reactor thread (0: wake on every event).
     std::chrono::microseconds batch_wait{0};
+    /// The state file (flag --state-file): loaded at start (a bad one is logged and ignored),
+    /// written every state_interval and by save_state().
+    std::optional<std::filesystem::path> state_file;
+    std::chrono::seconds state_interval{30};
 };
 
 class http_front;
 class udp_front;
+class state_saver;
 
 /// A started tracker; the destructor stops and joins it.
 class tracker_server {
@@ -67,15 +73,20 @@ public:
     void stop();
     /// Waits for the threads to end.
     void join();
+    /// Writes the state file now (after join(): the final snapshot of a stopping tracker) and
+    /// logs what it cost; a no-op without a state file.
+    [[nodiscard]] result<void> save_state();
 
 private:
     struct per_thread;
     tracker_server() = default;
     [[nodiscard]] result<void> bind_all();
     void schedule_tick(unsigned index);
+    void load_state_file();
 
     server_config config_;
     std::unique_ptr<tracker_service> service_;
+    std::unique_ptr<state_saver> saver_;
     std::vector<std::unique_ptr<per_thread>> threads_;
     std::unique_ptr<io::runner> runner_;
     std::optional<io::address> http_bound_;

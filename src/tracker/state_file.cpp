@@ -1,0 +1,246 @@
+#include "minibit/tracker/state_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace minibit::tracker {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr std::array<std::uint8_t, 8> magic{'M', 'B', 'S', 'T', 'A', 'T', 'E', 0};
+constexpr std::size_t swarm_head_bytes = 20 + 4 + 4 + 4;
+constexpr std::uint32_t seeder_bit = 0x80000000U;
+constexpr std::size_t trailer_bytes = 8;
+
+template <class T>
+void put(std::vector<std::uint8_t>& out, T v) {
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+        out.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i)));
+    }
+}
+
+template <class T>
+void put_at(std::vector<std::uint8_t>& out, std::size_t at, T v) {
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+        out[at + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i));
+    }
+}
+
+template <class T>
+T get(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v |= std::uint64_t{p[i]} << (8 * i);
+    return static_cast<T>(v);
+}
+
+template <std::size_t N>
+void put_list(std::vector<std::uint8_t>& out, const peer_list<N>& list, seconds now) {
+    for (std::size_t s = 0; s < list.capacity(); ++s) {
+        const peer_record<N>& r = list.at(s);
+        if (r.empty()) continue;
+        out.insert(out.end(), r.endpoint.begin(), r.endpoint.end());
+        const auto age = static_cast<std::uint32_t>(swarm_shard::age_of(r.stamp(), now).count());
+        put<std::uint32_t>(out, age | (r.seeder() ? seeder_bit : 0U));
+    }
+}
+
+peer_entry entry_of(const std::uint8_t* p, std::size_t endpoint_bytes) {
+    peer_entry e;
+    const std::size_t ip = endpoint_bytes - 2;
+    std::memcpy(e.peer.address.data(), p, ip);
+    e.peer.address_bytes = static_cast<std::uint8_t>(ip);
+    e.peer.port = static_cast<std::uint16_t>((p[ip] << 8U) | p[ip + 1]);
+    const auto word = get<std::uint32_t>(p + endpoint_bytes);
+    e.seeder = (word & seeder_bit) != 0;
+    e.age = seconds(word & ~seeder_bit);
+    return e;
+}
+
+/// Walks the swarm records of a checked file; calls fn only when `deliver`.
+result<void> walk(std::span<const std::uint8_t> bytes, const state_header& h,
+                  const state_swarm_fn* fn) {
+    const std::size_t end = bytes.size() - trailer_bytes;
+    std::size_t at = state_header_bytes;
+    std::uint64_t peers = 0;
+    std::vector<peer_entry> entries;
+    for (std::uint64_t i = 0; i < h.swarms; ++i) {
+        if (end - at < swarm_head_bytes) return fail(state_errc::truncated, "swarm record cut short", at);
+        info_hash hash;
+        std::memcpy(hash.bytes.data(), bytes.data() + at, 20);
+        const auto downloaded = get<std::uint32_t>(bytes.data() + at + 20);
+        const std::uint64_t n4 = get<std::uint32_t>(bytes.data() + at + 24);
+        const std::uint64_t n6 = get<std::uint32_t>(bytes.data() + at + 28);
+        at += swarm_head_bytes;
+        if ((end - at) < n4 * 10 || (end - at - n4 * 10) < n6 * 22) {
+            return fail(state_errc::truncated, "peer records cut short", at);
+        }
+        peers += n4 + n6;
+        if (fn != nullptr) {
+            entries.clear();
+            for (std::uint64_t k = 0; k < n4; ++k) entries.push_back(entry_of(bytes.data() + at + k * 10, 6));
+            for (std::uint64_t k = 0; k < n6; ++k) {
+                entries.push_back(entry_of(bytes.data() + at + n4 * 10 + k * 22, 18));
+            }
+            (*fn)(hash, downloaded, entries);
+        }
+        at += n4 * 10 + n6 * 22;
+    }
+    if (at != end) return fail(state_errc::bad_record, "bytes after the last swarm", at);
+    if (peers != h.peers) return fail(state_errc::bad_record, "peer count does not match the header", 40);
+    return {};
+}
+
+}  // namespace
+
+state_writer::state_writer(std::chrono::system_clock::time_point written, seconds peer_timeout) {
+    out_.reserve(1U << 16U);
+    out_.insert(out_.end(), magic.begin(), magic.end());
+    put<std::uint32_t>(out_, state_format_version);
+    put<std::uint32_t>(out_, 0);
+    put<std::int64_t>(out_, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                written.time_since_epoch()).count());
+    put<std::uint64_t>(out_, static_cast<std::uint64_t>(peer_timeout.count()));
+    put<std::uint64_t>(out_, 0);   // swarm count, filled by finish()
+    put<std::uint64_t>(out_, 0);   // peer count, filled by finish()
+}
+
+void state_writer::add_shard(const swarm_shard& shard, seconds now) {
+    // Each IPv4 peer takes 10 bytes: reserve once per shard instead of growing per record.
+    out_.reserve(out_.size() + shard.peer_count() * 10 + shard.torrent_count() * swarm_head_bytes);
+    shard.for_each_swarm([&](const info_hash& hash, const swarm& s) {
+        if (s.peer_count() == 0) return;
+        out_.insert(out_.end(), hash.bytes.begin(), hash.bytes.end());
+        put<std::uint32_t>(out_, s.downloaded);
+        put<std::uint32_t>(out_, static_cast<std::uint32_t>(s.v4.size()));
+        put<std::uint32_t>(out_, static_cast<std::uint32_t>(s.v6.size()));
+        put_list(out_, s.v4, now);
+        put_list(out_, s.v6, now);
+        ++swarms_;
+        peers_ += s.peer_count();
+    });
+}
+
+std::vector<std::uint8_t> state_writer::finish() {
+    put_at<std::uint64_t>(out_, 32, swarms_);
+    put_at<std::uint64_t>(out_, 40, peers_);
+    put<std::uint64_t>(out_, XXH3_64bits(out_.data(), out_.size()));
+    return std::move(out_);
+}
+
+result<state_header> read_state_header(std::span<const std::uint8_t> bytes) {
+    const bool magic_ok = bytes.size() >= magic.size() &&
+                          std::equal(magic.begin(), magic.end(), bytes.begin());
+    if (!magic_ok && bytes.size() >= magic.size()) {
+        return fail(state_errc::bad_magic, "not a tracker state file", 0);
+    }
+    if (bytes.size() < state_header_bytes + trailer_bytes) {
+        return fail(state_errc::truncated, "shorter than a header", bytes.size());
+    }
+    if (const auto v = get<std::uint32_t>(bytes.data() + 8); v != state_format_version) {
+        return fail(state_errc::bad_version, "format version " + std::to_string(v) + ", expected " +
+                                                 std::to_string(state_format_version), 8);
+    }
+    state_header h;
+    h.written = std::chrono::system_clock::time_point(
+        std::chrono::milliseconds(get<std::int64_t>(bytes.data() + 16)));
+    h.peer_timeout = seconds(static_cast<std::int64_t>(get<std::uint64_t>(bytes.data() + 24)));
+    h.swarms = get<std::uint64_t>(bytes.data() + 32);
+    h.peers = get<std::uint64_t>(bytes.data() + 40);
+    return h;
+}
+
+result<state_header> read_state(std::span<const std::uint8_t> bytes, const state_swarm_fn& fn) {
+    auto h = read_state_header(bytes);
+    if (!h) return h;
+    const std::size_t body = bytes.size() - trailer_bytes;
+    if (XXH3_64bits(bytes.data(), body) != get<std::uint64_t>(bytes.data() + body)) {
+        return fail(state_errc::bad_checksum, "checksum mismatch (truncated or damaged)", body);
+    }
+    if (auto ok = walk(bytes, *h, nullptr); !ok) return std::unexpected(std::move(ok.error()));
+    if (auto ok = walk(bytes, *h, &fn); !ok) return std::unexpected(std::move(ok.error()));
+    return h;
+}
+
+namespace {
+
+std::unexpected<error> io_fail(const std::string& what, const std::filesystem::path& p, int err) {
+    return fail(state_errc::io, what + " " + p.string() + ": " + std::strerror(err));
+}
+
+/// Closes a descriptor on every path out.
+struct fd_closer {
+    int fd;
+    ~fd_closer() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+}  // namespace
+
+result<void> write_file_atomically(const std::filesystem::path& path,
+                                   std::span<const std::uint8_t> bytes) {
+    std::filesystem::path tmp = path;
+    tmp += ".tmp";
+    fd_closer f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+    if (f.fd < 0) return io_fail("cannot create", tmp, errno);
+    for (std::size_t done = 0; done < bytes.size();) {
+        const ssize_t n = ::write(f.fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            ::unlink(tmp.c_str());
+            return io_fail("cannot write", tmp, err);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        return io_fail("cannot fsync", tmp, err);
+    }
+    ::close(f.fd);
+    f.fd = -1;
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        return io_fail("cannot rename onto", path, err);
+    }
+    // The rename is durable only once the folder's entry is on disk.
+    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+    fd_closer d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd < 0 || ::fsync(d.fd) != 0) return io_fail("cannot fsync the folder", dir, errno);
+    return {};
+}
+
+result<std::vector<std::uint8_t>> read_whole_file(const std::filesystem::path& path,
+                                                  std::size_t max_bytes) {
+    fd_closer f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0) return io_fail("cannot open", path, errno);
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) return io_fail("cannot stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return fail(state_errc::io, path.string() + ": not a regular file");
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+        return fail(state_errc::too_large, path.string() + ": larger than " +
+                                               std::to_string(max_bytes) + " bytes");
+    }
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::read(f.fd, out.data() + done, out.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return io_fail("cannot read", path, errno);
+        if (n == 0) break;   // shrank while reading: what we have is checked like any file
+        done += static_cast<std::size_t>(n);
+    }
+    out.resize(done);
+    return out;
+}
+
+}  // namespace minibit::tracker
