@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http_front.hpp"
-#include "state_saver.hpp"
+#include "minibit/tracker/state_saver.hpp"
 #include "udp_front.hpp"
 
 namespace minibit::tracker {

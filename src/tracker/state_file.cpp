@@ -40,15 +40,20 @@ T get(const std::uint8_t* p) {
     return static_cast<T>(v);
 }
 
+/// Writes a list's records at `dst` (10 or 22 bytes each); returns the end.
 template <std::size_t N>
-void put_list(std::vector<std::uint8_t>& out, const peer_list<N>& list, seconds now) {
+std::uint8_t* put_list(std::uint8_t* dst, const peer_list<N>& list, std::uint16_t now_stamp) {
     for (std::size_t s = 0; s < list.capacity(); ++s) {
         const peer_record<N>& r = list.at(s);
         if (r.empty()) continue;
-        out.insert(out.end(), r.endpoint.begin(), r.endpoint.end());
-        const auto age = static_cast<std::uint32_t>(swarm_shard::age_of(r.stamp(), now).count());
-        put<std::uint32_t>(out, age | (r.seeder() ? seeder_bit : 0U));
+        std::memcpy(dst, r.endpoint.data(), N);
+        const std::uint32_t age =
+            static_cast<std::uint32_t>(stamp_age(now_stamp, r.stamp()) * stamp_tick_seconds) |
+            (r.seeder() ? seeder_bit : 0U);
+        for (std::size_t i = 0; i < 4; ++i) dst[N + i] = static_cast<std::uint8_t>(age >> (8 * i));
+        dst += N + 4;
     }
+    return dst;
 }
 
 peer_entry entry_of(const std::uint8_t* p, std::size_t endpoint_bytes) {
@@ -111,20 +116,30 @@ state_writer::state_writer(std::chrono::system_clock::time_point written, second
     put<std::uint64_t>(out_, 0);   // peer count, filled by finish()
 }
 
-void state_writer::add_shard(const swarm_shard& shard, seconds now) {
-    // Each IPv4 peer takes 10 bytes: reserve once per shard instead of growing per record.
-    out_.reserve(out_.size() + shard.peer_count() * 10 + shard.torrent_count() * swarm_head_bytes);
+void state_writer::encode_shard(const swarm_shard& shard, seconds now) {
+    // Sized once for the shard, written in place: the lock is held for a pass over the records.
+    scratch_.resize(shard.torrent_count() * swarm_head_bytes + shard.peer_count() * 22);
+    std::uint8_t* dst = scratch_.data();
+    // The stamp of `now`, as the shard computes it (whole ticks of the table's clock).
+    const std::uint16_t now_stamp = stamp_of(static_cast<std::uint64_t>(now.count() / stamp_tick_seconds));
     shard.for_each_swarm([&](const info_hash& hash, const swarm& s) {
         if (s.peer_count() == 0) return;
-        out_.insert(out_.end(), hash.bytes.begin(), hash.bytes.end());
-        put<std::uint32_t>(out_, s.downloaded);
-        put<std::uint32_t>(out_, static_cast<std::uint32_t>(s.v4.size()));
-        put<std::uint32_t>(out_, static_cast<std::uint32_t>(s.v6.size()));
-        put_list(out_, s.v4, now);
-        put_list(out_, s.v6, now);
+        std::memcpy(dst, hash.bytes.data(), 20);
+        const std::array<std::uint32_t, 3> head{s.downloaded, static_cast<std::uint32_t>(s.v4.size()),
+                                                static_cast<std::uint32_t>(s.v6.size())};
+        for (std::size_t k = 0; k < 3; ++k) {
+            for (std::size_t i = 0; i < 4; ++i) dst[20 + 4 * k + i] = static_cast<std::uint8_t>(head[k] >> (8 * i));
+        }
+        dst = put_list(put_list(dst + swarm_head_bytes, s.v4, now_stamp), s.v6, now_stamp);
         ++swarms_;
         peers_ += s.peer_count();
     });
+    scratch_.resize(static_cast<std::size_t>(dst - scratch_.data()));
+}
+
+void state_writer::commit_shard() {
+    out_.insert(out_.end(), scratch_.begin(), scratch_.end());
+    scratch_.clear();
 }
 
 std::vector<std::uint8_t> state_writer::finish() {

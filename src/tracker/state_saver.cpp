@@ -1,4 +1,4 @@
-#include "state_saver.hpp"
+#include "minibit/tracker/state_saver.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -29,9 +29,10 @@ std::vector<std::uint8_t> snapshot_table(tracker_service& service, std::chrono::
     for (std::uint32_t i = 0; i < service.shard_count(); ++i) {
         const auto held = service.with_shard(shard_id{i}, [&](swarm_shard& s) {
             const auto t = steady::now();
-            w.add_shard(s, table_now());
+            w.encode_shard(s, table_now());
             return since(t);
         });
+        w.commit_shard();   // the copy into the file image runs without the lock
         report.longest_hold = std::max(report.longest_hold, held);
     }
     report.swarms = w.swarms();

@@ -41,8 +41,16 @@ class state_writer {
 public:
     /// Starts a file written at wall time `written` for a table with this peer timeout.
     state_writer(std::chrono::system_clock::time_point written, std::chrono::seconds peer_timeout);
-    /// Appends every swarm of a shard; `now` is the shard's clock (ages are taken from it).
-    void add_shard(const swarm_shard& shard, std::chrono::seconds now);
+    /// Encodes every swarm of a shard into a scratch buffer; `now` is the shard's clock (ages
+    /// are taken from it). The part to run under the shard's lock: no allocation once warm.
+    void encode_shard(const swarm_shard& shard, std::chrono::seconds now);
+    /// Appends the encoded shard to the file (after the shard's lock is released).
+    void commit_shard();
+    /// encode_shard then commit_shard.
+    void add_shard(const swarm_shard& shard, std::chrono::seconds now) {
+        encode_shard(shard, now);
+        commit_shard();
+    }
     /// Fills in the counts and the checksum and hands the bytes over.
     [[nodiscard]] std::vector<std::uint8_t> finish();
     [[nodiscard]] std::uint64_t peers() const { return peers_; }
@@ -50,6 +58,7 @@ public:
 
 private:
     std::vector<std::uint8_t> out_;
+    std::vector<std::uint8_t> scratch_;   ///< one shard's records
     std::uint64_t swarms_ = 0;
     std::uint64_t peers_ = 0;
 };

@@ -1,8 +1,8 @@
 // Keeps the swarm table in a state file: load_state() merges a file into the table at start;
 // a state_saver writes the table every interval on a thread of its own (never a reactor: the
 // write and its fsyncs block) and once more when asked (SIGTERM). Encoding holds one shard lock
-// at a time, so announces to a shard wait at most for that shard's encoding. Private to
-// tracker/; save() may be called from any thread.
+// at a time, so announces to a shard wait at most for that shard's encoding. Used by
+// tracker_server; save() and the free functions may be called from any thread.
 #pragma once
 
 #include <chrono>
