@@ -4,10 +4,14 @@
 #include <memory>
 #include <random>
 
+#include <csignal>
+
 #include <spdlog/spdlog.h>
 
 #include "http_front.hpp"
+#include "redis_store.hpp"
 #include "minibit/tracker/state_saver.hpp"
+#include "store_journal.hpp"
 #include "udp_front.hpp"
 
 namespace minibit::tracker {
@@ -49,6 +53,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     if (filter) self->service_->set_filter(std::move(filter));
     self->service_->set_start(steady_seconds());
     self->load_state_file();
+    if (auto st = self->prepare_store(); !st) return std::unexpected(std::move(st.error()));
     const unsigned n = config.threads != 0 ? config.threads
                                            : std::max(1U, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) self->threads_.push_back(std::make_unique<per_thread>());
@@ -64,6 +69,12 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
         t.reactor = &r;
         t.http = std::make_unique<http_front>(r, *raw->service_, per_front);
         t.udp = std::make_unique<udp_front>(r, *raw->service_);
+        if (index == 0 && raw->journal_) {
+            raw->store_ = std::make_unique<redis_store>(r, *raw->service_, *raw->journal_,
+                                                        *raw->config_.store,
+                                                        raw->config_.service.table.peer_timeout);
+            raw->store_->start();
+        }
         raw->schedule_tick(index);
     });
     if (!runner) return std::unexpected(std::move(runner.error()));
@@ -100,6 +111,22 @@ void tracker_server::load_state_file() {
                  std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - t).count(),
                  r->expired, r->refused);
+}
+
+result<void> tracker_server::prepare_store() {
+    if (!config_.store) return {};
+    if (auto v = config_.store->validate(); !v) return v;
+    // Resolved here, once, on the starting thread: hiredis would block a reactor in
+    // getaddrinfo on every connect.
+    auto resolved = config_.store->address.resolve();
+    if (!resolved) return std::unexpected(std::move(resolved.error()));
+    config_.store->address = std::move(*resolved);
+    // hiredis writes with write(2): a peer that closed must cost an EPIPE, not the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    journal_ = std::make_unique<store_journal>(service_->shard_count(),
+                                               config_.store->max_journal_per_shard);
+    service_->set_journal(journal_.get());
+    return {};
 }
 
 result<void> tracker_server::save_state() {
@@ -171,6 +198,7 @@ void tracker_server::stop() {
     // Stop accepting and close connections on each thread, then end the loops.
     for (unsigned i = 0; i < threads_.size(); ++i) {
         runner_->post(i, [this, i] {
+            if (i == 0 && store_) store_->shutdown();   // writes its last batch, then closes
             threads_[i]->http->shutdown();
             threads_[i]->udp->shutdown();
             // Give queued answers a moment to flush before the loop ends.
@@ -182,6 +210,8 @@ void tracker_server::stop() {
 
 void tracker_server::join() {
     if (runner_) runner_->join();
+    // A store whose shutdown never ran (the loop ended first) lets go without its reactor.
+    if (store_) store_->abandon();
 }
 
 tracker_server::~tracker_server() {
@@ -191,6 +221,7 @@ tracker_server::~tracker_server() {
         runner_->stop();
         runner_->join();
         runner_.reset();
+        if (store_) store_->abandon();
     }
 }
 

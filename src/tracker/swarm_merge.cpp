@@ -56,7 +56,9 @@ void swarm_shard::merge_into(swarm& s, peer_list<N>& list, const std::array<std:
         ++peers_;
     } else {
         peer_record<N>& rec = list.at(slot);
-        if (age_of(rec.stamp(), now) <= age_of(stamp, now)) return;  // ours is as new or newer
+        // Ours stays when strictly newer; within one tick the incoming record wins (a peer
+        // that completed and told another instance a second later is a seeder now).
+        if (age_of(rec.stamp(), now) < age_of(stamp, now)) return;
         was_seeder = rec.seeder();
         rec.set(stamp, seeder);
     }

@@ -14,6 +14,7 @@
 #include "minibit/io/runner.hpp"
 #include "minibit/tracker/http_request.hpp"
 #include "minibit/tracker/service.hpp"
+#include "minibit/tracker/store.hpp"
 
 namespace minibit::tracker {
 
@@ -45,11 +46,15 @@ struct server_config {
     /// written every state_interval and by save_state().
     std::optional<std::filesystem::path> state_file;
     std::chrono::seconds state_interval{30};
+    /// The shared store (flag --store): several instances share their swarms through Redis.
+    std::optional<store_config> store;
 };
 
 class http_front;
 class udp_front;
 class state_saver;
+class store_journal;
+class redis_store;
 
 /// A started tracker; the destructor stops and joins it.
 class tracker_server {
@@ -83,10 +88,13 @@ private:
     [[nodiscard]] result<void> bind_all();
     void schedule_tick(unsigned index);
     void load_state_file();
+    [[nodiscard]] result<void> prepare_store();
 
     server_config config_;
     std::unique_ptr<tracker_service> service_;
     std::unique_ptr<state_saver> saver_;
+    std::unique_ptr<store_journal> journal_;   ///< the store's write-through, if any
+    std::unique_ptr<redis_store> store_;       ///< lives on thread 0, if any
     std::vector<std::unique_ptr<per_thread>> threads_;
     std::unique_ptr<io::runner> runner_;
     std::optional<io::address> http_bound_;

@@ -115,8 +115,8 @@ public:
     [[nodiscard]] std::size_t memory_bytes() const;
 
     // ---- state files and the shared store (swarm_merge.cpp) ----
-    /// Adds a peer learnt elsewhere, or refreshes it when it is newer than what the shard knows
-    /// (a peer that announced here more recently keeps its own state). Entries older than the
+    /// Adds a peer learnt elsewhere, or refreshes it unless the shard's own record is newer
+    /// (a tie, within one 8-second tick, goes to the incoming record). Entries older than the
     /// peer timeout are ignored. Counts no announce and no completed download.
     [[nodiscard]] result<void> merge(const info_hash& hash, const peer_entry& e,
                                      std::chrono::seconds now);
