@@ -62,6 +62,7 @@ struct redis_store::sync_state {
     std::uint64_t batch_number = 0;
     milliseconds backoff{0};
     std::vector<journal_entry> entries;
+    std::optional<rewrite_filter> repeats;    ///< re-announces not worth a write
     std::optional<io::timer_id> flush_timer, refresh_timer, trim_timer, reconnect_timer, step_timer;
 };
 
@@ -71,6 +72,7 @@ redis_store::redis_store(io::reactor& r, tracker_service& service, store_journal
       keys_{config.key_prefix}, instance_(random_instance()), counters_(service.stats().store()),
       sync_(std::make_unique<sync_state>()) {
     sync_->backoff = config_.backoff_min;
+    sync_->repeats.emplace(std::min<seconds>(config_.rewrite_window, peer_timeout_ / 8));
     link_ = std::make_unique<redis_link>(
         r_, config_.address, config_.connect_timeout, config_.command_timeout,
         redis_link::handlers{[this] { on_up(); }, [this](const std::string& why) { on_down(why); }});
@@ -143,6 +145,7 @@ void redis_store::on_down(const std::string& why) {
         service_.with_shard(shard_id{i}, [&](swarm_shard&) { journal_.take(shard_id{i}, sync_->entries); });
     }
     sync_->entries.clear();   // the resynchronisation after the reconnect pushes everything
+    sync_->repeats->clear();
     sync_->reading = sync_->pushing = sync_->pulling = sync_->pull_again = false;
     if (sync_->step_timer) r_.cancel_timer(*sync_->step_timer);
     sync_->step_timer.reset();
@@ -171,6 +174,9 @@ void redis_store::flush() {
         service_.with_shard(shard_id{i}, [&](swarm_shard&) { journal_.take(shard_id{i}, entries); });
     }
     if (journal_.take_overflow()) resync();   // some announces were dropped: push them all
+    const std::size_t taken = entries.size();
+    sync_->repeats->filter(entries, std::chrono::steady_clock::now());
+    counters_.repeats.fetch_add(taken - entries.size(), std::memory_order_relaxed);
     if (entries.empty()) return;
     const std::uint64_t now = wall_ms();
     batch_params p;

@@ -30,10 +30,11 @@ std::uint64_t load(const std::atomic<std::uint64_t>& v) { return v.load(std::mem
 /// The "store" object of /stats.
 std::string store_json(const store_counters& c) {
     return fmt::format(R"("store":{{"state":"{}","outages":{},"resyncs":{},"batches":{},)"
-                       R"("written":{},"last_batch":{},"max_batch":{},"merged":{},"pulled":{},)"
-                       R"("errors":{}}})",
+                       R"("written":{},"repeats":{},"last_batch":{},"max_batch":{},"merged":{},)"
+                       R"("pulled":{},"errors":{}}})",
                        to_string(c.state.load(std::memory_order_relaxed)), load(c.outages),
-                       load(c.resyncs), load(c.batches), load(c.written), load(c.last_batch),
+                       load(c.resyncs), load(c.batches), load(c.written), load(c.repeats),
+                       load(c.last_batch),
                        load(c.max_batch), load(c.merged), load(c.pulled), load(c.errors));
 }
 

@@ -115,7 +115,7 @@ result<void> store_config::validate() const {
         return fail(store_errc::bad_config, "store backoff: need 0 < min <= max");
     }
     if (feed_window < std::chrono::duration_cast<std::chrono::seconds>(refresh_interval) * 4 ||
-        max_journal_per_shard == 0) {
+        max_journal_per_shard == 0 || rewrite_window.count() <= 0) {
         return fail(store_errc::bad_config, "the store's feed window must cover 4 refresh periods");
     }
     return {};

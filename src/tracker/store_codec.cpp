@@ -1,5 +1,7 @@
 #include "store_codec.hpp"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -86,6 +88,27 @@ std::optional<peer_address> address_of(std::string_view endpoint) {
                                         static_cast<std::uint8_t>(endpoint[ip + 1]));
     return p;
 }
+
+bool rewrite_filter::admit(const journal_entry& e, clock::time_point now) {
+    if ((e.flags & (journal_stopped | journal_completed)) != 0) return true;
+    if (now - started_ >= period_) {
+        written_.clear();   // a new window: every peer may be written once more
+        started_ = now;
+    }
+    // Hash of swarm, endpoint and role.
+    std::array<std::uint8_t, 40> key{};
+    std::memcpy(key.data(), e.hash.bytes.data(), 20);
+    std::memcpy(key.data() + 20, e.endpoint.data(), e.endpoint_bytes);
+    key[38] = e.endpoint_bytes;
+    key[39] = e.flags & journal_seeder;
+    return written_.insert(XXH3_64bits(key.data(), key.size())).second;
+}
+
+void rewrite_filter::filter(std::vector<journal_entry>& entries, clock::time_point now) {
+    std::erase_if(entries, [&](const journal_entry& e) { return !admit(e, now); });
+}
+
+void rewrite_filter::clear() { written_.clear(); }
 
 std::string store_keys::swarm(const info_hash& h) const {
     std::string key = prefix + "s:";

@@ -4,8 +4,10 @@
 // peer's expiry and role. Pure functions and value types; any thread. Private to tracker/.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <unordered_set>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +69,28 @@ struct batch_params {
 /// the number of commands.
 std::size_t encode_batch(std::vector<journal_entry>& entries, const batch_params& p,
                          const std::function<void(std::string_view)>& emit);
+
+/// Drops re-announces that tell the store nothing new: a peer is written through at most once
+/// per window of `period` in one role (so at most 2 x period apart while it keeps announcing);
+/// a role change, a stopped or a completed event always passes. The set of 64-bit keys (hash
+/// of swarm, endpoint and role) is cleared when a window ends: memory follows the peers written
+/// in one window, nothing is swept, and a collision only delays one peer to the next window.
+class rewrite_filter {
+public:
+    using clock = std::chrono::steady_clock;
+    explicit rewrite_filter(clock::duration period) : period_(period) {}
+    /// True when `e` must be written through (and remembers it for the window).
+    bool admit(const journal_entry& e, clock::time_point now);
+    /// Removes the entries it does not admit from `entries`, keeping their order.
+    void filter(std::vector<journal_entry>& entries, clock::time_point now);
+    /// Forgets everything (after a reconnect every peer must be written again).
+    void clear();
+
+private:
+    clock::duration period_;
+    clock::time_point started_{};
+    std::unordered_set<std::uint64_t> written_;
+};
 
 /// Appends journal entries to a feed blob: per entry flags (1 B), endpoint length (1 B), info
 /// hash (20 B), endpoint (6 or 18 B).

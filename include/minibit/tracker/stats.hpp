@@ -48,6 +48,7 @@ struct store_counters {
     std::atomic<std::uint64_t> resyncs{0};      ///< whole-table pushes and pulls
     std::atomic<std::uint64_t> batches{0};      ///< write-through batches sent
     std::atomic<std::uint64_t> written{0};      ///< announces written through
+    std::atomic<std::uint64_t> repeats{0};      ///< re-announces not written (rewrite_window)
     std::atomic<std::uint64_t> last_batch{0};   ///< announces in the last batch
     std::atomic<std::uint64_t> max_batch{0};    ///< announces in the largest batch
     std::atomic<std::uint64_t> merged{0};       ///< other instances' announces applied here

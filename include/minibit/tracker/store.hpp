@@ -50,6 +50,9 @@ struct store_config {
     /// Reconnect delays double from the first to the last.
     std::chrono::milliseconds backoff_min{250};
     std::chrono::milliseconds backoff_max{5000};
+    /// A peer that keeps announcing in one role is written through once per window of this
+    /// (at most peer timeout / 8): a re-announce within it tells the others nothing new.
+    std::chrono::seconds rewrite_window{60};
     /// How long the change feed keeps entries (an instance away longer resynchronises whole).
     std::chrono::seconds feed_window{120};
     /// Announces journaled per shard between two flushes; more are dropped and the next

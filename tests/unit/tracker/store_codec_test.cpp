@@ -206,5 +206,29 @@ TEST(WriteBatch, OneSwarmInSixteenBatchesTrimsItsExpiredPeers) {
 
 TEST(WriteBatch, AnEmptyBatchSendsNothing) { EXPECT_TRUE(commands_of({}).empty()); }
 
+TEST(RewriteFilter, WritesAPeerOncePerWindowUnlessSomethingChanged) {
+    using namespace std::chrono_literals;
+    rewrite_filter f(60s);
+    const rewrite_filter::clock::time_point t0{1000s};
+    EXPECT_TRUE(f.admit(entry(1, 1, 0), t0));
+    EXPECT_FALSE(f.admit(entry(1, 1, 0), t0 + 10s)) << "a repeat within the window";
+    EXPECT_TRUE(f.admit(entry(1, 2, 0), t0 + 10s)) << "another peer";
+    EXPECT_TRUE(f.admit(entry(2, 1, 0), t0 + 10s)) << "the same peer in another swarm";
+    EXPECT_TRUE(f.admit(entry(1, 1, journal_seeder), t0 + 11s)) << "a role change";
+    EXPECT_TRUE(f.admit(entry(1, 1, journal_stopped), t0 + 12s));
+    EXPECT_TRUE(f.admit(entry(1, 1, journal_stopped), t0 + 12s)) << "events always pass";
+    EXPECT_TRUE(f.admit(entry(1, 1, journal_completed | journal_seeder), t0 + 13s));
+    EXPECT_FALSE(f.admit(entry(1, 1, 0), t0 + 59s));
+    EXPECT_TRUE(f.admit(entry(1, 1, 0), t0 + 61s)) << "a new window";
+    EXPECT_FALSE(f.admit(entry(1, 1, 0), t0 + 62s));
+    f.clear();
+    EXPECT_TRUE(f.admit(entry(1, 1, 0), t0 + 63s)) << "cleared after a reconnect";
+    std::vector<journal_entry> batch{entry(3, 1, 0), entry(3, 1, 0), entry(3, 2, 0), entry(3, 1, journal_stopped)};
+    f.filter(batch, t0 + 64s);
+    ASSERT_EQ(batch.size(), 3U);
+    EXPECT_EQ(batch[1].endpoint[3], 2);
+    EXPECT_EQ(batch[2].flags, journal_stopped);
+}
+
 }  // namespace
 }  // namespace minibit::tracker
