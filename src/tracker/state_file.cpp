@@ -162,9 +162,14 @@ result<state_header> read_state_header(std::span<const std::uint8_t> bytes) {
         return fail(state_errc::bad_version, "format version " + std::to_string(v) + ", expected " +
                                                  std::to_string(state_format_version), 8);
     }
+    // Unix milliseconds up to the year 2100: a damaged value must not overflow the clock's
+    // nanoseconds.
+    const auto written_ms = get<std::int64_t>(bytes.data() + 16);
+    if (written_ms < 0 || written_ms > 4102444800000) {
+        return fail(state_errc::bad_record, "write time out of range", 16);
+    }
     state_header h;
-    h.written = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(get<std::int64_t>(bytes.data() + 16)));
+    h.written = std::chrono::system_clock::time_point(std::chrono::milliseconds(written_ms));
     h.peer_timeout = seconds(static_cast<std::int64_t>(get<std::uint64_t>(bytes.data() + 24)));
     h.swarms = get<std::uint64_t>(bytes.data() + 32);
     h.peers = get<std::uint64_t>(bytes.data() + 40);
