@@ -170,10 +170,17 @@ bvalue build_root(bvalue info, const create_options& o) {
         root.insert("announce", bvalue(o.trackers.front()));
     }
     if (o.trackers.size() > 1) {
-        // BEP 12: one tracker per tier, in the order given.
+        // BEP 12: one tracker per tier in the order given (a client falls back tier by tier),
+        // or all in one tier (a client uses whichever answers and keeps it first).
         bvalue tiers = bvalue::make_list();
-        for (const auto& t : o.trackers) {
-            tiers.push_back(bvalue(bvalue::list_type{bvalue(t)}));
+        if (o.one_tier) {
+            bvalue tier = bvalue::make_list();
+            for (const auto& t : o.trackers) tier.push_back(bvalue(t));
+            tiers.push_back(std::move(tier));
+        } else {
+            for (const auto& t : o.trackers) {
+                tiers.push_back(bvalue(bvalue::list_type{bvalue(t)}));
+            }
         }
         root.insert("announce-list", std::move(tiers));
     }

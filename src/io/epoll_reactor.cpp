@@ -12,7 +12,7 @@
 namespace minibit::io {
 namespace {
 
-enum class ev_kind : std::uint32_t { wake = 0, conn = 1, listener = 2, udp = 3 };
+enum class ev_kind : std::uint32_t { wake = 0, conn = 1, listener = 2, udp = 3, watch = 4 };
 
 // epoll_event.data.u64: generation (32) | kind (4) | slot (28).
 std::uint64_t make_key(ev_kind kind, std::uint32_t slot, std::uint32_t gen) {
@@ -48,12 +48,14 @@ protected:
     void update_reading(std::uint32_t slot, conn_state& c) override { set_interest(slot, c); }
     void flush(std::uint32_t slot, conn_state& c) override;
     void begin_close(std::uint32_t slot, conn_state& c) override;
+    result<void> watch_changed(std::uint32_t slot, watch_state& w) override;
 
 private:
     void set_interest(std::uint32_t slot, conn_state& c);
     void on_conn_event(std::uint32_t slot, std::uint32_t gen, std::uint32_t events);
     void on_connect_done(std::uint32_t slot, conn_state& c);
     void read_ready(std::uint32_t slot, std::uint64_t id);
+    void on_watch_event(std::uint32_t slot, std::uint32_t gen, std::uint32_t events);
 
     int epfd_;
     std::array<epoll_event, 256> events_{};
@@ -90,6 +92,9 @@ result<void> epoll_reactor::wait(std::optional<clock::duration> timeout) {
             break;
         case ev_kind::udp:
             drain_udp(slot);
+            break;
+        case ev_kind::watch:
+            on_watch_event(slot, gen, events);
             break;
         }
     }
@@ -237,6 +242,37 @@ void epoll_reactor::connect(const address& addr, connect_fn on_connected) {
     c->on_connected = std::move(on_connected);
     // Writable means connected (or failed, per SO_ERROR), also when connect finished at once.
     set_interest(slot, *c);
+}
+
+result<void> epoll_reactor::watch_changed(std::uint32_t slot, watch_state& w) {
+    std::uint32_t want = 0;
+    if (has(w.interest, fd_interest::read)) want |= EPOLLIN;
+    if (has(w.interest, fd_interest::write)) want |= EPOLLOUT;
+    if (want == 0) {
+        // Out of the set: epoll reports ERR/HUP even for an empty mask, which would spin.
+        if (w.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, w.fd, nullptr);
+        w.registered = false;
+        if (w.closing) watches_.release(slot);
+        return {};
+    }
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = make_key(ev_kind::watch, slot, w.generation);
+    if (::epoll_ctl(epfd_, w.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w.fd, &ev) != 0) {
+        return std::unexpected(errno_error(errno, "epoll_ctl (watch_fd)"));
+    }
+    w.registered = true;
+    return {};
+}
+
+void epoll_reactor::on_watch_event(std::uint32_t slot, std::uint32_t gen, std::uint32_t events) {
+    const watch_state* w = watches_.find(watches_.make_id(slot, gen));
+    if (w == nullptr) return;
+    fd_interest ready = fd_interest::none;
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0U) ready = fd_interest::read_write;
+    if ((events & EPOLLIN) != 0U) ready = ready | fd_interest::read;
+    if ((events & EPOLLOUT) != 0U) ready = ready | fd_interest::write;
+    watch_ready(slot, ready);
 }
 
 result<listener_id> epoll_reactor::listen(const address& addr, listen_options options,

@@ -59,6 +59,7 @@ T* slot_table<T>::at(std::uint32_t slot) const {
 
 template class slot_table<conn_state>;
 template class slot_table<sock_state>;
+template class slot_table<watch_state>;
 
 namespace {
 

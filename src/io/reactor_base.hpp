@@ -63,6 +63,18 @@ struct sock_state {
     std::uint64_t drained_turn = 0;   // UDP: the loop turn that last read it (one share per turn)
 };
 
+/// A descriptor watched for its owner (watch_fd); the fd is never ours to close.
+struct watch_state {
+    int fd = -1;
+    std::uint32_t generation = 0;
+    fd_interest interest = fd_interest::none;
+    bool closing = false;                  // unwatched; the slot waits for its ops (io_uring)
+    bool registered = false;               // epoll only: fd is in the epoll set
+    std::uint32_t armed_events = 0;        // io_uring only: poll mask in flight, 0 = none armed
+    int ops_in_flight = 0;                 // io_uring only: poll, update and remove ops
+    ready_fn on_ready;
+};
+
 /// A table of heap slots addressed by (slot, generation) ids.
 template <class T>
 class slot_table {
@@ -124,6 +136,9 @@ public:
     result<address> local_address(listener_id id) const override;
     result<address> local_address(udp_id id) const override;
     result<void> send_to(udp_id id, std::span<const std::byte> bytes, const address& to) override;
+    result<watch_id> watch_fd(int fd, fd_interest interest, ready_fn on_ready) override;
+    result<void> set_interest(watch_id id, fd_interest interest) override;
+    void unwatch_fd(watch_id id) override;
 
 protected:
     /// The back ends call this as soon as their wait returns, before dispatching, so handlers
@@ -137,6 +152,13 @@ protected:
     virtual void flush(std::uint32_t slot, conn_state& c) = 0;
     /// Starts tearing a connection down; the back end calls finish_close() when drained.
     virtual void begin_close(std::uint32_t slot, conn_state& c) = 0;
+    /// A watch was added, changed its interest or was unwatched (closing): make the kernel
+    /// wait for what it wants now; release the slot once nothing of it is in flight. An error
+    /// leaves the slot to the caller.
+    virtual result<void> watch_changed(std::uint32_t slot, watch_state& w) = 0;
+
+    /// Calls a watch's on_ready with `ready` masked by its interest, unless it went away.
+    void watch_ready(std::uint32_t slot, fd_interest ready);
 
     /// Checked builds: aborts when called off the thread that created the reactor.
     void assert_owner() const {
@@ -170,6 +192,7 @@ protected:
     slot_table<conn_state> conns_;
     slot_table<sock_state> listeners_;
     slot_table<sock_state> udps_;
+    slot_table<watch_state> watches_;
     std::vector<std::byte> scratch_;   // epoll receive buffer and UDP datagram buffer
     reactor_options options_;
 

@@ -4,8 +4,15 @@
 #include <memory>
 #include <random>
 
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
 #include "http_front.hpp"
 #include "minibit/io/port_owner.hpp"
+#include "redis_store.hpp"
+#include "minibit/tracker/state_saver.hpp"
+#include "store_journal.hpp"
 #include "udp_front.hpp"
 
 namespace minibit::tracker {
@@ -45,6 +52,9 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     const server_config& config, std::shared_ptr<const info_hash_filter> filter) {
     if (auto v = config.service.validate(); !v) return std::unexpected(std::move(v.error()));
     if (!config.http && !config.udp) return fail(tracker_errc::bad_config, "both HTTP and UDP are off");
+    if (config.state_file && config.state_interval.count() <= 0) {
+        return fail(tracker_errc::bad_config, "the state interval must be positive");
+    }
     const auto& h = config.http_front;
     if (h.idle_timeout.count() <= 0 || h.request_timeout.count() <= 0 || h.max_connections == 0) {
         return fail(tracker_errc::bad_config, "HTTP timeouts and max connections must be positive");
@@ -57,6 +67,8 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
                                                        connection_id_issuer::random());
     if (filter) self->service_->set_filter(std::move(filter));
     self->service_->set_start(steady_seconds());
+    self->load_state_file();
+    if (auto st = self->prepare_store(); !st) return std::unexpected(std::move(st.error()));
     const unsigned n = config.threads != 0 ? config.threads
                                            : std::max(1U, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) self->threads_.push_back(std::make_unique<per_thread>());
@@ -72,6 +84,12 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
         t.reactor = &r;
         t.http = std::make_unique<http_front>(r, *raw->service_, per_front);
         t.udp = std::make_unique<udp_front>(r, *raw->service_);
+        if (index == 0 && raw->journal_) {
+            raw->store_ = std::make_unique<redis_store>(r, *raw->service_, *raw->journal_,
+                                                        *raw->config_.store,
+                                                        raw->config_.service.table.peer_timeout);
+            raw->store_->start();
+        }
         raw->schedule_tick(index);
     });
     if (!runner) return std::unexpected(std::move(runner.error()));
@@ -82,7 +100,63 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
         self->join();
         return std::unexpected(std::move(b.error()));
     }
+    if (self->saver_) self->saver_->start();
     return self;
+}
+
+void tracker_server::load_state_file() {
+    if (!config_.state_file) return;
+    const auto& path = *config_.state_file;
+    const auto timeout = config_.service.table.peer_timeout;
+    saver_ = std::make_unique<state_saver>(*service_, path, config_.state_interval, timeout);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        spdlog::info("state: no {} yet; starting empty", path.string());
+        return;
+    }
+    const auto t = std::chrono::steady_clock::now();
+    auto r = load_state(*service_, path, timeout);
+    if (!r) {
+        // A bad file must not keep the tracker down: it starts empty and overwrites it later.
+        spdlog::warn("state: ignoring {}: {}; starting empty", path.string(), r.error().message());
+        return;
+    }
+    spdlog::info("state: loaded {} peers of {} swarms from {} in {} ms ({} expired, {} refused)",
+                 r->loaded, r->header.swarms, path.string(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - t).count(),
+                 r->expired, r->refused);
+}
+
+result<void> tracker_server::prepare_store() {
+    if (!config_.store) return {};
+    if (auto v = config_.store->validate(); !v) return v;
+    // Resolved here, once, on the starting thread: hiredis would block a reactor in
+    // getaddrinfo on every connect.
+    auto resolved = config_.store->address.resolve();
+    if (!resolved) return std::unexpected(std::move(resolved.error()));
+    config_.store->address = std::move(*resolved);
+    // hiredis writes with write(2): a peer that closed must cost an EPIPE, not the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    journal_ = std::make_unique<store_journal>(service_->shard_count(),
+                                               config_.store->max_journal_per_shard);
+    service_->set_journal(journal_.get());
+    return {};
+}
+
+result<void> tracker_server::save_state() {
+    if (!saver_) return {};
+    saver_->stop();
+    auto r = saver_->save();
+    if (!r) {
+        spdlog::error("state: cannot save {}: {}", config_.state_file->string(), r.error().message());
+        return std::unexpected(std::move(r.error()));
+    }
+    spdlog::info("state: saved {} peers of {} swarms to {} ({} bytes; encode {} us, longest "
+                 "shard lock {} us, write {} us)",
+                 r->peers, r->swarms, config_.state_file->string(), r->bytes, r->encode.count(),
+                 r->longest_hold.count(), r->write.count());
+    return {};
 }
 
 result<void> tracker_server::bind_all() {
@@ -163,6 +237,7 @@ void tracker_server::stop() {
     // Stop accepting and close connections on each thread, then end the loops.
     for (unsigned i = 0; i < threads_.size(); ++i) {
         runner_->post(i, [this, i] {
+            if (i == 0 && store_) store_->shutdown();   // writes its last batch, then closes
             threads_[i]->http->shutdown();
             threads_[i]->udp->shutdown();
             // Give queued answers a moment to flush before the loop ends.
@@ -174,14 +249,18 @@ void tracker_server::stop() {
 
 void tracker_server::join() {
     if (runner_) runner_->join();
+    // A store whose shutdown never ran (the loop ended first) lets go without its reactor.
+    if (store_) store_->abandon();
 }
 
 tracker_server::~tracker_server() {
+    if (saver_) saver_->stop();
     if (runner_) {
         stop();
         runner_->stop();
         runner_->join();
         runner_.reset();
+        if (store_) store_->abandon();
     }
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "store_journal.hpp"
+
 namespace minibit::tracker {
 namespace {
 
@@ -140,6 +142,7 @@ http_reply tracker_service::http_announce(std::string_view query, const io::addr
     {
         const std::lock_guard lock(locks_[id.get()]);
         counts = table_.shard(id).announce(in, now, out.peers4, out.peers6);
+        if (journal_ != nullptr && counts) journal_->record(id, in);
     }
     if (!counts) return http_failure(error_kind::table_full, counts.error().reason);
     out.interval = static_cast<std::uint32_t>(config_.interval.count());
@@ -226,6 +229,7 @@ void tracker_service::udp_announce(const wire::udp_announce_request& a, const io
     {
         const std::lock_guard lock(locks_[id.get()]);
         counts = table_.shard(id).announce(in, now, v6 ? other : out.peers, v6 ? out.peers : other);
+        if (journal_ != nullptr && counts) journal_->record(id, in);
     }
     if (!counts) {
         stats_.count(error_kind::table_full);

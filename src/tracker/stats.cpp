@@ -18,6 +18,51 @@ std::string_view to_string(error_kind kind) {
     return names[static_cast<std::size_t>(kind)];
 }
 
+std::string_view to_string(store_state s) {
+    static constexpr std::array<std::string_view, 5> names{"off", "connecting", "syncing", "up",
+                                                           "down"};
+    return names[static_cast<std::size_t>(s)];
+}
+
+namespace {
+
+std::uint64_t load(const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); }
+
+/// The "store" object of /stats.
+nlohmann::ordered_json store_json(const store_counters& c) {
+    return {{"state", std::string(to_string(c.state.load(std::memory_order_relaxed)))},
+            {"outages", load(c.outages)},
+            {"resyncs", load(c.resyncs)},
+            {"batches", load(c.batches)},
+            {"written", load(c.written)},
+            {"repeats", load(c.repeats)},
+            {"last_batch", load(c.last_batch)},
+            {"max_batch", load(c.max_batch)},
+            {"merged", load(c.merged)},
+            {"pulled", load(c.pulled)},
+            {"errors", load(c.errors)}};
+}
+
+/// The minibit_tracker_store_* metrics.
+std::string store_prometheus(const store_counters& c) {
+    const store_state st = c.state.load(std::memory_order_relaxed);
+    return fmt::format(
+        "# HELP minibit_tracker_store_up 1 while the shared store is reachable and in sync.\n"
+        "# TYPE minibit_tracker_store_up gauge\nminibit_tracker_store_up {}\n"
+        "# HELP minibit_tracker_store_outages_total Times the shared store became unreachable.\n"
+        "# TYPE minibit_tracker_store_outages_total counter\nminibit_tracker_store_outages_total {}\n"
+        "# HELP minibit_tracker_store_written_total Announces written through to the store.\n"
+        "# TYPE minibit_tracker_store_written_total counter\nminibit_tracker_store_written_total {}\n"
+        "# HELP minibit_tracker_store_batches_total Write-through batches sent.\n"
+        "# TYPE minibit_tracker_store_batches_total counter\nminibit_tracker_store_batches_total {}\n"
+        "# HELP minibit_tracker_store_merged_total Other instances' announces applied.\n"
+        "# TYPE minibit_tracker_store_merged_total counter\nminibit_tracker_store_merged_total {}\n",
+        st == store_state::up ? 1 : 0, load(c.outages), load(c.written), load(c.batches),
+        load(c.merged));
+}
+
+}  // namespace
+
 void tracker_stats::tick(std::chrono::steady_clock::time_point now) {
     const auto elapsed_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_).count();
@@ -59,6 +104,9 @@ std::string tracker_stats::to_json(const table_totals& t, std::chrono::seconds u
             errors_[e].load(std::memory_order_relaxed);
     }
     out["errors"] = std::move(errors);
+    if (store_.state.load(std::memory_order_relaxed) != store_state::off) {
+        out["store"] = store_json(store_);
+    }
     return out.dump() + "\n";
 }
 
@@ -89,6 +137,9 @@ std::string tracker_stats::to_prometheus(const table_totals& t, std::chrono::sec
         out += fmt::format("minibit_tracker_errors_total{{kind=\"{}\"}} {}\n",
                            to_string(static_cast<error_kind>(e)),
                            errors_[e].load(std::memory_order_relaxed));
+    }
+    if (store_.state.load(std::memory_order_relaxed) != store_state::off) {
+        out += store_prometheus(store_);
     }
     return out;
 }

@@ -10,7 +10,7 @@ namespace {
 
 // A peer's stamp counts 8-second ticks modulo 32767 (see peer_list.hpp): ages stay exact up to
 // ~72 h; the timeout may be at most half of that, so a late sweep still sees a true age.
-constexpr std::int64_t seconds_per_tick = 8;
+constexpr std::int64_t seconds_per_tick = stamp_tick_seconds;
 constexpr std::int64_t max_timeout_seconds = stamp_period / 2 * seconds_per_tick;
 /// -Dinvariants=full: shards up to this many peers and swarms are checked whole after each
 /// announce and expiry; in bigger ones an announce checks the swarm it touched if that one is

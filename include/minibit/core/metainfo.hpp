@@ -79,6 +79,7 @@ struct metainfo_limits {
 /// What to put in a new torrent.
 struct create_options {
     std::vector<std::string> trackers;         ///< first is `announce`; more than one adds announce-list
+    bool one_tier = false;                     ///< all trackers in one BEP 12 tier (else one each)
     std::uint64_t piece_length = 0;            ///< 0: choose from `piece_count` or automatically
     std::uint32_t piece_count = 0;             ///< desired piece count (used when piece_length is 0)
     std::string comment;

@@ -34,6 +34,20 @@ using conn_id = strong_index<struct conn_id_tag, std::uint64_t>;
 using listener_id = strong_index<struct listener_id_tag, std::uint64_t>;
 using udp_id = strong_index<struct udp_id_tag, std::uint64_t>;
 using timer_id = strong_index<struct timer_id_tag, std::uint64_t>;
+using watch_id = strong_index<struct watch_id_tag, std::uint64_t>;
+
+/// What a watched descriptor waits for, or is ready for: a bit set.
+enum class fd_interest : std::uint8_t { none = 0, read = 1, write = 2, read_write = 3 };
+[[nodiscard]] constexpr fd_interest operator|(fd_interest a, fd_interest b) {
+    return static_cast<fd_interest>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
+}
+[[nodiscard]] constexpr fd_interest operator&(fd_interest a, fd_interest b) {
+    return static_cast<fd_interest>(static_cast<std::uint8_t>(a) & static_cast<std::uint8_t>(b));
+}
+/// True when `set` holds every bit of `bits` (and bits is not none).
+[[nodiscard]] constexpr bool has(fd_interest set, fd_interest bits) {
+    return bits != fd_interest::none && (set & bits) == bits;
+}
 
 enum class reuse_port { no, yes };
 /// abort: drop unsent data now; after_flush: send what is queued, then close.
@@ -95,6 +109,8 @@ using accept_fn = std::function<void(connection, const address& peer)>;
 using connect_fn = std::function<void(result<connection>)>;
 using datagram_fn = std::function<void(std::span<const std::byte>, const address& from)>;
 using task_fn = std::function<void()>;
+/// Called with what a watched descriptor is ready for (never none, always within its interest).
+using ready_fn = std::function<void(fd_interest ready)>;
 
 struct conn_handlers {
     data_fn on_data;
@@ -171,6 +187,19 @@ public:
                                                const address& to) = 0;
     /// Closes a UDP socket.
     virtual void close_udp(udp_id id) = 0;
+
+    /// Watches a descriptor that the caller owns (another library's socket, a pipe) for
+    /// readiness, level-triggered: `on_ready` runs on this thread whenever the descriptor is
+    /// ready for something in `interest`, again after each call while it stays ready. An error
+    /// or hang-up reports as ready for the whole interest, so the caller's own I/O sees it.
+    /// Both back ends implement it; a wrapping reactor that does not refuses (io_errc::unavailable).
+    [[nodiscard]] virtual result<watch_id> watch_fd(int fd, fd_interest interest,
+                                                    ready_fn on_ready);
+    /// Changes what a watch waits for; none pauses it until changed again.
+    [[nodiscard]] virtual result<void> set_interest(watch_id id, fd_interest interest);
+    /// Ends a watch: on_ready never runs again, even when called from inside on_ready. The
+    /// descriptor stays open; close it after this call, never before.
+    virtual void unwatch_fd(watch_id id);
 };
 
 /// Creates a reactor for the calling thread; auto_select tries io_uring, then falls back to epoll

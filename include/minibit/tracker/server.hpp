@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/runner.hpp"
 #include "minibit/tracker/service.hpp"
+#include "minibit/tracker/store.hpp"
 #include "minibit/wire/http_head.hpp"
 
 namespace minibit::tracker {
@@ -41,10 +43,19 @@ struct server_config {
     http_front_config http_front;
     /// io::reactor_options::batch_wait of every reactor thread (0: wake on every event).
     std::chrono::microseconds batch_wait{0};
+    /// The state file (flag --state-file): loaded at start (a bad one is logged and ignored),
+    /// written every state_interval and by save_state().
+    std::optional<std::filesystem::path> state_file;
+    std::chrono::seconds state_interval{30};
+    /// The shared store (flag --store): several instances share their swarms through Redis.
+    std::optional<store_config> store;
 };
 
 class http_front;
 class udp_front;
+class state_saver;
+class store_journal;
+class redis_store;
 
 /// A started tracker; the destructor stops and joins it.
 class tracker_server {
@@ -68,15 +79,23 @@ public:
     void stop();
     /// Waits for the threads to end.
     void join();
+    /// Writes the state file now (after join(): the final snapshot of a stopping tracker) and
+    /// logs what it cost; a no-op without a state file.
+    [[nodiscard]] result<void> save_state();
 
 private:
     struct per_thread;
     tracker_server() = default;
     [[nodiscard]] result<void> bind_all();
     void schedule_tick(unsigned index);
+    void load_state_file();
+    [[nodiscard]] result<void> prepare_store();
 
     server_config config_;
     std::unique_ptr<tracker_service> service_;
+    std::unique_ptr<state_saver> saver_;
+    std::unique_ptr<store_journal> journal_;   ///< the store's write-through, if any
+    std::unique_ptr<redis_store> store_;       ///< lives on thread 0, if any
     std::vector<std::unique_ptr<per_thread>> threads_;
     std::unique_ptr<io::runner> runner_;
     std::optional<io::address> http_bound_;

@@ -42,6 +42,8 @@ struct http_reply {
     std::string body;
 };
 
+class store_journal;
+
 /// The shared request handler of every front end.
 class tracker_service {
 public:
@@ -65,6 +67,21 @@ public:
     /// Sets the time /stats reports uptime from.
     void set_start(std::chrono::seconds start) { start_ = start; }
 
+    // ---- state files and the shared store ----
+    /// Number of shards of the table.
+    [[nodiscard]] std::uint32_t shard_count() const { return table_.shard_count(); }
+    /// The shard that owns an info hash.
+    [[nodiscard]] shard_id shard_of(const info_hash& hash) const { return table_.shard_of(hash); }
+    /// Runs fn(swarm_shard&) on shard `id` under its lock; any thread.
+    template <class Fn>
+    decltype(auto) with_shard(shard_id id, Fn&& fn) {
+        const std::lock_guard lock(locks_[id.get()]);
+        return fn(table_.shard(id));
+    }
+    /// Makes every announce journal itself into `journal` (set before the front ends start; it
+    /// must outlive them). Without one, the announce path pays a single null check.
+    void set_journal(store_journal* journal) { journal_ = journal; }
+
 private:
     http_reply http_announce(std::string_view query, const io::address& peer,
                              std::chrono::seconds now);
@@ -83,6 +100,7 @@ private:
     std::atomic<std::shared_ptr<const info_hash_filter>> filter_;
     tracker_stats stats_;
     std::chrono::seconds start_{0};
+    store_journal* journal_ = nullptr;   ///< the shared store's write-through, if any
 };
 
 }  // namespace minibit::tracker

@@ -35,6 +35,27 @@ struct table_totals {
     std::uint64_t seeders = 0;
 };
 
+/// The shared store's connection as /stats and /metrics show it.
+enum class store_state : std::uint8_t { off, connecting, syncing, up, down };
+/// Name of a store state as shown in /stats.
+[[nodiscard]] std::string_view to_string(store_state s);
+
+/// The shared store's figures: written by the store's reactor thread, read by any (relaxed:
+/// each is independent and readers only need recent values).
+struct store_counters {
+    std::atomic<store_state> state{store_state::off};
+    std::atomic<std::uint64_t> outages{0};      ///< times the store became unreachable
+    std::atomic<std::uint64_t> resyncs{0};      ///< whole-table pushes and pulls
+    std::atomic<std::uint64_t> batches{0};      ///< write-through batches sent
+    std::atomic<std::uint64_t> written{0};      ///< announces written through
+    std::atomic<std::uint64_t> repeats{0};      ///< re-announces not written (rewrite_window)
+    std::atomic<std::uint64_t> last_batch{0};   ///< announces in the last batch
+    std::atomic<std::uint64_t> max_batch{0};    ///< announces in the largest batch
+    std::atomic<std::uint64_t> merged{0};       ///< other instances' announces applied here
+    std::atomic<std::uint64_t> pulled{0};       ///< peers read by resynchronisations
+    std::atomic<std::uint64_t> errors{0};       ///< error replies from the store
+};
+
 /// Process-wide request and error counters.
 class tracker_stats {
 public:
@@ -66,6 +87,9 @@ public:
     [[nodiscard]] std::string to_json(const table_totals& t, std::chrono::seconds uptime) const;
     /// The /metrics body (Prometheus text exposition format 0.0.4).
     [[nodiscard]] std::string to_prometheus(const table_totals& t, std::chrono::seconds uptime) const;
+    /// The shared store's figures (state off when there is none).
+    [[nodiscard]] store_counters& store() { return store_; }
+    [[nodiscard]] const store_counters& store() const { return store_; }
 
 private:
     static constexpr std::size_t slots = protocol_count * request_kind_count;
@@ -80,6 +104,7 @@ private:
     std::array<std::atomic<std::uint64_t>, slots> rate_milli_{};
     std::array<std::uint64_t, slots> last_{};
     std::chrono::steady_clock::time_point last_tick_{};
+    store_counters store_;
 };
 
 }  // namespace minibit::tracker

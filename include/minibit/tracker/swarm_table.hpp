@@ -29,6 +29,9 @@ enum class tracker_errc {
 };
 [[nodiscard]] constexpr std::string_view error_domain(tracker_errc) { return "tracker"; }
 
+/// A peer's stamp counts ticks of this many seconds (peer_list.hpp: 15-bit stamps).
+inline constexpr std::int64_t stamp_tick_seconds = 8;
+
 /// Tunables of the table; validate() checks them.
 struct table_config {
     std::chrono::seconds peer_timeout{2 * 1800 + 60};  ///< silent peers expire after this
@@ -81,6 +84,14 @@ struct swarm {
     }
 };
 
+/// A peer learnt from outside the announce path (a state file, another tracker instance through
+/// the shared store): where it is, its role, and how long ago it last announced.
+struct peer_entry {
+    peer_address peer;
+    bool seeder = false;
+    std::chrono::seconds age{0};
+};
+
 /// One shard: the swarms whose info hash maps here. Single-threaded.
 class swarm_shard {
 public:
@@ -108,6 +119,24 @@ public:
     /// shards up to 1024 peers and swarms, else a small swarm an announce touched).
     void check_invariants() const;
 
+    // ---- state files and the shared store (swarm_merge.cpp) ----
+    /// Adds a peer learnt elsewhere, or refreshes it unless the shard's own record is newer
+    /// (a tie, within one 8-second tick, goes to the incoming record). Entries older than the
+    /// peer timeout are ignored. Counts no announce and no completed download.
+    [[nodiscard]] result<void> merge(const info_hash& hash, const peer_entry& e,
+                                     std::chrono::seconds now);
+    /// Removes a peer that stopped elsewhere (a no-op when unknown).
+    void forget(const info_hash& hash, const peer_address& p);
+    /// Adds to a known swarm's completed-download counter.
+    void add_downloaded(const info_hash& hash, std::uint32_t n);
+    /// How long ago a record of this shard last announced, to the 8-second tick.
+    [[nodiscard]] static std::chrono::seconds age_of(std::uint16_t stamp, std::chrono::seconds now);
+    /// Calls fn(hash, swarm) for every swarm, in storage order.
+    template <class Fn>
+    void for_each_swarm(Fn&& fn) const {
+        for (const entry& e : swarms_) fn(e.hash, e.peers);
+    }
+
 private:
     struct entry {
         info_hash hash;
@@ -121,6 +150,10 @@ private:
     template <std::size_t N>
     std::size_t expire_list(swarm& s, peer_list<N>& list, std::uint16_t stamp);
     void drop_swarm(std::size_t i);
+    [[nodiscard]] result<swarm*> find_or_add(const info_hash& hash);
+    template <std::size_t N>
+    void merge_into(swarm& s, peer_list<N>& list, const std::array<std::uint8_t, N>& ep,
+                    bool seeder, std::uint16_t stamp, std::chrono::seconds now);
 
     table_config config_;
     fast_rng rng_;

@@ -20,11 +20,13 @@ using minibit::apps::usage_error;
 constexpr std::string_view usage_text = R"(usage: minibit-peer COMMAND ...
 
 commands:
-  create PATH --tracker URL [--tracker URL...] [--piece-size BYTES | --pieces N]
+  create PATH --tracker URL [--tracker URL...] [--one-tier] [--piece-size BYTES | --pieces N]
          [--comment TEXT] [--private] [-o OUT.torrent]
       Hash a file or a folder (multi-file torrent) and write a .torrent file
       (default: PATH's name + .torrent in the current folder). Prints the info hash
-      in hex as the last line.
+      in hex as the last line. Several trackers form one tier each (BEP 12: tried in
+      order); --one-tier puts them in one tier (trackers sharing a swarm: a client
+      keeps the first that answers and moves on when it fails).
   info FILE.torrent
       Print the torrent's name, total size, piece length, piece count, files,
       trackers and info hash.
@@ -55,7 +57,7 @@ int cmd_create(int argc, char** argv) {
     std::vector<char*> ptrs;
     for (auto& a : args) ptrs.push_back(a.data());
     const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2,
-                  {"tracker", "piece-size", "pieces", "output", "comment"}, {"private"});
+                  {"tracker", "piece-size", "pieces", "output", "comment"}, {"private", "one-tier"});
     if (f.positional().size() != 1) throw usage_error("create needs exactly one PATH");
     if (f.has("piece-size") && f.has("pieces")) {
         throw usage_error("give --piece-size or --pieces, not both");
@@ -67,6 +69,7 @@ int cmd_create(int argc, char** argv) {
     opts.piece_count = static_cast<std::uint32_t>(f.get_uint("pieces", 1, 1U << 24U).value_or(0));
     opts.comment = f.get("comment").value_or("");
     opts.is_private = f.has("private");
+    opts.one_tier = f.has("one-tier");
 
     const std::filesystem::path source = f.positional()[0];
     auto bytes = minibit::create_torrent(source, opts);

@@ -45,6 +45,16 @@ constexpr const char* usage = R"(usage: minibit-tracker [flags]
                         100000; also raise the file limit, ulimit -n)
   --allow-list FILE     serve only the info hashes in FILE (40 hex digits per line); SIGHUP reloads
   --deny-list FILE      refuse the info hashes in FILE; SIGHUP reloads
+  --state-file PATH     keep the swarms across restarts: loaded at start (a damaged file is
+                        logged and ignored), written atomically every --state-interval and on
+                        SIGTERM/SIGINT (default: none)
+  --state-interval S    seconds between two writes of the state file (default 30)
+  --store URL           share the swarms with every tracker on the same Redis:
+                        redis://HOST:PORT[/DB] or unix:///PATH/redis.sock[?db=N]; each
+                        instance answers from its own table, writes announces through in
+                        batches and merges the others' (a name is resolved once, at start)
+  --store-flush-ms MS   write announces through at least every MS ms (default 50)
+  --store-refresh-ms MS read the other instances' announces every MS ms (default 500)
   --help                print this text
 
 Peers that stop announcing expire after 2 x interval + 60 s. SIGTERM or SIGINT stops the tracker.
@@ -106,6 +116,20 @@ void apply(options& o, const std::string& flag, const std::string& v) {
         o.list_file = v;
         o.list_mode = flag == "--allow-list" ? tracker::filter_mode::allow_listed
                                              : tracker::filter_mode::deny_listed;
+    } else if (flag == "--state-file") {
+        if (v.empty()) throw usage_error("--state-file: expected a path");
+        o.server.state_file = v;
+    } else if (flag == "--store") {
+        auto a = tracker::store_address::parse(v);
+        if (!a) throw usage_error("--store: " + a.error().message());
+        if (!o.server.store) o.server.store.emplace();
+        o.server.store->address = *a;
+    } else if (flag == "--store-flush-ms" || flag == "--store-refresh-ms") {
+        if (!o.server.store) o.server.store.emplace();
+        const auto ms = std::chrono::milliseconds(to_uint(flag, v, 1, 60000));
+        (flag == "--store-flush-ms" ? o.server.store->flush_interval : o.server.store->refresh_interval) = ms;
+    } else if (flag == "--state-interval") {
+        o.server.state_interval = std::chrono::seconds(to_uint(flag, v, 1, 86400));
     } else {
         throw usage_error("unknown flag " + flag + " (see --help)");
     }
@@ -133,6 +157,12 @@ options parse(int argc, char** argv) {
         apply(o, flag, value);
     }
     if (!o.server.http && !o.server.udp) throw usage_error("--http and --udp are both off");
+    if (o.server.store && o.server.store->address.host.empty() && o.server.store->address.path.empty()) {
+        throw usage_error("--store-flush-ms and --store-refresh-ms need --store");
+    }
+    if (o.server.store) {
+        if (auto v = o.server.store->validate(); !v) throw usage_error(v.error().reason);
+    }
     auto& svc = o.server.service;
     svc.table.peer_timeout = 2 * svc.interval + std::chrono::seconds(60);
     svc.table.default_numwant = std::min<std::uint32_t>(50, svc.table.max_numwant);
@@ -185,7 +215,8 @@ int serve(const options& o, const sigset_t& signals) {
     spdlog::info("minibit-tracker: stopping");
     s.stop();
     s.join();
-    return 0;
+    // The last snapshot, after the reactors stopped: no announce is lost between the two.
+    return s.save_state() ? 0 : 1;
 }
 
 }  // namespace

@@ -379,6 +379,20 @@ TEST_F(CreateTorrent, NestedFolderRoundTripsInSortedOrderSkippingSymlinks) {
     EXPECT_EQ(m.announce_list, tiers);
 }
 
+TEST_F(CreateTorrent, OneTierPutsEveryTrackerInOneTierInTheOrderGiven) {
+    const fs::path file = write("tier.bin", pattern(40000, 11));
+    create_options o;
+    o.trackers = {"http://127.0.0.1:1/announce", "http://127.0.0.1:2/announce"};
+    o.one_tier = true;
+    const auto t = create_torrent(file, o);
+    ASSERT_TRUE(t.has_value()) << t.error().message();
+    const metainfo m = parse_and_verify(*t, file);
+    EXPECT_EQ(m.announce, "http://127.0.0.1:1/announce");
+    const std::vector<std::vector<std::string>> tiers{
+        {"http://127.0.0.1:1/announce", "http://127.0.0.1:2/announce"}};
+    EXPECT_EQ(m.announce_list, tiers);
+}
+
 TEST_F(CreateTorrent, PieceCountGivesCeilOfTotalOverCount) {
     const fs::path file = write("mib.bin", pattern(1048576, 8));
     create_options o;
