@@ -13,7 +13,7 @@ build_dir=${MINIBIT_BUILD_DIR:-build}
 build_pkgs=(g++ meson ninja-build pkg-config liburing-dev libxxhash-dev libspdlog-dev libfmt-dev
             libgtest-dev libgmock-dev libbenchmark-dev libssl-dev)
 test_pkgs=(python3-libtorrent mktorrent transmission-cli aria2 opentracker systemd iproute2 iperf3
-           iptables)
+           iptables libnetfilter-queue-dev libmnl-dev)
 fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 
 install_packages() {
