@@ -232,16 +232,19 @@ def schedstat(pid: int) -> tuple:
 
 
 def busy_jiffies() -> tuple:
-    """(busy, total) CPU jiffies of the whole machine, from /proc/stat."""
+    """(idle seconds of all CPUs, monotonic time) now, from /proc/stat's idle and iowait."""
     with open("/proc/stat") as f:
         values = [int(x) for x in f.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    return (values[3] + values[4]) / os.sysconf("SC_CLK_TCK"), time.monotonic()
 
 
 def busy_cores(before: tuple, after: tuple) -> float:
-    """Cores the whole machine kept busy between two busy_jiffies() readings (anyone's work)."""
-    return round((after[0] - before[0]) / max(1, after[1] - before[1]) * os.cpu_count(), 2)
+    """Cores the whole machine kept busy between two busy_jiffies() readings (anyone's work).
+    From idle time rather than the user/system ticks: with a tickless kernel idle time is
+    measured exactly, while a tick-sampled count misses work that runs on a fixed grid (the
+    delay line's) between ticks."""
+    wall = max(1e-6, after[1] - before[1])
+    return round(max(0.0, os.cpu_count() - (after[0] - before[0]) / wall), 2)
 
 
 def zone_of(k: int, hosts: int, zones: int) -> int:
