@@ -14,7 +14,7 @@ build_pkgs=(g++ meson ninja-build pkg-config liburing-dev libxxhash-dev libspdlo
             libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcli11-dev nlohmann-json3-dev
             libhiredis-dev git)
 test_pkgs=(python3-libtorrent mktorrent transmission-cli aria2 opentracker systemd iproute2 iperf3
-           iptables redis-server)
+           iptables redis-server libnetfilter-queue-dev libmnl-dev)
 fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 
 install_packages() {
