@@ -62,13 +62,13 @@ bool serve_udp(int fd) {
         if (msgs[i].msg_len < 16) continue;
         const std::uint8_t* p = in[i].data();
         std::uint8_t* o = out[r].data();
-        std::memcpy(o, p + 8, 4);          // action (big-endian) of the request
-        std::memcpy(o + 4, p + 12, 4);     // transaction id
+        std::memcpy(o, p + 8, 4);       // action (big-endian) of the request
+        std::memcpy(o + 4, p + 12, 4);  // transaction id
         std::size_t len = 16;
         if (o[3] == 0) {
-            std::memset(o + 8, 0x42, 8);   // connection id
+            std::memset(o + 8, 0x42, 8);  // connection id
         } else {
-            put32(o + 8, 1800);            // interval, leechers, seeders: no peers follow
+            put32(o + 8, 1800);  // interval, leechers, seeders: no peers follow
             put32(o + 12, 0);
             put32(o + 16, 0);
             len = 20;

@@ -45,11 +45,13 @@ void BM_DecodeBody(benchmark::State& state) {
     const bool chunked = state.range(0) != 0;
     const std::size_t step = static_cast<std::size_t>(state.range(1));
     std::string body;
-    for (int i = 0; i < 16; ++i) body += chunked ? "40\r\n" + std::string(64, 'x') + "\r\n" : std::string(64, 'x');
+    for (int i = 0; i < 16; ++i)
+        body += chunked ? "40\r\n" + std::string(64, 'x') + "\r\n" : std::string(64, 'x');
     if (chunked) body += "0\r\n\r\n";
     std::string out;
     for (auto _ : state) {
-        http_body_decoder d(chunked ? body_framing::chunked : body_framing::content_length, 1024, {});
+        http_body_decoder d(chunked ? body_framing::chunked : body_framing::content_length, 1024,
+                            {});
         out.clear();
         for (std::size_t at = 0; at < body.size() && !d.done(); at += step) {
             benchmark::DoNotOptimize(d.feed(std::string_view(body).substr(at, step), out));
@@ -57,7 +59,11 @@ void BM_DecodeBody(benchmark::State& state) {
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
 }
-BENCHMARK(BM_DecodeBody)->ArgNames({"chunked", "step"})->Args({0, 4096})->Args({1, 4096})->Args({1, 1});
+BENCHMARK(BM_DecodeBody)
+    ->ArgNames({"chunked", "step"})
+    ->Args({0, 4096})
+    ->Args({1, 4096})
+    ->Args({1, 1});
 
 }  // namespace
 

@@ -69,7 +69,8 @@ struct mapping {
     std::byte* base = nullptr;
     mapping() {
         const char* dir = std::getenv("TMPDIR");
-        std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/minibit-recv-bench-XXXXXX";
+        std::string path = std::string(dir != nullptr ? dir : "/tmp") +
+                           "/minibit-recv-bench-XXXXXX";
         const int fd = ::mkstemp(path.data());
         ::unlink(path.c_str());
         (void)::posix_fallocate(fd, 0, map_bytes);

@@ -36,8 +36,8 @@ std::unique_ptr<tr::tracker_service> filled_service(std::uint32_t peers) {
     for (std::uint32_t i = 0; i < peers; ++i) {
         const info_hash h = hash_of(i / per_swarm);
         tr::peer_entry e;
-        e.peer.address = {10, static_cast<std::uint8_t>(i >> 16U), static_cast<std::uint8_t>(i >> 8U),
-                          static_cast<std::uint8_t>(i)};
+        e.peer.address = {10, static_cast<std::uint8_t>(i >> 16U),
+                          static_cast<std::uint8_t>(i >> 8U), static_cast<std::uint8_t>(i)};
         e.peer.port = static_cast<std::uint16_t>(6881 + i % 1000);
         e.seeder = i % 4 == 0;
         e.age = std::chrono::seconds(i % 1800);

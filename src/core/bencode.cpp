@@ -45,9 +45,13 @@ bool bvalue::insert(std::string key, bvalue v) {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
-unsigned digit_value(char c) { return static_cast<unsigned>(c - '0'); }
+unsigned digit_value(char c) {
+    return static_cast<unsigned>(c - '0');
+}
 
 // A list or dict under construction. The decoder keeps these on an explicit stack, so a deep
 // input costs heap (bounded by max_depth), never native stack.
@@ -63,8 +67,7 @@ struct frame {
 class decoder {
 public:
     decoder(std::string_view in, const bencode_limits& limits)
-        : in_(in), limits_(limits),
-          max_depth_(std::min(limits.max_depth, bencode_depth_cap)) {}
+        : in_(in), limits_(limits), max_depth_(std::min(limits.max_depth, bencode_depth_cap)) {}
 
     result<bvalue> run();
 

@@ -1,14 +1,16 @@
 #include "minibit/core/bitfield.hpp"
 
-#include <bit>
 #include <fmt/format.h>
+#include <bit>
 #include <stdexcept>
 
 namespace minibit {
 
 namespace {
 
-constexpr std::size_t bytes_for(std::size_t bits) { return (bits + 7) / 8; }
+constexpr std::size_t bytes_for(std::size_t bits) {
+    return (bits + 7) / 8;
+}
 
 // Mask of the bits in the last byte that belong to real pieces (BEP 3: high bit first).
 constexpr std::uint8_t last_byte_mask(std::size_t bits) {
@@ -16,7 +18,9 @@ constexpr std::uint8_t last_byte_mask(std::size_t bits) {
     return used == 0 ? std::uint8_t{0xff} : static_cast<std::uint8_t>(0xff00U >> used);
 }
 
-constexpr std::uint8_t bit_mask(std::uint32_t i) { return static_cast<std::uint8_t>(0x80U >> (i % 8)); }
+constexpr std::uint8_t bit_mask(std::uint32_t i) {
+    return static_cast<std::uint8_t>(0x80U >> (i % 8));
+}
 
 }  // namespace
 
@@ -28,12 +32,13 @@ bitfield::bitfield(std::size_t bit_count, bool all_set)
 result<bitfield> bitfield::from_wire(std::span<const std::uint8_t> bytes, std::size_t bit_count) {
     if (bytes.size() != bytes_for(bit_count)) {
         return fail(bitfield_errc::wrong_length,
-                    fmt::format("bitfield has {} bytes, {} pieces need {}", bytes.size(),
-                                bit_count, bytes_for(bit_count)));
+                    fmt::format("bitfield has {} bytes, {} pieces need {}", bytes.size(), bit_count,
+                                bytes_for(bit_count)));
     }
-    if (!bytes.empty() && (bytes.back() & static_cast<std::uint8_t>(~last_byte_mask(bit_count))) != 0) {
-        return fail(bitfield_errc::spare_bits_set, "bitfield has spare bits set past the last piece",
-                    bytes.size() - 1);
+    if (!bytes.empty() &&
+        (bytes.back() & static_cast<std::uint8_t>(~last_byte_mask(bit_count))) != 0) {
+        return fail(bitfield_errc::spare_bits_set,
+                    "bitfield has spare bits set past the last piece", bytes.size() - 1);
     }
     bitfield out;
     out.bytes_.assign(bytes.begin(), bytes.end());

@@ -23,8 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct source_file {
-    fs::path full;           // where to read it
-    fs::path rel;            // path inside the torrent (multi-file)
+    fs::path full;  // where to read it
+    fs::path rel;   // path inside the torrent (multi-file)
     std::uint64_t size = 0;
 };
 

@@ -74,7 +74,9 @@ sha1_hasher::sha1_hasher() : ctx_(EVP_MD_CTX_new()) {
     }
 }
 
-sha1_hasher::~sha1_hasher() { EVP_MD_CTX_free(ctx_); }
+sha1_hasher::~sha1_hasher() {
+    EVP_MD_CTX_free(ctx_);
+}
 
 sha1_hasher::sha1_hasher(sha1_hasher&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
 

@@ -23,7 +23,9 @@ result<std::uint16_t> parse_port(std::string_view text, std::size_t offset) {
 
 }  // namespace
 
-address::address() { storage_.ss_family = AF_UNSPEC; }
+address::address() {
+    storage_.ss_family = AF_UNSPEC;
+}
 
 result<address> address::parse(std::string_view text) {
     // An address string is short; bound it before copying into a NUL-terminated buffer.
@@ -129,8 +131,12 @@ address address::with_port(std::uint16_t new_port) const {
     return out;
 }
 
-const sockaddr* address::data() const { return reinterpret_cast<const sockaddr*>(&storage_); }
-sockaddr* address::data() { return reinterpret_cast<sockaddr*>(&storage_); }
+const sockaddr* address::data() const {
+    return reinterpret_cast<const sockaddr*>(&storage_);
+}
+sockaddr* address::data() {
+    return reinterpret_cast<sockaddr*>(&storage_);
+}
 
 bool address::operator==(const address& other) const {
     return size_ == other.size_ && std::memcmp(&storage_, &other.storage_, size_) == 0;

@@ -65,8 +65,7 @@ result<void> epoll_reactor::wait(std::optional<clock::duration> timeout) {
     int ms = -1;
     if (timeout) {
         // Round up so a timer is never woken for just before its deadline.
-        ms = static_cast<int>(
-            std::chrono::ceil<std::chrono::milliseconds>(*timeout).count());
+        ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*timeout).count());
     }
     const int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), ms);
     refresh_now();
@@ -84,18 +83,10 @@ result<void> epoll_reactor::wait(std::optional<clock::duration> timeout) {
             [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof(count));
             break;
         }
-        case ev_kind::conn:
-            on_conn_event(slot, gen, events);
-            break;
-        case ev_kind::listener:
-            accept_all(slot);
-            break;
-        case ev_kind::udp:
-            drain_udp(slot);
-            break;
-        case ev_kind::watch:
-            on_watch_event(slot, gen, events);
-            break;
+        case ev_kind::conn: on_conn_event(slot, gen, events); break;
+        case ev_kind::listener: accept_all(slot); break;
+        case ev_kind::udp: drain_udp(slot); break;
+        case ev_kind::watch: on_watch_event(slot, gen, events); break;
         }
     }
     return {};
@@ -169,7 +160,8 @@ void epoll_reactor::read_ready(std::uint32_t slot, std::uint64_t id) {
         if (c == nullptr || c->phase != conn_phase::open || c->paused) {
             return;
         }
-        const auto n = ::recv(c->fd, scratch_.data(), options_.recv_buffer_size_bytes, MSG_DONTWAIT);
+        const auto n = ::recv(c->fd, scratch_.data(), options_.recv_buffer_size_bytes,
+                              MSG_DONTWAIT);
         if (n > 0) {
             if (!deliver(slot, std::span<const std::byte>(scratch_.data(),
                                                           static_cast<std::size_t>(n)))) {
@@ -191,7 +183,7 @@ void epoll_reactor::flush(std::uint32_t slot, conn_state& c) {
     for (int i = 0; i < max_reads_per_event && !c.out.empty(); ++i) {
         const std::size_t n = c.out.gather(c.iov);
         if (n == 0) {
-            c.out.consume(0, released);   // only empty borrowed spans left
+            c.out.consume(0, released);  // only empty borrowed spans left
             continue;
         }
         msghdr msg{};

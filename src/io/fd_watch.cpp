@@ -49,7 +49,7 @@ void reactor_base::unwatch_fd(watch_id id) {
     }
     w->closing = true;
     w->interest = fd_interest::none;
-    w->on_ready = nullptr;   // may hold the caller's state: let go of it now
+    w->on_ready = nullptr;  // may hold the caller's state: let go of it now
     (void)watch_changed(static_cast<std::uint32_t>(id.get()), *w);
 }
 

@@ -56,7 +56,8 @@ table_entry entry_of(const address& a) {
     } else {
         const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.data());
         std::memcpy(e.ip.data(), &sin6->sin6_addr, 16);
-        static constexpr std::array<std::uint8_t, 12> mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static constexpr std::array<std::uint8_t, 12> mapped{0, 0, 0, 0, 0,    0,
+                                                             0, 0, 0, 0, 0xff, 0xff};
         e.v4 = std::equal(mapped.begin(), mapped.end(), e.ip.begin());
     }
     return e;
@@ -84,9 +85,11 @@ bool parse_local(std::string_view text, bool v6, table_entry& e) {
         std::memcpy(e.ip.data() + (v6 ? w * 4 : 12), &v, 4);
     }
     if (!v6) e.ip[10] = e.ip[11] = 0xff;
-    e.v4 = !v6 || (std::all_of(e.ip.begin(), e.ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
-                   e.ip[10] == 0xff && e.ip[11] == 0xff);
-    e.port = static_cast<std::uint16_t>(std::stoul(std::string(text.substr(colon + 1)), nullptr, 16));
+    e.v4 = !v6 ||
+           (std::all_of(e.ip.begin(), e.ip.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+            e.ip[10] == 0xff && e.ip[11] == 0xff);
+    e.port = static_cast<std::uint16_t>(
+        std::stoul(std::string(text.substr(colon + 1)), nullptr, 16));
     return true;
 }
 
@@ -163,7 +166,8 @@ result<address> pick_free_port(const address& addr, transport t) {
 result<void> check_sole_owner(const address& addr, transport t) {
     const table_entry want = entry_of(addr);
     const bool tcp = t == transport::tcp;
-    std::vector<table_entry> found = read_table(tcp ? "/proc/net/tcp" : "/proc/net/udp", false, want.port);
+    std::vector<table_entry> found = read_table(tcp ? "/proc/net/tcp" : "/proc/net/udp", false,
+                                                want.port);
     for (const auto& e : read_table(tcp ? "/proc/net/tcp6" : "/proc/net/udp6", true, want.port)) {
         found.push_back(e);
     }
@@ -176,7 +180,8 @@ result<void> check_sole_owner(const address& addr, transport t) {
             ours_read = true;
         }
         // Inode 0: a socket being torn down, owned by nobody.
-        if (e.inode != 0 && !ours.contains(e.inode)) return std::unexpected(address_in_use(addr, t));
+        if (e.inode != 0 && !ours.contains(e.inode))
+            return std::unexpected(address_in_use(addr, t));
     }
     return {};
 }

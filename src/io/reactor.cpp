@@ -26,12 +26,9 @@ result<backend_kind> parse_backend_kind(std::string_view text) {
 
 std::string_view to_string(backend_kind kind) {
     switch (kind) {
-    case backend_kind::auto_select:
-        return "auto";
-    case backend_kind::uring:
-        return "uring";
-    case backend_kind::epoll:
-        return "epoll";
+    case backend_kind::auto_select: return "auto";
+    case backend_kind::uring: return "uring";
+    case backend_kind::epoll: return "epoll";
     }
     return "?";
 }

@@ -71,7 +71,8 @@ std::unexpected<error> stale(std::string_view what) {
 
 reactor_base::reactor_base(const reactor_options& options)
     : scratch_(std::max<std::size_t>(options.recv_buffer_size_bytes, options.max_datagram_bytes)),
-      options_(options), now_(clock::now()) {
+      options_(options),
+      now_(clock::now()) {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) {
         throw std::runtime_error("io: eventfd failed");
@@ -342,7 +343,7 @@ void reactor_base::close_slot(std::uint32_t slot, conn_state& c, std::optional<e
 
 void reactor_base::finish_close(std::uint32_t slot, conn_state& c) {
     if (conns_.at(slot) != &c) {
-        return;   // already finished: the slot is free (or reused)
+        return;  // already finished: the slot is free (or reused)
     }
     std::vector<release_fn> released;
     c.out.clear(released);
@@ -399,7 +400,7 @@ void reactor_base::on_accepted(std::uint32_t slot, int fd) {
     const auto peer = address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     auto [cslot, c] = adopt(fd, peer, conn_phase::open);
     const conn_id id{conns_.make_id(cslot, c->generation)};
-    auto on_accept = l->on_accept;   // a copy: the callback may close the listener
+    auto on_accept = l->on_accept;  // a copy: the callback may close the listener
     on_accept(connection(this, id), peer);
 }
 
@@ -412,7 +413,7 @@ void reactor_base::accept_all(std::uint32_t slot) {
         }
         const int fd = ::accept4(l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            return;   // EAGAIN, or EMFILE/ENFILE: retried on the next readiness
+            return;  // EAGAIN, or EMFILE/ENFILE: retried on the next readiness
         }
         on_accepted(slot, fd);
     }
@@ -421,7 +422,7 @@ void reactor_base::accept_all(std::uint32_t slot) {
 void reactor_base::drain_udp(std::uint32_t slot) {
     auto* u = udps_.at(slot);
     if (u == nullptr || u->drained_turn == turn_) {
-        return;   // had its share this turn (epoll reports it again; it is on udp_again_)
+        return;  // had its share this turn (epoll reports it again; it is on udp_again_)
     }
     u->drained_turn = turn_;
     const std::uint64_t id = udps_.make_id(slot, u->generation);
@@ -438,14 +439,14 @@ void reactor_base::drain_udp(std::uint32_t slot) {
                                   MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&ss), &len);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                return;   // drained
+                return;  // drained
             }
             // EINTR, or a pending socket error (ECONNREFUSED after an ICMP port unreachable)
             // that this call consumed: the datagrams behind it are still queued.
             continue;
         }
         if (static_cast<std::size_t>(n) > options_.max_datagram_bytes) {
-            continue;   // truncated: larger than we accept, dropped
+            continue;  // truncated: larger than we accept, dropped
         }
         auto on_datagram = u->on_datagram;
         on_datagram(std::span<const std::byte>(scratch_.data(), static_cast<std::size_t>(n)),
@@ -454,8 +455,7 @@ void reactor_base::drain_udp(std::uint32_t slot) {
     udp_again_.push_back(id);
 }
 
-result<int> reactor_base::open_bound(const address& addr, int type, reuse_port reuse,
-                                     int backlog) {
+result<int> reactor_base::open_bound(const address& addr, int type, reuse_port reuse, int backlog) {
     const int fd = ::socket(addr.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return std::unexpected(errno_error(errno, "socket"));
@@ -527,8 +527,7 @@ result<address> reactor_base::local_address(udp_id id) const {
     return sock_name(u->fd);
 }
 
-result<void> reactor_base::send_to(udp_id id, std::span<const std::byte> bytes,
-                                   const address& to) {
+result<void> reactor_base::send_to(udp_id id, std::span<const std::byte> bytes, const address& to) {
     const auto* u = udps_.find(id.get());
     if (u == nullptr || u->closing) {
         return stale("send_to");

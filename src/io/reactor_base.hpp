@@ -31,22 +31,22 @@ struct conn_state {
     int fd = -1;
     std::uint32_t generation = 0;
     conn_phase phase = conn_phase::connecting;
-    bool started = false;                  // start() installed handlers
-    bool paused = false;                   // pause_reading() in force
-    bool flush_then_close = false;         // close(after_flush) waiting for the queue to empty
-    bool dirty = false;                    // on the reactor's to-flush list
+    bool started = false;           // start() installed handlers
+    bool paused = false;            // pause_reading() in force
+    bool flush_then_close = false;  // close(after_flush) waiting for the queue to empty
+    bool dirty = false;             // on the reactor's to-flush list
     conn_handlers handlers;
     connect_fn on_connected;
     send_queue out;
     address peer;
-    std::optional<error> close_error;      // reported through on_close
-    std::uint32_t epoll_events = 0;        // epoll only: the interest set registered now
-    bool epoll_registered = false;         // epoll only: fd is in the epoll set
+    std::optional<error> close_error;  // reported through on_close
+    std::uint32_t epoll_events = 0;    // epoll only: the interest set registered now
+    bool epoll_registered = false;     // epoll only: fd is in the epoll set
     // io_uring only: operations in flight on this fd, and the memory they point into.
     int ops_in_flight = 0;
     bool recv_armed = false;
     bool send_in_flight = false;
-    std::vector<std::byte> held;           // data that arrived while pausing (uring)
+    std::vector<std::byte> held;  // data that arrived while pausing (uring)
     msghdr msg{};
     std::array<iovec, max_send_iovecs> iov{};
 };
@@ -60,7 +60,7 @@ struct sock_state {
     bool armed = false;
     accept_fn on_accept;
     datagram_fn on_datagram;
-    std::uint64_t drained_turn = 0;   // UDP: the loop turn that last read it (one share per turn)
+    std::uint64_t drained_turn = 0;  // UDP: the loop turn that last read it (one share per turn)
 };
 
 /// A descriptor watched for its owner (watch_fd); the fd is never ours to close.
@@ -68,10 +68,10 @@ struct watch_state {
     int fd = -1;
     std::uint32_t generation = 0;
     fd_interest interest = fd_interest::none;
-    bool closing = false;                  // unwatched; the slot waits for its ops (io_uring)
-    bool registered = false;               // epoll only: fd is in the epoll set
-    std::uint32_t armed_events = 0;        // io_uring only: poll mask in flight, 0 = none armed
-    int ops_in_flight = 0;                 // io_uring only: poll, update and remove ops
+    bool closing = false;            // unwatched; the slot waits for its ops (io_uring)
+    bool registered = false;         // epoll only: fd is in the epoll set
+    std::uint32_t armed_events = 0;  // io_uring only: poll mask in flight, 0 = none armed
+    int ops_in_flight = 0;           // io_uring only: poll, update and remove ops
     ready_fn on_ready;
 };
 
@@ -188,12 +188,12 @@ protected:
     /// Creates a nonblocking TCP socket and starts connecting it.
     static result<int> open_connecting(const address& addr, bool& in_progress);
 
-    int wake_fd_ = -1;   // eventfd: post() and stop() write, the loop reads
+    int wake_fd_ = -1;  // eventfd: post() and stop() write, the loop reads
     slot_table<conn_state> conns_;
     slot_table<sock_state> listeners_;
     slot_table<sock_state> udps_;
     slot_table<watch_state> watches_;
-    std::vector<std::byte> scratch_;   // epoll receive buffer and UDP datagram buffer
+    std::vector<std::byte> scratch_;  // epoll receive buffer and UDP datagram buffer
     reactor_options options_;
 
 private:
@@ -206,11 +206,11 @@ private:
     clock::time_point now_;
     std::atomic<bool> stopping_{false};
     std::mutex posted_mutex_;
-    std::vector<task_fn> posted_;              // guarded by posted_mutex_
+    std::vector<task_fn> posted_;  // guarded by posted_mutex_
     std::vector<task_fn> deferred_;
-    std::vector<std::uint64_t> dirty_;         // conn ids to flush this turn
-    std::vector<std::uint64_t> udp_again_;     // UDP sockets that hit the per-turn bound
-    std::uint64_t turn_ = 1;                   // loop turns so far
+    std::vector<std::uint64_t> dirty_;      // conn ids to flush this turn
+    std::vector<std::uint64_t> udp_again_;  // UDP sockets that hit the per-turn bound
+    std::uint64_t turn_ = 1;                // loop turns so far
     std::map<std::pair<clock::time_point, std::uint64_t>, task_fn> timers_;
     std::unordered_map<std::uint64_t, clock::time_point> timer_deadlines_;
     std::uint64_t next_timer_ = 1;

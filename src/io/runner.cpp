@@ -8,8 +8,8 @@ namespace minibit::io {
 
 struct runner::slot {
     std::thread thread;
-    std::mutex mutex;          // guards `loop`: other threads post/stop while it lives
-    reactor* loop = nullptr;   // set while the reactor exists; owned by the thread
+    std::mutex mutex;         // guards `loop`: other threads post/stop while it lives
+    reactor* loop = nullptr;  // set while the reactor exists; owned by the thread
 };
 
 namespace {
@@ -98,7 +98,9 @@ runner::~runner() {
     join();
 }
 
-unsigned runner::size() const { return static_cast<unsigned>(slots_.size()); }
+unsigned runner::size() const {
+    return static_cast<unsigned>(slots_.size());
+}
 
 void runner::post(unsigned index, task_fn task) {
     if (index >= slots_.size()) {

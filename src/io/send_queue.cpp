@@ -31,7 +31,7 @@ std::size_t send_queue::gather(std::span<iovec> iov) const {
         if (n == iov.size()) {
             break;
         }
-        if (seg.view.size() == skip) {   // an empty borrowed span
+        if (seg.view.size() == skip) {  // an empty borrowed span
             skip = 0;
             continue;
         }

@@ -38,11 +38,11 @@ public:
 private:
     struct segment {
         std::vector<std::byte> owned;
-        std::span<const std::byte> view;   // into `owned`, or the borrowed memory
-        release_fn on_released;            // empty for owned bytes
+        std::span<const std::byte> view;  // into `owned`, or the borrowed memory
+        release_fn on_released;           // empty for owned bytes
     };
     std::deque<segment> segments_;
-    std::size_t front_offset_ = 0;   // bytes of segments_.front() already sent
+    std::size_t front_offset_ = 0;  // bytes of segments_.front() already sent
     std::size_t bytes_ = 0;
 };
 

@@ -21,8 +21,17 @@ namespace minibit::io {
 namespace {
 
 enum class op : std::uint8_t {
-    wake, accept, recv, send, connect, cancel, udp_poll, listener_cancel, udp_cancel,
-    fd_poll, fd_update   // watch_fd: its one-shot poll; a poll update or removal
+    wake,
+    accept,
+    recv,
+    send,
+    connect,
+    cancel,
+    udp_poll,
+    listener_cancel,
+    udp_cancel,
+    fd_poll,
+    fd_update  // watch_fd: its one-shot poll; a poll update or removal
 };
 
 // user_data: op (8) | generation low 24 bits (24) | slot (32).
@@ -91,8 +100,7 @@ private:
     void on_recv(std::uint32_t slot, conn_state& c, const completion& cqe);
     void on_send(std::uint32_t slot, conn_state& c, int res);
     void on_connect(std::uint32_t slot, conn_state& c, int res);
-    void on_sock(slot_table<sock_state>& table, op kind, std::uint32_t slot,
-                 const completion& cqe);
+    void on_sock(slot_table<sock_state>& table, op kind, std::uint32_t slot, const completion& cqe);
     void deliver_held(std::uint64_t id);
     void maybe_finish(std::uint32_t slot, conn_state& c);
     void close_sock(slot_table<sock_state>& table, op cancel_kind, std::uint64_t id);
@@ -101,8 +109,8 @@ private:
 
     io_uring ring_{};
     bool ring_ready_ = false;
-    unsigned setup_flags_ = 0;   // the IORING_SETUP_* task-run flags the kernel accepted
-    bool batch_wait_ = false;    // reactor_options::batch_wait is on and the kernel has it
+    unsigned setup_flags_ = 0;  // the IORING_SETUP_* task-run flags the kernel accepted
+    bool batch_wait_ = false;   // reactor_options::batch_wait is on and the kernel has it
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::byte* buffers_ = nullptr;
     std::uint64_t wake_value_ = 0;
@@ -110,7 +118,7 @@ private:
 
 uring_reactor::~uring_reactor() {
     if (ring_ready_) {
-        io_uring_queue_exit(&ring_);   // cancels and reaps whatever is still in flight
+        io_uring_queue_exit(&ring_);  // cancels and reaps whatever is still in flight
     }
     std::free(buf_ring_);
     std::free(buffers_);
@@ -132,7 +140,8 @@ result<void> uring_reactor::init() {
     batch_wait_ = options_.batch_wait.count() > 0 && options_.batch_wait_events > 1 &&
                   (ring_.features & feat_min_timeout) != 0U;
     if (options_.batch_wait.count() > 0 && !batch_wait_) {
-        spdlog::info("io: batched wake-ups need kernel 6.12+ (IORING_FEAT_MIN_TIMEOUT); waking per event");
+        spdlog::info(
+            "io: batched wake-ups need kernel 6.12+ (IORING_FEAT_MIN_TIMEOUT); waking per event");
     }
     spdlog::debug("io: io_uring reactor ready, task-run setup flags {:#x}", setup_flags_);
     return {};
@@ -169,10 +178,9 @@ result<void> uring_reactor::check_ops() {
     if (probe == nullptr) {
         return std::unexpected(errno_error(ENOSYS, "io_uring_get_probe_ring"));
     }
-    constexpr std::array<int, 7> needed = {IORING_OP_ACCEPT,       IORING_OP_RECV,
-                                           IORING_OP_SENDMSG,      IORING_OP_CONNECT,
-                                           IORING_OP_ASYNC_CANCEL, IORING_OP_READ,
-                                           IORING_OP_POLL_ADD};
+    constexpr std::array<int, 7> needed = {
+        IORING_OP_ACCEPT,       IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_CONNECT,
+        IORING_OP_ASYNC_CANCEL, IORING_OP_READ, IORING_OP_POLL_ADD};
     bool all = true;
     for (const int o : needed) {
         all = all && io_uring_opcode_supported(probe, o) != 0;
@@ -194,8 +202,8 @@ result<void> uring_reactor::setup_buffers() {
     void* ring_mem = nullptr;
     void* buf_mem = nullptr;
     if (::posix_memalign(&ring_mem, page, count * sizeof(io_uring_buf)) != 0 ||
-        ::posix_memalign(&buf_mem, page,
-                         std::size_t{count} * options_.recv_buffer_size_bytes) != 0) {
+        ::posix_memalign(&buf_mem, page, std::size_t{count} * options_.recv_buffer_size_bytes) !=
+            0) {
         std::free(ring_mem);
         return std::unexpected(errno_error(ENOMEM, "provided buffers"));
     }
@@ -211,7 +219,8 @@ result<void> uring_reactor::setup_buffers() {
     io_uring_buf_ring_init(buf_ring_);
     const int mask = io_uring_buf_ring_mask(count);
     for (std::uint32_t bid = 0; bid < count; ++bid) {
-        io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
+        io_uring_buf_ring_add(buf_ring_,
+                              buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
                               options_.recv_buffer_size_bytes, static_cast<unsigned short>(bid),
                               mask, static_cast<int>(bid));
     }
@@ -227,7 +236,7 @@ io_uring_sqe* uring_reactor::sqe() {
         s = io_uring_get_sqe(&ring_);
     }
     if (s == nullptr) {
-        std::abort();   // cannot happen: the SQ was just emptied
+        std::abort();  // cannot happen: the SQ was just emptied
     }
     return s;
 }
@@ -284,8 +293,8 @@ result<void> uring_reactor::wait(std::optional<clock::duration> timeout) {
     }
     // One enter per turn: submits everything queued and waits (DEFER_TASKRUN needs this wait).
     const int ret = batch_wait_ ? submit_and_wait_batch(timeout ? &ts : nullptr)
-                                : io_uring_submit_and_wait_timeout(&ring_, &first, 1,
-                                                                   timeout ? &ts : nullptr, nullptr);
+                                : io_uring_submit_and_wait_timeout(
+                                      &ring_, &first, 1, timeout ? &ts : nullptr, nullptr);
     refresh_now();
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) {
         return std::unexpected(errno_error(-ret, "io_uring_submit_and_wait_timeout"));
@@ -324,7 +333,7 @@ int uring_reactor::submit_and_wait_batch(__kernel_timespec* ts) {
             return 0;
         }
     }
-    __kernel_timespec forever{3600, 0};   // a batch wait wants a timeout; no timer: an hour
+    __kernel_timespec forever{3600, 0};  // a batch wait wants a timeout; no timer: an hour
     io_uring_getevents_arg arg{};
     arg.pad = static_cast<__u32>(options_.batch_wait.count());
     arg.ts = reinterpret_cast<__u64>(ts != nullptr ? ts : &forever);
@@ -351,24 +360,17 @@ void uring_reactor::dispatch(const completion& cqe) {
     }
     conn_state* c = conns_.at(slot);
     if (c == nullptr || (c->generation & 0xffffffU) != gen24) {
-        return;   // cannot happen while ops are counted; kept as a guard
+        return;  // cannot happen while ops are counted; kept as a guard
     }
     switch (kind) {
-    case op::recv:
-        on_recv(slot, *c, cqe);
-        break;
-    case op::send:
-        on_send(slot, *c, cqe.res);
-        break;
-    case op::connect:
-        on_connect(slot, *c, cqe.res);
-        break;
+    case op::recv: on_recv(slot, *c, cqe); break;
+    case op::send: on_send(slot, *c, cqe.res); break;
+    case op::connect: on_connect(slot, *c, cqe.res); break;
     case op::cancel:
         --c->ops_in_flight;
         maybe_finish(slot, *c);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -381,7 +383,7 @@ void uring_reactor::on_recv(std::uint32_t slot, conn_state& c, const completion&
             buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
             static_cast<std::size_t>(cqe.res));
         if (c.phase == conn_phase::open && (c.paused || !c.held.empty())) {
-            c.held.insert(c.held.end(), data.begin(), data.end());   // arrived while pausing
+            c.held.insert(c.held.end(), data.begin(), data.end());  // arrived while pausing
         } else if (c.phase == conn_phase::open) {
             deliver(slot, data);
         }
@@ -425,7 +427,7 @@ void uring_reactor::on_send(std::uint32_t slot, conn_state& c, int res) {
     if (c.phase == conn_phase::closing) {
         maybe_finish(slot, c);
     } else if (!c.out.empty()) {
-        flush(slot, c);   // short write or more queued: continue from the exact byte
+        flush(slot, c);  // short write or more queued: continue from the exact byte
     } else if (c.flush_then_close) {
         close_slot(slot, c, std::nullopt);
     }
@@ -459,7 +461,7 @@ void uring_reactor::on_sock(slot_table<sock_state>& table, op kind, std::uint32_
     const std::uint64_t id = table.make_id(slot, s->generation);
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0U;
     if (kind == op::accept && cqe.res >= 0) {
-        on_accepted(slot, cqe.res);   // closes the fd itself when the listener is closing
+        on_accepted(slot, cqe.res);  // closes the fd itself when the listener is closing
     } else if (kind == op::udp_poll && cqe.res > 0 && !s->closing) {
         drain_udp(slot);
     }
@@ -540,7 +542,7 @@ void uring_reactor::flush(std::uint32_t slot, conn_state& c) {
     const std::size_t n = c.out.gather(c.iov);
     if (n == 0) {
         std::vector<release_fn> released;
-        c.out.consume(0, released);   // only empty borrowed spans were queued
+        c.out.consume(0, released);  // only empty borrowed spans were queued
         for (auto& fn : released) {
             defer([fn = std::move(fn)] { fn(std::nullopt); });
         }
@@ -642,15 +644,16 @@ void uring_reactor::close_sock(slot_table<sock_state>& table, op cancel_kind, st
     }
     io_uring_sqe* e = sqe();
     io_uring_prep_cancel_fd(e, s->fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(e, make_ud(cancel_kind, static_cast<std::uint32_t>(id),
-                                       s->generation));
+    io_uring_sqe_set_data64(e, make_ud(cancel_kind, static_cast<std::uint32_t>(id), s->generation));
     ++s->ops_in_flight;
 }
 
 void uring_reactor::close_listener(listener_id id) {
     close_sock(listeners_, op::listener_cancel, id.get());
 }
-void uring_reactor::close_udp(udp_id id) { close_sock(udps_, op::udp_cancel, id.get()); }
+void uring_reactor::close_udp(udp_id id) {
+    close_sock(udps_, op::udp_cancel, id.get());
+}
 
 unsigned poll_events(fd_interest interest) {
     return (has(interest, fd_interest::read) ? POLLIN : 0U) |
@@ -696,7 +699,7 @@ result<void> uring_reactor::watch_changed(std::uint32_t slot, watch_state& w) {
 void uring_reactor::on_watch(op kind, std::uint32_t slot, std::uint32_t gen24, int res) {
     watch_state* w = watches_.at(slot);
     if (w == nullptr || (w->generation & 0xffffffU) != gen24) {
-        return;   // cannot happen while ops are counted; kept as a guard
+        return;  // cannot happen while ops are counted; kept as a guard
     }
     --w->ops_in_flight;
     if (kind == op::fd_poll) {

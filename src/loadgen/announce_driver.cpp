@@ -21,9 +21,8 @@ std::uint64_t micros_between(announce_clock::time_point a, announce_clock::time_
 result<announce_report> run_announce(const announce_options& options) {
     announce_report report;
     report.options = options;
-    auto done = options.tracker.scheme == tracker_scheme::udp
-                    ? run_udp_announces(options, report)
-                    : run_http_announces(options, report);
+    auto done = options.tracker.scheme == tracker_scheme::udp ? run_udp_announces(options, report)
+                                                              : run_http_announces(options, report);
     if (!done) return std::unexpected(done.error());
     return report;
 }

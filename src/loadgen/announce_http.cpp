@@ -182,7 +182,7 @@ result<void> http_driver::run() {
         }
     }
     report_.ended_by = options_.count != 0 && workload_.issued() >= options_.count ? "count"
-                                                                                    : "duration";
+                                                                                   : "duration";
     report_.seconds = static_cast<double>(micros_between(w.start, last_done_)) / 1e6;
     return {};
 }
@@ -196,11 +196,12 @@ void http_driver::issue(std::size_t i, announce_clock::time_point now) {
     c.event = p.request.event;
     c.sent_at = now;
     c.in.clear();
-    c.out = fmt::format("GET {}?{} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: minibit-loadgen\r\n"
-                        "{}\r\n",
-                        options_.tracker.path, wire::build_announce_query(p.request),
-                        options_.tracker.host, options_.tracker.port,
-                        options_.reuse == http_reuse::close_each ? "Connection: close\r\n" : "");
+    c.out = fmt::format(
+        "GET {}?{} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: minibit-loadgen\r\n"
+        "{}\r\n",
+        options_.tracker.path, wire::build_announce_query(p.request), options_.tracker.host,
+        options_.tracker.port,
+        options_.reuse == http_reuse::close_each ? "Connection: close\r\n" : "");
     c.out_off = 0;
     c.reused = c.fd >= 0;
     if (c.fd < 0) {

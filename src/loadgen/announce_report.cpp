@@ -8,9 +8,9 @@ namespace minibit::loadgen {
 
 namespace {
 
-constexpr std::uint64_t linear_limit = 1024;   ///< exact buckets below this many microseconds
-constexpr unsigned sub_bits = 9;               ///< 512 buckets per power of two above it
-constexpr unsigned max_exponent = 40;          ///< values up to 2^40 us (~12 days)
+constexpr std::uint64_t linear_limit = 1024;  ///< exact buckets below this many microseconds
+constexpr unsigned sub_bits = 9;              ///< 512 buckets per power of two above it
+constexpr unsigned max_exponent = 40;         ///< values up to 2^40 us (~12 days)
 
 std::size_t bucket_of(std::uint64_t v) {
     if (v < linear_limit) return static_cast<std::size_t>(v);

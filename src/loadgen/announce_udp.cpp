@@ -139,7 +139,7 @@ result<void> udp_driver::run() {
         flush();
     }
     report_.ended_by = options_.count != 0 && workload_.issued() >= options_.count ? "count"
-                                                                                    : "duration";
+                                                                                   : "duration";
     report_.seconds = static_cast<double>(micros_between(w.start, last_done_)) / 1e6;
     return {};
 }

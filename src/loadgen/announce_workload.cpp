@@ -74,8 +74,7 @@ result<void> write_info_hashes(const std::filesystem::path& file, std::uint32_t 
 }
 
 announce_workload::announce_workload(const announce_options& options)
-    : peers_(std::max<std::uint32_t>(options.peers, 1)),
-      numwant_(options.numwant) {
+    : peers_(std::max<std::uint32_t>(options.peers, 1)), numwant_(options.numwant) {
     const std::uint32_t torrents = std::max<std::uint32_t>(options.torrents, 1);
     hashes_.reserve(torrents);
     for (std::uint32_t t = 0; t < torrents; ++t) hashes_.push_back(torrent_hash(t));

@@ -9,10 +9,10 @@
 
 #include "announce_driver.hpp"
 #include "cpu_affinity.hpp"
-#include "open_files.hpp"
-#include "report_json.hpp"
 #include "minibit/loadgen/announce_workload.hpp"
 #include "minibit/loadgen/child_process.hpp"
+#include "open_files.hpp"
+#include "report_json.hpp"
 #include "swarm_driver.hpp"
 
 namespace minibit::loadgen {

@@ -19,8 +19,8 @@ namespace {
 // ESRCH (the thread exited in between) counts as done.
 result<void> set_affinity(pid_t tid, const cpu_set_t& set, unsigned cpu) {
     if (::sched_setaffinity(tid, sizeof set, &set) != 0 && errno != ESRCH) {
-        return fail(loadgen_errc::io, fmt::format("sched_setaffinity (CPU {}) of thread {}: {}", cpu,
-                                                  tid, std::strerror(errno)));
+        return fail(loadgen_errc::io, fmt::format("sched_setaffinity (CPU {}) of thread {}: {}",
+                                                  cpu, tid, std::strerror(errno)));
     }
     return {};
 }
@@ -41,7 +41,8 @@ std::optional<std::string> usable_cpus(unsigned cpu, cpu_set_t& set) {
     if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &set)) {
         return fmt::format("CPU {} is not one this process may run on", cpu);
     }
-    if (CPU_COUNT(&set) < 2) return fmt::format("CPU {} is the only one this process may run on", cpu);
+    if (CPU_COUNT(&set) < 2)
+        return fmt::format("CPU {} is the only one this process may run on", cpu);
     return std::nullopt;
 }
 
@@ -65,13 +66,16 @@ result<void> pin_process(pid_t pid, unsigned cpu) {
     const std::string dir = fmt::format("/proc/{}/task", pid);
     std::filesystem::directory_iterator it(dir, ec);
     for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-        const auto tid = static_cast<pid_t>(std::strtol(it->path().filename().c_str(), nullptr, 10));
+        const auto tid = static_cast<pid_t>(
+            std::strtol(it->path().filename().c_str(), nullptr, 10));
         if (auto r = set_affinity(tid, set, cpu); !r) return r;
     }
     if (ec) return fail(loadgen_errc::io, fmt::format("{}: {}", dir, ec.message()));
     return {};
 }
 
-result<void> pin_this_thread(unsigned cpu) { return set_affinity(0, only(cpu), cpu); }
+result<void> pin_this_thread(unsigned cpu) {
+    return set_affinity(0, only(cpu), cpu);
+}
 
 }  // namespace minibit::loadgen

@@ -26,7 +26,7 @@ struct inprocess_peer {
     // When the reactor began this peer's stop (steady_clock ticks; 0: not yet). The driver's
     // grace counts from here, not from its request, which may wait behind other peers' stops.
     std::atomic<std::int64_t> stop_began{0};
-    std::mutex mutex;                    // guards status
+    std::mutex mutex;  // guards status
     std::condition_variable changed;
     std::optional<exit_status> status;
     // Reactor thread only.
@@ -98,8 +98,8 @@ swarm::session_options session_options_for(const peer_plan& plan,
     o.tracker.numwant = plan.numwant;
     o.torrent.max_peers = plan.max_peers;
     if (plan.rechoke_seconds) {
-        o.torrent.rechoke_interval =
-            std::chrono::milliseconds(static_cast<std::int64_t>(*plan.rechoke_seconds * 1000.0));
+        o.torrent.rechoke_interval = std::chrono::milliseconds(
+            static_cast<std::int64_t>(*plan.rechoke_seconds * 1000.0));
         o.torrent.tick_interval = std::min(o.torrent.tick_interval, o.torrent.rechoke_interval);
     }
     // Sparse files: N full copies are reserved only as they are written.
@@ -190,8 +190,8 @@ public:
         while (!wait_for_end(50ms)) {
             const auto now = steady::now();
             const steady::time_point began{steady::duration(peer_->stop_began.load())};
-            const bool overdue =
-                began != steady::time_point{} && now - began > std::max(grace, min_stop_grace);
+            const bool overdue = began != steady::time_point{} &&
+                                 now - began > std::max(grace, min_stop_grace);
             if (overdue || now >= cap) {
                 kill_now();
                 return;
@@ -202,9 +202,8 @@ public:
 private:
     bool wait_for_end(std::chrono::milliseconds limit) {
         std::unique_lock lock(peer_->mutex);
-        return peer_->changed.wait_for(lock, limit, [this] {
-            return peer_->ended.load(std::memory_order_acquire);
-        });
+        return peer_->changed.wait_for(
+            lock, limit, [this] { return peer_->ended.load(std::memory_order_acquire); });
     }
 
     std::shared_ptr<peer_runtime> runtime_;
@@ -230,9 +229,8 @@ result<std::shared_ptr<peer_runtime>> peer_runtime::start(unsigned threads, cons
     o.reactor.ring_entries = 1024;
     rt->inner_.assign(o.threads, nullptr);
     auto* slots = &rt->inner_;
-    auto runner = io::runner::start(o, [slots](io::reactor& r, unsigned index) {
-        (*slots)[index] = &r;
-    });
+    auto runner = io::runner::start(
+        o, [slots](io::reactor& r, unsigned index) { (*slots)[index] = &r; });
     if (!runner) return std::unexpected(runner.error());
     rt->runner_ = std::move(*runner);
     rt->enrolled_.resize(peers);
@@ -242,7 +240,9 @@ result<std::shared_ptr<peer_runtime>> peer_runtime::start(unsigned threads, cons
     return rt;
 }
 
-peer_runtime::~peer_runtime() { shutdown(); }
+peer_runtime::~peer_runtime() {
+    shutdown();
+}
 
 void peer_runtime::enroll(std::uint32_t peer, std::shared_ptr<inprocess_peer> state) {
     const std::lock_guard lock(mutex_);

@@ -52,14 +52,14 @@ private:
 
     std::shared_ptr<io::worker_pool> hashing_ = std::make_shared<io::worker_pool>();
     std::unique_ptr<io::runner> runner_;
-    std::vector<io::reactor*> inner_;                    // one per thread, owned by runner_
+    std::vector<io::reactor*> inner_;                   // one per thread, owned by runner_
     std::vector<std::unique_ptr<peer_reactor>> peers_;  // one per peer
-    std::mutex mutex_;                                   // guards enrolled_
+    std::mutex mutex_;                                  // guards enrolled_
     std::vector<std::shared_ptr<inprocess_peer>> enrolled_;
 };
 
 /// A host running its peer as a swarm::session on `runtime`, opened from `info`.
-[[nodiscard]] std::unique_ptr<peer_host> make_inprocess_host(
-    std::shared_ptr<peer_runtime> runtime, std::shared_ptr<const metainfo> info);
+[[nodiscard]] std::unique_ptr<peer_host> make_inprocess_host(std::shared_ptr<peer_runtime> runtime,
+                                                             std::shared_ptr<const metainfo> info);
 
 }  // namespace minibit::loadgen

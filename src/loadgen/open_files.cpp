@@ -30,16 +30,16 @@ std::uint32_t fitting_connections(const swarm_options& o, std::uint64_t limit) {
     const std::uint64_t room = limit > spare_descriptors ? limit - spare_descriptors : 0;
     const std::uint64_t per_peer = room / o.peers;
     const std::uint64_t own = fixed / o.peers;
-    return per_peer > own ? static_cast<std::uint32_t>(
-                                std::min<std::uint64_t>(per_peer - own, UINT32_MAX))
-                          : 0;
+    return per_peer > own
+               ? static_cast<std::uint32_t>(std::min<std::uint64_t>(per_peer - own, UINT32_MAX))
+               : 0;
 }
 
 }  // namespace
 
 std::uint64_t descriptors_needed(const swarm_options& o, std::uint32_t max_peers) {
-    const std::uint64_t per_peer =
-        std::uint64_t{max_peers} + 3 + (o.logs == log_layout::per_peer ? 1 : 0);
+    const std::uint64_t per_peer = std::uint64_t{max_peers} + 3 +
+                                   (o.logs == log_layout::per_peer ? 1 : 0);
     return o.peers * per_peer + spare_descriptors;
 }
 
@@ -54,14 +54,14 @@ result<open_file_fit> fit_open_files(const swarm_options& o) {
     const std::uint32_t fits = fitting_connections(o, lim.rlim_cur);
     const std::string hard = "raise the hard limit (ulimit -Hn)";
     if (o.max_peers_given) {
-        return fail(loadgen_errc::limits,
-                    fmt::format("--max-peers {} with {} in-process peers needs {} open files; the "
-                                "limit is {}: {}, or {}",
-                                o.max_peers, o.peers, descriptors_needed(o, o.max_peers),
-                                lim.rlim_cur,
-                                fits > 0 ? fmt::format("use --max-peers {} or less", fits)
-                                         : std::string("lower --peers"),
-                                hard));
+        return fail(
+            loadgen_errc::limits,
+            fmt::format("--max-peers {} with {} in-process peers needs {} open files; the "
+                        "limit is {}: {}, or {}",
+                        o.max_peers, o.peers, descriptors_needed(o, o.max_peers), lim.rlim_cur,
+                        fits > 0 ? fmt::format("use --max-peers {} or less", fits)
+                                 : std::string("lower --peers"),
+                        hard));
     }
     if (fits < min_connections_per_peer) {
         return fail(loadgen_errc::limits,
@@ -71,10 +71,10 @@ result<open_file_fit> fit_open_files(const swarm_options& o) {
                                 min_connections_per_peer, lim.rlim_cur, hard));
     }
     fit.max_peers = fits;
-    fit.note = fmt::format("open files are limited to {}: {} in-process peers get --max-peers {} "
-                           "instead of {} ({} would need {})",
-                           lim.rlim_cur, o.peers, fits, o.max_peers, o.max_peers,
-                           descriptors_needed(o, o.max_peers));
+    fit.note = fmt::format(
+        "open files are limited to {}: {} in-process peers get --max-peers {} "
+        "instead of {} ({} would need {})",
+        lim.rlim_cur, o.peers, fits, o.max_peers, o.max_peers, descriptors_needed(o, o.max_peers));
     return fit;
 }
 

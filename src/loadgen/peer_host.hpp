@@ -25,7 +25,7 @@ struct peer_plan {
     std::filesystem::path log;
     std::uint16_t port = 0;
     std::uint32_t numwant = 4;
-    std::uint32_t max_peers = 50;  ///< connections at most (minibit-peer --max-peers)
+    std::uint32_t max_peers = 50;           ///< connections at most (minibit-peer --max-peers)
     std::chrono::milliseconds seed_for{0};  ///< stay after completion this long
     std::chrono::milliseconds timeout{0};   ///< the peer gives up on its own after this
     std::string io = "auto";

@@ -73,11 +73,17 @@ private:
 
 }  // namespace
 
-std::int64_t current_peer() { return tls_peer; }
+std::int64_t current_peer() {
+    return tls_peer;
+}
 
-peer_scope::peer_scope(std::int64_t peer) : saved_(tls_peer) { tls_peer = peer; }
+peer_scope::peer_scope(std::int64_t peer) : saved_(tls_peer) {
+    tls_peer = peer;
+}
 
-peer_scope::~peer_scope() { tls_peer = saved_; }
+peer_scope::~peer_scope() {
+    tls_peer = saved_;
+}
 
 result<void> install_peer_log(const std::filesystem::path& dir, log_layout split,
                               const std::string& level_text) {

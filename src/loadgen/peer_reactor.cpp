@@ -22,12 +22,12 @@ io::timer_id peer_reactor::add_timer(clock::duration delay, io::task_fn fn) {
 
 result<io::listener_id> peer_reactor::listen(const io::address& addr, io::listen_options options,
                                              io::accept_fn on_accept) {
-    return inner_.listen(addr, options,
-                         [this, fn = std::move(on_accept)](io::connection c,
-                                                           const io::address& from) {
-                             const peer_scope scope(peer_);
-                             fn(io::connection(this, c.id()), from);
-                         });
+    return inner_.listen(
+        addr, options,
+        [this, fn = std::move(on_accept)](io::connection c, const io::address& from) {
+            const peer_scope scope(peer_);
+            fn(io::connection(this, c.id()), from);
+        });
 }
 
 void peer_reactor::connect(const io::address& addr, io::connect_fn on_connected) {
@@ -43,13 +43,13 @@ void peer_reactor::connect(const io::address& addr, io::connect_fn on_connected)
 
 result<void> peer_reactor::start(io::conn_id id, io::conn_handlers handlers) {
     io::conn_handlers wrapped;
-    wrapped.on_data = [peer = peer_, fn = std::move(handlers.on_data)](
-                          std::span<const std::byte> bytes) {
+    wrapped.on_data = [peer = peer_,
+                       fn = std::move(handlers.on_data)](std::span<const std::byte> bytes) {
         const peer_scope scope(peer);
         if (fn) fn(bytes);
     };
-    wrapped.on_close = [peer = peer_, fn = std::move(handlers.on_close)](
-                           const std::optional<error>& why) {
+    wrapped.on_close = [peer = peer_,
+                        fn = std::move(handlers.on_close)](const std::optional<error>& why) {
         const peer_scope scope(peer);
         if (fn) fn(why);
     };
@@ -59,8 +59,7 @@ result<void> peer_reactor::start(io::conn_id id, io::conn_handlers handlers) {
 result<void> peer_reactor::send_borrowed(io::conn_id id, std::span<const std::byte> bytes,
                                          io::release_fn on_released) {
     return inner_.send_borrowed(
-        id, bytes,
-        [peer = peer_, fn = std::move(on_released)](const std::optional<error>& why) {
+        id, bytes, [peer = peer_, fn = std::move(on_released)](const std::optional<error>& why) {
             const peer_scope scope(peer);
             if (fn) fn(why);
         });

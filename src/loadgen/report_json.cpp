@@ -56,7 +56,9 @@ json phases_json(const run_phases& ph) {
 
 json probe_json(const std::optional<probe_result>& probe) {
     if (!probe) return nullptr;
-    const auto ms = [](std::uint64_t micros) { return rounded(static_cast<double>(micros) / 1e3, 3); };
+    const auto ms = [](std::uint64_t micros) {
+        return rounded(static_cast<double>(micros) / 1e3, 3);
+    };
     const auto& p = *probe;
     return {{"rate_per_second", rounded(p.rate_per_second, 1)},
             {"sent", p.sent},
@@ -144,27 +146,27 @@ std::string format_json(const swarm_report& r) {
 
 std::string format_json(const announce_report& r) {
     const auto& o = r.options;
-    json j = {{"tracker", o.url},
-              {"protocol", o.tracker.scheme == tracker_scheme::udp ? "udp" : "http"},
-              {"http_close", o.reuse == http_reuse::close_each},
-              {"torrents", o.torrents},
-              {"peers", o.peers},
-              {"concurrency", o.concurrency},
-              {"rate_limit", rounded(o.rate, 1)},
-              {"numwant", o.numwant},
-              {"count", o.count},
-              {"duration_limit_seconds",
-               rounded(static_cast<double>(o.duration.count()) / 1000.0, 3)},
-              {"ended_by", r.ended_by},
-              {"seconds", rounded(r.seconds, 3)},
-              {"sent", r.sent},
-              {"announces", r.answered},
-              {"announces_per_second", rounded(r.rate(), 1)},
-              {"latency_us",
-               {{"p50", r.latency.quantile(0.5)},
-                {"p99", r.latency.quantile(0.99)},
-                {"p999", r.latency.quantile(0.999)},
-                {"max", r.latency.max()}}}};
+    json j = {
+        {"tracker", o.url},
+        {"protocol", o.tracker.scheme == tracker_scheme::udp ? "udp" : "http"},
+        {"http_close", o.reuse == http_reuse::close_each},
+        {"torrents", o.torrents},
+        {"peers", o.peers},
+        {"concurrency", o.concurrency},
+        {"rate_limit", rounded(o.rate, 1)},
+        {"numwant", o.numwant},
+        {"count", o.count},
+        {"duration_limit_seconds", rounded(static_cast<double>(o.duration.count()) / 1000.0, 3)},
+        {"ended_by", r.ended_by},
+        {"seconds", rounded(r.seconds, 3)},
+        {"sent", r.sent},
+        {"announces", r.answered},
+        {"announces_per_second", rounded(r.rate(), 1)},
+        {"latency_us",
+         {{"p50", r.latency.quantile(0.5)},
+          {"p99", r.latency.quantile(0.99)},
+          {"p999", r.latency.quantile(0.999)},
+          {"max", r.latency.max()}}}};
     json events = json::object();
     for (std::size_t i = 0; i < event_names.size(); ++i) events[event_names[i]] = r.events[i];
     j["events"] = std::move(events);

@@ -14,7 +14,9 @@
 namespace minibit::loadgen {
 namespace {
 
-double ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
+double ms(std::uint64_t micros) {
+    return static_cast<double>(micros) / 1000.0;
+}
 
 // A count for the table ("null" when unknown, as in the JSON).
 std::string opt_count(const std::optional<std::uint64_t>& v) {
@@ -31,18 +33,20 @@ std::optional<double> tracker_cpu_percent(const run_figures& f) {
 std::string format_figures_table(const run_figures& f) {
     std::string out;
     if (f.hosting == peer_hosting::in_process) {
-        out += fmt::format("in-process: {} reactor threads, peak RSS {} (anonymous {}; the "
-                           "rest is the copies' mapped pages), peak fds {}, RLIMIT_NOFILE {}\n",
-                           f.threads, format_bytes(f.max_rss_bytes.value_or(0)),
-                           format_bytes(f.peak_anon_bytes.value_or(0)), opt_count(f.peak_fds),
-                           opt_count(f.nofile_limit));
+        out += fmt::format(
+            "in-process: {} reactor threads, peak RSS {} (anonymous {}; the "
+            "rest is the copies' mapped pages), peak fds {}, RLIMIT_NOFILE {}\n",
+            f.threads, format_bytes(f.max_rss_bytes.value_or(0)),
+            format_bytes(f.peak_anon_bytes.value_or(0)), opt_count(f.peak_fds),
+            opt_count(f.nofile_limit));
     }
     if (f.probe) {
         const auto& p = *f.probe;
-        out += fmt::format("tracker latency (probe, {:.0f}/s, {} sent, {} errors): p50 {:.3f} ms  "
-                           "p99 {:.3f} ms  p999 {:.3f} ms  max {:.3f} ms\n",
-                           p.rate_per_second, p.sent, p.errors, ms(p.p50_us), ms(p.p99_us),
-                           ms(p.p999_us), ms(p.max_us));
+        out += fmt::format(
+            "tracker latency (probe, {:.0f}/s, {} sent, {} errors): p50 {:.3f} ms  "
+            "p99 {:.3f} ms  p999 {:.3f} ms  max {:.3f} ms\n",
+            p.rate_per_second, p.sent, p.errors, ms(p.p50_us), ms(p.p99_us), ms(p.p999_us),
+            ms(p.max_us));
     }
     if (f.tracker_cpus && f.driver_cpus) {
         out += fmt::format("CPU placement: tracker and probe on CPU {}, the swarm on CPU {}\n",

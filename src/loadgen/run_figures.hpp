@@ -15,14 +15,14 @@ namespace minibit::loadgen {
 /// The run's resource and tracker figures.
 struct run_figures {
     peer_hosting hosting = peer_hosting::processes;
-    unsigned threads = 0;                        ///< reactor threads (in-process)
-    std::optional<probe_result> probe;           ///< when the probe ran
-    std::optional<double> swarm_seconds;         ///< peers started to the last completion
-    std::optional<double> tracker_cpu_seconds;   ///< over the same interval
-    std::optional<std::uint64_t> max_rss_bytes;  ///< the driver's peak RSS (in-process)
+    unsigned threads = 0;                          ///< reactor threads (in-process)
+    std::optional<probe_result> probe;             ///< when the probe ran
+    std::optional<double> swarm_seconds;           ///< peers started to the last completion
+    std::optional<double> tracker_cpu_seconds;     ///< over the same interval
+    std::optional<std::uint64_t> max_rss_bytes;    ///< the driver's peak RSS (in-process)
     std::optional<std::uint64_t> peak_anon_bytes;  ///< its anonymous (heap) part, sampled
-    std::optional<std::uint64_t> peak_fds;       ///< the driver's open descriptors, sampled
-    std::optional<std::uint64_t> nofile_limit;   ///< RLIMIT_NOFILE soft limit used
+    std::optional<std::uint64_t> peak_fds;         ///< the driver's open descriptors, sampled
+    std::optional<std::uint64_t> nofile_limit;     ///< RLIMIT_NOFILE soft limit used
     /// CPUs the tracker and this driver were allowed at the end of the swarm (Cpus_allowed_list
     /// of /proc/PID/status, e.g. "1" and "0"); read back only with --tracker-cpu.
     std::optional<std::string> tracker_cpus, driver_cpus;

@@ -38,9 +38,9 @@ result<floor_sample> measure_spawn_floor(const spawn_spec& spec, std::uint32_t c
         wait_for_event(std::chrono::milliseconds(1));
     }
     sample.total_seconds = seconds_since(start);
-    sample.all_succeeded = std::all_of(children.begin(), children.end(), [](const child_process& c) {
-        return c.status() && c.status()->success();
-    });
+    sample.all_succeeded = std::all_of(
+        children.begin(), children.end(),
+        [](const child_process& c) { return c.status() && c.status()->success(); });
     return sample;
 }
 

@@ -24,12 +24,12 @@ namespace {
 constexpr std::uint64_t max_file_bytes = 1ULL << 30U;  // the original is held in memory
 constexpr int tracker_attempts = 5;                    // a fresh port each time
 constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
-constexpr std::chrono::milliseconds stop_grace{2'000};     // SIGTERM before SIGKILL
+constexpr std::chrono::milliseconds stop_grace{2'000};  // SIGTERM before SIGKILL
 constexpr std::chrono::milliseconds idle_poll{100};
-constexpr std::chrono::milliseconds watch_poll{2};   // completion markers
-constexpr std::chrono::milliseconds kill_poll{10};   // with --kill pending: reads every copy too
-constexpr std::size_t removal_threads = 16;          // folders removed at once at the end
-constexpr std::chrono::milliseconds ready_poll{2};   // TCP connect probes of the new tracker
+constexpr std::chrono::milliseconds watch_poll{2};  // completion markers
+constexpr std::chrono::milliseconds kill_poll{10};  // with --kill pending: reads every copy too
+constexpr std::size_t removal_threads = 16;         // folders removed at once at the end
+constexpr std::chrono::milliseconds ready_poll{2};  // TCP connect probes of the new tracker
 
 sockaddr_in loopback(std::uint16_t port) {
     sockaddr_in a{};
@@ -195,8 +195,8 @@ result<void> swarm_driver::start_tracker() {
             wait_for_event(ready_poll);
         }
         if (stop_signal() != 0) return fail(loadgen_errc::interrupted, "interrupted");
-        const std::string how =
-            tracker_->running() ? "did not accept connections" : tracker_->status()->describe();
+        const std::string how = tracker_->running() ? "did not accept connections"
+                                                    : tracker_->status()->describe();
         tracker_->kill_and_reap();
         if (clock::now() >= deadline_) break;
         fmt::print(stderr, "minibit-loadgen: tracker on port {} failed ({}), retrying\n",
@@ -236,8 +236,8 @@ result<void> swarm_driver::make_torrent() {
     geometry_.total_length = meta->total_length;
     name_ = meta->name;
     if (geometry_.piece_length == 0 || geometry_.total_length != original_.size() ||
-        meta->multi_file || name_.empty() || name_.find('/') != std::string::npos ||
-        name_ == "." || name_ == "..") {
+        meta->multi_file || name_.empty() || name_.find('/') != std::string::npos || name_ == "." ||
+        name_ == "..") {
         return fail(loadgen_errc::torrent_failed,
                     fmt::format("unexpected geometry in {}", torrent_.string()));
     }
@@ -278,12 +278,12 @@ result<void> swarm_driver::prepare_peers() {
     const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);
     std::vector<piece_index> all(geometry_.piece_count());
     for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = piece_index{i};
-    const auto remaining =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now());
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ -
+                                                                                 clock::now());
     for (std::uint32_t k = 0; k < opts_.peers; ++k) {
         peer_slot slot;
-        slot.role =
-            opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder : peer_role::leecher;
+        slot.role = opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder
+                                                             : peer_role::leecher;
         slot.plan = plan_for(k, (*ports)[k], remaining);
         const peer_plan& p = slot.plan;
         std::error_code ec;

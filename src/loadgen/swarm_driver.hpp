@@ -93,8 +93,8 @@ private:
     clock::time_point deadline_;
     std::uint32_t kills_done_ = 0;
     swarm_report report_;
-    std::shared_ptr<peer_runtime> runtime_;       // --in-process: the reactor threads
-    std::shared_ptr<const metainfo> info_;        // --in-process: the torrent, loaded once
+    std::shared_ptr<peer_runtime> runtime_;  // --in-process: the reactor threads
+    std::shared_ptr<const metainfo> info_;   // --in-process: the torrent, loaded once
     std::unique_ptr<tracker_probe> probe_;
     std::optional<double> tracker_cpu_at_start_;  // seconds, when the peers started
     clock::time_point peers_started_at_;

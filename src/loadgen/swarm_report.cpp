@@ -66,13 +66,13 @@ std::string_view name_of(peer_role r) {
 
 std::string_view name_of(peer_outcome o) {
     switch (o) {
-        case peer_outcome::rebuilt: return "rebuilt";
-        case peer_outcome::corrupt: return "corrupt";
-        case peer_outcome::failed: return "failed";
-        case peer_outcome::killed: return "killed";
-        case peer_outcome::timed_out: return "timed_out";
-        case peer_outcome::stopped: return "stopped";
-        case peer_outcome::seeded: return "seeded";
+    case peer_outcome::rebuilt: return "rebuilt";
+    case peer_outcome::corrupt: return "corrupt";
+    case peer_outcome::failed: return "failed";
+    case peer_outcome::killed: return "killed";
+    case peer_outcome::timed_out: return "timed_out";
+    case peer_outcome::stopped: return "stopped";
+    case peer_outcome::seeded: return "seeded";
     }
     return "unknown";
 }
@@ -141,10 +141,10 @@ std::string format_table(const swarm_report& r) {
         "swarm: mode {}, {} peers, {} bytes ({}) in {} pieces of {} bytes, numwant {}\n",
         name_of(r.mode), r.peers.size(), r.file_bytes, format_bytes(r.file_bytes), r.piece_count,
         r.piece_length, r.numwant);
-    out +=
-        fmt::format("{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n",
-                    "peer", "role", "start", "result", "time_s", "msgs_sent", "msgs_recv", "conns",
-                    "bytes_up", "bytes_down", "exit");
+    out += fmt::format(
+        "{:>4}  {:<7}  {:>5}  {:<9}  {:>8}  {:>9}  {:>9}  {:>5}  {:>10}  {:>10}  {}\n", "peer",
+        "role", "start", "result", "time_s", "msgs_sent", "msgs_recv", "conns", "bytes_up",
+        "bytes_down", "exit");
     for (const auto& p : r.peers) out += peer_row(p);
     const swarm_summary s = summarize(r);
     out += fmt::format("time to rebuild (s):     min {}  median {}  max {}\n",

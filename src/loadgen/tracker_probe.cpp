@@ -30,7 +30,9 @@ tracker_probe::tracker_probe(std::uint16_t port, double rate, std::uint32_t numw
     counts_.rate_per_second = rate;
 }
 
-tracker_probe::~tracker_probe() { stop(); }
+tracker_probe::~tracker_probe() {
+    stop();
+}
 
 void tracker_probe::start() {
     if (rate_ <= 0 || thread_.joinable()) return;
@@ -80,8 +82,8 @@ void tracker_probe::loop() {
         const auto now = std::chrono::steady_clock::now();
         if (next < now) next = now;  // a slow answer does not cause a burst afterwards
         while (!stopping_.load() && std::chrono::steady_clock::now() < next) {
-            std::this_thread::sleep_for(
-                std::min<std::chrono::steady_clock::duration>(next - now, std::chrono::milliseconds(5)));
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+                next - now, std::chrono::milliseconds(5)));
         }
     }
 }

@@ -22,7 +22,7 @@ struct probe_result {
     double rate_per_second = 0;  ///< the rate asked for
     std::uint64_t sent = 0;
     std::uint64_t answered = 0;
-    std::uint64_t errors = 0;    ///< timeouts, failures, bad answers, connection errors
+    std::uint64_t errors = 0;  ///< timeouts, failures, bad answers, connection errors
     std::uint64_t p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
 };
 

@@ -74,12 +74,12 @@ result<void> restore_file(const open_file& f) {
 
 error io_error(int err, const std::string& what, const std::filesystem::path& path) {
     if (err == ENOSPC) {
-        return make_error(storage_errc::no_space, what + " " + path.string() + ": " +
-                                                      std::strerror(err));
+        return make_error(storage_errc::no_space,
+                          what + " " + path.string() + ": " + std::strerror(err));
     }
     if (err == EACCES || err == EPERM || err == EROFS || err == EISDIR) {  // EISDIR: in the way
-        return make_error(storage_errc::not_writable, what + " " + path.string() + ": " +
-                                                          std::strerror(err));
+        return make_error(storage_errc::not_writable,
+                          what + " " + path.string() + ": " + std::strerror(err));
     }
     return make_error(storage_errc::io, what + " " + path.string() + ": " + std::strerror(err));
 }
@@ -88,8 +88,8 @@ result<void> write_all(const open_file& f, std::uint64_t offset, const std::byte
                        std::uint64_t length) {
     std::uint64_t done = 0;
     while (done < length) {
-        const ssize_t n =
-            ::pwrite(f.fd, src + done, length - done, static_cast<off_t>(offset + done));
+        const ssize_t n = ::pwrite(f.fd, src + done, length - done,
+                                   static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -126,7 +126,9 @@ result<void> file_set::open_read_only(const torrent_layout& layout,
     return {};
 }
 
-file_set::~file_set() { close_all(); }
+file_set::~file_set() {
+    close_all();
+}
 
 file_set::file_set(file_set&& other) noexcept
     : files_(std::exchange(other.files_, {})),
@@ -181,8 +183,7 @@ result<void> file_set::undo_open() {
     // Newest first, so children go before their parents; a folder someone filled meanwhile
     // stays (rmdir refuses it).
     for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) {
-        if (::rmdir(it->c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST &&
-            errno != ENOENT) {
+        if (::rmdir(it->c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT) {
             note(std::unexpected(io_error(errno, "remove folder", *it)));
         }
     }

@@ -29,10 +29,10 @@ struct file_stamp {
 struct open_file {
     int fd = -1;
     std::filesystem::path full_path;
-    std::uint64_t length = 0;       ///< final length from the metainfo
-    file_stamp found;               ///< size and mtime before open() changed anything
-    bool existed = false;           ///< false when open() created it (holds no data yet)
-    bool changed = false;           ///< open() grew or allocated this existing file
+    std::uint64_t length = 0;  ///< final length from the metainfo
+    file_stamp found;          ///< size and mtime before open() changed anything
+    bool existed = false;      ///< false when open() created it (holds no data yet)
+    bool changed = false;      ///< open() grew or allocated this existing file
 };
 
 /// The descriptors of a torrent's files; closes them on destruction.

@@ -70,8 +70,8 @@ result<bool> check_folder(const std::filesystem::path& folder) {
     struct stat st {};
     if (::stat(folder.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            return fail(storage_errc::wrong_file, "output folder " + folder.string() +
-                                                      " is not a folder");
+            return fail(storage_errc::wrong_file,
+                        "output folder " + folder.string() + " is not a folder");
         }
         return true;
     }
@@ -84,24 +84,24 @@ result<bool> check_folder(const std::filesystem::path& folder) {
     }
     const std::string cannot = "cannot create output folder " + folder.string() + ": ";
     if (::stat(parent.c_str(), &st) != 0) {
-        return fail(storage_errc::wrong_file,
-                    cannot + parent.string() + (errno == ENOENT ? " does not exist"
-                                                                : std::string(": ") +
-                                                                      std::strerror(errno)));
+        return fail(
+            storage_errc::wrong_file,
+            cannot + parent.string() +
+                (errno == ENOENT ? " does not exist" : std::string(": ") + std::strerror(errno)));
     }
     if (!S_ISDIR(st.st_mode)) {
         return fail(storage_errc::wrong_file, cannot + parent.string() + " is not a folder");
     }
     if (::faccessat(AT_FDCWD, parent.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
-        return fail(storage_errc::not_writable, cannot + parent.string() + " is not writable: " +
-                                                    std::strerror(errno));
+        return fail(storage_errc::not_writable,
+                    cannot + parent.string() + " is not writable: " + std::strerror(errno));
     }
     return false;
 }
 
 /// Walks slot's path below the folder with lstat, filling `out`; refuses links and misfits.
-result<void> inspect(const std::filesystem::path& folder, bool folder_exists,
-                     const file_slot& slot, planned_file& out) {
+result<void> inspect(const std::filesystem::path& folder, bool folder_exists, const file_slot& slot,
+                     planned_file& out) {
     out.file = open_file{-1, folder / slot.path, slot.length, {}, false, false};
     out.needs_write = folder;
     if (!folder_exists) {
@@ -120,8 +120,9 @@ result<void> inspect(const std::filesystem::path& folder, bool folder_exists,
         }
         if (S_ISLNK(st.st_mode)) {
             return fail(storage_errc::unsafe_path,
-                        at.string() + " is a symbolic link: get follows no link inside the "
-                                      "output folder");
+                        at.string() +
+                            " is a symbolic link: get follows no link inside the "
+                            "output folder");
         }
         if (part != last) {
             if (!S_ISDIR(st.st_mode)) {
@@ -162,9 +163,9 @@ result<void> check_writable(const open_plan& plan, const std::filesystem::path& 
         }
         const int want = f.file.existed && p == f.file.full_path ? W_OK : W_OK | X_OK;
         if (::faccessat(AT_FDCWD, p.c_str(), want, AT_EACCESS) != 0) {
-            const std::string what = p == folder                 ? "output folder "
-                                     : p == f.file.full_path     ? "file "
-                                                                 : "folder ";
+            const std::string what = p == folder             ? "output folder "
+                                     : p == f.file.full_path ? "file "
+                                                             : "folder ";
             return fail(storage_errc::not_writable,
                         what + p.string() + " is not writable: " + std::strerror(errno));
         }
@@ -187,10 +188,9 @@ result<void> check_free_space(const open_plan& plan) {
     }
     const std::uint64_t free_bytes = std::uint64_t{vfs.f_bavail} * std::uint64_t{vfs.f_frsize};
     if (free_bytes < needed) {
-        return fail(storage_errc::no_space,
-                    "not enough space in " + plan.space_at.string() + ": need " +
-                        std::to_string(needed) + " bytes, " + std::to_string(free_bytes) +
-                        " free");
+        return fail(storage_errc::no_space, "not enough space in " + plan.space_at.string() +
+                                                ": need " + std::to_string(needed) + " bytes, " +
+                                                std::to_string(free_bytes) + " free");
     }
     return {};
 }
@@ -248,8 +248,7 @@ result<dir_fd> enter_folder(int parent, const std::filesystem::path& name,
 }  // namespace
 
 result<void> file_set::open_read_write(const torrent_layout& layout,
-                                       const std::filesystem::path& folder,
-                                       allocation_mode mode) {
+                                       const std::filesystem::path& folder, allocation_mode mode) {
     writable_ = true;
     open_plan plan;
     auto exists = check_folder(folder);

@@ -32,8 +32,7 @@ public:
     result<void> map_all();
     result<void> read(std::uint64_t start, std::span<std::byte> out) override;
     result<void> write(std::uint64_t start, std::span<const std::byte> data) override;
-    result<void> visit(std::uint64_t start, std::uint64_t length,
-                       const chunk_visitor& fn) override;
+    result<void> visit(std::uint64_t start, std::uint64_t length, const chunk_visitor& fn) override;
     result<block_span_list> spans(std::uint64_t start, std::uint64_t length) const override;
     void advise_done(std::uint64_t start, std::uint64_t length) override;
     void release() override;
@@ -68,14 +67,13 @@ error mmap_backend::fault_error(std::size_t i) const {
     const open_file& f = files_[i];
     const auto now = files_.stamp(i);
     if (now && now->size < f.length) {
-        return make_error(storage_errc::fault,
-                          "file " + f.full_path.string() + " was truncated to " +
-                              std::to_string(now->size) + " bytes (expected " +
-                              std::to_string(f.length) + ")");
+        return make_error(storage_errc::fault, "file " + f.full_path.string() +
+                                                   " was truncated to " +
+                                                   std::to_string(now->size) + " bytes (expected " +
+                                                   std::to_string(f.length) + ")");
     }
-    return make_error(storage_errc::fault,
-                      "I/O fault on the mapping of " + f.full_path.string() +
-                          " (disk full or device error)");
+    return make_error(storage_errc::fault, "I/O fault on the mapping of " + f.full_path.string() +
+                                               " (disk full or device error)");
 }
 
 result<void> mmap_backend::read(std::uint64_t start, std::span<std::byte> out) {
@@ -163,9 +161,9 @@ result<block_span_list> mmap_backend::spans(std::uint64_t start, std::uint64_t l
         return std::unexpected(std::move(*err));
     }
     if (!fits) {
-        return fail(storage_errc::too_fragmented,
-                    "block crosses more than " + std::to_string(block_span_list::max_spans) +
-                        " files");
+        return fail(
+            storage_errc::too_fragmented,
+            "block crosses more than " + std::to_string(block_span_list::max_spans) + " files");
     }
     return out;
 }

@@ -139,7 +139,7 @@ result<std::unique_ptr<piece_store>> piece_store::open(const metainfo& torrent,
     store->have_ = bitfield(store->piece_count_);
     store->xxh3_.assign(store->piece_count_, 0);
     if (auto ok = store->find_present_pieces(resume ? &*resume : nullptr); !ok) {
-        store->have_ = bitfield(store->piece_count_);  // a failed open keeps nothing: the
+        store->have_ = bitfield(store->piece_count_);   // a failed open keeps nothing: the
         return std::unexpected(std::move(ok.error()));  // destructor undoes what it changed
     }
     return store;
@@ -264,16 +264,16 @@ result<void> piece_store::check_range(piece_index piece, std::uint64_t offset,
     }
     const std::uint64_t size = piece_size(piece);
     if (length == 0 || offset > size || length > size - offset) {
-        return fail(storage_errc::bad_range,
-                    "block at " + std::to_string(offset) + " of " + std::to_string(length) +
-                        " bytes outside piece " + std::to_string(piece.get()) + " of " +
-                        std::to_string(size) + " bytes");
+        return fail(storage_errc::bad_range, "block at " + std::to_string(offset) + " of " +
+                                                 std::to_string(length) + " bytes outside piece " +
+                                                 std::to_string(piece.get()) + " of " +
+                                                 std::to_string(size) + " bytes");
     }
     return {};
 }
 
 result<void> piece_store::write_unverified(piece_index piece, std::uint32_t offset,
-                                          std::span<const std::byte> data) const {
+                                           std::span<const std::byte> data) const {
     if (auto ok = check_range(piece, offset, data.size()); !ok) {
         return ok;
     }

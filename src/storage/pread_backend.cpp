@@ -23,8 +23,7 @@ public:
 
     result<void> read(std::uint64_t start, std::span<std::byte> out) override;
     result<void> write(std::uint64_t start, std::span<const std::byte> data) override;
-    result<void> visit(std::uint64_t start, std::uint64_t length,
-                       const chunk_visitor& fn) override;
+    result<void> visit(std::uint64_t start, std::uint64_t length, const chunk_visitor& fn) override;
     result<block_span_list> spans(std::uint64_t, std::uint64_t) const override {
         return fail(storage_errc::unsupported, "block_spans needs the mmap back end");
     }

@@ -36,7 +36,8 @@ result<torrent_layout> torrent_layout::from(const metainfo& torrent) {
                         "file " + f.path.string() + " does not start where the previous ends");
         }
         if (!path_is_contained(f.path)) {
-            return fail(storage_errc::bad_layout, "file path escapes the folder: " + f.path.string());
+            return fail(storage_errc::bad_layout,
+                        "file path escapes the folder: " + f.path.string());
         }
         if (f.length > UINT64_MAX - expected_offset) {
             return fail(storage_errc::bad_layout, "total length overflows");
@@ -47,13 +48,12 @@ result<torrent_layout> torrent_layout::from(const metainfo& torrent) {
     if (expected_offset != torrent.total_length) {
         return fail(storage_errc::bad_layout, "file lengths do not add up to the total length");
     }
-    const std::uint64_t pieces =
-        torrent.total_length / torrent.piece_length +
-        (torrent.total_length % torrent.piece_length != 0 ? 1U : 0U);
+    const std::uint64_t pieces = torrent.total_length / torrent.piece_length +
+                                 (torrent.total_length % torrent.piece_length != 0 ? 1U : 0U);
     if (pieces != torrent.piece_hashes.size() || pieces > UINT32_MAX) {
-        return fail(storage_errc::bad_layout,
-                    "expected " + std::to_string(pieces) + " piece hashes, got " +
-                        std::to_string(torrent.piece_hashes.size()));
+        return fail(storage_errc::bad_layout, "expected " + std::to_string(pieces) +
+                                                  " piece hashes, got " +
+                                                  std::to_string(torrent.piece_hashes.size()));
     }
     out.total_length_ = torrent.total_length;
     out.piece_length_ = torrent.piece_length;

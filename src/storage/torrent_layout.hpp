@@ -19,7 +19,7 @@ namespace minibit::storage {
 struct file_slot {
     std::filesystem::path path;  ///< relative to the download folder
     std::uint64_t length = 0;
-    std::uint64_t offset = 0;    ///< first byte's position in the torrent stream
+    std::uint64_t offset = 0;  ///< first byte's position in the torrent stream
 };
 
 /// A part of a torrent byte range that lies in one file.

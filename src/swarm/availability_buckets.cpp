@@ -7,7 +7,9 @@
 namespace minibit::swarm {
 
 availability_buckets::availability_buckets(std::uint32_t piece_count)
-    : pieces_(piece_count), pos_(piece_count), avail_(piece_count, 0),
+    : pieces_(piece_count),
+      pos_(piece_count),
+      avail_(piece_count, 0),
       bucket_start_{0, piece_count} {
     for (std::uint32_t p = 0; p < piece_count; ++p) {
         pieces_[p] = piece_index{p};
@@ -46,9 +48,9 @@ void availability_buckets::down(piece_index p) {
 void availability_buckets::check_invariants() const {
     const auto n = static_cast<std::uint32_t>(pieces_.size());
     MINIBIT_ASSERT(pos_.size() == n && avail_.size() == n, "parallel arrays differ in size");
-    MINIBIT_ASSERT(bucket_start_.size() >= 2 && bucket_start_.front() == 0 &&
-                       bucket_start_.back() == n,
-                   "bucket edges do not span the pieces");
+    MINIBIT_ASSERT(
+        bucket_start_.size() >= 2 && bucket_start_.front() == 0 && bucket_start_.back() == n,
+        "bucket edges do not span the pieces");
     for (std::size_t a = 0; a + 1 < bucket_start_.size(); ++a) {
         MINIBIT_ASSERT(bucket_start_[a] <= bucket_start_[a + 1], "bucket edges out of order");
         for (std::uint32_t i = bucket_start_[a]; i < bucket_start_[a + 1]; ++i) {

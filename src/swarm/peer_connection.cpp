@@ -10,9 +10,8 @@
 
 namespace minibit::swarm {
 
-peer_connection::peer_connection(peer_host& host, const peer_context& context,
-                                 io::connection conn, io::address remote, peer_slot slot,
-                                 peer_direction direction)
+peer_connection::peer_connection(peer_host& host, const peer_context& context, io::connection conn,
+                                 io::address remote, peer_slot slot, peer_direction direction)
     : host_(host),
       ctx_(context),
       conn_(conn),
@@ -26,13 +25,12 @@ peer_connection::peer_connection(peer_host& host, const peer_context& context,
 void peer_connection::start(std::span<const std::byte> already_received) {
     MINIBIT_ASSERT(owner_.current(), "peer_connection used off its reactor thread");
     std::weak_ptr<peer_connection> weak = weak_from_this();
-    io::conn_handlers handlers{
-        [weak](std::span<const std::byte> bytes) {
-            if (auto self = weak.lock()) self->on_data(bytes);
-        },
-        [weak](const std::optional<error>& err) {
-            if (auto self = weak.lock()) self->on_closed(err);
-        }};
+    io::conn_handlers handlers{[weak](std::span<const std::byte> bytes) {
+                                   if (auto self = weak.lock()) self->on_data(bytes);
+                               },
+                               [weak](const std::optional<error>& err) {
+                                   if (auto self = weak.lock()) self->on_closed(err);
+                               }};
     if (auto started = ctx_.reactor.start(conn_.id(), std::move(handlers)); !started) {
         spdlog::debug("peer {}: cannot start: {}", who_.remote.to_string(),
                       started.error().message());
@@ -193,8 +191,8 @@ void peer_connection::fill_requests() {
         return;
     }
     const auto now = ctx_.reactor.now();
-    const std::uint32_t target =
-        requests_.target(traffic_.down.rate(now), traffic_.down.total() > 0, ctx_.options);
+    const std::uint32_t target = requests_.target(traffic_.down.rate(now),
+                                                  traffic_.down.total() > 0, ctx_.options);
     if (requests_.outstanding() >= target) {
         return;
     }

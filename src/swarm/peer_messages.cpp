@@ -89,8 +89,8 @@ void peer_connection::on_message(const wire::handshake& h) {
     ext_.fast = h.fast_extension();
     ext_.extended = h.extension_protocol();
     phase_ = phase::open;
-    spdlog::debug("peer {}: handshake (fast {}, extensions {})", who_.remote.to_string(),
-                  ext_.fast, ext_.extended);
+    spdlog::debug("peer {}: handshake (fast {}, extensions {})", who_.remote.to_string(), ext_.fast,
+                  ext_.extended);
     send_initial_messages();
 }
 
@@ -105,8 +105,8 @@ void peer_connection::send_initial_messages() {
             ours.p = ctx_.options.listen_port;
         }
         const std::string payload = wire::encode_extension_handshake(ours);
-        send(wire::extended{0, {reinterpret_cast<const std::uint8_t*>(payload.data()),
-                                payload.size()}});
+        send(wire::extended{
+            0, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}});
     }
     const bitfield& have = ctx_.have;
     if (ext_.fast && have.all()) {
@@ -119,7 +119,9 @@ void peer_connection::send_initial_messages() {
     flush_out();
 }
 
-void peer_connection::on_message(const wire::keep_alive&) { ++ctx_.counters.keepalives_received; }
+void peer_connection::on_message(const wire::keep_alive&) {
+    ++ctx_.counters.keepalives_received;
+}
 
 void peer_connection::on_message(const wire::choke&) {
     flags_.peer_choking = true;
@@ -130,7 +132,9 @@ void peer_connection::on_message(const wire::choke&) {
     }
 }
 
-void peer_connection::on_message(const wire::unchoke&) { flags_.peer_choking = false; }
+void peer_connection::on_message(const wire::unchoke&) {
+    flags_.peer_choking = false;
+}
 
 void peer_connection::on_message(const wire::interested&) {
     flags_.peer_interested = true;
@@ -139,9 +143,13 @@ void peer_connection::on_message(const wire::interested&) {
     }
 }
 
-void peer_connection::on_message(const wire::not_interested&) { flags_.peer_interested = false; }
+void peer_connection::on_message(const wire::not_interested&) {
+    flags_.peer_interested = false;
+}
 
-void peer_connection::on_message(const wire::have_bitfield& m) { announce_pieces(m.bits); }
+void peer_connection::on_message(const wire::have_bitfield& m) {
+    announce_pieces(m.bits);
+}
 
 void peer_connection::on_message(const wire::have_all&) {
     announce_pieces(bitfield(ctx_.bounds.piece_count, true));

@@ -72,8 +72,7 @@ void peer_connection::send_block(const wire::block_ref& block) {
                 }
             };
         }
-        if (auto sent = ctx_.reactor.send_borrowed(conn_.id(), parts[i], std::move(done));
-            !sent) {
+        if (auto sent = ctx_.reactor.send_borrowed(conn_.id(), parts[i], std::move(done)); !sent) {
             close(close_reason::network, sent.error().message());
         }
     }

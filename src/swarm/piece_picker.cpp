@@ -70,7 +70,9 @@ void piece_picker::remove_peer(const bitfield& peer_has) {
     checked();
 }
 
-void piece_picker::add_seed() { ++seeds_; }
+void piece_picker::add_seed() {
+    ++seeds_;
+}
 
 void piece_picker::remove_seed() {
     if (seeds_ > 0) {
@@ -245,8 +247,7 @@ void piece_picker::release(peer_slot peer, block_address b, piece_progress& pp) 
 }
 
 std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bitfield& peer_has,
-                                                        std::size_t count,
-                                                        std::mt19937_64& rng) {
+                                                        std::size_t count, std::mt19937_64& rng) {
     std::vector<block_address> out;
     for (piece_index p : pick(peer_has, count, rng)) {
         if (reserved_for_other(p, peer)) {
@@ -421,7 +422,8 @@ void piece_picker::check_progress() const {
         }
     }
     for (const auto& [p, pp] : downloading_) {
-        MINIBIT_ASSERT(p.get() < piece_count() && !have_.test(p), "progress kept for a piece we have");
+        MINIBIT_ASSERT(p.get() < piece_count() && !have_.test(p),
+                       "progress kept for a piece we have");
         MINIBIT_ASSERT(pp.requested_by.size() == blocks_in(p) && pp.received.size() == blocks_in(p),
                        "progress arrays sized for another piece");
         std::uint32_t free = 0;

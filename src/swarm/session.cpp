@@ -30,9 +30,9 @@ result<void> session::bind(io::reactor& reactor, io::reuse_port reuse) {
         torrent_->adopt(conn, peer);
     });
     if (!listener) {
-        return fail(swarm_errc::listen_failed,
-                    fmt::format("cannot listen on {}: {}", addr->to_string(),
-                                listener.error().message()));
+        return fail(
+            swarm_errc::listen_failed,
+            fmt::format("cannot listen on {}: {}", addr->to_string(), listener.error().message()));
     }
     listener_ = *listener;
     listening_ = true;
@@ -52,8 +52,7 @@ void session::make_tracker(std::vector<std::vector<std::string>> tiers) {
         reactor_, std::move(tiers), tor->info().hash, tor->local_id(), port_, options_.tracker,
         [tor, set] {
             const auto st = set != nullptr ? set->total() : tor->stats();
-            return announce_progress{st.payload_bytes_up, st.payload_bytes_down,
-                                     tor->bytes_left()};
+            return announce_progress{st.payload_bytes_up, st.payload_bytes_down, tor->bytes_left()};
         },
         [this](const std::vector<io::address>& peers) { learn(peers); });
     if (client) {
@@ -86,8 +85,7 @@ result<std::unique_ptr<session>> session::open(io::reactor& reactor, metainfo in
 result<std::unique_ptr<session>> session::open_shard(io::reactor& reactor, metainfo info,
                                                      std::shared_ptr<storage::piece_store> store,
                                                      std::shared_ptr<shard_set> set,
-                                                     std::uint32_t shard,
-                                                     session_options options) {
+                                                     std::uint32_t shard, session_options options) {
     std::unique_ptr<session> s(new session(reactor));
     s->options_ = std::move(options);
     s->shards_ = set;
@@ -152,7 +150,8 @@ void session::start() {
 
 void session::learn(const std::vector<io::address>& peers) {
     for (const auto& p : peers) {
-        if (p.port() == port_ && (p.to_string().starts_with("127.") || p.to_string() == "0.0.0.0")) {
+        if (p.port() == port_ &&
+            (p.to_string().starts_with("127.") || p.to_string() == "0.0.0.0")) {
             continue;  // ourselves, as the tracker sees us on loopback
         }
         if (std::find(known_.begin(), known_.end(), p) == known_.end()) {

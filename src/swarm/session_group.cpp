@@ -29,7 +29,8 @@ result<io::address> claim_port(const session_options& o) {
     const bool v6 = o.listen_host.find(':') != std::string::npos;
     auto addr = io::address::parse(v6 ? fmt::format("[{}]:{}", o.listen_host, o.port)
                                       : fmt::format("{}:{}", o.listen_host, o.port));
-    if (!addr) return fail(swarm_errc::listen_failed, "bad listen address: " + addr.error().message());
+    if (!addr)
+        return fail(swarm_errc::listen_failed, "bad listen address: " + addr.error().message());
     auto picked = io::pick_free_port(*addr, io::transport::tcp);
     if (!picked) return fail(swarm_errc::listen_failed, picked.error().message());
     if (auto sole = io::check_sole_owner(*picked, io::transport::tcp); !sole) {
@@ -76,8 +77,8 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
     // The runner inits the threads in order: shard 0 binds first (port 0 = any), and the others
     // join its port with SO_REUSEPORT.
     auto init = [&, self](io::reactor& r, unsigned k) {
-        const std::uint16_t port =
-            k == 0 ? options.port : (self->sessions_[0] ? self->sessions_[0]->port() : 0);
+        const std::uint16_t port = k == 0 ? options.port
+                                          : (self->sessions_[0] ? self->sessions_[0]->port() : 0);
         if (k != 0 && port == 0) {
             errors[k] = make_error(swarm_errc::listen_failed, "the first shard could not listen");
             return;
@@ -120,7 +121,9 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
     return g;
 }
 
-session_group::~session_group() { stop(); }
+session_group::~session_group() {
+    stop();
+}
 
 void session_group::post(unsigned k, std::function<void(session&)> fn) {
     if (!runner_ || k >= sessions_.size()) {

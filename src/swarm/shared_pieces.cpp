@@ -85,8 +85,7 @@ bool shared_pieces::mark_verified(piece_index p) {
 }
 
 bool shared_pieces::is_verified(piece_index p) const {
-    return p.get() < piece_count_ &&
-           claims_[p.get()].load(std::memory_order_acquire) == verified;
+    return p.get() < piece_count_ && claims_[p.get()].load(std::memory_order_acquire) == verified;
 }
 
 }  // namespace minibit::swarm

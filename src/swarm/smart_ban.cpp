@@ -66,7 +66,9 @@ std::vector<peer_slot> smart_ban::piece_passed(piece_index p, const digest_fn& d
     return guilty;
 }
 
-bool smart_ban::charge(peer_slot slot) { return ++strikes_[slot] >= strikes_to_ban_; }
+bool smart_ban::charge(peer_slot slot) {
+    return ++strikes_[slot] >= strikes_to_ban_;
+}
 
 std::uint32_t smart_ban::strikes(peer_slot slot) const {
     const auto it = strikes_.find(slot);

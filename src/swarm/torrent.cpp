@@ -28,10 +28,9 @@ wire::peer_id make_peer_id() {
 }
 
 wire::torrent_bounds bounds_of(const metainfo& m) {
-    const std::uint32_t last =
-        m.piece_count() == 0
-            ? 0
-            : static_cast<std::uint32_t>(m.piece_size(piece_index{m.piece_count() - 1}));
+    const std::uint32_t last = m.piece_count() == 0 ? 0
+                                                    : static_cast<std::uint32_t>(m.piece_size(
+                                                          piece_index{m.piece_count() - 1}));
     return {m.piece_count(), static_cast<std::uint32_t>(m.piece_length), last};
 }
 
@@ -48,11 +47,10 @@ torrent::torrent(io::reactor& reactor, metainfo info, const torrent_options& opt
     : info_(std::move(info)),
       options_(with_pool(options)),
       picker_(info_.piece_count(), static_cast<std::uint32_t>(info_.piece_length),
-              bounds_of(info_).last_piece_length,
-              picker_config{options.random_first_pieces, 2}),
+              bounds_of(info_).last_piece_length, picker_config{options.random_first_pieces, 2}),
       have_(info_.piece_count()),
-      context_{reactor,      options_,          info_.hash,       make_peer_id(), bounds_of(info_),
-               have_,        traffic_.stats,    traffic_.down,    traffic_.up,    nullptr},
+      context_{reactor, options_,       info_.hash,    make_peer_id(), bounds_of(info_),
+               have_,   traffic_.stats, traffic_.down, traffic_.up,    nullptr},
       rng_(std::random_device{}()),
       ban_(options_.ban_after_failures),
       scope_(reactor) {}
@@ -107,8 +105,8 @@ std::uint64_t torrent::bytes_left() const {
 
 std::size_t torrent::peer_count() const {
     const auto& live = peers_.live();
-    return static_cast<std::size_t>(std::count_if(
-        live.begin(), live.end(), [](const auto& e) { return e.second->ready(); }));
+    return static_cast<std::size_t>(
+        std::count_if(live.begin(), live.end(), [](const auto& e) { return e.second->ready(); }));
 }
 
 torrent_stats torrent::stats() const {
@@ -356,11 +354,9 @@ void torrent::rechoke() {
     config.slots = options_.unchoke_slots;
     config.rechoke_interval = options_.rechoke_interval;
     config.optimistic_every_rechokes = options_.optimistic_every_rechokes;
-    const auto decision =
-        swarm::rechoke(snapshot, complete() ? choke_mode::seed : choke_mode::leech, config,
-                       choker_state_,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()),
-                       rng_);
+    const auto decision = swarm::rechoke(
+        snapshot, complete() ? choke_mode::seed : choke_mode::leech, config, choker_state_,
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()), rng_);
     choker_state_ = decision.next;
     for (peer_slot s : decision.to_choke) {
         if (auto* p = peers_.find(s)) p->set_choking(true);

@@ -65,9 +65,10 @@ void torrent::on_serve_failed(peer_connection& peer, const error& e) {
                                                  " verified pieces lost"));
         return;
     }
-    spdlog::error("torrent {}: {}; {} pieces (first {}, last {}) are no longer on disk and are "
-                  "not served any more",
-                  info_.name, e.message(), gone.size(), gone.front().get(), gone.back().get());
+    spdlog::error(
+        "torrent {}: {}; {} pieces (first {}, last {}) are no longer on disk and are "
+        "not served any more",
+        info_.name, e.message(), gone.size(), gone.front().get(), gone.back().get());
     // Every peer was told we had them; a reconnect brings them our new bitfield.
     close_all("pieces dropped from disk, reconnect for the new bitfield");
 }
@@ -109,11 +110,10 @@ void torrent::verify(piece_index piece) {
     // Off the reactor: a 4 MiB piece costs ~2.5 ms of SHA-1. Every block of the piece is in, so
     // nothing writes it until the result is back (a failed piece is re-requested only then).
     // The verdict is posted through the scope: dropped should the torrent be gone by then.
-    options_.hashing->submit(
-        [this, home = scope_.share(), store = context_.store, piece] {
-            auto check = store->hash_piece(piece);
-            home.post([this, piece, check = std::move(check)] { on_hashed(piece, check); });
-        });
+    options_.hashing->submit([this, home = scope_.share(), store = context_.store, piece] {
+        auto check = store->hash_piece(piece);
+        home.post([this, piece, check = std::move(check)] { on_hashed(piece, check); });
+    });
 }
 
 void torrent::on_hashed(piece_index piece, const result<storage::piece_check>& check) {
@@ -201,8 +201,8 @@ void torrent::piece_failed(piece_index piece) {
 
 void torrent::charge(peer_slot slot) {
     const bool ban_now = ban_.charge(slot);
-    spdlog::warn("peer {}: sent bad data ({} of {} strikes)",
-                 peers_.record(slot).addr.to_string(), ban_.strikes(slot), ban_.strikes_to_ban());
+    spdlog::warn("peer {}: sent bad data ({} of {} strikes)", peers_.record(slot).addr.to_string(),
+                 ban_.strikes(slot), ban_.strikes_to_ban());
     if (ban_now) {
         ban(slot);
     }

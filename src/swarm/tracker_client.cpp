@@ -16,7 +16,8 @@ namespace minibit::swarm {
 namespace {
 
 /// Appends the peers of a compact list (6 bytes IPv4 or 18 bytes IPv6 per peer).
-void append_peers(std::span<const std::uint8_t> raw, std::size_t record, std::vector<io::address>& out) {
+void append_peers(std::span<const std::uint8_t> raw, std::size_t record,
+                  std::vector<io::address>& out) {
     for (std::size_t at = 0; at + record <= raw.size(); at += record) {
         const std::uint8_t* p = raw.data() + at;
         if (record == 6) {
@@ -25,7 +26,8 @@ void append_peers(std::span<const std::uint8_t> raw, std::size_t record, std::ve
             std::memcpy(&sin.sin_addr, p, 4);
             std::memcpy(&sin.sin_port, p + 4, 2);
             if (sin.sin_port != 0) {
-                out.push_back(io::address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sin), sizeof sin));
+                out.push_back(io::address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sin),
+                                                         sizeof sin));
             }
         } else {
             sockaddr_in6 sin6{};
@@ -33,7 +35,8 @@ void append_peers(std::span<const std::uint8_t> raw, std::size_t record, std::ve
             std::memcpy(&sin6.sin6_addr, p, 16);
             std::memcpy(&sin6.sin6_port, p + 16, 2);
             if (sin6.sin6_port != 0) {
-                out.push_back(io::address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sin6), sizeof sin6));
+                out.push_back(io::address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sin6),
+                                                         sizeof sin6));
             }
         }
     }
@@ -226,7 +229,8 @@ void tracker_client::on_result(std::uint64_t generation, result<wire::announce_r
     std::vector<io::address> peers;
     append_peers(r->peers4, 6, peers);
     append_peers(r->peers6, 18, peers);
-    spdlog::debug("tracker {}: {} peers, interval {} s", tier.front().text, peers.size(), r->interval);
+    spdlog::debug("tracker {}: {} peers, interval {} s", tier.front().text, peers.size(),
+                  r->interval);
     if (on_peers_ && !peers.empty()) {
         on_peers_(peers);
     }

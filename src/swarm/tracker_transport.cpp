@@ -4,8 +4,8 @@
 
 #include <cstring>
 #include <random>
-#include <variant>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -131,13 +131,12 @@ void tracker_client::http_announce(const endpoint& ep, wire::announce_event even
         }
         st->conn = c->id();
         io::reactor& r = *c->owner();
-        io::conn_handlers handlers{
-            [st](std::span<const std::byte> bytes) { st->on_data(bytes); },
-            [st](const std::optional<error>&) {
-                if (st->done) return;
-                st->conn.reset();
-                st->finish(std::move(st->buf));
-            }};
+        io::conn_handlers handlers{[st](std::span<const std::byte> bytes) { st->on_data(bytes); },
+                                   [st](const std::optional<error>&) {
+                                       if (st->done) return;
+                                       st->conn.reset();
+                                       st->finish(std::move(st->buf));
+                                   }};
         if (auto ok = r.start(c->id(), std::move(handlers)); !ok) {
             st->finish(std::unexpected(ok.error()));
             return;
@@ -207,8 +206,9 @@ void tracker_client::udp_send(const std::shared_ptr<udp_exchange>& ex) {
     }
     (void)reactor_.send_to(*udp_, std::as_bytes(std::span(packet)), ex->addr);
     // BEP 15: wait 15 * 2^n seconds (n = attempt), here with a configurable base and cap.
-    const std::chrono::milliseconds wait =
-        options_.udp_timeout * (std::int64_t{1} << std::min<std::uint32_t>(ex->attempt, 8));
+    const std::chrono::milliseconds wait = options_.udp_timeout *
+                                           (std::int64_t{1}
+                                            << std::min<std::uint32_t>(ex->attempt, 8));
     std::weak_ptr<udp_exchange> weak = ex;
     ex->timer = scope_.add_timer(wait, [this, weak] {
         auto e = weak.lock();
@@ -217,7 +217,8 @@ void tracker_client::udp_send(const std::shared_ptr<udp_exchange>& ex) {
         if (++e->timeouts >= options_.udp_attempts) {
             udp_active_.reset();
             conn_id_.reset();
-            on_result(e->generation, fail(swarm_errc::tracker_failed, "UDP tracker did not answer"));
+            on_result(e->generation,
+                      fail(swarm_errc::tracker_failed, "UDP tracker did not answer"));
             return;
         }
         if (e->announcing) {

@@ -42,7 +42,8 @@ result<tracker_url> parse_tracker_url(std::string_view url) {
         out.scheme = tracker_scheme::udp;
         rest = url.substr(6);
     } else {
-        return fail(swarm_errc::bad_tracker_url, "only http:// and udp:// trackers are supported", 0);
+        return fail(swarm_errc::bad_tracker_url, "only http:// and udp:// trackers are supported",
+                    0);
     }
     const auto slash = rest.find_first_of("/?");
     std::string_view authority = rest.substr(0, slash);
@@ -88,17 +89,17 @@ result<http_progress> http_response_progress(std::string_view raw) {
     }
     const std::string_view body = raw.substr(h->head_bytes);
     switch (h->framing) {
-        case wire::body_framing::none: return http_progress::complete;
-        case wire::body_framing::content_length:
-            return body.size() >= h->content_length ? http_progress::complete
-                                                    : http_progress::need_more;
-        case wire::body_framing::chunked: {
-            wire::http_body_decoder d(*h, limits);
-            std::string scratch;
-            if (auto r = d.feed(body, scratch); !r) return std::unexpected(r.error());
-            return d.done() ? http_progress::complete : http_progress::need_more;
-        }
-        case wire::body_framing::until_close: break;
+    case wire::body_framing::none: return http_progress::complete;
+    case wire::body_framing::content_length:
+        return body.size() >= h->content_length ? http_progress::complete
+                                                : http_progress::need_more;
+    case wire::body_framing::chunked: {
+        wire::http_body_decoder d(*h, limits);
+        std::string scratch;
+        if (auto r = d.feed(body, scratch); !r) return std::unexpected(r.error());
+        return d.done() ? http_progress::complete : http_progress::need_more;
+    }
+    case wire::body_framing::until_close: break;
     }
     return http_progress::need_more;  // complete only at end of stream
 }

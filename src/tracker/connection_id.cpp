@@ -16,10 +16,20 @@ std::uint64_t load_le(const std::uint8_t* p, std::size_t n) {
 struct sip_state {
     std::uint64_t v0, v1, v2, v3;
     void round() {
-        v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
-        v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
-        v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
-        v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
+        v0 += v1;
+        v1 = std::rotl(v1, 13);
+        v1 ^= v0;
+        v0 = std::rotl(v0, 32);
+        v2 += v3;
+        v3 = std::rotl(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = std::rotl(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = std::rotl(v1, 17);
+        v1 ^= v2;
+        v2 = std::rotl(v2, 32);
     }
     void absorb(std::uint64_t m) {
         v3 ^= m;
@@ -31,11 +41,12 @@ struct sip_state {
 
 }  // namespace
 
-std::uint64_t siphash24(const std::array<std::uint8_t, 16>& key, std::span<const std::uint8_t> data) {
+std::uint64_t siphash24(const std::array<std::uint8_t, 16>& key,
+                        std::span<const std::uint8_t> data) {
     const std::uint64_t k0 = load_le(key.data(), 8);
     const std::uint64_t k1 = load_le(key.data() + 8, 8);
-    sip_state s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    sip_state s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
+                k1 ^ 0x7465646279746573ULL};
     const std::size_t whole = data.size() / 8 * 8;
     for (std::size_t i = 0; i < whole; i += 8) s.absorb(load_le(data.data() + i, 8));
     const std::uint64_t last = (std::uint64_t{data.size() & 0xffU} << 56U) |

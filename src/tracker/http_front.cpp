@@ -7,11 +7,11 @@ namespace {
 
 std::string_view status_text(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 431: return "Request Header Fields Too Large";
-        default: return "Error";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 431: return "Request Header Fields Too Large";
+    default: return "Error";
     }
 }
 
@@ -51,10 +51,11 @@ void http_front::on_accept(io::connection c, const io::address& peer) {
     // The first request must be complete within request_timeout of the accept, so a client
     // cannot hold a slot by connecting and then waiting before its first byte.
     st.deadline = time_point::clock::now() + config_.request_timeout;
-    auto started = r_.start(c.id(), io::conn_handlers{
-        [this, id](std::span<const std::byte> data) { on_data(id, data); },
-        [this, id](const std::optional<error>&) { forget(id); },
-    });
+    auto started = r_.start(c.id(),
+                            io::conn_handlers{
+                                [this, id](std::span<const std::byte> data) { on_data(id, data); },
+                                [this, id](const std::optional<error>&) { forget(id); },
+                            });
     if (!started) {
         forget(id);
         r_.close(c.id());
@@ -101,9 +102,11 @@ void http_front::serve(std::uint64_t id, conn& c) {
 }
 
 void http_front::reject(std::uint64_t id, conn& c, const error& e) {
-    const bool too_large = is(e, wire::http_errc::too_large) || is(e, wire::http_errc::too_many_headers);
+    const bool too_large = is(e, wire::http_errc::too_large) ||
+                           is(e, wire::http_errc::too_many_headers);
     service_.stats().count(too_large ? error_kind::too_large : error_kind::bad_request);
-    http_reply reply{too_large ? 431 : 400, "text/plain", wire::encode_failure_response(e.message())};
+    http_reply reply{too_large ? 431 : 400, "text/plain",
+                     wire::encode_failure_response(e.message())};
     send_reply(id, reply, wire::http_connection::close);
     c.buf.clear();
     c.buf.shrink_to_fit();
@@ -111,7 +114,8 @@ void http_front::reject(std::uint64_t id, conn& c, const error& e) {
     c.deadline = time_point::clock::now() + discard_linger;
 }
 
-void http_front::send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist) {
+void http_front::send_reply(std::uint64_t id, const http_reply& reply,
+                            wire::http_connection persist) {
     const std::string head = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         reply.status, status_text(reply.status), reply.content_type, reply.body.size(),

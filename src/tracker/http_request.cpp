@@ -31,7 +31,8 @@ result<tracker_request> parse_tracker_request(std::string_view buffer,
     if (!head) return std::unexpected(std::move(head.error()));
     if (head->method != "GET") return fail(request_errc::bad_method, "only GET is served", 0);
     const bool body = head->framing == wire::body_framing::chunked ||
-                      (head->framing == wire::body_framing::content_length && head->content_length != 0);
+                      (head->framing == wire::body_framing::content_length &&
+                       head->content_length != 0);
     if (body) {
         return fail(request_errc::has_body, "request bodies are not accepted",
                     body_header_offset(*head, buffer));

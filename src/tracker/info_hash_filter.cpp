@@ -8,7 +8,8 @@ namespace {
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -49,9 +50,9 @@ result<info_hash_filter> info_hash_filter::load(const std::filesystem::path& fil
 
 bool info_hash_filter::allows(const info_hash& hash) const {
     switch (mode_) {
-        case filter_mode::allow_all: return true;
-        case filter_mode::allow_listed: return hashes_.contains(hash);
-        case filter_mode::deny_listed: return !hashes_.contains(hash);
+    case filter_mode::allow_all: return true;
+    case filter_mode::allow_listed: return hashes_.contains(hash);
+    case filter_mode::deny_listed: return !hashes_.contains(hash);
     }
     return false;
 }

@@ -30,8 +30,8 @@ constexpr std::size_t max_rejection_picks = 256;
 // at every probe step); it only has to make the layout unknowable from outside.
 template <std::size_t N>
 std::uint64_t hash_endpoint(const std::array<std::uint8_t, N>& ep, std::uint32_t key) {
-    const std::uint64_t k =
-        (std::uint64_t{key} | (std::uint64_t{key} << 32U)) ^ 0x51af7c3a2d1b4e69ULL;
+    const std::uint64_t k = (std::uint64_t{key} | (std::uint64_t{key} << 32U)) ^
+                            0x51af7c3a2d1b4e69ULL;
     std::uint64_t h = k;
     for (std::size_t i = 0; i < N; i += 6) {
         std::uint64_t w = 0;
@@ -134,8 +134,8 @@ std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state) {
     const std::size_t grown = std::size_t{size_} + 1;
     const bool grow = grown * 10 > slots_.size() * max_load_tenths;
     if (grow) {
-        resize(std::max({min_slots, slots_.size() + slots_.size() / 4,
-                         grown * 10 / max_load_tenths + 2}));
+        resize(std::max(
+            {min_slots, slots_.size() + slots_.size() / 4, grown * 10 / max_load_tenths + 2}));
     }
     record_type rec;
     rec.endpoint = ep;
@@ -219,7 +219,8 @@ void peer_list<N>::check_invariants() const {
         const record_type& r = slots_[s];
         if (r.empty()) continue;
         ++used;
-        MINIBIT_ASSERT(r.stamp() >= 1 && r.stamp() <= stamp_period, "peer_list: stamp out of range");
+        MINIBIT_ASSERT(r.stamp() >= 1 && r.stamp() <= stamp_period,
+                       "peer_list: stamp out of range");
         [[maybe_unused]] const std::size_t before = s == 0 ? cap - 1 : s - 1;
         [[maybe_unused]] const std::size_t d = distance(s);
         MINIBIT_ASSERT(slots_[before].empty() ? d == 0 : d <= distance(before) + 1,

@@ -21,8 +21,11 @@ struct redis_link::waiting {
 
 redis_link::redis_link(io::reactor& r, store_address address, milliseconds connect_timeout,
                        milliseconds reply_timeout, handlers h)
-    : r_(r), address_(std::move(address)), connect_timeout_(connect_timeout),
-      reply_timeout_(reply_timeout), handlers_(std::move(h)) {}
+    : r_(r),
+      address_(std::move(address)),
+      connect_timeout_(connect_timeout),
+      reply_timeout_(reply_timeout),
+      handlers_(std::move(h)) {}
 
 redis_link::~redis_link() {
     if (abandoned_) return;
@@ -37,7 +40,7 @@ void redis_link::abandon() {
     if (ctx_ != nullptr) {
         redisAsyncContext* ac = ctx_;
         ctx_ = nullptr;
-        ac->ev.cleanup = nullptr;   // the watch died with the reactor
+        ac->ev.cleanup = nullptr;  // the watch died with the reactor
         ac->ev.addRead = ac->ev.delRead = ac->ev.addWrite = ac->ev.delWrite = nullptr;
         redisAsyncFree(ac);
     }
@@ -62,7 +65,7 @@ void redis_link::connect() {
     if (ac == nullptr) return fail("out of memory");
     if (ac->err != 0) {
         const std::string why = ac->errstr;
-        redisAsyncFree(ac);   // never connected: no callbacks, no hooks set
+        redisAsyncFree(ac);  // never connected: no callbacks, no hooks set
         return fail(why);
     }
     state_ = link_state::connecting;
@@ -107,9 +110,11 @@ void redis_link::on_connect(const redisAsyncContext* ac, int status) {
     self->last_progress_ = self->r_.now();
     if (self->address_.db != 0) {
         const std::string db = std::to_string(self->address_.db);
-        const std::string select = "*2\r\n$6\r\nSELECT\r\n$" + std::to_string(db.size()) + "\r\n" + db + "\r\n";
+        const std::string select = "*2\r\n$6\r\nSELECT\r\n$" + std::to_string(db.size()) + "\r\n" +
+                                   db + "\r\n";
         self->send(select, [self, db](const redisReply* r) {
-            if (r != nullptr && r->type == REDIS_REPLY_ERROR) self->fail("SELECT " + db + ": " + r->str);
+            if (r != nullptr && r->type == REDIS_REPLY_ERROR)
+                self->fail("SELECT " + db + ": " + r->str);
         });
     }
     self->notify(link_state::up);
@@ -185,7 +190,7 @@ void redis_link::kick() {
 void redis_link::fail(const std::string& why) {
     down_reason_ = why;
     if (ctx_ != nullptr) {
-        redisAsyncFree(ctx_);   // null replies to every waiter; hook_cleanup reports down
+        redisAsyncFree(ctx_);  // null replies to every waiter; hook_cleanup reports down
     } else {
         report_down();
     }
@@ -206,8 +211,9 @@ void redis_link::report_down() {
 
 void redis_link::set_interest(io::fd_interest bit, bool on) {
     const io::fd_interest next = on ? (interest_ | bit)
-                                    : static_cast<io::fd_interest>(static_cast<unsigned>(interest_) &
-                                                                   ~static_cast<unsigned>(bit));
+                                    : static_cast<io::fd_interest>(
+                                          static_cast<unsigned>(interest_) &
+                                          ~static_cast<unsigned>(bit));
     if (next == interest_ || !watch_) return;
     interest_ = next;
     (void)r_.set_interest(*watch_, next);

@@ -85,14 +85,14 @@ private:
     link_state state_ = link_state::down;
     std::string down_reason_;
     std::size_t pending_ = 0;
-    io::reactor::clock::time_point last_progress_{};   ///< last reply, or first send after idle
+    io::reactor::clock::time_point last_progress_{};  ///< last reply, or first send after idle
     std::uint64_t error_replies_ = 0;
-    bool closing_ = false;   ///< close() or the destructor is freeing the context: no on_down
-    bool abandoned_ = false; ///< the reactor is gone: never call it again
+    bool closing_ = false;    ///< close() or the destructor is freeing the context: no on_down
+    bool abandoned_ = false;  ///< the reactor is gone: never call it again
     std::optional<io::timer_id> connect_timer_;
     std::optional<io::timer_id> reply_timer_;
     std::optional<io::timer_id> notify_timer_;
-    std::optional<link_state> event_;   ///< waiting for notify_timer_
+    std::optional<link_state> event_;  ///< waiting for notify_timer_
 };
 
 }  // namespace minibit::tracker

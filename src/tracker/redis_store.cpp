@@ -32,7 +32,8 @@ std::string_view view_of(const redisReply* r) {
 std::optional<std::uint64_t> score_of(std::string_view text) {
     double d = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
-    if (ec != std::errc() || end != text.data() + text.size() || d < 0 || d > 9.0e15) return std::nullopt;
+    if (ec != std::errc() || end != text.data() + text.size() || d < 0 || d > 9.0e15)
+        return std::nullopt;
     return static_cast<std::uint64_t>(d);
 }
 
@@ -48,12 +49,12 @@ std::string random_instance() {
 /// Progress of resynchronisations and of the feed, and the timers that drive them.
 struct redis_store::sync_state {
     std::string feed_cursor = "$";
-    io::reactor::clock::time_point feed_ok{};   ///< the last complete feed read
+    io::reactor::clock::time_point feed_ok{};  ///< the last complete feed read
     bool reading = false;
     bool pushing = false;
     bool pulling = false;
-    bool pull_again = false;      ///< another instance asked for a pull during ours
-    bool connect_sync = false;    ///< this pull follows a (re)connect: report it at info
+    bool pull_again = false;    ///< another instance asked for a pull during ours
+    bool connect_sync = false;  ///< this pull follows a (re)connect: report it at info
     bool stopped = false;
     bool outage_logged = false;
     io::reactor::clock::time_point sync_started{};
@@ -62,20 +63,27 @@ struct redis_store::sync_state {
     std::uint64_t batch_number = 0;
     milliseconds backoff{0};
     std::vector<journal_entry> entries;
-    std::optional<rewrite_filter> repeats;    ///< re-announces not worth a write
+    std::optional<rewrite_filter> repeats;  ///< re-announces not worth a write
     std::optional<io::timer_id> flush_timer, refresh_timer, trim_timer, reconnect_timer, step_timer;
 };
 
 redis_store::redis_store(io::reactor& r, tracker_service& service, store_journal& journal,
                          const store_config& config, seconds peer_timeout)
-    : r_(r), service_(service), journal_(journal), config_(config), peer_timeout_(peer_timeout),
-      keys_{config.key_prefix}, instance_(random_instance()), counters_(service.stats().store()),
+    : r_(r),
+      service_(service),
+      journal_(journal),
+      config_(config),
+      peer_timeout_(peer_timeout),
+      keys_{config.key_prefix},
+      instance_(random_instance()),
+      counters_(service.stats().store()),
       sync_(std::make_unique<sync_state>()) {
     sync_->backoff = config_.backoff_min;
     sync_->repeats.emplace(std::min<seconds>(config_.rewrite_window, peer_timeout_ / 8));
     link_ = std::make_unique<redis_link>(
         r_, config_.address, config_.connect_timeout, config_.command_timeout,
-        redis_link::handlers{[this] { on_up(); }, [this](const std::string& why) { on_down(why); }});
+        redis_link::handlers{[this] { on_up(); },
+                             [this](const std::string& why) { on_down(why); }});
 }
 
 redis_store::~redis_store() = default;
@@ -99,7 +107,7 @@ void redis_store::every(milliseconds period, std::optional<io::timer_id>& slot,
 
 void redis_store::shutdown() {
     if (sync_->stopped) return;
-    flush();   // the last announces go out; Redis reads them before it sees the close
+    flush();  // the last announces go out; Redis reads them before it sees the close
     link_->kick();
     sync_->stopped = true;
     for (auto* t : {&sync_->flush_timer, &sync_->refresh_timer, &sync_->trim_timer,
@@ -107,7 +115,7 @@ void redis_store::shutdown() {
         if (*t) r_.cancel_timer(**t);
         t->reset();
     }
-    link_.reset();   // on this thread: the link cancels its own timers and unwatches its socket
+    link_.reset();  // on this thread: the link cancels its own timers and unwatches its socket
 }
 
 void redis_store::abandon() {
@@ -126,7 +134,9 @@ seconds redis_store::table_now() const {
     return std::chrono::duration_cast<seconds>(r_.now().time_since_epoch());
 }
 
-void redis_store::set_state(store_state s) { counters_.state.store(s, std::memory_order_relaxed); }
+void redis_store::set_state(store_state s) {
+    counters_.state.store(s, std::memory_order_relaxed);
+}
 
 void redis_store::on_up() {
     sync_->backoff = config_.backoff_min;
@@ -142,9 +152,10 @@ void redis_store::on_down(const std::string& why) {
     journal_.set_enabled(false);
     sync_->entries.clear();
     for (std::uint32_t i = 0; i < service_.shard_count(); ++i) {
-        service_.with_shard(shard_id{i}, [&](swarm_shard&) { journal_.take(shard_id{i}, sync_->entries); });
+        service_.with_shard(shard_id{i},
+                            [&](swarm_shard&) { journal_.take(shard_id{i}, sync_->entries); });
     }
-    sync_->entries.clear();   // the resynchronisation after the reconnect pushes everything
+    sync_->entries.clear();  // the resynchronisation after the reconnect pushes everything
     sync_->repeats->clear();
     sync_->reading = sync_->pushing = sync_->pulling = sync_->pull_again = false;
     if (sync_->step_timer) r_.cancel_timer(*sync_->step_timer);
@@ -171,9 +182,10 @@ void redis_store::flush() {
     auto& entries = sync_->entries;
     entries.clear();
     for (std::uint32_t i = 0; i < service_.shard_count(); ++i) {
-        service_.with_shard(shard_id{i}, [&](swarm_shard&) { journal_.take(shard_id{i}, entries); });
+        service_.with_shard(shard_id{i},
+                            [&](swarm_shard&) { journal_.take(shard_id{i}, entries); });
     }
-    if (journal_.take_overflow()) resync();   // some announces were dropped: push them all
+    if (journal_.take_overflow()) resync();  // some announces were dropped: push them all
     const std::size_t taken = entries.size();
     sync_->repeats->filter(entries, std::chrono::steady_clock::now());
     counters_.repeats.fetch_add(taken - entries.size(), std::memory_order_relaxed);
@@ -201,7 +213,11 @@ void redis_store::flush() {
 void redis_store::trim_registry() {
     if (link_ == nullptr || link_->state() != link_state::up) return;
     resp_command cmd;
-    cmd.begin(4).arg("ZREMRANGEBYSCORE").arg(keys_.registry()).arg("-inf").arg("(" + std::to_string(wall_ms()));
+    cmd.begin(4)
+        .arg("ZREMRANGEBYSCORE")
+        .arg(keys_.registry())
+        .arg("-inf")
+        .arg("(" + std::to_string(wall_ms()));
     link_->send(cmd.view());
 }
 
@@ -222,8 +238,8 @@ void redis_store::resync() {
     link_->send(cmd.view(), [this](const redisReply* r) {
         if (r == nullptr) return;
         sync_->feed_cursor = "0-0";
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-            r->element[0]->elements >= 1) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+            r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1) {
             sync_->feed_cursor = std::string(view_of(r->element[0]->element[0]));
         }
     });
@@ -235,9 +251,19 @@ void redis_store::push_shard(std::uint32_t index) {
     if (index == service_.shard_count()) {
         // Tell the other instances to pull what this one just pushed.
         resp_command cmd;
-        const std::uint64_t cutoff = wall_ms() - static_cast<std::uint64_t>(config_.feed_window.count()) * 1000;
-        cmd.begin(10).arg("XADD").arg(keys_.feed()).arg("MINID").arg("~").arg(cutoff).arg("*")
-            .arg("i").arg(instance_).arg("r").arg("1");
+        const std::uint64_t cutoff = wall_ms() -
+                                     static_cast<std::uint64_t>(config_.feed_window.count()) * 1000;
+        cmd.begin(10)
+            .arg("XADD")
+            .arg(keys_.feed())
+            .arg("MINID")
+            .arg("~")
+            .arg(cutoff)
+            .arg("*")
+            .arg("i")
+            .arg(instance_)
+            .arg("r")
+            .arg("1");
         link_->send(cmd.view());
         sync_->pushing = false;
         sync_->pulling = true;
@@ -258,8 +284,10 @@ void redis_store::push_shard(std::uint32_t index) {
                     const auto& rec = list.at(i);
                     if (rec.empty()) continue;
                     const auto age = swarm_shard::age_of(rec.stamp(), table);
-                    const std::uint64_t expiry =
-                        now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, (peer_timeout_ - age).count())) * 1000;
+                    const std::uint64_t expiry = now +
+                                                 static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                                     0, (peer_timeout_ - age).count())) *
+                                                     1000;
                     latest = std::max(latest, expiry);
                     cmd.arg(peer_score(expiry, rec.seeder())).arg(std::span(rec.endpoint));
                 }
@@ -267,7 +295,8 @@ void redis_store::push_shard(std::uint32_t index) {
             add(s.v4);
             add(s.v6);
             link_->send(cmd.view());
-            cmd.begin(3).arg("PEXPIRE").arg(key).arg(static_cast<std::uint64_t>(peer_timeout_.count()) * 1000);
+            cmd.begin(3).arg("PEXPIRE").arg(key).arg(
+                static_cast<std::uint64_t>(peer_timeout_.count()) * 1000);
             link_->send(cmd.view());
             cmd.begin(5).arg("ZADD").arg(keys_.registry()).arg("GT").arg(latest).arg(hash.view());
             link_->send(cmd.view());
@@ -287,7 +316,8 @@ void redis_store::pull_page(const std::string& cursor) {
     cmd.begin(5).arg("ZSCAN").arg(keys_.registry()).arg(cursor).arg("COUNT").arg(pull_page_swarms);
     link_->send(cmd.view(), [this](const redisReply* r) {
         if (r == nullptr || !sync_->pulling) return;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
             counters_.errors.fetch_add(1, std::memory_order_relaxed);
             finish_pull();
             return;
@@ -316,8 +346,12 @@ void redis_store::pull_page(const std::string& cursor) {
 
 void redis_store::pull_swarm(const info_hash& hash) {
     resp_command cmd;
-    cmd.begin(5).arg("ZRANGEBYSCORE").arg(keys_.swarm(hash)).arg(peer_score(wall_ms(), false))
-        .arg("+inf").arg("WITHSCORES");
+    cmd.begin(5)
+        .arg("ZRANGEBYSCORE")
+        .arg(keys_.swarm(hash))
+        .arg(peer_score(wall_ms(), false))
+        .arg("+inf")
+        .arg("WITHSCORES");
     link_->send(cmd.view(), [this, hash](const redisReply* r) {
         if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return;
         const std::uint64_t now = wall_ms();
@@ -361,7 +395,8 @@ void redis_store::finish_pull() {
 }
 
 void redis_store::refresh() {
-    if (link_ == nullptr || link_->state() != link_state::up || sync_->reading || sync_->pushing) return;
+    if (link_ == nullptr || link_->state() != link_state::up || sync_->reading || sync_->pushing)
+        return;
     if (counters_.state.load(std::memory_order_relaxed) != store_state::up) return;
     if (r_.now() - sync_->feed_ok > config_.feed_window / 2) {
         // Away longer than the feed keeps entries: some may be gone, so take everything.
@@ -371,7 +406,13 @@ void redis_store::refresh() {
         return;
     }
     resp_command cmd;
-    cmd.begin(6).arg("XREAD").arg("COUNT").arg(feed_page).arg("STREAMS").arg(keys_.feed()).arg(sync_->feed_cursor);
+    cmd.begin(6)
+        .arg("XREAD")
+        .arg("COUNT")
+        .arg(feed_page)
+        .arg("STREAMS")
+        .arg(keys_.feed())
+        .arg(sync_->feed_cursor);
     sync_->reading = true;
     link_->send(cmd.view(), [this](const redisReply* r) { on_feed(r, 0); });
 }
@@ -384,7 +425,7 @@ void redis_store::on_feed(const redisReply* r, int round) {
         return;
     }
     sync_->feed_ok = r_.now();
-    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return;   // nil: nothing new
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return;  // nil: nothing new
     const redisReply* stream = r->element[0];
     if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) return;
     const redisReply* entries = stream->element[1];
@@ -396,7 +437,8 @@ void redis_store::on_feed(const redisReply* r, int round) {
         std::string_view instance;
         std::string_view blob;
         std::string_view resync_flag;
-        for (std::size_t k = 0; fields->type == REDIS_REPLY_ARRAY && k + 1 < fields->elements; k += 2) {
+        for (std::size_t k = 0; fields->type == REDIS_REPLY_ARRAY && k + 1 < fields->elements;
+             k += 2) {
             const auto name = view_of(fields->element[k]);
             const auto value = view_of(fields->element[k + 1]);
             if (name == "i") instance = value;
@@ -407,9 +449,16 @@ void redis_store::on_feed(const redisReply* r, int round) {
     }
     if (entries->elements == feed_page && round + 1 < feed_rounds_per_tick) {
         resp_command cmd;
-        cmd.begin(6).arg("XREAD").arg("COUNT").arg(feed_page).arg("STREAMS").arg(keys_.feed()).arg(sync_->feed_cursor);
+        cmd.begin(6)
+            .arg("XREAD")
+            .arg("COUNT")
+            .arg(feed_page)
+            .arg("STREAMS")
+            .arg(keys_.feed())
+            .arg(sync_->feed_cursor);
         sync_->reading = true;
-        link_->send(cmd.view(), [this, round](const redisReply* next) { on_feed(next, round + 1); });
+        link_->send(cmd.view(),
+                    [this, round](const redisReply* next) { on_feed(next, round + 1); });
     }
 }
 
@@ -435,14 +484,16 @@ void redis_store::apply_feed(std::string_view instance, std::string_view blob,
     }
     const seconds table = table_now();
     for (const journal_entry& e : *entries) {
-        const auto peer = address_of({reinterpret_cast<const char*>(e.endpoint.data()), e.endpoint_bytes});
+        const auto peer = address_of(
+            {reinterpret_cast<const char*>(e.endpoint.data()), e.endpoint_bytes});
         if (!peer) continue;
         service_.with_shard(service_.shard_of(e.hash), [&](swarm_shard& s) {
             if ((e.flags & journal_stopped) != 0) {
                 s.forget(e.hash, *peer);
                 return;
             }
-            (void)s.merge(e.hash, peer_entry{*peer, (e.flags & journal_seeder) != 0, seconds(0)}, table);
+            (void)s.merge(e.hash, peer_entry{*peer, (e.flags & journal_seeder) != 0, seconds(0)},
+                          table);
             if ((e.flags & journal_completed) != 0) s.add_downloaded(e.hash, 1);
         });
     }

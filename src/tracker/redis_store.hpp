@@ -67,10 +67,10 @@ private:
     store_config config_;
     std::chrono::seconds peer_timeout_;
     store_keys keys_;
-    std::string instance_;                   ///< 8 random bytes naming this instance's entries
+    std::string instance_;  ///< 8 random bytes naming this instance's entries
     store_counters& counters_;
     std::unique_ptr<redis_link> link_;
-    struct sync_state;                       ///< resync and feed progress, timers
+    struct sync_state;  ///< resync and feed progress, timers
     std::unique_ptr<sync_state> sync_;
 };
 

@@ -10,8 +10,8 @@
 
 #include "http_front.hpp"
 #include "minibit/io/port_owner.hpp"
-#include "redis_store.hpp"
 #include "minibit/tracker/state_saver.hpp"
+#include "redis_store.hpp"
 #include "store_journal.hpp"
 #include "udp_front.hpp"
 
@@ -51,7 +51,8 @@ struct tracker_server::per_thread {
 result<std::unique_ptr<tracker_server>> tracker_server::start(
     const server_config& config, std::shared_ptr<const info_hash_filter> filter) {
     if (auto v = config.service.validate(); !v) return std::unexpected(std::move(v.error()));
-    if (!config.http && !config.udp) return fail(tracker_errc::bad_config, "both HTTP and UDP are off");
+    if (!config.http && !config.udp)
+        return fail(tracker_errc::bad_config, "both HTTP and UDP are off");
     if (config.state_file && config.state_interval.count() <= 0) {
         return fail(tracker_errc::bad_config, "the state interval must be positive");
     }
@@ -121,11 +122,12 @@ void tracker_server::load_state_file() {
         spdlog::warn("state: ignoring {}: {}; starting empty", path.string(), r.error().message());
         return;
     }
-    spdlog::info("state: loaded {} peers of {} swarms from {} in {} ms ({} expired, {} refused)",
-                 r->loaded, r->header.swarms, path.string(),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - t).count(),
-                 r->expired, r->refused);
+    spdlog::info(
+        "state: loaded {} peers of {} swarms from {} in {} ms ({} expired, {} refused)", r->loaded,
+        r->header.swarms, path.string(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+            .count(),
+        r->expired, r->refused);
 }
 
 result<void> tracker_server::prepare_store() {
@@ -149,13 +151,15 @@ result<void> tracker_server::save_state() {
     saver_->stop();
     auto r = saver_->save();
     if (!r) {
-        spdlog::error("state: cannot save {}: {}", config_.state_file->string(), r.error().message());
+        spdlog::error("state: cannot save {}: {}", config_.state_file->string(),
+                      r.error().message());
         return std::unexpected(std::move(r.error()));
     }
-    spdlog::info("state: saved {} peers of {} swarms to {} ({} bytes; encode {} us, longest "
-                 "shard lock {} us, write {} us)",
-                 r->peers, r->swarms, config_.state_file->string(), r->bytes, r->encode.count(),
-                 r->longest_hold.count(), r->write.count());
+    spdlog::info(
+        "state: saved {} peers of {} swarms to {} ({} bytes; encode {} us, longest "
+        "shard lock {} us, write {} us)",
+        r->peers, r->swarms, config_.state_file->string(), r->bytes, r->encode.count(),
+        r->longest_hold.count(), r->write.count());
     return {};
 }
 
@@ -186,16 +190,16 @@ result<void> tracker_server::bind_all() {
             if (addrs->http) {
                 auto a = t.http->listen(*addrs->http);
                 if (!a) {
-                    return done->set_value(std::unexpected(
-                        bind_error(a.error(), *addrs->http, io::transport::tcp)));
+                    return done->set_value(
+                        std::unexpected(bind_error(a.error(), *addrs->http, io::transport::tcp)));
                 }
                 addrs->http = *a;
             }
             if (addrs->udp) {
                 auto a = t.udp->bind(*addrs->udp);
                 if (!a) {
-                    return done->set_value(std::unexpected(
-                        bind_error(a.error(), *addrs->udp, io::transport::udp)));
+                    return done->set_value(
+                        std::unexpected(bind_error(a.error(), *addrs->udp, io::transport::udp)));
                 }
                 addrs->udp = *a;
             }
@@ -237,7 +241,7 @@ void tracker_server::stop() {
     // Stop accepting and close connections on each thread, then end the loops.
     for (unsigned i = 0; i < threads_.size(); ++i) {
         runner_->post(i, [this, i] {
-            if (i == 0 && store_) store_->shutdown();   // writes its last batch, then closes
+            if (i == 0 && store_) store_->shutdown();  // writes its last batch, then closes
             threads_[i]->http->shutdown();
             threads_[i]->udp->shutdown();
             // Give queued answers a moment to flush before the loop ends.

@@ -14,8 +14,8 @@ constexpr std::uint32_t udp_max_peers_v4 = 200;
 constexpr std::uint32_t udp_max_peers_v6 = 66;
 // The largest request BEP 15 needs: a scrape of 74 hashes (1496 bytes). An announce may carry
 // BEP 41 options after its 98 bytes, within the same bound; anything larger is dropped unread.
-constexpr std::size_t udp_max_request_bytes =
-    wire::udp_scrape_header_bytes + 20 * wire::udp_max_scrape_hashes;
+constexpr std::size_t udp_max_request_bytes = wire::udp_scrape_header_bytes +
+                                              20 * wire::udp_max_scrape_hashes;
 
 // The peer's address as the table stores it; IPv4-mapped IPv6 becomes plain IPv4.
 peer_address to_peer(const io::address& a, std::uint16_t port) {
@@ -52,8 +52,7 @@ void udp_error(std::uint32_t transaction, std::string message, std::vector<std::
 result<void> service_config::validate() const {
     if (auto r = table.validate(); !r) return r;
     if (min_interval.count() <= 0 || min_interval > interval || interval > table.peer_timeout) {
-        return fail(tracker_errc::bad_config,
-                    "need 0 < min interval <= interval <= peer timeout");
+        return fail(tracker_errc::bad_config, "need 0 < min interval <= interval <= peer timeout");
     }
     if (shards == 0 || shards > 65536) return fail(tracker_errc::bad_config, "shards: 1..65536");
     return {};
@@ -71,7 +70,9 @@ void tracker_service::set_filter(std::shared_ptr<const info_hash_filter> filter)
     filter_.store(std::move(filter));
 }
 
-bool tracker_service::allowed(const info_hash& hash) const { return filter_.load()->allows(hash); }
+bool tracker_service::allowed(const info_hash& hash) const {
+    return filter_.load()->allows(hash);
+}
 
 table_totals tracker_service::totals() const {
     table_totals t;
@@ -115,7 +116,8 @@ http_reply tracker_service::handle_http(std::string_view target, const io::addre
         return http_reply{200, "application/json", stats_.to_json(totals(), now - start_)};
     }
     if (split->path == "/metrics") {
-        return http_reply{200, "text/plain; version=0.0.4", stats_.to_prometheus(totals(), now - start_)};
+        return http_reply{200, "text/plain; version=0.0.4",
+                          stats_.to_prometheus(totals(), now - start_)};
     }
     stats_.count(error_kind::not_found);
     return http_reply{404, "text/plain", wire::encode_failure_response("not found")};
@@ -169,8 +171,8 @@ http_reply tracker_service::http_scrape(std::string_view query) {
 void tracker_service::handle_udp(std::span<const std::uint8_t> packet, const io::address& from,
                                  seconds now, std::vector<std::uint8_t>& reply) {
     reply.clear();
-    result<wire::udp_request> req =
-        fail(wire::tracker_udp_errc::bad_length, "request above 1496 bytes", packet.size());
+    result<wire::udp_request> req = fail(wire::tracker_udp_errc::bad_length,
+                                         "request above 1496 bytes", packet.size());
     if (packet.size() <= udp_max_request_bytes) req = wire::parse_udp_request(packet);
     if (!req) {
         // Garbage is dropped, never answered: an answer could be aimed at a spoofed victim.
@@ -217,9 +219,9 @@ void tracker_service::udp_announce(const wire::udp_announce_request& a, const io
     const bool v6 = in.peer.address_bytes == 16;
     const std::uint32_t cap = v6 ? udp_max_peers_v6 : udp_max_peers_v4;
     // BEP 15: num_want -1 (any negative here) asks for the default; 0 asks for no peers.
-    in.numwant = std::min(a.num_want < 0 ? config_.table.default_numwant
-                                         : static_cast<std::uint32_t>(a.num_want),
-                          cap);
+    in.numwant = std::min(
+        a.num_want < 0 ? config_.table.default_numwant : static_cast<std::uint32_t>(a.num_want),
+        cap);
     in.families = v6 ? peer_families::ipv6 : peer_families::ipv4;
     wire::udp_announce_response out;
     out.transaction_id = a.transaction_id;
@@ -242,7 +244,8 @@ void tracker_service::udp_announce(const wire::udp_announce_request& a, const io
     wire::encode_udp(wire::udp_response{std::move(out)}, reply);
 }
 
-void tracker_service::udp_scrape(const wire::udp_scrape_request& s, std::vector<std::uint8_t>& reply) {
+void tracker_service::udp_scrape(const wire::udp_scrape_request& s,
+                                 std::vector<std::uint8_t>& reply) {
     wire::udp_scrape_response out;
     out.transaction_id = s.transaction_id;
     out.entries.reserve(s.hashes.size());

@@ -47,9 +47,9 @@ std::uint8_t* put_list(std::uint8_t* dst, const peer_list<N>& list, std::uint16_
         const peer_record<N>& r = list.at(s);
         if (r.empty()) continue;
         std::memcpy(dst, r.endpoint.data(), N);
-        const std::uint32_t age =
-            static_cast<std::uint32_t>(stamp_age(now_stamp, r.stamp()) * stamp_tick_seconds) |
-            (r.seeder() ? seeder_bit : 0U);
+        const std::uint32_t age = static_cast<std::uint32_t>(stamp_age(now_stamp, r.stamp()) *
+                                                             stamp_tick_seconds) |
+                                  (r.seeder() ? seeder_bit : 0U);
         for (std::size_t i = 0; i < 4; ++i) dst[N + i] = static_cast<std::uint8_t>(age >> (8 * i));
         dst += N + 4;
     }
@@ -76,7 +76,8 @@ result<void> walk(std::span<const std::uint8_t> bytes, const state_header& h,
     std::uint64_t peers = 0;
     std::vector<peer_entry> entries;
     for (std::uint64_t i = 0; i < h.swarms; ++i) {
-        if (end - at < swarm_head_bytes) return fail(state_errc::truncated, "swarm record cut short", at);
+        if (end - at < swarm_head_bytes)
+            return fail(state_errc::truncated, "swarm record cut short", at);
         info_hash hash;
         std::memcpy(hash.bytes.data(), bytes.data() + at, 20);
         const auto downloaded = get<std::uint32_t>(bytes.data() + at + 20);
@@ -89,7 +90,8 @@ result<void> walk(std::span<const std::uint8_t> bytes, const state_header& h,
         peers += n4 + n6;
         if (fn != nullptr) {
             entries.clear();
-            for (std::uint64_t k = 0; k < n4; ++k) entries.push_back(entry_of(bytes.data() + at + k * 10, 6));
+            for (std::uint64_t k = 0; k < n4; ++k)
+                entries.push_back(entry_of(bytes.data() + at + k * 10, 6));
             for (std::uint64_t k = 0; k < n6; ++k) {
                 entries.push_back(entry_of(bytes.data() + at + n4 * 10 + k * 22, 18));
             }
@@ -98,7 +100,8 @@ result<void> walk(std::span<const std::uint8_t> bytes, const state_header& h,
         at += n4 * 10 + n6 * 22;
     }
     if (at != end) return fail(state_errc::bad_record, "bytes after the last swarm", at);
-    if (peers != h.peers) return fail(state_errc::bad_record, "peer count does not match the header", 40);
+    if (peers != h.peers)
+        return fail(state_errc::bad_record, "peer count does not match the header", 40);
     return {};
 }
 
@@ -109,11 +112,12 @@ state_writer::state_writer(std::chrono::system_clock::time_point written, second
     out_.insert(out_.end(), magic.begin(), magic.end());
     put<std::uint32_t>(out_, state_format_version);
     put<std::uint32_t>(out_, 0);
-    put<std::int64_t>(out_, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                written.time_since_epoch()).count());
+    put<std::int64_t>(
+        out_,
+        std::chrono::duration_cast<std::chrono::milliseconds>(written.time_since_epoch()).count());
     put<std::uint64_t>(out_, static_cast<std::uint64_t>(peer_timeout.count()));
-    put<std::uint64_t>(out_, 0);   // swarm count, filled by finish()
-    put<std::uint64_t>(out_, 0);   // peer count, filled by finish()
+    put<std::uint64_t>(out_, 0);  // swarm count, filled by finish()
+    put<std::uint64_t>(out_, 0);  // peer count, filled by finish()
 }
 
 void state_writer::encode_shard(const swarm_shard& shard, seconds now) {
@@ -121,14 +125,17 @@ void state_writer::encode_shard(const swarm_shard& shard, seconds now) {
     scratch_.resize(shard.torrent_count() * swarm_head_bytes + shard.peer_count() * 22);
     std::uint8_t* dst = scratch_.data();
     // The stamp of `now`, as the shard computes it (whole ticks of the table's clock).
-    const std::uint16_t now_stamp = stamp_of(static_cast<std::uint64_t>(now.count() / stamp_tick_seconds));
+    const std::uint16_t now_stamp = stamp_of(
+        static_cast<std::uint64_t>(now.count() / stamp_tick_seconds));
     shard.for_each_swarm([&](const info_hash& hash, const swarm& s) {
         if (s.peer_count() == 0) return;
         std::memcpy(dst, hash.bytes.data(), 20);
-        const std::array<std::uint32_t, 3> head{s.downloaded, static_cast<std::uint32_t>(s.v4.size()),
+        const std::array<std::uint32_t, 3> head{s.downloaded,
+                                                static_cast<std::uint32_t>(s.v4.size()),
                                                 static_cast<std::uint32_t>(s.v6.size())};
         for (std::size_t k = 0; k < 3; ++k) {
-            for (std::size_t i = 0; i < 4; ++i) dst[20 + 4 * k + i] = static_cast<std::uint8_t>(head[k] >> (8 * i));
+            for (std::size_t i = 0; i < 4; ++i)
+                dst[20 + 4 * k + i] = static_cast<std::uint8_t>(head[k] >> (8 * i));
         }
         dst = put_list(put_list(dst + swarm_head_bytes, s.v4, now_stamp), s.v6, now_stamp);
         ++swarms_;
@@ -159,8 +166,10 @@ result<state_header> read_state_header(std::span<const std::uint8_t> bytes) {
         return fail(state_errc::truncated, "shorter than a header", bytes.size());
     }
     if (const auto v = get<std::uint32_t>(bytes.data() + 8); v != state_format_version) {
-        return fail(state_errc::bad_version, "format version " + std::to_string(v) + ", expected " +
-                                                 std::to_string(state_format_version), 8);
+        return fail(state_errc::bad_version,
+                    "format version " + std::to_string(v) + ", expected " +
+                        std::to_string(state_format_version),
+                    8);
     }
     // Unix milliseconds up to the year 2100: a damaged value must not overflow the clock's
     // nanoseconds.
@@ -247,8 +256,8 @@ result<std::vector<std::uint8_t>> read_whole_file(const std::filesystem::path& p
     if (::fstat(f.fd, &st) != 0) return io_fail("cannot stat", path, errno);
     if (!S_ISREG(st.st_mode)) return fail(state_errc::io, path.string() + ": not a regular file");
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-        return fail(state_errc::too_large, path.string() + ": larger than " +
-                                               std::to_string(max_bytes) + " bytes");
+        return fail(state_errc::too_large,
+                    path.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
     }
     std::vector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
     std::size_t done = 0;
@@ -256,7 +265,7 @@ result<std::vector<std::uint8_t>> read_whole_file(const std::filesystem::path& p
         const ssize_t n = ::read(f.fd, out.data() + done, out.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return io_fail("cannot read", path, errno);
-        if (n == 0) break;   // shrank while reading: what we have is checked like any file
+        if (n == 0) break;  // shrank while reading: what we have is checked like any file
         done += static_cast<std::size_t>(n);
     }
     out.resize(done);

@@ -22,8 +22,8 @@ constexpr std::size_t max_state_bytes = std::size_t{1} << 30U;
 
 }  // namespace
 
-std::vector<std::uint8_t> snapshot_table(tracker_service& service, std::chrono::seconds peer_timeout,
-                                         save_report& report) {
+std::vector<std::uint8_t> snapshot_table(tracker_service& service,
+                                         std::chrono::seconds peer_timeout, save_report& report) {
     const auto start = steady::now();
     state_writer w(std::chrono::system_clock::now(), peer_timeout);
     for (std::uint32_t i = 0; i < service.shard_count(); ++i) {
@@ -32,7 +32,7 @@ std::vector<std::uint8_t> snapshot_table(tracker_service& service, std::chrono::
             w.encode_shard(s, table_now());
             return since(t);
         });
-        w.commit_shard();   // the copy into the file image runs without the lock
+        w.commit_shard();  // the copy into the file image runs without the lock
         report.longest_hold = std::max(report.longest_hold, held);
     }
     report.swarms = w.swarms();
@@ -80,7 +80,9 @@ state_saver::state_saver(tracker_service& service, std::filesystem::path path,
                          std::chrono::seconds interval, std::chrono::seconds peer_timeout)
     : service_(service), path_(std::move(path)), interval_(interval), peer_timeout_(peer_timeout) {}
 
-state_saver::~state_saver() { stop(); }
+state_saver::~state_saver() {
+    stop();
+}
 
 void state_saver::start() {
     if (thread_.joinable()) return;
@@ -101,14 +103,15 @@ result<save_report> state_saver::save() {
     save_report report;
     const std::vector<std::uint8_t> bytes = snapshot_table(service_, peer_timeout_, report);
     const auto t = steady::now();
-    if (auto w = write_file_atomically(path_, bytes); !w) return std::unexpected(std::move(w.error()));
+    if (auto w = write_file_atomically(path_, bytes); !w)
+        return std::unexpected(std::move(w.error()));
     report.write = since(t);
     return report;
 }
 
 void state_saver::loop() {
     std::unique_lock lock(wake_mutex_);
-    bool failing = false;   // log a failure once, and the recovery once
+    bool failing = false;  // log a failure once, and the recovery once
     while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
         lock.unlock();
         const auto r = save();
@@ -117,10 +120,11 @@ void state_saver::loop() {
         } else if (r && failing) {
             spdlog::info("state: saving {} works again", path_.string());
         } else if (r) {
-            spdlog::debug("state: saved {} peers of {} swarms ({} bytes): encode {} us, longest "
-                          "shard lock {} us, write {} us",
-                          r->peers, r->swarms, r->bytes, r->encode.count(),
-                          r->longest_hold.count(), r->write.count());
+            spdlog::debug(
+                "state: saved {} peers of {} swarms ({} bytes): encode {} us, longest "
+                "shard lock {} us, write {} us",
+                r->peers, r->swarms, r->bytes, r->encode.count(), r->longest_hold.count(),
+                r->write.count());
         }
         failing = !r;
         lock.lock();

@@ -7,14 +7,15 @@ namespace minibit::tracker {
 namespace {
 
 constexpr std::array<std::string_view, protocol_count> protocol_names{"http", "udp"};
-constexpr std::array<std::string_view, request_kind_count> kind_names{"announce", "scrape", "connect"};
+constexpr std::array<std::string_view, request_kind_count> kind_names{"announce", "scrape",
+                                                                      "connect"};
 
 }  // namespace
 
 std::string_view to_string(error_kind kind) {
     static constexpr std::array<std::string_view, error_kind_count> names{
-        "bad_request", "not_allowed", "bad_connection_id", "table_full", "not_found", "too_large",
-        "timeout", "connection_limit"};
+        "bad_request", "not_allowed", "bad_connection_id", "table_full",
+        "not_found",   "too_large",   "timeout",           "connection_limit"};
     return names[static_cast<std::size_t>(kind)];
 }
 
@@ -26,7 +27,9 @@ std::string_view to_string(store_state s) {
 
 namespace {
 
-std::uint64_t load(const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); }
+std::uint64_t load(const std::atomic<std::uint64_t>& v) {
+    return v.load(std::memory_order_relaxed);
+}
 
 /// The "store" object of /stats.
 nlohmann::ordered_json store_json(const store_counters& c) {
@@ -100,8 +103,8 @@ std::string tracker_stats::to_json(const table_totals& t, std::chrono::seconds u
     out["requests"] = std::move(requests);
     nlohmann::ordered_json errors = nlohmann::ordered_json::object();
     for (std::size_t e = 0; e < error_kind_count; ++e) {
-        errors[std::string(to_string(static_cast<error_kind>(e)))] =
-            errors_[e].load(std::memory_order_relaxed);
+        errors[std::string(to_string(static_cast<error_kind>(e)))] = errors_[e].load(
+            std::memory_order_relaxed);
     }
     out["errors"] = std::move(errors);
     if (store_.state.load(std::memory_order_relaxed) != store_state::off) {
@@ -126,13 +129,15 @@ std::string tracker_stats::to_prometheus(const table_totals& t, std::chrono::sec
         t.torrents, t.seeders, t.peers - t.seeders, uptime.count(), open_http_connections());
     for (std::size_t p = 0; p < protocol_count; ++p) {
         for (std::size_t k = 0; k < request_kind_count; ++k) {
-            out += fmt::format("minibit_tracker_requests_total{{protocol=\"{}\",kind=\"{}\"}} {}\n",
-                               protocol_names[p], kind_names[k],
-                               requests_[p * request_kind_count + k].load(std::memory_order_relaxed));
+            out += fmt::format(
+                "minibit_tracker_requests_total{{protocol=\"{}\",kind=\"{}\"}} {}\n",
+                protocol_names[p], kind_names[k],
+                requests_[p * request_kind_count + k].load(std::memory_order_relaxed));
         }
     }
-    out += "# HELP minibit_tracker_errors_total Requests refused, by reason.\n"
-           "# TYPE minibit_tracker_errors_total counter\n";
+    out +=
+        "# HELP minibit_tracker_errors_total Requests refused, by reason.\n"
+        "# TYPE minibit_tracker_errors_total counter\n";
     for (std::size_t e = 0; e < error_kind_count; ++e) {
         out += fmt::format("minibit_tracker_errors_total{{kind=\"{}\"}} {}\n",
                            to_string(static_cast<error_kind>(e)),

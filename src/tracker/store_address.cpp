@@ -15,7 +15,8 @@ namespace {
 std::optional<unsigned> number(std::string_view s, unsigned max) {
     unsigned v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v > max) return std::nullopt;
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v > max)
+        return std::nullopt;
     return v;
 }
 
@@ -25,15 +26,19 @@ result<store_address> parse_tcp(std::string_view url, std::string_view rest) {
     std::string_view hostport = rest.substr(0, rest.find('/'));
     if (hostport.size() != rest.size()) {
         const auto db = number(rest.substr(hostport.size() + 1), 65535);
-        if (!db) return fail(store_errc::bad_address, "the database must be a number", base + hostport.size() + 1);
+        if (!db)
+            return fail(store_errc::bad_address, "the database must be a number",
+                        base + hostport.size() + 1);
         a.db = *db;
     }
     std::size_t colon = hostport.rfind(':');
     if (hostport.starts_with('[')) {
         const std::size_t close = hostport.find(']');
-        if (close == std::string_view::npos) return fail(store_errc::bad_address, "unclosed [", base);
+        if (close == std::string_view::npos)
+            return fail(store_errc::bad_address, "unclosed [", base);
         a.host = std::string(hostport.substr(1, close - 1));
-        colon = close + 1 < hostport.size() && hostport[close + 1] == ':' ? close + 1 : std::string_view::npos;
+        colon = close + 1 < hostport.size() && hostport[close + 1] == ':' ? close + 1
+                                                                          : std::string_view::npos;
         if (close + 1 < hostport.size() && colon == std::string_view::npos) {
             return fail(store_errc::bad_address, "expected :PORT after ]", base + close + 1);
         }
@@ -43,7 +48,8 @@ result<store_address> parse_tcp(std::string_view url, std::string_view rest) {
     if (a.host.empty()) return fail(store_errc::bad_address, "no host", base);
     if (colon != std::string_view::npos) {
         const auto port = number(hostport.substr(colon + 1), 65535);
-        if (!port || *port == 0) return fail(store_errc::bad_address, "the port must be 1..65535", base + colon + 1);
+        if (!port || *port == 0)
+            return fail(store_errc::bad_address, "the port must be 1..65535", base + colon + 1);
         a.port = static_cast<std::uint16_t>(*port);
     }
     return a;
@@ -75,7 +81,8 @@ result<store_address> parse_unix(std::string_view url, std::string_view rest) {
 result<store_address> store_address::parse(std::string_view url) {
     if (url.starts_with("redis://")) return parse_tcp(url, url.substr(8));
     if (url.starts_with("unix://")) return parse_unix(url, url.substr(7));
-    return fail(store_errc::bad_address, "expected redis://HOST:PORT[/DB] or unix:///PATH[?db=N]", 0);
+    return fail(store_errc::bad_address, "expected redis://HOST:PORT[/DB] or unix:///PATH[?db=N]",
+                0);
 }
 
 result<store_address> store_address::resolve() const {
@@ -84,13 +91,15 @@ result<store_address> store_address::resolve() const {
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
-    if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0 || found == nullptr) {
+    if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+        rc != 0 || found == nullptr) {
         return fail(store_errc::unresolved, "cannot resolve " + host + ": " + ::gai_strerror(rc));
     }
     char text[INET6_ADDRSTRLEN] = {};
-    const void* addr = found->ai_family == AF_INET6
-                           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
-                           : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+    const void* addr =
+        found->ai_family == AF_INET6
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
     ::inet_ntop(found->ai_family, addr, text, sizeof text);
     ::freeaddrinfo(found);
     store_address out = *this;

@@ -92,7 +92,7 @@ std::optional<peer_address> address_of(std::string_view endpoint) {
 bool rewrite_filter::admit(const journal_entry& e, clock::time_point now) {
     if ((e.flags & (journal_stopped | journal_completed)) != 0) return true;
     if (now - started_ >= period_) {
-        written_.clear();   // a new window: every peer may be written once more
+        written_.clear();  // a new window: every peer may be written once more
         started_ = now;
     }
     // Hash of swarm, endpoint and role.
@@ -108,7 +108,9 @@ void rewrite_filter::filter(std::vector<journal_entry>& entries, clock::time_poi
     std::erase_if(entries, [&](const journal_entry& e) { return !admit(e, now); });
 }
 
-void rewrite_filter::clear() { written_.clear(); }
+void rewrite_filter::clear() {
+    written_.clear();
+}
 
 std::string store_keys::swarm(const info_hash& h) const {
     std::string key = prefix + "s:";
@@ -133,7 +135,8 @@ bool encode_swarm(std::span<const journal_entry> group, const batch_params& p, r
     std::vector<const journal_entry*> live;
     std::vector<const journal_entry*> gone;
     for (std::size_t i = 0; i < group.size(); ++i) {
-        if (i + 1 < group.size() && same_peer(group[i], group[i + 1])) continue;  // a later one wins
+        if (i + 1 < group.size() && same_peer(group[i], group[i + 1]))
+            continue;  // a later one wins
         ((group[i].flags & journal_stopped) != 0 ? gone : live).push_back(&group[i]);
     }
     const std::string key = p.keys->swarm(group.front().hash);
@@ -173,11 +176,12 @@ std::size_t encode_batch(std::vector<journal_entry>& entries, const batch_params
     if (entries.empty()) return 0;
     resp_command cmd;
     std::string blob;
-    encode_feed(entries, blob);   // before sorting: the feed keeps announce order
-    std::stable_sort(entries.begin(), entries.end(), [](const journal_entry& a, const journal_entry& b) {
-        if (a.hash != b.hash) return a.hash < b.hash;
-        return endpoint_view(a) < endpoint_view(b);
-    });
+    encode_feed(entries, blob);  // before sorting: the feed keeps announce order
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const journal_entry& a, const journal_entry& b) {
+                         if (a.hash != b.hash) return a.hash < b.hash;
+                         return endpoint_view(a) < endpoint_view(b);
+                     });
     std::size_t commands = 0;
     std::vector<const info_hash*> live_swarms;
     for (std::size_t first = 0; first < entries.size();) {
@@ -194,9 +198,17 @@ std::size_t encode_batch(std::vector<journal_entry>& entries, const batch_params
         emit(cmd.view());
         ++commands;
     }
-    cmd.begin(10).arg("XADD").arg(p.keys->feed()).arg("MINID")
-        .arg("~").arg(p.feed_cutoff_ms).arg("*")
-        .arg("i").arg(p.instance).arg("d").arg(blob);
+    cmd.begin(10)
+        .arg("XADD")
+        .arg(p.keys->feed())
+        .arg("MINID")
+        .arg("~")
+        .arg(p.feed_cutoff_ms)
+        .arg("*")
+        .arg("i")
+        .arg(p.instance)
+        .arg("d")
+        .arg(blob);
     emit(cmd.view());
     return commands + 1;
 }

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <unordered_set>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "store_journal.hpp"
@@ -55,11 +55,11 @@ struct store_keys {
 /// What a write-through batch needs besides its entries.
 struct batch_params {
     const store_keys* keys = nullptr;
-    std::string_view instance;          ///< this instance's id, tagged on its feed entries
-    std::uint64_t now_ms = 0;           ///< wall clock: expiries are now + ttl
-    std::uint64_t ttl_ms = 0;           ///< the peer timeout
-    std::uint64_t feed_cutoff_ms = 0;   ///< feed entries older than this are trimmed
-    std::uint64_t batch_number = 0;     ///< picks the swarms whose dead peers are trimmed
+    std::string_view instance;         ///< this instance's id, tagged on its feed entries
+    std::uint64_t now_ms = 0;          ///< wall clock: expiries are now + ttl
+    std::uint64_t ttl_ms = 0;          ///< the peer timeout
+    std::uint64_t feed_cutoff_ms = 0;  ///< feed entries older than this are trimmed
+    std::uint64_t batch_number = 0;    ///< picks the swarms whose dead peers are trimmed
 };
 
 /// Encodes one write-through batch and calls emit() per RESP command: per swarm a ZADD GT of

@@ -18,15 +18,15 @@
 namespace minibit::tracker {
 
 /// What happened to a peer (bits of journal_entry::flags).
-inline constexpr std::uint8_t journal_seeder = 1;      ///< announced with left = 0
-inline constexpr std::uint8_t journal_stopped = 2;     ///< left the swarm (BEP 3 stopped)
-inline constexpr std::uint8_t journal_completed = 4;   ///< a completed event
+inline constexpr std::uint8_t journal_seeder = 1;     ///< announced with left = 0
+inline constexpr std::uint8_t journal_stopped = 2;    ///< left the swarm (BEP 3 stopped)
+inline constexpr std::uint8_t journal_completed = 4;  ///< a completed event
 
 /// One announce: 40 bytes, IPv4 endpoints use the first 6 endpoint bytes.
 struct journal_entry {
     info_hash hash;
     std::array<std::uint8_t, 18> endpoint{};
-    std::uint8_t endpoint_bytes = 6;   ///< 6 (IPv4) or 18 (IPv6), BEP 23 / BEP 7 order
+    std::uint8_t endpoint_bytes = 6;  ///< 6 (IPv4) or 18 (IPv6), BEP 23 / BEP 7 order
     std::uint8_t flags = 0;
 };
 static_assert(sizeof(journal_entry) == 40);
@@ -76,7 +76,7 @@ public:
     [[nodiscard]] bool take_overflow() { return overflowed_.exchange(false); }
 
 private:
-    std::vector<std::vector<journal_entry>> per_shard_;   ///< guarded by the shard locks
+    std::vector<std::vector<journal_entry>> per_shard_;  ///< guarded by the shard locks
     std::size_t max_per_shard_;
     std::atomic<bool> enabled_{false};
     std::atomic<bool> overflowed_{false};

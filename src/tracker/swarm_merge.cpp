@@ -105,7 +105,8 @@ void swarm_shard::forget(const info_hash& hash, const peer_address& p) {
 }
 
 void swarm_shard::add_downloaded(const info_hash& hash, std::uint32_t n) {
-    if (const auto it = index_.find(hash); it != index_.end()) swarms_[it->second].peers.downloaded += n;
+    if (const auto it = index_.find(hash); it != index_.end())
+        swarms_[it->second].peers.downloaded += n;
 }
 
 }  // namespace minibit::tracker

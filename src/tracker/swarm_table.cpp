@@ -51,8 +51,8 @@ std::array<std::uint8_t, N> endpoint_of(const peer_address& p) {
 
 result<void> table_config::validate() const {
     if (peer_timeout.count() <= 0 || peer_timeout.count() > max_timeout_seconds) {
-        return fail(tracker_errc::bad_config, "peer timeout must be 1.." +
-                                                  std::to_string(max_timeout_seconds) + " seconds");
+        return fail(tracker_errc::bad_config,
+                    "peer timeout must be 1.." + std::to_string(max_timeout_seconds) + " seconds");
     }
     if (default_numwant == 0 || max_numwant == 0 || default_numwant > max_numwant) {
         return fail(tracker_errc::bad_config, "numwant: need 0 < default <= max");
@@ -110,8 +110,7 @@ result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono
             return fail(tracker_errc::table_full, "too many torrents");
         }
         it = index_.emplace(in.hash, static_cast<std::uint32_t>(swarms_.size())).first;
-        swarms_.push_back(
-            entry{in.hash, swarm{peer_list<6>(hash_key_), peer_list<18>(hash_key_)}});
+        swarms_.push_back(entry{in.hash, swarm{peer_list<6>(hash_key_), peer_list<18>(hash_key_)}});
     }
     swarm& s = swarms_[it->second].peers;
     std::size_t self4 = peer_list<6>::npos;
@@ -163,7 +162,8 @@ swarm_counts swarm_shard::scrape(const info_hash& hash) const {
 
 template <std::size_t N>
 std::size_t swarm_shard::expire_list(swarm& s, peer_list<N>& list, std::uint16_t stamp) {
-    const auto max_age = static_cast<std::uint16_t>(config_.peer_timeout.count() / seconds_per_tick);
+    const auto max_age = static_cast<std::uint16_t>(config_.peer_timeout.count() /
+                                                    seconds_per_tick);
     const std::size_t removed = list.remove_if([&](const peer_record<N>& r) {
         if (stamp_age(stamp, r.stamp()) <= max_age) return false;
         if (r.seeder()) {
@@ -209,13 +209,15 @@ std::size_t swarm_shard::expire(std::chrono::seconds now, std::size_t max_swarms
 
 void swarm_shard::check_invariants() const {
     MINIBIT_ASSERT(index_.size() == swarms_.size(), "swarm_shard: index and swarms differ in size");
-    MINIBIT_ASSERT(swarms_.size() <= config_.max_torrents_per_shard, "swarm_shard: too many swarms");
+    MINIBIT_ASSERT(swarms_.size() <= config_.max_torrents_per_shard,
+                   "swarm_shard: too many swarms");
     MINIBIT_ASSERT(cursor_ <= swarms_.size(), "swarm_shard: expiry cursor past the end");
     std::size_t peers = 0;
     std::size_t seeders = 0;
     for (std::size_t i = 0; i < swarms_.size(); ++i) {
         [[maybe_unused]] const auto it = index_.find(swarms_[i].hash);
-        MINIBIT_ASSERT(it != index_.end() && it->second == i, "swarm_shard: index points elsewhere");
+        MINIBIT_ASSERT(it != index_.end() && it->second == i,
+                       "swarm_shard: index points elsewhere");
         const swarm& s = swarms_[i].peers;
         check_swarm(s);
         peers += s.peer_count();

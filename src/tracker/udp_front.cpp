@@ -20,8 +20,8 @@ void udp_front::shutdown() {
 void udp_front::on_datagram(std::span<const std::byte> data, const io::address& from) {
     if (!socket_) return;
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(r_.now().time_since_epoch());
-    service_.handle_udp({reinterpret_cast<const std::uint8_t*>(data.data()), data.size()}, from, now,
-                        reply_);
+    service_.handle_udp({reinterpret_cast<const std::uint8_t*>(data.data()), data.size()}, from,
+                        now, reply_);
     if (!reply_.empty()) {
         // A full socket buffer drops the answer, as UDP may; the client retries (BEP 15).
         (void)r_.send_to(*socket_, std::as_bytes(std::span(reply_)), from);

@@ -32,13 +32,13 @@ http_body_decoder::http_body_decoder(body_framing framing, std::uint64_t content
     // More than 16 hex digits cannot be held in 64 bits: the limit never goes above that.
     limits_.max_chunk_size_digits = std::min<std::size_t>(limits_.max_chunk_size_digits, 16);
     switch (framing) {
-        case body_framing::none: state_ = state::done; break;
-        case body_framing::content_length:
-            remaining_ = content_length;
-            state_ = content_length == 0 ? state::done : state::fixed;
-            break;
-        case body_framing::chunked: state_ = state::size; break;
-        case body_framing::until_close: state_ = state::until_close; break;
+    case body_framing::none: state_ = state::done; break;
+    case body_framing::content_length:
+        remaining_ = content_length;
+        state_ = content_length == 0 ? state::done : state::fixed;
+        break;
+    case body_framing::chunked: state_ = state::size; break;
+    case body_framing::until_close: state_ = state::until_close; break;
     }
 }
 
@@ -53,30 +53,30 @@ result<std::size_t> http_body_decoder::feed(std::string_view in, std::string& ou
 
 result<std::size_t> http_body_decoder::feed_framed(std::string_view in, std::string& out) {
     switch (state_) {
-        case state::failed: return std::unexpected(failure_);
-        case state::done: return 0;
-        case state::fixed: {
-            if (payload_ + remaining_ > limits_.max_body_bytes) {
-                return fail(http_errc::body_too_large, "body too large", 0);
-            }
-            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()));
-            out.append(in.substr(0, n));
-            remaining_ -= n;
-            payload_ += n;
-            position_ += n;
-            if (remaining_ == 0) state_ = state::done;
-            return n;
+    case state::failed: return std::unexpected(failure_);
+    case state::done: return 0;
+    case state::fixed: {
+        if (payload_ + remaining_ > limits_.max_body_bytes) {
+            return fail(http_errc::body_too_large, "body too large", 0);
         }
-        case state::until_close:
-            if (in.size() > limits_.max_body_bytes - payload_) {
-                return fail(http_errc::body_too_large, "body too large",
-                            position_ + (limits_.max_body_bytes - payload_));
-            }
-            out.append(in);
-            payload_ += in.size();
-            position_ += in.size();
-            return in.size();
-        default: return feed_chunked(in, out);
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()));
+        out.append(in.substr(0, n));
+        remaining_ -= n;
+        payload_ += n;
+        position_ += n;
+        if (remaining_ == 0) state_ = state::done;
+        return n;
+    }
+    case state::until_close:
+        if (in.size() > limits_.max_body_bytes - payload_) {
+            return fail(http_errc::body_too_large, "body too large",
+                        position_ + (limits_.max_body_bytes - payload_));
+        }
+        out.append(in);
+        payload_ += in.size();
+        position_ += in.size();
+        return in.size();
+    default: return feed_chunked(in, out);
     }
 }
 
@@ -84,8 +84,8 @@ result<std::size_t> http_body_decoder::feed_chunked(std::string_view in, std::st
     std::size_t i = 0;
     while (i < in.size() && state_ != state::done) {
         if (state_ == state::data) {
-            const auto n =
-                static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - i));
+            const auto n = static_cast<std::size_t>(
+                std::min<std::uint64_t>(remaining_, in.size() - i));
             out.append(in.substr(i, n));
             i += n;
             remaining_ -= n;
@@ -109,7 +109,8 @@ result<void> http_body_decoder::step_size(char c) {
         ++digits_;
         remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
         if (remaining_ > limits_.max_body_bytes - payload_) {
-            return fail(http_errc::body_too_large, "body too large: chunk above the limit", position_);
+            return fail(http_errc::body_too_large, "body too large: chunk above the limit",
+                        position_);
         }
         return {};
     }
@@ -143,34 +144,35 @@ result<void> http_body_decoder::step(char c) {
         return {};
     };
     switch (state_) {
-        case state::size: return step_size(c);
-        case state::extension:
-        case state::trailer:
-            if (c == '\r') {
-                state_ = state_ == state::extension ? state::size_lf : state::trailer_lf;
-                return {};
-            }
-            return step_meta(c);
-        case state::size_lf: return expect_lf(remaining_ == 0 ? state::trailer_start : state::data);
-        case state::data_cr:
-            if (c == '\n') return fail(http_errc::bad_line_ending, "line ends in a bare LF", position_);
-            if (c != '\r') return fail(http_errc::bad_chunk, "chunk data longer than its size", position_);
-            state_ = state::data_lf;
+    case state::size: return step_size(c);
+    case state::extension:
+    case state::trailer:
+        if (c == '\r') {
+            state_ = state_ == state::extension ? state::size_lf : state::trailer_lf;
             return {};
-        case state::data_lf:
-            if (auto r = expect_lf(state::size); !r) return r;
-            digits_ = 0;
+        }
+        return step_meta(c);
+    case state::size_lf: return expect_lf(remaining_ == 0 ? state::trailer_start : state::data);
+    case state::data_cr:
+        if (c == '\n') return fail(http_errc::bad_line_ending, "line ends in a bare LF", position_);
+        if (c != '\r')
+            return fail(http_errc::bad_chunk, "chunk data longer than its size", position_);
+        state_ = state::data_lf;
+        return {};
+    case state::data_lf:
+        if (auto r = expect_lf(state::size); !r) return r;
+        digits_ = 0;
+        return {};
+    case state::trailer_start:
+        if (c == '\r') {
+            state_ = state::final_lf;
             return {};
-        case state::trailer_start:
-            if (c == '\r') {
-                state_ = state::final_lf;
-                return {};
-            }
-            state_ = state::trailer;
-            return step_meta(c);
-        case state::trailer_lf: return expect_lf(state::trailer_start);
-        case state::final_lf: return expect_lf(state::done);
-        default: return {};
+        }
+        state_ = state::trailer;
+        return step_meta(c);
+    case state::trailer_lf: return expect_lf(state::trailer_start);
+    case state::final_lf: return expect_lf(state::done);
+    default: return {};
     }
 }
 

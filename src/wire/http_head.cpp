@@ -21,7 +21,8 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
     std::array<std::uint8_t, 256> t{};
     for (int c = 0; c < 256; ++c) {
         std::uint8_t v = 0;
-        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                           (c >= 'A' && c <= 'Z');
         if (alnum || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
                          std::string_view::npos) {
             v |= tchar_bit;
@@ -34,14 +35,20 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
 }
 constexpr auto classes = make_classes();
 
-bool has(char c, std::uint8_t bit) { return (classes[static_cast<unsigned char>(c)] & bit) != 0; }
+bool has(char c, std::uint8_t bit) {
+    return (classes[static_cast<unsigned char>(c)] & bit) != 0;
+}
 
 // Eight bytes at a time for the long runs (the target, header values): exact "any byte" tests
 // on a 64-bit word (Hacker's Delight / "Bit Twiddling Hacks": hasless, hasmore, haszero).
 constexpr std::uint64_t ones = 0x0101010101010101ULL;
 constexpr std::uint64_t highs = 0x8080808080808080ULL;
-bool any_below(std::uint64_t w, std::uint64_t n) { return ((w - ones * n) & ~w & highs) != 0; }
-bool any_above(std::uint64_t w, std::uint64_t n) { return (((w + ones * (127 - n)) | w) & highs) != 0; }
+bool any_below(std::uint64_t w, std::uint64_t n) {
+    return ((w - ones * n) & ~w & highs) != 0;
+}
+bool any_above(std::uint64_t w, std::uint64_t n) {
+    return (((w + ones * (127 - n)) | w) & highs) != 0;
+}
 bool any_equal(std::uint64_t w, std::uint64_t b) {
     const std::uint64_t x = w ^ (ones * b);
     return ((x - ones) & ~x & highs) != 0;
@@ -81,7 +88,9 @@ std::size_t skip_field(std::string_view s, std::size_t i) {
     return s.size();
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -111,11 +120,11 @@ result<http_version> parse_version(std::string_view text, std::size_t at) {
 /// What the header lines say about persistence and framing.
 struct framing_fields {
     std::optional<std::uint64_t> content_length;
-    std::size_t content_length_at = 0;   ///< line offset of the first Content-Length
-    bool chunked = false;                ///< a Transfer-Encoding: chunked line was seen
+    std::size_t content_length_at = 0;  ///< line offset of the first Content-Length
+    bool chunked = false;               ///< a Transfer-Encoding: chunked line was seen
     std::size_t chunked_at = 0;
-    bool close = false;                  ///< Connection: close
-    bool keep_alive = false;             ///< Connection: keep-alive
+    bool close = false;       ///< Connection: close
+    bool keep_alive = false;  ///< Connection: keep-alive
 };
 
 result<std::uint64_t> parse_length(std::string_view v, std::size_t at) {
@@ -145,13 +154,15 @@ result<void> apply_field(std::string_view name, std::string_view value, std::siz
             return fail(http_errc::bad_content_length, "differing Content-Length values", line_at);
         }
         if (*n > limits.max_body_bytes) {
-            return fail(http_errc::body_too_large, "body too large: Content-Length above the limit", line_at);
+            return fail(http_errc::body_too_large, "body too large: Content-Length above the limit",
+                        line_at);
         }
         if (!f.content_length) f.content_length_at = line_at;
         f.content_length = *n;
     } else if (iequals(name, "transfer-encoding")) {
         if (f.chunked) {
-            return fail(http_errc::bad_transfer_encoding, "more than one Transfer-Encoding", line_at);
+            return fail(http_errc::bad_transfer_encoding, "more than one Transfer-Encoding",
+                        line_at);
         }
         if (!iequals(value, "chunked")) {
             return fail(http_errc::bad_transfer_encoding, "only chunked transfer coding is spoken",
@@ -183,8 +194,9 @@ result<void> parse_field(std::string_view line, std::size_t at, const http_limit
     if (i == 0) return fail(http_errc::bad_header, "empty header name", at);
     const std::string_view name = line.substr(0, i);
     if (const std::size_t k = skip_field(line, i + 1); k != line.size()) {
-        return line[k] == '\r' ? fail(http_errc::bad_line_ending, "bare CR in a header line", at + k)
-                                : fail(http_errc::bad_header, "control byte in a header value", at + k);
+        return line[k] == '\r'
+                   ? fail(http_errc::bad_line_ending, "bare CR in a header line", at + k)
+                   : fail(http_errc::bad_header, "control byte in a header value", at + k);
     }
     std::string_view value = line.substr(i + 1);
     std::size_t lead = 0;
@@ -323,9 +335,8 @@ bool http_has_token(std::string_view list, std::string_view token) {
 
 result<http_request_head> parse_http_request(std::string_view buffer, const http_limits& limits) {
     http_request_head h;
-    auto scan = scan_head(buffer, limits, [&h](std::string_view line) {
-        return parse_request_line(line, h);
-    });
+    auto scan = scan_head(buffer, limits,
+                          [&h](std::string_view line) { return parse_request_line(line, h); });
     if (!scan) return std::unexpected(std::move(scan.error()));
     if (auto r = finish_head(*scan, buffer, h); !r) return std::unexpected(std::move(r.error()));
     return h;
@@ -333,9 +344,8 @@ result<http_request_head> parse_http_request(std::string_view buffer, const http
 
 result<http_response_head> parse_http_response(std::string_view buffer, const http_limits& limits) {
     http_response_head h;
-    auto scan = scan_head(buffer, limits, [&h](std::string_view line) {
-        return parse_status_line(line, h);
-    });
+    auto scan = scan_head(buffer, limits,
+                          [&h](std::string_view line) { return parse_status_line(line, h); });
     if (!scan) return std::unexpected(std::move(scan.error()));
     if (auto r = finish_head(*scan, buffer, h); !r) return std::unexpected(std::move(r.error()));
     if (h.status < 200 || h.status == 204 || h.status == 304) {
@@ -348,7 +358,9 @@ result<http_response_head> parse_http_response(std::string_view buffer, const ht
     return h;
 }
 
-http_headers::iterator::iterator(std::string_view rest) : rest_(rest) { load(); }
+http_headers::iterator::iterator(std::string_view rest) : rest_(rest) {
+    load();
+}
 
 void http_headers::iterator::load() {
     if (rest_.empty()) return;

@@ -252,8 +252,7 @@ result<peer_message> peer_decoder::parse_body(std::uint8_t id,
     case message_id::cancel: return wrap<cancel>(parse_block(body, get_u32(body.data() + 8)));
     case message_id::reject:
         return wrap<reject_request>(parse_block(body, get_u32(body.data() + 8)));
-    case message_id::port:
-        return port{static_cast<std::uint16_t>((body[0] << 8U) | body[1])};
+    case message_id::port: return port{static_cast<std::uint16_t>((body[0] << 8U) | body[1])};
     case message_id::piece: {
         auto b = parse_block(body, static_cast<std::uint32_t>(body.size() - 8));
         if (!b) {

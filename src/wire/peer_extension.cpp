@@ -1,8 +1,8 @@
 #include "minibit/wire/peer_extension.hpp"
 
 #include <limits>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 namespace minibit::wire {
 namespace {

@@ -61,9 +61,7 @@ struct write_visitor {
     void operator()(const choke&) const { put_header(p, message_id::choke, 0); }
     void operator()(const unchoke&) const { put_header(p, message_id::unchoke, 0); }
     void operator()(const interested&) const { put_header(p, message_id::interested, 0); }
-    void operator()(const not_interested&) const {
-        put_header(p, message_id::not_interested, 0);
-    }
+    void operator()(const not_interested&) const { put_header(p, message_id::not_interested, 0); }
     void operator()(const have_all&) const { put_header(p, message_id::have_all, 0); }
     void operator()(const have_none&) const { put_header(p, message_id::have_none, 0); }
     void operator()(const have& m) const { put_index(p, message_id::have, m.piece); }
@@ -73,9 +71,7 @@ struct write_visitor {
     }
     void operator()(const request& m) const { put_block(p, message_id::request, m.block); }
     void operator()(const cancel& m) const { put_block(p, message_id::cancel, m.block); }
-    void operator()(const reject_request& m) const {
-        put_block(p, message_id::reject, m.block);
-    }
+    void operator()(const reject_request& m) const { put_block(p, message_id::reject, m.block); }
     void operator()(const port& m) const {
         std::uint8_t* q = put_header(p, message_id::port, 2);
         q[0] = static_cast<std::uint8_t>(m.value >> 8U);
@@ -126,7 +122,9 @@ result<handshake> parse_handshake(std::span<const std::uint8_t> bytes) {
     return h;
 }
 
-std::size_t encoded_size(const peer_message& m) { return std::visit(size_visitor{}, m); }
+std::size_t encoded_size(const peer_message& m) {
+    return std::visit(size_visitor{}, m);
+}
 
 result<std::size_t> encode(const peer_message& m, std::span<std::uint8_t> out) {
     const std::size_t n = encoded_size(m);

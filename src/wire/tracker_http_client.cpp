@@ -122,7 +122,8 @@ result<announce_response> parse_announce_response(std::string_view body,
     if (!incomplete) return std::unexpected(std::move(incomplete.error()));
     out.complete = *complete;
     out.incomplete = *incomplete;
-    if (const bvalue* w = root->find("warning message"); w != nullptr && w->as_string() != nullptr) {
+    if (const bvalue* w = root->find("warning message");
+        w != nullptr && w->as_string() != nullptr) {
         out.warning_message = *w->as_string();
     }
     if (auto r = read_peers(*root, out, limits); !r) return std::unexpected(std::move(r.error()));

@@ -17,8 +17,8 @@ int hex_value(char c) {
 }
 
 bool is_unreserved(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 // RFC 3986 query characters allowed unescaped inside one key or value ('&' and '=' separate).
@@ -26,11 +26,20 @@ bool is_unreserved(unsigned char c) {
 bool is_query_char(unsigned char c) {
     if (is_unreserved(c)) return true;
     switch (c) {
-        case '!': case '$': case '\'': case '(': case ')': case '*': case '+': case ',':
-        case ';': case ':': case '@': case '/': case '?':
-            return true;
-        default:
-            return false;
+    case '!':
+    case '$':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case ':':
+    case '@':
+    case '/':
+    case '?': return true;
+    default: return false;
     }
 }
 
@@ -113,17 +122,32 @@ result<std::string> decode_text(const raw_param& p, const http_query_limits& lim
 
 // Which single-valued announce parameters were seen, to refuse duplicates.
 enum seen_bit : unsigned {
-    seen_hash = 1U << 0U, seen_peer = 1U << 1U, seen_port = 1U << 2U, seen_up = 1U << 3U,
-    seen_down = 1U << 4U, seen_left = 1U << 5U, seen_event = 1U << 6U, seen_compact = 1U << 7U,
-    seen_numwant = 1U << 8U, seen_ip = 1U << 9U, seen_key = 1U << 10U,
+    seen_hash = 1U << 0U,
+    seen_peer = 1U << 1U,
+    seen_port = 1U << 2U,
+    seen_up = 1U << 3U,
+    seen_down = 1U << 4U,
+    seen_left = 1U << 5U,
+    seen_event = 1U << 6U,
+    seen_compact = 1U << 7U,
+    seen_numwant = 1U << 8U,
+    seen_ip = 1U << 9U,
+    seen_key = 1U << 10U,
 };
 
 unsigned bit_for(std::string_view key) {
     static constexpr std::array<std::pair<std::string_view, unsigned>, 11> keys{{
-        {"info_hash", seen_hash}, {"peer_id", seen_peer}, {"port", seen_port},
-        {"uploaded", seen_up}, {"downloaded", seen_down}, {"left", seen_left},
-        {"event", seen_event}, {"compact", seen_compact}, {"numwant", seen_numwant},
-        {"ip", seen_ip}, {"key", seen_key},
+        {"info_hash", seen_hash},
+        {"peer_id", seen_peer},
+        {"port", seen_port},
+        {"uploaded", seen_up},
+        {"downloaded", seen_down},
+        {"left", seen_left},
+        {"event", seen_event},
+        {"compact", seen_compact},
+        {"numwant", seen_numwant},
+        {"ip", seen_ip},
+        {"key", seen_key},
     }};
     for (const auto& [name, bit] : keys) {
         if (name == key) return bit;
@@ -141,58 +165,58 @@ result<void> apply_param(announce_request& req, unsigned bit, const raw_param& p
         return {};
     };
     switch (bit) {
-        case seen_hash: {
-            auto v = decode_20(p, "info_hash");
-            if (!v) return std::unexpected(std::move(v.error()));
-            req.hash.bytes = *v;
-            return {};
+    case seen_hash: {
+        auto v = decode_20(p, "info_hash");
+        if (!v) return std::unexpected(std::move(v.error()));
+        req.hash.bytes = *v;
+        return {};
+    }
+    case seen_peer: {
+        auto v = decode_20(p, "peer_id");
+        if (!v) return std::unexpected(std::move(v.error()));
+        req.peer_id = *v;
+        return {};
+    }
+    case seen_port: {
+        auto v = parse_decimal(p.value, p.value_offset, 65535);
+        if (!v) return std::unexpected(std::move(v.error()));
+        if (*v == 0) return fail(errc::bad_number, "port must be 1..65535", p.value_offset);
+        req.port = static_cast<std::uint16_t>(*v);
+        return {};
+    }
+    case seen_up: return set_u64(req.uploaded);
+    case seen_down: return set_u64(req.downloaded);
+    case seen_left: return set_u64(req.left);
+    case seen_event: {
+        auto v = parse_event(p.value, p.value_offset);
+        if (!v) return std::unexpected(std::move(v.error()));
+        req.event = *v;
+        return {};
+    }
+    case seen_compact:
+        if (p.value != "0" && p.value != "1") {
+            return fail(errc::bad_number, "compact must be 0 or 1", p.value_offset);
         }
-        case seen_peer: {
-            auto v = decode_20(p, "peer_id");
-            if (!v) return std::unexpected(std::move(v.error()));
-            req.peer_id = *v;
-            return {};
-        }
-        case seen_port: {
-            auto v = parse_decimal(p.value, p.value_offset, 65535);
-            if (!v) return std::unexpected(std::move(v.error()));
-            if (*v == 0) return fail(errc::bad_number, "port must be 1..65535", p.value_offset);
-            req.port = static_cast<std::uint16_t>(*v);
-            return {};
-        }
-        case seen_up: return set_u64(req.uploaded);
-        case seen_down: return set_u64(req.downloaded);
-        case seen_left: return set_u64(req.left);
-        case seen_event: {
-            auto v = parse_event(p.value, p.value_offset);
-            if (!v) return std::unexpected(std::move(v.error()));
-            req.event = *v;
-            return {};
-        }
-        case seen_compact:
-            if (p.value != "0" && p.value != "1") {
-                return fail(errc::bad_number, "compact must be 0 or 1", p.value_offset);
-            }
-            req.format = p.value == "1" ? peer_list_format::compact : peer_list_format::dictionaries;
-            return {};
-        case seen_numwant: {
-            auto v = parse_decimal(p.value, p.value_offset, u64_max);
-            if (!v) return std::unexpected(std::move(v.error()));
-            req.numwant = static_cast<std::uint32_t>(std::min<std::uint64_t>(*v, limits.max_numwant));
-            return {};
-        }
-        case seen_ip: {
-            auto v = decode_text(p, limits);
-            if (!v) return std::unexpected(std::move(v.error()));
-            req.ip = std::move(*v);
-            return {};
-        }
-        default: {
-            auto v = decode_text(p, limits);
-            if (!v) return std::unexpected(std::move(v.error()));
-            req.key = std::move(*v);
-            return {};
-        }
+        req.format = p.value == "1" ? peer_list_format::compact : peer_list_format::dictionaries;
+        return {};
+    case seen_numwant: {
+        auto v = parse_decimal(p.value, p.value_offset, u64_max);
+        if (!v) return std::unexpected(std::move(v.error()));
+        req.numwant = static_cast<std::uint32_t>(std::min<std::uint64_t>(*v, limits.max_numwant));
+        return {};
+    }
+    case seen_ip: {
+        auto v = decode_text(p, limits);
+        if (!v) return std::unexpected(std::move(v.error()));
+        req.ip = std::move(*v);
+        return {};
+    }
+    default: {
+        auto v = decode_text(p, limits);
+        if (!v) return std::unexpected(std::move(v.error()));
+        req.key = std::move(*v);
+        return {};
+    }
     }
 }
 
@@ -214,8 +238,8 @@ result<request_target> split_request_target(std::string_view target,
             return fail(errc::bad_target, "forbidden character in path", i);
         }
     }
-    return request_target{path, q == std::string_view::npos ? std::string_view{}
-                                                             : target.substr(q + 1)};
+    return request_target{path,
+                          q == std::string_view::npos ? std::string_view{} : target.substr(q + 1)};
 }
 
 result<std::string> percent_decode(std::string_view in, std::size_t base) {
@@ -274,7 +298,8 @@ result<announce_request> parse_announce_query(std::string_view query,
         return apply_param(req, bit, p, limits);
     });
     if (!r) return std::unexpected(std::move(r.error()));
-    if ((seen & seen_hash) == 0) return fail(errc::missing_param, "missing info_hash", query.size());
+    if ((seen & seen_hash) == 0)
+        return fail(errc::missing_param, "missing info_hash", query.size());
     if ((seen & seen_peer) == 0) return fail(errc::missing_param, "missing peer_id", query.size());
     if ((seen & seen_port) == 0) return fail(errc::missing_param, "missing port", query.size());
     return req;
@@ -313,10 +338,10 @@ std::string build_announce_query(const announce_request& request) {
     q += "&left=" + std::to_string(request.left);
     q += request.format == peer_list_format::compact ? "&compact=1" : "&compact=0";
     switch (request.event) {
-        case announce_event::started: q += "&event=started"; break;
-        case announce_event::completed: q += "&event=completed"; break;
-        case announce_event::stopped: q += "&event=stopped"; break;
-        case announce_event::none: break;
+    case announce_event::started: q += "&event=started"; break;
+    case announce_event::completed: q += "&event=completed"; break;
+    case announce_event::stopped: q += "&event=stopped"; break;
+    case announce_event::none: break;
     }
     if (request.numwant) q += "&numwant=" + std::to_string(*request.numwant);
     auto text = [](std::string_view s) {

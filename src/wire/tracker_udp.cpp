@@ -13,8 +13,9 @@ public:
     explicit be_reader(std::span<const std::uint8_t> p) : p_(p) {}
     std::uint64_t u64() { return (std::uint64_t{u32()} << 32U) | u32(); }
     std::uint32_t u32() {
-        const std::uint32_t v = (std::uint32_t{p_[pos_]} << 24U) | (std::uint32_t{p_[pos_ + 1]} << 16U)
-                                | (std::uint32_t{p_[pos_ + 2]} << 8U) | p_[pos_ + 3];
+        const std::uint32_t v = (std::uint32_t{p_[pos_]} << 24U) |
+                                (std::uint32_t{p_[pos_ + 1]} << 16U) |
+                                (std::uint32_t{p_[pos_ + 2]} << 8U) | p_[pos_ + 3];
         pos_ += 4;
         return v;
     }
@@ -78,10 +79,12 @@ result<udp_request> parse_announce(std::span<const std::uint8_t> packet) {
 
 result<udp_request> parse_scrape(std::span<const std::uint8_t> packet) {
     const std::size_t body = packet.size() - udp_scrape_header_bytes;
-    if (body % 20 != 0) return fail(errc::bad_length, "scrape body not a multiple of 20", packet.size());
+    if (body % 20 != 0)
+        return fail(errc::bad_length, "scrape body not a multiple of 20", packet.size());
     const std::size_t n = body / 20;
     if (n == 0 || n > udp_max_scrape_hashes) {
-        return fail(errc::too_many_hashes, "scrape needs 1..74 info hashes", udp_scrape_header_bytes);
+        return fail(errc::too_many_hashes, "scrape needs 1..74 info hashes",
+                    udp_scrape_header_bytes);
     }
     be_reader r(packet);
     udp_scrape_request s;
@@ -135,52 +138,55 @@ result<udp_response> parse_scrape_response(std::span<const std::uint8_t> packet)
 
 result<std::uint32_t> udp_transaction_id(std::span<const std::uint8_t> packet) {
     // Requests carry it at byte 12, after the 8-byte connection id and the action.
-    if (packet.size() < 16) return fail(errc::truncated, "request shorter than 16 bytes", packet.size());
+    if (packet.size() < 16)
+        return fail(errc::truncated, "request shorter than 16 bytes", packet.size());
     be_reader r(packet.subspan(12));
     return r.u32();
 }
 
 result<udp_request> parse_udp_request(std::span<const std::uint8_t> packet) {
-    if (packet.size() < 16) return fail(errc::truncated, "request shorter than 16 bytes", packet.size());
+    if (packet.size() < 16)
+        return fail(errc::truncated, "request shorter than 16 bytes", packet.size());
     be_reader r(packet);
     const std::uint64_t connection_id = r.u64();
     const std::uint32_t action = r.u32();
     const std::uint32_t transaction_id = r.u32();
     switch (static_cast<udp_action>(action)) {
-        case udp_action::connect:
-            if (connection_id != udp_protocol_id) {
-                return fail(errc::bad_protocol_id, "connect without the protocol id", 0);
-            }
-            if (packet.size() != udp_connect_bytes) {
-                return fail(errc::bad_length, "connect request is not 16 bytes", packet.size());
-            }
-            return udp_connect_request{transaction_id};
-        case udp_action::announce: return parse_announce(packet);
-        case udp_action::scrape: return parse_scrape(packet);
-        case udp_action::error: break;
+    case udp_action::connect:
+        if (connection_id != udp_protocol_id) {
+            return fail(errc::bad_protocol_id, "connect without the protocol id", 0);
+        }
+        if (packet.size() != udp_connect_bytes) {
+            return fail(errc::bad_length, "connect request is not 16 bytes", packet.size());
+        }
+        return udp_connect_request{transaction_id};
+    case udp_action::announce: return parse_announce(packet);
+    case udp_action::scrape: return parse_scrape(packet);
+    case udp_action::error: break;
     }
     return fail(errc::bad_action, "unknown request action", 8);
 }
 
 result<udp_response> parse_udp_response(std::span<const std::uint8_t> packet,
                                         udp_peer_family family) {
-    if (packet.size() < 8) return fail(errc::truncated, "response shorter than 8 bytes", packet.size());
+    if (packet.size() < 8)
+        return fail(errc::truncated, "response shorter than 8 bytes", packet.size());
     be_reader r(packet);
     const std::uint32_t action = r.u32();
     const std::uint32_t transaction_id = r.u32();
     switch (static_cast<udp_action>(action)) {
-        case udp_action::connect: {
-            if (packet.size() != udp_connect_bytes) {
-                return fail(errc::bad_length, "connect response is not 16 bytes", packet.size());
-            }
-            return udp_connect_response{transaction_id, r.u64()};
+    case udp_action::connect: {
+        if (packet.size() != udp_connect_bytes) {
+            return fail(errc::bad_length, "connect response is not 16 bytes", packet.size());
         }
-        case udp_action::announce: return parse_announce_response(packet, family);
-        case udp_action::scrape: return parse_scrape_response(packet);
-        case udp_action::error: {
-            const auto rest = r.rest();
-            return udp_error_response{transaction_id, std::string(rest.begin(), rest.end())};
-        }
+        return udp_connect_response{transaction_id, r.u64()};
+    }
+    case udp_action::announce: return parse_announce_response(packet, family);
+    case udp_action::scrape: return parse_scrape_response(packet);
+    case udp_action::error: {
+        const auto rest = r.rest();
+        return udp_error_response{transaction_id, std::string(rest.begin(), rest.end())};
+    }
     }
     return fail(errc::bad_action, "unknown response action", 0);
 }

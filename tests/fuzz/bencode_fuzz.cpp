@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(again.has_value(), "canonical re-encoding of a lenient decode does not decode");
         check(minibit::bencode(*again) == canon, "canonical encoding is not a fixed point");
         limits.lenient_key_order = false;
-        check(minibit::bdecode(canon, limits).has_value(), "canonical encoding fails strict decode");
+        check(minibit::bdecode(canon, limits).has_value(),
+              "canonical encoding fails strict decode");
     }
     return 0;
 }

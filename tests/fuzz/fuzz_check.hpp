@@ -22,7 +22,8 @@ inline void check(bool ok, const char* what) {
 
 /// The fuzzer's input as a string view.
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
-    return size == 0 ? std::string_view{} : std::string_view(reinterpret_cast<const char*>(data), size);
+    return size == 0 ? std::string_view{}
+                     : std::string_view(reinterpret_cast<const char*>(data), size);
 }
 
 /// The fuzzer's input as a byte span.

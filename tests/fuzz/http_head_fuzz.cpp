@@ -6,8 +6,8 @@
 // a Content-Length never exceeds the body limit; the decoder gives the same payload, bytes
 // consumed and error (code and offset) however the input is split, and never more payload than
 // the limit or the input.
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,8 +30,8 @@ wire::http_limits limits() {
 }
 
 bool inside(std::string_view part, std::string_view whole) {
-    return part.empty() ||
-           (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
+    return part.empty() || (part.data() >= whole.data() &&
+                            part.data() + part.size() <= whole.data() + whole.size());
 }
 
 void check_head(const wire::http_message_head& h, std::string_view text) {

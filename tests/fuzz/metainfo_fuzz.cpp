@@ -14,9 +14,11 @@ void check_paths(const minibit::metainfo& m) {
     using minibit::fuzz::check;
     std::uint64_t offset = 0;
     for (const auto& f : m.files) {
-        check(!f.path.empty() && f.path.is_relative() && !f.path.has_root_name(), "absolute or empty path");
+        check(!f.path.empty() && f.path.is_relative() && !f.path.has_root_name(),
+              "absolute or empty path");
         for (const auto& part : f.path) {
-            check(part != ".." && part != "." && !part.empty(), "path component '..', '.' or empty");
+            check(part != ".." && part != "." && !part.empty(),
+                  "path component '..', '.' or empty");
         }
         check(f.offset == offset, "file offsets are not contiguous");
         offset += f.length;

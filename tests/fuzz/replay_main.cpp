@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     const auto files = collect(argc, argv);
     for (const auto& f : files) {
         std::ifstream in(f, std::ios::binary);
-        const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        const std::vector<char> bytes{std::istreambuf_iterator<char>(in),
+                                      std::istreambuf_iterator<char>()};
         std::fprintf(stderr, "replay: %s (%zu bytes)\n", f.c_str(), bytes.size());
         // A fresh copy of exactly `size` bytes, so out-of-bounds reads stay detectable.
         std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());

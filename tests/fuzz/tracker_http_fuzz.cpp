@@ -18,7 +18,9 @@ namespace {
 using namespace minibit;
 using fuzz::check;
 
-tracker::tracker_service& service() { return fuzz::bounded_service(7); }
+tracker::tracker_service& service() {
+    return fuzz::bounded_service(7);
+}
 
 void check_query(std::string_view query, const wire::http_query_limits& limits) {
     if (const auto a = wire::parse_announce_query(query, limits)) {

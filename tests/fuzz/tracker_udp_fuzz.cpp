@@ -22,7 +22,9 @@ using fuzz::check;
 constexpr std::chrono::seconds now{100000};
 constexpr std::array<std::uint8_t, 4> client_ip{127, 0, 0, 1};
 
-tracker::tracker_service& service() { return fuzz::bounded_service(11); }
+tracker::tracker_service& service() {
+    return fuzz::bounded_service(11);
+}
 
 void check_request(std::span<const std::uint8_t> packet) {
     const auto r = wire::parse_udp_request(packet);
@@ -30,7 +32,8 @@ void check_request(std::span<const std::uint8_t> packet) {
     std::vector<std::uint8_t> out;
     wire::encode_udp(*r, out);
     const bool announce = std::holds_alternative<wire::udp_announce_request>(*r);
-    const auto expect = announce ? packet.first(std::min(packet.size(), wire::udp_announce_request_bytes))
+    const auto expect = announce ? packet.first(
+                                       std::min(packet.size(), wire::udp_announce_request_bytes))
                                  : packet;
     check(std::ranges::equal(out, expect), "accepted UDP request re-encodes differently");
 }

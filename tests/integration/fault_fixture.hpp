@@ -3,6 +3,7 @@
 // client sockets, a small HTTP GET, /stats numbers and a process's resident memory.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -15,7 +16,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <gtest/gtest.h>
 
@@ -244,7 +244,8 @@ inline fd_guard tcp_connect(std::uint16_t port, std::chrono::milliseconds timeou
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     const sockaddr_in a = loopback(port);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return fd_guard();
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+        return fd_guard();
     return fd;
 }
 
@@ -254,7 +255,8 @@ inline std::string http_get(std::uint16_t port, const std::string& target,
     fd_guard fd = tcp_connect(port, timeout);
     if (fd.get() < 0) return {};
     const std::string req = "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    if (test_io::send_retry(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    if (test_io::send_retry(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(req.size())) {
         return {};
     }
     std::string out;
@@ -313,7 +315,8 @@ inline int sanitizer_slack(pid_t pid) {
 
 /// Polls `done` every `step` until it holds or `limit` passes; returns done().
 template <class Pred>
-bool wait_until(Pred done, std::chrono::milliseconds limit, std::chrono::milliseconds step = 100ms) {
+bool wait_until(Pred done, std::chrono::milliseconds limit,
+                std::chrono::milliseconds step = 100ms) {
     const auto end = steady::now() + limit;
     while (!done()) {
         if (steady::now() >= end) return done();
@@ -327,17 +330,19 @@ struct tracker_process {
     std::uint16_t port = 0;
     std::unique_ptr<child> proc;
 
-    tracker_process(std::uint16_t p, const fs::path& log, const std::vector<std::string>& extra) : port(p) {
+    tracker_process(std::uint16_t p, const fs::path& log, const std::vector<std::string>& extra)
+        : port(p) {
         const std::string at = "127.0.0.1:" + std::to_string(port);
-        std::vector<std::string> args{program("MINIBIT_TRACKER"), "--http", at, "--udp", at,
-                                      "--log-level", "warn"};
+        std::vector<std::string> args{
+            program("MINIBIT_TRACKER"), "--http", at, "--udp", at, "--log-level", "warn"};
         args.insert(args.end(), extra.begin(), extra.end());
         proc = std::make_unique<child>(args, log);
     }
     /// Waits until /stats answers (or the process ended); true when it serves.
     bool ready() {
-        return wait_until([&] { return !proc->running() || tracker_stat(port, "peers").has_value(); },
-                          10s, 50ms) &&
+        return wait_until(
+                   [&] { return !proc->running() || tracker_stat(port, "peers").has_value(); }, 10s,
+                   50ms) &&
                proc->running();
     }
 };

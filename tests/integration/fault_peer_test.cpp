@@ -80,8 +80,8 @@ const sandbox& the_sandbox() {
 [[maybe_unused]] const bool sandbox_entered = (the_sandbox(), true);
 
 /// Skips with the reason, except under CI=true, where a missing facility is a failure.
-#define MINIBIT_NEED(cond, what)                                                        \
-    do {                                                                                \
+#define MINIBIT_NEED(cond, what)                                                         \
+    do {                                                                                 \
         if (!(cond)) MINIBIT_SKIP_OR_FAIL(std::string(what) + ": " + the_sandbox().why); \
     } while (0)
 
@@ -131,8 +131,8 @@ torrent_files make_files(const fs::path& dir, std::size_t size, std::uint64_t pi
     for (auto& c : t.bytes) c = static_cast<char>(rng());
     const fs::path original = dir / "original" / "data.bin";
     fs::create_directories(original.parent_path());
-    std::ofstream(original, std::ios::binary).write(t.bytes.data(),
-                                                    static_cast<std::streamsize>(size));
+    std::ofstream(original, std::ios::binary)
+        .write(t.bytes.data(), static_cast<std::streamsize>(size));
     create_options o;
     o.trackers = {"http://127.0.0.1:9/announce"};
     o.piece_length = piece_length;
@@ -278,7 +278,8 @@ private:
 
     void accept(io::connection c) {
         const auto key = next_key_++;
-        links_[key] = std::make_unique<peer_link>(peer_link{c.id(), wire::peer_decoder(bounds()), false});
+        links_[key] = std::make_unique<peer_link>(
+            peer_link{c.id(), wire::peer_decoder(bounds()), false});
         std::weak_ptr<int> alive = alive_;
         io::conn_handlers h{[this, alive, key](std::span<const std::byte> b) {
                                 if (alive.lock()) on_data(*links_[key], b);
@@ -379,11 +380,12 @@ protected:
 
     /// Starts minibit-peer with the loopback flags every case shares; returns its index.
     std::size_t start(const std::string& name, std::vector<std::string> args) {
-        args.insert(args.end(), {"--no-tracker", "--listen", "127.0.0.1", "--io", io_name(),
-                                 "--rechoke-interval", "0.2", "--log", (dir_.path / (name + ".log")).string(), "--stats-json",
-                                 (dir_.path / (name + ".json")).string()});
-        auto c = lg::child_process::spawn({peer_program(), std::move(args),
-                                           dir_.path / (name + ".out")});
+        args.insert(args.end(),
+                    {"--no-tracker", "--listen", "127.0.0.1", "--io", io_name(),
+                     "--rechoke-interval", "0.2", "--log", (dir_.path / (name + ".log")).string(),
+                     "--stats-json", (dir_.path / (name + ".json")).string()});
+        auto c = lg::child_process::spawn(
+            {peer_program(), std::move(args), dir_.path / (name + ".out")});
         EXPECT_TRUE(c) << c.error().message();
         children_.push_back(std::move(*c));
         return children_.size() - 1;
@@ -395,10 +397,9 @@ protected:
         args.insert(args.end(), extra.begin(), extra.end());
         return start(name, std::move(args));
     }
-    std::size_t get(const std::string& name, const fs::path& out,
-                    std::vector<std::string> extra) {
-        std::vector<std::string> args = {"get", files_.torrent.string(), "-o", out.string(),
-                                         "--timeout", "120"};
+    std::size_t get(const std::string& name, const fs::path& out, std::vector<std::string> extra) {
+        std::vector<std::string> args = {
+            "get", files_.torrent.string(), "-o", out.string(), "--timeout", "120"};
         args.insert(args.end(), extra.begin(), extra.end());
         return start(name, std::move(args));
     }
@@ -465,7 +466,8 @@ TEST_P(FaultPeer, SigkilledSeederMidPieceHandsItsBlocksToTheOtherSeeder) {
     EXPECT_EQ(child(a).status()->signal, SIGKILL);
 
     ASSERT_TRUE(wait_exit(l, 90s)) << read_all(log("leech"));
-    const double seconds_after_kill = std::chrono::duration<double>(steady::now() - killed_at).count();
+    const double seconds_after_kill =
+        std::chrono::duration<double>(steady::now() - killed_at).count();
     EXPECT_TRUE(child(l).status()->success()) << child(l).status()->describe() << output("leech");
     EXPECT_TRUE(same_file(dir_.path / "dl" / "data.bin", dir_.path / "original" / "data.bin"));
     // No stall: nothing waited for the 30 s request timeout, and the log names the hand-back.
@@ -487,12 +489,15 @@ TEST_P(FaultPeer, StalledPeerRequestsTimeOutAndMoveToAnHonestSeeder) {
     const auto pieces = files_.info.piece_count();
     fake_peer staller(*reactor_, files_, {bitfield(pieces, true), bitfield(pieces), std::nullopt});
     const auto port_l = free_port();
-    const auto l = get("leech", dir_.path / "dl",
-                       {"--port", std::to_string(port_l), "--peer", staller.address(),
-                        "--request-timeout", "1"});
+    const auto l = get(
+        "leech", dir_.path / "dl",
+        {"--port", std::to_string(port_l), "--peer", staller.address(), "--request-timeout", "1"});
     // Only the staller is known: the leecher asks it, and its requests time out.
     ASSERT_TRUE(wait_for(
-        [&] { return staller.requests > 0 && stat_of(json("leech"), "requests_timed_out").value_or(0) > 0; },
+        [&] {
+            return staller.requests > 0 &&
+                   stat_of(json("leech"), "requests_timed_out").value_or(0) > 0;
+        },
         30s))
         << read_all(log("leech"));
     const double timed_out_before_seeder = stat_of(json("leech"), "requests_timed_out").value_or(0);
@@ -540,8 +545,7 @@ TEST_P(FaultPeer, DiskFullFailsClearlyAndNeverCountsAPieceThatIsNotOnDisk) {
     {
         std::ofstream filler(disk.path() / "filler", std::ios::binary);
         const std::string chunk(64 * 1024, 'x');
-        for (int i = 0; i < 64 && filler.write(chunk.data(), chunk.size()); ++i) {
-        }
+        for (int i = 0; i < 64 && filler.write(chunk.data(), chunk.size()); ++i) {}
     }
     child(second).send(SIGTERM);
     ASSERT_TRUE(wait_exit(second, 20s));
@@ -556,8 +560,8 @@ TEST_P(FaultPeer, DiskFullFailsClearlyAndNeverCountsAPieceThatIsNotOnDisk) {
     ASSERT_TRUE(wait_listening("seed"));
     const auto third = get("again", disk.path(), {"--peer", "127.0.0.1:" + std::to_string(port_s)});
     ASSERT_TRUE(wait_exit(third, 60s)) << read_all(log("again"));
-    EXPECT_TRUE(child(third).status()->success()) << child(third).status()->describe()
-                                                  << output("again");
+    EXPECT_TRUE(child(third).status()->success())
+        << child(third).status()->describe() << output("again");
     EXPECT_EQ(pieces_present_at_start(log("again")), 4);  // piece 4 was half written: not kept
     EXPECT_EQ(stat_of(json("again"), "pieces_verified"), 12.0);
     EXPECT_EQ(stat_of(json("again"), "hash_failures"), 0.0);
@@ -640,8 +644,8 @@ TEST_P(FaultPeer, SigkilledGetResumesWithEveryVerifiedPieceTwice) {
     ASSERT_TRUE(wait_listening("seed"));
     const auto last = get("last", out, {"--peer", "127.0.0.1:" + std::to_string(port_s)});
     ASSERT_TRUE(wait_exit(last, 60s)) << read_all(log("last"));
-    EXPECT_TRUE(child(last).status()->success()) << child(last).status()->describe()
-                                                 << output("last");
+    EXPECT_TRUE(child(last).status()->success())
+        << child(last).status()->describe() << output("last");
     EXPECT_EQ(pieces_present_at_start(log("last")), 9);
     EXPECT_EQ(stat_of(json("last"), "pieces_verified"), 7.0);
     EXPECT_EQ(stat_of(json("last"), "hash_failures"), 0.0);

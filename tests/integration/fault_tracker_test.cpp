@@ -14,31 +14,32 @@
 #include <map>
 
 #include "fault_fixture.hpp"
-#include "skip_or_fail.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/wire/tracker_udp.hpp"
+#include "skip_or_fail.hpp"
 
 namespace minibit::faults {
 namespace {
 
 constexpr std::uint64_t piece_bytes = 256 * 1024;
 
-
 /// An HTTP announce for test torrent `n` from peer `n` (a valid, minimal query).
 std::string announce_target(int n) {
     const std::string hex = fmt::format("{:040x}", n + 1);
     std::string hash;
     for (std::size_t i = 0; i < 40; i += 2) hash += "%" + hex.substr(i, 2);
-    return fmt::format("/announce?info_hash={}&peer_id=-MB0001-{:012}&port={}&uploaded=0"
-                       "&downloaded=0&left=10&compact=1",
-                       hash, n, 10000 + n % 50000);
+    return fmt::format(
+        "/announce?info_hash={}&peer_id=-MB0001-{:012}&port={}&uploaded=0"
+        "&downloaded=0&left=10&compact=1",
+        hash, n, 10000 + n % 50000);
 }
 
 /// Times one honest announce on a fresh connection; nullopt when it was not answered.
 std::optional<double> timed_announce(std::uint16_t port, int n) {
     const auto t0 = steady::now();
     const std::string r = http_get(port, announce_target(n), 5000ms);
-    if (!r.starts_with("HTTP/1.1 200") || r.find("8:interval") == std::string::npos) return std::nullopt;
+    if (!r.starts_with("HTTP/1.1 200") || r.find("8:interval") == std::string::npos)
+        return std::nullopt;
     return seconds_between(t0, steady::now()) * 1000.0;
 }
 
@@ -80,10 +81,10 @@ TEST(TrackerFaults, KilledAndRestartedMidSwarmThePeersCarryOnAndAnnounceAgain) {
     for (const char* scheme : {"http", "udp"}) {
         const std::string url = fmt::format("{}://127.0.0.1:{}/announce", scheme, port);
         torrent[scheme] = (dir.path / (std::string(scheme) + ".torrent")).string();
-        const auto out = run_output({peer, "create", (dir.path / "seed" / "data.bin").string(),
-                                     "--tracker", url, "--piece-size", std::to_string(piece_bytes),
-                                     "-o", torrent[scheme]},
-                                    dir.path / "create.log");
+        const auto out = run_output(
+            {peer, "create", (dir.path / "seed" / "data.bin").string(), "--tracker", url,
+             "--piece-size", std::to_string(piece_bytes), "-o", torrent[scheme]},
+            dir.path / "create.log");
         ASSERT_TRUE(out) << "minibit-peer create failed";
         const std::string last = out->substr(out->rfind('\n', out->size() - 2) + 1);
         if (!hash.empty()) {
@@ -92,7 +93,8 @@ TEST(TrackerFaults, KilledAndRestartedMidSwarmThePeersCarryOnAndAnnounceAgain) {
         hash = last;
     }
     const std::vector<std::string> tracker_flags{"--interval", "2", "--min-interval", "1"};
-    auto tracker = std::make_unique<tracker_process>(port, dir.path / "tracker1.log", tracker_flags);
+    auto tracker = std::make_unique<tracker_process>(port, dir.path / "tracker1.log",
+                                                     tracker_flags);
     ASSERT_TRUE(tracker->ready());
     child seeder({peer, "seed", torrent["http"], (dir.path / "seed").string(), "--log",
                   (dir.path / "seed.log").string()},
@@ -146,9 +148,10 @@ TEST(TrackerFaults, KilledAndRestartedMidSwarmThePeersCarryOnAndAnnounceAgain) {
         EXPECT_EQ(pieces_on_disk(original, dir.path / name / "data.bin"), 96U) << name;
         EXPECT_EQ(fs::file_size(dir.path / name / "data.bin"), original.size()) << name;
     }
-    std::printf("restart: %zu/192 pieces at the kill, %zu after 4 s without a tracker; all 3 "
-                "peers announced again %.1f s after the restart (%.1f s after the kill)\n",
-                at_kill, while_down, back_after, back_after_kill);
+    std::printf(
+        "restart: %zu/192 pieces at the kill, %zu after 4 s without a tracker; all 3 "
+        "peers announced again %.1f s after the restart (%.1f s after the kill)\n",
+        at_kill, while_down, back_after, back_after_kill);
 }
 
 // ---- HTTP: slowloris, flood, connection cap ----------------------------------------------
@@ -158,7 +161,8 @@ class TrackerFaultsIo : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         (void)private_network();  // isolation when allowed; plain loopback otherwise
-        if (raise_file_limit(16384) < 12000) MINIBIT_SKIP_OR_FAIL("open-file hard limit below 12000");
+        if (raise_file_limit(16384) < 12000)
+            MINIBIT_SKIP_OR_FAIL("open-file hard limit below 12000");
         port_ = free_port();
         ASSERT_NE(port_, 0);
     }
@@ -186,7 +190,8 @@ struct attacker {
 };
 
 /// Opens `n` TCP connections at once (non-blocking connects); those that connected in `limit`.
-std::vector<attacker> open_connections(std::uint16_t port, std::size_t n, std::chrono::seconds limit) {
+std::vector<attacker> open_connections(std::uint16_t port, std::size_t n,
+                                       std::chrono::seconds limit) {
     std::vector<attacker> all(n);
     const sockaddr_in a = loopback(port);
     for (auto& c : all) {
@@ -246,13 +251,14 @@ std::size_t reap_closed(std::vector<attacker>& conns) {
             which[k]->fd.reset();
         }
     }
-    return static_cast<std::size_t>(
-        std::count_if(conns.begin(), conns.end(), [](const attacker& c) { return c.closed.has_value(); }));
+    return static_cast<std::size_t>(std::count_if(
+        conns.begin(), conns.end(), [](const attacker& c) { return c.closed.has_value(); }));
 }
 
 TEST_P(TrackerFaultsIo, SlowlorisIsClosedAtTheRequestDeadlineWhileOthersAreServed) {
     constexpr int request_timeout_s = 2;
-    auto tracker = start({"--threads", "2", "--request-timeout", std::to_string(request_timeout_s)});
+    auto tracker = start(
+        {"--threads", "2", "--request-timeout", std::to_string(request_timeout_s)});
     if (!tracker) MINIBIT_SKIP_OR_FAIL("back end unavailable");
     const int slack = sanitizer_slack(tracker->proc->pid());
     const long rss_before = vm_rss_kib(tracker->proc->pid());
@@ -293,16 +299,17 @@ TEST_P(TrackerFaultsIo, SlowlorisIsClosedAtTheRequestDeadlineWhileOthersAreServe
     EXPECT_LT(rss_peak - rss_before, 64 * 1024 * slack) << "KiB grown under 1000 slow clients";
     EXPECT_GE(tracker_stat(port_, "timeout").value_or(0), 1000);
     EXPECT_TRUE(tracker->proc->running());
-    std::printf("slowloris (%s): 1000 slow clients closed from %.2f s after the first connect to %.2f s "
-                "after the last; %zu honest "
-                "announces, latency median %.1f ms, max %.1f ms; VmRSS %ld -> peak %ld KiB\n",
-                GetParam().c_str(), first, last, latency_ms.size(), median, worst, rss_before,
-                rss_peak);
+    std::printf(
+        "slowloris (%s): 1000 slow clients closed from %.2f s after the first connect to %.2f s "
+        "after the last; %zu honest "
+        "announces, latency median %.1f ms, max %.1f ms; VmRSS %ld -> peak %ld KiB\n",
+        GetParam().c_str(), first, last, latency_ms.size(), median, worst, rss_before, rss_peak);
 }
 
 TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheDeadline) {
     constexpr int request_timeout_s = 3;
-    auto tracker = start({"--threads", "2", "--request-timeout", std::to_string(request_timeout_s)});
+    auto tracker = start(
+        {"--threads", "2", "--request-timeout", std::to_string(request_timeout_s)});
     if (!tracker) MINIBIT_SKIP_OR_FAIL("back end unavailable");
     const int slack = sanitizer_slack(tracker->proc->pid());
     const long rss_before = vm_rss_kib(tracker->proc->pid());
@@ -328,8 +335,9 @@ TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheD
     const long long gauge_peak = tracker_stat(port_, "http_connections").value_or(0);
     EXPECT_GE(gauge_peak, 4500) << "the tracker did not hold the flood's connections open";
     // Some of the first batches may be closed already; all must be by the deadline.
-    for (int round = 0; reap_closed(flood) < flood.size() &&
-                        steady::now() < opened + std::chrono::seconds(request_timeout_s + 8 * slack);
+    for (int round = 0;
+         reap_closed(flood) < flood.size() &&
+         steady::now() < opened + std::chrono::seconds(request_timeout_s + 8 * slack);
          ++round) {
         if (const auto ms = timed_announce(port_, 100 + round)) latency_ms.push_back(*ms);
         else ++unanswered;
@@ -347,12 +355,13 @@ TEST_P(TrackerFaultsIo, ConnectionFloodNeitherCrashesNorStarvesAndIsClosedAtTheD
     EXPECT_TRUE(timed_announce(port_, 9999).has_value()) << "not serving after the flood";
     EXPECT_TRUE(wait_until([&] { return tracker_stat(port_, "http_connections") == 1; }, 3s))
         << "the tracker still counts connections the flood opened";
-    std::printf("flood (%s): 5000 connections opened in %.2f s (tracker gauge %lld), all "
-                "closed %.2f s later; %zu "
-                "honest announces, latency median %.1f ms, max %.1f ms; VmRSS %ld -> peak %ld KiB\n",
-                GetParam().c_str(), seconds_between(t0, opened), gauge_peak,
-                seconds_between(opened, all_closed), latency_ms.size(), median, worst,
-                rss_before, rss_peak);
+    std::printf(
+        "flood (%s): 5000 connections opened in %.2f s (tracker gauge %lld), all "
+        "closed %.2f s later; %zu "
+        "honest announces, latency median %.1f ms, max %.1f ms; VmRSS %ld -> peak %ld KiB\n",
+        GetParam().c_str(), seconds_between(t0, opened), gauge_peak,
+        seconds_between(opened, all_closed), latency_ms.size(), median, worst, rss_before,
+        rss_peak);
 }
 
 TEST_P(TrackerFaultsIo, MaxConnectionsClosesTheExcessAtAcceptAndRecovers) {
@@ -406,7 +415,8 @@ std::vector<std::uint8_t> encode(const wire::udp_request& r) {
 }
 
 /// An honest connect from `fd`; the connection id, or nullopt when unanswered.
-std::optional<std::uint64_t> udp_connect(const fd_guard& fd, std::uint16_t port, std::uint32_t tid) {
+std::optional<std::uint64_t> udp_connect(const fd_guard& fd, std::uint16_t port,
+                                         std::uint32_t tid) {
     send_udp(fd, port, encode(wire::udp_connect_request{tid}));
     const auto reply = recv_udp(fd, 3000);
     const auto r = wire::parse_udp_response(reply, wire::udp_peer_family::ipv4);
@@ -445,7 +455,8 @@ TEST_P(TrackerFaultsIo, SpoofedUdpGetsNoAnswerWithoutAValidConnectionId) {
             send_udp(s, tracker->port, encode(wire::udp_scrape_request{rng(), 1, {a.hash}}));
             forged += 2;
         }
-        if (udp_connect(honest, tracker->port, 1000U + static_cast<std::uint32_t>(round))) ++connects;
+        if (udp_connect(honest, tracker->port, 1000U + static_cast<std::uint32_t>(round)))
+            ++connects;
     }
     EXPECT_EQ(connects, 20) << "honest connects must be answered during the attack";
     // A valid id issued to 127.0.0.1 is refused from any other address, answered from its own.
@@ -489,9 +500,10 @@ TEST_P(TrackerFaultsIo, SpoofedUdpGetsNoAnswerWithoutAValidConnectionId) {
     EXPECT_EQ(tracker_stat(tracker->port, "bad_connection_id"), forged);
     EXPECT_EQ(tracker_stat(tracker->port, "bad_request"), static_cast<long long>(malformed.size()));
     EXPECT_EQ(tracker_stat(tracker->port, "peers"), 1);
-    std::printf("spoofed UDP (%s): %lld forged announces/scrapes from 64 ports on 4 addresses and "
-                "%zu malformed datagrams: %zu answers; 21/21 honest connects answered\n",
-                GetParam().c_str(), forged, malformed.size(), replies);
+    std::printf(
+        "spoofed UDP (%s): %lld forged announces/scrapes from 64 ports on 4 addresses and "
+        "%zu malformed datagrams: %zu answers; 21/21 honest connects answered\n",
+        GetParam().c_str(), forged, malformed.size(), replies);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrackerFaultsIo, ::testing::Values("epoll", "uring"),

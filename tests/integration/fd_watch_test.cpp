@@ -64,7 +64,7 @@ TEST_P(FdWatchTest, ReportsReadableAgainWhileTheDataStaysUnread) {
     ASSERT_TRUE(spin(*r_, [&] { return calls >= 1; }));
     ASSERT_TRUE(spin(*r_, [&] { return calls >= 3; })) << "level-triggered: reported again";
     EXPECT_EQ(p.drain(), "hello");
-    turns(*r_, 3);   // a report already queued may still arrive
+    turns(*r_, 3);  // a report already queued may still arrive
     const int after_read = calls;
     turns(*r_, 5);
     EXPECT_EQ(calls, after_read) << "no report once drained";
@@ -74,9 +74,10 @@ TEST_P(FdWatchTest, ReportsReadableAgainWhileTheDataStaysUnread) {
 TEST_P(FdWatchTest, AddingWriteToAReadWatchReportsWritable) {
     socket_pair p;
     fd_interest seen = fd_interest::none;
-    auto id = r_->watch_fd(p.ours, fd_interest::read, [&](fd_interest ready) { seen = seen | ready; });
+    auto id = r_->watch_fd(p.ours, fd_interest::read,
+                           [&](fd_interest ready) { seen = seen | ready; });
     ASSERT_TRUE(id.has_value());
-    turns(*r_, 3);   // the read poll is in flight now
+    turns(*r_, 3);  // the read poll is in flight now
     EXPECT_EQ(seen, fd_interest::none);
     ASSERT_TRUE(r_->set_interest(*id, fd_interest::read_write).has_value());
     ASSERT_TRUE(spin(*r_, [&] { return has(seen, fd_interest::write); }));
@@ -119,7 +120,7 @@ TEST_P(FdWatchTest, UnwatchInsideTheCallbackStopsItAndTheFdCanBeClosed) {
     auto made = r_->watch_fd(p.ours, fd_interest::read_write, [&](fd_interest) {
         ++calls;
         r_->unwatch_fd(id);
-        ::close(p.ours);   // the owner closes right after unwatching
+        ::close(p.ours);  // the owner closes right after unwatching
         p.ours = -1;
     });
     ASSERT_TRUE(made.has_value());
@@ -159,7 +160,7 @@ TEST_P(FdWatchTest, ManyWatchesReportOnlyTheReadyDescriptor) {
         }
     }
     for (const auto id : ids) r_->unwatch_fd(id);
-    turns(*r_, 3);   // io_uring: the removals complete before the fds close
+    turns(*r_, 3);  // io_uring: the removals complete before the fds close
 }
 
 TEST_P(FdWatchTest, RefusesANegativeDescriptor) {

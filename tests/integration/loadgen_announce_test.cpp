@@ -67,8 +67,8 @@ std::string http_get(const io::address& to, const std::string& target) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     std::string in;
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) {
-        const std::string req =
-            "GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        const std::string req = "GET " + target +
+                                " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
         test_io::send_retry(fd, req.data(), req.size(), MSG_NOSIGNAL);
         char buf[4096];
         for (int i = 0; i < 1000; ++i) {
@@ -83,7 +83,9 @@ std::string http_get(const io::address& to, const std::string& target) {
 }
 
 /// The document in `text`, or a discarded value when it is not JSON.
-json parse(const std::string& text) { return json::parse(text, nullptr, false); }
+json parse(const std::string& text) {
+    return json::parse(text, nullptr, false);
+}
 
 /// The number at a dotted path ("errors.total"), or -1.
 double num(const json& v, std::string_view path) {
@@ -137,9 +139,9 @@ void expect_clean_run(const json& r) {
     EXPECT_EQ(num(r, "sent"), 2000);
     EXPECT_EQ(num(r, "announces"), 2000);
     EXPECT_EQ(num(r, "errors.total"), 0);
-    EXPECT_EQ(num(r, "events.started"), 300);   // every peer starts first
-    EXPECT_EQ(num(r, "events.completed"), 150); // odd leechers complete at their 5th announce
-    EXPECT_EQ(num(r, "events.stopped"), 0);     // no peer reached its 10th announce
+    EXPECT_EQ(num(r, "events.started"), 300);    // every peer starts first
+    EXPECT_EQ(num(r, "events.completed"), 150);  // odd leechers complete at their 5th announce
+    EXPECT_EQ(num(r, "events.stopped"), 0);      // no peer reached its 10th announce
     EXPECT_EQ(num(r, "events.none"), 1550);
     EXPECT_GT(num(r, "peers_received"), 0);
     EXPECT_EQ(r.value("ended_by", ""), "count");
@@ -261,9 +263,10 @@ private:
         // One compact peer, 127.0.0.1:1234 (embedded NULs: built with an explicit length).
         const std::string body = "d8:completei1e10:incompletei0e8:intervali1800e5:peers6:" +
                                  std::string("\x7f\x00\x00\x01\x04\xd2", 6) + "e";
-        const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                   "Content-Length: " + std::to_string(body.size()) +
-                                   "\r\n\r\n" + body;
+        const std::string answer =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
         for (int turn = 0; turn < 6000 && !stop_; ++turn) {  // 6000 * 10 ms = 60 s at most
             pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, 10) <= 0) continue;
@@ -294,9 +297,10 @@ private:
 TEST(LoadgenAnnounceHttp, ResendsOnANewConnectionWhenTheServerClosedAKeptAliveOne) {
     if (std::getenv("MINIBIT_LOADGEN") == nullptr) GTEST_SKIP() << "MINIBIT_LOADGEN unset";
     close_after_answer_server server;
-    const run_result r = run_loadgen("announce --json --count 20 --peers 10 --concurrency 1 "
-                                     "--tracker http://127.0.0.1:" +
-                                     std::to_string(server.port()) + "/announce");
+    const run_result r = run_loadgen(
+        "announce --json --count 20 --peers 10 --concurrency 1 "
+        "--tracker http://127.0.0.1:" +
+        std::to_string(server.port()) + "/announce");
     ASSERT_EQ(r.exit_code, 0) << r.out;
     const json j = parse(r.out);
     ASSERT_FALSE(j.is_discarded()) << r.out;
@@ -355,7 +359,7 @@ TEST(LoadgenLatencyHistogram, QuantilesAreExactBelow1024AndWithinAFifthOfAPercen
     EXPECT_EQ(h.quantile(0.5), 0U);
     for (std::uint64_t v = 1; v <= 1000; ++v) h.add(v);
     EXPECT_EQ(h.count(), 1000U);
-    EXPECT_EQ(h.quantile(0.5), 501U);   // rank 500 of 1..1000
+    EXPECT_EQ(h.quantile(0.5), 501U);  // rank 500 of 1..1000
     EXPECT_EQ(h.quantile(0.99), 991U);
     EXPECT_EQ(h.quantile(1.0), 1000U);
     loadgen::latency_histogram big;

@@ -61,8 +61,8 @@ cli_run run_cli(const fs::path& dir, const std::vector<std::string>& args) {
     for (auto& a : store) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_t pid = -1;
-    const int spawned =
-        ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+    const int spawned = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(),
+                                      environ);
     posix_spawn_file_actions_destroy(&actions);
     cli_run r;
     if (spawned != 0) {
@@ -91,9 +91,8 @@ struct temp_dir : lg::testing::test_dir {
 std::string flag_at(const std::string& line, std::size_t skip) {
     if (line.size() < skip + 2 || line.compare(skip, 2, "--") != 0) return {};
     std::size_t end = skip + 2;
-    while (end < line.size() &&
-           ((line[end] >= 'a' && line[end] <= 'z') || (line[end] >= '0' && line[end] <= '9') ||
-            line[end] == '-'))
+    while (end < line.size() && ((line[end] >= 'a' && line[end] <= 'z') ||
+                                 (line[end] >= '0' && line[end] <= '9') || line[end] == '-'))
         ++end;
     return end > skip + 2 ? line.substr(skip, end - skip) : std::string();
 }
@@ -196,7 +195,8 @@ TEST(LoadgenCli, UsageErrorIsOneLineOnStderrWithExitTwo) {
 TEST(LoadgenCli, WholeNumbersAreDecimalNotOctal) {
     temp_dir dir;
     // 010 is ten: --kill 9 fits 10 peers (it would not fit 8).
-    const auto r = run_cli(dir.path(), {"swarm", "--peers", "010", "--kill", "9", "--print-config"});
+    const auto r = run_cli(dir.path(),
+                           {"swarm", "--peers", "010", "--kill", "9", "--print-config"});
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("\npeers = 10\n"), std::string::npos) << r.out;
 }
@@ -224,14 +224,15 @@ TEST(LoadgenCli, CommandLineWinsOverTheConfigFileAndPrintConfigReadsBack) {
     temp_dir dir;
     const auto file = dir.path() / "loadgen.toml";
     std::ofstream(file) << "[swarm]\npeers = 7\nmode = \"seed\"\n";
-    const auto r =
-        run_cli(dir.path(), {"swarm", "--config", file.string(), "--peers", "9", "--print-config"});
+    const auto r = run_cli(dir.path(),
+                           {"swarm", "--config", file.string(), "--peers", "9", "--print-config"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("\npeers = 9\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\nmode = \"seed\"\n"), std::string::npos) << r.out;
     const auto printed = dir.path() / "printed.toml";
     std::ofstream(printed) << r.out;
-    const auto again = run_cli(dir.path(), {"swarm", "--config", printed.string(), "--print-config"});
+    const auto again = run_cli(dir.path(),
+                               {"swarm", "--config", printed.string(), "--print-config"});
     EXPECT_EQ(again.code, 0) << again.err;
     EXPECT_EQ(again.out, r.out);
 }

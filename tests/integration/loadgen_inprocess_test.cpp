@@ -42,13 +42,21 @@ lg::testing::json rows_of(const lg::testing::json& doc) {
 
 std::vector<std::string> inprocess_args(const fs::path& dir, const std::string& io,
                                         std::vector<std::string> extra) {
-    std::vector<std::string> args = {"swarm",   "--in-process", "--json",
-                                     "--file",  (dir / "original.txt").string(),
-                                     "--out",   (dir / "downloads").string(),
-                                     "--logs",  (dir / "logs").string(),
-                                     "--io",    io,
-                                     "--threads", "2",
-                                     "--timeout", "90"};
+    std::vector<std::string> args = {"swarm",
+                                     "--in-process",
+                                     "--json",
+                                     "--file",
+                                     (dir / "original.txt").string(),
+                                     "--out",
+                                     (dir / "downloads").string(),
+                                     "--logs",
+                                     (dir / "logs").string(),
+                                     "--io",
+                                     io,
+                                     "--threads",
+                                     "2",
+                                     "--timeout",
+                                     "90"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -110,10 +118,10 @@ TEST_P(LoadgenInProcess, ScatterSwarmOf150PeersRebuildsEveryCopy) {
 TEST_P(LoadgenInProcess, SeedSwarmSurvivesPeersClosedMidTransfer) {
     temp_dir dir;
     const auto run = run_loadgen(
-        dir.path(), inprocess_args(dir.path(), GetParam(),
-                                   {"--peers", "60", "--mode", "seed", "--size", "4194304",
-                                    "--pieces", "256", "--kill", "5", "--seed", "11",
-                                    "--log-per-peer", "--keep"}));
+        dir.path(),
+        inprocess_args(dir.path(), GetParam(),
+                       {"--peers", "60", "--mode", "seed", "--size", "4194304", "--pieces", "256",
+                        "--kill", "5", "--seed", "11", "--log-per-peer", "--keep"}));
     ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
     const auto doc = last_json_line(run.out);
     const auto killed = number_at(doc, "killed");
@@ -146,8 +154,7 @@ TEST(LoadgenInProcessFlags, ThreadsWithoutInProcessIsAUsageError) {
     temp_dir dir;
     const auto run = run_loadgen(dir.path(), {"swarm", "--threads", "2"});
     EXPECT_EQ(run.status.code, 2);
-    EXPECT_NE(run.out.find("--threads and --log-per-peer go with --in-process"),
-              std::string::npos)
+    EXPECT_NE(run.out.find("--threads and --log-per-peer go with --in-process"), std::string::npos)
         << run.out;
 }
 
@@ -183,8 +190,9 @@ TEST_F(LoadgenInProcessLimits, DefaultMaxPeersShrinksToTheOpenFileLimitWithOneLi
     // 20 peers x (50 + 3) + 256 = 1316 descriptors; 700 leave (700 - 256) / 20 - 3 = 19 each.
     const auto run = run_limited("700:700", {});
     ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
-    EXPECT_EQ(lines_with(run.out, "minibit-loadgen: open files are limited to 700: 20 in-process "
-                                  "peers get --max-peers 19 instead of 50 (50 would need 1316)\n"),
+    EXPECT_EQ(lines_with(run.out,
+                         "minibit-loadgen: open files are limited to 700: 20 in-process "
+                         "peers get --max-peers 19 instead of 50 (50 would need 1316)\n"),
               1U)
         << run.out.substr(0, 4000);
     EXPECT_EQ(lines_with(run.out, "minibit-loadgen: "), 1U) << run.out.substr(0, 4000);

@@ -154,8 +154,7 @@ TEST(LoadgenSwarm, RunEndsOnCompletionMarkersAndStopsEveryPeerCleanly) {
         EXPECT_EQ(string_at(rows[k], "exit"), "exit 0");
         EXPECT_GT(number_at(rows[k], "messages_received"), 0);  // stats written on SIGTERM
         EXPECT_GT(number_at(rows[k], "seconds_to_complete"), 0);
-        EXPECT_TRUE(
-            fs::exists(dir.path() / "logs" / ("peer-" + std::to_string(k) + ".complete")));
+        EXPECT_TRUE(fs::exists(dir.path() / "logs" / ("peer-" + std::to_string(k) + ".complete")));
     }
     // The phases come in run order and end within the wall time.
     double previous = 0;
@@ -244,8 +243,8 @@ TEST(LoadgenSwarm, SigtermStopsTheRunAndEndsEveryProcessItStarted) {
 
 TEST(LoadgenSwarm, MissingTrackerProgramFailsWithExitOneAndOneLine) {
     temp_dir dir;
-    auto args =
-        swarm_args(dir.path(), {"--peers", "2", "--tracker-bin", "/nonexistent/minibit-tracker"});
+    auto args = swarm_args(dir.path(),
+                           {"--peers", "2", "--tracker-bin", "/nonexistent/minibit-tracker"});
     const auto run = run_loadgen(dir.path(), args);
     EXPECT_EQ(run.status.code, 1);
     EXPECT_NE(run.out.find("minibit-loadgen: loadgen: cannot run /nonexistent/minibit-tracker: No "
@@ -256,8 +255,8 @@ TEST(LoadgenSwarm, MissingTrackerProgramFailsWithExitOneAndOneLine) {
 
 TEST(LoadgenSwarm, RejectsKillingEveryPeerAsUsageError) {
     temp_dir dir;
-    const auto run =
-        run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3", "--kill", "3"}));
+    const auto run = run_loadgen(dir.path(),
+                                 swarm_args(dir.path(), {"--peers", "3", "--kill", "3"}));
     EXPECT_EQ(run.status.code, 2);
     EXPECT_NE(run.out.find("--kill: 3 is outside 0..2"), std::string::npos) << run.out;
 }
@@ -302,13 +301,13 @@ TEST(LoadgenSwarm, TrackerCpuPutsTheTrackerApartFromTheSwarm) {
     EXPECT_EQ(cpu_list(string_at(doc, "tracker_cpus")), std::set<unsigned>{tracker_cpu});
     allowed.erase(tracker_cpu);
     EXPECT_EQ(cpu_list(string_at(doc, "driver_cpus")), allowed);
-    EXPECT_EQ(number_at(doc, "tracker_probe.errors"), 0);  // a short swarm may end before it answers
+    EXPECT_EQ(number_at(doc, "tracker_probe.errors"),
+              0);  // a short swarm may end before it answers
 }
 
 TEST(LoadgenSwarm, RejectsATrackerCpuItCannotUse) {
     temp_dir dir;
-    const auto run = run_loadgen(dir.path(),
-                                 swarm_args(dir.path(), {"--tracker-cpu", "1023"}));
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--tracker-cpu", "1023"}));
     EXPECT_EQ(run.status.code, 2);
     EXPECT_NE(run.out.find("--tracker-cpu: CPU 1023 is not one this process may run on"),
               std::string::npos)

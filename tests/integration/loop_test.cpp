@@ -88,10 +88,9 @@ TEST_P(LoopTest, UdpEchoesADatagramBackToItsSender) {
 TEST_P(LoopTest, NowSeenByAHandlerIsTheTimeItsEventArrived) {
     using steady = std::chrono::steady_clock;
     std::optional<steady::duration> lag;
-    auto server = r_->bind_udp(address::loopback_v4(0), reuse_port::no,
-                               [&](std::span<const std::byte>, const address&) {
-                                   lag = steady::now() - r_->now();
-                               });
+    auto server = r_->bind_udp(
+        address::loopback_v4(0), reuse_port::no,
+        [&](std::span<const std::byte>, const address&) { lag = steady::now() - r_->now(); });
     ASSERT_TRUE(server.has_value());
     const auto to = *r_->local_address(*server);
     ASSERT_TRUE(spin(*r_, [] { return true; }));  // start-up work done: the next wait sleeps
@@ -125,7 +124,8 @@ TEST_P(LoopTest, ReusePortListenersOnTwoReactorsShareOnePort) {
     int on_first = 0;
     int on_second = 0;
     const listen_options shared{reuse_port::yes, 128};
-    auto l1 = r_->listen(address::loopback_v4(0), shared, [&](connection, const address&) { ++on_first; });
+    auto l1 = r_->listen(address::loopback_v4(0), shared,
+                         [&](connection, const address&) { ++on_first; });
     ASSERT_TRUE(l1.has_value());
     const auto where = *r_->local_address(*l1);
     auto l2 = r2.listen(where, shared, [&](connection, const address&) { ++on_second; });
@@ -138,7 +138,8 @@ TEST_P(LoopTest, ReusePortListenersOnTwoReactorsShareOnePort) {
     for (int i = 0; i < clients; ++i) {
         r_->connect(where, [&](result<connection> c) { connected += c.has_value() ? 1 : 0; });
     }
-    ASSERT_TRUE(spin2(*r_, r2, [&] { return connected == clients && on_first + on_second == clients; }));
+    ASSERT_TRUE(
+        spin2(*r_, r2, [&] { return connected == clients && on_first + on_second == clients; }));
     EXPECT_EQ(on_first + on_second, clients);
 }
 

@@ -97,8 +97,8 @@ public:
         envp.push_back(nullptr);
         pid_ = ::fork();
         if (pid_ == 0) {
-            const int out =
-                ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+            const int out = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                                   0666);
             const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
             if (out < 0 || in < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 ||
                 ::dup2(out, 2) < 0) {
@@ -152,8 +152,8 @@ struct entry_state {
     std::size_t bytes_digest = 0;
     friend bool operator==(const entry_state&, const entry_state&) = default;
     friend std::ostream& operator<<(std::ostream& os, const entry_state& e) {
-        return os << (e.folder ? "folder" : "file") << " size " << e.size << " mtime "
-                  << e.mtime_ns << " digest " << e.bytes_digest;
+        return os << (e.folder ? "folder" : "file") << " size " << e.size << " mtime " << e.mtime_ns
+                  << " digest " << e.bytes_digest;
     }
 };
 
@@ -271,10 +271,18 @@ protected:
         o.env.push_back("XDG_STATE_HOME=" + xdg_state().string());
         std::error_code ec;
         fs::remove(log("seed"), ec);
-        std::vector<std::string> args{program_.string(), "seed",      torrent().string(),
-                                      data.string(),     "--no-tracker", "--listen",
-                                      "127.0.0.1",       "--port",    "0",
-                                      "--for",           seconds,     "--log",
+        std::vector<std::string> args{program_.string(),
+                                      "seed",
+                                      torrent().string(),
+                                      data.string(),
+                                      "--no-tracker",
+                                      "--listen",
+                                      "127.0.0.1",
+                                      "--port",
+                                      "0",
+                                      "--for",
+                                      seconds,
+                                      "--log",
                                       log("seed").string()};
         args.insert(args.end(), extra.begin(), extra.end());
         return std::make_unique<child>(args, o);
@@ -317,8 +325,8 @@ protected:
 TEST_F(PeerFiles, SeedsAReadOnlyFileInAReadOnlyFolderAndCreatesNothingBesideIt) {
     const fs::path data = dir_.path / "ro";
     write_data(data);
-    fs::permissions(data / "data.bin", fs::perms::owner_read | fs::perms::group_read |
-                                           fs::perms::others_read);
+    fs::permissions(data / "data.bin",
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     fs::permissions(data, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
                               fs::perms::group_exec | fs::perms::others_read |
                               fs::perms::others_exec);
@@ -415,8 +423,8 @@ TEST_F(PeerFiles, GetIntoAFolderItCannotUseSaysWhyAndCreatesNothing) {
     };
     const auto before = without_logs();
     for (const auto& [folder, reason] : cases) {
-        const auto r = run_to_end({"get", torrent().string(), "-o", folder.string(),
-                                   "--no-tracker", "--timeout", "5"});
+        const auto r = run_to_end(
+            {"get", torrent().string(), "-o", folder.string(), "--no-tracker", "--timeout", "5"});
         EXPECT_EQ(r.first, 1) << folder;
         EXPECT_EQ(std::count(r.second.begin(), r.second.end(), '\n'), 1) << r.second;
         EXPECT_NE(r.second.find(reason), std::string::npos) << r.second;

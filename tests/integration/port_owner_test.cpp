@@ -17,7 +17,8 @@ namespace {
 
 /// A socket bound (and for TCP listening) with SO_REUSEPORT; -1 on failure.
 int bound_socket(const address& a, transport t) {
-    const int fd = ::socket(a.family(), (t == transport::tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+    const int fd = ::socket(a.family(),
+                            (t == transport::tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (::bind(fd, a.data(), a.size()) != 0 || (t == transport::tcp && ::listen(fd, 8) != 0)) {
@@ -92,8 +93,9 @@ TEST_P(PortOwner, RefusesAPortAnotherProcessHolds) {
         const auto r = check_sole_owner(addr, GetParam());
         ASSERT_FALSE(r);
         EXPECT_TRUE(is(r.error(), io_errc::address_in_use));
-        EXPECT_NE(r.error().reason.find("address " + addr.to_string() + " is in use by another process"),
-                  std::string::npos)
+        EXPECT_NE(
+            r.error().reason.find("address " + addr.to_string() + " is in use by another process"),
+            std::string::npos)
             << r.error().reason;
         // Joining with SO_REUSEPORT still works at the kernel level: only the check stops it.
         const int mine = bound_socket(addr, GetParam());

@@ -56,7 +56,8 @@ public:
         ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return {};
         const std::string req = line + "\r\n";
-        if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+        if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(req.size())) {
             return {};
         }
         std::string out;
@@ -78,7 +79,8 @@ inline std::string tracker_text(std::uint16_t port, std::string_view key) {
     const auto at = r.find(pat);
     if (at == std::string::npos) return {};
     const auto end = r.find('"', at + pat.size());
-    return end == std::string::npos ? std::string() : r.substr(at + pat.size(), end - at - pat.size());
+    return end == std::string::npos ? std::string()
+                                    : r.substr(at + pat.size(), end - at - pat.size());
 }
 
 /// A whole file's text ("" when missing).

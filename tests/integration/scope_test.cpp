@@ -123,11 +123,10 @@ TEST_P(ScopeTest, ConnectFinishingAfterTheOwnerDiedClosesTheConnection) {
     bool accepted = false;
     const address where = listen_loopback([&](connection c, const address&) {
         accepted = true;
-        ASSERT_TRUE(r_->start(c.id(), {[](std::span<const std::byte>) {},
-                                       [&](const std::optional<error>&) {
-                                           accepted_closed = true;
-                                       }})
-                        .has_value());
+        ASSERT_TRUE(
+            r_->start(c.id(), {[](std::span<const std::byte>) {},
+                               [&](const std::optional<error>&) { accepted_closed = true; }})
+                .has_value());
     });
     bool outcome_seen = false;
     {
@@ -151,8 +150,7 @@ TEST_P(ScopeTest, GuardedCallbackDoesNothingOnceTheOwnerDied) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ScopeTest,
-                         ::testing::Values(backend_kind::uring, backend_kind::epoll),
-                         backend_name);
+                         ::testing::Values(backend_kind::uring, backend_kind::epoll), backend_name);
 
 }  // namespace
 }  // namespace minibit::io::testing

@@ -17,8 +17,8 @@ inline bool under_ci() {
 
 }  // namespace minibit::testing
 
-#define MINIBIT_SKIP_OR_FAIL(why)                                 \
-    do {                                                          \
-        if (::minibit::testing::under_ci()) FAIL() << (why);      \
-        GTEST_SKIP() << (why);                                    \
+#define MINIBIT_SKIP_OR_FAIL(why)                            \
+    do {                                                     \
+        if (::minibit::testing::under_ci()) FAIL() << (why); \
+        GTEST_SKIP() << (why);                               \
     } while (false)

@@ -30,8 +30,10 @@ bool udp_tracker_answers(std::uint16_t port) {
     const std::uint64_t magic = 0x41727101980ULL;
     const std::uint32_t tid = 0x5b5b1234U;
     std::array<std::uint8_t, 16> req{};
-    for (int i = 0; i < 8; ++i) req[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(magic >> (56 - 8 * i));
-    for (int i = 0; i < 4; ++i) req[static_cast<std::size_t>(12 + i)] = static_cast<std::uint8_t>(tid >> (24 - 8 * i));
+    for (int i = 0; i < 8; ++i)
+        req[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(magic >> (56 - 8 * i));
+    for (int i = 0; i < 4; ++i)
+        req[static_cast<std::size_t>(12 + i)] = static_cast<std::uint8_t>(tid >> (24 - 8 * i));
     const sockaddr_in to = loopback(port);
     // Several tries: with the port shared, each datagram lands on one of the sockets.
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -48,7 +50,7 @@ bool udp_tracker_answers(std::uint16_t port) {
 
 struct second_tracker_case {
     const char* name;
-    bool http;   ///< the second tracker takes the HTTP (TCP) port, else the UDP one
+    bool http;  ///< the second tracker takes the HTTP (TCP) port, else the UDP one
 };
 
 class TrackerSplitBrain : public ::testing::TestWithParam<second_tracker_case> {};
@@ -61,13 +63,14 @@ TEST_P(TrackerSplitBrain, ASecondTrackerOnTheSamePortExitsAndTheFirstKeepsServin
     ASSERT_TRUE(first.ready()) << read_log(dir.path / "first.log");
     const std::string at = "127.0.0.1:" + std::to_string(port);
     const bool http = GetParam().http;
-    child second({program("MINIBIT_TRACKER"), "--http", http ? at : "off", "--udp", http ? "off" : at,
-                  "--threads", "2", "--log-level", "warn"},
+    child second({program("MINIBIT_TRACKER"), "--http", http ? at : "off", "--udp",
+                  http ? "off" : at, "--threads", "2", "--log-level", "warn"},
                  dir.path / "second.log");
     const auto status = second.wait_for(10s);
     const std::string log = read_log(dir.path / "second.log");
     EXPECT_EQ(status, 1) << log;
-    EXPECT_NE(log.find("address " + at + " is in use by another process"), std::string::npos) << log;
+    EXPECT_NE(log.find("address " + at + " is in use by another process"), std::string::npos)
+        << log;
     EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << "one line: " << log;
     ASSERT_TRUE(first.proc->running());
     EXPECT_TRUE(tracker_stat(port, "peers").has_value()) << "the first tracker's HTTP side";
@@ -118,9 +121,9 @@ TEST(PeerSplitBrain, ASecondSeederOnTheSamePortExitsAndTheFirstKeepsServing) {
     ASSERT_TRUE(info) << info.error().message();
     const std::uint16_t port = free_port();
     ASSERT_NE(port, 0);
-    const std::vector<std::string> args{peer, "seed", torrent, (dir.path / "data").string(),
-                                        "--no-tracker", "--threads", "2", "--port",
-                                        std::to_string(port)};
+    const std::vector<std::string> args{
+        peer,        "seed", torrent,  (dir.path / "data").string(), "--no-tracker",
+        "--threads", "2",    "--port", std::to_string(port)};
     child first(args, dir.path / "first.log");
     ASSERT_TRUE(wait_until([&] { return !first.running() || tcp_connect(port, 200ms).get() >= 0; },
                            15s, 50ms));
@@ -130,7 +133,8 @@ TEST(PeerSplitBrain, ASecondSeederOnTheSamePortExitsAndTheFirstKeepsServing) {
     const std::string log = read_log(dir.path / "second.log");
     EXPECT_EQ(status, 1) << log;
     const std::string at = "0.0.0.0:" + std::to_string(port);
-    EXPECT_NE(log.find("address " + at + " is in use by another process"), std::string::npos) << log;
+    EXPECT_NE(log.find("address " + at + " is in use by another process"), std::string::npos)
+        << log;
     ASSERT_TRUE(first.running());
     // Several connections: with the port shared, some would land on the second process.
     for (int i = 0; i < 6; ++i) {

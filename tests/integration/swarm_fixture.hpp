@@ -60,7 +60,8 @@ inline metainfo make_torrent(const fs::path& dir, std::size_t size, std::uint64_
         out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     }
     create_options o;
-    o.trackers = trackers.empty() ? std::vector<std::string>{"http://127.0.0.1:9/announce"} : trackers;
+    o.trackers = trackers.empty() ? std::vector<std::string>{"http://127.0.0.1:9/announce"}
+                                  : trackers;
     o.piece_length = piece_length;
     auto raw = create_torrent(dir / "seed" / name, o);
     EXPECT_TRUE(raw) << raw.error().message();
@@ -114,8 +115,9 @@ public:
     raw_peer(io::reactor& r, const metainfo& m, const io::address& to, bool fast = true,
              std::optional<wire::peer_id> id = std::nullopt, opening open = opening::handshake)
         : reactor_(r),
-          decoder_(wire::torrent_bounds{m.piece_count(), static_cast<std::uint32_t>(m.piece_length),
-                                        static_cast<std::uint32_t>(m.piece_size(piece_index{m.piece_count() - 1}))}) {
+          decoder_(wire::torrent_bounds{
+              m.piece_count(), static_cast<std::uint32_t>(m.piece_length),
+              static_cast<std::uint32_t>(m.piece_size(piece_index{m.piece_count() - 1}))}) {
         id_.bytes.fill('r');
         std::memcpy(id_.bytes.data(), "-RAW000-", 8);
         id_.bytes[19] = static_cast<std::uint8_t>(next_id_++);
@@ -126,8 +128,9 @@ public:
                 return;
             }
             conn_ = c->id();
-            io::conn_handlers h{scope_.guard([this](std::span<const std::byte> b) { on_data(b); }),
-                                scope_.guard([this](const std::optional<error>&) { closed_ = true; })};
+            io::conn_handlers h{
+                scope_.guard([this](std::span<const std::byte> b) { on_data(b); }),
+                scope_.guard([this](const std::optional<error>&) { closed_ = true; })};
             EXPECT_TRUE(reactor_.start(conn_, std::move(h)));
             connected_ = true;
             if (open == opening::silence) return;
@@ -214,7 +217,8 @@ protected:
         }
     }
     /// A session on the test reactor with its data in `folder`.
-    session& add(const metainfo& m, const fs::path& folder, session_options o = loopback_options()) {
+    session& add(const metainfo& m, const fs::path& folder,
+                 session_options o = loopback_options()) {
         auto s = session::open(*reactor_, m, folder, std::move(o));
         EXPECT_TRUE(s) << s.error().message();
         sessions_.push_back(std::move(*s));

@@ -31,15 +31,15 @@ std::vector<std::uint8_t> frame(std::uint8_t id, const std::vector<std::uint8_t>
 }
 
 /// Runs one hostile byte sequence against a seeder, with an honest leecher downloading too.
-void expect_only_that_connection_closes(io::reactor& r, session& seed,
-                                        session& leech, const metainfo& m,
-                                        const std::vector<std::uint8_t>& hostile,
+void expect_only_that_connection_closes(io::reactor& r, session& seed, session& leech,
+                                        const metainfo& m, const std::vector<std::uint8_t>& hostile,
                                         std::string_view reason) {
     raw_peer bad(r, m, io::address::loopback_v4(seed.port()));
     ASSERT_TRUE(spin(r, [&] { return bad.handshaken() || bad.closed(); }));
     ASSERT_TRUE(bad.handshaken());
     bad.send_bytes(hostile);
-    ASSERT_TRUE(spin(r, [&] { return bad.closed(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        r, [&] { return bad.closed(); }, std::chrono::seconds(5)));
     ASSERT_TRUE(spin(r, [&] { return leech.get().complete(); }));
     EXPECT_EQ(seed.get().stats().protocol_violations, 1U);
     EXPECT_TRUE(seed.get().stats().last_violation.ends_with(reason))
@@ -52,33 +52,39 @@ TEST_P(SwarmHostile, EachViolationClosesOnlyThatConnection) {
     const std::uint32_t count = m.piece_count();
     // Each case: the bytes, and the reason the seeder must give for closing.
     const std::vector<std::pair<const char*, std::vector<std::uint8_t>>> cases = {
-        {"length prefix above the bound", [] {
+        {"length prefix above the bound",
+         [] {
              std::vector<std::uint8_t> b;
              put_u32(b, 1U << 24U);
              b.push_back(7);
              return b;
          }()},
-        {"payload length wrong for message id", frame(5, std::vector<std::uint8_t>((count + 7) / 8 + 1, 0))},
-        {"piece index out of range", [&] {
+        {"payload length wrong for message id",
+         frame(5, std::vector<std::uint8_t>((count + 7) / 8 + 1, 0))},
+        {"piece index out of range",
+         [&] {
              std::vector<std::uint8_t> p;
              put_u32(p, count);
              return frame(4, p);
          }()},
-        {"block runs past the piece", [&] {
+        {"block runs past the piece",
+         [&] {
              std::vector<std::uint8_t> p;
              put_u32(p, 0);
              put_u32(p, static_cast<std::uint32_t>(piece_bytes) - 8192);
              put_u32(p, 16384);
              return frame(6, p);
          }()},
-        {"unsolicited piece", [] {
+        {"unsolicited piece",
+         [] {
              std::vector<std::uint8_t> p;
              put_u32(p, 0);
              put_u32(p, 0);
              p.resize(p.size() + 16384, 0xab);
              return frame(7, p);
          }()},
-        {"request flood", [&] {
+        {"request flood",
+         [&] {
              std::vector<std::uint8_t> all = frame(2, {});  // interested: the seeder unchokes
              for (std::uint32_t i = 0; i < 2000; ++i) {
                  std::vector<std::uint8_t> p;
@@ -90,7 +96,8 @@ TEST_P(SwarmHostile, EachViolationClosesOnlyThatConnection) {
              }
              return all;
          }()},
-        {"request flood while choked", [&] {
+        {"request flood while choked",
+         [&] {
              std::vector<std::uint8_t> all;  // never interested: stays choked
              for (std::uint32_t i = 0; i < 2000; ++i) {
                  std::vector<std::uint8_t> p;
@@ -132,7 +139,8 @@ TEST_P(SwarmHostile, CorruptPeerIsBannedAndHonestSeederFinishesTheJob) {
         if (std::holds_alternative<wire::interested>(msg)) {
             self.send(wire::unchoke{});
         } else if (const auto* rq = std::get_if<wire::request>(&msg)) {
-            std::vector<std::uint8_t> junk(rq->block.length, static_cast<std::uint8_t>(0x5a + served));
+            std::vector<std::uint8_t> junk(rq->block.length,
+                                           static_cast<std::uint8_t>(0x5a + served));
             self.send(wire::piece_block{rq->block.piece, rq->block.begin, junk});
             ++served;
         }
@@ -140,7 +148,8 @@ TEST_P(SwarmHostile, CorruptPeerIsBannedAndHonestSeederFinishesTheJob) {
     ASSERT_TRUE(spin(*reactor_, [&] { return bad.handshaken() || bad.closed(); }));
     bad.send(wire::have_all{});
     // Alone with the leecher, the bad peer is the only sender of each failed piece.
-    ASSERT_TRUE(spin(*reactor_, [&] { return bad.closed(); }, std::chrono::seconds(10)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return bad.closed(); }, std::chrono::seconds(10)));
     EXPECT_TRUE(leech.get().banned(bad.id()));
     auto st = leech.get().stats();
     EXPECT_GT(served, 0U);
@@ -149,7 +158,8 @@ TEST_P(SwarmHostile, CorruptPeerIsBannedAndHonestSeederFinishesTheJob) {
     EXPECT_EQ(st.pieces_have, 0U);
     // The same peer id is refused when it comes back.
     raw_peer again(*reactor_, m, io::address::loopback_v4(leech.port()), true, bad.id());
-    ASSERT_TRUE(spin(*reactor_, [&] { return again.closed(); }, std::chrono::seconds(10)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return again.closed(); }, std::chrono::seconds(10)));
     // The honest seeder then delivers everything.
     leech.get().connect(at(seed));
     ASSERT_TRUE(spin(*reactor_, [&] { return leech.get().complete(); }));
@@ -175,8 +185,9 @@ TEST_P(SwarmHostile, SmartBanFindsTheCorruptSenderOfASharedPiece) {
             self.send(wire::unchoke{});
         } else if (const auto* rq = std::get_if<wire::request>(&msg)) {
             const std::size_t at_byte = rq->block.piece.get() * piece_bytes + rq->block.begin;
-            std::vector<std::uint8_t> data(original.begin() + static_cast<std::ptrdiff_t>(at_byte),
-                                           original.begin() + static_cast<std::ptrdiff_t>(at_byte + rq->block.length));
+            std::vector<std::uint8_t> data(
+                original.begin() + static_cast<std::ptrdiff_t>(at_byte),
+                original.begin() + static_cast<std::ptrdiff_t>(at_byte + rq->block.length));
             if (rq->block.begin == 0) {
                 self.send(wire::reject_request{rq->block});
                 return;
@@ -208,7 +219,8 @@ TEST_P(SwarmHostile, LaterBitfieldReplacesTheFirstAsAria2SendsIt) {
     ASSERT_TRUE(spin(*reactor_, [&] { return peer.handshaken() || peer.closed(); }));
     peer.send(wire::have_none{});
     peer.send(wire::have_bitfield{bitfield(m.piece_count(), true)});
-    ASSERT_TRUE(spin(*reactor_, [&] { return interested || peer.closed(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return interested || peer.closed(); }, std::chrono::seconds(5)));
     EXPECT_TRUE(interested);
     EXPECT_FALSE(peer.closed());
     EXPECT_EQ(leech.get().stats().protocol_violations, 0U);
@@ -233,10 +245,12 @@ TEST_P(SwarmHostile, EndgameDuplicatesStalledRequestsAndCancelsThem) {
     };
     ASSERT_TRUE(spin(*reactor_, [&] { return staller.handshaken() || staller.closed(); }));
     staller.send(wire::have_all{});
-    ASSERT_TRUE(spin(*reactor_, [&] { return requests > 0; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return requests > 0; }, std::chrono::seconds(5)));
     leech.get().connect(at(seed));
-    ASSERT_TRUE(spin(*reactor_, [&] { return leech.get().complete() && cancels > 0; },
-                     std::chrono::seconds(10)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return leech.get().complete() && cancels > 0; },
+        std::chrono::seconds(10)));
     EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "leech" / "data.bin"));
     EXPECT_EQ(leech.get().stats().requests_timed_out, 0U);
     EXPECT_GE(leech.get().stats().messages_sent[8], cancels);  // CANCEL is id 8
@@ -250,14 +264,15 @@ TEST_P(SwarmHostile, ExtensionMessagesThatWereNotNegotiatedCloseTheConnection) {
     raw_peer no_fast(*reactor_, m, io::address::loopback_v4(seed.port()), false);
     ASSERT_TRUE(spin(*reactor_, [&] { return no_fast.handshaken() || no_fast.closed(); }));
     no_fast.send(wire::have_none{});
-    ASSERT_TRUE(spin(*reactor_, [&] { return no_fast.closed(); }, std::chrono::seconds(5)));
-    EXPECT_EQ(seed.get().stats().last_violation,
-              "fast-extension message without BEP 6 negotiated");
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return no_fast.closed(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(seed.get().stats().last_violation, "fast-extension message without BEP 6 negotiated");
     raw_peer no_ext(*reactor_, m, io::address::loopback_v4(seed.port()));
     ASSERT_TRUE(spin(*reactor_, [&] { return no_ext.handshaken() || no_ext.closed(); }));
     const std::uint8_t payload[] = {'d', 'e'};
     no_ext.send(wire::extended{0, payload});
-    ASSERT_TRUE(spin(*reactor_, [&] { return no_ext.closed(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return no_ext.closed(); }, std::chrono::seconds(5)));
     EXPECT_EQ(seed.get().stats().last_violation, "extended message without BEP 10 negotiated");
     EXPECT_EQ(seed.get().stats().protocol_violations, 2U);
 }
@@ -269,7 +284,8 @@ TEST_P(SwarmHostile, HandshakeForAnotherTorrentIsRefused) {
     metainfo other = m;
     other.hash.bytes[0] ^= 0x01U;
     raw_peer bad(*reactor_, other, io::address::loopback_v4(seed.port()));
-    ASSERT_TRUE(spin(*reactor_, [&] { return bad.closed(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return bad.closed(); }, std::chrono::seconds(5)));
     EXPECT_EQ(seed.get().stats().protocol_violations, 1U);
     EXPECT_EQ(seed.get().stats().last_violation, "handshake for another info hash");
     EXPECT_EQ(seed.get().peer_count(), 0U);
@@ -287,7 +303,8 @@ TEST_P(SwarmHostile, EncryptedHandshakeIsRefusedWithoutCountingAViolation) {
     std::vector<std::uint8_t> key(96);
     for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa5U ^ i);
     mse.send_bytes(key);
-    ASSERT_TRUE(spin(*reactor_, [&] { return mse.closed(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return mse.closed(); }, std::chrono::seconds(5)));
     EXPECT_EQ(seed.get().stats().protocol_violations, 0U);
     EXPECT_EQ(seed.get().peer_count(), 0U);
 }
@@ -298,7 +315,8 @@ TEST_P(SwarmHostile, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
     seed.start();
     raw_peer quiet(*reactor_, m, io::address::loopback_v4(seed.port()), true, std::nullopt,
                    raw_peer::opening::silence);
-    ASSERT_TRUE(spin(*reactor_, [&] { return quiet.closed(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return quiet.closed(); }, std::chrono::seconds(5)));
     EXPECT_EQ(seed.get().stats().protocol_violations, 0U);
     EXPECT_EQ(seed.get().stats().connections_in, 1U);
 }

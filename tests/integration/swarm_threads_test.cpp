@@ -35,7 +35,8 @@ TEST_P(SwarmThreads, WorkerPoolRunsJobsOffTheLoopAndPostsResultsBack) {
             });
         });
     }
-    ASSERT_TRUE(spin(*reactor_, [&] { return back == jobs; }, std::chrono::seconds(10)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return back == jobs; }, std::chrono::seconds(10)));
     EXPECT_EQ(ran_off_loop.load(), jobs);
     EXPECT_EQ(ran_on_loop_thread, jobs);
 }
@@ -96,9 +97,8 @@ TEST_P(SwarmThreads, HaveWaitsForTheWorkersVerdictAndACorruptPieceIsRefetched) {
     watcher.send(wire::have_none{});
     ASSERT_TRUE(spin(*reactor_, [&] { return src.handshaken() || src.closed(); }));
     src.send(wire::have_all{});
-    ASSERT_TRUE(spin(*reactor_, [&] {
-        return leech.get().complete() && haves.size() == m.piece_count();
-    }));
+    ASSERT_TRUE(
+        spin(*reactor_, [&] { return leech.get().complete() && haves.size() == m.piece_count(); }));
     EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "leech" / "data.bin"));
     const auto st = leech.get().stats();
     EXPECT_EQ(st.hash_failures, 1U);
@@ -140,9 +140,8 @@ TEST_P(SwarmThreads, OneTorrentOnTwoReactorsDownloadsFromManyPeersAndCountsAvail
         leechers.push_back(&l);
     }
     const auto all_done = [&] {
-        return group.complete() && std::all_of(leechers.begin(), leechers.end(), [](session* l) {
-                   return l->get().complete();
-               });
+        return group.complete() && std::all_of(leechers.begin(), leechers.end(),
+                                               [](session* l) { return l->get().complete(); });
     };
     ASSERT_TRUE(spin(*reactor_, all_done, std::chrono::seconds(90)));
     EXPECT_FALSE(group.failure());
@@ -173,12 +172,15 @@ TEST_P(SwarmThreads, OneTorrentOnTwoReactorsDownloadsFromManyPeersAndCountsAvail
     EXPECT_EQ(total.protocol_violations, 0U);
     // Everyone leaves: every counter of the shared availability goes back to exactly zero.
     sessions_.clear();
-    ASSERT_TRUE(spin(*reactor_, [&] {
-        for (piece_index p{0}; p.get() < m.piece_count(); ++p) {
-            if (group.availability(p) != 0) return false;
-        }
-        return true;
-    }, std::chrono::seconds(10)));
+    ASSERT_TRUE(spin(
+        *reactor_,
+        [&] {
+            for (piece_index p{0}; p.get() < m.piece_count(); ++p) {
+                if (group.availability(p) != 0) return false;
+            }
+            return true;
+        },
+        std::chrono::seconds(10)));
     // A partial peer: its bitfield and a HAVE count once each, wherever it lands, and vanish
     // with it.
     auto partial = std::make_unique<raw_peer>(*reactor_, m, io::address::loopback_v4(group.port()));
@@ -195,9 +197,11 @@ TEST_P(SwarmThreads, OneTorrentOnTwoReactorsDownloadsFromManyPeersAndCountsAvail
         }
         return true;
     };
-    EXPECT_TRUE(spin(*reactor_, [&] { return counted(1, 0); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(spin(
+        *reactor_, [&] { return counted(1, 0); }, std::chrono::seconds(10)));
     partial.reset();
-    EXPECT_TRUE(spin(*reactor_, [&] { return counted(0, 0); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(spin(
+        *reactor_, [&] { return counted(0, 0); }, std::chrono::seconds(10)));
     group.stop();
 }
 
@@ -217,10 +221,13 @@ TEST_P(SwarmThreads, ASeedOnTwoReactorsServesSeveralLeechers) {
         l.start();
         leechers.push_back(&l);
     }
-    ASSERT_TRUE(spin(*reactor_, [&] {
-        return std::all_of(leechers.begin(), leechers.end(),
-                           [](session* l) { return l->get().complete(); });
-    }, std::chrono::seconds(60)));
+    ASSERT_TRUE(spin(
+        *reactor_,
+        [&] {
+            return std::all_of(leechers.begin(), leechers.end(),
+                               [](session* l) { return l->get().complete(); });
+        },
+        std::chrono::seconds(60)));
     for (int i = 0; i < 6; ++i) {
         EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin",
                               dir_.path / ("leech" + std::to_string(i)) / "data.bin"));

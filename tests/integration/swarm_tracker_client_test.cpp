@@ -21,25 +21,27 @@ namespace {
 class stub_tracker {
 public:
     explicit stub_tracker(io::reactor& r) : reactor_(r) {
-        auto l = r.listen(io::address::loopback_v4(0), {}, [this](io::connection c, const io::address&) {
-            auto buf = std::make_shared<std::string>();
-            const io::conn_id id = c.id();
-            io::conn_handlers h{[this, buf, id](std::span<const std::byte> b) {
-                                    buf->append(reinterpret_cast<const char*>(b.data()), b.size());
-                                    const auto end = buf->find("\r\n\r\n");
-                                    if (end == std::string::npos) return;
-                                    const auto line = buf->substr(0, buf->find("\r\n"));
-                                    targets.push_back(line.substr(4, line.rfind(' ') - 4));
-                                    buf->clear();
-                                    if (silent) return;
-                                    std::vector<std::byte> out(reply.size());
-                                    std::memcpy(out.data(), reply.data(), reply.size());
-                                    (void)reactor_.send(id, std::move(out));
-                                    reactor_.close(id, io::close_mode::after_flush);
-                                },
-                                [](const std::optional<error>&) {}};
-            EXPECT_TRUE(reactor_.start(id, std::move(h)));
-        });
+        auto l = r.listen(
+            io::address::loopback_v4(0), {}, [this](io::connection c, const io::address&) {
+                auto buf = std::make_shared<std::string>();
+                const io::conn_id id = c.id();
+                io::conn_handlers h{[this, buf, id](std::span<const std::byte> b) {
+                                        buf->append(reinterpret_cast<const char*>(b.data()),
+                                                    b.size());
+                                        const auto end = buf->find("\r\n\r\n");
+                                        if (end == std::string::npos) return;
+                                        const auto line = buf->substr(0, buf->find("\r\n"));
+                                        targets.push_back(line.substr(4, line.rfind(' ') - 4));
+                                        buf->clear();
+                                        if (silent) return;
+                                        std::vector<std::byte> out(reply.size());
+                                        std::memcpy(out.data(), reply.data(), reply.size());
+                                        (void)reactor_.send(id, std::move(out));
+                                        reactor_.close(id, io::close_mode::after_flush);
+                                    },
+                                    [](const std::optional<error>&) {}};
+                EXPECT_TRUE(reactor_.start(id, std::move(h)));
+            });
         EXPECT_TRUE(l);
         listener_ = *l;
         port = reactor_.local_address(*l)->port();
@@ -91,7 +93,9 @@ protected:
         h.bytes.fill(0x11);
         auto c = tracker_client::create(
             *reactor_, std::move(tiers), h, id, 6999, o,
-            [] { return announce_progress{10, 20, 30}; },
+            [] {
+                return announce_progress{10, 20, 30};
+            },
             [this](const std::vector<io::address>& p) {
                 for (const auto& a : p) peers.push_back(a.to_string());
             });
@@ -113,11 +117,12 @@ TEST_P(TrackerClient, AnnouncesStartedAndHandsOverCompactPeers) {
     // Chunked answer split in the middle of the bencoded body.
     const std::string body = two_peers_body();
     t.reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + fmt::format("{:x}", 10) +
-              "\r\n" + body.substr(0, 10) + "\r\n" + fmt::format("{:x}", body.size() - 10) + "\r\n" +
-              body.substr(10) + "\r\n0\r\n\r\n";
+              "\r\n" + body.substr(0, 10) + "\r\n" + fmt::format("{:x}", body.size() - 10) +
+              "\r\n" + body.substr(10) + "\r\n0\r\n\r\n";
     auto c = make({{t.url()}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(peers, (std::vector<std::string>{"127.0.0.1:6881", "10.0.0.2:80"}));
     ASSERT_EQ(t.targets.size(), 1U);
     const std::string& q = t.targets[0];
@@ -132,10 +137,12 @@ TEST_P(TrackerClient, AnnouncesStartedAndHandsOverCompactPeers) {
 TEST_P(TrackerClient, FailsOverWithinATierAndPromotesTheUrlThatAnswered) {
     stub_tracker t(*reactor_);
     t.reply = http_ok(two_peers_body());  // interval 1 s
-    const std::string dead = "http://127.0.0.1:" + std::to_string(dead_port(*reactor_)) + "/announce";
+    const std::string dead = "http://127.0.0.1:" + std::to_string(dead_port(*reactor_)) +
+                             "/announce";
     auto c = make({{dead, t.url()}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 2; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 2; }, std::chrono::seconds(5)));
     // BEP 12: the second announce went straight to the URL that answered the first.
     EXPECT_EQ(c->failures(), 1U);
     ASSERT_EQ(t.targets.size(), 2U);
@@ -146,10 +153,12 @@ TEST_P(TrackerClient, FailsOverWithinATierAndPromotesTheUrlThatAnswered) {
 TEST_P(TrackerClient, FallsBackToTheNextTier) {
     stub_tracker t(*reactor_);
     t.reply = http_ok(two_peers_body());
-    const std::string dead = "http://127.0.0.1:" + std::to_string(dead_port(*reactor_)) + "/announce";
+    const std::string dead = "http://127.0.0.1:" + std::to_string(dead_port(*reactor_)) +
+                             "/announce";
     auto c = make({{dead}, {t.url()}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(c->failures(), 1U);
     EXPECT_EQ(peers.size(), 2U);
 }
@@ -159,7 +168,8 @@ TEST_P(TrackerClient, ReportsTheTrackersFailureReason) {
     t.reply = http_ok("d14:failure reason11:not allowede");
     auto c = make({{t.url()}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(c->successes(), 0U);
     EXPECT_NE(c->last_error().find("not allowed"), std::string::npos) << c->last_error();
     EXPECT_FALSE(c->last_success());
@@ -170,7 +180,8 @@ TEST_P(TrackerClient, SilentTrackerTimesOut) {
     t.silent = true;
     auto c = make({{t.url()}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(c->last_error(), "swarm: HTTP announce timed out");
 }
 
@@ -181,7 +192,8 @@ TEST_P(TrackerClient, OversizedAnswerIsRefused) {
     o.max_response_bytes = 1000;
     auto c = make({{t.url()}}, o);
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(5)));
     EXPECT_NE(c->last_error().find("too large"), std::string::npos) << c->last_error();
     EXPECT_TRUE(peers.empty());
 }
@@ -191,10 +203,12 @@ TEST_P(TrackerClient, StopSendsStoppedToTheTrackerThatAnswered) {
     t.reply = http_ok("d8:intervali1800e5:peers0:e");
     auto c = make({{t.url()}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)));
     bool done = false;
     c->stop([&] { done = true; });
-    ASSERT_TRUE(spin(*reactor_, [&] { return done; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return done; }, std::chrono::seconds(5)));
     ASSERT_EQ(t.targets.size(), 2U);
     EXPECT_NE(t.targets[1].find("event=stopped"), std::string::npos) << t.targets[1];
 }
@@ -205,7 +219,8 @@ TEST_P(TrackerClient, CompletedIsAnnouncedAfterTheAnnounceInFlight) {
     auto c = make({{t.url()}});
     c->start();
     c->completed();  // while `started` is still in flight
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 2; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 2; }, std::chrono::seconds(5)));
     ASSERT_EQ(t.targets.size(), 2U);
     EXPECT_NE(t.targets[0].find("event=started"), std::string::npos);
     EXPECT_NE(t.targets[1].find("event=completed"), std::string::npos);
@@ -217,10 +232,9 @@ TEST_P(TrackerClient, CompletedIsAnnouncedAfterTheAnnounceInFlight) {
 class restarting_udp_tracker {
 public:
     explicit restarting_udp_tracker(io::reactor& r) : reactor_(r) {
-        auto u = r.bind_udp(io::address::loopback_v4(0), io::reuse_port::no,
-                            [this](std::span<const std::byte> b, const io::address& from) {
-                                on_packet(b, from);
-                            });
+        auto u = r.bind_udp(
+            io::address::loopback_v4(0), io::reuse_port::no,
+            [this](std::span<const std::byte> b, const io::address& from) { on_packet(b, from); });
         EXPECT_TRUE(u);
         socket_ = *u;
         port = reactor_.local_address(*u)->port();
@@ -241,7 +255,8 @@ private:
         if (const auto* c = std::get_if<wire::udp_connect_request>(&*req)) {
             packets.emplace_back("connect");
             ++issued_;  // the first id (1) is from before the restart
-            wire::encode_udp(wire::udp_response{wire::udp_connect_response{c->transaction_id, issued_}}, out);
+            wire::encode_udp(
+                wire::udp_response{wire::udp_connect_response{c->transaction_id, issued_}}, out);
         } else if (const auto* a = std::get_if<wire::udp_announce_request>(&*req)) {
             packets.push_back("announce " + std::to_string(a->connection_id));
             if (a->connection_id == 1) return;  // issued before the restart: no answer at all
@@ -265,9 +280,11 @@ TEST_P(TrackerClient, UnansweredUdpAnnounceConnectsAgainWithAFreshId) {
     restarting_udp_tracker t(*reactor_);
     auto c = make({{"udp://127.0.0.1:" + std::to_string(t.port) + "/announce"}});
     c->start();
-    ASSERT_TRUE(spin(*reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)))
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)))
         << c->last_error();
-    EXPECT_EQ(t.packets, (std::vector<std::string>{"connect", "announce 1", "connect", "announce 2"}));
+    EXPECT_EQ(t.packets,
+              (std::vector<std::string>{"connect", "announce 1", "connect", "announce 2"}));
     EXPECT_EQ(c->failures(), 0U);
     EXPECT_EQ(peers, (std::vector<std::string>{"10.0.0.7:6881"}));
 }

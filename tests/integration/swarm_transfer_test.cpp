@@ -104,7 +104,7 @@ TEST_P(SwarmTransfer, OneSeederThreeLeechersWithGivenPeerAddresses) {
                               dir_.path / ("leech" + std::to_string(i)) / "data.bin"));
     }
     const auto st = seed.get().stats();
-    EXPECT_GT(st.messages_sent[7], 0U);  // pieces
+    EXPECT_GT(st.messages_sent[7], 0U);      // pieces
     EXPECT_GT(st.messages_received[6], 0U);  // requests
     EXPECT_EQ(st.messages_received[4], 0U);  // no HAVE reaches a seeder: it has every piece
     EXPECT_EQ(st.protocol_violations, 0U);

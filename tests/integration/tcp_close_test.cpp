@@ -49,10 +49,10 @@ TEST_P(CloseTest, CloseWithIoInFlightReleasesEverythingAndTheNextConnectionIsCle
     std::string second_got;
     const auto where = listen_loopback([&](connection c, const address&) {
         accepted.push_back(c.id());
-        ASSERT_TRUE(r_->start(c.id(), {[&](std::span<const std::byte> d) { second_got += string_of(d); },
-                                       nullptr}));
+        ASSERT_TRUE(r_->start(
+            c.id(), {[&](std::span<const std::byte> d) { second_got += string_of(d); }, nullptr}));
         if (accepted.size() == 1) {
-            ASSERT_TRUE(r_->pause_reading(c.id()));   // the first peer never reads
+            ASSERT_TRUE(r_->pause_reading(c.id()));  // the first peer never reads
         }
     });
     conn_id first{};
@@ -106,7 +106,8 @@ TEST_P(CloseTest, PeerResetDuringASendReportsTheErrorOnce) {
                                            why = e;
                                        }}));
         ASSERT_TRUE(r_->pause_reading(c.id()));
-        ASSERT_TRUE(r_->send_borrowed(c.id(), big, [&](const std::optional<error>&) { ++releases; }));
+        ASSERT_TRUE(
+            r_->send_borrowed(c.id(), big, [&](const std::optional<error>&) { ++releases; }));
     });
     conn_id client{};
     bool connected = false;
@@ -121,7 +122,7 @@ TEST_P(CloseTest, PeerResetDuringASendReportsTheErrorOnce) {
     for (int i = 0; i < 20; ++i) {
         ASSERT_TRUE(r_->run_once(std::chrono::milliseconds(1)));
     }
-    r_->close(client);   // unread data in its receive queue: the kernel answers with RST
+    r_->close(client);  // unread data in its receive queue: the kernel answers with RST
     ASSERT_TRUE(spin(*r_, [&] { return closes > 0 && releases > 0; }));
     for (int i = 0; i < 5; ++i) {
         ASSERT_TRUE(r_->run_once(std::chrono::milliseconds(1)));
@@ -159,7 +160,7 @@ TEST_P(CloseTest, UnknownIdsAreRefusedAsStale) {
     EXPECT_TRUE(is(r_->bytes_queued(bogus).error(), io_errc::stale_handle));
     EXPECT_TRUE(is(r_->pause_reading(bogus).error(), io_errc::stale_handle));
     EXPECT_TRUE(is(r_->local_address(listener_id{5}).error(), io_errc::stale_handle));
-    r_->close(bogus);   // a no-op, not a crash
+    r_->close(bogus);  // a no-op, not a crash
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CloseTest,

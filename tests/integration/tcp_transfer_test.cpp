@@ -39,8 +39,8 @@ TEST_P(ReactorTest, EchoServesManyConcurrentClients) {
                                        },
                                        nullptr}));
             for (int m = 0; m < messages; ++m) {
-                const auto text =
-                    "client " + std::to_string(c) + " message " + std::to_string(m) + ";";
+                const auto text = "client " + std::to_string(c) + " message " + std::to_string(m) +
+                                  ";";
                 ASSERT_TRUE(r_->send(id, bytes_of(text)));
             }
         });
@@ -83,7 +83,8 @@ TEST_P(ReactorTest, LargeTransferKeepsOrderAcrossManyQueuedSends) {
                                            },
                                            nullptr}));
     });
-    ASSERT_TRUE(spin(*r_, [&] { return got >= total; }, std::chrono::seconds(60)));
+    ASSERT_TRUE(spin(
+        *r_, [&] { return got >= total; }, std::chrono::seconds(60)));
     EXPECT_EQ(got, total);
     EXPECT_EQ(first_bad, total) << "first wrong byte at stream offset " << first_bad;
 }
@@ -91,7 +92,7 @@ TEST_P(ReactorTest, LargeTransferKeepsOrderAcrossManyQueuedSends) {
 TEST_P(ReactorTest, BorrowedSendsReleaseInOrderAfterTheyAreSent) {
     constexpr std::size_t slices = 64;
     constexpr std::size_t slice = 16 * 1024;
-    const std::vector<std::byte> mapping = pattern(0, slices * slice);   // stands in for an mmap
+    const std::vector<std::byte> mapping = pattern(0, slices * slice);  // stands in for an mmap
     std::vector<std::size_t> released;
     int release_errors = 0;
     const auto where = listen_loopback([&](connection c, const address&) {
@@ -112,7 +113,8 @@ TEST_P(ReactorTest, BorrowedSendsReleaseInOrderAfterTheyAreSent) {
                                            },
                                            nullptr}));
     });
-    ASSERT_TRUE(spin(*r_, [&] { return got.size() >= mapping.size() && released.size() == slices; }));
+    ASSERT_TRUE(
+        spin(*r_, [&] { return got.size() >= mapping.size() && released.size() == slices; }));
     EXPECT_EQ(got, mapping);
     EXPECT_EQ(release_errors, 0);
     for (std::size_t i = 0; i < slices; ++i) {
@@ -133,12 +135,13 @@ TEST_P(ReactorTest, CloseAfterFlushDeliversEverythingQueuedThenEnds) {
     std::optional<error> close_error;
     r_->connect(where, [&](result<connection> conn) {
         ASSERT_TRUE(conn.has_value());
-        ASSERT_TRUE(r_->start(conn->id(),
-                              {[&](std::span<const std::byte> d) { got.insert(got.end(), d.begin(), d.end()); },
-                               [&](const std::optional<error>& e) {
-                                   ++closes;
-                                   close_error = e;
-                               }}));
+        ASSERT_TRUE(r_->start(conn->id(), {[&](std::span<const std::byte> d) {
+                                               got.insert(got.end(), d.begin(), d.end());
+                                           },
+                                           [&](const std::optional<error>& e) {
+                                               ++closes;
+                                               close_error = e;
+                                           }}));
     });
     ASSERT_TRUE(spin(*r_, [&] { return closes > 0; }));
     EXPECT_EQ(got, pattern(0, total));
@@ -155,8 +158,8 @@ TEST_P(ReactorTest, PausedReadingDeliversNothingAndPushesBackOnTheSender) {
     const auto where = listen_loopback([&](connection c, const address&) {
         server = c.id();
         accepted = true;
-        ASSERT_TRUE(r_->start(c.id(), {[&](std::span<const std::byte> d) { got += d.size(); },
-                                       nullptr}));
+        ASSERT_TRUE(
+            r_->start(c.id(), {[&](std::span<const std::byte> d) { got += d.size(); }, nullptr}));
         ASSERT_TRUE(r_->pause_reading(c.id()));
     });
     conn_id client{};
@@ -208,7 +211,8 @@ TEST_P(ReactorTest, ThousandIdleConnectionsAllWork) {
                                                [&](const std::optional<error>&) { ++closed; }}));
         });
     }
-    ASSERT_TRUE(spin(*r_, [&] { return clients.size() == count && r_->connection_count() == 2 * count; }));
+    ASSERT_TRUE(
+        spin(*r_, [&] { return clients.size() == count && r_->connection_count() == 2 * count; }));
     for (const auto id : clients) {
         ASSERT_TRUE(r_->send(id, bytes_of("x")));
     }

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "eintr.hpp"
-#include "skip_or_fail.hpp"
 #include "minibit/wire/tracker_udp.hpp"
+#include "skip_or_fail.hpp"
 
 namespace minibit::tracker {
 namespace {
@@ -84,15 +84,18 @@ private:
     std::string buf_;
 };
 
-std::string body_of(const std::string& http) { return http.substr(http.find("\r\n\r\n") + 4); }
+std::string body_of(const std::string& http) {
+    return http.substr(http.find("\r\n\r\n") + 4);
+}
 
 std::string get(std::string_view target, std::string_view extra_headers = "") {
-    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra_headers) + "\r\n";
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra_headers) +
+           "\r\n";
 }
 
 std::string announce(std::string_view peer_id, int port, std::string_view extra = "") {
-    return "/announce?info_hash=" + hash_q + "&peer_id=" + std::string(peer_id) + "&port=" +
-           std::to_string(port) + "&left=0" + std::string(extra);
+    return "/announce?info_hash=" + hash_q + "&peer_id=" + std::string(peer_id) +
+           "&port=" + std::to_string(port) + "&left=0" + std::string(extra);
 }
 
 // An io back end, and the reactors' batched wake-ups (io_uring, kernel 6.12+; else ignored).
@@ -198,9 +201,9 @@ TEST_P(TrackerServer, HostileDatagramsAreDroppedAndTheServerLives) {
     client_socket u(SOCK_DGRAM, udp());
     u.set_timeout_ms(300);
     const std::vector<std::vector<std::uint8_t>> drops{
-        {0xde, 0xad},                                                         // truncated
-        std::vector<std::uint8_t>(97, 0x00),                                  // 97 zero bytes
-        {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1},                     // action 9
+        {0xde, 0xad},                                                        // truncated
+        std::vector<std::uint8_t>(97, 0x00),                                 // 97 zero bytes
+        {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1},                    // action 9
         {0, 0, 4, 0x17, 0x27, 0x10, 0x19, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 0},  // connect + 1 byte
     };
     for (const auto& d : drops) EXPECT_TRUE(u.exchange(d).empty());
@@ -246,9 +249,9 @@ TEST_P(TrackerServer, MetricsAreServedInPrometheusFormat) {
 INSTANTIATE_TEST_SUITE_P(
     Backends, TrackerServer,
     ::testing::Values(variant{io::backend_kind::epoll, {}, "epoll"},
-                    variant{io::backend_kind::uring, {}, "uring"},
-                    variant{io::backend_kind::uring, std::chrono::microseconds(250),
-                            "uring_batch_wait_250us"}),
+                      variant{io::backend_kind::uring, {}, "uring"},
+                      variant{io::backend_kind::uring, std::chrono::microseconds(250),
+                              "uring_batch_wait_250us"}),
     [](const ::testing::TestParamInfo<variant>& i) { return std::string(i.param.name); });
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace minibit::faults {
 namespace {
 
 constexpr std::uint64_t piece_bytes = 64 * 1024;
-constexpr std::size_t piece_count = 48;   // 3 MiB: a second or two per leecher on loopback
+constexpr std::size_t piece_count = 48;  // 3 MiB: a second or two per leecher on loopback
 
 /// Random bytes, the same for a given seed.
 std::string random_bytes(std::size_t n, std::uint64_t seed) {
@@ -39,7 +39,7 @@ std::string file_text(const fs::path& p) {
 
 /// The scenario of issue 14 with the tracker ended by `sig`.
 void restart_keeps_the_swarm(int sig) {
-    (void)private_network();   // isolation when allowed; plain loopback otherwise
+    (void)private_network();  // isolation when allowed; plain loopback otherwise
     temp_dir dir;
     const std::uint16_t port = free_port();
     ASSERT_NE(port, 0);
@@ -54,7 +54,7 @@ void restart_keeps_the_swarm(int sig) {
                            dir.path / "create.log"));
     const std::string state = (dir.path / "swarms.state").string();
     const std::vector<std::string> flags{"--state-file", state, "--state-interval", "1",
-                                         "--log-level", "info"};
+                                         "--log-level",  "info"};
     auto tracker = std::make_unique<tracker_process>(port, dir.path / "tracker1.log", flags);
     ASSERT_TRUE(tracker->ready());
     child seeder({peer, "seed", torrent, (dir.path / "seed").string(), "--log",

@@ -21,20 +21,21 @@ namespace {
 
 /// Fast write-through and refresh so the tests wait little; intervals short for real peers.
 std::vector<std::string> store_flags(const std::string& url) {
-    return {"--store", url, "--store-flush-ms", "20", "--store-refresh-ms", "100",
-            "--interval", "2", "--min-interval", "1", "--log-level", "info"};
+    return {"--store",    url, "--store-flush-ms", "20", "--store-refresh-ms", "100",
+            "--interval", "2", "--min-interval",   "1",  "--log-level",        "info"};
 }
 
 info_hash test_hash(std::uint8_t n) {
     info_hash h;
-    for (std::size_t i = 0; i < h.bytes.size(); ++i) h.bytes[i] = static_cast<std::uint8_t>(n * 31 + i);
+    for (std::size_t i = 0; i < h.bytes.size(); ++i)
+        h.bytes[i] = static_cast<std::uint8_t>(n * 31 + i);
     return h;
 }
 
 /// One HTTP announce from 127.0.0.1:peer_port; the parsed answer, or nullopt.
-std::optional<wire::announce_response> announce(std::uint16_t tracker, const info_hash& h,
-                                                 std::uint16_t peer_port, std::uint64_t left,
-                                                 wire::announce_event ev = wire::announce_event::none) {
+std::optional<wire::announce_response> announce(
+    std::uint16_t tracker, const info_hash& h, std::uint16_t peer_port, std::uint64_t left,
+    wire::announce_event ev = wire::announce_event::none) {
     wire::announce_request req;
     req.hash = h;
     req.peer_id.fill(static_cast<std::uint8_t>('a' + peer_port % 26));
@@ -62,7 +63,8 @@ std::optional<wire::scrape_entry> scrape(std::uint16_t tracker, const info_hash&
 }
 
 /// True when `tracker` scrapes (complete, incomplete) for h.
-bool scrapes(std::uint16_t tracker, const info_hash& h, std::uint32_t complete, std::uint32_t incomplete) {
+bool scrapes(std::uint16_t tracker, const info_hash& h, std::uint32_t complete,
+             std::uint32_t incomplete) {
     const auto s = scrape(tracker, h);
     return s && s->complete == complete && s->incomplete == incomplete;
 }
@@ -86,7 +88,7 @@ class TrackerStore : public ::testing::Test {
 protected:
     void SetUp() override {
         if (redis_server_program().empty()) MINIBIT_SKIP_OR_FAIL("redis-server is not installed");
-        (void)private_network();   // isolation when allowed; plain loopback otherwise
+        (void)private_network();  // isolation when allowed; plain loopback otherwise
         redis_ = std::make_unique<redis_process>(dir_.path);
         ASSERT_TRUE(redis_->start()) << file_text(dir_.path / "redis.log");
     }
@@ -126,7 +128,8 @@ TEST_F(TrackerStore, PeersAnnouncedToEitherTrackerFormOneSwarm) {
     ASSERT_TRUE(announce(b->port, h, 7001, 0, wire::announce_event::stopped));
     ASSERT_TRUE(announce(b->port, h, 7019, 0, wire::announce_event::completed));
     EXPECT_TRUE(wait_until([&] { return scrapes(a->port, h, 5, 15); }, 5s)) << describe(a->port, h);
-    EXPECT_TRUE(wait_until([&] { return scrape(a->port, h).value_or(wire::scrape_entry{}).downloaded == 1; }, 5s));
+    EXPECT_TRUE(wait_until(
+        [&] { return scrape(a->port, h).value_or(wire::scrape_entry{}).downloaded == 1; }, 5s));
     // A tracker started now learns the swarm from the store.
     auto c = start_tracker("c");
     EXPECT_TRUE(wait_until([&] { return scrapes(c->port, h, 5, 15); }, 5s)) << describe(c->port, h);
@@ -151,7 +154,7 @@ TEST_F(TrackerStore, RedisStoppedAndStartedAgainCostsNoTrackerAndTheyResynchroni
     const auto on_b = announce(b->port, h, 7300, 100);
     ASSERT_TRUE(on_b);
     EXPECT_EQ(ports_of(*on_b).size(), 4U) << "B still serves what it had";
-    std::this_thread::sleep_for(1500ms);   // a few failed reconnects: still one log line each
+    std::this_thread::sleep_for(1500ms);  // a few failed reconnects: still one log line each
 
     ASSERT_TRUE(redis_->start()) << "an empty Redis comes back";
     for (auto* t : {a.get(), b.get()}) {
@@ -175,7 +178,7 @@ TEST_F(TrackerStore, RedisStoppedAndStartedAgainCostsNoTrackerAndTheyResynchroni
 // ---- real peers ---------------------------------------------------------------------------
 
 constexpr std::uint64_t piece_bytes = 256 * 1024;
-constexpr std::size_t piece_count = 24;   // 6 MiB per copy; ~6 s for 3 copies at 3 MB/s
+constexpr std::size_t piece_count = 24;  // 6 MiB per copy; ~6 s for 3 copies at 3 MB/s
 
 std::string random_bytes(std::size_t n, std::uint64_t seed) {
     std::string out(n, '\0');
@@ -221,14 +224,15 @@ void run_swarm(mid_swarm fault) {
     fs::create_directories(dir.path / "seed");
     std::ofstream(dir.path / "seed" / "data.bin", std::ios::binary) << original;
     const std::string peer = program("MINIBIT_PEER");
-    std::array<std::string, 2> torrent;   // [A, B] and [B, A]: one info hash
+    std::array<std::string, 2> torrent;  // [A, B] and [B, A]: one info hash
     for (std::size_t i = 0; i < 2; ++i) {
         torrent[i] = (dir.path / fmt::format("order{}.torrent", i)).string();
-        ASSERT_TRUE(run_output({peer, "create", (dir.path / "seed" / "data.bin").string(), "--tracker",
-                                fmt::format("http://127.0.0.1:{}/announce", 6969 + i), "--tracker",
-                                fmt::format("http://127.0.0.1:{}/announce", 6970 - i), "--one-tier",
-                                "--piece-size", std::to_string(piece_bytes), "-o", torrent[i]},
-                               dir.path / "create.log"));
+        ASSERT_TRUE(
+            run_output({peer, "create", (dir.path / "seed" / "data.bin").string(), "--tracker",
+                        fmt::format("http://127.0.0.1:{}/announce", 6969 + i), "--tracker",
+                        fmt::format("http://127.0.0.1:{}/announce", 6970 - i), "--one-tier",
+                        "--piece-size", std::to_string(piece_bytes), "-o", torrent[i]},
+                       dir.path / "create.log"));
     }
     child seeder({peer, "seed", torrent[0], (dir.path / "seed").string(), "--log",
                   (dir.path / "seed.log").string()},
@@ -238,10 +242,10 @@ void run_swarm(mid_swarm fault) {
     for (std::size_t i = 0; i < names.size(); ++i) {
         const std::string name = names[i];
         leechers.push_back(std::make_unique<child>(
-            std::vector<std::string>{peer, "get", torrent[(i + 1) % 2], "-o", (dir.path / name).string(),
-                                     "--seed-for", "600", "--complete-file",
-                                     (dir.path / (name + ".done")).string(), "--log",
-                                     (dir.path / (name + ".log")).string()},
+            std::vector<std::string>{peer, "get", torrent[(i + 1) % 2], "-o",
+                                     (dir.path / name).string(), "--seed-for", "600",
+                                     "--complete-file", (dir.path / (name + ".done")).string(),
+                                     "--log", (dir.path / (name + ".log")).string()},
             dir.path / (name + ".out")));
     }
     auto have = [&] {
@@ -284,7 +288,8 @@ void run_swarm(mid_swarm fault) {
     for (auto& l : leechers) EXPECT_EQ(l->wait_for(10s), 0);
     EXPECT_EQ(seeder.wait_for(10s), 0);
     for (const char* name : names) {
-        EXPECT_TRUE(file_text(dir.path / name / "data.bin") == original) << name << "'s copy differs";
+        EXPECT_TRUE(file_text(dir.path / name / "data.bin") == original)
+            << name << "'s copy differs";
     }
     std::printf("%s: %zu/%zu pieces when it happened; every copy verified\n",
                 fault == mid_swarm::kill_a_tracker ? "tracker killed" : "Redis stopped", at_fault,

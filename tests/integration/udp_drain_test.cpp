@@ -82,7 +82,7 @@ TEST_P(UdpDrainTest, EveryQueuedDatagramIsReadAndAnsweredInOrder) {
     echo_server server;
     bind_echo(*r_, server);
     raw_udp client;
-    constexpr int count = 150;   // all queued before the first wake-up
+    constexpr int count = 150;  // all queued before the first wake-up
     for (int i = 0; i < count; ++i) {
         client.send("n" + std::to_string(i), server.where);
     }
@@ -122,23 +122,23 @@ TEST_P(UdpDrainTest, OneTurnDeliversAtMostTheBoundAndLaterTurnsTheRest) {
 
 TEST_P(UdpDrainTest, ARefusedReplyIsReportedAndTheOthersStillGo) {
     udp_id id{};
-    auto bound = r_->bind_udp(address::loopback_v4(0), reuse_port::no,
-                              [&](std::span<const std::byte> d, const address& from) {
-                                  const std::string text = string_of(d);
-                                  if (text == "big") {
-                                      // Above the 65,507-byte IPv4 datagram limit: EMSGSIZE.
-                                      const std::vector<std::byte> huge(70000, std::byte{1});
-                                      const auto sent = r_->send_to(id, huge, from);
-                                      ASSERT_FALSE(sent);
-                                      EXPECT_NE(sent.error().message().find("sendto"),
-                                                std::string::npos);
-                                  } else if (text == "nowhere") {
-                                      // Port 0 cannot be sent to: EINVAL for this one alone.
-                                      EXPECT_FALSE(r_->send_to(id, bytes_of("x"), from.with_port(0)));
-                                  } else {
-                                      EXPECT_TRUE(r_->send_to(id, bytes_of("re:" + text), from));
-                                  }
-                              });
+    auto bound = r_->bind_udp(
+        address::loopback_v4(0), reuse_port::no,
+        [&](std::span<const std::byte> d, const address& from) {
+            const std::string text = string_of(d);
+            if (text == "big") {
+                // Above the 65,507-byte IPv4 datagram limit: EMSGSIZE.
+                const std::vector<std::byte> huge(70000, std::byte{1});
+                const auto sent = r_->send_to(id, huge, from);
+                ASSERT_FALSE(sent);
+                EXPECT_NE(sent.error().message().find("sendto"), std::string::npos);
+            } else if (text == "nowhere") {
+                // Port 0 cannot be sent to: EINVAL for this one alone.
+                EXPECT_FALSE(r_->send_to(id, bytes_of("x"), from.with_port(0)));
+            } else {
+                EXPECT_TRUE(r_->send_to(id, bytes_of("re:" + text), from));
+            }
+        });
     ASSERT_TRUE(bound.has_value());
     id = *bound;
     const address where = *r_->local_address(id);

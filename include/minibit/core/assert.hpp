@@ -15,18 +15,18 @@ namespace minibit::detail {
 }  // namespace minibit::detail
 
 #if MINIBIT_INVARIANTS >= 1
-#define MINIBIT_ASSERT(cond, what)                                                   \
-    do {                                                                             \
-        if (!(cond)) [[unlikely]] {                                                  \
-            ::minibit::detail::assert_failed(#cond, (what), __FILE__, __LINE__);     \
-        }                                                                            \
+#define MINIBIT_ASSERT(cond, what)                                               \
+    do {                                                                         \
+        if (!(cond)) [[unlikely]] {                                              \
+            ::minibit::detail::assert_failed(#cond, (what), __FILE__, __LINE__); \
+        }                                                                        \
     } while (false)
 #else
 // sizeof keeps the condition unevaluated (no code, no cost) but still a use of the names in it,
 // so variables that only a check reads raise no unused-variable warning in release builds.
-#define MINIBIT_ASSERT(cond, what)       \
-    do {                                 \
-        (void)sizeof((cond) ? 1 : 0);    \
+#define MINIBIT_ASSERT(cond, what)    \
+    do {                              \
+        (void)sizeof((cond) ? 1 : 0); \
     } while (false)
 #endif
 

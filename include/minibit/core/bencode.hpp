@@ -32,7 +32,9 @@ enum class bencode_errc {
     duplicate_key,       ///< a dict key repeats the previous one
     trailing_bytes,      ///< bytes after the top-level value
 };
-[[nodiscard]] constexpr std::string_view error_domain(bencode_errc) { return "bencode"; }
+[[nodiscard]] constexpr std::string_view error_domain(bencode_errc) {
+    return "bencode";
+}
 
 /// Hard cap on nesting whatever the limits say, so that destroying a decoded tree (recursive)
 /// cannot overflow the stack.
@@ -40,11 +42,11 @@ inline constexpr std::size_t bencode_depth_cap = 1024;
 
 /// Explicit limits for decoding untrusted input.
 struct bencode_limits {
-    std::size_t max_depth = 64;                ///< nested lists/dicts; the top container is depth 1
-    std::size_t max_string_bytes = 64U << 20U; ///< one byte string
-    std::size_t max_input_bytes = 64U << 20U;  ///< whole input
-    std::size_t max_elements = 1U << 22U;      ///< values of any kind, dict keys included
-    bool lenient_key_order = false;            ///< accept unsorted keys; duplicates still fail
+    std::size_t max_depth = 64;  ///< nested lists/dicts; the top container is depth 1
+    std::size_t max_string_bytes = 64U << 20U;  ///< one byte string
+    std::size_t max_input_bytes = 64U << 20U;   ///< whole input
+    std::size_t max_elements = 1U << 22U;       ///< values of any kind, dict keys included
+    bool lenient_key_order = false;             ///< accept unsorted keys; duplicates still fail
 };
 
 /// A bencoded value: integer, byte string, list, or dict (keys kept in input order).

@@ -14,7 +14,9 @@
 namespace minibit {
 
 enum class bitfield_errc { wrong_length = 1, spare_bits_set };
-[[nodiscard]] constexpr std::string_view error_domain(bitfield_errc) { return "bitfield"; }
+[[nodiscard]] constexpr std::string_view error_domain(bitfield_errc) {
+    return "bitfield";
+}
 
 /// A set of piece indices in BEP 3 wire layout.
 class bitfield {

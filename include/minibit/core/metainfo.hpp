@@ -18,15 +18,17 @@
 namespace minibit {
 
 enum class metainfo_errc {
-    bad_bencode = 1,     ///< the file is not valid bencode (reason carries the bencode error)
-    missing_field,       ///< a required key is absent
-    wrong_type,          ///< a key holds the wrong bencode type
-    bad_value,           ///< a value is out of range or malformed
-    bad_path,            ///< a file path could escape the download folder or is empty
-    piece_count_mismatch,///< `pieces` does not hold ceil(total / piece length) hashes
-    io,                  ///< reading or writing a file failed (create, load)
+    bad_bencode = 1,       ///< the file is not valid bencode (reason carries the bencode error)
+    missing_field,         ///< a required key is absent
+    wrong_type,            ///< a key holds the wrong bencode type
+    bad_value,             ///< a value is out of range or malformed
+    bad_path,              ///< a file path could escape the download folder or is empty
+    piece_count_mismatch,  ///< `pieces` does not hold ceil(total / piece length) hashes
+    io,                    ///< reading or writing a file failed (create, load)
 };
-[[nodiscard]] constexpr std::string_view error_domain(metainfo_errc) { return "metainfo"; }
+[[nodiscard]] constexpr std::string_view error_domain(metainfo_errc) {
+    return "metainfo";
+}
 
 /// One file of a torrent, in torrent order; `path` is relative to the download folder and
 /// already validated (no '..', no absolute part, no empty component).
@@ -39,19 +41,19 @@ struct file_entry {
 /// A parsed, validated v1 torrent.
 struct metainfo {
     info_hash hash;
-    std::string name;                          ///< info.name (single file: the file's name)
-    bool multi_file = false;                   ///< true when info.files was present
+    std::string name;         ///< info.name (single file: the file's name)
+    bool multi_file = false;  ///< true when info.files was present
     std::uint64_t piece_length = 0;
     std::uint64_t total_length = 0;
     std::vector<sha1_digest> piece_hashes;
-    std::vector<file_entry> files;             ///< single file: one entry whose path is `name`
-    std::string announce;                      ///< may be empty (trackerless)
+    std::vector<file_entry> files;  ///< single file: one entry whose path is `name`
+    std::string announce;           ///< may be empty (trackerless)
     std::vector<std::vector<std::string>> announce_list;  ///< BEP 12 tiers; empty when absent
     std::optional<std::int64_t> creation_date;
     std::string comment;
     std::string created_by;
     bool is_private = false;
-    std::string info_bytes;                    ///< the raw bencoded info dictionary
+    std::string info_bytes;  ///< the raw bencoded info dictionary
 
     [[nodiscard]] std::uint32_t piece_count() const {
         return static_cast<std::uint32_t>(piece_hashes.size());
@@ -64,28 +66,29 @@ struct metainfo {
 
 /// Limits for parsing untrusted .torrent files.
 struct metainfo_limits {
-    std::size_t max_file_bytes = 64U << 20U;     ///< whole .torrent file
-    std::size_t max_files = 1U << 20U;           ///< entries in info.files
-    std::size_t max_path_depth = 64;             ///< components per path
-    std::uint64_t max_piece_length = 256U << 20U;///< 256 MiB
+    std::size_t max_file_bytes = 64U << 20U;       ///< whole .torrent file
+    std::size_t max_files = 1U << 20U;             ///< entries in info.files
+    std::size_t max_path_depth = 64;               ///< components per path
+    std::uint64_t max_piece_length = 256U << 20U;  ///< 256 MiB
 };
 
 /// Parses and validates a .torrent file's bytes.
-[[nodiscard]] result<metainfo> parse_metainfo(std::string_view bytes, const metainfo_limits& limits = {});
+[[nodiscard]] result<metainfo> parse_metainfo(std::string_view bytes,
+                                              const metainfo_limits& limits = {});
 /// Reads and parses a .torrent file from disk.
 [[nodiscard]] result<metainfo> load_metainfo(const std::filesystem::path& file,
                                              const metainfo_limits& limits = {});
 
 /// What to put in a new torrent.
 struct create_options {
-    std::vector<std::string> trackers;         ///< first is `announce`; more than one adds announce-list
-    bool one_tier = false;                     ///< all trackers in one BEP 12 tier (else one each)
-    std::uint64_t piece_length = 0;            ///< 0: choose from `piece_count` or automatically
-    std::uint32_t piece_count = 0;             ///< desired piece count (used when piece_length is 0)
+    std::vector<std::string> trackers;  ///< first is `announce`; more than one adds announce-list
+    bool one_tier = false;              ///< all trackers in one BEP 12 tier (else one each)
+    std::uint64_t piece_length = 0;     ///< 0: choose from `piece_count` or automatically
+    std::uint32_t piece_count = 0;      ///< desired piece count (used when piece_length is 0)
     std::string comment;
     std::string created_by = "MiniBit";
     bool is_private = false;
-    std::optional<std::int64_t> creation_date; ///< default: now
+    std::optional<std::int64_t> creation_date;  ///< default: now
 };
 
 /// The automatic piece length for `total_bytes` of data: a power of two giving at most about

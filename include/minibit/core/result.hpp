@@ -17,10 +17,10 @@ namespace minibit {
 
 /// An error as a value: which part, which code, why, and (for parsers) where.
 struct error {
-    std::string_view domain;             ///< static string naming the part: "bencode", "io", ...
-    int code = 0;                        ///< the part's enum value, or an errno for io
-    std::string reason;                  ///< short, human, no trailing period
-    std::optional<std::size_t> offset;   ///< byte offset into the parsed input, when known
+    std::string_view domain;            ///< static string naming the part: "bencode", "io", ...
+    int code = 0;                       ///< the part's enum value, or an errno for io
+    std::string reason;                 ///< short, human, no trailing period
+    std::optional<std::size_t> offset;  ///< byte offset into the parsed input, when known
 
     /// One line for a user: "bencode: at byte 12: integer has a leading zero".
     [[nodiscard]] std::string message() const;

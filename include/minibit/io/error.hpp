@@ -18,13 +18,15 @@ enum class io_errc : int {
     canceled = ECANCELED,
     timed_out = ETIMEDOUT,
     address_in_use = EADDRINUSE,
-    bad_address = 4096,   ///< an address string that does not parse
-    bad_backend,          ///< a back-end name that is not auto, uring or epoll
-    unavailable,          ///< the requested back end cannot run here
-    stale_handle,         ///< a connection/listener/socket id that is closed or unknown
-    closed,               ///< closed locally by close()
+    bad_address = 4096,  ///< an address string that does not parse
+    bad_backend,         ///< a back-end name that is not auto, uring or epoll
+    unavailable,         ///< the requested back end cannot run here
+    stale_handle,        ///< a connection/listener/socket id that is closed or unknown
+    closed,              ///< closed locally by close()
 };
-[[nodiscard]] constexpr std::string_view error_domain(io_errc) { return "io"; }
+[[nodiscard]] constexpr std::string_view error_domain(io_errc) {
+    return "io";
+}
 
 /// Wraps an errno value (from errno or -cqe->res) as an io error: "connect: Connection refused".
 [[nodiscard]] error errno_error(int err, std::string_view what);

@@ -16,7 +16,7 @@
 namespace minibit::io {
 
 struct runner_options {
-    unsigned threads = 0;   ///< 0 = std::thread::hardware_concurrency()
+    unsigned threads = 0;  ///< 0 = std::thread::hardware_concurrency()
     backend_kind backend = backend_kind::auto_select;
     reactor_options reactor;
 };
@@ -35,8 +35,7 @@ public:
     /// Starts the threads and waits until every reactor exists and ran `init`; fails if any
     /// reactor could not be created (then every thread ran `finish` and was joined).
     [[nodiscard]] static result<std::unique_ptr<runner>> start(const runner_options& options,
-                                                               init_fn init,
-                                                               finish_fn finish = {});
+                                                               init_fn init, finish_fn finish = {});
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
     ~runner();

@@ -21,8 +21,8 @@ namespace minibit::io {
 class scope {
     struct state {
         explicit state(reactor& r) : home(&r) {}
-        std::mutex mutex;          ///< held while a thread posts, so `home` cannot die under it
-        reactor* home;             ///< guarded by mutex; null once the scope died
+        std::mutex mutex;  ///< held while a thread posts, so `home` cannot die under it
+        reactor* home;     ///< guarded by mutex; null once the scope died
         std::atomic<bool> alive{true};  ///< read on the reactor thread before each task
     };
 

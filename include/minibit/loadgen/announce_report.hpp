@@ -37,10 +37,10 @@ private:
 
 /// Error kinds a run counts.
 enum class announce_error_kind : std::uint8_t {
-    timeout,            ///< no answer within the timeout (after UDP retries)
-    failure,            ///< the tracker answered with a failure reason or a BEP 15 error
-    bad_response,       ///< an answer we could not parse, or an HTTP status other than 200
-    connection_error,   ///< connect refused, reset, or closed before the answer
+    timeout,           ///< no answer within the timeout (after UDP retries)
+    failure,           ///< the tracker answered with a failure reason or a BEP 15 error
+    bad_response,      ///< an answer we could not parse, or an HTTP status other than 200
+    connection_error,  ///< connect refused, reset, or closed before the answer
 };
 inline constexpr std::size_t announce_error_kinds = 4;
 
@@ -50,18 +50,18 @@ inline constexpr std::size_t max_failure_reasons = 32;
 /// The outcome of one run.
 struct announce_report {
     announce_options options;
-    std::uint64_t sent = 0;                     ///< announces issued (not counting retries)
-    std::uint64_t answered = 0;                 ///< announces with a good answer
-    std::array<std::uint64_t, 4> events{};      ///< answered, by wire::announce_event
+    std::uint64_t sent = 0;                 ///< announces issued (not counting retries)
+    std::uint64_t answered = 0;             ///< announces with a good answer
+    std::array<std::uint64_t, 4> events{};  ///< answered, by wire::announce_event
     std::array<std::uint64_t, announce_error_kinds> errors{};
     std::map<std::string, std::uint64_t> failure_reasons;
-    std::uint64_t peers_received = 0;           ///< peer records in all answers
-    std::uint64_t retransmits = 0;              ///< UDP announces sent again after a timeout
-    std::uint64_t connects = 0;                 ///< UDP connect answers / TCP connections opened
-    std::uint64_t stale_retries = 0;            ///< HTTP resends after a kept-alive close
+    std::uint64_t peers_received = 0;  ///< peer records in all answers
+    std::uint64_t retransmits = 0;     ///< UDP announces sent again after a timeout
+    std::uint64_t connects = 0;        ///< UDP connect answers / TCP connections opened
+    std::uint64_t stale_retries = 0;   ///< HTTP resends after a kept-alive close
     latency_histogram latency;
-    double seconds = 0;                         ///< from the first send to the last completion
-    std::string ended_by;                       ///< "count" or "duration"
+    double seconds = 0;    ///< from the first send to the last completion
+    std::string ended_by;  ///< "count" or "duration"
 
     /// Records a good answer.
     void ok(wire::announce_event event, std::uint64_t micros, std::uint64_t peers);

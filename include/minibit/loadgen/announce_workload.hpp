@@ -17,11 +17,13 @@
 namespace minibit::loadgen {
 
 enum class announce_errc {
-    bad_url = 1,   ///< the tracker URL is not http://IPv4:port/path or udp://IPv4:port
-    io,            ///< a socket or file operation failed at start
+    bad_url = 1,  ///< the tracker URL is not http://IPv4:port/path or udp://IPv4:port
+    io,           ///< a socket or file operation failed at start
 };
 /// The domain string of announce load-generator errors.
-[[nodiscard]] constexpr std::string_view error_domain(announce_errc) { return "announce"; }
+[[nodiscard]] constexpr std::string_view error_domain(announce_errc) {
+    return "announce";
+}
 
 /// Announces per peer session: started, 8 periodic (one may be completed), stopped.
 inline constexpr std::uint32_t session_announces = 10;
@@ -40,7 +42,7 @@ inline constexpr std::uint32_t max_peers_per_torrent = 64000;
 
 /// One announce to send, with the event and numbers of a realistic client.
 struct planned_announce {
-    wire::announce_request request;   ///< HTTP fields (UDP copies them)
+    wire::announce_request request;  ///< HTTP fields (UDP copies them)
     std::uint32_t peer = 0;
 };
 
@@ -58,7 +60,7 @@ public:
 
 private:
     struct peer_state {
-        std::uint8_t seq = 0;       ///< position in the session, 0..session_announces-1
+        std::uint8_t seq = 0;  ///< position in the session, 0..session_announces-1
         bool seeder = false;
     };
     [[nodiscard]] wire::announce_event event_of(std::uint32_t peer, peer_state& st) const;

@@ -37,10 +37,10 @@ struct swarm_options {
     std::uint32_t numwant = 4;
     std::uint32_t kill = 0;                     ///< peers to SIGKILL mid-transfer
     std::chrono::milliseconds timeout{60'000};  ///< whole run, from the first process started
-    std::chrono::milliseconds linger{0};  ///< extra seeding once every leecher completed
+    std::chrono::milliseconds linger{0};        ///< extra seeding once every leecher completed
     std::uint64_t seed = 1;                     ///< rng: file contents, piece spread, kill victims
-    std::filesystem::path tracker_bin;  ///< empty: minibit-tracker next to this program
-    std::filesystem::path peer_bin;     ///< empty: minibit-peer next to this program
+    std::filesystem::path tracker_bin;          ///< empty: minibit-tracker next to this program
+    std::filesystem::path peer_bin;             ///< empty: minibit-peer next to this program
     std::filesystem::path out_dir = "files/downloads";
     std::filesystem::path log_dir = "logs";
     std::string io = "auto";  ///< --io of every peer and the tracker
@@ -52,9 +52,9 @@ struct swarm_options {
     /// open-file limit.
     bool max_peers_given = false;
     peer_hosting hosting = peer_hosting::processes;
-    unsigned threads = 0;  ///< --in-process reactor threads (0: one per core)
+    unsigned threads = 0;                       ///< --in-process reactor threads (0: one per core)
     log_layout logs = log_layout::single_file;  ///< --in-process only (processes: per peer)
-    double probe_rate = 0;  ///< tracker latency probe, announces per second (0: off)
+    double probe_rate = 0;                ///< tracker latency probe, announces per second (0: off)
     std::optional<unsigned> tracker_cpu;  ///< the tracker and probe on this CPU, the rest elsewhere
 };
 

@@ -31,22 +31,24 @@
 namespace minibit::storage {
 
 enum class storage_errc {
-    bad_layout = 1,   ///< the metainfo's files, lengths or piece hashes do not add up
-    bad_piece,        ///< piece index out of range
-    bad_range,        ///< offset or length outside the piece, or zero length
-    io,               ///< a system call failed (reason carries strerror)
-    no_space,         ///< the filesystem cannot hold the torrent (ENOSPC)
-    fault,            ///< a mapped file was truncated underneath us or the disk filled up
-    unsupported,      ///< the operation needs the other back end (block_spans on pread)
-    too_fragmented,   ///< the block crosses more files than block_span_list can hold
-    bad_resume,       ///< a resume file is malformed or belongs to another torrent (ignored)
-    closed,           ///< the store was closed
-    read_only,        ///< a write to a store opened read_only
-    not_writable,     ///< the folder or a file cannot be written (permissions, read-only mount)
-    wrong_file,       ///< a file is missing, of the wrong size, or a folder/file is in its place
-    unsafe_path,      ///< a symbolic link below the folder (read_write never follows one)
+    bad_layout = 1,  ///< the metainfo's files, lengths or piece hashes do not add up
+    bad_piece,       ///< piece index out of range
+    bad_range,       ///< offset or length outside the piece, or zero length
+    io,              ///< a system call failed (reason carries strerror)
+    no_space,        ///< the filesystem cannot hold the torrent (ENOSPC)
+    fault,           ///< a mapped file was truncated underneath us or the disk filled up
+    unsupported,     ///< the operation needs the other back end (block_spans on pread)
+    too_fragmented,  ///< the block crosses more files than block_span_list can hold
+    bad_resume,      ///< a resume file is malformed or belongs to another torrent (ignored)
+    closed,          ///< the store was closed
+    read_only,       ///< a write to a store opened read_only
+    not_writable,    ///< the folder or a file cannot be written (permissions, read-only mount)
+    wrong_file,      ///< a file is missing, of the wrong size, or a folder/file is in its place
+    unsafe_path,     ///< a symbolic link below the folder (read_write never follows one)
 };
-[[nodiscard]] constexpr std::string_view error_domain(storage_errc) { return "storage"; }
+[[nodiscard]] constexpr std::string_view error_domain(storage_errc) {
+    return "storage";
+}
 
 /// How blocks reach the disk.
 enum class backend_kind { mmap, pread };

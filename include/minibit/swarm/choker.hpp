@@ -24,11 +24,11 @@ enum class choke_mode { leech, seed };
 /// What the choker needs to know about one peer.
 struct choker_peer {
     peer_slot id;
-    bool interested = false;             ///< the peer wants our pieces
-    bool am_choking = true;              ///< our current state toward it
-    std::uint64_t download_rate = 0;     ///< bytes/s it sent us over the last window
-    std::uint64_t upload_rate = 0;       ///< bytes/s we sent it over the last window
-    bool snubbed = false;                ///< it sent us nothing for the snub timeout
+    bool interested = false;                    ///< the peer wants our pieces
+    bool am_choking = true;                     ///< our current state toward it
+    std::uint64_t download_rate = 0;            ///< bytes/s it sent us over the last window
+    std::uint64_t upload_rate = 0;              ///< bytes/s we sent it over the last window
+    bool snubbed = false;                       ///< it sent us nothing for the snub timeout
     std::chrono::milliseconds connected_at{0};  ///< on the caller's steady clock
     bool is_seed = false;
 };
@@ -43,17 +43,17 @@ struct choker_config {
 
 /// Rotation state carried from one rechoke to the next.
 struct choker_state {
-    std::uint64_t round = 0;                 ///< rechokes done so far
-    std::vector<peer_slot> optimistic;       ///< current optimistic unchokes
+    std::uint64_t round = 0;            ///< rechokes done so far
+    std::vector<peer_slot> optimistic;  ///< current optimistic unchokes
     bool operator==(const choker_state&) const = default;
 };
 
 struct choke_decision {
-    std::vector<peer_slot> unchoke;       ///< every peer to leave unchoked, sorted
-    std::vector<peer_slot> optimistic;    ///< the subset unchoked optimistically
-    std::vector<peer_slot> to_unchoke;    ///< currently choked, send UNCHOKE
-    std::vector<peer_slot> to_choke;      ///< currently unchoked, send CHOKE
-    choker_state next;                    ///< pass to the next rechoke
+    std::vector<peer_slot> unchoke;     ///< every peer to leave unchoked, sorted
+    std::vector<peer_slot> optimistic;  ///< the subset unchoked optimistically
+    std::vector<peer_slot> to_unchoke;  ///< currently choked, send UNCHOKE
+    std::vector<peer_slot> to_choke;    ///< currently unchoked, send CHOKE
+    choker_state next;                  ///< pass to the next rechoke
 };
 
 /// Decides the unchoke set for one rechoke interval.

@@ -161,7 +161,7 @@ private:
     phase phase_ = phase::handshaking;
     extensions ext_;
     choke_flags flags_;
-    bool serving_ = false;           ///< guards serve() against re-entry from release callbacks
+    bool serving_ = false;  ///< guards serve() against re-entry from release callbacks
     [[no_unique_address]] io::owner_thread owner_;
 };
 

@@ -50,8 +50,7 @@ public:
 
     /// The handshake named `id`: false refuses the peer (ourselves, banned, or a duplicate
     /// connection that loses; the host closes the other one when this one wins).
-    [[nodiscard]] virtual bool accept_handshake(peer_connection& peer,
-                                                const wire::peer_id& id) = 0;
+    [[nodiscard]] virtual bool accept_handshake(peer_connection& peer, const wire::peer_id& id) = 0;
     /// The peer announced all its pieces (BITFIELD, HAVE_ALL, HAVE_NONE): peer.has() now;
     /// `previous` is what it announced before (nullptr the first time), to be forgotten.
     virtual void on_bitfield(peer_connection& peer, const bitfield* previous) = 0;

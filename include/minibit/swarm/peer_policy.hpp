@@ -15,8 +15,8 @@ inline constexpr std::uint32_t snubbed_requests = 2;
 
 /// What the pipeline size depends on.
 struct pipeline_input {
-    double download_rate = 0.0;     ///< bytes/s from this peer over the meter's window
-    bool received_any = false;      ///< false until the first block arrived (rate unknown)
+    double download_rate = 0.0;  ///< bytes/s from this peer over the meter's window
+    bool received_any = false;   ///< false until the first block arrived (rate unknown)
     bool snubbed = false;
     std::uint32_t peer_reqq = 250;  ///< BEP 10 reqq the peer advertised
 };

@@ -25,7 +25,7 @@ class peer_connection;
 struct slot_record {
     std::optional<wire::peer_id> id;  ///< set once its handshake was accepted
     io::address addr;
-    bool counted_as_seed = false;     ///< its pieces are counted in the picker as one seed
+    bool counted_as_seed = false;  ///< its pieces are counted in the picker as one seed
 };
 
 /// Connections and connection attempts of one torrent.

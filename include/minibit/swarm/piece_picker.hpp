@@ -37,9 +37,9 @@ struct picker_config {
 
 /// What happened when a block arrived.
 struct block_arrival {
-    bool fresh = false;            ///< false for duplicates and blocks of pieces we have
-    bool piece_complete = false;   ///< every block of the piece is in: verify it now
-    std::vector<peer_slot> cancel; ///< other peers still asked for this block: send CANCEL
+    bool fresh = false;             ///< false for duplicates and blocks of pieces we have
+    bool piece_complete = false;    ///< every block of the piece is in: verify it now
+    std::vector<peer_slot> cancel;  ///< other peers still asked for this block: send CANCEL
 };
 
 class piece_picker {
@@ -160,7 +160,7 @@ private:
     std::uint64_t unrequested_blocks_ = 0;  ///< blocks of pieces we lack, neither asked nor in
     shared_pieces* shared_ = nullptr;       ///< null: this picker serves the whole torrent
     std::uint32_t shard_ = 0;
-    std::vector<piece_index> claimed_;      ///< pieces we claimed in shared_, not yet verified
+    std::vector<piece_index> claimed_;  ///< pieces we claimed in shared_, not yet verified
 };
 
 }  // namespace minibit::swarm

@@ -30,12 +30,12 @@ enum class use_trackers { no, yes };
 
 /// Options of a session.
 struct session_options {
-    std::string listen_host = "0.0.0.0";   ///< numeric address to listen on
-    std::uint16_t port = 0;                ///< 0: any free port
+    std::string listen_host = "0.0.0.0";  ///< numeric address to listen on
+    std::uint16_t port = 0;               ///< 0: any free port
     torrent_options torrent;
     tracker_options tracker;
     storage::store_options store;
-    std::vector<io::address> peers;        ///< dialled at start and again when disconnected
+    std::vector<io::address> peers;  ///< dialled at start and again when disconnected
     use_trackers trackers = use_trackers::yes;
     /// How often the known peers (given and announced) are dialled again when not connected.
     std::chrono::milliseconds redial_interval = 2s;

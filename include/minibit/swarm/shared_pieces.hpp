@@ -53,8 +53,9 @@ public:
 
 private:
     std::uint32_t piece_count_;
-    std::unique_ptr<std::atomic<std::uint32_t>[]> avail_;   ///< per piece, without seeds
-    std::unique_ptr<std::atomic<std::uint32_t>[]> claims_;  ///< per piece: unclaimed, shard+1, verified
+    std::unique_ptr<std::atomic<std::uint32_t>[]> avail_;  ///< per piece, without seeds
+    std::unique_ptr<std::atomic<std::uint32_t>[]>
+        claims_;  ///< per piece: unclaimed, shard+1, verified
     std::atomic<std::uint32_t> seeds_{0};
     std::atomic<std::uint32_t> verified_count_{0};
 };

@@ -37,8 +37,7 @@ public:
     explicit smart_ban(std::uint32_t strikes_to_ban) : strikes_to_ban_(strikes_to_ban) {}
 
     /// Block b of piece p (one of `blocks_in_piece`) came from `from`.
-    void record_sender(piece_index p, block_index b, std::uint32_t blocks_in_piece,
-                       peer_slot from);
+    void record_sender(piece_index p, block_index b, std::uint32_t blocks_in_piece, peer_slot from);
     /// Piece p was given up (its blocks are dropped): its senders are forgotten.
     void forget_senders(piece_index p) { senders_.erase(p); }
     /// Piece p failed its hash check: its senders are taken out and the digest of every block

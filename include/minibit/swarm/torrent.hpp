@@ -66,11 +66,9 @@ public:
     using clock = io::reactor::clock;
 
     /// Opens (creating or resuming) the data under `folder` and prepares the engine.
-    [[nodiscard]] static result<std::unique_ptr<torrent>> open(io::reactor& reactor,
-                                                               metainfo info,
-                                                               const std::filesystem::path& folder,
-                                                               const torrent_options& options,
-                                                               const storage::store_options& store = {});
+    [[nodiscard]] static result<std::unique_ptr<torrent>> open(
+        io::reactor& reactor, metainfo info, const std::filesystem::path& folder,
+        const torrent_options& options, const storage::store_options& store = {});
     /// One shard of a torrent served by several reactors: `store` is shared by every shard,
     /// `set->members[shard]` is filled in here. Call on `reactor`'s thread; start them all
     /// only once every shard exists.

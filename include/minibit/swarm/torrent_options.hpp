@@ -15,13 +15,15 @@ class worker_pool;
 namespace minibit::swarm {
 
 enum class swarm_errc {
-    bad_torrent = 1,   ///< the metainfo cannot be served (e.g. piece length above 4 GiB)
-    storage,           ///< the piece store failed to open or write
-    listen_failed,     ///< the listen socket could not be bound
-    bad_tracker_url,   ///< a tracker URL that is neither http:// nor udp:// host:port
-    tracker_failed,    ///< every tracker of every tier failed for too long
+    bad_torrent = 1,  ///< the metainfo cannot be served (e.g. piece length above 4 GiB)
+    storage,          ///< the piece store failed to open or write
+    listen_failed,    ///< the listen socket could not be bound
+    bad_tracker_url,  ///< a tracker URL that is neither http:// nor udp:// host:port
+    tracker_failed,   ///< every tracker of every tier failed for too long
 };
-[[nodiscard]] constexpr std::string_view error_domain(swarm_errc) { return "swarm"; }
+[[nodiscard]] constexpr std::string_view error_domain(swarm_errc) {
+    return "swarm";
+}
 
 using namespace std::chrono_literals;
 

@@ -20,14 +20,14 @@ struct torrent_stats {
     std::array<std::uint64_t, message_kinds> messages_received{};
     std::uint64_t keepalives_sent = 0;
     std::uint64_t keepalives_received = 0;
-    std::uint64_t payload_bytes_down = 0;   ///< block data received and accepted
-    std::uint64_t payload_bytes_up = 0;     ///< block data queued to peers
-    std::uint64_t wire_bytes_down = 0;      ///< every byte read from peers
-    std::uint64_t wire_bytes_up = 0;        ///< every byte queued to peers
-    std::uint64_t duplicate_blocks = 0;     ///< endgame losers and late blocks already received
+    std::uint64_t payload_bytes_down = 0;  ///< block data received and accepted
+    std::uint64_t payload_bytes_up = 0;    ///< block data queued to peers
+    std::uint64_t wire_bytes_down = 0;     ///< every byte read from peers
+    std::uint64_t wire_bytes_up = 0;       ///< every byte queued to peers
+    std::uint64_t duplicate_blocks = 0;    ///< endgame losers and late blocks already received
     std::uint64_t requests_timed_out = 0;
-    std::uint64_t connections_out = 0;      ///< outgoing connects that succeeded
-    std::uint64_t connections_in = 0;       ///< accepted connections
+    std::uint64_t connections_out = 0;  ///< outgoing connects that succeeded
+    std::uint64_t connections_in = 0;   ///< accepted connections
     std::uint64_t connect_failures = 0;
     std::uint64_t disconnects = 0;
     std::uint64_t protocol_violations = 0;  ///< connections closed for breaking the protocol

@@ -60,8 +60,8 @@ public:
     /// A client for `tiers` (metainfo::tracker_tiers()); fails on a URL it cannot use.
     [[nodiscard]] static result<std::unique_ptr<tracker_client>> create(
         io::reactor& reactor, std::vector<std::vector<std::string>> tiers, info_hash hash,
-        wire::peer_id id, std::uint16_t listen_port, tracker_options options,
-        progress_fn progress, peers_fn on_peers);
+        wire::peer_id id, std::uint16_t listen_port, tracker_options options, progress_fn progress,
+        peers_fn on_peers);
     tracker_client(const tracker_client&) = delete;
     tracker_client& operator=(const tracker_client&) = delete;
     ~tracker_client();

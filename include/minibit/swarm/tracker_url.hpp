@@ -17,9 +17,9 @@ enum class tracker_scheme { http, udp };
 /// A tracker URL split into its parts.
 struct tracker_url {
     tracker_scheme scheme = tracker_scheme::http;
-    std::string host;      ///< name or numeric address, without brackets
+    std::string host;  ///< name or numeric address, without brackets
     std::uint16_t port = 0;
-    std::string target;    ///< HTTP: path and query ("/announce?x=y"); UDP: unused
+    std::string target;  ///< HTTP: path and query ("/announce?x=y"); UDP: unused
     bool operator==(const tracker_url&) const = default;
 };
 
@@ -34,6 +34,7 @@ enum class http_progress { need_more, complete };
 [[nodiscard]] result<http_progress> http_response_progress(std::string_view raw);
 
 /// Extracts the body of a complete 200 response; other statuses and bad framing are errors.
-[[nodiscard]] result<std::string> http_response_body(std::string_view raw, std::size_t max_body_bytes);
+[[nodiscard]] result<std::string> http_response_body(std::string_view raw,
+                                                     std::size_t max_body_bytes);
 
 }  // namespace minibit::swarm

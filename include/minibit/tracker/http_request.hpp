@@ -13,16 +13,18 @@ namespace minibit::tracker {
 
 /// Requests the codec accepts but the tracker does not serve.
 enum class request_errc {
-    bad_method = 1,   ///< not GET
-    has_body,         ///< Content-Length above zero or Transfer-Encoding present
+    bad_method = 1,  ///< not GET
+    has_body,        ///< Content-Length above zero or Transfer-Encoding present
 };
-[[nodiscard]] constexpr std::string_view error_domain(request_errc) { return "http_request"; }
+[[nodiscard]] constexpr std::string_view error_domain(request_errc) {
+    return "http_request";
+}
 
 /// A request the tracker serves; the target views the parsed buffer.
 struct tracker_request {
     std::string_view target;
     wire::http_connection persist = wire::http_connection::keep_alive;
-    std::size_t head_bytes = 0;   ///< bytes consumed, blank line included
+    std::size_t head_bytes = 0;  ///< bytes consumed, blank line included
 };
 
 /// Parses the request head at the start of `buffer` and applies the tracker's policy;

@@ -100,12 +100,15 @@ public:
     std::size_t remove_if(Pred drop);
     /// Appends up to k endpoints, a uniform random k-subset of the peers other than the one
     /// at slot `self` (npos: none excluded), without repeats.
-    void sample(std::size_t self, std::size_t k, fast_rng& rng, std::vector<std::uint8_t>& out) const;
+    void sample(std::size_t self, std::size_t k, fast_rng& rng,
+                std::vector<std::uint8_t>& out) const;
     /// The longest distance of a record from its home slot (0 when empty): the probe length
     /// bound of find and insert. O(capacity); for tests and diagnostics.
     [[nodiscard]] std::size_t longest_probe() const;
     /// Bytes of heap this list holds, for memory accounting.
-    [[nodiscard]] std::size_t memory_bytes() const { return slots_.capacity() * sizeof(record_type); }
+    [[nodiscard]] std::size_t memory_bytes() const {
+        return slots_.capacity() * sizeof(record_type);
+    }
     /// Checks (MINIBIT_ASSERT) the count, the load bounds, the Robin Hood order (a record after
     /// an empty slot is at home; along a run the distance from home grows by at most one), the
     /// stamps and that find() reaches every record. O(capacity x longest probe); run by the unit
@@ -115,7 +118,9 @@ public:
 
 private:
     [[nodiscard]] std::size_t home(const endpoint_type& ep) const;
-    [[nodiscard]] std::size_t next(std::size_t s) const { return s + 1 == slots_.size() ? 0 : s + 1; }
+    [[nodiscard]] std::size_t next(std::size_t s) const {
+        return s + 1 == slots_.size() ? 0 : s + 1;
+    }
     [[nodiscard]] std::size_t distance(std::size_t s) const;
     void erase_slot(std::size_t s);
     std::size_t place(record_type rec);
@@ -129,8 +134,8 @@ private:
     void check_run(std::size_t slot) const;  ///< the Robin Hood order of the run holding `slot`
 
     std::vector<record_type> slots_;
-    std::uint32_t size_ = 0;   ///< 32 bits (capacity < 2^32) so the key costs no list bytes
-    std::uint32_t key_;        ///< mixed into every endpoint hash
+    std::uint32_t size_ = 0;  ///< 32 bits (capacity < 2^32) so the key costs no list bytes
+    std::uint32_t key_;       ///< mixed into every endpoint hash
 };
 
 template <std::size_t N>

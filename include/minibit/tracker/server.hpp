@@ -36,9 +36,9 @@ struct http_front_config {
 /// Everything the tracker process needs to run.
 struct server_config {
     service_config service;
-    std::optional<io::address> http;   ///< nullopt: HTTP off
-    std::optional<io::address> udp;    ///< nullopt: UDP off
-    unsigned threads = 0;              ///< 0: one per core
+    std::optional<io::address> http;  ///< nullopt: HTTP off
+    std::optional<io::address> udp;   ///< nullopt: UDP off
+    unsigned threads = 0;             ///< 0: one per core
     io::backend_kind backend = io::backend_kind::auto_select;
     http_front_config http_front;
     /// io::reactor_options::batch_wait of every reactor thread (0: wake on every event).
@@ -94,8 +94,8 @@ private:
     server_config config_;
     std::unique_ptr<tracker_service> service_;
     std::unique_ptr<state_saver> saver_;
-    std::unique_ptr<store_journal> journal_;   ///< the store's write-through, if any
-    std::unique_ptr<redis_store> store_;       ///< lives on thread 0, if any
+    std::unique_ptr<store_journal> journal_;  ///< the store's write-through, if any
+    std::unique_ptr<redis_store> store_;      ///< lives on thread 0, if any
     std::vector<std::unique_ptr<per_thread>> threads_;
     std::unique_ptr<io::runner> runner_;
     std::optional<io::address> http_bound_;

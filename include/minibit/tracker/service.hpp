@@ -29,7 +29,7 @@ struct service_config {
     std::chrono::seconds interval{1800};
     std::chrono::seconds min_interval{60};
     wire::http_query_limits query;
-    std::size_t expire_swarms_per_tick = 256;   ///< per shard per expire() call
+    std::size_t expire_swarms_per_tick = 256;  ///< per shard per expire() call
 
     /// Checks the table config and that 0 < min_interval <= interval <= peer_timeout.
     [[nodiscard]] result<void> validate() const;
@@ -96,11 +96,11 @@ private:
     service_config config_;
     connection_id_issuer ids_;
     swarm_table table_;
-    std::unique_ptr<std::mutex[]> locks_;   ///< one per shard, same index
+    std::unique_ptr<std::mutex[]> locks_;  ///< one per shard, same index
     std::atomic<std::shared_ptr<const info_hash_filter>> filter_;
     tracker_stats stats_;
     std::chrono::seconds start_{0};
-    store_journal* journal_ = nullptr;   ///< the shared store's write-through, if any
+    store_journal* journal_ = nullptr;  ///< the shared store's write-through, if any
 };
 
 }  // namespace minibit::tracker

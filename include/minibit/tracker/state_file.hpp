@@ -22,15 +22,17 @@
 namespace minibit::tracker {
 
 enum class state_errc {
-    io = 1,         ///< the file could not be read or written (errno in the reason)
-    bad_magic,      ///< not a tracker state file
-    bad_version,    ///< written by another format version
-    truncated,      ///< shorter than its header or its records say
-    bad_checksum,   ///< the trailer does not match the content
-    bad_record,     ///< counts that do not add up
-    too_large,      ///< above the size limit given to read_state_file
+    io = 1,        ///< the file could not be read or written (errno in the reason)
+    bad_magic,     ///< not a tracker state file
+    bad_version,   ///< written by another format version
+    truncated,     ///< shorter than its header or its records say
+    bad_checksum,  ///< the trailer does not match the content
+    bad_record,    ///< counts that do not add up
+    too_large,     ///< above the size limit given to read_state_file
 };
-[[nodiscard]] constexpr std::string_view error_domain(state_errc) { return "state"; }
+[[nodiscard]] constexpr std::string_view error_domain(state_errc) {
+    return "state";
+}
 
 inline constexpr std::uint32_t state_format_version = 1;
 inline constexpr std::size_t state_header_bytes = 48;
@@ -58,7 +60,7 @@ public:
 
 private:
     std::vector<std::uint8_t> out_;
-    std::vector<std::uint8_t> scratch_;   ///< one shard's records
+    std::vector<std::uint8_t> scratch_;  ///< one shard's records
     std::uint64_t swarms_ = 0;
     std::uint64_t peers_ = 0;
 };

@@ -29,9 +29,9 @@ struct save_report {
 /// What loading a state file did.
 struct load_report {
     state_header header;
-    std::uint64_t loaded = 0;    ///< peers merged into the table
-    std::uint64_t expired = 0;   ///< peers older than the peer timeout by now
-    std::uint64_t refused = 0;   ///< peers of swarms a full shard could not take
+    std::uint64_t loaded = 0;   ///< peers merged into the table
+    std::uint64_t expired = 0;  ///< peers older than the peer timeout by now
+    std::uint64_t refused = 0;  ///< peers of swarms a full shard could not take
 };
 
 /// Encodes the whole table (one shard lock at a time) into a state file image.
@@ -47,8 +47,8 @@ struct load_report {
 /// Writes the table to a state file periodically and on demand.
 class state_saver {
 public:
-    state_saver(tracker_service& service, std::filesystem::path path,
-                std::chrono::seconds interval, std::chrono::seconds peer_timeout);
+    state_saver(tracker_service& service, std::filesystem::path path, std::chrono::seconds interval,
+                std::chrono::seconds peer_timeout);
     ~state_saver();
     state_saver(const state_saver&) = delete;
     state_saver& operator=(const state_saver&) = delete;
@@ -67,10 +67,10 @@ private:
     std::filesystem::path path_;
     std::chrono::seconds interval_;
     std::chrono::seconds peer_timeout_;
-    std::mutex save_mutex_;     ///< one save at a time
+    std::mutex save_mutex_;  ///< one save at a time
     std::mutex wake_mutex_;
     std::condition_variable wake_;
-    bool stopping_ = false;     ///< guarded by wake_mutex_
+    bool stopping_ = false;  ///< guarded by wake_mutex_
     std::thread thread_;
 };
 

@@ -18,7 +18,13 @@ enum class protocol : std::uint8_t { http, udp };
 enum class request_kind : std::uint8_t { announce, scrape, connect };
 /// Why a request failed.
 enum class error_kind : std::uint8_t {
-    bad_request, not_allowed, bad_connection_id, table_full, not_found, too_large, timeout,
+    bad_request,
+    not_allowed,
+    bad_connection_id,
+    table_full,
+    not_found,
+    too_large,
+    timeout,
     connection_limit,  ///< an HTTP connection closed at accept: --max-connections reached
 };
 inline constexpr std::size_t protocol_count = 2;
@@ -44,16 +50,16 @@ enum class store_state : std::uint8_t { off, connecting, syncing, up, down };
 /// each is independent and readers only need recent values).
 struct store_counters {
     std::atomic<store_state> state{store_state::off};
-    std::atomic<std::uint64_t> outages{0};      ///< times the store became unreachable
-    std::atomic<std::uint64_t> resyncs{0};      ///< whole-table pushes and pulls
-    std::atomic<std::uint64_t> batches{0};      ///< write-through batches sent
-    std::atomic<std::uint64_t> written{0};      ///< announces written through
-    std::atomic<std::uint64_t> repeats{0};      ///< re-announces not written (rewrite_window)
-    std::atomic<std::uint64_t> last_batch{0};   ///< announces in the last batch
-    std::atomic<std::uint64_t> max_batch{0};    ///< announces in the largest batch
-    std::atomic<std::uint64_t> merged{0};       ///< other instances' announces applied here
-    std::atomic<std::uint64_t> pulled{0};       ///< peers read by resynchronisations
-    std::atomic<std::uint64_t> errors{0};       ///< error replies from the store
+    std::atomic<std::uint64_t> outages{0};     ///< times the store became unreachable
+    std::atomic<std::uint64_t> resyncs{0};     ///< whole-table pushes and pulls
+    std::atomic<std::uint64_t> batches{0};     ///< write-through batches sent
+    std::atomic<std::uint64_t> written{0};     ///< announces written through
+    std::atomic<std::uint64_t> repeats{0};     ///< re-announces not written (rewrite_window)
+    std::atomic<std::uint64_t> last_batch{0};  ///< announces in the last batch
+    std::atomic<std::uint64_t> max_batch{0};   ///< announces in the largest batch
+    std::atomic<std::uint64_t> merged{0};      ///< other instances' announces applied here
+    std::atomic<std::uint64_t> pulled{0};      ///< peers read by resynchronisations
+    std::atomic<std::uint64_t> errors{0};      ///< error replies from the store
 };
 
 /// Process-wide request and error counters.
@@ -86,7 +92,8 @@ public:
     /// The /stats body.
     [[nodiscard]] std::string to_json(const table_totals& t, std::chrono::seconds uptime) const;
     /// The /metrics body (Prometheus text exposition format 0.0.4).
-    [[nodiscard]] std::string to_prometheus(const table_totals& t, std::chrono::seconds uptime) const;
+    [[nodiscard]] std::string to_prometheus(const table_totals& t,
+                                            std::chrono::seconds uptime) const;
     /// The shared store's figures (state off when there is none).
     [[nodiscard]] store_counters& store() { return store_; }
     [[nodiscard]] const store_counters& store() const { return store_; }

@@ -13,19 +13,21 @@
 namespace minibit::tracker {
 
 enum class store_errc {
-    bad_address = 1,   ///< a --store value that does not parse
-    unresolved,        ///< a host name that does not resolve
-    bad_config,        ///< an interval or limit out of range
+    bad_address = 1,  ///< a --store value that does not parse
+    unresolved,       ///< a host name that does not resolve
+    bad_config,       ///< an interval or limit out of range
 };
-[[nodiscard]] constexpr std::string_view error_domain(store_errc) { return "store"; }
+[[nodiscard]] constexpr std::string_view error_domain(store_errc) {
+    return "store";
+}
 
 /// Where Redis listens: redis://HOST:PORT[/DB] or unix:///path/to/redis.sock[?db=N].
 struct store_address {
     bool unix_socket = false;
-    std::string host;        ///< TCP: an IP literal once resolve() ran
+    std::string host;  ///< TCP: an IP literal once resolve() ran
     std::uint16_t port = 6379;
-    std::string path;        ///< Unix socket path
-    unsigned db = 0;         ///< SELECTed after connecting (0..15 by Redis's default config)
+    std::string path;  ///< Unix socket path
+    unsigned db = 0;   ///< SELECTed after connecting (0..15 by Redis's default config)
 
     /// Parses a --store value; names are kept for resolve().
     [[nodiscard]] static result<store_address> parse(std::string_view url);

@@ -21,13 +21,15 @@
 namespace minibit::tracker {
 
 enum class tracker_errc {
-    bad_config = 1,   ///< a configuration value out of range
-    table_full,       ///< the shard holds max_torrents_per_shard swarms already
-    not_allowed,      ///< the info hash is refused by the allow/deny list
-    bad_list,         ///< an allow/deny list line is not 40 hex digits
-    io,               ///< reading a list file failed
+    bad_config = 1,  ///< a configuration value out of range
+    table_full,      ///< the shard holds max_torrents_per_shard swarms already
+    not_allowed,     ///< the info hash is refused by the allow/deny list
+    bad_list,        ///< an allow/deny list line is not 40 hex digits
+    io,              ///< reading a list file failed
 };
-[[nodiscard]] constexpr std::string_view error_domain(tracker_errc) { return "tracker"; }
+[[nodiscard]] constexpr std::string_view error_domain(tracker_errc) {
+    return "tracker";
+}
 
 /// A peer's stamp counts ticks of this many seconds (peer_list.hpp: 15-bit stamps).
 inline constexpr std::int64_t stamp_tick_seconds = 8;
@@ -67,9 +69,9 @@ struct announce_input {
 
 /// Swarm counters returned by announce and scrape.
 struct swarm_counts {
-    std::uint32_t complete = 0;     ///< seeders
-    std::uint32_t incomplete = 0;   ///< leechers
-    std::uint32_t downloaded = 0;   ///< completed events seen
+    std::uint32_t complete = 0;    ///< seeders
+    std::uint32_t incomplete = 0;  ///< leechers
+    std::uint32_t downloaded = 0;  ///< completed events seen
 };
 
 /// Peers of one address family (v4: 8 B slots, v6: 20 B) plus counters.
@@ -157,10 +159,10 @@ private:
 
     table_config config_;
     fast_rng rng_;
-    std::uint32_t hash_key_;   ///< the key of every peer list here (hash flooding: see peer_list)
+    std::uint32_t hash_key_;  ///< the key of every peer list here (hash flooding: see peer_list)
     std::unordered_map<info_hash, std::uint32_t> index_;  ///< info hash -> position in swarms_
     std::vector<entry> swarms_;
-    std::size_t cursor_ = 0;   ///< next swarm expire() visits
+    std::size_t cursor_ = 0;  ///< next swarm expire() visits
     std::size_t peers_ = 0;
     std::size_t seeders_ = 0;
 };

@@ -30,7 +30,9 @@ enum class http_errc {
     bad_chunk,              ///< a malformed chunk size line, chunk end or trailer
     truncated_body,         ///< the stream ended before the body did
 };
-[[nodiscard]] constexpr std::string_view error_domain(http_errc) { return "http"; }
+[[nodiscard]] constexpr std::string_view error_domain(http_errc) {
+    return "http";
+}
 
 /// Bounds for one message; every parse and decode step honours them.
 struct http_limits {
@@ -125,11 +127,11 @@ struct http_response_head : http_message_head {
 
 /// Parses the request head at the start of `buffer`; http_errc::incomplete asks for more bytes.
 [[nodiscard]] result<http_request_head> parse_http_request(std::string_view buffer,
-                                                          const http_limits& limits);
+                                                           const http_limits& limits);
 /// Parses the response head at the start of `buffer` (as an answer to a method other than
 /// HEAD); http_errc::incomplete asks for more bytes.
 [[nodiscard]] result<http_response_head> parse_http_response(std::string_view buffer,
-                                                            const http_limits& limits);
+                                                             const http_limits& limits);
 /// Whether a comma-separated header value holds `token` (ASCII case-insensitive).
 [[nodiscard]] bool http_has_token(std::string_view list, std::string_view token);
 
@@ -142,7 +144,8 @@ public:
     /// A decoder for the body a head announced.
     http_body_decoder(const http_message_head& head, const http_limits& limits);
     /// A decoder for a given framing (content_length bytes when that is the framing).
-    http_body_decoder(body_framing framing, std::uint64_t content_length, const http_limits& limits);
+    http_body_decoder(body_framing framing, std::uint64_t content_length,
+                      const http_limits& limits);
 
     /// Consumes body bytes from the start of `in`, appending the payload to `out`; returns the
     /// bytes consumed, fewer than in.size() only when the body ended (the rest is the next
@@ -157,8 +160,20 @@ public:
 
 private:
     enum class state : std::uint8_t {
-        fixed, until_close, size, extension, size_lf, data, data_cr, data_lf,
-        trailer_start, trailer, trailer_lf, final_lf, done, failed,
+        fixed,
+        until_close,
+        size,
+        extension,
+        size_lf,
+        data,
+        data_cr,
+        data_lf,
+        trailer_start,
+        trailer,
+        trailer_lf,
+        final_lf,
+        done,
+        failed,
     };
     [[nodiscard]] result<std::size_t> feed_framed(std::string_view in, std::string& out);
     [[nodiscard]] result<std::size_t> feed_chunked(std::string_view in, std::string& out);
@@ -168,12 +183,12 @@ private:
 
     http_limits limits_;
     state state_ = state::done;
-    std::uint64_t remaining_ = 0;   ///< bytes left of a fixed body or of the current chunk
+    std::uint64_t remaining_ = 0;  ///< bytes left of a fixed body or of the current chunk
     std::uint64_t payload_ = 0;
-    std::uint64_t position_ = 0;    ///< body bytes consumed so far (error offsets)
-    std::size_t digits_ = 0;        ///< hex digits of the current chunk size
-    std::size_t meta_bytes_ = 0;    ///< extension and trailer bytes, bounded by max_head_bytes
-    error failure_;                 ///< the error every call returns once one happened
+    std::uint64_t position_ = 0;  ///< body bytes consumed so far (error offsets)
+    std::size_t digits_ = 0;      ///< hex digits of the current chunk size
+    std::size_t meta_bytes_ = 0;  ///< extension and trailer bytes, bounded by max_head_bytes
+    error failure_;               ///< the error every call returns once one happened
 };
 
 }  // namespace minibit::wire

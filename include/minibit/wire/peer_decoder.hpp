@@ -64,8 +64,8 @@ private:
     std::uint32_t max_length_ = 0;
     std::vector<std::uint8_t> buf_;
     std::span<const std::uint8_t> borrowed_;  ///< the caller's bytes, during decode() only
-    bool borrowing_ = false;                   ///< parsing borrowed_ instead of buf_
-    std::size_t pos_ = 0;          ///< first unparsed byte in buf_ (or borrowed_)
+    bool borrowing_ = false;                  ///< parsing borrowed_ instead of buf_
+    std::size_t pos_ = 0;                     ///< first unparsed byte in buf_ (or borrowed_)
     std::size_t stream_base_ = 0;  ///< stream offset of buf_[0] (or borrowed_[0]), for errors
     bool want_handshake_ = true;
     std::optional<error> failed_;

@@ -28,8 +28,8 @@ struct extension_handshake {
 
 /// Limits for parsing a peer's extension handshake.
 struct extension_limits {
-    std::size_t max_depth = 8;        ///< nesting of skipped unknown values
-    std::size_t max_m_entries = 64;   ///< entries in the `m` dictionary
+    std::size_t max_depth = 8;       ///< nesting of skipped unknown values
+    std::size_t max_m_entries = 64;  ///< entries in the `m` dictionary
     std::size_t max_string_bytes = 256;
 };
 

@@ -34,7 +34,9 @@ enum class peer_wire_errc {
     bad_bitfield,             ///< spare bits set in a BITFIELD
     bad_extension_handshake,  ///< BEP 10 handshake payload is not the expected bencoded dict
 };
-[[nodiscard]] constexpr std::string_view error_domain(peer_wire_errc) { return "peer_wire"; }
+[[nodiscard]] constexpr std::string_view error_domain(peer_wire_errc) {
+    return "peer_wire";
+}
 
 /// BEP 3: the handshake is pstrlen, pstr, 8 reserved bytes, info hash, peer id.
 inline constexpr std::string_view protocol_string = "BitTorrent protocol";
@@ -56,9 +58,21 @@ struct peer_id {
 /// The BEP 3 message ids plus BEP 6 and BEP 10 ones (each message type below carries its own as
 /// `wire_id`).
 enum class message_id : std::uint8_t {
-    choke = 0, unchoke = 1, interested = 2, not_interested = 3, have = 4, bitfield = 5,
-    request = 6, piece = 7, cancel = 8, port = 9,
-    suggest = 0x0d, have_all = 0x0e, have_none = 0x0f, reject = 0x10, allowed_fast = 0x11,
+    choke = 0,
+    unchoke = 1,
+    interested = 2,
+    not_interested = 3,
+    have = 4,
+    bitfield = 5,
+    request = 6,
+    piece = 7,
+    cancel = 8,
+    port = 9,
+    suggest = 0x0d,
+    have_all = 0x0e,
+    have_none = 0x0f,
+    reject = 0x10,
+    allowed_fast = 0x11,
     extended = 20,
 };
 
@@ -90,7 +104,9 @@ struct handshake {
     bool operator==(const handshake&) const = default;
 };
 
-struct keep_alive { bool operator==(const keep_alive&) const = default; };
+struct keep_alive {
+    bool operator==(const keep_alive&) const = default;
+};
 struct choke {
     static constexpr message_id wire_id = message_id::choke;
     bool operator==(const choke&) const = default;
@@ -187,10 +203,9 @@ struct extended {
     }
 };
 
-using peer_message = std::variant<handshake, keep_alive, choke, unchoke, interested,
-                                  not_interested, have, have_bitfield, request, piece_block,
-                                  cancel, port, suggest, have_all, have_none, reject_request,
-                                  allowed_fast, extended>;
+using peer_message = std::variant<handshake, keep_alive, choke, unchoke, interested, not_interested,
+                                  have, have_bitfield, request, piece_block, cancel, port, suggest,
+                                  have_all, have_none, reject_request, allowed_fast, extended>;
 
 /// A message with a wire id: every message but the handshake and the keep-alive. Each message
 /// type names its id as `static constexpr message_id wire_id`.

@@ -19,19 +19,21 @@
 namespace minibit::wire {
 
 enum class tracker_http_errc {
-    bad_target = 1,    ///< not a path with an optional query, or a forbidden character
-    bad_escape,        ///< a '%' not followed by two hex digits
-    too_long,          ///< query or a value over its limit
-    too_many_params,   ///< more key=value pairs than allowed
-    duplicate_param,   ///< a single-valued parameter given twice
-    missing_param,     ///< info_hash, peer_id or port absent
-    bad_length,        ///< info_hash or peer_id not exactly 20 bytes
-    bad_number,        ///< not a non-negative decimal integer in range
-    bad_event,         ///< event not in {started, completed, stopped, empty}
-    bad_bencode,       ///< (client) the response is not the bencode we expect
-    tracker_failure,   ///< (client) the tracker answered with a failure reason
+    bad_target = 1,   ///< not a path with an optional query, or a forbidden character
+    bad_escape,       ///< a '%' not followed by two hex digits
+    too_long,         ///< query or a value over its limit
+    too_many_params,  ///< more key=value pairs than allowed
+    duplicate_param,  ///< a single-valued parameter given twice
+    missing_param,    ///< info_hash, peer_id or port absent
+    bad_length,       ///< info_hash or peer_id not exactly 20 bytes
+    bad_number,       ///< not a non-negative decimal integer in range
+    bad_event,        ///< event not in {started, completed, stopped, empty}
+    bad_bencode,      ///< (client) the response is not the bencode we expect
+    tracker_failure,  ///< (client) the tracker answered with a failure reason
 };
-[[nodiscard]] constexpr std::string_view error_domain(tracker_http_errc) { return "tracker_http"; }
+[[nodiscard]] constexpr std::string_view error_domain(tracker_http_errc) {
+    return "tracker_http";
+}
 
 /// A 20-byte peer id as sent in announces (BEP 3).
 using peer_id_bytes = std::array<std::uint8_t, 20>;
@@ -52,20 +54,20 @@ struct announce_request {
     std::uint64_t left = 0;
     announce_event event = announce_event::none;
     peer_list_format format = peer_list_format::compact;
-    std::optional<std::uint32_t> numwant;   ///< already capped at the limit's max_numwant
-    std::string ip;                         ///< optional `ip` parameter, raw (may be empty)
-    std::string key;                        ///< optional `key` parameter, raw (may be empty)
+    std::optional<std::uint32_t> numwant;  ///< already capped at the limit's max_numwant
+    std::string ip;                        ///< optional `ip` parameter, raw (may be empty)
+    std::string key;                       ///< optional `key` parameter, raw (may be empty)
 
     bool operator==(const announce_request&) const = default;
 };
 
 /// Bounds applied by the parsers; hostile input never costs more than these.
 struct http_query_limits {
-    std::size_t max_target_bytes = 4096;   ///< whole request target (path + query)
+    std::size_t max_target_bytes = 4096;  ///< whole request target (path + query)
     std::size_t max_params = 32;
-    std::size_t max_value_bytes = 128;     ///< decoded bytes per value
-    std::uint32_t max_numwant = 200;       ///< larger numwant values are capped, not refused
-    std::size_t max_scrape_hashes = 74;    ///< opentracker's cap; keeps answers small
+    std::size_t max_value_bytes = 128;   ///< decoded bytes per value
+    std::uint32_t max_numwant = 200;     ///< larger numwant values are capped, not refused
+    std::size_t max_scrape_hashes = 74;  ///< opentracker's cap; keeps answers small
 };
 
 /// The request target split at the first '?'.
@@ -98,7 +100,7 @@ struct request_target {
 /// A peer as a tracker lists it: IPv4 (4 address bytes) or IPv6 (16), port in host order.
 struct peer_endpoint {
     std::array<std::uint8_t, 16> address{};
-    std::uint8_t address_bytes = 4;   ///< 4 or 16
+    std::uint8_t address_bytes = 4;  ///< 4 or 16
     std::uint16_t port = 0;
 
     bool operator==(const peer_endpoint&) const = default;
@@ -108,8 +110,8 @@ struct peer_endpoint {
 struct announce_response {
     std::uint32_t interval = 1800;
     std::optional<std::uint32_t> min_interval;
-    std::uint32_t complete = 0;     ///< seeders
-    std::uint32_t incomplete = 0;   ///< leechers
+    std::uint32_t complete = 0;        ///< seeders
+    std::uint32_t incomplete = 0;      ///< leechers
     std::vector<std::uint8_t> peers4;  ///< BEP 23 compact: 6 bytes per peer (address, port BE)
     std::vector<std::uint8_t> peers6;  ///< BEP 7 compact: 18 bytes per peer
     std::string warning_message;       ///< empty when absent
@@ -140,14 +142,14 @@ struct scrape_entry {
 /// Bounds for the client-side response parser.
 struct http_response_limits {
     std::size_t max_body_bytes = 1 << 20;
-    std::size_t max_peers = 2000;        ///< per address family
+    std::size_t max_peers = 2000;  ///< per address family
     std::size_t max_string_bytes = 1 << 16;
     std::size_t max_depth = 8;
 };
 
 /// Parses a tracker's announce answer; a "failure reason" becomes tracker_failure.
-[[nodiscard]] result<announce_response> parse_announce_response(
-    std::string_view body, const http_response_limits& limits);
+[[nodiscard]] result<announce_response> parse_announce_response(std::string_view body,
+                                                                const http_response_limits& limits);
 
 /// Parses a scrape answer into its entries, sorted by info hash.
 [[nodiscard]] result<std::vector<scrape_entry>> parse_scrape_response(

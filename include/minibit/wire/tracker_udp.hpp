@@ -17,14 +17,16 @@
 namespace minibit::wire {
 
 enum class tracker_udp_errc {
-    truncated = 1,     ///< shorter than the fixed part of its action
-    bad_length,        ///< length not matching the action's layout
-    bad_protocol_id,   ///< connect request without BEP 15's magic constant
-    bad_action,        ///< action code unknown or not valid in this direction
-    bad_event,         ///< announce event above 3
-    too_many_hashes,   ///< scrape with zero or more than the allowed info hashes
+    truncated = 1,    ///< shorter than the fixed part of its action
+    bad_length,       ///< length not matching the action's layout
+    bad_protocol_id,  ///< connect request without BEP 15's magic constant
+    bad_action,       ///< action code unknown or not valid in this direction
+    bad_event,        ///< announce event above 3
+    too_many_hashes,  ///< scrape with zero or more than the allowed info hashes
 };
-[[nodiscard]] constexpr std::string_view error_domain(tracker_udp_errc) { return "tracker_udp"; }
+[[nodiscard]] constexpr std::string_view error_domain(tracker_udp_errc) {
+    return "tracker_udp";
+}
 
 /// BEP 15 action codes.
 enum class udp_action : std::uint32_t { connect = 0, announce = 1, scrape = 2, error = 3 };
@@ -55,7 +57,7 @@ struct udp_announce_request {
     std::uint64_t left = 0;
     std::uint64_t uploaded = 0;
     announce_event event = announce_event::none;
-    std::uint32_t ip = 0;        ///< 0: use the sender's address
+    std::uint32_t ip = 0;  ///< 0: use the sender's address
     std::uint32_t key = 0;
     std::int32_t num_want = -1;  ///< -1: the tracker's default
     std::uint16_t port = 0;
@@ -109,8 +111,8 @@ struct udp_error_response {
     bool operator==(const udp_error_response&) const = default;
 };
 
-using udp_response = std::variant<udp_connect_response, udp_announce_response,
-                                  udp_scrape_response, udp_error_response>;
+using udp_response = std::variant<udp_connect_response, udp_announce_response, udp_scrape_response,
+                                  udp_error_response>;
 
 /// Which peer record size an announce response carries (BEP 15: set by the socket's family).
 enum class udp_peer_family : std::uint8_t { ipv4 = 6, ipv6 = 18 };

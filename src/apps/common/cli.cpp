@@ -15,8 +15,8 @@
 namespace minibit::apps {
 namespace {
 
-constexpr std::size_t help_width = 100;   // columns of --help text
-constexpr std::size_t flag_column = 28;   // where the descriptions start
+constexpr std::size_t help_width = 100;  // columns of --help text
+constexpr std::size_t flag_column = 28;  // where the descriptions start
 
 // "N:1..1000" (CLI11 appends the validators' descriptions to the type name): ("N", "1..1000").
 std::pair<std::string, std::string> split_type_name(const std::string& type) {
@@ -84,8 +84,8 @@ public:
         std::string notes;
         if (!label.empty() && !range.empty()) notes = range;
         const auto shown = shown_defaults().find(opt);
-        const std::string fallback =
-            shown != shown_defaults().end() ? shown->second : opt->get_default_str();
+        const std::string fallback = shown != shown_defaults().end() ? shown->second
+                                                                     : opt->get_default_str();
         if (!fallback.empty()) notes += (notes.empty() ? "default " : "; default ") + fallback;
         if (!notes.empty()) text += " (" + notes + ")";
         return wrap(text, help_width - flag_column);
@@ -98,10 +98,9 @@ public:
 
     std::string make_subcommand(const CLI::App* sub) const override {
         std::stringstream out;
-        CLI::detail::format_help(out, sub->get_name(),
-                                 wrap(first_sentence(sub->get_description()),
-                                      help_width - flag_column),
-                                 column_width_);
+        CLI::detail::format_help(
+            out, sub->get_name(),
+            wrap(first_sentence(sub->get_description()), help_width - flag_column), column_width_);
         return out.str();
     }
 
@@ -135,8 +134,8 @@ std::string config_reason(const std::string& what, const std::string& file) {
 
 // A subcommand of `app` named `name` (nullptr when there is none).
 const CLI::App* find_command(const CLI::App& app, const std::string& name) {
-    const auto found =
-        app.get_subcommands([&name](const CLI::App* sub) { return sub->get_name() == name; });
+    const auto found = app.get_subcommands(
+        [&name](const CLI::App* sub) { return sub->get_name() == name; });
     return found.empty() ? nullptr : found.front();
 }
 

@@ -83,7 +83,9 @@ private:
 [[nodiscard]] int run_guarded(std::string_view program, const std::function<int()>& body);
 
 /// True when the user gave the option, on the command line or in the config file.
-[[nodiscard]] inline bool given(const CLI::Option* option) { return option->count() > 0; }
+[[nodiscard]] inline bool given(const CLI::Option* option) {
+    return option->count() > 0;
+}
 
 // ---- typed flags ---------------------------------------------------------------------------
 

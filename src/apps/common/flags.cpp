@@ -1,8 +1,8 @@
 #include "flags.hpp"
 
+#include <fmt/format.h>
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace minibit::apps {
 
@@ -11,7 +11,7 @@ flags::flags(int argc, char** argv, int first, const std::set<std::string, std::
     bool only_positional = false;
     for (int i = first; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (only_positional || !arg.starts_with("--") ) {
+        if (only_positional || !arg.starts_with("--")) {
             positional_.emplace_back(arg);
             continue;
         }
@@ -40,7 +40,9 @@ flags::flags(int argc, char** argv, int first, const std::set<std::string, std::
     }
 }
 
-bool flags::has(std::string_view name) const { return values_.find(name) != values_.end(); }
+bool flags::has(std::string_view name) const {
+    return values_.find(name) != values_.end();
+}
 
 std::optional<std::string> flags::get(std::string_view name) const {
     auto [lo, hi] = values_.equal_range(name);

@@ -51,8 +51,7 @@ struct swarm_flags {
 void declare_swarm_shape(CLI::App& c, swarm_flags& f) {
     auto& o = f.o;
     apps::add_count(c, "--peers", o.peers, 1, 1000, "peers");
-    f.file = apps::add_text(c, "--file", o.file, "PATH",
-                            "file to share, made (text) when absent");
+    f.file = apps::add_text(c, "--file", o.file, "PATH", "file to share, made (text) when absent");
     apps::shown_default(f.file, "files/original.txt, or files/original-BYTES.txt with --size");
     f.size = apps::add_count(c, "--size", o.size_bytes, 1, 1ULL << 30U,
                              "size of the file made when absent", "BYTES");
@@ -96,7 +95,8 @@ void declare_swarm_run(CLI::App& c, swarm_flags& f) {
     apps::add_switch(c, "--json", f.json, "print one JSON object instead of the table");
     f.max_peers = apps::add_count(c, "--max-peers", o.max_peers, 1, 10000,
                                   "connections per peer at most");
-    apps::shown_default(f.max_peers, "50, fewer for --in-process peers when the open-file limit is lower");
+    apps::shown_default(f.max_peers,
+                        "50, fewer for --in-process peers when the open-file limit is lower");
     f.probe = apps::add_count(c, "--probe-rate", f.probe_rate, 0, 1000,
                               "announces per second of a tracker latency probe while the swarm "
                               "runs (p50/p99/p999 in the report)",
@@ -199,8 +199,7 @@ void declare_announce(CLI::App& c, announce_flags& f) {
     apps::add_count(c, "--numwant", o.numwant, 0, 1000,
                     "numwant of leechers; seeders ask for a quarter");
     apps::add_number(c, "--timeout", f.timeout, 0.001, 300, "S", "per request attempt");
-    apps::add_count(c, "--retries", o.udp_retries, 0, 10,
-                    "UDP retransmissions after a timeout");
+    apps::add_count(c, "--retries", o.udp_retries, 0, 10, "UDP retransmissions after a timeout");
     apps::add_switch(c, "--http-close", f.http_close,
                      "one TCP connection per announce (as opentracker forces)");
     apps::add_text(c, "--write-info-hashes", o.info_hashes_file, "FILE",
@@ -272,20 +271,23 @@ int run(int argc, char** argv) {
     auto& swarm = cli.add_command("swarm", std::string(swarm_about));
     declare_swarm_shape(swarm, sf);
     declare_swarm_run(swarm, sf);
-    swarm.footer("Exit status: 0 when every surviving peer rebuilt an identical copy; 1 "
-                 "otherwise (including timeout); 2 on a usage error or a run this machine "
-                 "cannot carry (open files, CPUs); 128+N when stopped by signal N.");
+    swarm.footer(
+        "Exit status: 0 when every surviving peer rebuilt an identical copy; 1 "
+        "otherwise (including timeout); 2 on a usage error or a run this machine "
+        "cannot carry (open files, CPUs); 128+N when stopped by signal N.");
     announce_flags af;
     auto& announce = cli.add_command("announce", std::string(announce_about));
     declare_announce(announce, af);
-    announce.footer("Exit status: 0 when every announce was answered; 1 when any failed or none "
-                    "was sent; 2 on a usage error.");
+    announce.footer(
+        "Exit status: 0 when every announce was answered; 1 when any failed or none "
+        "was sent; 2 on a usage error.");
     floor_flags ff;
     auto& floor = cli.add_command("floor", std::string(floor_about));
     declare_floor(floor, ff);
     floor.footer("Exit status: 0 when every process exited 0; 1 otherwise; 2 on a usage error.");
-    cli.app().footer("Exit status: 0 success; 1 failure (see each command's --help); 2 usage "
-                     "error; 128+N stopped by signal N.");
+    cli.app().footer(
+        "Exit status: 0 success; 1 failure (see each command's --help); 2 usage "
+        "error; 128+N stopped by signal N.");
     cli.enable_config();
     if (auto done = cli.parse(argc, argv)) return *done;
     const CLI::App* chosen = cli.command();

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 
 #include "../common/flags.hpp"
-#include "transfer.hpp"
 #include "minibit/core/metainfo.hpp"
+#include "transfer.hpp"
 
 namespace {
 
@@ -57,7 +57,8 @@ int cmd_create(int argc, char** argv) {
     std::vector<char*> ptrs;
     for (auto& a : args) ptrs.push_back(a.data());
     const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2,
-                  {"tracker", "piece-size", "pieces", "output", "comment"}, {"private", "one-tier"});
+                  {"tracker", "piece-size", "pieces", "output", "comment"},
+                  {"private", "one-tier"});
     if (f.positional().size() != 1) throw usage_error("create needs exactly one PATH");
     if (f.has("piece-size") && f.has("pieces")) {
         throw usage_error("give --piece-size or --pieces, not both");

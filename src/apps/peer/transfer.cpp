@@ -8,9 +8,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
@@ -44,7 +44,8 @@ constexpr std::string_view get_help = R"(usage: minibit-peer get FILE.torrent [-
   Restarting on a partial download keeps verified pieces (resume file beside the data). A get
   that ends with an error before any piece verified removes what it created.
 )";
-constexpr std::string_view seed_help = R"(usage: minibit-peer seed FILE.torrent DATA_PATH [--for SECONDS] [options]
+constexpr std::string_view seed_help =
+    R"(usage: minibit-peer seed FILE.torrent DATA_PATH [--for SECONDS] [options]
   Serve a complete copy, read-only: nothing in DATA_PATH is created, written or resized, so
   read-only files, mounts and other users' readable files can be seeded. DATA_PATH is the save
   path, as in libtorrent: the folder that holds the torrent's file (single-file) or its top
@@ -80,12 +81,14 @@ std::atomic<int> stop_signal{0};
 /// --stats-json is rewritten this often while running (atomically: temp file, then rename).
 constexpr auto stats_every = 500ms;
 
-extern "C" void on_stop_signal(int sig) { stop_signal.store(sig); }
+extern "C" void on_stop_signal(int sig) {
+    stop_signal.store(sig);
+}
 
 /// What the loop ends on.
 struct run_plan {
     bool seed_mode = false;
-    std::optional<double> linger_seconds;   ///< get: --seed-for; seed: --for
+    std::optional<double> linger_seconds;  ///< get: --seed-for; seed: --for
     std::optional<double> timeout_seconds;
     std::optional<std::string> stats_json;
     std::optional<std::string> complete_file;  ///< --complete-file: created on completion
@@ -99,16 +102,22 @@ std::vector<std::string> normalise(int argc, char** argv) {
     return args;
 }
 
-const std::set<std::string, std::less<>> valued_flags = {
-    "output", "port", "peer", "numwant", "seed-for", "for", "timeout", "stats-json",
-    "complete-file", "log", "log-level", "io", "threads", "rechoke-interval", "max-peers", "request-timeout", "listen",
-    "state-dir"};
+const std::set<std::string, std::less<>> valued_flags = {"output",        "port",
+                                                         "peer",          "numwant",
+                                                         "seed-for",      "for",
+                                                         "timeout",       "stats-json",
+                                                         "complete-file", "log",
+                                                         "log-level",     "io",
+                                                         "threads",       "rechoke-interval",
+                                                         "max-peers",     "request-timeout",
+                                                         "listen",        "state-dir"};
 
 void setup_logging(const flags& f) {
     const std::string level_text = f.get("log-level").value_or(f.has("log") ? "info" : "warn");
     const auto level = spdlog::level::from_str(level_text);
     if (level == spdlog::level::off && level_text != "off") {
-        throw usage_error(fmt::format("--log-level must be trace, debug, info, warn, error or off"));
+        throw usage_error(
+            fmt::format("--log-level must be trace, debug, info, warn, error or off"));
     }
     std::shared_ptr<spdlog::logger> logger;
     if (auto path = f.get("log")) {
@@ -148,7 +157,8 @@ minibit::swarm::session_options build_options(const flags& f) {
         if (*s < 0.1) throw usage_error("--request-timeout must be at least 0.1 s");
         o.torrent.request_timeout = to_ms(*s);
     }
-    o.torrent.max_peers = static_cast<std::uint32_t>(f.get_uint("max-peers", 1, 10000).value_or(50));
+    o.torrent.max_peers = static_cast<std::uint32_t>(
+        f.get_uint("max-peers", 1, 10000).value_or(50));
     o.torrent.hashing = std::make_shared<minibit::io::worker_pool>();  // one per core
     return o;
 }
@@ -253,8 +263,9 @@ verdict judge(const run_plan& plan, const minibit::swarm::session& s, steady::ti
         if (tc != nullptr && !tc->last_success() && !tc->last_error().empty()) {
             return {true, 1, fmt::format("timed out; tracker unreachable: {}", tc->last_error())};
         }
-        return {true, 1, fmt::format("timed out with {}/{} pieces", s.get().stats().pieces_have,
-                                     s.get().info().piece_count())};
+        return {true, 1,
+                fmt::format("timed out with {}/{} pieces", s.get().stats().pieces_have,
+                            s.get().info().piece_count())};
     }
     return {};
 }
@@ -338,10 +349,10 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
         }
         if (tty && now - last_draw >= 1s) {
             const auto s = g.stats();
-            fmt::print("\r{:5.1f}%  down {:8.1f} KiB/s  up {:8.1f} KiB/s  peers {:3}  threads {}   ",
-                       100.0 * g.pieces_have() / std::max(1U, g.info().piece_count()),
-                       s.download_rate / 1024.0, s.upload_rate / 1024.0, s.peers_connected,
-                       g.size());
+            fmt::print(
+                "\r{:5.1f}%  down {:8.1f} KiB/s  up {:8.1f} KiB/s  peers {:3}  threads {}   ",
+                100.0 * g.pieces_have() / std::max(1U, g.info().piece_count()),
+                s.download_rate / 1024.0, s.upload_rate / 1024.0, s.peers_connected, g.size());
             std::fflush(stdout);
             last_draw = now;
         }
@@ -351,14 +362,17 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
             v = (!plan.seed_mode && !completed_at)
                     ? verdict{true, 1, "interrupted before the download completed"}
                     : verdict{true, 0, ""};
-        } else if (plan.seed_mode && plan.linger_seconds && since(started) >= *plan.linger_seconds) {
+        } else if (plan.seed_mode && plan.linger_seconds &&
+                   since(started) >= *plan.linger_seconds) {
             v = {true, 0, ""};
         } else if (!plan.seed_mode && completed_at &&
                    since(*completed_at) >= plan.linger_seconds.value_or(0.0)) {
             v = {true, 0, ""};
-        } else if (!completed_at && plan.timeout_seconds && since(started) >= *plan.timeout_seconds) {
-            v = {true, 1, fmt::format("timed out with {}/{} pieces", g.pieces_have(),
-                                      g.info().piece_count())};
+        } else if (!completed_at && plan.timeout_seconds &&
+                   since(started) >= *plan.timeout_seconds) {
+            v = {true, 1,
+                 fmt::format("timed out with {}/{} pieces", g.pieces_have(),
+                             g.info().piece_count())};
         }
     }
     if (tty) fmt::print("\n");
@@ -432,8 +446,9 @@ int transfer(int argc, char** argv, bool seed_mode) {
     const auto kind = backend_of(f);
     auto info = minibit::load_metainfo(f.positional()[0]);
     if (!info) throw std::runtime_error(info.error().message());
-    const std::filesystem::path folder = seed_mode ? seed_folder(f.positional()[1], *info)
-                                                   : std::filesystem::path(f.get("output").value_or("."));
+    const std::filesystem::path folder = seed_mode
+                                             ? seed_folder(f.positional()[1], *info)
+                                             : std::filesystem::path(f.get("output").value_or("."));
     const auto threads = static_cast<unsigned>(f.get_uint("threads", 1, 64).value_or(1));
     if (threads > 1) {
         minibit::swarm::group_options go;
@@ -445,8 +460,9 @@ int transfer(int argc, char** argv, bool seed_mode) {
             const auto have = (*g)->pieces_have();
             const auto count = (*g)->info().piece_count();
             (*g)->stop(0ms);
-            throw std::runtime_error(fmt::format(
-                "{} holds {}/{} verified pieces, not a complete copy", folder.string(), have, count));
+            throw std::runtime_error(
+                fmt::format("{} holds {}/{} verified pieces, not a complete copy", folder.string(),
+                            have, count));
         }
         spdlog::info("listening on port {} with {} reactor threads", (*g)->port(), threads);
         return run_group(**g, plan);
@@ -466,6 +482,10 @@ int transfer(int argc, char** argv, bool seed_mode) {
 
 }  // namespace
 
-int cmd_get(int argc, char** argv) { return transfer(argc, argv, false); }
+int cmd_get(int argc, char** argv) {
+    return transfer(argc, argv, false);
+}
 
-int cmd_seed(int argc, char** argv) { return transfer(argc, argv, true); }
+int cmd_seed(int argc, char** argv) {
+    return transfer(argc, argv, true);
+}

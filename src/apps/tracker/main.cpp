@@ -71,7 +71,8 @@ struct options {
     tracker::filter_mode list_mode = tracker::filter_mode::allow_all;
 };
 
-std::uint64_t to_uint(const std::string& flag, const std::string& v, std::uint64_t min, std::uint64_t max) {
+std::uint64_t to_uint(const std::string& flag, const std::string& v, std::uint64_t min,
+                      std::uint64_t max) {
     std::size_t used = 0;
     unsigned long long n = 0;
     try {
@@ -98,19 +99,27 @@ void apply(options& o, const std::string& flag, const std::string& v) {
     auto& svc = o.server.service;
     if (flag == "--http") o.server.http = to_address(flag, v);
     else if (flag == "--udp") o.server.udp = to_address(flag, v);
-    else if (flag == "--threads") o.server.threads = static_cast<unsigned>(to_uint(flag, v, 0, 256));
+    else if (flag == "--threads")
+        o.server.threads = static_cast<unsigned>(to_uint(flag, v, 0, 256));
     else if (flag == "--io") {
         auto k = io::parse_backend_kind(v);
         if (!k) throw usage_error("--io: expected auto, uring or epoll, got '" + v + "'");
         o.server.backend = *k;
-    } else if (flag == "--interval") svc.interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
-    else if (flag == "--min-interval") svc.min_interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
-    else if (flag == "--max-numwant") svc.table.max_numwant = static_cast<std::uint32_t>(to_uint(flag, v, 1, 2000));
+    } else if (flag == "--interval")
+        svc.interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
+    else if (flag == "--min-interval")
+        svc.min_interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
+    else if (flag == "--max-numwant")
+        svc.table.max_numwant = static_cast<std::uint32_t>(to_uint(flag, v, 1, 2000));
     else if (flag == "--log-level") o.level = v;
-    else if (flag == "--batch-wait-us") o.server.batch_wait = std::chrono::microseconds(to_uint(flag, v, 0, 100000));
-    else if (flag == "--request-timeout") o.server.http_front.request_timeout = std::chrono::seconds(to_uint(flag, v, 1, 3600));
-    else if (flag == "--idle-timeout") o.server.http_front.idle_timeout = std::chrono::seconds(to_uint(flag, v, 1, 86400));
-    else if (flag == "--max-connections") o.server.http_front.max_connections = to_uint(flag, v, 1, 10000000);
+    else if (flag == "--batch-wait-us")
+        o.server.batch_wait = std::chrono::microseconds(to_uint(flag, v, 0, 100000));
+    else if (flag == "--request-timeout")
+        o.server.http_front.request_timeout = std::chrono::seconds(to_uint(flag, v, 1, 3600));
+    else if (flag == "--idle-timeout")
+        o.server.http_front.idle_timeout = std::chrono::seconds(to_uint(flag, v, 1, 86400));
+    else if (flag == "--max-connections")
+        o.server.http_front.max_connections = to_uint(flag, v, 1, 10000000);
     else if (flag == "--allow-list" || flag == "--deny-list") {
         if (o.list_file) throw usage_error("give at most one of --allow-list and --deny-list");
         o.list_file = v;
@@ -127,7 +136,8 @@ void apply(options& o, const std::string& flag, const std::string& v) {
     } else if (flag == "--store-flush-ms" || flag == "--store-refresh-ms") {
         if (!o.server.store) o.server.store.emplace();
         const auto ms = std::chrono::milliseconds(to_uint(flag, v, 1, 60000));
-        (flag == "--store-flush-ms" ? o.server.store->flush_interval : o.server.store->refresh_interval) = ms;
+        (flag == "--store-flush-ms" ? o.server.store->flush_interval
+                                    : o.server.store->refresh_interval) = ms;
     } else if (flag == "--state-interval") {
         o.server.state_interval = std::chrono::seconds(to_uint(flag, v, 1, 86400));
     } else {
@@ -157,7 +167,8 @@ options parse(int argc, char** argv) {
         apply(o, flag, value);
     }
     if (!o.server.http && !o.server.udp) throw usage_error("--http and --udp are both off");
-    if (o.server.store && o.server.store->address.host.empty() && o.server.store->address.path.empty()) {
+    if (o.server.store && o.server.store->address.host.empty() &&
+        o.server.store->address.path.empty()) {
         throw usage_error("--store-flush-ms and --store-refresh-ms need --store");
     }
     if (o.server.store) {
@@ -190,7 +201,8 @@ int serve(const options& o, const sigset_t& signals) {
     auto& s = **server;
     spdlog::info("minibit-tracker: http {} udp {} io {}",
                  s.http_address() ? s.http_address()->to_string() : "off",
-                 s.udp_address() ? s.udp_address()->to_string() : "off", io::to_string(s.backend()));
+                 s.udp_address() ? s.udp_address()->to_string() : "off",
+                 io::to_string(s.backend()));
     apps::sd_notify("READY=1");
     const auto watchdog = apps::watchdog_period();
     const timespec wait{0, 250'000'000};

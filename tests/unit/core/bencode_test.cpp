@@ -14,9 +14,13 @@ namespace {
 
 using namespace std::string_view_literals;
 
-bvalue list_of(std::vector<bvalue> items) { return bvalue(bvalue::list_type(std::move(items))); }
+bvalue list_of(std::vector<bvalue> items) {
+    return bvalue(bvalue::list_type(std::move(items)));
+}
 
-bvalue dict_of(bvalue::dict_type entries) { return bvalue(std::move(entries)); }
+bvalue dict_of(bvalue::dict_type entries) {
+    return bvalue(std::move(entries));
+}
 
 // ---- Rejections: exact code and byte offset -------------------------------------------------
 
@@ -27,7 +31,9 @@ struct bad_case {
     std::size_t offset;
 };
 
-void PrintTo(const bad_case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const bad_case& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class BencodeRejects : public ::testing::TestWithParam<bad_case> {};
 
@@ -79,11 +85,13 @@ const bad_case bad_cases[] = {
     {"TrailingBytes", "i1ei2e", bencode_errc::trailing_bytes, 3},
     {"TrailingNewline", "de\n", bencode_errc::trailing_bytes, 2},
     {"NestingBomb", std::string(100000, 'l'), bencode_errc::too_deep, 64},
-    {"DictNestingBomb", [] {
+    {"DictNestingBomb",
+     [] {
          std::string s;
          for (int i = 0; i < 70; ++i) s += "d1:a";
          return s;
-     }(), bencode_errc::too_deep, 256},
+     }(),
+     bencode_errc::too_deep, 256},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, BencodeRejects, ::testing::ValuesIn(bad_cases),
@@ -97,7 +105,9 @@ struct good_case {
     bvalue expected;
 };
 
-void PrintTo(const good_case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const good_case& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class BencodeDecodes : public ::testing::TestWithParam<good_case> {};
 
@@ -125,7 +135,8 @@ const good_case good_cases[] = {
     {"List", "l4:spami42ee", list_of({bvalue("spam"), bvalue(42)})},
     {"Dict", "d3:bar4:spam3:fooi42ee", dict_of({{"bar", bvalue("spam")}, {"foo", bvalue(42)}})},
     {"EmptyKey", "d0:i1ee", dict_of({{"", bvalue(1)}})},
-    {"NestedListsAtDepth64", std::string(64, 'l') + std::string(64, 'e'), [] {
+    {"NestedListsAtDepth64", std::string(64, 'l') + std::string(64, 'e'),
+     [] {
          bvalue v = bvalue::make_list();
          for (int i = 1; i < 64; ++i) v = list_of({v});
          return v;
@@ -272,8 +283,7 @@ TEST(Bencode, EncoderSortsKeysByRawBytes) {
 }
 
 TEST(Bencode, EncodesIntegerExtremes) {
-    EXPECT_EQ(bencode(bvalue(std::numeric_limits<std::int64_t>::min())),
-              "i-9223372036854775808e");
+    EXPECT_EQ(bencode(bvalue(std::numeric_limits<std::int64_t>::min())), "i-9223372036854775808e");
     EXPECT_EQ(bencode(bvalue(std::numeric_limits<std::int64_t>::max())), "i9223372036854775807e");
     EXPECT_EQ(bencode(bvalue(0)), "i0e");
 }

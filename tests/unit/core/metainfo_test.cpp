@@ -64,7 +64,9 @@ struct bad_file {
     std::size_t offset;
 };
 
-void PrintTo(const bad_file& c, std::ostream* os) { *os << c.file; }
+void PrintTo(const bad_file& c, std::ostream* os) {
+    *os << c.file;
+}
 
 class MetainfoRejectsBadFile : public ::testing::TestWithParam<bad_file> {};
 
@@ -196,8 +198,7 @@ TEST(Metainfo, ParsesMultiFileTorrentWithFileOffsets) {
     EXPECT_EQ(m.files[2].offset, 10U);
     EXPECT_EQ(m.piece_hashes, hash_pieces(pattern(10, 1) + pattern(20000, 2), 16384));
     const std::vector<std::vector<std::string>> tiers{
-        {"http://127.0.0.1:6969/announce"},
-        {"udp://127.0.0.1:6969", "http://127.0.0.1:7000/a"}};
+        {"http://127.0.0.1:6969/announce"}, {"udp://127.0.0.1:6969", "http://127.0.0.1:7000/a"}};
     EXPECT_EQ(m.announce_list, tiers);
     EXPECT_EQ(m.tracker_tiers(), tiers);
     EXPECT_FALSE(m.creation_date.has_value());
@@ -240,8 +241,8 @@ std::string multi_torrent(int files, const std::string& path_list) {
         const std::string name = "f" + std::to_string(i);
         list += "d6:lengthi1e4:pathl" + path_list + std::to_string(name.size()) + ":" + name + "ee";
     }
-    return "d4:infod5:filesl" + list + "e4:name1:d12:piece lengthi16e6:pieces20:" +
-           std::string(20, 'h') + "ee";
+    return "d4:infod5:filesl" + list +
+           "e4:name1:d12:piece lengthi16e6:pieces20:" + std::string(20, 'h') + "ee";
 }
 
 TEST(Metainfo, EnforcesMaxFiles) {

@@ -1,8 +1,8 @@
 // A full disk must give error values, never SIGBUS or silent loss. Each case runs in a forked
 // child that mounts a 256 KiB tmpfs in its own user + mount namespace (skipped when the
 // kernel or sandbox forbids that); the child reports the first failed check as its exit code.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -48,8 +48,7 @@ bool mount_small_tmpfs(const std::filesystem::path& dir) {
 void fill_disk(const std::filesystem::path& dir) {
     const int fd = ::open((dir / "filler").c_str(), O_WRONLY | O_CREAT, 0644);
     const std::string chunk(4096, 'f');
-    for (int i = 0; i < 1024 && ::write(fd, chunk.data(), chunk.size()) > 0; ++i) {
-    }
+    for (int i = 0; i < 1024 && ::write(fd, chunk.data(), chunk.size()) > 0; ++i) {}
     ::close(fd);
 }
 

@@ -19,8 +19,7 @@ using test::read_file;
 using test::temp_dir;
 using test::test_torrent;
 
-std::span<const std::byte> slice(const std::vector<std::byte>& v, std::size_t from,
-                                 std::size_t n) {
+std::span<const std::byte> slice(const std::vector<std::byte>& v, std::size_t from, std::size_t n) {
     return std::span<const std::byte>(v).subspan(from, n);
 }
 
@@ -79,9 +78,13 @@ TEST_P(PieceStore, LastPieceIsShorterThanTheOthers) {
 }
 
 TEST_P(PieceStore, MultiFileBlocksCrossFileBoundariesAndZeroLengthFiles) {
-    const test_torrent t = make_torrent(
-        "multi", {{"multi/a", 5000}, {"multi/dir/empty1", 0}, {"multi/dir/c", 30000},
-                  {"multi/empty2", 0}, {"multi/e", 12345}}, 16384);
+    const test_torrent t = make_torrent("multi",
+                                        {{"multi/a", 5000},
+                                         {"multi/dir/empty1", 0},
+                                         {"multi/dir/c", 30000},
+                                         {"multi/empty2", 0},
+                                         {"multi/e", 12345}},
+                                        16384);
     auto store = piece_store::open(t.info, dir_.path(), options());
     ASSERT_TRUE(store) << store.error().message();
     EXPECT_EQ((*store)->piece_count(), 3U);
@@ -89,17 +92,19 @@ TEST_P(PieceStore, MultiFileBlocksCrossFileBoundariesAndZeroLengthFiles) {
     EXPECT_TRUE((*store)->have().all());
     ASSERT_TRUE((*store)->flush());
     const auto& c = t.content;
-    EXPECT_EQ(read_file(dir_.path() / "multi/a"), std::vector<std::byte>(c.begin(), c.begin() + 5000));
+    EXPECT_EQ(read_file(dir_.path() / "multi/a"),
+              std::vector<std::byte>(c.begin(), c.begin() + 5000));
     EXPECT_EQ(read_file(dir_.path() / "multi/dir/c"),
               std::vector<std::byte>(c.begin() + 5000, c.begin() + 35000));
-    EXPECT_EQ(read_file(dir_.path() / "multi/e"), std::vector<std::byte>(c.begin() + 35000, c.end()));
+    EXPECT_EQ(read_file(dir_.path() / "multi/e"),
+              std::vector<std::byte>(c.begin() + 35000, c.end()));
     EXPECT_EQ(std::filesystem::file_size(dir_.path() / "multi/dir/empty1"), 0U);
     EXPECT_EQ(std::filesystem::file_size(dir_.path() / "multi/empty2"), 0U);
 }
 
 TEST_P(PieceStore, ReadBlockAcrossFilesReturnsWrittenBytes) {
-    const test_torrent t =
-        make_torrent("m", {{"m/a", 10}, {"m/z", 0}, {"m/b", 20}, {"m/c", 30}}, 64);
+    const test_torrent t = make_torrent("m", {{"m/a", 10}, {"m/z", 0}, {"m/b", 20}, {"m/c", 30}},
+                                        64);
     auto store = piece_store::open(t.info, dir_.path(), options());
     ASSERT_TRUE(store);
     ASSERT_TRUE((*store)->write_unverified(piece_index{0}, 0, t.piece(0)));
@@ -329,7 +334,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, PieceStore,
                          ::testing::Values(backend_kind::mmap, backend_kind::pread),
                          [](const ::testing::TestParamInfo<backend_kind>& param_info) {
                              return param_info.param == backend_kind::mmap ? std::string("Mmap")
-                                                                     : std::string("Pread");
+                                                                           : std::string("Pread");
                          });
 
 }  // namespace

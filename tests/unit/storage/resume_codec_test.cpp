@@ -16,8 +16,10 @@ constexpr std::size_t file_count = 2;
 constexpr std::uint32_t piece_count = 10;
 
 resume_data sample() {
-    resume_data d{sha1(std::string_view("torrent")), {{6000, 123456789}, {9000, -5}},
-                  bitfield(piece_count), std::vector<std::uint64_t>(piece_count, 0)};
+    resume_data d{sha1(std::string_view("torrent")),
+                  {{6000, 123456789}, {9000, -5}},
+                  bitfield(piece_count),
+                  std::vector<std::uint64_t>(piece_count, 0)};
     d.have.set(piece_index{0});
     d.have.set(piece_index{9});
     d.xxh3[0] = 0x0123456789ABCDEFULL;
@@ -78,8 +80,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(bad_case{"FlippedDigestByte", 100, 0xFF, false, 150},
                       bad_case{"BadMagic", 0, 0x20, true, 0},
                       bad_case{"OtherTorrent", 8, 0x01, true, 8},
-                      bad_case{"FileCountDiffers", 28, 0x01, true, 28},     // 2 -> 3
-                      bad_case{"PieceCountDiffers", 32, 0x01, true, 32},    // 10 -> 11
+                      bad_case{"FileCountDiffers", 28, 0x01, true, 28},   // 2 -> 3
+                      bad_case{"PieceCountDiffers", 32, 0x01, true, 32},  // 10 -> 11
                       bad_case{"SpareBitfieldBitsSet", 69, 0x01, true, 68}),
     [](const ::testing::TestParamInfo<bad_case>& param_info) {
         return std::string(param_info.param.name);

@@ -1,6 +1,6 @@
 // Resume: the fast XXH3 path when files are unchanged, full SHA-1 otherwise.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>

@@ -1,6 +1,6 @@
 // A file truncated underneath a live mapping: errors as values, never a SIGBUS crash.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, Truncation,
                          ::testing::Values(backend_kind::mmap, backend_kind::pread),
                          [](const ::testing::TestParamInfo<backend_kind>& param_info) {
                              return param_info.param == backend_kind::mmap ? std::string("Mmap")
-                                                                     : std::string("Pread");
+                                                                           : std::string("Pread");
                          });
 
 /// Touches a page beyond the end of a file through a mapping of our own, outside any guard.

@@ -2,8 +2,8 @@
 // and changes nothing, refusing short, long or missing files; read_write (get) creates and grows
 // only the torrent's files inside its folder, never through a symbolic link, and a store that
 // ends without a verified piece leaves the folder as it found it. Real files; both back ends.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>

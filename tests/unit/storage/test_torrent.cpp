@@ -12,7 +12,8 @@
 namespace minibit::storage::test {
 
 temp_dir::temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "minibit-storage-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "minibit-storage-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
     }
@@ -78,7 +79,8 @@ std::vector<std::byte> read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::byte> out(raw.size());
-    std::transform(raw.begin(), raw.end(), out.begin(), [](char c) { return static_cast<std::byte>(c); });
+    std::transform(raw.begin(), raw.end(), out.begin(),
+                   [](char c) { return static_cast<std::byte>(c); });
     return out;
 }
 

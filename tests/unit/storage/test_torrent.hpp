@@ -42,9 +42,9 @@ struct test_torrent {
 
 /// Builds a torrent named `name` over files (relative path, length) with pseudo-random content
 /// from `seed`; single-file when there is one file whose path equals the name.
-[[nodiscard]] test_torrent make_torrent(const std::string& name,
-                                        const std::vector<std::pair<std::string, std::uint64_t>>& files,
-                                        std::uint64_t piece_length, std::uint32_t seed = 1);
+[[nodiscard]] test_torrent make_torrent(
+    const std::string& name, const std::vector<std::pair<std::string, std::uint64_t>>& files,
+    std::uint64_t piece_length, std::uint32_t seed = 1);
 
 /// Store options with this back end and allocation, the rest default.
 [[nodiscard]] store_options options_for(backend_kind backend,

@@ -44,8 +44,9 @@ protected:
     void open(bool seed, std::span<const std::byte> already = {}) {
         host_ = std::make_unique<test_host>(*reactor_, seed);
         std::optional<io::connection> accepted;
-        auto listener = reactor_->listen(io::address::loopback_v4(0), {},
-                                         [&](io::connection c, const io::address&) { accepted = c; });
+        auto listener = reactor_->listen(
+            io::address::loopback_v4(0), {},
+            [&](io::connection c, const io::address&) { accepted = c; });
         ASSERT_TRUE(listener);
         const auto where = reactor_->local_address(*listener);
         ASSERT_TRUE(where);
@@ -214,8 +215,8 @@ TEST_F(PeerConnection, ThePeersReqqCapsThePipeline) {
     wire::extension_handshake theirs;
     theirs.reqq = 2;
     const std::string payload = wire::encode_extension_handshake(theirs);
-    far_->send(wire::extended{0, {reinterpret_cast<const std::uint8_t*>(payload.data()),
-                                  payload.size()}});
+    far_->send(
+        wire::extended{0, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}});
     far_->send(wire::have_all{});
     far_->send(wire::unchoke{});
     ASSERT_TRUE(pump_until([&] { return !host_->asked.empty(); }));
@@ -275,8 +276,7 @@ TEST_F(PeerConnection, FastMessagesWithoutTheFastExtensionAreAViolation) {
     handshake(false);
     far_->send(wire::have_all{});
     ASSERT_TRUE(pump_until([&] { return host_->closed == 1; }));
-    EXPECT_EQ(host_->counters.last_violation,
-              "fast-extension message without BEP 6 negotiated");
+    EXPECT_EQ(host_->counters.last_violation, "fast-extension message without BEP 6 negotiated");
     EXPECT_TRUE(host_->bitfields.empty());
 }
 
@@ -335,9 +335,9 @@ TEST_F(PeerConnection, StartsWithBytesAlreadyReadByWhoeverHandedItOver) {
     theirs.set(piece_index{3});
     const auto bits = far_end::bytes_of(wire::have_bitfield{theirs});
     stream.insert(stream.end(), bits.begin(), bits.begin() + 2);
-    const std::vector<std::byte> already(reinterpret_cast<const std::byte*>(stream.data()),
-                                         reinterpret_cast<const std::byte*>(stream.data()) +
-                                             stream.size());
+    const std::vector<std::byte> already(
+        reinterpret_cast<const std::byte*>(stream.data()),
+        reinterpret_cast<const std::byte*>(stream.data()) + stream.size());
     open(false, already);
     EXPECT_TRUE(peer_->ready());
     ASSERT_EQ(host_->handshakes.size(), 1U);

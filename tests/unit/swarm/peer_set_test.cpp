@@ -12,7 +12,9 @@ using clock = peer_set::clock;
 
 const clock::time_point t0{};
 
-io::address addr(std::uint16_t port) { return io::address::loopback_v4(port); }
+io::address addr(std::uint16_t port) {
+    return io::address::loopback_v4(port);
+}
 
 class PeerSet : public ::testing::Test {
 protected:

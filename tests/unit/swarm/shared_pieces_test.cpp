@@ -19,7 +19,9 @@ namespace {
 constexpr std::uint32_t pieces = 8;
 constexpr std::uint32_t piece_bytes = 4 * block_size_bytes;
 
-bitfield all_pieces() { return bitfield(pieces, true); }
+bitfield all_pieces() {
+    return bitfield(pieces, true);
+}
 
 TEST(SharedPieces, TwoPickersNeverHandOutBlocksOfTheSamePiece) {
     shared_pieces shared(pieces);
@@ -93,7 +95,7 @@ TEST(SharedPieces, AvailabilityCountsBitfieldsHavesAndSeedsExactly) {
     shared.remove_bitfield(b);
     shared.remove_seed();
     EXPECT_EQ(shared.availability(piece_index{2}), 0U);
-    EXPECT_EQ(shared.availability(piece_index{5}), 1U);  // the HAVE's peer is still there
+    EXPECT_EQ(shared.availability(piece_index{5}), 1U);       // the HAVE's peer is still there
     EXPECT_EQ(shared.availability(piece_index{pieces}), 0U);  // out of range: 0, no crash
 }
 

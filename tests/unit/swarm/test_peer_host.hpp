@@ -125,16 +125,9 @@ inline std::string describe(const wire::peer_message& m) {
 class test_host final : public peer_host {
 public:
     /// A host whose store holds every piece (seed) or none.
-    test_host(io::reactor& r, bool seed) : info_(test_metainfo()), context_{r,
-                                                                           options,
-                                                                           info_.hash,
-                                                                           {},
-                                                                           bounds(),
-                                                                           have_,
-                                                                           counters,
-                                                                           down,
-                                                                           up,
-                                                                           nullptr} {
+    test_host(io::reactor& r, bool seed)
+        : info_(test_metainfo()),
+          context_{r, options, info_.hash, {}, bounds(), have_, counters, down, up, nullptr} {
         context_.local_id.bytes.fill('l');
         if (seed) {
             const auto content = test_content();

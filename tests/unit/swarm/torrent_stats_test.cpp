@@ -15,10 +15,10 @@ using minibit::swarm::torrent_stats;
 TEST(TorrentStats, NamesEveryKnownMessageId) {
     // BEP 3 (0-9), BEP 6 (13-17), BEP 10 (20): all 16 ids the engine counts.
     const std::vector<std::pair<std::size_t, std::string_view>> known = {
-        {0, "choke"},   {1, "unchoke"},  {2, "interested"}, {3, "not_interested"},
-        {4, "have"},    {5, "bitfield"}, {6, "request"},    {7, "piece"},
-        {8, "cancel"},  {9, "port"},     {13, "suggest"},   {14, "have_all"},
-        {15, "have_none"}, {16, "reject"}, {17, "allowed_fast"}, {20, "extended"},
+        {0, "choke"},      {1, "unchoke"},  {2, "interested"},    {3, "not_interested"},
+        {4, "have"},       {5, "bitfield"}, {6, "request"},       {7, "piece"},
+        {8, "cancel"},     {9, "port"},     {13, "suggest"},      {14, "have_all"},
+        {15, "have_none"}, {16, "reject"},  {17, "allowed_fast"}, {20, "extended"},
     };
     ASSERT_EQ(known.size(), 16U);
     for (const auto& [id, name] : known) {

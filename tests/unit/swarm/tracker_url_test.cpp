@@ -32,15 +32,15 @@ TEST_P(TrackerUrlParses, IntoSchemeHostPortTarget) {
 
 INSTANTIATE_TEST_SUITE_P(
     Urls, TrackerUrlParses,
-    testing::Values(
-        url_case{"http://127.0.0.1:6969/announce", tracker_scheme::http, "127.0.0.1", 6969, "/announce"},
-        url_case{"http://tracker.example/announce?key=1", tracker_scheme::http, "tracker.example", 80,
-                 "/announce?key=1"},
-        url_case{"http://[::1]:8080/a", tracker_scheme::http, "::1", 8080, "/a"},
-        url_case{"http://host:1?x=y", tracker_scheme::http, "host", 1, "/?x=y"},
-        url_case{"udp://127.0.0.1:6969", tracker_scheme::udp, "127.0.0.1", 6969, "/"},
-        url_case{"udp://tracker.example:1337/announce", tracker_scheme::udp, "tracker.example", 1337,
-                 "/announce"}));
+    testing::Values(url_case{"http://127.0.0.1:6969/announce", tracker_scheme::http, "127.0.0.1",
+                             6969, "/announce"},
+                    url_case{"http://tracker.example/announce?key=1", tracker_scheme::http,
+                             "tracker.example", 80, "/announce?key=1"},
+                    url_case{"http://[::1]:8080/a", tracker_scheme::http, "::1", 8080, "/a"},
+                    url_case{"http://host:1?x=y", tracker_scheme::http, "host", 1, "/?x=y"},
+                    url_case{"udp://127.0.0.1:6969", tracker_scheme::udp, "127.0.0.1", 6969, "/"},
+                    url_case{"udp://tracker.example:1337/announce", tracker_scheme::udp,
+                             "tracker.example", 1337, "/announce"}));
 
 class TrackerUrlRejects : public testing::TestWithParam<const char*> {};
 
@@ -65,7 +65,8 @@ TEST(HttpResponse, NeedsMoreUntilContentLengthArrives) {
 TEST(HttpResponse, DecodesChunkedBodies) {
     const std::string raw =
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nd8:i\r\n3;x=y\r\nnte\r\n0\r\n\r\n";
-    EXPECT_EQ(http_response_progress(raw.substr(0, raw.size() - 5)).value(), http_progress::need_more);
+    EXPECT_EQ(http_response_progress(raw.substr(0, raw.size() - 5)).value(),
+              http_progress::need_more);
     EXPECT_EQ(http_response_progress(raw).value(), http_progress::complete);
     EXPECT_EQ(http_response_body(raw, 100).value(), "d8:inte");
 }
@@ -101,14 +102,16 @@ TEST(HttpResponse, RejectsAmbiguousFraming) {
     auto b = http_response_progress(
         "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
     ASSERT_FALSE(b);
-    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::conflicting_framing)) << b.error().message();
+    EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::conflicting_framing))
+        << b.error().message();
 }
 
 TEST(HttpResponse, RejectsABodyCutShort) {
     auto b = http_response_body("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nd1:a", 100);
     ASSERT_FALSE(b);
     EXPECT_TRUE(is(b.error(), minibit::wire::http_errc::truncated_body)) << b.error().message();
-    auto c = http_response_body("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nd1:a", 100);
+    auto c = http_response_body("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nd1:a",
+                                100);
     ASSERT_FALSE(c);
     EXPECT_TRUE(is(c.error(), minibit::wire::http_errc::truncated_body)) << c.error().message();
 }

@@ -28,9 +28,9 @@ TEST(ConnectionId, IsAcceptedForTwoBucketsThenRefused) {
     const std::array<std::uint8_t, 4> ip{127, 0, 0, 1};
     const auto id = issuer.issue(ip, seconds{1000});
     EXPECT_TRUE(issuer.verify(id, ip, seconds{1000}));
-    EXPECT_TRUE(issuer.verify(id, ip, seconds{1000 + 119}));   // still bucket 8 or 9
-    EXPECT_TRUE(issuer.verify(id, ip, seconds{1199}));         // bucket 9: previous accepted
-    EXPECT_FALSE(issuer.verify(id, ip, seconds{1200}));        // bucket 10: too old
+    EXPECT_TRUE(issuer.verify(id, ip, seconds{1000 + 119}));  // still bucket 8 or 9
+    EXPECT_TRUE(issuer.verify(id, ip, seconds{1199}));        // bucket 9: previous accepted
+    EXPECT_FALSE(issuer.verify(id, ip, seconds{1200}));       // bucket 10: too old
 }
 
 TEST(ConnectionId, IsBoundToTheClientAddressAndSecret) {

@@ -7,8 +7,8 @@
 namespace minibit::tracker {
 namespace {
 
-using wire::http_errc;
 using wire::http_connection;
+using wire::http_errc;
 
 TEST(TrackerRequest, ParsesTargetAndKeepAlive) {
     const std::string req = "GET /announce?a=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\nGET";
@@ -21,8 +21,9 @@ TEST(TrackerRequest, ParsesTargetAndKeepAlive) {
 
 TEST(TrackerRequest, ClosesForHttp10AndConnectionClose) {
     EXPECT_EQ(parse_tracker_request("GET / HTTP/1.0\r\n\r\n", {})->persist, http_connection::close);
-    EXPECT_EQ(parse_tracker_request("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", {})->persist,
-              http_connection::keep_alive);
+    EXPECT_EQ(
+        parse_tracker_request("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", {})->persist,
+        http_connection::keep_alive);
     EXPECT_EQ(parse_tracker_request("GET / HTTP/1.1\r\nconnection: close\r\n\r\n", {})->persist,
               http_connection::close);
 }
@@ -34,7 +35,7 @@ TEST(TrackerRequest, AcceptsAnEmptyContentLength) {
 struct bad_request_case {
     std::string name;
     std::string head;
-    error code;   ///< domain and code only
+    error code;  ///< domain and code only
     std::size_t offset;
 };
 
@@ -65,13 +66,16 @@ INSTANTIATE_TEST_SUITE_P(
         bad_request_case{"Chunked", "GET / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
                          code_of(request_errc::has_body), 16},
         bad_request_case{"Incomplete", "GET / HTTP/1.1\r\n", code_of(http_errc::incomplete), 16},
-        bad_request_case{"TooLarge", "GET /" + std::string(200, 'a'), code_of(http_errc::too_large), 128},
+        bad_request_case{"TooLarge", "GET /" + std::string(200, 'a'), code_of(http_errc::too_large),
+                         128},
         bad_request_case{"TooManyHeaders", "GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n",
                          code_of(http_errc::too_many_headers), 28},
         bad_request_case{"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
                          code_of(http_errc::bad_header), 20},
-        bad_request_case{"Smuggling", "GET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
-                         code_of(http_errc::conflicting_framing), 35}),
+        bad_request_case{
+            "Smuggling",
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            code_of(http_errc::conflicting_framing), 35}),
     [](const testing::TestParamInfo<bad_request_case>& i) { return i.param.name; });
 
 }  // namespace

@@ -14,7 +14,8 @@ const std::string a_hex = "a9993e364706816aba3e25717850c26c9cd0d89d";
 const std::string b_hex = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
 
 TEST(InfoHashFilter, AllowListServesOnlyListedHashes) {
-    const auto f = info_hash_filter::parse("# comment\n\n  " + a_hex + "  \r\n", filter_mode::allow_listed);
+    const auto f = info_hash_filter::parse("# comment\n\n  " + a_hex + "  \r\n",
+                                           filter_mode::allow_listed);
     ASSERT_TRUE(f) << f.error().message();
     EXPECT_EQ(f->size(), 1U);
     EXPECT_TRUE(f->allows(*sha1_digest::from_hex(a_hex)));
@@ -36,7 +37,8 @@ TEST(InfoHashFilter, RejectsABadLineWithItsOffset) {
 }
 
 TEST(InfoHashFilter, LoadsAFileAndReportsAMissingOne) {
-    const auto path = std::filesystem::temp_directory_path() / ("minibit_filter_test_" + std::to_string(::getpid()) + ".txt");
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("minibit_filter_test_" + std::to_string(::getpid()) + ".txt");
     std::ofstream(path) << b_hex << "\n";
     const auto f = info_hash_filter::load(path, filter_mode::allow_listed);
     std::filesystem::remove(path);

@@ -11,8 +11,12 @@ namespace minibit::tracker {
 namespace {
 
 std::array<std::uint8_t, 6> ep(std::uint32_t i) {
-    return {10, static_cast<std::uint8_t>(i >> 16U), static_cast<std::uint8_t>(i >> 8U),
-            static_cast<std::uint8_t>(i), 0x1a, 0xe1};
+    return {10,
+            static_cast<std::uint8_t>(i >> 16U),
+            static_cast<std::uint8_t>(i >> 8U),
+            static_cast<std::uint8_t>(i),
+            0x1a,
+            0xe1};
 }
 
 // A non-zero state that records i (stamp 1..32767, seeder bit from i's parity).

@@ -17,7 +17,9 @@ std::string announce_target(std::string_view peer_id, int port, std::string_view
            "&port=" + std::to_string(port) + "&left=0" + std::string(extra);
 }
 
-io::address addr(std::string_view text) { return *io::address::parse(text); }
+io::address addr(std::string_view text) {
+    return *io::address::parse(text);
+}
 
 class TrackerService : public testing::Test {
 protected:
@@ -25,10 +27,11 @@ protected:
 };
 
 TEST_F(TrackerService, HttpAnnounceReturnsOtherPeersCompactly) {
-    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
-    const auto ok = svc_.handle_http("/announce?info_hash=" + hash_q +
-                                         "&peer_id=BBBBBBBBBBBBBBBBBBBB&port=2222&left=5",
-                                     addr("10.0.0.2:5001"), seconds{10});
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"),
+                           seconds{10});
+    const auto ok = svc_.handle_http(
+        "/announce?info_hash=" + hash_q + "&peer_id=BBBBBBBBBBBBBBBBBBBB&port=2222&left=5",
+        addr("10.0.0.2:5001"), seconds{10});
     const auto parsed = wire::parse_announce_response(ok.body, {});
     ASSERT_TRUE(parsed) << parsed.error().message() << ok.body;
     EXPECT_EQ(parsed->complete, 1U);
@@ -60,15 +63,19 @@ TEST_P(TrackerServiceRejects, WithABencodedFailureReason) {
 INSTANTIATE_TEST_SUITE_P(
     Table, TrackerServiceRejects,
     testing::Values(
-        bad_http_case{"BadPercent", "/announce?info_hash=%zz&peer_id=x&port=1", "bad percent escape"},
-        bad_http_case{"NineteenByteHash", "/announce?info_hash=" + hash_q.substr(3) +
-                                              "&peer_id=AAAAAAAAAAAAAAAAAAAA&port=1",
-                      "info_hash is not exactly 20 bytes"},
-        bad_http_case{"MissingPort", "/announce?info_hash=" + hash_q + "&peer_id=AAAAAAAAAAAAAAAAAAAA",
+        bad_http_case{"BadPercent", "/announce?info_hash=%zz&peer_id=x&port=1",
+                      "bad percent escape"},
+        bad_http_case{
+            "NineteenByteHash",
+            "/announce?info_hash=" + hash_q.substr(3) + "&peer_id=AAAAAAAAAAAAAAAAAAAA&port=1",
+            "info_hash is not exactly 20 bytes"},
+        bad_http_case{"MissingPort",
+                      "/announce?info_hash=" + hash_q + "&peer_id=AAAAAAAAAAAAAAAAAAAA",
                       "missing port"},
-        bad_http_case{"NegativeLeft", "/announce?info_hash=" + hash_q +
-                                          "&peer_id=AAAAAAAAAAAAAAAAAAAA&port=1&left=-3",
-                      "non-negative"},
+        bad_http_case{
+            "NegativeLeft",
+            "/announce?info_hash=" + hash_q + "&peer_id=AAAAAAAAAAAAAAAAAAAA&port=1&left=-3",
+            "non-negative"},
         bad_http_case{"UnknownEvent", announce_target("AAAAAAAAAAAAAAAAAAAA", 1, "&event=x"),
                       "unknown event"},
         bad_http_case{"DuplicateLeft", announce_target("AAAAAAAAAAAAAAAAAAAA", 1, "&left=5"),
@@ -78,7 +85,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const testing::TestParamInfo<bad_http_case>& i) { return i.param.name; });
 
 TEST_F(TrackerService, ScrapeCountsSeedersAndRefusesUnlistedTorrents) {
-    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"),
+                           seconds{10});
     auto reply = svc_.handle_http("/scrape?info_hash=" + hash_q, addr("10.0.0.1:1"), seconds{10});
     auto parsed = wire::parse_scrape_response(reply.body, {});
     ASSERT_TRUE(parsed) << reply.body;
@@ -93,18 +101,20 @@ TEST_F(TrackerService, ScrapeCountsSeedersAndRefusesUnlistedTorrents) {
 }
 
 TEST_F(TrackerService, StatsAndMetricsReportTheTable) {
-    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"),
+                           seconds{10});
     svc_.set_start(seconds{4});
     const auto stats = svc_.handle_http("/stats", addr("10.0.0.1:1"), seconds{10});
     EXPECT_EQ(stats.content_type, "application/json");
-    for (const char* key : {"\"torrents\":1", "\"peers\":1", "\"seeders\":1", "\"leechers\":0",
-                            "\"uptime_seconds\":6", "\"http_connections\":0",
-                            "\"http\":{\"announce\":{\"total\":1",
-                            "\"udp\":{", "\"per_second\":", "\"errors\":{\"bad_request\":0"}) {
+    for (const char* key :
+         {"\"torrents\":1", "\"peers\":1", "\"seeders\":1", "\"leechers\":0",
+          "\"uptime_seconds\":6", "\"http_connections\":0", "\"http\":{\"announce\":{\"total\":1",
+          "\"udp\":{", "\"per_second\":", "\"errors\":{\"bad_request\":0"}) {
         EXPECT_NE(stats.body.find(key), std::string::npos) << key << " in " << stats.body;
     }
     const auto metrics = svc_.handle_http("/metrics", addr("10.0.0.1:1"), seconds{10});
-    EXPECT_NE(metrics.body.find("minibit_tracker_requests_total{protocol=\"http\",kind=\"announce\"} 1\n"),
+    EXPECT_NE(metrics.body.find(
+                  "minibit_tracker_requests_total{protocol=\"http\",kind=\"announce\"} 1\n"),
               std::string::npos);
     EXPECT_NE(metrics.body.find("minibit_tracker_peers{state=\"seeder\"} 1\n"), std::string::npos);
     EXPECT_EQ(svc_.handle_http("/nope", addr("10.0.0.1:1"), seconds{1}).status, 404);
@@ -212,13 +222,14 @@ TEST_F(TrackerService, UdpRefusesWrongOrStaleConnectionIds) {
     const auto from = addr("127.0.0.1:7000");
     auto reply = udp_round(svc_, wire::udp_connect_request{1}, from, seconds{100});
     const auto cid = std::get<wire::udp_connect_response>(
-                         *wire::parse_udp_response(reply, wire::udp_peer_family::ipv4)).connection_id;
+                         *wire::parse_udp_response(reply, wire::udp_peer_family::ipv4))
+                         .connection_id;
     wire::udp_announce_request a;
     a.connection_id = cid;
     a.transaction_id = 5;
     a.port = 1;
-    for (const auto& [who, when] : {std::pair{addr("127.0.0.2:7000"), seconds{100}},
-                                    std::pair{from, seconds{100 + 300}}}) {
+    for (const auto& [who, when] :
+         {std::pair{addr("127.0.0.2:7000"), seconds{100}}, std::pair{from, seconds{100 + 300}}}) {
         reply = udp_round(svc_, a, who, when);
         EXPECT_TRUE(reply.empty()) << "no answer, not even an error, without a valid id";
     }
@@ -232,7 +243,8 @@ TEST_F(TrackerService, UdpDropsRequestsAboveTheLargestScrape) {
     const auto from = addr("127.0.0.1:7000");
     auto reply = udp_round(svc_, wire::udp_connect_request{1}, from, seconds{100});
     const auto cid = std::get<wire::udp_connect_response>(
-                         *wire::parse_udp_response(reply, wire::udp_peer_family::ipv4)).connection_id;
+                         *wire::parse_udp_response(reply, wire::udp_peer_family::ipv4))
+                         .connection_id;
     wire::udp_announce_request a;
     a.connection_id = cid;
     a.transaction_id = 5;
@@ -259,7 +271,8 @@ TEST_F(TrackerService, UdpDropsGarbage) {
 }
 
 TEST_F(TrackerService, ExpiresPeersThroughEachPartOfTheShards) {
-    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"), seconds{10});
+    (void)svc_.handle_http(announce_target("AAAAAAAAAAAAAAAAAAAA", 1111), addr("10.0.0.1:5000"),
+                           seconds{10});
     ASSERT_EQ(svc_.totals().peers, 1U);
     svc_.expire(0, 2, seconds{10 + 4000});
     svc_.expire(1, 2, seconds{10 + 4000});

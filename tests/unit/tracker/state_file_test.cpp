@@ -63,9 +63,10 @@ struct seen_swarm {
 
 result<state_header> read_all(std::span<const std::uint8_t> bytes,
                               std::map<std::uint8_t, seen_swarm>& out) {
-    return read_state(bytes, [&](const info_hash& h, std::uint32_t dl, std::span<const peer_entry> p) {
-        out[h.bytes[0]] = seen_swarm{dl, {p.begin(), p.end()}};
-    });
+    return read_state(bytes,
+                      [&](const info_hash& h, std::uint32_t dl, std::span<const peer_entry> p) {
+                          out[h.bytes[0]] = seen_swarm{dl, {p.begin(), p.end()}};
+                      });
 }
 
 TEST(StateFile, ATableSurvivesAWriteAndARead) {

@@ -36,9 +36,9 @@ TEST(StoreAddress, ParsesTcpAndUnixForms) {
 
 TEST(StoreAddress, RefusesBadFormsWithTheOffset) {
     const std::map<std::string, std::size_t> bad{
-        {"http://127.0.0.1:6379", 0},  {"redis://:6379", 8},         {"redis://h:0", 10},
-        {"redis://h:99999", 10},        {"redis://h:6379/x", 15},     {"redis://[::1", 8},
-        {"unix://relative.sock", 7},    {"unix:///r.sock?db=", 15},   {"unix:///r.sock?x=1", 15},
+        {"http://127.0.0.1:6379", 0}, {"redis://:6379", 8},       {"redis://h:0", 10},
+        {"redis://h:99999", 10},      {"redis://h:6379/x", 15},   {"redis://[::1", 8},
+        {"unix://relative.sock", 7},  {"unix:///r.sock?db=", 15}, {"unix:///r.sock?x=1", 15},
     };
     for (const auto& [url, offset] : bad) {
         const auto r = store_address::parse(url);
@@ -81,7 +81,8 @@ journal_entry entry(std::uint8_t swarm, std::uint8_t host, std::uint8_t flags, b
 }
 
 TEST(FeedBlob, SurvivesARoundTripAndRefusesDamage) {
-    const std::vector<journal_entry> in{entry(1, 1, journal_seeder), entry(2, 9, journal_stopped, true),
+    const std::vector<journal_entry> in{entry(1, 1, journal_seeder),
+                                        entry(2, 9, journal_stopped, true),
                                         entry(1, 2, journal_completed | journal_seeder)};
     std::string blob;
     encode_feed(in, blob);
@@ -102,10 +103,10 @@ TEST(FeedBlob, SurvivesARoundTripAndRefusesDamage) {
         }
     }
     std::string bad = blob;
-    bad[1] = 7;   // endpoint length 7
+    bad[1] = 7;  // endpoint length 7
     EXPECT_FALSE(decode_feed(bad));
     bad = blob;
-    bad[0] = static_cast<char>(0x80);   // unknown flag
+    bad[0] = static_cast<char>(0x80);  // unknown flag
     EXPECT_FALSE(decode_feed(bad));
 }
 
@@ -119,7 +120,8 @@ TEST(AddressOf, ReadsCompactEndpoints) {
 }
 
 /// The commands of a batch, each as its list of arguments.
-std::vector<std::vector<std::string>> commands_of(std::vector<journal_entry> entries, std::uint64_t batch = 7) {
+std::vector<std::vector<std::string>> commands_of(std::vector<journal_entry> entries,
+                                                  std::uint64_t batch = 7) {
     const store_keys keys{"mb:"};
     batch_params p;
     p.keys = &keys;
@@ -156,7 +158,8 @@ TEST(WriteBatch, OneSwarmBecomesZaddPexpireRegistryAndFeed) {
     EXPECT_EQ(cmds[0][3], "9320000");
     EXPECT_EQ(cmds[0][5], "9320001");
     EXPECT_EQ(cmds[1], (std::vector<std::string>{"PEXPIRE", cmds[0][1], "3660000"}));
-    EXPECT_EQ(cmds[2], (std::vector<std::string>{"ZADD", "mb:t", "GT", "4660000", std::string(20, '\x01')}));
+    EXPECT_EQ(cmds[2],
+              (std::vector<std::string>{"ZADD", "mb:t", "GT", "4660000", std::string(20, '\x01')}));
     EXPECT_EQ(cmds[3][0], "XADD");
     EXPECT_EQ(cmds[3][1], "mb:f");
     EXPECT_EQ(cmds[3][4], "880000");
@@ -168,8 +171,8 @@ TEST(WriteBatch, OneSwarmBecomesZaddPexpireRegistryAndFeed) {
 
 TEST(WriteBatch, TheLastEventOfAPeerWins) {
     // Peer 1 stops after announcing; peer 2 comes back after stopping.
-    const auto cmds = commands_of({entry(1, 1, 0), entry(1, 2, journal_stopped), entry(1, 1, journal_stopped),
-                                   entry(1, 2, journal_seeder)});
+    const auto cmds = commands_of({entry(1, 1, 0), entry(1, 2, journal_stopped),
+                                   entry(1, 1, journal_stopped), entry(1, 2, journal_seeder)});
     ASSERT_GE(cmds.size(), 4U);
     EXPECT_EQ(cmds[0][0], "ZADD");
     ASSERT_EQ(cmds[0].size(), 5U) << "only peer 2";
@@ -204,7 +207,9 @@ TEST(WriteBatch, OneSwarmInSixteenBatchesTrimsItsExpiredPeers) {
     EXPECT_EQ(trims, 1);
 }
 
-TEST(WriteBatch, AnEmptyBatchSendsNothing) { EXPECT_TRUE(commands_of({}).empty()); }
+TEST(WriteBatch, AnEmptyBatchSendsNothing) {
+    EXPECT_TRUE(commands_of({}).empty());
+}
 
 TEST(RewriteFilter, WritesAPeerOncePerWindowUnlessSomethingChanged) {
     using namespace std::chrono_literals;
@@ -223,7 +228,8 @@ TEST(RewriteFilter, WritesAPeerOncePerWindowUnlessSomethingChanged) {
     EXPECT_FALSE(f.admit(entry(1, 1, 0), t0 + 62s));
     f.clear();
     EXPECT_TRUE(f.admit(entry(1, 1, 0), t0 + 63s)) << "cleared after a reconnect";
-    std::vector<journal_entry> batch{entry(3, 1, 0), entry(3, 1, 0), entry(3, 2, 0), entry(3, 1, journal_stopped)};
+    std::vector<journal_entry> batch{entry(3, 1, 0), entry(3, 1, 0), entry(3, 2, 0),
+                                     entry(3, 1, journal_stopped)};
     f.filter(batch, t0 + 64s);
     ASSERT_EQ(batch.size(), 3U);
     EXPECT_EQ(batch[1].endpoint[3], 2);

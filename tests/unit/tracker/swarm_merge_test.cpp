@@ -27,7 +27,7 @@ peer_entry v4(std::uint8_t host, bool seeder, seconds age) {
 
 class SwarmMerge : public testing::Test {
 protected:
-    table_config config_;   // peer timeout 3660 s
+    table_config config_;  // peer timeout 3660 s
     swarm_shard shard_{config_, 7};
     const seconds now_{100000};
 };
@@ -47,9 +47,9 @@ TEST_F(SwarmMerge, AddsPeersWithExactCounters) {
 
 TEST_F(SwarmMerge, KeepsTheNewerOfTwoRecords) {
     ASSERT_TRUE(shard_.merge(hash_n(1), v4(1, false, seconds(16)), now_));
-    ASSERT_TRUE(shard_.merge(hash_n(1), v4(1, true, seconds(800)), now_));   // older: ignored
+    ASSERT_TRUE(shard_.merge(hash_n(1), v4(1, true, seconds(800)), now_));  // older: ignored
     EXPECT_EQ(shard_.seeder_count(), 0U);
-    ASSERT_TRUE(shard_.merge(hash_n(1), v4(1, true, seconds(0)), now_));     // newer: taken
+    ASSERT_TRUE(shard_.merge(hash_n(1), v4(1, true, seconds(0)), now_));  // newer: taken
     EXPECT_EQ(shard_.seeder_count(), 1U);
     EXPECT_EQ(shard_.peer_count(), 1U);
 }
@@ -98,8 +98,8 @@ TEST_F(SwarmMerge, ForgetRemovesAPeerAndKeepsCountersExact) {
     ASSERT_TRUE(shard_.merge(hash_n(1), v4(1, true, seconds(0)), now_));
     ASSERT_TRUE(shard_.merge(hash_n(1), v4(2, false, seconds(0)), now_));
     shard_.forget(hash_n(1), v4(1, true, seconds(0)).peer);
-    shard_.forget(hash_n(1), v4(9, true, seconds(0)).peer);   // unknown: no-op
-    shard_.forget(hash_n(5), v4(2, true, seconds(0)).peer);   // unknown swarm: no-op
+    shard_.forget(hash_n(1), v4(9, true, seconds(0)).peer);  // unknown: no-op
+    shard_.forget(hash_n(5), v4(2, true, seconds(0)).peer);  // unknown swarm: no-op
     EXPECT_EQ(shard_.peer_count(), 1U);
     EXPECT_EQ(shard_.seeder_count(), 0U);
 }

@@ -133,7 +133,7 @@ TEST_F(SwarmShard, KeepsFamiliesApartUnlessBothAreWanted) {
     six.peer.address = {0x20, 0x01, 0x0d, 0xb8};
     six.peer.address[15] = 1;
     announce(six);
-    EXPECT_EQ(p4_.size(), 6U);   // HTTP default: both families
+    EXPECT_EQ(p4_.size(), 6U);  // HTTP default: both families
     EXPECT_TRUE(p6_.empty());
     six.families = peer_families::ipv6;
     six.peer.address[15] = 2;

@@ -59,20 +59,19 @@ TEST_P(ExtensionHandshakeBad, IsRejectedAtTheOffset) {
     EXPECT_EQ(h.error().offset, GetParam().offset) << h.error().message();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, ExtensionHandshakeBad,
-    testing::Values(bad_case{"Empty", "", 0}, bad_case{"List", "le", 0},
-                    bad_case{"Unterminated", "d", 1},
-                    bad_case{"MNotADict", "d1:mi1ee", 4},
-                    bad_case{"ExtensionIdAbove255", "d1:md2:xxi256eee", 9},
-                    bad_case{"PortAbove65535", "d1:pi70000ee", 4},
-                    bad_case{"LeadingZero", "d1:pi01ee", 4},
-                    bad_case{"NegativeZero", "d1:pi-0ee", 4},
-                    bad_case{"StringPastEnd", "d1:v5:abe", 4},
-                    bad_case{"TrailingBytes", "dex", 2},
-                    bad_case{"TooDeep", "d1:xlllllllllleeeeeeeeeee", 12},
-                    bad_case{"IntegerKey", "di1ei2ee", 1}),
-    [](const auto& tp) { return std::string(tp.param.name); });
+INSTANTIATE_TEST_SUITE_P(Table, ExtensionHandshakeBad,
+                         testing::Values(bad_case{"Empty", "", 0}, bad_case{"List", "le", 0},
+                                         bad_case{"Unterminated", "d", 1},
+                                         bad_case{"MNotADict", "d1:mi1ee", 4},
+                                         bad_case{"ExtensionIdAbove255", "d1:md2:xxi256eee", 9},
+                                         bad_case{"PortAbove65535", "d1:pi70000ee", 4},
+                                         bad_case{"LeadingZero", "d1:pi01ee", 4},
+                                         bad_case{"NegativeZero", "d1:pi-0ee", 4},
+                                         bad_case{"StringPastEnd", "d1:v5:abe", 4},
+                                         bad_case{"TrailingBytes", "dex", 2},
+                                         bad_case{"TooDeep", "d1:xlllllllllleeeeeeeeeee", 12},
+                                         bad_case{"IntegerKey", "di1ei2ee", 1}),
+                         [](const auto& tp) { return std::string(tp.param.name); });
 
 TEST(ExtensionHandshake, LimitsEntriesInM) {
     extension_limits limits;

@@ -17,7 +17,8 @@ TEST(AnnounceResponseParser, RoundTripsTheServerEncoding) {
     r.peers4 = {1, 2, 3, 4, 0x1a, 0xe1};
     r.peers6.assign(18, 9);
     r.warning_message = "hi";
-    const auto back = parse_announce_response(encode_announce_response(r, peer_list_format::compact), {});
+    const auto back = parse_announce_response(
+        encode_announce_response(r, peer_list_format::compact), {});
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(*back, r);
 }
@@ -28,8 +29,8 @@ TEST(AnnounceResponseParser, TurnsDictionaryPeersIntoCompactRecords) {
     r.peers6.assign(18, 0);
     r.peers6[15] = 1;
     r.peers6[17] = 0x51;
-    const auto back =
-        parse_announce_response(encode_announce_response(r, peer_list_format::dictionaries), {});
+    const auto back = parse_announce_response(
+        encode_announce_response(r, peer_list_format::dictionaries), {});
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(back->peers4, r.peers4);
     EXPECT_EQ(back->peers6, r.peers6);
@@ -65,21 +66,25 @@ TEST_P(AnnounceResponseParserRejects, WithExactCodeAndReason) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, AnnounceResponseParserRejects,
-    testing::Values(
-        bad_body_case{"FailureReason", "d14:failure reason9:not founde", tracker_http_errc::tracker_failure,
-                      "not found"},
-        bad_body_case{"NotADict", "li1ee", tracker_http_errc::bad_bencode, "response is not a dict"},
-        bad_body_case{"MissingInterval", "d5:peers0:e", tracker_http_errc::bad_bencode, "missing interval"},
-        bad_body_case{"NegativeInterval", "d8:intervali-1ee", tracker_http_errc::bad_bencode,
-                      "interval is not a count"},
-        bad_body_case{"CompactPeersNotMultipleOfSix", "d8:intervali1e5:peers5:abcdee",
-                      tracker_http_errc::bad_bencode, "compact peers length is not a multiple of 6"},
-        bad_body_case{"Peers6NotMultipleOf18", "d8:intervali1e6:peers66:abcdefe",
-                      tracker_http_errc::bad_bencode, "peers6 length is not a multiple of 18"},
-        bad_body_case{"PeerDictWithoutPort", "d8:intervali1e5:peersld2:ip3:::1eee",
-                      tracker_http_errc::bad_bencode, "peer entry needs ip and port"},
-        bad_body_case{"PortOutOfRange", "d8:intervali1e5:peersld2:ip3:::14:porti65536eeee",
-                      tracker_http_errc::bad_bencode, "peer entry needs ip and port"}),
+    testing::Values(bad_body_case{"FailureReason", "d14:failure reason9:not founde",
+                                  tracker_http_errc::tracker_failure, "not found"},
+                    bad_body_case{"NotADict", "li1ee", tracker_http_errc::bad_bencode,
+                                  "response is not a dict"},
+                    bad_body_case{"MissingInterval", "d5:peers0:e", tracker_http_errc::bad_bencode,
+                                  "missing interval"},
+                    bad_body_case{"NegativeInterval", "d8:intervali-1ee",
+                                  tracker_http_errc::bad_bencode, "interval is not a count"},
+                    bad_body_case{"CompactPeersNotMultipleOfSix", "d8:intervali1e5:peers5:abcdee",
+                                  tracker_http_errc::bad_bencode,
+                                  "compact peers length is not a multiple of 6"},
+                    bad_body_case{"Peers6NotMultipleOf18", "d8:intervali1e6:peers66:abcdefe",
+                                  tracker_http_errc::bad_bencode,
+                                  "peers6 length is not a multiple of 18"},
+                    bad_body_case{"PeerDictWithoutPort", "d8:intervali1e5:peersld2:ip3:::1eee",
+                                  tracker_http_errc::bad_bencode, "peer entry needs ip and port"},
+                    bad_body_case{"PortOutOfRange",
+                                  "d8:intervali1e5:peersld2:ip3:::14:porti65536eeee",
+                                  tracker_http_errc::bad_bencode, "peer entry needs ip and port"}),
     [](const testing::TestParamInfo<bad_body_case>& i) { return i.param.name; });
 
 TEST(AnnounceResponseParser, RejectsTruncatedBencodeWithItsOffset) {

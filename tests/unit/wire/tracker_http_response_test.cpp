@@ -21,7 +21,8 @@ announce_response sample_response() {
 TEST(AnnounceResponse, EncodesCompactPeersWithSortedKeys) {
     EXPECT_EQ(encode_announce_response(sample_response(), peer_list_format::compact),
               std::string("d8:completei3e10:incompletei7e8:intervali1800e12:min intervali60e"
-                          "5:peers12:\x7f\x00\x00\x01\x1a\xe1\x0a\x01\x02\x03\x00\x50" "e",
+                          "5:peers12:\x7f\x00\x00\x01\x1a\xe1\x0a\x01\x02\x03\x00\x50"
+                          "e",
                           88));
 }
 

@@ -42,12 +42,16 @@ const std::size_t port_v = base.size() - 4;
 INSTANTIATE_TEST_SUITE_P(
     Table, AnnounceQueryRejects,
     testing::Values(
-        bad_query_case{"BadHexEscape", "info_hash=%1g" + hash_q.substr(3), tracker_http_errc::bad_escape, hv},
-        bad_query_case{"TruncatedEscape", base + "&key=ab%4", tracker_http_errc::bad_escape, base.size() + 7},
-        bad_query_case{"RawSpace", base + "&key=a b", tracker_http_errc::bad_target, base.size() + 6},
+        bad_query_case{"BadHexEscape", "info_hash=%1g" + hash_q.substr(3),
+                       tracker_http_errc::bad_escape, hv},
+        bad_query_case{"TruncatedEscape", base + "&key=ab%4", tracker_http_errc::bad_escape,
+                       base.size() + 7},
+        bad_query_case{"RawSpace", base + "&key=a b", tracker_http_errc::bad_target,
+                       base.size() + 6},
         bad_query_case{"NineteenByteHash", "info_hash=" + h19 + "&peer_id=" + peer_q + "&port=1",
                        tracker_http_errc::bad_length, hv},
-        bad_query_case{"TwentyOneByteHash", "info_hash=" + hash_q + "%00&peer_id=" + peer_q + "&port=1",
+        bad_query_case{"TwentyOneByteHash",
+                       "info_hash=" + hash_q + "%00&peer_id=" + peer_q + "&port=1",
                        tracker_http_errc::bad_length, hv},
         bad_query_case{"ShortPeerId", "info_hash=" + hash_q + "&peer_id=abc&port=1",
                        tracker_http_errc::bad_length, hv + hash_q.size() + 9},
@@ -59,17 +63,24 @@ INSTANTIATE_TEST_SUITE_P(
                        tracker_http_errc::bad_number, port_v},
         bad_query_case{"PortTooBig", "info_hash=" + hash_q + "&peer_id=" + peer_q + "&port=65536",
                        tracker_http_errc::bad_number, port_v},
-        bad_query_case{"NegativeLeft", base + "&left=-1", tracker_http_errc::bad_number, base.size() + 6},
-        bad_query_case{"HexUploaded", base + "&uploaded=0x10", tracker_http_errc::bad_number, base.size() + 11},
-        bad_query_case{"EmptyDownloaded", base + "&downloaded=", tracker_http_errc::bad_number, base.size() + 12},
-        bad_query_case{"OverflowingLeft", base + "&left=18446744073709551616", tracker_http_errc::bad_number,
+        bad_query_case{"NegativeLeft", base + "&left=-1", tracker_http_errc::bad_number,
                        base.size() + 6},
-        bad_query_case{"UnknownEvent", base + "&event=paused", tracker_http_errc::bad_event, base.size() + 7},
-        bad_query_case{"DuplicatePort", base + "&port=7", tracker_http_errc::duplicate_param, base.size() + 6},
-        bad_query_case{"CompactTwo", base + "&compact=2", tracker_http_errc::bad_number, base.size() + 9},
-        bad_query_case{"MegabyteQuery", base + "&x=" + std::string(1 << 20, 'a'), tracker_http_errc::too_long,
-                       4096},
-        bad_query_case{"TooManyParams", [] {
+        bad_query_case{"HexUploaded", base + "&uploaded=0x10", tracker_http_errc::bad_number,
+                       base.size() + 11},
+        bad_query_case{"EmptyDownloaded", base + "&downloaded=", tracker_http_errc::bad_number,
+                       base.size() + 12},
+        bad_query_case{"OverflowingLeft", base + "&left=18446744073709551616",
+                       tracker_http_errc::bad_number, base.size() + 6},
+        bad_query_case{"UnknownEvent", base + "&event=paused", tracker_http_errc::bad_event,
+                       base.size() + 7},
+        bad_query_case{"DuplicatePort", base + "&port=7", tracker_http_errc::duplicate_param,
+                       base.size() + 6},
+        bad_query_case{"CompactTwo", base + "&compact=2", tracker_http_errc::bad_number,
+                       base.size() + 9},
+        bad_query_case{"MegabyteQuery", base + "&x=" + std::string(1 << 20, 'a'),
+                       tracker_http_errc::too_long, 4096},
+        bad_query_case{"TooManyParams",
+                       [] {
                            std::string q = base;
                            for (int i = 0; i < 30; ++i) q += "&a=1";
                            return q;
@@ -78,9 +89,11 @@ INSTANTIATE_TEST_SUITE_P(
     [](const testing::TestParamInfo<bad_query_case>& i) { return i.param.name; });
 
 TEST(AnnounceQuery, ParsesEveryField) {
-    const auto r = parse_announce_query(base + "&uploaded=10&downloaded=20&left=30&compact=0"
-                                               "&event=started&numwant=4&ip=10.0.0.1&key=ab%2Bc&supportcrypto=1",
-                                        http_query_limits{});
+    const auto r = parse_announce_query(
+        base +
+            "&uploaded=10&downloaded=20&left=30&compact=0"
+            "&event=started&numwant=4&ip=10.0.0.1&key=ab%2Bc&supportcrypto=1",
+        http_query_limits{});
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->hash, expected_hash());
     EXPECT_EQ(std::string(r->peer_id.begin(), r->peer_id.end()), peer_q);
@@ -114,7 +127,8 @@ TEST(AnnounceQuery, AcceptsEmptyAndStoppedAndCompletedEvents) {
     EXPECT_EQ(parse_announce_query(base + "&event=", {})->event, announce_event::none);
     EXPECT_EQ(parse_announce_query(base + "&event=empty", {})->event, announce_event::none);
     EXPECT_EQ(parse_announce_query(base + "&event=stopped", {})->event, announce_event::stopped);
-    EXPECT_EQ(parse_announce_query(base + "&event=completed", {})->event, announce_event::completed);
+    EXPECT_EQ(parse_announce_query(base + "&event=completed", {})->event,
+              announce_event::completed);
 }
 
 TEST(AnnounceQuery, RoundTripsThroughTheClientBuilder) {

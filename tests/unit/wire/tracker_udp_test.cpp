@@ -13,7 +13,8 @@ using bytes = std::vector<std::uint8_t>;
 bytes hex(std::string_view h) {
     bytes out;
     for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
-        out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+        out.push_back(
+            static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
     }
     return out;
 }
@@ -38,7 +39,9 @@ udp_announce_request sample_announce() {
 TEST(UdpTracker, ConnectRequestHasTheExactBep15Layout) {
     bytes out;
     encode_udp(udp_request{udp_connect_request{0x01020304}}, out);
-    EXPECT_EQ(out, hex("0000041727101980" "00000000" "01020304"));
+    EXPECT_EQ(out, hex("0000041727101980"
+                       "00000000"
+                       "01020304"));
     const auto back = parse_udp_request(out);
     ASSERT_TRUE(back);
     EXPECT_EQ(std::get<udp_connect_request>(*back).transaction_id, 0x01020304U);
@@ -48,8 +51,11 @@ TEST(UdpTracker, AnnounceRequestRoundTripsIn98Bytes) {
     bytes out;
     encode_udp(udp_request{sample_announce()}, out);
     ASSERT_EQ(out.size(), 98U);
-    EXPECT_EQ(bytes(out.begin() + 80, out.end()),
-              hex("00000002" "00000000" "11223344" "ffffffff" "1ae1"));
+    EXPECT_EQ(bytes(out.begin() + 80, out.end()), hex("00000002"
+                                                      "00000000"
+                                                      "11223344"
+                                                      "ffffffff"
+                                                      "1ae1"));
     const auto back = parse_udp_request(out);
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(std::get<udp_announce_request>(*back), sample_announce());
@@ -106,35 +112,63 @@ bytes with_byte(bytes b, std::size_t i, std::uint8_t v) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, UdpRequestRejects,
-    testing::Values(
-        bad_packet_case{"Empty", {}, tracker_udp_errc::truncated, 0},
-        bad_packet_case{"FifteenBytes", bytes(15, 0), tracker_udp_errc::truncated, 15},
-        bad_packet_case{"ConnectWithoutMagic", hex("0000041727101981" "00000000" "00000001"),
-                        tracker_udp_errc::bad_protocol_id, 0},
-        bad_packet_case{"ConnectTooLong", hex("0000041727101980" "00000000" "00000001" "00"),
-                        tracker_udp_errc::bad_length, 17},
-        bad_packet_case{"ActionError", hex("0000000000000001" "00000003" "00000001"),
-                        tracker_udp_errc::bad_action, 8},
-        bad_packet_case{"ActionHuge", hex("0000000000000001" "ffffffff" "00000001"),
-                        tracker_udp_errc::bad_action, 8},
-        bad_packet_case{"Announce97Bytes", [] { bytes b = announce_bytes(); b.pop_back(); return b; }(),
-                        tracker_udp_errc::truncated, 97},
-        bad_packet_case{"AnnounceEventFour", with_byte(announce_bytes(), 83, 4),
-                        tracker_udp_errc::bad_event, 80},
-        bad_packet_case{"ScrapeNoHashes", hex("0000000000000001" "00000002" "00000001"),
-                        tracker_udp_errc::too_many_hashes, 16},
-        bad_packet_case{"ScrapePartialHash", [] {
-                            bytes b = hex("0000000000000001" "00000002" "00000001");
-                            b.resize(16 + 19);
-                            return b;
-                        }(),
-                        tracker_udp_errc::bad_length, 35},
-        bad_packet_case{"Scrape75Hashes", [] {
-                            bytes b = hex("0000000000000001" "00000002" "00000001");
-                            b.resize(16 + 75 * 20);
-                            return b;
-                        }(),
-                        tracker_udp_errc::too_many_hashes, 16}),
+    testing::Values(bad_packet_case{"Empty", {}, tracker_udp_errc::truncated, 0},
+                    bad_packet_case{"FifteenBytes", bytes(15, 0), tracker_udp_errc::truncated, 15},
+                    bad_packet_case{"ConnectWithoutMagic",
+                                    hex("0000041727101981"
+                                        "00000000"
+                                        "00000001"),
+                                    tracker_udp_errc::bad_protocol_id, 0},
+                    bad_packet_case{"ConnectTooLong",
+                                    hex("0000041727101980"
+                                        "00000000"
+                                        "00000001"
+                                        "00"),
+                                    tracker_udp_errc::bad_length, 17},
+                    bad_packet_case{"ActionError",
+                                    hex("0000000000000001"
+                                        "00000003"
+                                        "00000001"),
+                                    tracker_udp_errc::bad_action, 8},
+                    bad_packet_case{"ActionHuge",
+                                    hex("0000000000000001"
+                                        "ffffffff"
+                                        "00000001"),
+                                    tracker_udp_errc::bad_action, 8},
+                    bad_packet_case{"Announce97Bytes",
+                                    [] {
+                                        bytes b = announce_bytes();
+                                        b.pop_back();
+                                        return b;
+                                    }(),
+                                    tracker_udp_errc::truncated, 97},
+                    bad_packet_case{"AnnounceEventFour", with_byte(announce_bytes(), 83, 4),
+                                    tracker_udp_errc::bad_event, 80},
+                    bad_packet_case{"ScrapeNoHashes",
+                                    hex("0000000000000001"
+                                        "00000002"
+                                        "00000001"),
+                                    tracker_udp_errc::too_many_hashes, 16},
+                    bad_packet_case{"ScrapePartialHash",
+                                    [] {
+                                        bytes b = hex(
+                                            "0000000000000001"
+                                            "00000002"
+                                            "00000001");
+                                        b.resize(16 + 19);
+                                        return b;
+                                    }(),
+                                    tracker_udp_errc::bad_length, 35},
+                    bad_packet_case{"Scrape75Hashes",
+                                    [] {
+                                        bytes b = hex(
+                                            "0000000000000001"
+                                            "00000002"
+                                            "00000001");
+                                        b.resize(16 + 75 * 20);
+                                        return b;
+                                    }(),
+                                    tracker_udp_errc::too_many_hashes, 16}),
     [](const testing::TestParamInfo<bad_packet_case>& i) { return i.param.name; });
 
 TEST(UdpTracker, ResponsesRoundTrip) {
@@ -171,11 +205,22 @@ TEST(UdpTracker, AnnounceResponseUsesTheFamilyRecordSize) {
 TEST(UdpTracker, RejectsMalformedResponses) {
     EXPECT_TRUE(is(parse_udp_response(bytes(7, 0), udp_peer_family::ipv4).error(),
                    tracker_udp_errc::truncated));
-    EXPECT_TRUE(is(parse_udp_response(hex("00000000" "00000001" "00"), udp_peer_family::ipv4).error(),
+    EXPECT_TRUE(is(parse_udp_response(hex("00000000"
+                                          "00000001"
+                                          "00"),
+                                      udp_peer_family::ipv4)
+                       .error(),
                    tracker_udp_errc::bad_length));
-    EXPECT_TRUE(is(parse_udp_response(hex("00000002" "00000001" "00"), udp_peer_family::ipv4).error(),
+    EXPECT_TRUE(is(parse_udp_response(hex("00000002"
+                                          "00000001"
+                                          "00"),
+                                      udp_peer_family::ipv4)
+                       .error(),
                    tracker_udp_errc::bad_length));
-    EXPECT_TRUE(is(parse_udp_response(hex("00000009" "00000001"), udp_peer_family::ipv4).error(),
+    EXPECT_TRUE(is(parse_udp_response(hex("00000009"
+                                          "00000001"),
+                                      udp_peer_family::ipv4)
+                       .error(),
                    tracker_udp_errc::bad_action));
 }
 

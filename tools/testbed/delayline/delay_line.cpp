@@ -59,8 +59,12 @@ double lateness_histogram::quantile_us(double q) const {
 
 delay_line::delay_line(std::vector<netns_queue*> queues, std::int64_t delay_ns,
                        std::int64_t tick_ns, int stop_fd)
-    : queues_(std::move(queues)), delay_ns_(delay_ns), tick_ns_(tick_ns),
-      real_minus_mono_ns_(real_minus_mono()), clocks_read_ns_(now_ns()), epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+    : queues_(std::move(queues)),
+      delay_ns_(delay_ns),
+      tick_ns_(tick_ns),
+      real_minus_mono_ns_(real_minus_mono()),
+      clocks_read_ns_(now_ns()),
+      epoll_(epoll_create1(EPOLL_CLOEXEC)) {
     if (epoll_.get() < 0) fail("epoll_create1");
     watch(stop_fd, stop_key);
     for (std::size_t i = 0; i < queues_.size(); ++i) watch(queues_[i]->fd(), i);
@@ -87,7 +91,7 @@ void delay_line::run() {
         if (n < 0 && errno != EINTR) fail("epoll_wait");
         const std::int64_t now = now_ns();
         ++counters_.wakeups;
-        if (now - clocks_read_ns_ > clock_refresh_ns) {   // follow NTP's slewing of REALTIME
+        if (now - clocks_read_ns_ > clock_refresh_ns) {  // follow NTP's slewing of REALTIME
             real_minus_mono_ns_ = real_minus_mono();
             clocks_read_ns_ = now;
         }
@@ -95,8 +99,8 @@ void delay_line::run() {
         // after a tick, it came in since the last poll, and the middle of that interval is the
         // unbiased guess.
         const std::int64_t guess = timeout_ms < 0 ? now : polled + (now - polled) / 2;
-        if (timeout_ms == 0) counters_.poll_gap_max_ns = std::max(counters_.poll_gap_max_ns,
-                                                                  now - polled);
+        if (timeout_ms == 0)
+            counters_.poll_gap_max_ns = std::max(counters_.poll_gap_max_ns, now - polled);
         polled = now;
         for (int i = 0; i < n; ++i) {
             const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
@@ -112,8 +116,7 @@ void delay_line::sleep_until_next_tick() const {
     timespec ts{};
     ts.tv_sec = at / ns_per_s;
     ts.tv_nsec = at % ns_per_s;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {}
 }
 
 /// Takes every waiting notice of one queue, in batches of recvmmsg; each is dropped or held.
@@ -132,12 +135,12 @@ void delay_line::receive(std::uint32_t h, std::int64_t guess, std::int64_t now) 
         }
         if (static_cast<std::size_t>(n) < recv_batch) break;
     }
-    queues_[h]->flush();   // drops only: a batch accept is pending only once something is due
+    queues_[h]->flush();  // drops only: a batch accept is pending only once something is due
     counters_.held_max = std::max<std::uint64_t>(counters_.held_max, fifo_.size());
 }
 
-void delay_line::on_datagram(std::uint32_t h, const char* data, std::size_t len,
-                             std::int64_t guess, std::int64_t now) {
+void delay_line::on_datagram(std::uint32_t h, const char* data, std::size_t len, std::int64_t guess,
+                             std::int64_t now) {
     auto* nlh = reinterpret_cast<const nlmsghdr*>(data);
     int left = static_cast<int>(len);
     for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {

@@ -47,9 +47,9 @@ private:
 struct loop_counters {
     std::uint64_t wakeups = 0;
     std::uint64_t packets = 0;
-    std::uint64_t stamped = 0;        // arrival time from the kernel's timestamp
-    std::uint64_t held_max = 0;       // most packets held at once
-    std::int64_t poll_gap_max_ns = 0; // longest busy interval between two polls
+    std::uint64_t stamped = 0;         // arrival time from the kernel's timestamp
+    std::uint64_t held_max = 0;        // most packets held at once
+    std::int64_t poll_gap_max_ns = 0;  // longest busy interval between two polls
 };
 
 /// One thread's loop; see the file comment.
@@ -70,8 +70,8 @@ public:
     const lateness_histogram& lateness() const { return late_; }
 
 private:
-    static constexpr std::size_t recv_batch = 64;          // notices per recvmmsg
-    static constexpr std::size_t recv_buffer_bytes = 1024; // a COPY_META notice is ~150 bytes
+    static constexpr std::size_t recv_batch = 64;           // notices per recvmmsg
+    static constexpr std::size_t recv_buffer_bytes = 1024;  // a COPY_META notice is ~150 bytes
 
     void watch(int fd, std::uint64_t key);
     void sleep_until_next_tick() const;

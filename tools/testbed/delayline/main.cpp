@@ -54,7 +54,8 @@ constexpr int realtime_priority = 10;
 int parse(int argc, char** argv, options& opt) {
     CLI::App app{"Delay line and random loss for the testbed queues, on NFQUEUE"};
     app.add_option("--delay-ms", opt.delay_ms, "one-way delay added to every packet")
-        ->required()->check(CLI::Range(0.0, 10000.0));
+        ->required()
+        ->check(CLI::Range(0.0, 10000.0));
     app.add_option("--loss-pct", opt.loss_pct, "percent of packets dropped (seeded draws)")
         ->check(CLI::Range(0.0, 99.999));
     app.add_option("--seed", opt.seed, "seed of the loss draws (one stream per queue)");
@@ -77,7 +78,7 @@ int parse(int argc, char** argv, options& opt) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);
-        return code == 0 ? 0 : 2;   // usage errors exit 2, as every MiniBit program does
+        return code == 0 ? 0 : 2;  // usage errors exit 2, as every MiniBit program does
     }
     opt.queue.gso = opt.gso == "on" || (opt.gso == "auto" && opt.loss_pct == 0);
     return -1;
@@ -126,27 +127,33 @@ nlohmann::json report(const options& opt, const std::vector<delay_line>& lines,
         total.poll_gap_max_ns = std::max(total.poll_gap_max_ns, c.poll_gap_max_ns);
         late.merge(line.lateness());
     }
-    nlohmann::json out{{"gso", opt.queue.gso}, {"threads", lines.size()},
-                       {"wakeups", total.wakeups}, {"packets", total.packets},
-                       {"stamped", total.stamped}, {"held_max", total.held_max},
+    nlohmann::json out{{"gso", opt.queue.gso},
+                       {"threads", lines.size()},
+                       {"wakeups", total.wakeups},
+                       {"packets", total.packets},
+                       {"stamped", total.stamped},
+                       {"held_max", total.held_max},
                        {"poll_gap_max_us", total.poll_gap_max_ns / 1000},
                        {"late_us_median", late.quantile_us(0.5)},
-                       {"late_us_p99", late.quantile_us(0.99)}, {"late_us_max", late.max_us()}};
+                       {"late_us_p99", late.quantile_us(0.99)},
+                       {"late_us_max", late.max_us()}};
     out["queues"] = nlohmann::json::array();
     for (auto& h : queues) {
         const queue_counters c = h.counters();
-        out["queues"].push_back({{"netns", h.netns()}, {"queue", h.queue()},
-                                 {"accepted", c.accepted}, {"lost", c.lost},
-                                {"verdict_sends", c.verdict_sends},
-                                {"queue_dropped", c.queue_dropped},
-                                {"user_dropped", c.user_dropped}});
+        out["queues"].push_back({{"netns", h.netns()},
+                                 {"queue", h.queue()},
+                                 {"accepted", c.accepted},
+                                 {"lost", c.lost},
+                                 {"verdict_sends", c.verdict_sends},
+                                 {"queue_dropped", c.queue_dropped},
+                                 {"user_dropped", c.user_dropped}});
     }
     return out;
 }
 
 int run(const options& opt) {
     std::vector<netns_queue> queues = bind_all(opt);
-    raise_priority();   // before the threads start: they inherit it
+    raise_priority();  // before the threads start: they inherit it
     // Any socket with SO_TIMESTAMPNS turns on the kernel's receive timestamps for every packet
     // (a global switch); NFQUEUE then passes each packet's arrival time along.
     unique_fd stamps(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -165,10 +172,9 @@ int run(const options& opt) {
     std::vector<delay_line> lines;
     lines.reserve(opt.queues);
     for (unsigned t = 0; t < opt.queues; ++t) {
-        std::vector<netns_queue*> mine;   // queue t of every namespace
+        std::vector<netns_queue*> mine;  // queue t of every namespace
         for (std::size_t h = t; h < queues.size(); h += opt.queues) mine.push_back(&queues[h]);
-        lines.emplace_back(std::move(mine), delay_ns, std::int64_t{opt.tick_us} * 1000,
-                           stop.get());
+        lines.emplace_back(std::move(mine), delay_ns, std::int64_t{opt.tick_us} * 1000, stop.get());
     }
     std::vector<std::jthread> running;
     for (auto& line : lines) running.emplace_back([&line] { line.run(); });
@@ -177,7 +183,7 @@ int run(const options& opt) {
     sigwait(&set, &sig);
     const std::uint64_t one = 1;
     if (write(stop.get(), &one, sizeof one) != sizeof one) fail("eventfd write");
-    running.clear();   // joins
+    running.clear();  // joins
     if (!opt.stats_file.empty()) {
         std::ofstream(opt.stats_file) << report(opt, lines, queues).dump() << '\n';
     }

@@ -3,11 +3,11 @@
 // glibc's <netinet/in.h> must come before the kernel headers (linux/libc-compat.h then skips
 // the definitions glibc already made).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,8 +25,8 @@ namespace delayline {
 
 namespace {
 
-constexpr int socket_buffer_bytes = 8 << 20;   // netlink receive buffer per queue (root: FORCE)
-constexpr std::size_t verdict_bytes = 64;      // one verdict message, padded
+constexpr int socket_buffer_bytes = 8 << 20;  // netlink receive buffer per queue (root: FORCE)
+constexpr std::size_t verdict_bytes = 64;     // one verdict message, padded
 
 /// Sends one netlink request that asks for an ACK and returns once the kernel accepted it.
 void request(mnl_socket* nl, nlmsghdr* nlh, const std::string& what) {
@@ -65,7 +65,9 @@ std::int64_t now_ns() {
     return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-void netns_queue::nl_close::operator()(mnl_socket* s) const { mnl_socket_close(s); }
+void netns_queue::nl_close::operator()(mnl_socket* s) const {
+    mnl_socket_close(s);
+}
 
 netns_queue::netns_queue(std::string netns, double loss_pct, std::uint64_t seed, std::size_t index)
     : netns_(std::move(netns)) {
@@ -106,7 +108,9 @@ void netns_queue::bind(const queue_config& config) {
     proc_.open("/proc/thread-self/net/netfilter/nfnetlink_queue");
 }
 
-int netns_queue::fd() const { return mnl_socket_get_fd(nl_.get()); }
+int netns_queue::fd() const {
+    return mnl_socket_get_fd(nl_.get());
+}
 
 void netns_queue::drop(std::uint32_t id) {
     drops_.push_back(id);

@@ -37,9 +37,9 @@ std::int64_t now_ns();
 
 /// How the queue is set up in the kernel.
 struct queue_config {
-    std::uint16_t queue = 0;          // NFQUEUE number, the same in every namespace
-    std::uint32_t maxlen = 4096;      // packets the kernel holds before it drops
-    bool gso = true;                  // hand over GSO super-packets whole
+    std::uint16_t queue = 0;      // NFQUEUE number, the same in every namespace
+    std::uint32_t maxlen = 4096;  // packets the kernel holds before it drops
+    bool gso = true;              // hand over GSO super-packets whole
 };
 
 /// A queue's counters for the report; the kernel's two come from /proc at the end.
@@ -94,9 +94,9 @@ private:
     std::string netns_;
     std::uint16_t queue_ = 0;
     std::unique_ptr<mnl_socket, nl_close> nl_;
-    std::ifstream proc_;              // opened inside the namespace, read at the end
+    std::ifstream proc_;  // opened inside the namespace, read at the end
     std::mt19937_64 rng_;
-    std::uint64_t loss_threshold_ = 0;   // a draw below it loses the packet: p * 2^64
+    std::uint64_t loss_threshold_ = 0;  // a draw below it loses the packet: p * 2^64
     std::vector<std::uint32_t> drops_;
     std::vector<char> send_buf_;
     std::uint32_t release_id_ = 0;
