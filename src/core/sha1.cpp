@@ -5,16 +5,11 @@
 #include <stdexcept>
 #include <utility>
 
+#include "minibit/core/hex.hpp"
+
 namespace minibit {
 
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // EVP_sha1() is a static method table; fetching it once avoids a lookup per call.
 const EVP_MD* sha1_md() {
@@ -38,8 +33,8 @@ std::optional<sha1_digest> sha1_digest::from_hex(std::string_view hex) {
     if (hex.size() != 40) return std::nullopt;
     sha1_digest d;
     for (std::size_t i = 0; i < 20; ++i) {
-        const int hi = hex_value(hex[2 * i]);
-        const int lo = hex_value(hex[2 * i + 1]);
+        const int hi = hex_digit_value(hex[2 * i]);
+        const int lo = hex_digit_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         d.bytes[i] = static_cast<std::uint8_t>((hi << 4) | lo);
     }

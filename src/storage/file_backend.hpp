@@ -34,9 +34,17 @@ public:
 
     /// Copies [start, start + out.size()) into out.
     [[nodiscard]] virtual result<void> read(std::uint64_t start, std::span<std::byte> out) = 0;
-    /// Copies data to [start, start + data.size()).
-    [[nodiscard]] virtual result<void> write(std::uint64_t start,
-                                             std::span<const std::byte> data) = 0;
+    /// Copies data to [start, start + data.size()), one write_segment per file it spans.
+    [[nodiscard]] result<void> write(std::uint64_t start, std::span<const std::byte> data) {
+        result<void> status;
+        const std::byte* src = data.data();
+        layout_.for_each_segment(start, data.size(), [&](const file_segment& s) {
+            status = write_segment(s, src);
+            src += s.length;
+            return status.has_value();
+        });
+        return status;
+    }
     /// Feeds [start, start + length) to fn in chunks, without holding it all in memory. Safe to
     /// call from several threads at once (and beside writes to other ranges).
     [[nodiscard]] virtual result<void> visit(std::uint64_t start, std::uint64_t length,
@@ -54,6 +62,10 @@ public:
     [[nodiscard]] const file_set& files() const { return files_; }
 
 protected:
+    /// Writes s.length bytes from src at s.offset of file s.file.
+    [[nodiscard]] virtual result<void> write_segment(const file_segment& s,
+                                                     const std::byte* src) const = 0;
+
     torrent_layout layout_;
     file_set files_;
 };

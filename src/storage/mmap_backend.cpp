@@ -31,15 +31,19 @@ public:
 
     result<void> map_all();
     result<void> read(std::uint64_t start, std::span<std::byte> out) override;
-    result<void> write(std::uint64_t start, std::span<const std::byte> data) override;
     result<void> visit(std::uint64_t start, std::uint64_t length, const chunk_visitor& fn) override;
     result<block_span_list> spans(std::uint64_t start, std::uint64_t length) const override;
     void advise_done(std::uint64_t start, std::uint64_t length) override;
     void release() override;
 
 private:
-    /// pwrite of one segment; a file shorter than the segment's end is a fault, not grown.
-    [[nodiscard]] result<void> write_segment(const file_segment& s, const std::byte* src) const;
+    /// pwrite of one segment, not a memcpy into the mapping: the first store to a page of a
+    /// sparse file through a mapping makes the kernel zero-fill that page before the copy
+    /// overwrites it (22.6% of a 1000-peer profile); pwrite of whole pages fills them straight
+    /// from our buffer. Both go through the same page cache, so reads, hashes and sends from the
+    /// mapping see the bytes. A file shorter than the segment's end is a fault, not grown.
+    [[nodiscard]] result<void> write_segment(const file_segment& s,
+                                             const std::byte* src) const override;
     /// The error for a SIGBUS on file i: says whether the file shrank or the disk is at fault.
     [[nodiscard]] error fault_error(std::size_t i) const;
 
@@ -93,21 +97,6 @@ result<void> mmap_backend::read(std::uint64_t start, std::span<std::byte> out) {
         return std::unexpected(std::move(*err));
     }
     return {};
-}
-
-result<void> mmap_backend::write(std::uint64_t start, std::span<const std::byte> data) {
-    // pwrite, not a memcpy into the mapping: the first store to a page of a sparse file through
-    // a mapping makes the kernel zero-fill that page before the copy overwrites it (22.6% of a
-    // 1000-peer profile); pwrite of whole pages fills them straight from our buffer. Both go
-    // through the same page cache, so reads, hashes and sends from the mapping see the bytes.
-    result<void> status;
-    const std::byte* src = data.data();
-    layout_.for_each_segment(start, data.size(), [&](const file_segment& s) {
-        status = write_segment(s, src);
-        src += s.length;
-        return status.has_value();
-    });
-    return status;
 }
 
 result<void> mmap_backend::write_segment(const file_segment& s, const std::byte* src) const {

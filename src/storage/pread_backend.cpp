@@ -22,7 +22,6 @@ public:
     using file_backend::file_backend;
 
     result<void> read(std::uint64_t start, std::span<std::byte> out) override;
-    result<void> write(std::uint64_t start, std::span<const std::byte> data) override;
     result<void> visit(std::uint64_t start, std::uint64_t length, const chunk_visitor& fn) override;
     result<block_span_list> spans(std::uint64_t, std::uint64_t) const override {
         return fail(storage_errc::unsupported, "block_spans needs the mmap back end");
@@ -32,7 +31,8 @@ public:
 
 private:
     [[nodiscard]] result<void> read_segment(const file_segment& s, std::byte* dst) const;
-    [[nodiscard]] result<void> write_segment(const file_segment& s, const std::byte* src) const;
+    [[nodiscard]] result<void> write_segment(const file_segment& s,
+                                             const std::byte* src) const override;
 };
 
 result<void> pread_backend::read_segment(const file_segment& s, std::byte* dst) const {
@@ -68,17 +68,6 @@ result<void> pread_backend::read(std::uint64_t start, std::span<std::byte> out) 
     layout_.for_each_segment(start, out.size(), [&](const file_segment& s) {
         status = read_segment(s, dst);
         dst += s.length;
-        return status.has_value();
-    });
-    return status;
-}
-
-result<void> pread_backend::write(std::uint64_t start, std::span<const std::byte> data) {
-    result<void> status;
-    const std::byte* src = data.data();
-    layout_.for_each_segment(start, data.size(), [&](const file_segment& s) {
-        status = write_segment(s, src);
-        src += s.length;
         return status.has_value();
     });
     return status;

@@ -405,6 +405,10 @@ void redis_store::refresh() {
         resync();
         return;
     }
+    read_feed(0);
+}
+
+void redis_store::read_feed(int round) {
     resp_command cmd;
     cmd.begin(6)
         .arg("XREAD")
@@ -414,7 +418,7 @@ void redis_store::refresh() {
         .arg(keys_.feed())
         .arg(sync_->feed_cursor);
     sync_->reading = true;
-    link_->send(cmd.view(), [this](const redisReply* r) { on_feed(r, 0); });
+    link_->send(cmd.view(), [this, round](const redisReply* r) { on_feed(r, round); });
 }
 
 void redis_store::on_feed(const redisReply* r, int round) {
@@ -448,17 +452,7 @@ void redis_store::on_feed(const redisReply* r, int round) {
         apply_feed(instance, blob, resync_flag);
     }
     if (entries->elements == feed_page && round + 1 < feed_rounds_per_tick) {
-        resp_command cmd;
-        cmd.begin(6)
-            .arg("XREAD")
-            .arg("COUNT")
-            .arg(feed_page)
-            .arg("STREAMS")
-            .arg(keys_.feed())
-            .arg(sync_->feed_cursor);
-        sync_->reading = true;
-        link_->send(cmd.view(),
-                    [this, round](const redisReply* next) { on_feed(next, round + 1); });
+        read_feed(round + 1);
     }
 }
 

@@ -55,6 +55,8 @@ private:
     void push_shard(std::uint32_t index);
     void pull_page(const std::string& cursor);
     void pull_swarm(const info_hash& hash);
+    /// Sends one XREAD of the change feed from the cursor; `round` counts pages this refresh.
+    void read_feed(int round);
     void on_feed(const redisReply* r, int round);
     void apply_feed(std::string_view instance, std::string_view blob, std::string_view resync);
     void finish_pull();

@@ -4,20 +4,12 @@
 #include <cstring>
 
 #include "minibit/tracker/swarm_table.hpp"
+#include "peer_endpoint.hpp"
 
 namespace minibit::tracker {
 namespace {
 
 using std::chrono::seconds;
-
-template <std::size_t N>
-std::array<std::uint8_t, N> endpoint_of(const peer_address& p) {
-    std::array<std::uint8_t, N> ep{};
-    std::memcpy(ep.data(), p.address.data(), N - 2);
-    ep[N - 2] = static_cast<std::uint8_t>(p.port >> 8U);
-    ep[N - 1] = static_cast<std::uint8_t>(p.port & 0xffU);
-    return ep;
-}
 
 /// The stamp of an announce `age` before `now` (ages round down to the tick: a little younger).
 std::uint16_t stamp_at(seconds now, seconds age) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "minibit/core/assert.hpp"
+#include "peer_endpoint.hpp"
 
 namespace minibit::tracker {
 namespace {
@@ -36,15 +37,6 @@ void check_swarm(const swarm& s) {
     MINIBIT_ASSERT(seeders_in(s.v4) + seeders_in(s.v6) == s.seeders,
                    "swarm_shard: swarm seeder count differs from its records");
     MINIBIT_ASSERT(s.seeders <= s.peer_count(), "swarm_shard: more seeders than peers");
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> endpoint_of(const peer_address& p) {
-    std::array<std::uint8_t, N> ep{};
-    std::memcpy(ep.data(), p.address.data(), N - 2);
-    ep[N - 2] = static_cast<std::uint8_t>(p.port >> 8U);
-    ep[N - 1] = static_cast<std::uint8_t>(p.port & 0xffU);
-    return ep;
 }
 
 }  // namespace

@@ -3,17 +3,11 @@
 // lines, extensions and trailers and a bulk copy for chunk data. Every step is bounded.
 #include <algorithm>
 
+#include "minibit/core/hex.hpp"
 #include "minibit/wire/http_head.hpp"
 
 namespace minibit::wire {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 /// A byte allowed in a chunk extension or trailer line (field-value bytes).
 bool meta_byte(char c) {
@@ -102,7 +96,7 @@ result<std::size_t> http_body_decoder::feed_chunked(std::string_view in, std::st
 }
 
 result<void> http_body_decoder::step_size(char c) {
-    if (const int v = hex_value(c); v >= 0) {
+    if (const int v = hex_digit_value(c); v >= 0) {
         if (digits_ == limits_.max_chunk_size_digits) {
             return fail(http_errc::bad_chunk, "chunk size has too many digits", position_);
         }

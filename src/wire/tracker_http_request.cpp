@@ -4,17 +4,12 @@
 #include <charconv>
 #include <limits>
 
+#include "minibit/core/hex.hpp"
+
 namespace minibit::wire {
 namespace {
 
 using errc = tracker_http_errc;
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 bool is_unreserved(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -251,8 +246,8 @@ result<std::string> percent_decode(std::string_view in, std::size_t base) {
             if (i + 2 >= in.size()) {
                 return fail(errc::bad_escape, "truncated percent escape", base + i);
             }
-            const int hi = hex_value(in[i + 1]);
-            const int lo = hex_value(in[i + 2]);
+            const int hi = hex_digit_value(in[i + 1]);
+            const int lo = hex_digit_value(in[i + 2]);
             if (hi < 0 || lo < 0) return fail(errc::bad_escape, "bad percent escape", base + i);
             out.push_back(static_cast<char>(hi * 16 + lo));
             i += 2;
