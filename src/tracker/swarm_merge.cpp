@@ -54,13 +54,7 @@ void swarm_shard::merge_into(swarm& s, peer_list<N>& list, const std::array<std:
         was_seeder = rec.seeder();
         rec.set(stamp, seeder);
     }
-    if (seeder && !was_seeder) {
-        ++s.seeders;
-        ++seeders_;
-    } else if (!seeder && was_seeder) {
-        --s.seeders;
-        --seeders_;
-    }
+    count_role(s, was_seeder, seeder);
 }
 
 result<void> swarm_shard::merge(const info_hash& hash, const peer_entry& e, seconds now) {

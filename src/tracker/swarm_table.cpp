@@ -71,13 +71,7 @@ void swarm_shard::update(swarm& s, peer_list<N>& list, const std::array<std::uin
         was_seeder = list.at(self).seeder();
         list.at(self).set(stamp, seeder);
     }
-    if (seeder && !was_seeder) {
-        ++s.seeders;
-        ++seeders_;
-    } else if (!seeder && was_seeder) {
-        --s.seeders;
-        --seeders_;
-    }
+    count_role(s, was_seeder, seeder);
     if (in.event == wire::announce_event::completed && !was_seeder) ++s.downloaded;
 }
 

@@ -152,6 +152,18 @@ private:
     template <std::size_t N>
     std::size_t expire_list(swarm& s, peer_list<N>& list, std::uint16_t stamp);
     void drop_swarm(std::size_t i);
+    /// Keeps the swarm's and the shard's seeder counts when a peer's role goes from `was` to
+    /// `now` (seeder or not).
+    void count_role(swarm& s, bool was, bool now) {
+        if (now == was) return;
+        if (now) {
+            ++s.seeders;
+            ++seeders_;
+        } else {
+            --s.seeders;
+            --seeders_;
+        }
+    }
     [[nodiscard]] result<swarm*> find_or_add(const info_hash& hash);
     template <std::size_t N>
     void merge_into(swarm& s, peer_list<N>& list, const std::array<std::uint8_t, N>& ep,
