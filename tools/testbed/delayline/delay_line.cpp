@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace delayline {
 
@@ -166,9 +167,11 @@ std::int64_t delay_line::arrival(const nlattr* stamp, std::int64_t guess, std::i
     if (stamp == nullptr || mnl_attr_get_payload_len(stamp) < sizeof(nfqnl_msg_packet_timestamp)) {
         return guess;
     }
-    auto* ts = static_cast<const nfqnl_msg_packet_timestamp*>(mnl_attr_get_payload(stamp));
-    const std::int64_t at = static_cast<std::int64_t>(be64toh(ts->sec)) * ns_per_s +
-                            static_cast<std::int64_t>(be64toh(ts->usec)) * 1000 -
+    // Netlink attributes are 4-byte aligned; the struct holds 64-bit fields: copy, don't cast.
+    nfqnl_msg_packet_timestamp ts{};
+    std::memcpy(&ts, mnl_attr_get_payload(stamp), sizeof ts);
+    const std::int64_t at = static_cast<std::int64_t>(be64toh(ts.sec)) * ns_per_s +
+                            static_cast<std::int64_t>(be64toh(ts.usec)) * 1000 -
                             real_minus_mono_ns_;
     if (at > now || now - at > ns_per_s) return guess;
     ++counters_.stamped;
