@@ -1,6 +1,6 @@
 // The HTTP announce driver: C connections on one epoll set (level-triggered), one request in
-// flight per connection, responses framed by Content-Length (or by EOF when it is absent), heads
-// and bodies bounded. A connection is reopened after "Connection: close" or with --http-close.
+// flight per connection, responses framed by the wire HTTP codec (Content-Length, chunked or
+// close-delimited), heads and bodies bounded. A connection is reopened after "Connection: close" or with --http-close.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -18,13 +18,15 @@
 
 #include "announce_driver.hpp"
 #include "minibit/loadgen/announce_workload.hpp"
+#include "minibit/wire/http_head.hpp"
 
 namespace minibit::loadgen {
 
 namespace {
 
-constexpr std::size_t max_head_bytes = 8192;
-constexpr std::size_t max_body_bytes = 1U << 20U;
+/// Bounds of one tracker response: an 8 KiB head, a 1 MiB body.
+constexpr wire::http_limits response_limits{
+    .max_head_bytes = 8192, .max_headers = 64, .max_body_bytes = 1U << 20U};
 constexpr int max_events = 256;
 constexpr int wait_ms = 5;
 constexpr auto timeout_scan_interval = std::chrono::milliseconds(20);
@@ -42,69 +44,33 @@ struct http_conn {
     wire::announce_event event = wire::announce_event::none;
 };
 
-/// A framed HTTP response (views into the connection's input).
+/// A framed HTTP response: its status, whether the connection closes after it, the payload.
 struct framed {
     int status = 0;
     bool close = false;
-    std::string_view body;
+    std::string body;
 };
 
 enum class frame_state { incomplete, done, bad, closed_early };
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](char ch) {
-        return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
-    });
-    return out;
-}
-
-/// The value of a header (lower-case name with colon) in a lower-cased head, trimmed.
-std::string_view header_value(std::string_view head, std::string_view name) {
-    const auto at = head.find(name);
-    if (at == std::string_view::npos || (at > 0 && head[at - 1] != '\n')) return {};
-    std::string_view v = head.substr(at + name.size());
-    v = v.substr(0, v.find('\r'));
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    return v;
-}
-
-/// Frames one response from `in`; `eof` tells whether the peer closed its side.
+/// Frames one response from `in` with the wire HTTP codec (Content-Length, chunked or
+/// close-delimited bodies); `eof` tells whether the peer closed its side.
 frame_state frame(std::string_view in, bool eof, framed& out) {
-    const auto head_end = in.find("\r\n\r\n");
-    if (head_end == std::string_view::npos) {
-        if (in.size() > max_head_bytes) return frame_state::bad;
+    const auto head = wire::parse_http_response(in, response_limits);
+    if (!head) {
+        if (!is(head.error(), wire::http_errc::incomplete)) return frame_state::bad;
         return eof ? frame_state::closed_early : frame_state::incomplete;
     }
-    if (head_end > max_head_bytes || !in.starts_with("HTTP/1.") || in.size() < 12)
-        return frame_state::bad;
-    const std::string head = lower(in.substr(0, head_end + 2));
-    out.status = 0;
-    for (std::size_t i = 9; i < 12; ++i) {
-        if (in[i] < '0' || in[i] > '9') return frame_state::bad;
-        out.status = out.status * 10 + (in[i] - '0');
-    }
-    if (!header_value(head, "transfer-encoding:").empty()) return frame_state::bad;
-    const bool http10 = in.starts_with("HTTP/1.0");
-    const auto conn = header_value(head, "connection:");
-    out.close = conn.starts_with("close") || (http10 && !conn.starts_with("keep-alive"));
-    const std::string_view rest = in.substr(head_end + 4);
-    const auto cl_text = header_value(head, "content-length:");
-    if (cl_text.empty()) {
-        if (rest.size() > max_body_bytes) return frame_state::bad;
+    wire::http_body_decoder body(*head, response_limits);
+    out.body.clear();
+    if (!body.feed(in.substr(head->head_bytes), out.body)) return frame_state::bad;
+    if (!body.done()) {
         if (!eof) return frame_state::incomplete;
-        out.close = true;
-        out.body = rest;
-        return frame_state::done;
+        if (!body.finish()) return frame_state::closed_early;
     }
-    std::size_t cl = 0;
-    for (const char ch : cl_text) {
-        if (ch < '0' || ch > '9') break;
-        cl = cl * 10 + static_cast<std::size_t>(ch - '0');
-        if (cl > max_body_bytes) return frame_state::bad;
-    }
-    if (rest.size() < cl) return eof ? frame_state::closed_early : frame_state::incomplete;
-    out.body = rest.substr(0, cl);
+    out.status = head->status;
+    out.close = head->persist == wire::http_connection::close ||
+                head->framing == wire::body_framing::until_close;
     return frame_state::done;
 }
 
