@@ -3,9 +3,11 @@
 #   ./run.sh          set up, build (release), run the main job
 #   ./run.sh build    set up and build only
 #   ./run.sh test     set up (with the test clients), build, run every suite with meson test,
-#                     then fuzz every parser briefly (MINIBIT_FUZZ_SECONDS per target, default 20)
+#                     then tools/lint.sh (clang-format, clang-tidy; MINIBIT_LINT=0 skips it), then
+#                     fuzz every parser briefly (MINIBIT_FUZZ_SECONDS per target, default 20)
 #   ./run.sh test --sanitize   every suite under ASan+UBSan, suite threads under TSan (tools/sanitize.sh)
 #   ./run.sh fuzz [SECONDS [TARGET...]]   libFuzzer every parser (clang-16; docs/fuzzing.md)
+#   ./run.sh lint     clang-format-16 and clang-tidy-16 over the sources (tools/lint.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,6 +18,7 @@ build_pkgs=(g++ meson ninja-build pkg-config liburing-dev libxxhash-dev libspdlo
 test_pkgs=(python3-libtorrent mktorrent transmission-cli aria2 opentracker systemd iproute2 iperf3
            iptables redis-server libnetfilter-queue-dev libmnl-dev)
 fuzz_pkgs=(clang-16 libclang-rt-16-dev)
+lint_pkgs=(clang-format-16 clang-tidy-16)
 
 install_packages() {
     local missing=()
@@ -65,10 +68,14 @@ case "$cmd" in
             install_packages "${build_pkgs[@]}" "${test_pkgs[@]}"
             exec tools/sanitize.sh "$@"
         fi
-        install_packages "${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}"
+        install_packages "${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}" "${lint_pkgs[@]}"
         configure "${werror_flag[@]}"
         meson compile -C "$build_dir"
         meson test -C "$build_dir" --print-errorlogs --num-processes 2 "$@"
+        # Formatting and clang-tidy (tools/lint.sh), also only for a whole run; MINIBIT_LINT=0 skips.
+        if [ $# -eq 0 ] && [ "${MINIBIT_LINT:-1}" != 0 ]; then
+            tools/lint.sh "$build_dir"
+        fi
         # A brief libFuzzer pass over every parser; skipped when meson test args picked a subset.
         # MINIBIT_FUZZ_SECONDS=0 skips it too. A crash fails the run with the input's path.
         fuzz_seconds=${MINIBIT_FUZZ_SECONDS:-20}
@@ -82,6 +89,13 @@ case "$cmd" in
         meson compile -C "$build_dir"
         exec tools/main_job.sh "$build_dir"
         ;;
+    lint)
+        install_packages "${build_pkgs[@]}" "${lint_pkgs[@]}"
+        configure "${werror_flag[@]}"
+        # clang-tidy needs the compile database and the headers the build generates.
+        meson compile -C "$build_dir"
+        exec tools/lint.sh "$build_dir"
+        ;;
     fuzz)
         # ./run.sh fuzz [SECONDS [TARGET...]]: libFuzzer, SECONDS (default 60) per target; docs/fuzzing.md.
         shift
@@ -89,7 +103,7 @@ case "$cmd" in
         exec tools/fuzz.sh "$@"
         ;;
     *)
-        echo "usage: ./run.sh [build | test [--sanitize] [meson test args] | fuzz [SECONDS [TARGET...]]]" >&2
+        echo "usage: ./run.sh [build | test [--sanitize] [meson test args] | lint | fuzz [SECONDS [TARGET...]]]" >&2
         exit 2
         ;;
 esac

@@ -53,17 +53,18 @@ public:
     result<metainfo> run();
 
 private:
-    std::size_t at(const bvalue& v) const {
+    [[nodiscard]] std::size_t at(const bvalue& v) const {
         return static_cast<std::size_t>(v.raw().data() - bytes_.data());
     }
-    result<const bvalue*> field(const bvalue& dict, std::string_view key, bvalue::kind kind,
-                                bool required) const;
-    result<std::string> text(const bvalue& dict, std::string_view key, bool required) const;
-    result<void> check_component(std::string_view c, const bvalue& where) const;
+    [[nodiscard]] result<const bvalue*> field(const bvalue& dict, std::string_view key,
+                                              bvalue::kind kind, bool required) const;
+    [[nodiscard]] result<std::string> text(const bvalue& dict, std::string_view key,
+                                           bool required) const;
+    [[nodiscard]] result<void> check_component(std::string_view c, const bvalue& where) const;
     result<void> parse_info(const bvalue& info, metainfo& m) const;
     result<void> parse_pieces(const bvalue& info, metainfo& m) const;
     result<void> parse_files(const bvalue& files, metainfo& m) const;
-    result<file_entry> parse_file(const bvalue& entry) const;
+    [[nodiscard]] result<file_entry> parse_file(const bvalue& entry) const;
     result<void> parse_extras(const bvalue& root, metainfo& m) const;
     result<void> parse_tiers(const bvalue& tiers, metainfo& m) const;
 

@@ -45,13 +45,13 @@ public:
 
 protected:
     result<void> wait(std::optional<clock::duration> timeout) override;
-    void update_reading(std::uint32_t slot, conn_state& c) override { set_interest(slot, c); }
+    void update_reading(std::uint32_t slot, conn_state& c) override { arm_events(slot, c); }
     void flush(std::uint32_t slot, conn_state& c) override;
     void begin_close(std::uint32_t slot, conn_state& c) override;
     result<void> watch_changed(std::uint32_t slot, watch_state& w) override;
 
 private:
-    void set_interest(std::uint32_t slot, conn_state& c);
+    void arm_events(std::uint32_t slot, conn_state& c);
     void on_conn_event(std::uint32_t slot, std::uint32_t gen, std::uint32_t events);
     void on_connect_done(std::uint32_t slot, conn_state& c);
     void read_ready(std::uint32_t slot, std::uint64_t id);
@@ -92,7 +92,7 @@ result<void> epoll_reactor::wait(std::optional<clock::duration> timeout) {
     return {};
 }
 
-void epoll_reactor::set_interest(std::uint32_t slot, conn_state& c) {
+void epoll_reactor::arm_events(std::uint32_t slot, conn_state& c) {
     std::uint32_t want = 0;
     if (c.phase == conn_phase::connecting || !c.out.empty()) {
         want |= EPOLLOUT;
@@ -148,7 +148,7 @@ void epoll_reactor::on_connect_done(std::uint32_t slot, conn_state& c) {
         return;
     }
     c.phase = conn_phase::open;
-    set_interest(slot, c);
+    arm_events(slot, c);
     auto fn = std::move(c.on_connected);
     c.on_connected = nullptr;
     fn(connection(this, conn_id{conns_.make_id(slot, c.generation)}));
@@ -209,7 +209,7 @@ void epoll_reactor::flush(std::uint32_t slot, conn_state& c) {
         close_slot(slot, c, std::nullopt);
         return;
     }
-    set_interest(slot, c);
+    arm_events(slot, c);
 }
 
 void epoll_reactor::begin_close(std::uint32_t slot, conn_state& c) {
@@ -233,7 +233,7 @@ void epoll_reactor::connect(const address& addr, connect_fn on_connected) {
     auto [slot, c] = adopt(*fd, addr, conn_phase::connecting);
     c->on_connected = std::move(on_connected);
     // Writable means connected (or failed, per SO_ERROR), also when connect finished at once.
-    set_interest(slot, *c);
+    arm_events(slot, *c);
 }
 
 result<void> epoll_reactor::watch_changed(std::uint32_t slot, watch_state& w) {

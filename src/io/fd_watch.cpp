@@ -4,6 +4,8 @@
 
 namespace minibit::io {
 
+// By value like the overrides, which keep the callback.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 result<watch_id> reactor::watch_fd(int /*fd*/, fd_interest /*interest*/, ready_fn /*on_ready*/) {
     return fail(io_errc::unavailable, "watch_fd: this reactor does not watch descriptors");
 }

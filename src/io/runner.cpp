@@ -64,8 +64,8 @@ void thread_main(runner_options options, unsigned index, const std::shared_ptr<s
 
 }  // namespace
 
-result<std::unique_ptr<runner>> runner::start(const runner_options& options, init_fn init,
-                                              finish_fn finish) {
+result<std::unique_ptr<runner>> runner::start(const runner_options& options, const init_fn& init,
+                                              const finish_fn& finish) {
     unsigned n = options.threads;
     if (n == 0) {
         n = std::max(1U, std::thread::hardware_concurrency());

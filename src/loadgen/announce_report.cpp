@@ -43,7 +43,7 @@ void latency_histogram::add(std::uint64_t micros) {
 std::uint64_t latency_histogram::quantile(double q) const {
     if (count_ == 0) return 0;
     const double target = q * static_cast<double>(count_);
-    std::uint64_t rank = static_cast<std::uint64_t>(target);
+    auto rank = static_cast<std::uint64_t>(target);
     if (rank >= count_) rank = count_ - 1;
     std::uint64_t seen = 0;
     for (std::size_t b = 0; b < buckets_.size(); ++b) {

@@ -14,7 +14,7 @@ namespace minibit::loadgen {
 namespace {
 
 constexpr std::chrono::milliseconds poll_step{50};
-int stop_signal_ = 0;
+int first_stop_signal = 0;
 
 sigset_t driver_signal_set() {
     sigset_t set;
@@ -79,20 +79,21 @@ std::optional<int> wait_for_event(std::chrono::milliseconds timeout) {
     ts.tv_nsec = static_cast<long>((ms % 1000) * 1'000'000);
     const int s = ::sigtimedwait(&set, nullptr, &ts);
     if (s == SIGINT || s == SIGTERM || s == SIGHUP) {
-        if (stop_signal_ == 0) stop_signal_ = s;
+        if (first_stop_signal == 0) first_stop_signal = s;
         return s;
     }
     return std::nullopt;
 }
 
 int stop_signal() {
-    return stop_signal_;
+    return first_stop_signal;
 }
 
 result<child_process> child_process::spawn(const spawn_spec& spec) {
     std::vector<std::string> store{spec.program.string()};
     store.insert(store.end(), spec.args.begin(), spec.args.end());
     std::vector<char*> argv;
+    argv.reserve(store.size() + 1);
     for (auto& a : store) argv.push_back(a.data());
     argv.push_back(nullptr);
 

@@ -151,12 +151,12 @@ public:
         return {};
     }
     bool poll() override { return peer_ && peer_->ended.load(std::memory_order_acquire); }
-    std::optional<exit_status> status() const override {
+    [[nodiscard]] std::optional<exit_status> status() const override {
         if (!peer_) return std::nullopt;
         const std::lock_guard lock(peer_->mutex);
         return peer_->status;
     }
-    bool completed() const override {
+    [[nodiscard]] bool completed() const override {
         return peer_ && peer_->completed.load(std::memory_order_acquire);
     }
     void kill_now() override {

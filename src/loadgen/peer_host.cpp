@@ -23,12 +23,12 @@ public:
         return {};
     }
     // The peer's own --complete-file marker (one stat).
-    bool completed() const override {
+    [[nodiscard]] bool completed() const override {
         std::error_code ec;
         return !complete_file_.empty() && std::filesystem::exists(complete_file_, ec);
     }
     bool poll() override { return child_ && child_->poll(); }
-    std::optional<exit_status> status() const override {
+    [[nodiscard]] std::optional<exit_status> status() const override {
         return child_ ? child_->status() : std::nullopt;
     }
     void kill_now() override {

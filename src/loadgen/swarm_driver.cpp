@@ -138,6 +138,7 @@ swarm_report swarm_driver::run() {
     report_.stop_signal = stop_signal();
     if (report_.success() && opts_.keep == keep_folders::no) {
         std::vector<std::filesystem::path> folders;
+        folders.reserve(peers_.size());
         for (const auto& p : peers_) folders.push_back(p.plan.folder);
         remove_folders(folders);
     }

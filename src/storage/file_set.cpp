@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <ranges>
 #include <utility>
 
 namespace minibit::storage {
@@ -182,9 +183,9 @@ result<void> file_set::undo_open() {
     }
     // Newest first, so children go before their parents; a folder someone filled meanwhile
     // stays (rmdir refuses it).
-    for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) {
-        if (::rmdir(it->c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT) {
-            note(std::unexpected(io_error(errno, "remove folder", *it)));
+    for (const auto& dir : std::ranges::reverse_view(created_dirs_)) {
+        if (::rmdir(dir.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT) {
+            note(std::unexpected(io_error(errno, "remove folder", dir)));
         }
     }
     created_dirs_.clear();

@@ -32,7 +32,8 @@ public:
     result<void> map_all();
     result<void> read(std::uint64_t start, std::span<std::byte> out) override;
     result<void> visit(std::uint64_t start, std::uint64_t length, const chunk_visitor& fn) override;
-    result<block_span_list> spans(std::uint64_t start, std::uint64_t length) const override;
+    [[nodiscard]] result<block_span_list> spans(std::uint64_t start,
+                                                std::uint64_t length) const override;
     void advise_done(std::uint64_t start, std::uint64_t length) override;
     void release() override;
 

@@ -248,7 +248,8 @@ bool piece_store::commit_check(const piece_check& check) {
     record_check(check);
     // No write-back is started here: the kernel writes dirty pages back on its own schedule,
     // and save_resume() makes every verified piece durable (fdatasync) before the resume file
-    // may claim it. A sync_file_range per piece cost 8% CPU and 13% transfer time (BENCHMARKS).
+    // may claim it. A sync_file_range per piece cost 8% CPU and 13% transfer time
+    // (docs/archive/BENCHMARKS-2026.md).
     return check.matches;
 }
 

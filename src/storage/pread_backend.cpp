@@ -15,7 +15,7 @@ namespace {
 
 /// Bytes read per system call when hashing: large enough to amortise the call, small enough
 /// to stay in L2.
-constexpr std::size_t visit_chunk_bytes = 256 * 1024;
+constexpr std::size_t visit_chunk_bytes = std::size_t{256} * 1024;
 
 class pread_backend final : public file_backend {
 public:
@@ -23,7 +23,7 @@ public:
 
     result<void> read(std::uint64_t start, std::span<std::byte> out) override;
     result<void> visit(std::uint64_t start, std::uint64_t length, const chunk_visitor& fn) override;
-    result<block_span_list> spans(std::uint64_t, std::uint64_t) const override {
+    [[nodiscard]] result<block_span_list> spans(std::uint64_t, std::uint64_t) const override {
         return fail(storage_errc::unsupported, "block_spans needs the mmap back end");
     }
     void advise_done(std::uint64_t, std::uint64_t) override {}

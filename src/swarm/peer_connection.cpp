@@ -15,7 +15,7 @@ peer_connection::peer_connection(peer_host& host, const peer_context& context, i
     : host_(host),
       ctx_(context),
       conn_(conn),
-      who_{std::move(remote), slot, direction, std::nullopt, context.reactor.now()},
+      who_{remote, slot, direction, std::nullopt, context.reactor.now()},
       decoder_(context.bounds, wire::decoder_start::handshake),
       has_(context.bounds.piece_count) {
     traffic_.last_received = who_.connected_at;

@@ -21,11 +21,11 @@ result<std::unique_ptr<torrent>> torrent::open_shard(io::reactor& reactor, metai
     }
     std::unique_ptr<torrent> t(new torrent(reactor, std::move(info), options));
     t->context_.store = std::move(store);
-    t->shard_.set = set;
+    t->shard_.set = std::move(set);
     t->shard_.index = shard;
-    t->picker_.share(set->pieces.get(), shard);
+    t->picker_.share(t->shard_.set->pieces.get(), shard);
     t->adopt_store_pieces();
-    auto& me = *set->members[shard];
+    auto& me = *t->shard_.set->members[shard];
     me.scope = t->scope_.share();
     me.shard = t.get();
     return t;

@@ -62,15 +62,15 @@ result<std::unique_ptr<tracker_client>> tracker_client::create(
     peers_fn on_peers) {
     std::unique_ptr<tracker_client> c(new tracker_client(reactor, hash, id, listen_port, options,
                                                          std::move(progress), std::move(on_peers)));
-    for (const auto& tier : tiers) {
+    for (auto& tier : tiers) {
         std::vector<endpoint> eps;
-        for (const auto& text : tier) {
+        for (auto& text : tier) {
             auto url = parse_tracker_url(text);
             if (!url) {
                 spdlog::warn("tracker {}: skipped: {}", text, url.error().message());
                 continue;
             }
-            eps.push_back({text, std::move(*url)});
+            eps.push_back({std::move(text), std::move(*url)});
         }
         if (!eps.empty()) {
             c->tiers_.push_back(std::move(eps));

@@ -52,7 +52,8 @@ public:
     /// Adds s; false when it was already there.
     bool add(std::size_t s) {
         const auto v = static_cast<std::uint32_t>(s);
-        for (std::size_t c = (v * 0x9e3779b1U) & mask_;; c = (c + 1) & mask_) {
+        for (std::size_t c = static_cast<std::size_t>(v * 0x9e3779b1U) & mask_;;
+             c = (c + 1) & mask_) {
             if (cells_[c] == v) return false;
             if (cells_[c] == empty_cell) {
                 cells_[c] = v;
@@ -211,8 +212,8 @@ void peer_list<N>::check_invariants() const {
     const std::size_t cap = slots_.size();
     MINIBIT_ASSERT((size_ == 0) == (cap == 0), "peer_list: slots exist iff peers do");
     MINIBIT_ASSERT(cap < (std::size_t{1} << 32U), "peer_list: capacity fits 32 bits");
-    MINIBIT_ASSERT(size_ * 10 <= cap * max_load_tenths, "peer_list: load above 0.9");
-    MINIBIT_ASSERT(cap <= min_slots || size_ * 10 >= cap * min_load_tenths,
+    MINIBIT_ASSERT(std::size_t{size_} * 10 <= cap * max_load_tenths, "peer_list: load above 0.9");
+    MINIBIT_ASSERT(cap <= min_slots || std::size_t{size_} * 10 >= cap * min_load_tenths,
                    "peer_list: load below 0.3 above the smallest table");
     std::size_t used = 0;
     for (std::size_t s = 0; s < cap; ++s) {

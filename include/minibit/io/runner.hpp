@@ -35,7 +35,8 @@ public:
     /// Starts the threads and waits until every reactor exists and ran `init`; fails if any
     /// reactor could not be created (then every thread ran `finish` and was joined).
     [[nodiscard]] static result<std::unique_ptr<runner>> start(const runner_options& options,
-                                                               init_fn init, finish_fn finish = {});
+                                                               const init_fn& init,
+                                                               const finish_fn& finish = {});
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
     ~runner();

@@ -156,7 +156,7 @@ std::vector<const CLI::App*> commands_of(const CLI::App& app) {
 std::string full_name(const CLI::App* app) {
     std::string name = app->get_name();
     for (const auto* p = app->get_parent(); p != nullptr; p = p->get_parent())
-        name = p->get_name() + " " + name;
+        name.insert(0, " ").insert(0, p->get_name());
     return name;
 }
 
@@ -226,7 +226,7 @@ void command_line::enable_config() {
         const std::string also = fmt::format(
             "Also: --config FILE, --print-config, --version (see {} --help).", program_);
         const std::string footer = sub->get_footer();
-        sub->footer(footer.empty() ? also : footer + "\n\n" + also);
+        sub->footer(footer.empty() ? also : fmt::format("{}\n\n{}", footer, also));
     }
 }
 
@@ -375,14 +375,13 @@ CLI::Validator decimal_number(double min, double max) {
 
 CLI::Validator one_of(std::vector<std::string> choices) {
     std::string list = fmt::format("{}", fmt::join(choices, "|"));
-    return CLI::Validator(
-        [choices = std::move(choices)](std::string& text) -> std::string {
-            for (const auto& c : choices) {
-                if (text == c) return {};
-            }
-            return fmt::format("'{}' is not one of {}", text, fmt::join(choices, ", "));
-        },
-        list);
+    return {[choices = std::move(choices)](std::string& text) -> std::string {
+                for (const auto& c : choices) {
+                    if (text == c) return {};
+                }
+                return fmt::format("'{}' is not one of {}", text, fmt::join(choices, ", "));
+            },
+            list};
 }
 
 CLI::Option* shown_default(CLI::Option* option, std::string text) {

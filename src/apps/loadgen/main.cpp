@@ -170,12 +170,11 @@ struct announce_flags {
 
 // --tracker: http://IPv4:PORT/PATH or udp://IPv4:PORT, read as the drivers will.
 CLI::Validator tracker_url() {
-    return CLI::Validator(
-        [](std::string& text) -> std::string {
-            auto parts = lg::parse_tracker_url(text);
-            return parts ? std::string() : parts.error().reason;
-        },
-        "");
+    return {[](std::string& text) -> std::string {
+                auto parts = lg::parse_tracker_url(text);
+                return parts ? std::string() : parts.error().reason;
+            },
+            ""};
 }
 
 void declare_announce(CLI::App& c, announce_flags& f) {

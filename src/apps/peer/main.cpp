@@ -55,6 +55,7 @@ int cmd_create(int argc, char** argv) {
         if (a == "-o") a = "--output";
     }
     std::vector<char*> ptrs;
+    ptrs.reserve(args.size());
     for (auto& a : args) ptrs.push_back(a.data());
     const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2,
                   {"tracker", "piece-size", "pieces", "output", "comment"},

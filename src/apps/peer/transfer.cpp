@@ -189,7 +189,7 @@ minibit::io::backend_kind backend_of(const flags& f) {
 void print_progress(const minibit::swarm::torrent& t) {
     const auto s = t.stats();
     const double pct = s.piece_count == 0 ? 100.0 : 100.0 * s.pieces_have / s.piece_count;
-    const double left = static_cast<double>(t.bytes_left());
+    const auto left = static_cast<double>(t.bytes_left());
     std::string eta = "--";
     if (left == 0) {
         eta = "done";
@@ -362,11 +362,10 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
             v = (!plan.seed_mode && !completed_at)
                     ? verdict{true, 1, "interrupted before the download completed"}
                     : verdict{true, 0, ""};
-        } else if (plan.seed_mode && plan.linger_seconds &&
-                   since(started) >= *plan.linger_seconds) {
-            v = {true, 0, ""};
-        } else if (!plan.seed_mode && completed_at &&
-                   since(*completed_at) >= plan.linger_seconds.value_or(0.0)) {
+        } else if ((plan.seed_mode && plan.linger_seconds &&
+                    since(started) >= *plan.linger_seconds) ||
+                   (!plan.seed_mode && completed_at &&
+                    since(*completed_at) >= plan.linger_seconds.value_or(0.0))) {
             v = {true, 0, ""};
         } else if (!completed_at && plan.timeout_seconds &&
                    since(started) >= *plan.timeout_seconds) {
@@ -436,6 +435,7 @@ int transfer(int argc, char** argv, bool seed_mode) {
     }
     auto args = normalise(argc, argv);
     std::vector<char*> ptrs;
+    ptrs.reserve(args.size());
     for (auto& a : args) ptrs.push_back(a.data());
     const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2, valued_flags, {"no-tracker"});
     const run_plan plan = make_plan(f, seed_mode);
