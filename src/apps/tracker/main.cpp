@@ -14,6 +14,7 @@
 #include "../common/cli.hpp"
 #include "minibit/tracker/info_hash_filter.hpp"
 #include "minibit/tracker/server.hpp"
+#include "reactor_heartbeat.hpp"
 #include "sd_notify.hpp"
 
 namespace {
@@ -200,8 +201,15 @@ int serve(const options& o, const sigset_t& signals) {
                  io::to_string(s.backend()));
     apps::sd_notify("READY=1");
     const auto watchdog = apps::watchdog_period();
+    // WATCHDOG=1 only after every reactor thread answered since the last one: a wedged
+    // reactor stops the feeding and systemd restarts the tracker.
+    apps::reactor_heartbeat heartbeat(
+        s.thread_count(), [&s](unsigned i, io::task_fn task) { s.post(i, std::move(task)); });
     const timespec wait{0, 250'000'000};
     auto next_ping = std::chrono::steady_clock::now();
+    auto last_alive = next_ping;
+    bool alive = false;  // every reactor answered since the last WATCHDOG=1
+    bool warned = false;
     while (true) {
         const int sig = sigtimedwait(&signals, nullptr, &wait);
         if (sig == SIGTERM || sig == SIGINT) break;
@@ -213,9 +221,22 @@ int serve(const options& o, const sigset_t& signals) {
                 spdlog::error("reload failed, keeping the old list: {}", e.what());
             }
         }
-        if (watchdog && std::chrono::steady_clock::now() >= next_ping) {
+        const auto now = std::chrono::steady_clock::now();
+        if (heartbeat.poll()) {
+            alive = true;
+            last_alive = now;
+            warned = false;
+        }
+        if (!watchdog) continue;
+        if (alive && now >= next_ping) {
             apps::sd_notify("WATCHDOG=1");
-            next_ping = std::chrono::steady_clock::now() + *watchdog;
+            next_ping = now + *watchdog;
+            alive = false;
+        } else if (!warned && now - last_alive > *watchdog) {
+            spdlog::error(
+                "a reactor thread has not answered for {} ms: not feeding the watchdog",
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - last_alive).count());
+            warned = true;
         }
     }
     apps::sd_notify("STOPPING=1");
