@@ -50,7 +50,9 @@ struct create_flags {
 
 void declare_create(CLI::App& c, create_flags& f) {
     auto& o = f.r.options;
-    apps::add_text(c, "PATH", f.r.source, "PATH", "the file or folder to share")->required();
+    apps::add_text(c, "PATH", f.r.source, "PATH", "the file or folder to share")
+        ->required()
+        ->configurable(false);
     no_default(apps::add_text(c, "--tracker", o.trackers, "URL",
                               "announce URL: http://, https:// or udp://HOST:PORT (repeatable; "
                               "each forms a tier of its own, tried in order, BEP 12)"))
@@ -79,7 +81,9 @@ struct info_flags {
 };
 
 void declare_info(CLI::App& c, info_flags& f) {
-    apps::add_text(c, "TORRENT", f.torrent, "FILE.torrent", "the torrent to describe")->required();
+    apps::add_text(c, "TORRENT", f.torrent, "FILE.torrent", "the torrent to describe")
+        ->required()
+        ->configurable(false);
     apps::add_switch(c, "--json", f.json,
                      "print one JSON object: name, info_hash, piece_length, piece_count, "
                      "total_size, private, trackers (tiers), files (path, length), comment, "
@@ -150,7 +154,8 @@ void declare_transfer_engine(CLI::App& c, transfer_flags& f) {
 
 void declare_get(CLI::App& c, transfer_flags& f) {
     apps::add_text(c, "TORRENT", f.r.torrent, "FILE.torrent", "the torrent to download")
-        ->required();
+        ->required()
+        ->configurable(false);
     f.r.folder = ".";
     apps::add_text(c, "-o,--output", f.r.folder, "DIR",
                    "download into DIR (created if missing; its parent must exist)");
@@ -161,11 +166,14 @@ void declare_get(CLI::App& c, transfer_flags& f) {
 }
 
 void declare_seed(CLI::App& c, transfer_flags& f) {
-    apps::add_text(c, "TORRENT", f.r.torrent, "FILE.torrent", "the torrent to serve")->required();
+    apps::add_text(c, "TORRENT", f.r.torrent, "FILE.torrent", "the torrent to serve")
+        ->required()
+        ->configurable(false);
     apps::add_text(c, "DATA_PATH", f.r.folder, "DATA_PATH",
                    "the folder that holds the torrent's file or top folder (or the single "
                    "file itself)")
-        ->required();
+        ->required()
+        ->configurable(false);
     f.linger_opt = apps::shown_default(
         apps::add_number(c, "--for", f.linger, 0, 31536000, "S", "stop after S seconds"),
         "until SIGTERM or SIGINT");
