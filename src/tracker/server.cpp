@@ -236,6 +236,14 @@ void tracker_server::schedule_tick(unsigned index) {
     });
 }
 
+unsigned tracker_server::thread_count() const {
+    return runner_ ? runner_->size() : 0;
+}
+
+void tracker_server::post(unsigned index, io::task_fn task) {
+    if (runner_) runner_->post(index, std::move(task));
+}
+
 void tracker_server::stop() {
     if (!runner_) return;
     // Stop accepting and close connections on each thread, then end the loops.

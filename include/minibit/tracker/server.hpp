@@ -75,6 +75,11 @@ public:
     [[nodiscard]] tracker_service& service() { return *service_; }
     /// The back end the reactors run on.
     [[nodiscard]] io::backend_kind backend() const { return backend_; }
+    /// Number of reactor threads.
+    [[nodiscard]] unsigned thread_count() const;
+    /// Runs `task` on reactor thread `index` (dropped once that loop ended); any thread. For
+    /// liveness checks (the systemd watchdog asks every reactor to answer).
+    void post(unsigned index, io::task_fn task);
     /// Asks every thread to stop; any thread.
     void stop();
     /// Waits for the threads to end.

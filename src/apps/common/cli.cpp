@@ -19,9 +19,13 @@ constexpr std::size_t help_width = 100;  // columns of --help text
 constexpr std::size_t flag_column = 28;  // where the descriptions start
 
 // "N:1..1000" (CLI11 appends the validators' descriptions to the type name): ("N", "1..1000").
+// A placeholder that holds a colon itself ("ADDR:PORT") stays whole.
 std::pair<std::string, std::string> split_type_name(const std::string& type) {
     const auto colon = type.find(':');
     if (colon == std::string::npos) return {type, {}};
+    const auto rest = std::string_view(type).substr(colon + 1);
+    if (rest.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == std::string_view::npos)
+        return {type, {}};
     return {type.substr(0, colon), type.substr(colon + 1)};
 }
 

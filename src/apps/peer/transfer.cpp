@@ -1,4 +1,4 @@
-// minibit-peer get / seed: flags to session_options, one reactor and one session (--threads 1)
+// minibit-peer get / seed: one reactor and one session (--threads 1)
 // or a session_group on N reactor threads, a loop that prints progress on a terminal and ends
 // on completion (+ --seed-for), --for, --timeout, a storage error or SIGINT/SIGTERM. Exit 0 on
 // success, 1 on a runtime error, 2 on usage.
@@ -23,7 +23,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "../common/flags.hpp"
+#include "minibit/core/human_units.hpp"
 #include "minibit/core/metainfo.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/worker_pool.hpp"
@@ -32,49 +32,8 @@
 
 namespace {
 
-using minibit::apps::flags;
-using minibit::apps::usage_error;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-
-constexpr std::string_view get_help = R"(usage: minibit-peer get FILE.torrent [-o DIR] [options]
-  Download the torrent into DIR (default .; created if missing, its parent must exist), verify
-  every piece, exit 0 when complete (after seeding --seed-for seconds). Only the torrent's own
-  files inside DIR are created or grown, never through a symbolic link; nothing is truncated.
-  Restarting on a partial download keeps verified pieces (resume file beside the data). A get
-  that ends with an error before any piece verified removes what it created.
-)";
-constexpr std::string_view seed_help =
-    R"(usage: minibit-peer seed FILE.torrent DATA_PATH [--for SECONDS] [options]
-  Serve a complete copy, read-only: nothing in DATA_PATH is created, written or resized, so
-  read-only files, mounts and other users' readable files can be seeded. DATA_PATH is the save
-  path, as in libtorrent: the folder that holds the torrent's file (single-file) or its top
-  folder (multi-file); a path to the single file itself is accepted too. A missing file or one
-  of the wrong size is refused (exit 1). The data is verified at start; the resume file in the
-  state folder (or one a get left beside the data) makes that fast.
-)";
-constexpr std::string_view common_help = R"(options:
-  --port N              listen port (0 = any; default 0)
-  --listen ADDR         numeric address to listen on (default 0.0.0.0)
-  --peer ADDR:PORT      connect to this peer too (repeatable; works without a tracker)
-  --no-tracker          do not announce to the torrent's trackers
-  --numwant N           peers to ask the tracker for (default 50)
-  --timeout SECONDS     give up (exit 1) when not complete by then (default: never)
-  --stats-json PATH     write the counters as JSON at exit, and every 0.5 s while running
-  --complete-file PATH  create PATH (empty) as soon as every piece is verified, while the
-                        process keeps running (lets a supervisor see completion early)
-  --state-dir DIR       resume files that cannot live beside the data (seed: always), named
-                        by info hash (default $XDG_STATE_HOME/minibit, else
-                        ~/.local/state/minibit)
-  --log PATH            log to this file; --log-level trace|debug|info|warn|error|off
-  --io auto|uring|epoll reactor back end (default auto)
-  --threads N           reactor threads serving the torrent (default 1): each has its own
-                        connections and listener on the shared port (SO_REUSEPORT); pieces
-                        are hashed on worker threads either way (docs/peer.md)
-  --rechoke-interval S  seconds between choke decisions (default 10; use ~0.2 on a LAN)
-  --max-peers N         connections at most (default 50)
-  --request-timeout S   seconds before an unanswered request goes to another peer (default 20)
-)";
 
 std::atomic<int> stop_signal{0};
 
@@ -94,34 +53,11 @@ struct run_plan {
     std::optional<std::string> complete_file;  ///< --complete-file: created on completion
 };
 
-std::vector<std::string> normalise(int argc, char** argv) {
-    std::vector<std::string> args(argv, argv + argc);
-    for (auto& a : args) {
-        if (a == "-o") a = "--output";
-    }
-    return args;
-}
-
-const std::set<std::string, std::less<>> valued_flags = {"output",        "port",
-                                                         "peer",          "numwant",
-                                                         "seed-for",      "for",
-                                                         "timeout",       "stats-json",
-                                                         "complete-file", "log",
-                                                         "log-level",     "io",
-                                                         "threads",       "rechoke-interval",
-                                                         "max-peers",     "request-timeout",
-                                                         "listen",        "state-dir"};
-
-void setup_logging(const flags& f) {
-    const std::string level_text = f.get("log-level").value_or(f.has("log") ? "info" : "warn");
-    const auto level = spdlog::level::from_str(level_text);
-    if (level == spdlog::level::off && level_text != "off") {
-        throw usage_error(
-            fmt::format("--log-level must be trace, debug, info, warn, error or off"));
-    }
+void setup_logging(const minibit::apps::transfer_request& r) {
+    const auto level = spdlog::level::from_str(r.log_level);
     std::shared_ptr<spdlog::logger> logger;
-    if (auto path = f.get("log")) {
-        logger = spdlog::basic_logger_mt("minibit", *path, true);
+    if (r.log_file) {
+        logger = spdlog::basic_logger_mt("minibit", *r.log_file, true);
     } else {
         logger = spdlog::stderr_color_mt("minibit");
     }
@@ -130,60 +66,6 @@ void setup_logging(const flags& f) {
     logger->flush_on(spdlog::level::info);
     spdlog::set_default_logger(logger);
     spdlog::flush_every(std::chrono::seconds(1));
-}
-
-std::chrono::milliseconds to_ms(double seconds) {
-    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
-}
-
-minibit::swarm::session_options build_options(const flags& f) {
-    minibit::swarm::session_options o;
-    o.port = static_cast<std::uint16_t>(f.get_uint("port", 0, 65535).value_or(0));
-    o.listen_host = f.get("listen").value_or("0.0.0.0");
-    for (const auto& text : f.all("peer")) {
-        auto a = minibit::io::address::parse(text);
-        if (!a) throw usage_error(fmt::format("--peer {}: {}", text, a.error().message()));
-        o.peers.push_back(*a);
-    }
-    o.trackers = f.has("no-tracker") ? minibit::swarm::use_trackers::no
-                                     : minibit::swarm::use_trackers::yes;
-    o.tracker.numwant = static_cast<std::uint32_t>(f.get_uint("numwant", 0, 1000).value_or(50));
-    if (auto s = f.get_seconds("rechoke-interval")) {
-        if (*s < 0.01) throw usage_error("--rechoke-interval must be at least 0.01 s");
-        o.torrent.rechoke_interval = to_ms(*s);
-        o.torrent.tick_interval = std::min(o.torrent.tick_interval, o.torrent.rechoke_interval);
-    }
-    if (auto s = f.get_seconds("request-timeout")) {
-        if (*s < 0.1) throw usage_error("--request-timeout must be at least 0.1 s");
-        o.torrent.request_timeout = to_ms(*s);
-    }
-    o.torrent.max_peers = static_cast<std::uint32_t>(
-        f.get_uint("max-peers", 1, 10000).value_or(50));
-    o.torrent.hashing = std::make_shared<minibit::io::worker_pool>();  // one per core
-    return o;
-}
-
-/// --state-dir, else $XDG_STATE_HOME/minibit (absolute only, as the XDG spec says), else
-/// $HOME/.local/state/minibit; empty without any (no resume file where it cannot go beside
-/// the data: the next start verifies by hashing).
-std::filesystem::path state_dir(const flags& f) {
-    if (auto dir = f.get("state-dir")) {
-        if (dir->empty()) throw usage_error("--state-dir needs a folder");
-        return *dir;
-    }
-    const char* xdg = std::getenv("XDG_STATE_HOME");
-    if (xdg != nullptr && xdg[0] == '/') return std::filesystem::path(xdg) / "minibit";
-    const char* home = std::getenv("HOME");
-    if (home != nullptr && home[0] != '\0') {
-        return std::filesystem::path(home) / ".local" / "state" / "minibit";
-    }
-    return {};
-}
-
-minibit::io::backend_kind backend_of(const flags& f) {
-    auto kind = minibit::io::parse_backend_kind(f.get("io").value_or("auto"));
-    if (!kind) throw usage_error(kind.error().message());
-    return *kind;
 }
 
 void print_progress(const minibit::swarm::torrent& t) {
@@ -196,8 +78,9 @@ void print_progress(const minibit::swarm::torrent& t) {
     } else if (s.download_rate > 1) {
         eta = fmt::format("{:.0f}s", left / s.download_rate);
     }
-    fmt::print("\r{:5.1f}%  down {:8.1f} KiB/s  up {:8.1f} KiB/s  peers {:3}  eta {:>6}   ", pct,
-               s.download_rate / 1024.0, s.upload_rate / 1024.0, s.peers_connected, eta);
+    fmt::print("\r{:5.1f}%  down {:>11}  up {:>11}  peers {:3}  eta {:>6}   ", pct,
+               minibit::format_rate(s.download_rate), minibit::format_rate(s.upload_rate),
+               s.peers_connected, eta);
     std::fflush(stdout);
 }
 
@@ -349,10 +232,10 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
         }
         if (tty && now - last_draw >= 1s) {
             const auto s = g.stats();
-            fmt::print(
-                "\r{:5.1f}%  down {:8.1f} KiB/s  up {:8.1f} KiB/s  peers {:3}  threads {}   ",
-                100.0 * g.pieces_have() / std::max(1U, g.info().piece_count()),
-                s.download_rate / 1024.0, s.upload_rate / 1024.0, s.peers_connected, g.size());
+            fmt::print("\r{:5.1f}%  down {:>11}  up {:>11}  peers {:3}  threads {}   ",
+                       100.0 * g.pieces_have() / std::max(1U, g.info().piece_count()),
+                       minibit::format_rate(s.download_rate), minibit::format_rate(s.upload_rate),
+                       s.peers_connected, g.size());
             std::fflush(stdout);
             last_draw = now;
         }
@@ -388,26 +271,6 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
     return v.status;
 }
 
-/// Parses the command line of get or seed into the loop's plan (usage errors throw).
-run_plan make_plan(const flags& f, bool seed_mode) {
-    const std::size_t want_positional = seed_mode ? 2 : 1;
-    if (f.positional().size() != want_positional) {
-        throw usage_error(seed_mode ? "seed needs FILE.torrent and DATA_PATH"
-                                    : "get needs exactly one FILE.torrent");
-    }
-    if (seed_mode && (f.has("output") || f.has("seed-for"))) {
-        throw usage_error("seed takes DATA_PATH and --for, not -o or --seed-for");
-    }
-    if (!seed_mode && f.has("for")) throw usage_error("get takes --seed-for, not --for");
-    run_plan plan;
-    plan.seed_mode = seed_mode;
-    plan.linger_seconds = f.get_seconds(seed_mode ? "for" : "seed-for");
-    plan.timeout_seconds = f.get_seconds("timeout");
-    plan.stats_json = f.get("stats-json");
-    plan.complete_file = f.get("complete-file");
-    return plan;
-}
-
 /// libtorrent's convention: the save path holds the torrent's file or top folder; a path to
 /// the single file itself is turned into its folder. Every file must exist.
 std::filesystem::path seed_folder(std::filesystem::path data, const minibit::metainfo& info) {
@@ -425,31 +288,30 @@ std::filesystem::path seed_folder(std::filesystem::path data, const minibit::met
     return data;
 }
 
-int transfer(int argc, char** argv, bool seed_mode) {
-    for (int i = 2; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--help" || a == "-h") {
-            fmt::print("{}{}", seed_mode ? seed_help : get_help, common_help);
-            return 0;
-        }
-    }
-    auto args = normalise(argc, argv);
-    std::vector<char*> ptrs;
-    ptrs.reserve(args.size());
-    for (auto& a : args) ptrs.push_back(a.data());
-    const flags f(static_cast<int>(ptrs.size()), ptrs.data(), 2, valued_flags, {"no-tracker"});
-    const run_plan plan = make_plan(f, seed_mode);
-    setup_logging(f);
-    auto options = build_options(f);
-    options.store.state_dir = state_dir(f);
+/// The one line saying what runs where: "seeding NAME on port N (info_hash HEX)".
+void print_start(const minibit::apps::transfer_request& r, const minibit::metainfo& info,
+                 std::uint16_t port) {
+    fmt::print("{} {} on port {} (info_hash {})\n", r.seed_mode ? "seeding" : "getting", info.name,
+               port, info.hash.hex());
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+namespace minibit::apps {
+
+int transfer(const transfer_request& r) {
+    const bool seed_mode = r.seed_mode;
+    const run_plan plan{seed_mode, r.linger_seconds, r.timeout_seconds, r.stats_json,
+                        r.complete_file};
+    setup_logging(r);
+    auto options = r.session;
     if (seed_mode) options.store.access = minibit::storage::access_mode::read_only;
-    const auto kind = backend_of(f);
-    auto info = minibit::load_metainfo(f.positional()[0]);
+    const auto kind = r.backend;
+    auto info = minibit::load_metainfo(r.torrent);
     if (!info) throw std::runtime_error(info.error().message());
-    const std::filesystem::path folder = seed_mode
-                                             ? seed_folder(f.positional()[1], *info)
-                                             : std::filesystem::path(f.get("output").value_or("."));
-    const auto threads = static_cast<unsigned>(f.get_uint("threads", 1, 64).value_or(1));
+    const std::filesystem::path folder = seed_mode ? seed_folder(r.folder, *info) : r.folder;
+    const unsigned threads = r.threads;
     if (threads > 1) {
         minibit::swarm::group_options go;
         go.threads = threads;
@@ -465,6 +327,7 @@ int transfer(int argc, char** argv, bool seed_mode) {
                             have, count));
         }
         spdlog::info("listening on port {} with {} reactor threads", (*g)->port(), threads);
+        print_start(r, (*g)->info(), (*g)->port());
         return run_group(**g, plan);
     }
     auto reactor = minibit::io::make_reactor(kind, {});
@@ -477,15 +340,8 @@ int transfer(int argc, char** argv, bool seed_mode) {
                                              folder.string(), st.pieces_have, st.piece_count));
     }
     spdlog::info("listening on port {}", (*s)->port());
+    print_start(r, (*s)->get().info(), (*s)->port());
     return run(**reactor, **s, plan);
 }
 
-}  // namespace
-
-int cmd_get(int argc, char** argv) {
-    return transfer(argc, argv, false);
-}
-
-int cmd_seed(int argc, char** argv) {
-    return transfer(argc, argv, true);
-}
+}  // namespace minibit::apps

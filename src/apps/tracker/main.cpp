@@ -1,68 +1,32 @@
-// minibit-tracker: a BitTorrent tracker (HTTP BEP 3/23/7/48 and UDP BEP 15). Parses flags,
-// starts tracker::tracker_server, reloads allow/deny lists on SIGHUP, stops on SIGTERM/SIGINT,
-// and talks to systemd (READY=1, WATCHDOG=1, STOPPING=1). No tracker logic lives here.
+// minibit-tracker: a BitTorrent tracker (HTTP BEP 3/23/7/48 and UDP BEP 15). Reads its flags
+// (CLI11, apps/common/cli.hpp conventions), starts tracker::tracker_server, reloads allow/deny
+// lists on SIGHUP, stops on SIGTERM/SIGINT, and talks to systemd (READY=1, WATCHDOG=1,
+// STOPPING=1). No tracker logic lives here.
 #include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "../common/cli.hpp"
 #include "minibit/tracker/info_hash_filter.hpp"
 #include "minibit/tracker/server.hpp"
+#include "reactor_heartbeat.hpp"
 #include "sd_notify.hpp"
 
 namespace {
 
 using namespace minibit;
 
-constexpr const char* usage = R"(usage: minibit-tracker [flags]
+constexpr const char* program = "minibit-tracker";
 
-  --http ADDR:PORT      HTTP announce/scrape/stats/metrics listener, or "off" (default 0.0.0.0:6969)
-  --udp ADDR:PORT       UDP (BEP 15) socket, or "off" (default 0.0.0.0:6969)
-  --threads N           reactor threads, 0 = one per core (default 0)
-  --io auto|uring|epoll I/O back end; auto tries io_uring, then epoll (default auto)
-  --interval SECONDS    announce interval told to clients (default 1800)
-  --min-interval SECS   minimum announce interval told to clients (default 60)
-  --max-numwant N       most peers in one answer (default 200)
-  --log-level LEVEL     trace, debug, info, warn, error or off (default info)
-  --batch-wait-us N     io_uring on kernel 6.12+: sleep until 32 events are ready or N
-                        microseconds have passed and one is, so a busy UDP tracker wakes once
-                        per several announces (less CPU each, up to N us more latency; 250-500
-                        halves to thirds the CPU per UDP announce at 20k/s, but costs more CPU
-                        with a new HTTP connection per announce); 0 wakes on every event
-                        (default 0)
-  --request-timeout S   an HTTP request head must be complete S seconds after the accept
-                        (first request) or its first byte (later ones), else the connection
-                        is closed (default 10)
-  --idle-timeout S      a keep-alive HTTP connection may wait S seconds between requests
-                        (default 60)
-  --max-connections N   open HTTP connections at most; more are closed at accept (default
-                        100000; also raise the file limit, ulimit -n)
-  --allow-list FILE     serve only the info hashes in FILE (40 hex digits per line); SIGHUP reloads
-  --deny-list FILE      refuse the info hashes in FILE; SIGHUP reloads
-  --state-file PATH     keep the swarms across restarts: loaded at start (a damaged file is
-                        logged and ignored), written atomically every --state-interval and on
-                        SIGTERM/SIGINT (default: none)
-  --state-interval S    seconds between two writes of the state file (default 30)
-  --store URL           share the swarms with every tracker on the same Redis:
-                        redis://HOST:PORT[/DB] or unix:///PATH/redis.sock[?db=N]; each
-                        instance answers from its own table, writes announces through in
-                        batches and merges the others' (a name is resolved once, at start)
-  --store-flush-ms MS   write announces through at least every MS ms (default 50)
-  --store-refresh-ms MS read the other instances' announces every MS ms (default 500)
-  --help                print this text
-
-Peers that stop announcing expire after 2 x interval + 60 s. SIGTERM or SIGINT stops the tracker.
-)";
-
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+constexpr const char* about =
+    "A BitTorrent tracker: HTTP announce, scrape, /stats (JSON) and /metrics (Prometheus), and "
+    "UDP (BEP 15). Peers that stop announcing expire after 2 x interval + 60 s. SIGHUP reloads "
+    "--allow-list or --deny-list; SIGTERM or SIGINT stops the tracker (writing --state-file).";
 
 struct options {
     tracker::server_config server;
@@ -71,119 +35,151 @@ struct options {
     tracker::filter_mode list_mode = tracker::filter_mode::allow_all;
 };
 
-std::uint64_t to_uint(const std::string& flag, const std::string& v, std::uint64_t min,
-                      std::uint64_t max) {
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-        n = std::stoull(v, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != v.size() || v.empty() || v[0] == '-' || n < min || n > max) {
-        throw usage_error(flag + ": expected a number in " + std::to_string(min) + ".." +
-                          std::to_string(max) + ", got '" + v + "'");
-    }
-    return n;
+// The flags' values before they become a server_config.
+struct tracker_flags {
+    std::string http = "0.0.0.0:6969", udp = "0.0.0.0:6969", io = "auto", level = "info";
+    std::uint32_t interval = 1800, min_interval = 60, max_numwant = 200, state_interval = 30;
+    std::uint32_t batch_wait_us = 0, request_timeout = 10, idle_timeout = 60;
+    std::uint32_t store_flush_ms = 50, store_refresh_ms = 500;
+    std::uint64_t max_connections = 100000;
+    unsigned threads = 0;
+    std::string allow_list, deny_list, state_file, store;
+    CLI::Option *allow = nullptr, *deny = nullptr, *state = nullptr, *store_opt = nullptr;
+    CLI::Option *flush = nullptr, *refresh = nullptr;
+};
+
+// ADDR:PORT or "off".
+CLI::Validator address_or_off() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            if (text == "off" || io::address::parse(text)) return {};
+            return fmt::format("expected ADDR:PORT or off, got '{}'", text);
+        },
+        "");
 }
 
-std::optional<io::address> to_address(const std::string& flag, const std::string& v) {
-    if (v == "off") return std::nullopt;
-    auto a = io::address::parse(v);
-    if (!a) throw usage_error(flag + ": expected ADDR:PORT or off, got '" + v + "'");
-    return *a;
+// redis://HOST:PORT[/DB] or unix:///PATH[?db=N].
+CLI::Validator store_url() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            auto a = tracker::store_address::parse(text);
+            return a ? std::string() : a.error().message();
+        },
+        "");
 }
 
-// Applies one --flag VALUE pair.
-void apply(options& o, const std::string& flag, const std::string& v) {
-    auto& svc = o.server.service;
-    if (flag == "--http") o.server.http = to_address(flag, v);
-    else if (flag == "--udp") o.server.udp = to_address(flag, v);
-    else if (flag == "--threads")
-        o.server.threads = static_cast<unsigned>(to_uint(flag, v, 0, 256));
-    else if (flag == "--io") {
-        auto k = io::parse_backend_kind(v);
-        if (!k) throw usage_error("--io: expected auto, uring or epoll, got '" + v + "'");
-        o.server.backend = *k;
-    } else if (flag == "--interval")
-        svc.interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
-    else if (flag == "--min-interval")
-        svc.min_interval = std::chrono::seconds(to_uint(flag, v, 1, 43200));
-    else if (flag == "--max-numwant")
-        svc.table.max_numwant = static_cast<std::uint32_t>(to_uint(flag, v, 1, 2000));
-    else if (flag == "--log-level") o.level = v;
-    else if (flag == "--batch-wait-us")
-        o.server.batch_wait = std::chrono::microseconds(to_uint(flag, v, 0, 100000));
-    else if (flag == "--request-timeout")
-        o.server.http_front.request_timeout = std::chrono::seconds(to_uint(flag, v, 1, 3600));
-    else if (flag == "--idle-timeout")
-        o.server.http_front.idle_timeout = std::chrono::seconds(to_uint(flag, v, 1, 86400));
-    else if (flag == "--max-connections")
-        o.server.http_front.max_connections = to_uint(flag, v, 1, 10000000);
-    else if (flag == "--allow-list" || flag == "--deny-list") {
-        if (o.list_file) throw usage_error("give at most one of --allow-list and --deny-list");
-        o.list_file = v;
-        o.list_mode = flag == "--allow-list" ? tracker::filter_mode::allow_listed
-                                             : tracker::filter_mode::deny_listed;
-    } else if (flag == "--state-file") {
-        if (v.empty()) throw usage_error("--state-file: expected a path");
-        o.server.state_file = v;
-    } else if (flag == "--store") {
-        auto a = tracker::store_address::parse(v);
-        if (!a) throw usage_error("--store: " + a.error().message());
-        if (!o.server.store) o.server.store.emplace();
-        o.server.store->address = *a;
-    } else if (flag == "--store-flush-ms" || flag == "--store-refresh-ms") {
-        if (!o.server.store) o.server.store.emplace();
-        const auto ms = std::chrono::milliseconds(to_uint(flag, v, 1, 60000));
-        (flag == "--store-flush-ms" ? o.server.store->flush_interval
-                                    : o.server.store->refresh_interval) = ms;
-    } else if (flag == "--state-interval") {
-        o.server.state_interval = std::chrono::seconds(to_uint(flag, v, 1, 86400));
-    } else {
-        throw usage_error("unknown flag " + flag + " (see --help)");
-    }
+void declare_listeners(CLI::App& c, tracker_flags& f) {
+    apps::add_text(c, "--http", f.http, "ADDR:PORT",
+                   "HTTP announce/scrape/stats/metrics listener, or off")
+        ->check(address_or_off());
+    apps::add_text(c, "--udp", f.udp, "ADDR:PORT", "UDP (BEP 15) socket, or off")
+        ->check(address_or_off());
+    apps::add_count(c, "--threads", f.threads, 0, 256, "reactor threads, 0 = one per core");
+    apps::add_choice(c, "--io", f.io, {"auto", "uring", "epoll"},
+                     "I/O back end; auto tries io_uring, then epoll");
+    apps::add_count(c, "--interval", f.interval, 1, 43200, "announce interval told to clients",
+                    "S");
+    apps::add_count(c, "--min-interval", f.min_interval, 1, 43200,
+                    "minimum announce interval told to clients", "S");
+    apps::add_count(c, "--max-numwant", f.max_numwant, 1, 2000, "most peers in one answer");
+    apps::add_choice(c, "--log-level", f.level, {"trace", "debug", "info", "warn", "error", "off"},
+                     "log level");
+    apps::add_count(c, "--batch-wait-us", f.batch_wait_us, 0, 100000,
+                    "io_uring on kernel 6.12+: sleep until 32 events are ready or N microseconds "
+                    "have passed and one is, so a busy UDP tracker wakes once per several "
+                    "announces (less CPU each, up to N us more latency; 250-500 halves to thirds "
+                    "the CPU per UDP announce at 20k/s, but costs more CPU with a new HTTP "
+                    "connection per announce); 0 wakes on every event");
+    apps::add_count(c, "--request-timeout", f.request_timeout, 1, 3600,
+                    "an HTTP request head must be complete S seconds after the accept (first "
+                    "request) or its first byte (later ones), else the connection is closed",
+                    "S");
+    apps::add_count(c, "--idle-timeout", f.idle_timeout, 1, 86400,
+                    "a keep-alive HTTP connection may wait S seconds between requests", "S");
+    apps::add_count(c, "--max-connections", f.max_connections, 1, 10000000,
+                    "open HTTP connections at most; more are closed at accept (also raise the "
+                    "file limit, ulimit -n)");
 }
 
-options parse(int argc, char** argv) {
+void declare_state(CLI::App& c, tracker_flags& f) {
+    f.allow = apps::shown_default(
+        apps::add_text(c, "--allow-list", f.allow_list, "FILE",
+                       "serve only the info hashes in FILE (40 hex digits per line); SIGHUP "
+                       "reloads"),
+        "");
+    f.deny = apps::shown_default(apps::add_text(c, "--deny-list", f.deny_list, "FILE",
+                                                "refuse the info hashes in FILE; SIGHUP reloads"),
+                                 "");
+    f.state = apps::shown_default(
+        apps::add_text(c, "--state-file", f.state_file, "PATH",
+                       "keep the swarms across restarts: loaded at start (a damaged file is "
+                       "logged and ignored), written atomically every --state-interval and on "
+                       "SIGTERM/SIGINT"),
+        "none");
+    apps::add_count(c, "--state-interval", f.state_interval, 1, 86400,
+                    "seconds between two writes of the state file", "S");
+    f.store_opt = apps::shown_default(
+        apps::add_text(c, "--store", f.store, "URL",
+                       "share the swarms with every tracker on the same Redis: "
+                       "redis://HOST:PORT[/DB] or unix:///PATH/redis.sock[?db=N]; each instance "
+                       "answers from its own table, writes announces through in batches and "
+                       "merges the others' (a name is resolved once, at start)")
+            ->check(store_url()),
+        "none");
+    f.flush = apps::add_count(c, "--store-flush-ms", f.store_flush_ms, 1, 60000,
+                              "write announces through at least every MS ms", "MS");
+    f.refresh = apps::add_count(c, "--store-refresh-ms", f.store_refresh_ms, 1, 60000,
+                                "read the other instances' announces every MS ms", "MS");
+}
+
+std::optional<io::address> address_of(const std::string& text) {
+    if (text == "off") return std::nullopt;
+    return *io::address::parse(text);
+}
+
+// The checked flags as the server's config; usage_error for flags that depend on each other.
+options options_of(const tracker_flags& f) {
     options o;
-    o.server.http = *io::address::parse("0.0.0.0:6969");
-    o.server.udp = *io::address::parse("0.0.0.0:6969");
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(usage, stdout);
-            std::exit(0);
-        }
-        std::string value;
-        if (const auto eq = flag.find('='); eq != std::string::npos) {
-            value = flag.substr(eq + 1);
-            flag.resize(eq);
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
-            throw usage_error(flag + " needs a value");
-        }
-        apply(o, flag, value);
+    auto& svr = o.server;
+    svr.http = address_of(f.http);
+    svr.udp = address_of(f.udp);
+    if (!svr.http && !svr.udp) throw apps::usage_error("--http and --udp are both off");
+    svr.threads = f.threads;
+    svr.backend = *io::parse_backend_kind(f.io);
+    svr.batch_wait = std::chrono::microseconds(f.batch_wait_us);
+    svr.http_front.request_timeout = std::chrono::seconds(f.request_timeout);
+    svr.http_front.idle_timeout = std::chrono::seconds(f.idle_timeout);
+    svr.http_front.max_connections = f.max_connections;
+    if (apps::given(f.allow) && apps::given(f.deny))
+        throw apps::usage_error("give at most one of --allow-list and --deny-list");
+    if (apps::given(f.allow) || apps::given(f.deny)) {
+        o.list_file = apps::given(f.allow) ? f.allow_list : f.deny_list;
+        o.list_mode = apps::given(f.allow) ? tracker::filter_mode::allow_listed
+                                           : tracker::filter_mode::deny_listed;
     }
-    if (!o.server.http && !o.server.udp) throw usage_error("--http and --udp are both off");
-    if (o.server.store && o.server.store->address.host.empty() &&
-        o.server.store->address.path.empty()) {
-        throw usage_error("--store-flush-ms and --store-refresh-ms need --store");
+    if (apps::given(f.state)) {
+        if (f.state_file.empty()) throw apps::usage_error("--state-file: expected a path");
+        svr.state_file = f.state_file;
     }
-    if (o.server.store) {
-        if (auto v = o.server.store->validate(); !v) throw usage_error(v.error().reason);
+    svr.state_interval = std::chrono::seconds(f.state_interval);
+    if (!apps::given(f.store_opt) && (apps::given(f.flush) || apps::given(f.refresh)))
+        throw apps::usage_error("--store-flush-ms and --store-refresh-ms need --store");
+    if (apps::given(f.store_opt)) {
+        svr.store.emplace();
+        svr.store->address = *tracker::store_address::parse(f.store);
+        svr.store->flush_interval = std::chrono::milliseconds(f.store_flush_ms);
+        svr.store->refresh_interval = std::chrono::milliseconds(f.store_refresh_ms);
+        if (auto v = svr.store->validate(); !v) throw apps::usage_error(v.error().reason);
     }
-    auto& svc = o.server.service;
+    auto& svc = svr.service;
+    svc.interval = std::chrono::seconds(f.interval);
+    svc.min_interval = std::chrono::seconds(f.min_interval);
+    svc.table.max_numwant = f.max_numwant;
     svc.table.peer_timeout = 2 * svc.interval + std::chrono::seconds(60);
     svc.table.default_numwant = std::min<std::uint32_t>(50, svc.table.max_numwant);
     svc.query.max_numwant = svc.table.max_numwant;
-    if (auto v = svc.validate(); !v) throw usage_error(v.error().reason);
-    const auto level = spdlog::level::from_str(o.level);
-    if (level == spdlog::level::off && o.level != "off") {
-        throw usage_error("--log-level: expected trace, debug, info, warn, error or off");
-    }
-    spdlog::set_level(level);
+    if (auto v = svc.validate(); !v) throw apps::usage_error(v.error().reason);
+    o.level = f.level;
     return o;
 }
 
@@ -205,8 +201,15 @@ int serve(const options& o, const sigset_t& signals) {
                  io::to_string(s.backend()));
     apps::sd_notify("READY=1");
     const auto watchdog = apps::watchdog_period();
+    // WATCHDOG=1 only after every reactor thread answered since the last one: a wedged
+    // reactor stops the feeding and systemd restarts the tracker.
+    apps::reactor_heartbeat heartbeat(
+        s.thread_count(), [&s](unsigned i, io::task_fn task) { s.post(i, std::move(task)); });
     const timespec wait{0, 250'000'000};
     auto next_ping = std::chrono::steady_clock::now();
+    auto last_alive = next_ping;
+    bool alive = false;  // every reactor answered since the last WATCHDOG=1
+    bool warned = false;
     while (true) {
         const int sig = sigtimedwait(&signals, nullptr, &wait);
         if (sig == SIGTERM || sig == SIGINT) break;
@@ -218,9 +221,22 @@ int serve(const options& o, const sigset_t& signals) {
                 spdlog::error("reload failed, keeping the old list: {}", e.what());
             }
         }
-        if (watchdog && std::chrono::steady_clock::now() >= next_ping) {
+        const auto now = std::chrono::steady_clock::now();
+        if (heartbeat.poll()) {
+            alive = true;
+            last_alive = now;
+            warned = false;
+        }
+        if (!watchdog) continue;
+        if (alive && now >= next_ping) {
             apps::sd_notify("WATCHDOG=1");
-            next_ping = std::chrono::steady_clock::now() + *watchdog;
+            next_ping = now + *watchdog;
+            alive = false;
+        } else if (!warned && now - last_alive > *watchdog) {
+            spdlog::error(
+                "a reactor thread has not answered for {} ms: not feeding the watchdog",
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - last_alive).count());
+            warned = true;
         }
     }
     apps::sd_notify("STOPPING=1");
@@ -240,17 +256,23 @@ int main(int argc, char** argv) {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    options o;
-    try {
-        o = parse(argc, argv);
-    } catch (const usage_error& e) {
-        std::fprintf(stderr, "minibit-tracker: %s\n", e.what());
-        return 2;
-    }
-    try {
+    return apps::run_guarded(program, [&]() -> int {
+        apps::command_line cli(program, about);
+        tracker_flags f;
+        declare_listeners(cli.app(), f);
+        declare_state(cli.app(), f);
+        cli.app().footer(
+            "Exit status: 0 after SIGTERM or SIGINT; 1 when it cannot start (address in use, "
+            "bad list file) or the last state file write failed; 2 on a usage error.");
+        cli.enable_config();
+        if (auto done = cli.parse(argc, argv)) return *done;
+        options o;
+        try {
+            o = options_of(f);
+        } catch (const apps::usage_error& e) {
+            return cli.refuse(e.what());
+        }
+        spdlog::set_level(spdlog::level::from_str(o.level));
         return serve(o, signals);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "minibit-tracker: %s\n", e.what());
-        return 1;
-    }
+    });
 }
