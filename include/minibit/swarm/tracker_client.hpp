@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minibit/core/result.hpp"
@@ -25,6 +26,26 @@
 namespace minibit::swarm {
 
 using namespace std::chrono_literals;
+
+/// How one tracker URL stands, as the client last reported it.
+enum class tracker_health {
+    unknown,  ///< not tried yet
+    ok,       ///< answered the last announce
+    silent,   ///< an announce has been waiting longer than slow_notice, still trying
+    failing,  ///< the last announce failed (refused, DNS, timeout, HTTP status, failure reason)
+};
+
+/// One change of a tracker URL's health, handed to tracker_options::on_status.
+struct tracker_status {
+    std::string url;
+    tracker_health health = tracker_health::unknown;
+    tracker_health previous = tracker_health::unknown;
+    std::string reason;     ///< why it is silent or failing; "" when ok
+    std::size_t peers = 0;  ///< ok: peers in the answer
+};
+
+/// "ok", "silent", "failing" or "unknown".
+[[nodiscard]] std::string_view to_string(tracker_health health);
 
 /// Tunables of the tracker client.
 struct tracker_options {
@@ -41,6 +62,11 @@ struct tracker_options {
     /// The stopped announce at shutdown waits at most this long.
     std::chrono::milliseconds stopped_timeout = 2s;
     std::size_t max_response_bytes = 1U << 20U;
+    /// An announce unanswered this long is reported as silent (a dead UDP tracker fails only
+    /// after its retries, ~2 min; the user hears of it well before).
+    std::chrono::milliseconds slow_notice = 3s;
+    /// Called on the reactor thread once per change of a URL's health (not per retry).
+    std::function<void(const tracker_status&)> on_status;
 };
 
 /// The numbers an announce reports.
@@ -80,11 +106,15 @@ public:
     [[nodiscard]] std::uint64_t failures() const { return failures_; }
     /// The last failure's reason ("" when none).
     [[nodiscard]] const std::string& last_error() const { return last_error_; }
+    /// The last change reported for any URL (health unknown before the first one).
+    [[nodiscard]] const tracker_status& last_status() const { return last_status_; }
 
 private:
     struct endpoint {
         std::string text;
         tracker_url url;
+        tracker_health health = tracker_health::unknown;  ///< as last reported
+        std::string reason;                               ///< as last reported
     };
     struct udp_exchange;
     struct connection_id_cache {
@@ -99,6 +129,10 @@ private:
     void try_current();
     void on_result(std::uint64_t generation, result<wire::announce_response> r);
     void schedule(std::chrono::milliseconds delay, wire::announce_event event);
+    /// Sends the current event to tiers_[tier_][index_] and arms the slow-answer notice.
+    void send_current();
+    /// Reports a change of `ep`'s health (nothing when it is unchanged).
+    void report(endpoint& ep, tracker_health health, std::string reason, std::size_t peers = 0);
     void http_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
     void udp_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
     void udp_send(const std::shared_ptr<udp_exchange>& ex);
@@ -121,7 +155,9 @@ private:
     std::optional<clock::time_point> last_success_;
     std::function<void()> stop_done_;
     std::string last_error_;
+    tracker_status last_status_;
     io::timer_id timer_{};
+    io::timer_id slow_timer_{};
     std::uint64_t generation_ = 0;  ///< bumped per announce; stale answers are ignored
     std::uint64_t successes_ = 0;
     std::uint64_t failures_ = 0;
