@@ -115,9 +115,9 @@ void status_printer::finish(const progress_sample& sample, std::string_view outc
     const std::uint64_t moved = seed_mode_ ? s.payload_bytes_up : s.payload_bytes_down;
     if (tty_ && drawn_) fmt::print(out_, "\r\033[K");
     fmt::print(out_,
-               "minibit-peer: {} {}: {} {} in {:.1f} s ({} average), {} peers connected "
-               "({} connections in all), {}/{} pieces verified\n",
-               seed_mode_ ? "seed" : "get", outcome, format_bytes(moved),
+               "minibit-peer: {} {}: {} ({} bytes) {} in {:.1f} s ({} average), {} peers "
+               "connected ({} connections in all), {}/{} pieces verified\n",
+               seed_mode_ ? "seed" : "get", outcome, format_bytes(moved), moved,
                seed_mode_ ? "uploaded" : "downloaded", secs, format_rate(moved / secs),
                s.peers_connected, s.connections_in + s.connections_out, s.pieces_have,
                s.piece_count);
