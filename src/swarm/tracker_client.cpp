@@ -9,6 +9,7 @@
 
 #include "minibit/core/assert.hpp"
 
+#include "http_fetcher.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "tracker_exchange.hpp"
 
@@ -87,7 +88,8 @@ result<std::unique_ptr<tracker_client>> tracker_client::create(
         }
     }
     if (c->tiers_.empty()) {
-        return fail(swarm_errc::bad_tracker_url, "no usable tracker URL (http:// or udp://)");
+        return fail(swarm_errc::bad_tracker_url,
+                    "no usable tracker URL (http://, https:// or udp://)");
     }
     return c;
 }
@@ -204,7 +206,7 @@ void tracker_client::send_current() {
                fmt::format("no answer within {} s, still trying",
                            std::chrono::duration<double>(options_.slow_notice).count()));
     });
-    if (ep.url.scheme == tracker_scheme::http) {
+    if (ep.url.scheme != tracker_scheme::udp) {
         http_announce(ep, event_, generation);
     } else {
         udp_announce(ep, event_, generation);

@@ -1,5 +1,5 @@
-// Tracker client of one torrent: HTTP announces (a minimal HTTP/1.1 GET over a reactor TCP
-// connection) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
+// Tracker client of one torrent: HTTP(S) announces (libcurl's multi interface driven by the
+// reactor, see http_fetcher) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
 // through the BEP 12 announce-list tiers (tried in order; the URL that answers moves to the
 // front of its tier). Events: started, periodic at the tracker's interval, completed, stopped
 // (best effort, short timeout). Retries with exponential backoff. Reactor thread only (asserted
@@ -26,6 +26,8 @@
 namespace minibit::swarm {
 
 using namespace std::chrono_literals;
+
+class http_fetcher;
 
 /// How one tracker URL stands, as the client last reported it.
 enum class tracker_health {
@@ -62,6 +64,9 @@ struct tracker_options {
     /// The stopped announce at shutdown waits at most this long.
     std::chrono::milliseconds stopped_timeout = 2s;
     std::size_t max_response_bytes = 1U << 20U;
+    /// https: PEM file of the authorities to trust; empty: $CURL_CA_BUNDLE, else
+    /// $SSL_CERT_FILE, else the system's store.
+    std::string ca_file;
     /// An announce unanswered this long is reported as silent (a dead UDP tracker fails only
     /// after its retries, ~2 min; the user hears of it well before).
     std::chrono::milliseconds slow_notice = 3s;
@@ -147,6 +152,7 @@ private:
     tracker_options options_;
     progress_fn progress_;
     peers_fn on_peers_;
+    std::unique_ptr<http_fetcher> http_;  ///< made at the first http(s) announce
     std::optional<io::udp_id> udp_;
     int udp_family_ = 0;
     std::shared_ptr<udp_exchange> udp_active_;
