@@ -254,7 +254,9 @@ void tracker_client::on_result(std::uint64_t generation, result<wire::announce_r
     if (!r) {
         ++failures_;
         last_error_ = r.error().message();
-        report(ep, tracker_health::failing, last_error_);
+        // The user reads the reason alone ("cannot connect: Connection refused").
+        report(ep, tracker_health::failing,
+               r.error().domain == "swarm" ? r.error().reason : last_error_);
         if (++index_ >= tiers_[tier_].size()) {
             ++tier_;
             index_ = 0;
