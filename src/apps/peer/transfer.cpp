@@ -75,6 +75,11 @@ constexpr std::string_view common_help = R"(options:
   --rechoke-interval S  seconds between choke decisions (default 10; use ~0.2 on a LAN)
   --max-peers N         connections at most (default 50)
   --request-timeout S   seconds before an unanswered request goes to another peer (default 20)
+environment:
+  SSL_CERT_FILE, CURL_CA_BUNDLE   PEM file of the authorities trusted for https:// trackers
+                        (default: the system's store)
+stderr: tracker failures and recoveries as they happen, a progress line on a terminal or a
+status line every 5 s elsewhere, and one summary line at the end.
 )";
 
 std::atomic<int> stop_signal{0};
