@@ -171,7 +171,8 @@ TEST_F(PeerStatus, UnreachableHttpTrackerIsNamedWithinFiveSecondsAndTheRunEndsWi
         << get.all();
     // No terminal: a status line every 5 s, with the tracker's state.
     EXPECT_NE(get.find({"0.0%", "peers 0", "tracker failing"}), nullptr) << get.all();
-    EXPECT_NE(get.find({"get timed out:", "0 B (0 bytes) downloaded", "0/", "pieces verified"}), nullptr)
+    EXPECT_NE(get.find({"get timed out:", "0 B (0 bytes) downloaded", "0/", "pieces verified"}),
+              nullptr)
         << get.all();
     EXPECT_NE(get.lines.back().text.find("timed out with 0/"), std::string::npos) << get.all();
     EXPECT_NE(get.lines.back().text.find(url), std::string::npos) << get.all();
