@@ -73,6 +73,15 @@ public:
         return inner_.send_to(id, bytes, to);
     }
     void close_udp(io::udp_id id) override { inner_.close_udp(id); }
+    // libcurl's sockets (the tracker client's http_fetcher) are watched on the real reactor.
+    [[nodiscard]] result<io::watch_id> watch_fd(int fd, io::fd_interest interest,
+                                                io::ready_fn on_ready) override {
+        return inner_.watch_fd(fd, interest, std::move(on_ready));
+    }
+    [[nodiscard]] result<void> set_interest(io::watch_id id, io::fd_interest interest) override {
+        return inner_.set_interest(id, interest);
+    }
+    void unwatch_fd(io::watch_id id) override { inner_.unwatch_fd(id); }
 
 private:
     io::reactor& inner_;

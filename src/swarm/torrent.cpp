@@ -114,6 +114,9 @@ torrent_stats torrent::stats() const {
     const auto now = context_.reactor.now();
     s.pieces_have = static_cast<std::uint32_t>(have_.count());
     s.peers_connected = static_cast<std::uint32_t>(peer_count());
+    for (const auto& [slot, peer] : peers_.live()) {
+        if (peer->ready() && !peer->peer_choking()) ++s.peers_unchoking_us;
+    }
     s.download_rate = traffic_.down.rate(now);
     s.upload_rate = traffic_.up.rate(now);
     s.seconds_running = life_.running || life_.started != clock::time_point{}

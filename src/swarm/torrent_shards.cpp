@@ -78,6 +78,7 @@ torrent_stats shard_set::total() const {
         sum.hash_failures += s.hash_failures;
         sum.peers_banned += s.peers_banned;
         sum.peers_connected += s.peers_connected;
+        sum.peers_unchoking_us += s.peers_unchoking_us;
         sum.download_rate += s.download_rate;
         sum.upload_rate += s.upload_rate;
         sum.seconds_running = std::max(sum.seconds_running, s.seconds_running);

@@ -9,6 +9,7 @@
 
 #include "minibit/core/assert.hpp"
 
+#include "http_fetcher.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "tracker_exchange.hpp"
 
@@ -44,6 +45,16 @@ void append_peers(std::span<const std::uint8_t> raw, std::size_t record,
 
 }  // namespace
 
+std::string_view to_string(tracker_health health) {
+    switch (health) {
+    case tracker_health::ok: return "ok";
+    case tracker_health::silent: return "silent";
+    case tracker_health::failing: return "failing";
+    case tracker_health::unknown: break;
+    }
+    return "unknown";
+}
+
 tracker_client::tracker_client(io::reactor& reactor, info_hash hash, wire::peer_id id,
                                std::uint16_t port, tracker_options options, progress_fn progress,
                                peers_fn on_peers)
@@ -70,14 +81,15 @@ result<std::unique_ptr<tracker_client>> tracker_client::create(
                 spdlog::warn("tracker {}: skipped: {}", text, url.error().message());
                 continue;
             }
-            eps.push_back({std::move(text), std::move(*url)});
+            eps.push_back({std::move(text), std::move(*url), tracker_health::unknown, ""});
         }
         if (!eps.empty()) {
             c->tiers_.push_back(std::move(eps));
         }
     }
     if (c->tiers_.empty()) {
-        return fail(swarm_errc::bad_tracker_url, "no usable tracker URL (http:// or udp://)");
+        return fail(swarm_errc::bad_tracker_url,
+                    "no usable tracker URL (http://, https:// or udp://)");
     }
     return c;
 }
@@ -148,12 +160,7 @@ void tracker_client::stop(std::function<void()> done) {
     tier_ = last_good_->first;
     index_ = last_good_->second;
     busy_ = true;
-    const endpoint ep = tiers_[tier_][index_];
-    if (ep.url.scheme == tracker_scheme::http) {
-        http_announce(ep, event_, generation_);
-    } else {
-        udp_announce(ep, event_, generation_);
-    }
+    send_current();
 }
 
 void tracker_client::announce(wire::announce_event event) {
@@ -183,11 +190,48 @@ void tracker_client::try_current() {
         schedule(delay, event_);
         return;
     }
+    send_current();
+}
+
+void tracker_client::send_current() {
     const endpoint ep = tiers_[tier_][index_];
-    if (ep.url.scheme == tracker_scheme::http) {
-        http_announce(ep, event_, generation_);
+    const std::uint64_t generation = generation_;
+    scope_.cancel_timer(slow_timer_);
+    slow_timer_ = scope_.add_timer(options_.slow_notice, [this, generation] {
+        if (generation != generation_ || stopping_) return;
+        endpoint& cur = tiers_[tier_][index_];
+        // A URL already known to fail stays "failing" while it is retried: no flood.
+        if (cur.health == tracker_health::failing || cur.health == tracker_health::silent) return;
+        report(cur, tracker_health::silent,
+               fmt::format("no answer within {} s, still trying",
+                           std::chrono::duration<double>(options_.slow_notice).count()));
+    });
+    if (ep.url.scheme != tracker_scheme::udp) {
+        http_announce(ep, event_, generation);
     } else {
-        udp_announce(ep, event_, generation_);
+        udp_announce(ep, event_, generation);
+    }
+}
+
+void tracker_client::report(endpoint& ep, tracker_health health, std::string reason,
+                            std::size_t peers) {
+    if (ep.health == health && ep.reason == reason) {
+        return;
+    }
+    tracker_status st{ep.text, health, ep.health, std::move(reason), peers};
+    ep.health = health;
+    ep.reason = st.reason;
+    // With a status callback its owner tells the user; the log keeps the record.
+    const auto level = health == tracker_health::ok || options_.on_status ? spdlog::level::info
+                                                                          : spdlog::level::warn;
+    if (health == tracker_health::ok) {
+        spdlog::log(level, "tracker {}: answered ({} peers)", st.url, peers);
+    } else {
+        spdlog::log(level, "tracker {}: {}", st.url, st.reason);
+    }
+    last_status_ = st;
+    if (options_.on_status) {
+        options_.on_status(st);
     }
 }
 
@@ -195,7 +239,8 @@ void tracker_client::on_result(std::uint64_t generation, result<wire::announce_r
     if (generation != generation_) {
         return;
     }
-    const endpoint& ep = tiers_[tier_][index_];
+    scope_.cancel_timer(slow_timer_);
+    endpoint& ep = tiers_[tier_][index_];
     if (stopping_) {
         spdlog::debug("tracker {}: stopped announce {}", ep.text, r ? "answered" : "failed");
         ++generation_;
@@ -209,7 +254,9 @@ void tracker_client::on_result(std::uint64_t generation, result<wire::announce_r
     if (!r) {
         ++failures_;
         last_error_ = r.error().message();
-        spdlog::info("tracker {}: {}", ep.text, last_error_);
+        // The user reads the reason alone ("cannot connect: Connection refused").
+        report(ep, tracker_health::failing,
+               r.error().domain == "swarm" ? r.error().reason : last_error_);
         if (++index_ >= tiers_[tier_].size()) {
             ++tier_;
             index_ = 0;
@@ -229,6 +276,7 @@ void tracker_client::on_result(std::uint64_t generation, result<wire::announce_r
     std::vector<io::address> peers;
     append_peers(r->peers4, 6, peers);
     append_peers(r->peers6, 18, peers);
+    report(tier.front(), tracker_health::ok, "", peers.size());
     spdlog::debug("tracker {}: {} peers, interval {} s", tier.front().text, peers.size(),
                   r->interval);
     if (on_peers_ && !peers.empty()) {

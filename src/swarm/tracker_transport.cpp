@@ -1,4 +1,4 @@
-// tracker_client, transport half: one HTTP/1.1 GET over a reactor TCP connection, and the
+// tracker_client, transport half: the HTTP(S) announce through http_fetcher (libcurl), and the
 // BEP 15 UDP connect/announce exchange with its 15 * 2^n s retries.
 #include <netdb.h>
 
@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "http_fetcher.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "minibit/swarm/tracker_client.hpp"
 #include "minibit/wire/tracker_udp.hpp"
@@ -46,105 +47,34 @@ std::uint32_t random_u32() {
     return static_cast<std::uint32_t>(rng());
 }
 
-/// One HTTP GET in flight; every callback holds it, the first outcome wins.
-struct http_state {
-    io::reactor* reactor = nullptr;
-    std::string buf;
-    std::optional<io::conn_id> conn;
-    io::timer_id timer{};
-    std::size_t max_bytes = 0;
-    bool done = false;
-    std::function<void(result<std::string>)> on_done;
-
-    void finish(result<std::string> r) {
-        if (done) return;
-        done = true;
-        reactor->cancel_timer(timer);
-        if (conn) reactor->close(*conn);
-        auto fn = std::move(on_done);
-        on_done = nullptr;
-        fn(std::move(r));
-    }
-    void on_data(std::span<const std::byte> bytes) {
-        if (done) return;
-        buf.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-        if (buf.size() > max_bytes) {
-            finish(fail(swarm_errc::tracker_failed, "HTTP response too large"));
-            return;
-        }
-        auto p = http_response_progress(buf);
-        if (!p) {
-            finish(std::unexpected(p.error()));
-        } else if (*p == http_progress::complete) {
-            finish(std::move(buf));
-        }
-    }
-};
-
 }  // namespace
 
 void tracker_client::http_announce(const endpoint& ep, wire::announce_event event,
                                    std::uint64_t generation) {
-    auto addr = resolve_host(ep.url.host, ep.url.port);
-    if (!addr) {
-        on_result(generation, std::unexpected(addr.error()));
-        return;
+    if (!http_) {
+        auto f = http_fetcher::create(reactor_);
+        if (!f) {
+            on_result(generation, std::unexpected(f.error()));
+            return;
+        }
+        http_ = std::move(*f);
     }
-    std::string target = ep.url.target;
-    target += target.find('?') == std::string::npos ? '?' : '&';
-    target += wire::build_announce_query(make_request(event));
-    const std::string host = ep.url.host.find(':') != std::string::npos
-                                 ? fmt::format("[{}]", ep.url.host)
-                                 : ep.url.host;
-    std::string request = fmt::format(
-        "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: MiniBit/0.1\r\n"
-        "Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        target, host, ep.url.port);
-
-    auto st = std::make_shared<http_state>();
-    st->reactor = &reactor_;
-    st->max_bytes = options_.max_response_bytes + 16384;  // body plus headers
-    const std::size_t max_body = options_.max_response_bytes;
-    st->on_done = scope_.guard([this, generation, max_body](result<std::string> raw) {
-        if (!raw) {
-            on_result(generation, std::unexpected(raw.error()));
-            return;
-        }
-        auto body = http_response_body(*raw, max_body);
-        if (!body) {
-            on_result(generation, std::unexpected(body.error()));
-            return;
-        }
-        on_result(generation, wire::parse_announce_response(*body, wire::http_response_limits{}));
-    });
-    st->timer = reactor_.add_timer(options_.http_timeout, [st] {
-        st->finish(fail(swarm_errc::tracker_failed, "HTTP announce timed out"));
-    });
-    reactor_.connect(*addr, [st, request = std::move(request)](result<io::connection> c) mutable {
-        if (st->done) {
-            if (c) c->owner()->close(c->id());
-            return;
-        }
-        if (!c) {
-            st->finish(std::unexpected(c.error()));
-            return;
-        }
-        st->conn = c->id();
-        io::reactor& r = *c->owner();
-        io::conn_handlers handlers{[st](std::span<const std::byte> bytes) { st->on_data(bytes); },
-                                   [st](const std::optional<error>&) {
-                                       if (st->done) return;
-                                       st->conn.reset();
-                                       st->finish(std::move(st->buf));
-                                   }};
-        if (auto ok = r.start(c->id(), std::move(handlers)); !ok) {
-            st->finish(std::unexpected(ok.error()));
-            return;
-        }
-        std::vector<std::byte> bytes(request.size());
-        std::memcpy(bytes.data(), request.data(), request.size());
-        if (auto sent = r.send(c->id(), std::move(bytes)); !sent) {
-            st->finish(std::unexpected(sent.error()));
+    std::string url = ep.text.substr(0, ep.text.find('#'));
+    url += url.find('?') == std::string::npos ? '?' : '&';
+    url += wire::build_announce_query(make_request(event));
+    http_get_options o;
+    o.timeout = options_.http_timeout;
+    o.max_body_bytes = options_.max_response_bytes;
+    o.ca_file = options_.ca_file;
+    http_->get(url, o, [this, generation](result<http_answer> r) {
+        if (!r) {
+            on_result(generation, std::unexpected(r.error()));
+        } else if (r->status != 200) {
+            on_result(generation,
+                      fail(swarm_errc::tracker_failed, fmt::format("HTTP status {}", r->status)));
+        } else {
+            on_result(generation,
+                      wire::parse_announce_response(r->body, wire::http_response_limits{}));
         }
     });
 }

@@ -73,6 +73,8 @@ public:
     [[nodiscard]] const bitfield& has() const { return has_; }
     [[nodiscard]] bool is_seed() const { return has_.size() > 0 && has_.all(); }
     [[nodiscard]] bool am_choking() const { return flags_.am_choking; }
+    /// True while the peer chokes us (no blocks come from it).
+    [[nodiscard]] bool peer_choking() const { return flags_.peer_choking; }
     [[nodiscard]] bool peer_interested() const { return flags_.peer_interested; }
     [[nodiscard]] bool snubbed() const { return requests_.snubbed(); }
     [[nodiscard]] double download_rate(clock::time_point now) const {

@@ -37,7 +37,8 @@ struct torrent_stats {
     std::uint32_t pieces_have = 0;
     std::uint32_t piece_count = 0;
     std::uint32_t peers_connected = 0;
-    double download_rate = 0.0;  ///< bytes per second, over the rate meter's window
+    std::uint32_t peers_unchoking_us = 0;  ///< connected peers that let us request (not in JSON)
+    double download_rate = 0.0;            ///< bytes per second, over the rate meter's window
     double upload_rate = 0.0;
     double seconds_running = 0.0;
     std::optional<double> seconds_to_complete;  ///< set once the download finished in this run

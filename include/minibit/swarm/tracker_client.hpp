@@ -1,5 +1,5 @@
-// Tracker client of one torrent: HTTP announces (a minimal HTTP/1.1 GET over a reactor TCP
-// connection) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
+// Tracker client of one torrent: HTTP(S) announces (libcurl's multi interface driven by the
+// reactor, see http_fetcher) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
 // through the BEP 12 announce-list tiers (tried in order; the URL that answers moves to the
 // front of its tier). Events: started, periodic at the tracker's interval, completed, stopped
 // (best effort, short timeout). Retries with exponential backoff. Reactor thread only (asserted
@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minibit/core/result.hpp"
@@ -25,6 +26,28 @@
 namespace minibit::swarm {
 
 using namespace std::chrono_literals;
+
+class http_fetcher;
+
+/// How one tracker URL stands, as the client last reported it.
+enum class tracker_health {
+    unknown,  ///< not tried yet
+    ok,       ///< answered the last announce
+    silent,   ///< an announce has been waiting longer than slow_notice, still trying
+    failing,  ///< the last announce failed (refused, DNS, timeout, HTTP status, failure reason)
+};
+
+/// One change of a tracker URL's health, handed to tracker_options::on_status.
+struct tracker_status {
+    std::string url;
+    tracker_health health = tracker_health::unknown;
+    tracker_health previous = tracker_health::unknown;
+    std::string reason;     ///< why it is silent or failing; "" when ok
+    std::size_t peers = 0;  ///< ok: peers in the answer
+};
+
+/// "ok", "silent", "failing" or "unknown".
+[[nodiscard]] std::string_view to_string(tracker_health health);
 
 /// Tunables of the tracker client.
 struct tracker_options {
@@ -41,6 +64,14 @@ struct tracker_options {
     /// The stopped announce at shutdown waits at most this long.
     std::chrono::milliseconds stopped_timeout = 2s;
     std::size_t max_response_bytes = 1U << 20U;
+    /// https: PEM file of the authorities to trust; empty: $CURL_CA_BUNDLE, else
+    /// $SSL_CERT_FILE, else the system's store.
+    std::string ca_file;
+    /// An announce unanswered this long is reported as silent (a dead UDP tracker fails only
+    /// after its retries, ~2 min; the user hears of it well before).
+    std::chrono::milliseconds slow_notice = 3s;
+    /// Called on the reactor thread once per change of a URL's health (not per retry).
+    std::function<void(const tracker_status&)> on_status;
 };
 
 /// The numbers an announce reports.
@@ -80,11 +111,15 @@ public:
     [[nodiscard]] std::uint64_t failures() const { return failures_; }
     /// The last failure's reason ("" when none).
     [[nodiscard]] const std::string& last_error() const { return last_error_; }
+    /// The last change reported for any URL (health unknown before the first one).
+    [[nodiscard]] const tracker_status& last_status() const { return last_status_; }
 
 private:
     struct endpoint {
         std::string text;
         tracker_url url;
+        tracker_health health = tracker_health::unknown;  ///< as last reported
+        std::string reason;                               ///< as last reported
     };
     struct udp_exchange;
     struct connection_id_cache {
@@ -99,6 +134,10 @@ private:
     void try_current();
     void on_result(std::uint64_t generation, result<wire::announce_response> r);
     void schedule(std::chrono::milliseconds delay, wire::announce_event event);
+    /// Sends the current event to tiers_[tier_][index_] and arms the slow-answer notice.
+    void send_current();
+    /// Reports a change of `ep`'s health (nothing when it is unchanged).
+    void report(endpoint& ep, tracker_health health, std::string reason, std::size_t peers = 0);
     void http_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
     void udp_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
     void udp_send(const std::shared_ptr<udp_exchange>& ex);
@@ -113,6 +152,7 @@ private:
     tracker_options options_;
     progress_fn progress_;
     peers_fn on_peers_;
+    std::unique_ptr<http_fetcher> http_;  ///< made at the first http(s) announce
     std::optional<io::udp_id> udp_;
     int udp_family_ = 0;
     std::shared_ptr<udp_exchange> udp_active_;
@@ -121,7 +161,9 @@ private:
     std::optional<clock::time_point> last_success_;
     std::function<void()> stop_done_;
     std::string last_error_;
+    tracker_status last_status_;
     io::timer_id timer_{};
+    io::timer_id slow_timer_{};
     std::uint64_t generation_ = 0;  ///< bumped per announce; stale answers are ignored
     std::uint64_t successes_ = 0;
     std::uint64_t failures_ = 0;

@@ -22,6 +22,12 @@ using minibit::apps::usage_error;
 
 constexpr const char* program = "minibit-peer";
 
+constexpr const char* transfer_footer =
+    "stderr: tracker failures and recoveries as they happen, a progress line on a terminal or a "
+    "status line every 5 s elsewhere, and one summary line at the end.\n"
+    "Environment: SSL_CERT_FILE or CURL_CA_BUNDLE name a PEM file of the authorities trusted "
+    "for https:// trackers (default: the system's store).\n";
+
 // --tracker URL for a new torrent: http://, https:// or udp://HOST:PORT.
 CLI::Validator tracker_url() {
     return CLI::Validator([](std::string& text) { return apps::tracker_url_problem(text); }, "");
@@ -261,15 +267,15 @@ int run(int argc, char** argv) {
     transfer_flags gf;
     auto& get = cli.add_command("get", get_about);
     declare_get(get, gf);
-    get.footer(
-        "Exit status: 0 when complete; 1 on a runtime error or --timeout; 2 on a usage "
-        "error.");
+    get.footer(std::string(transfer_footer) +
+               "Exit status: 0 when complete; 1 on a runtime error or --timeout; 2 on a usage "
+               "error.");
     transfer_flags sf;
     auto& seed = cli.add_command("seed", seed_about);
     declare_seed(seed, sf);
-    seed.footer(
-        "Exit status: 0 after --for or SIGTERM; 1 on a runtime error (incomplete or "
-        "missing data); 2 on a usage error.");
+    seed.footer(std::string(transfer_footer) +
+                "Exit status: 0 after --for or SIGTERM; 1 on a runtime error (incomplete or "
+                "missing data); 2 on a usage error.");
     cli.app().footer(
         "Exit status: 0 on success, 1 on a runtime error (bad file, I/O), 2 on a "
         "usage error.");

@@ -29,6 +29,7 @@
 #include "minibit/io/worker_pool.hpp"
 #include "minibit/swarm/session.hpp"
 #include "minibit/swarm/session_group.hpp"
+#include "status.hpp"
 
 namespace {
 
@@ -68,20 +69,6 @@ void setup_logging(const minibit::apps::transfer_request& r) {
     spdlog::flush_every(std::chrono::seconds(1));
 }
 
-void print_progress(const minibit::swarm::torrent& t) {
-    const auto s = t.stats();
-    const double pct = s.piece_count == 0 ? 100.0 : 100.0 * s.pieces_have / s.piece_count;
-    const auto left = static_cast<double>(t.bytes_left());
-    std::string eta = "--";
-    if (left == 0) {
-        eta = "done";
-    } else if (s.download_rate > 1) {
-        eta = fmt::format("{:.0f}s", left / s.download_rate);
-    }
-    fmt::print("\r{:5.1f}%  down {:>11}  up {:>11}  peers {:3}  eta {:>6}   ", pct,
-               minibit::format_rate(s.download_rate), minibit::format_rate(s.upload_rate),
-               s.peers_connected, eta);
-    std::fflush(stdout);
 }
 
 void write_stats(const run_plan& plan, const minibit::swarm::torrent& t) {
@@ -119,10 +106,29 @@ struct verdict {
     std::string message;
 };
 
+/// "timed out with 3/512 pieces", naming the trackers that fail or stay silent.
+std::string timeout_message(std::uint32_t have, std::uint32_t count,
+                            const minibit::apps::status_printer& printer) {
+    std::string text = fmt::format("timed out with {}/{} pieces", have, count);
+    if (const auto problems = printer.tracker_problems(); !problems.empty()) {
+        text += "; " + problems;
+    }
+    return text;
+}
+
+/// The summary's word for how the run ended.
+std::string_view outcome_of(const run_plan& plan, const verdict& v) {
+    if (v.status == 0) return plan.seed_mode ? "ended" : "complete";
+    if (v.message.starts_with("timed out")) return "timed out";
+    if (v.message.starts_with("interrupted")) return "interrupted";
+    return "failed";
+}
+
 /// Decides after each loop turn whether the run is over.
 verdict judge(const run_plan& plan, const minibit::swarm::session& s, steady::time_point started,
               std::optional<steady::time_point> completed_at,
-              const std::optional<minibit::error>& failure) {
+              const std::optional<minibit::error>& failure,
+              const minibit::apps::status_printer& printer) {
     const auto now = steady::now();
     const auto since = [&](steady::time_point t) {
         return std::chrono::duration<double>(now - t).count();
@@ -142,20 +148,22 @@ verdict judge(const run_plan& plan, const minibit::swarm::session& s, steady::ti
         return {true, 0, ""};
     }
     if (!completed_at && plan.timeout_seconds && since(started) >= *plan.timeout_seconds) {
-        const auto* tc = s.tracker();
-        if (tc != nullptr && !tc->last_success() && !tc->last_error().empty()) {
-            return {true, 1, fmt::format("timed out; tracker unreachable: {}", tc->last_error())};
-        }
-        return {true, 1,
-                fmt::format("timed out with {}/{} pieces", s.get().stats().pieces_have,
-                            s.get().info().piece_count())};
+        return {
+            true, 1,
+            timeout_message(s.get().stats().pieces_have, s.get().info().piece_count(), printer)};
     }
     return {};
 }
 
+minibit::apps::progress_sample sample_of(const minibit::swarm::torrent& t,
+                                         steady::time_point started) {
+    return {t.stats(), t.bytes_left(),
+            std::chrono::duration<double>(steady::now() - started).count()};
+}
+
 /// Stops the session (stopped announce, bounded wait), writes the stats, prints the error line.
 int finish(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_plan& plan,
-           const verdict& v) {
+           const verdict& v, minibit::apps::status_printer& printer, steady::time_point started) {
     bool stopped = false;
     s.stop([&stopped] { stopped = true; });
     const auto stop_deadline = steady::now() + 3s;
@@ -163,6 +171,7 @@ int finish(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_
         (void)reactor.run_once(50ms);
     }
     write_stats(plan, s.get());
+    printer.finish(sample_of(s.get(), started), outcome_of(plan, v));
     if (v.status != 0) {
         fmt::print(stderr, "minibit-peer: {}\n", v.message);
     }
@@ -170,17 +179,16 @@ int finish(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_
 }
 
 /// Runs the loop; returns the exit status.
-int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_plan& plan) {
+int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_plan& plan,
+        minibit::apps::status_printer& printer) {
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGPIPE, SIG_IGN);
     std::optional<minibit::error> failure;
     s.get().set_on_error([&failure](const minibit::error& e) { failure = e; });
     s.start();
-    const bool tty = ::isatty(STDOUT_FILENO) == 1;
     const auto started = steady::now();
     std::optional<steady::time_point> completed_at;
-    auto last_draw = started - 1s;
     auto last_stats = started;
     verdict v;
     while (!v.stop) {
@@ -193,35 +201,39 @@ int run(minibit::io::reactor& reactor, minibit::swarm::session& s, const run_pla
             completed_at = now;
             write_complete_marker(plan);
         }
-        if (tty && now - last_draw >= 1s) {
-            print_progress(s.get());
-            last_draw = now;
-        }
+        printer.tick(sample_of(s.get(), started));
         if (plan.stats_json && now - last_stats >= stats_every) {
             write_stats(plan, s.get());  // a supervisor (or a test) can follow the progress
             last_stats = now;
         }
-        v = judge(plan, s, started, completed_at, failure);
+        v = judge(plan, s, started, completed_at, failure, printer);
     }
-    if (tty) {
-        print_progress(s.get());
-        fmt::print("\n");
-    }
-    return finish(reactor, s, plan, v);
+    return finish(reactor, s, plan, v, printer, started);
 }
 
 /// The --threads > 1 loop: the group runs on its own threads; this thread watches and prints.
-int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
+int run_group(minibit::swarm::session_group& g, const run_plan& plan,
+              minibit::apps::status_printer& printer) {
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGPIPE, SIG_IGN);
-    const bool tty = ::isatty(STDOUT_FILENO) == 1;
     const auto started = steady::now();
     std::optional<steady::time_point> completed_at;
     const auto since = [](steady::time_point t) {
         return std::chrono::duration<double>(steady::now() - t).count();
     };
-    auto last_draw = started - 1s;
+    const auto sample = [&] {
+        auto st = g.stats();
+        st.piece_count = g.info().piece_count();
+        st.pieces_have = g.pieces_have();
+        // The group knows pieces, not bytes: estimate what is left from the piece count.
+        const std::uint64_t left = st.piece_count == 0
+                                       ? 0
+                                       : g.info().total_length / st.piece_count *
+                                             (st.piece_count -
+                                              std::min(st.piece_count, st.pieces_have));
+        return minibit::apps::progress_sample{st, left, since(started)};
+    };
     verdict v;
     while (!v.stop) {
         std::this_thread::sleep_for(completed_at ? 100ms : 20ms);
@@ -230,15 +242,7 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
             completed_at = now;
             write_complete_marker(plan);
         }
-        if (tty && now - last_draw >= 1s) {
-            const auto s = g.stats();
-            fmt::print("\r{:5.1f}%  down {:>11}  up {:>11}  peers {:3}  threads {}   ",
-                       100.0 * g.pieces_have() / std::max(1U, g.info().piece_count()),
-                       minibit::format_rate(s.download_rate), minibit::format_rate(s.upload_rate),
-                       s.peers_connected, g.size());
-            std::fflush(stdout);
-            last_draw = now;
-        }
+        printer.tick(sample());
         if (auto failure = g.failure()) {
             v = {true, 1, failure->message()};
         } else if (stop_signal.load() != 0) {
@@ -252,12 +256,9 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
             v = {true, 0, ""};
         } else if (!completed_at && plan.timeout_seconds &&
                    since(started) >= *plan.timeout_seconds) {
-            v = {true, 1,
-                 fmt::format("timed out with {}/{} pieces", g.pieces_have(),
-                             g.info().piece_count())};
+            v = {true, 1, timeout_message(g.pieces_have(), g.info().piece_count(), printer)};
         }
     }
-    if (tty) fmt::print("\n");
     g.stop();
     if (plan.stats_json) {
         const std::string tmp = *plan.stats_json + ".part";
@@ -267,6 +268,7 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan) {
         }
         std::rename(tmp.c_str(), plan.stats_json->c_str());
     }
+    printer.finish(sample(), outcome_of(plan, v));
     if (v.status != 0) fmt::print(stderr, "minibit-peer: {}\n", v.message);
     return v.status;
 }
@@ -306,6 +308,10 @@ int transfer(const transfer_request& r) {
                         r.complete_file};
     setup_logging(r);
     auto options = r.session;
+    minibit::apps::status_printer printer(stderr, seed_mode);
+    options.tracker.on_status = [&printer](const minibit::swarm::tracker_status& st) {
+        printer.on_tracker(st);
+    };
     if (seed_mode) options.store.access = minibit::storage::access_mode::read_only;
     const auto kind = r.backend;
     auto info = minibit::load_metainfo(r.torrent);
@@ -328,7 +334,7 @@ int transfer(const transfer_request& r) {
         }
         spdlog::info("listening on port {} with {} reactor threads", (*g)->port(), threads);
         print_start(r, (*g)->info(), (*g)->port());
-        return run_group(**g, plan);
+        return run_group(**g, plan, printer);
     }
     auto reactor = minibit::io::make_reactor(kind, {});
     if (!reactor) throw std::runtime_error(reactor.error().message());
@@ -341,7 +347,7 @@ int transfer(const transfer_request& r) {
     }
     spdlog::info("listening on port {}", (*s)->port());
     print_start(r, (*s)->get().info(), (*s)->port());
-    return run(**reactor, **s, plan);
+    return run(**reactor, **s, plan, printer);
 }
 
 }  // namespace minibit::apps
