@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "../common/flags.hpp"
+#include "agent_main.hpp"
 #include "minibit/core/metainfo.hpp"
 #include "transfer.hpp"
 
@@ -37,6 +38,11 @@ commands:
       Serve a complete copy; DATA_PATH is the folder holding the torrent's data.
       `minibit-peer get --help` and `minibit-peer seed --help` list every option
       (--port, --numwant, --stats-json, --log, --io, --threads, --peer, ...).
+  agent [--state-dir DIR] [--download-dir DIR] [--socket PATH] [--listen ADDR:PORT]
+      Run the host agent: many torrents, one peer port, a JSON API on a Unix socket.
+  add FILE.torrent [-o DIR] | list [--json] | status HASH [--json] | pause HASH
+  | resume HASH | remove HASH [--delete-data] | wait HASH [--timeout S]
+      Drive a running agent through its socket (--socket PATH on each).
   help
       Show this text.
 
@@ -128,6 +134,7 @@ int dispatch(int argc, char** argv) {
     if (cmd == "info") return cmd_info(argc, argv);
     if (cmd == "get") return cmd_get(argc, argv);
     if (cmd == "seed") return cmd_seed(argc, argv);
+    if (minibit::apps::is_agent_command(cmd)) return minibit::apps::run_agent_command(argc, argv);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         fmt::print("{}", usage_text);
         return 0;
