@@ -232,7 +232,9 @@ void control_server::try_request(std::uint64_t id, client& c) {
             if (is(head.error(), wire::http_errc::incomplete)) {
                 return;
             }
-            const int status = is(head.error(), wire::http_errc::too_large) ? 431 : 400;
+            const int status = is(head.error(), wire::http_errc::too_large)        ? 431
+                               : is(head.error(), wire::http_errc::body_too_large) ? 413
+                                                                                   : 400;
             answer(id, {status, error_body(head.error().message())});
             return;
         }

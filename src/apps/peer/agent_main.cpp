@@ -47,6 +47,7 @@ struct agent_flags {
     std::string listen = "0.0.0.0:6881";
     std::string io = "auto";
     unsigned hashing_threads = 0;
+    double rechoke = 10;
 };
 
 [[noreturn]] void runtime_fail(const std::string& why) {
@@ -169,6 +170,8 @@ int run_daemon_command(const agent_flags& f, const std::string& socket) {
     o.settings.download_dir = f.download_dir;
     o.settings.listen = f.listen;
     o.settings.hashing_threads = f.hashing_threads;
+    o.settings.torrent.rechoke_interval = std::chrono::milliseconds(
+        static_cast<std::int64_t>(f.rechoke * 1000));
     auto kind = io::parse_backend_kind(f.io);
     if (!kind) throw usage_error(kind.error().reason);
     o.settings.backend = *kind;
@@ -207,6 +210,8 @@ int run(int argc, char** argv) {
     add_choice(ag, "--io", af.io, {"auto", "uring", "epoll"}, "I/O back end");
     add_count(ag, "--hashing-threads", af.hashing_threads, 0, 256,
               "piece hashing threads (0: one per core)");
+    add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
+               "seconds between choke decisions (use ~0.2 on a LAN)");
     auto& add = cli.add_command("add", "Add a .torrent to the agent.");
     describe(add.add_option("torrent", vf.torrent)->required(), "FILE.torrent", "the torrent");
     add_text(add, "-o,--output", vf.out, "DIR", "data folder (default: the agent's)");
