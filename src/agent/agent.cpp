@@ -12,6 +12,7 @@
 #include "minibit/io/worker_pool.hpp"
 #include "peer_router.hpp"
 #include "state_store.hpp"
+#include "watch_folder.hpp"
 
 namespace minibit::agent {
 namespace fs = std::filesystem;
@@ -46,6 +47,7 @@ agent::agent(io::reactor& reactor, agent_options options)
     : reactor_(reactor), options_(std::move(options)), started_(reactor.now()), scope_(reactor) {}
 
 agent::~agent() {
+    watch_.reset();
     router_.reset();
     torrents_.clear();  // sessions go before the hashing pool they use
 }
@@ -72,6 +74,14 @@ result<std::unique_ptr<agent>> agent::open(io::reactor& reactor, agent_options o
     a->port_ = a->router_->port();
     a->hashing_ = std::make_shared<io::worker_pool>(a->options_.hashing_threads);
     a->load_saved();
+    if (!a->options_.watch_dir.empty()) {
+        if (!fs::is_directory(a->options_.watch_dir, ec)) {
+            return fail(agent_errc::bad_path, fmt::format("watch folder {} does not exist",
+                                                          a->options_.watch_dir.string()));
+        }
+        a->watch_ = std::make_unique<watch_folder>(reactor, *a, a->options_.watch_dir);
+        a->watch_->start();
+    }
     return a;
 }
 
@@ -386,6 +396,7 @@ agent_status agent::status() const {
 }
 
 void agent::shutdown(std::function<void()> done) {
+    watch_.reset();
     router_.reset();  // no new connections
     auto left = std::make_shared<std::size_t>(1);
     auto one_done = [left, done = std::move(done)] {

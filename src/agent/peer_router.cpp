@@ -1,8 +1,10 @@
 #include "peer_router.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <string_view>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -25,6 +27,9 @@ constexpr std::string_view protocol_name =
 constexpr auto routing_timeout = 10s;
 /// Connections waiting for their handshake at once; more are closed on accept.
 constexpr std::size_t max_pending = 512;
+/// Binding a port still held by an agent that just exited: tries and pause between them.
+constexpr int bind_retries = 30;
+constexpr auto bind_retry_pause = 100ms;
 
 }  // namespace
 
@@ -36,10 +41,16 @@ result<std::unique_ptr<peer_router>> peer_router::open(io::reactor& reactor,
                     fmt::format("bad listen address '{}': {}", addr, where.error().message()));
     }
     std::unique_ptr<peer_router> r(new peer_router(reactor, std::move(lookup)));
-    auto listener = reactor.listen(
-        *where, {}, r->scope_.guard([p = r.get()](io::connection conn, const io::address& peer) {
-            p->on_accept(conn, peer);
-        }));
+    auto accept = r->scope_.guard(
+        [p = r.get()](io::connection conn, const io::address& peer) { p->on_accept(conn, peer); });
+    auto listener = reactor.listen(*where, {}, accept);
+    // A previous agent's io_uring releases its sockets shortly after it exited: retry a
+    // moment before giving up (start-up only, before the loop runs).
+    for (int attempt = 0;
+         !listener && listener.error().code == EADDRINUSE && attempt < bind_retries; ++attempt) {
+        std::this_thread::sleep_for(bind_retry_pause);
+        listener = reactor.listen(*where, {}, accept);
+    }
     if (!listener) {
         return fail(agent_errc::bad_request,
                     fmt::format("cannot listen on {}: {}", addr, listener.error().message()));

@@ -39,6 +39,7 @@ void write_random(const fs::path& p, std::size_t bytes, unsigned seed) {
 /// A running agent process with its folders and socket.
 struct agent_process {
     fs::path state, downloads, socket, log;
+    fs::path watch;  ///< empty: no watch folder
     std::uint16_t port = 0;
     std::unique_ptr<child> proc;
 
@@ -52,13 +53,26 @@ struct agent_process {
     }
     /// Starts the process and waits until its socket answers.
     bool start() {
-        proc = std::make_unique<child>(
-            std::vector<std::string>{program("MINIBIT_PEER"), "agent", "--state-dir",
-                                     state.string(), "--download-dir", downloads.string(),
-                                     "--socket", socket.string(), "--listen",
-                                     "127.0.0.1:" + std::to_string(port), "--rechoke-interval",
-                                     "0.2", "--hashing-threads", "1"},
-            log);
+        std::vector<std::string> args{program("MINIBIT_PEER"),
+                                      "agent",
+                                      "--state-dir",
+                                      state.string(),
+                                      "--download-dir",
+                                      downloads.string(),
+                                      "--socket",
+                                      socket.string(),
+                                      "--listen",
+                                      "127.0.0.1:" + std::to_string(port),
+                                      "--rechoke-interval",
+                                      "0.2",
+                                      "--hashing-threads",
+                                      "1"};
+        if (!watch.empty()) {
+            fs::create_directories(watch);
+            args.push_back("--watch");
+            args.push_back(watch.string());
+        }
+        proc = std::make_unique<child>(args, log);
         return wait_until(
                    [&] { return !proc->running() || call("GET", "/v1/status").status == 200; }, 15s,
                    50ms) &&
@@ -86,7 +100,7 @@ struct agent_process {
     }
 };
 
-/// Three torrents of 2 MiB (16 KiB pieces) in `src`, announced to the tracker on `port`.
+/// Three torrents of 8 MiB (16 KiB pieces) in `src`, announced to the tracker on `port`.
 struct torrent_set {
     std::vector<fs::path> files, torrents;
     std::vector<metainfo> infos;
@@ -94,7 +108,7 @@ struct torrent_set {
         fs::create_directories(src);
         for (int i = 0; i < 3; ++i) {
             const fs::path f = src / ("file" + std::to_string(i) + ".bin");
-            write_random(f, 2U << 20U, 40 + i);
+            write_random(f, 8U << 20U, 40 + i);
             const fs::path t = src / ("t" + std::to_string(i) + ".torrent");
             auto out = run_output({program("MINIBIT_PEER"), "create", f.string(), "--tracker",
                                    "http://127.0.0.1:" + std::to_string(tracker_port) + "/announce",
@@ -135,6 +149,7 @@ TEST(Agent, ThreeTorrentsSurviveASigkillMidTransferAndEndVerified) {
 
     // The downloader: its sources are frozen while it gets its three torrents.
     agent_process leech(dir.path, "leech", dir.path / "downloads");
+    leech.watch = dir.path / "watch";
     ASSERT_TRUE(leech.start()) << read_all(leech.log);
     seed.signal(SIGSTOP);
     origin.proc->signal(SIGSTOP);
@@ -144,10 +159,11 @@ TEST(Agent, ThreeTorrentsSurviveASigkillMidTransferAndEndVerified) {
         leech.call("POST", "/v1/torrents", "application/x-bittorrent", read_all(set.torrents[1]))
             .status,
         201);
-    fs::copy_file(set.torrents[2], leech.downloads / "t2.torrent");
-    const json leech_path = {{"torrent_path", (leech.downloads / "t2.torrent").string()}};
-    EXPECT_EQ(leech.call("POST", "/v1/torrents", "application/json", leech_path.dump()).status,
-              201);
+    // The third through the watch folder (written beside it, then renamed in, as a copy should).
+    fs::copy_file(set.torrents[2], leech.watch.parent_path() / "t2.part");
+    fs::rename(leech.watch.parent_path() / "t2.part", leech.watch / "t2.torrent");
+    EXPECT_TRUE(wait_until([&] { return !leech.torrent(set.infos[2].hash).empty(); }, 10s, 50ms))
+        << read_all(leech.log);
 
     // Let the sources run in short bursts until the downloader holds part of the data.
     std::array<std::uint32_t, 3> have{};
@@ -156,7 +172,7 @@ TEST(Agent, ThreeTorrentsSurviveASigkillMidTransferAndEndVerified) {
     for (int burst = 0; burst < 300 && sum * 4 < total; ++burst) {
         seed.signal(SIGCONT);
         origin.proc->signal(SIGCONT);
-        std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(3ms);
         seed.signal(SIGSTOP);
         origin.proc->signal(SIGSTOP);
         std::this_thread::sleep_for(200ms);  // pieces in flight are hashed and counted
@@ -196,6 +212,10 @@ TEST(Agent, ThreeTorrentsSurviveASigkillMidTransferAndEndVerified) {
     auto [lst, listed] = leech.cli({"list"});
     EXPECT_EQ(lst, 0);
     EXPECT_EQ(std::count(listed.begin(), listed.end(), '\n'), 3) << listed;
+    // Taking the file out of the watch folder stops its torrent; the data stays.
+    fs::remove(leech.watch / "t2.torrent");
+    EXPECT_TRUE(wait_until([&] { return leech.torrent(set.infos[2].hash).empty(); }, 10s, 50ms));
+    EXPECT_TRUE(fs::exists(leech.downloads / set.files[2].filename()));
 }
 
 TEST(Agent, EveryApiErrorIsAnsweredWithItsStatusAndChangesNothing) {

@@ -46,6 +46,7 @@ enum class agent_errc {
 struct agent_options {
     std::filesystem::path state_dir;      ///< torrents/ (the list), resume/
     std::filesystem::path download_dir;   ///< the default data folder and the download root
+    std::filesystem::path watch_dir;      ///< .torrent files dropped here are added (empty: off)
     std::string listen = "0.0.0.0:6881";  ///< ADDR:PORT of the shared BitTorrent listener
     io::backend_kind backend = io::backend_kind::auto_select;
     swarm::torrent_options torrent;
@@ -102,6 +103,7 @@ struct agent_status {
 
 class peer_router;
 class state_store;
+class watch_folder;
 
 /// Many torrents behind one listen port, with their state folder.
 class agent {
@@ -153,6 +155,7 @@ private:
     std::shared_ptr<io::worker_pool> hashing_;
     std::unique_ptr<state_store> state_;
     std::unique_ptr<peer_router> router_;
+    std::unique_ptr<watch_folder> watch_;
     std::map<info_hash, std::unique_ptr<entry>> torrents_;
     std::vector<std::string> warnings_;
     io::reactor::clock::time_point started_;

@@ -45,6 +45,7 @@ struct agent_flags {
     std::string state_dir = agent::default_state_dir().string();
     std::string download_dir = agent::default_download_dir().string();
     std::string listen = "0.0.0.0:6881";
+    std::string watch;
     std::string io = "auto";
     unsigned hashing_threads = 0;
     double rechoke = 10;
@@ -169,6 +170,7 @@ int run_daemon_command(const agent_flags& f, const std::string& socket) {
     o.settings.state_dir = f.state_dir;
     o.settings.download_dir = f.download_dir;
     o.settings.listen = f.listen;
+    o.settings.watch_dir = f.watch;
     o.settings.hashing_threads = f.hashing_threads;
     o.settings.torrent.rechoke_interval = std::chrono::milliseconds(
         static_cast<std::int64_t>(f.rechoke * 1000));
@@ -206,6 +208,8 @@ int run(int argc, char** argv) {
     add_text(ag, "--download-dir", af.download_dir, "DIR",
              "default data folder; every data path must lie inside it");
     add_text(ag, "--socket", vf.socket, "PATH", "control socket (created mode 0660)");
+    add_text(ag, "--watch", af.watch, "DIR",
+             ".torrent files appearing here are added; removed ones stop their torrent");
     add_text(ag, "--listen", af.listen, "ADDR:PORT", "BitTorrent listen address for all torrents");
     add_choice(ag, "--io", af.io, {"auto", "uring", "epoll"}, "I/O back end");
     add_count(ag, "--hashing-threads", af.hashing_threads, 0, 256,
