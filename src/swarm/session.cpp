@@ -67,7 +67,10 @@ result<std::unique_ptr<session>> session::open(io::reactor& reactor, metainfo in
                                                session_options options) {
     std::unique_ptr<session> s(new session(reactor));
     s->options_ = std::move(options);
-    if (auto bound = s->bind(reactor, io::reuse_port::no); !bound) {
+    if (s->options_.listen == listen_mode::shared) {
+        s->port_ = s->options_.port;
+        s->options_.torrent.listen_port = s->port_;
+    } else if (auto bound = s->bind(reactor, io::reuse_port::no); !bound) {
         return std::unexpected(bound.error());
     }
     auto tiers = info.tracker_tiers();
@@ -128,6 +131,12 @@ session::~session() {
     if (listening_) {
         reactor_.close_listener(listener_);
     }
+}
+
+void session::adopt(io::connection conn, const io::address& peer,
+                    std::span<const std::byte> already_received) {
+    MINIBIT_ASSERT(scope_.on_owner_thread(), "session used off its reactor thread");
+    torrent_->adopt(conn, peer, already_received);
 }
 
 void session::start() {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,15 @@ namespace minibit::swarm {
 /// Whether the session announces to the torrent's trackers.
 enum class use_trackers { no, yes };
 
+/// Who accepts a session's incoming connections: the session itself (its own listener), or
+/// its owner, which holds one port for many torrents and hands each connection in (adopt()).
+enum class listen_mode { own, shared };
+
 /// Options of a session.
 struct session_options {
     std::string listen_host = "0.0.0.0";  ///< numeric address to listen on
-    std::uint16_t port = 0;               ///< 0: any free port
+    std::uint16_t port = 0;               ///< 0: any free port; shared: the owner's port
+    listen_mode listen = listen_mode::own;
     torrent_options torrent;
     tracker_options tracker;
     storage::store_options store;
@@ -61,6 +67,10 @@ public:
     void start();
     /// Stops the torrent, announces `stopped` (best effort), then calls `done`.
     void stop(std::function<void()> done);
+    /// Hands in a connection accepted by the owner's shared listener; `already_received` is
+    /// what the owner read from it (the handshake's start) and is handled first.
+    void adopt(io::connection conn, const io::address& peer,
+               std::span<const std::byte> already_received);
 
     /// The port the listener is bound to.
     [[nodiscard]] std::uint16_t port() const { return port_; }

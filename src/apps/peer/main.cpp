@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "../common/cli.hpp"
+#include "agent_main.hpp"
 #include "minibit/io/address.hpp"
 #include "minibit/io/worker_pool.hpp"
 #include "torrent_commands.hpp"
@@ -257,6 +258,8 @@ constexpr const char* info_about =
     "hash (or, with --json, one JSON object).";
 
 int run(int argc, char** argv) {
+    // The host agent and the verbs that drive it parse their own command lines (agent_main).
+    if (argc >= 2 && apps::is_agent_command(argv[1])) return apps::run_agent_command(argc, argv);
     apps::command_line cli(program, "Creates, inspects, downloads and seeds BitTorrent torrents.");
     create_flags cf;
     auto& create = cli.add_command("create", create_about);
@@ -277,6 +280,8 @@ int run(int argc, char** argv) {
                 "Exit status: 0 after --for or SIGTERM; 1 on a runtime error (incomplete or "
                 "missing data); 2 on a usage error.");
     cli.app().footer(
+        "Host agent: agent (run it), add, list, status, pause, resume, remove, wait (drive it; "
+        "each has --help; docs/agent.md).\n"
         "Exit status: 0 on success, 1 on a runtime error (bad file, I/O), 2 on a "
         "usage error.");
     cli.enable_config();

@@ -1,0 +1,168 @@
+// The host agent: one long-running peer holding many torrents on one reactor. Owns the torrents
+// (a peer-engine session each, all behind one shared listen port: the handshake's info hash
+// picks the torrent), the state folder (each torrent's .torrent and settings, written
+// atomically, reloaded at start) and the path rules for what clients may name. The control API
+// (control_server) and the CLI verbs drive it. Reactor thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minibit/core/metainfo.hpp"
+#include "minibit/core/result.hpp"
+#include "minibit/io/reactor.hpp"
+#include "minibit/io/scope.hpp"
+#include "minibit/swarm/session.hpp"
+
+namespace minibit::io {
+class worker_pool;
+}  // namespace minibit::io
+
+namespace minibit::agent {
+
+/// What went wrong with a request to the agent; each maps to one HTTP status.
+enum class agent_errc {
+    bad_request = 1,  ///< malformed request (bad JSON, unknown field, bad hash): 400
+    bad_torrent,      ///< the .torrent bytes do not parse: 400
+    bad_path,         ///< a path outside the download roots, or unusable: 400
+    not_found,        ///< no torrent with that info hash: 404
+    duplicate,        ///< the torrent is already present: 409
+    busy,             ///< the torrent is being removed: 409
+    storage,          ///< its data cannot be opened or written: 500
+    state,            ///< the state folder cannot be written: 500
+};
+[[nodiscard]] constexpr std::string_view error_domain(agent_errc) {
+    return "agent";
+}
+
+/// Settings of an agent (flags and config file).
+struct agent_options {
+    std::filesystem::path state_dir;      ///< torrents/ (the list), resume/
+    std::filesystem::path download_dir;   ///< the default data folder and the download root
+    std::filesystem::path watch_dir;      ///< .torrent files dropped here are added (empty: off)
+    std::string listen = "0.0.0.0:6881";  ///< ADDR:PORT of the shared BitTorrent listener
+    io::backend_kind backend = io::backend_kind::auto_select;
+    swarm::torrent_options torrent;
+    swarm::tracker_options tracker;
+    unsigned hashing_threads = 0;  ///< piece hashing threads shared by all torrents; 0 = cores
+};
+
+/// Where a torrent is in its life, as the API reports it.
+enum class torrent_state { checking, downloading, seeding, paused, error, removing };
+
+/// "checking", "downloading", ...
+[[nodiscard]] std::string_view to_string(torrent_state s);
+
+/// One torrent as the API reports it.
+struct torrent_view {
+    info_hash hash;
+    std::string name;
+    torrent_state state = torrent_state::checking;
+    std::filesystem::path data_dir;
+    std::uint32_t pieces_have = 0;
+    std::uint32_t piece_count = 0;
+    std::uint64_t total_bytes = 0;
+    std::uint64_t bytes_left = 0;
+    std::uint64_t bytes_downloaded = 0;  ///< payload, this run
+    std::uint64_t bytes_uploaded = 0;    ///< payload, this run
+    double download_rate = 0.0;          ///< bytes per second
+    double upload_rate = 0.0;
+    std::uint32_t peers = 0;
+    std::string error;  ///< why it stopped, when state is error
+    std::string tracker_error;
+};
+
+/// What POST /v1/torrents asks for: the .torrent's bytes or a path to it, and where its data
+/// goes (default: the agent's download folder).
+struct add_request {
+    std::string torrent_bytes;
+    std::optional<std::filesystem::path> torrent_path;
+    std::optional<std::filesystem::path> data_dir;
+    bool paused = false;
+};
+
+/// Agent-wide figures for GET /v1/status.
+struct agent_status {
+    std::chrono::seconds uptime{0};
+    std::uint16_t port = 0;
+    std::size_t torrents = 0;
+    std::size_t active = 0;
+    std::uint64_t bytes_downloaded = 0;
+    std::uint64_t bytes_uploaded = 0;
+    std::uint32_t peers = 0;
+    std::size_t routed_connections = 0;   ///< incoming connections handed to a torrent
+    std::size_t refused_connections = 0;  ///< unknown torrent, bad handshake, too slow
+};
+
+class peer_router;
+class state_store;
+class watch_folder;
+
+/// Many torrents behind one listen port, with their state folder.
+class agent {
+public:
+    /// Creates the state folder, binds the shared listener and loads the saved torrents
+    /// (a corrupt entry is reported and set aside; the others load).
+    [[nodiscard]] static result<std::unique_ptr<agent>> open(io::reactor& reactor,
+                                                             agent_options options);
+    agent(const agent&) = delete;
+    agent& operator=(const agent&) = delete;
+    ~agent();
+
+    /// Adds a torrent, saves it to the state folder and starts it (unless paused).
+    [[nodiscard]] result<torrent_view> add(const add_request& request);
+    /// Every torrent, ordered by info hash.
+    [[nodiscard]] std::vector<torrent_view> list() const;
+    /// One torrent.
+    [[nodiscard]] result<torrent_view> find(const info_hash& hash) const;
+    /// Stops a torrent's transfers (its data and resume record stay); remembered across restarts.
+    [[nodiscard]] result<torrent_view> pause(const info_hash& hash);
+    /// Starts a paused (or failed) torrent again.
+    [[nodiscard]] result<torrent_view> resume(const info_hash& hash);
+    /// Stops and forgets a torrent (and deletes its files when asked); `done` runs once it is
+    /// gone (after the stopped announce, at most a few seconds). Errors come back at once.
+    [[nodiscard]] result<void> remove(const info_hash& hash, bool delete_data,
+                                      std::function<void(result<void>)> done);
+    /// Agent-wide figures.
+    [[nodiscard]] agent_status status() const;
+    /// Stops every torrent (resume records saved), then calls `done`.
+    void shutdown(std::function<void()> done);
+    /// The shared listen port.
+    [[nodiscard]] std::uint16_t port() const;
+    /// Problems found loading the state folder (one line each).
+    [[nodiscard]] const std::vector<std::string>& load_warnings() const { return warnings_; }
+
+private:
+    struct entry;
+    agent(io::reactor& reactor, agent_options options);
+    void load_saved();
+    [[nodiscard]] result<void> start_entry(entry& e);
+    void stop_entry(entry& e, std::function<void()> done);
+    [[nodiscard]] torrent_view view(const entry& e) const;
+    [[nodiscard]] result<entry*> lookup(const info_hash& hash) const;
+    [[nodiscard]] result<std::filesystem::path> confine(const std::filesystem::path& p) const;
+    [[nodiscard]] swarm::session* route(const info_hash& hash);
+
+    io::reactor& reactor_;
+    agent_options options_;
+    std::shared_ptr<io::worker_pool> hashing_;
+    std::unique_ptr<state_store> state_;
+    std::unique_ptr<peer_router> router_;
+    std::unique_ptr<watch_folder> watch_;
+    std::map<info_hash, std::unique_ptr<entry>> torrents_;
+    std::vector<std::string> warnings_;
+    io::reactor::clock::time_point started_;
+    std::uint64_t retired_down_ = 0;  ///< bytes of torrents removed or paused this run
+    std::uint64_t retired_up_ = 0;
+    std::uint16_t port_ = 0;
+    io::scope scope_;  ///< deferred stops and torrent callbacks; last member, first to go
+};
+
+}  // namespace minibit::agent

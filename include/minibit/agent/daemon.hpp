@@ -1,0 +1,37 @@
+// The agent as a running process: one reactor on the calling thread, the agent, its control
+// socket, and SIGTERM/SIGINT handled as a clean stop (every torrent stopped and its resume
+// record saved, the socket file removed). Also the default locations of the state folder, the
+// control socket and the download folder (root: /var/lib, /run; others: XDG folders).
+// Call from the main thread, before any other thread starts.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+
+#include "minibit/agent/agent.hpp"
+#include "minibit/core/result.hpp"
+
+namespace minibit::agent {
+
+/// Everything the agent process needs.
+struct daemon_options {
+    agent_options settings;
+    std::filesystem::path socket_path;
+    /// Called once the agent serves (torrents loaded, socket listening); e.g. sd_notify.
+    std::function<void(const agent&)> on_ready;
+    /// Called every second while the loop turns (e.g. a watchdog keep-alive).
+    std::function<void()> on_tick;
+};
+
+/// Runs the agent until SIGTERM or SIGINT; an error when it cannot start.
+[[nodiscard]] result<void> run_daemon(daemon_options options);
+
+/// $XDG_STATE_HOME/minibit/agent (~/.local/state/...), or /var/lib/minibit as root.
+[[nodiscard]] std::filesystem::path default_state_dir();
+/// $XDG_RUNTIME_DIR/minibit/agent.sock, or /run/minibit/agent.sock as root (and without
+/// XDG_RUNTIME_DIR: /tmp/minibit-<uid>/agent.sock).
+[[nodiscard]] std::filesystem::path default_socket_path();
+/// $XDG_DOWNLOAD_DIR or ~/Downloads, or /var/lib/minibit/downloads as root.
+[[nodiscard]] std::filesystem::path default_download_dir();
+
+}  // namespace minibit::agent

@@ -1,0 +1,78 @@
+#include "agent_paths.hpp"
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "minibit/agent/agent.hpp"
+
+namespace minibit::agent {
+namespace fs = std::filesystem;
+
+namespace {
+
+/// True when `inner` is `outer` or lies below it (both lexically normal and absolute).
+bool within(const fs::path& inner, const fs::path& outer) {
+    auto i = inner.begin();
+    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+        if (o->empty()) {
+            continue;  // a trailing separator
+        }
+        if (i == inner.end() || *i != *o) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+result<fs::path> confine_path(const fs::path& p, const fs::path& root) {
+    if (p.empty() || !p.is_absolute()) {
+        return fail(agent_errc::bad_path, fmt::format("'{}' is not an absolute path", p.string()));
+    }
+    if (std::any_of(p.begin(), p.end(), [](const fs::path& c) { return c == ".."; })) {
+        return fail(agent_errc::bad_path, fmt::format("'{}' contains '..'", p.string()));
+    }
+    std::error_code ec;
+    const fs::path real_root = fs::canonical(root, ec);
+    if (ec) {
+        return fail(agent_errc::bad_path,
+                    fmt::format("download root {}: {}", root.string(), ec.message()));
+    }
+    const fs::path real = fs::weakly_canonical(p, ec);
+    if (ec) {
+        return fail(agent_errc::bad_path, fmt::format("'{}': {}", p.string(), ec.message()));
+    }
+    if (!within(real, real_root)) {
+        return fail(agent_errc::bad_path, fmt::format("'{}' is outside the download root {}",
+                                                      p.string(), real_root.string()));
+    }
+    return real;
+}
+
+std::size_t delete_torrent_files(const metainfo& info, const fs::path& data_dir) {
+    std::size_t removed = 0;
+    std::set<fs::path, std::greater<>> folders;  // deepest first
+    std::error_code ec;
+    for (const auto& f : info.files) {
+        const fs::path p = data_dir / f.path;
+        const auto st = fs::symlink_status(p, ec);
+        if (!ec && (fs::is_regular_file(st) || fs::is_symlink(st)) && fs::remove(p, ec)) {
+            ++removed;  // a symbolic link is removed itself, never what it points at
+        }
+        for (fs::path d = f.path.parent_path(); !d.empty(); d = d.parent_path()) {
+            folders.insert(data_dir / d);
+        }
+    }
+    for (const auto& d : folders) {
+        if (fs::is_directory(fs::symlink_status(d, ec)) && fs::is_empty(d, ec)) {
+            fs::remove(d, ec);
+        }
+    }
+    return removed;
+}
+
+}  // namespace minibit::agent

@@ -1,0 +1,23 @@
+// The path rules of the agent: what a client names must resolve inside the download roots
+// (absolute, no "..", no symbolic link leading out), and removing a torrent's data removes only
+// the files the torrent names (never through a symbolic link) and the folders that became empty.
+// Any thread; plain file-system calls.
+#pragma once
+
+#include <filesystem>
+
+#include "minibit/core/metainfo.hpp"
+#include "minibit/core/result.hpp"
+
+namespace minibit::agent {
+
+/// `p` resolved (symbolic links of its existing part followed) when it lies inside `root`
+/// (itself resolved); agent_errc::bad_path otherwise.
+[[nodiscard]] result<std::filesystem::path> confine_path(const std::filesystem::path& p,
+                                                         const std::filesystem::path& root);
+
+/// Removes the files of `info` under `data_dir` and then the torrent's folders left empty;
+/// returns how many files went.
+std::size_t delete_torrent_files(const metainfo& info, const std::filesystem::path& data_dir);
+
+}  // namespace minibit::agent

@@ -1,0 +1,298 @@
+#include "minibit/agent/api.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "minibit/agent/agent.hpp"
+
+namespace minibit::agent {
+namespace {
+
+using json = nlohmann::json;
+
+/// Percent-decodes a query component ('+' is a space); nullopt on a bad escape.
+std::optional<std::string> url_decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out.push_back(' ');
+        } else if (s[i] == '%') {
+            const auto hex = [](char c) -> int {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                return -1;
+            };
+            if (i + 2 >= s.size()) return std::nullopt;
+            const int hi = hex(s[i + 1]);
+            const int lo = hex(s[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out.push_back(static_cast<char>(hi * 16 + lo));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    if (out.find('\0') != std::string::npos) return std::nullopt;
+    return out;
+}
+
+/// A request's path split into segments and its query parameters.
+struct parsed_target {
+    std::vector<std::string_view> segments;
+    std::map<std::string, std::string> query;
+};
+
+std::optional<parsed_target> parse_target(std::string_view target) {
+    parsed_target out;
+    const auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    if (path.empty() || path[0] != '/') return std::nullopt;
+    path.remove_prefix(1);
+    while (!path.empty()) {
+        const auto slash = path.find('/');
+        out.segments.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
+    }
+    if (q == std::string_view::npos) return out;
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        const auto eq = pair.find('=');
+        auto key = url_decode(pair.substr(0, eq));
+        auto value = url_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+        if (!key || !value || key->empty() || out.query.contains(*key)) return std::nullopt;
+        out.query.emplace(std::move(*key), std::move(*value));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+api_response error_response(int status, const std::string& why) {
+    return {status, error_body(why)};
+}
+
+int status_of(const error& e) {
+    if (e.domain != error_domain(agent_errc::bad_request)) return 500;
+    switch (static_cast<agent_errc>(e.code)) {
+    case agent_errc::bad_request:
+    case agent_errc::bad_torrent:
+    case agent_errc::bad_path: return 400;
+    case agent_errc::not_found: return 404;
+    case agent_errc::duplicate:
+    case agent_errc::busy: return 409;
+    case agent_errc::storage:
+    case agent_errc::state: return 500;
+    }
+    return 500;
+}
+
+api_response from_error(const error& e) {
+    return error_response(status_of(e), e.reason);
+}
+
+json to_json(const torrent_view& v) {
+    json j = {{"info_hash", v.hash.hex()},
+              {"name", v.name},
+              {"state", to_string(v.state)},
+              {"progress", v.piece_count == 0 ? 1.0 : double(v.pieces_have) / v.piece_count},
+              {"pieces_have", v.pieces_have},
+              {"piece_count", v.piece_count},
+              {"total_bytes", v.total_bytes},
+              {"bytes_left", v.bytes_left},
+              {"bytes_downloaded", v.bytes_downloaded},
+              {"bytes_uploaded", v.bytes_uploaded},
+              {"download_rate", v.download_rate},
+              {"upload_rate", v.upload_rate},
+              {"peers", v.peers},
+              {"data_dir", v.data_dir.string()}};
+    j["eta_seconds"] = v.bytes_left > 0 && v.download_rate > 0.0
+                           ? json(double(v.bytes_left) / v.download_rate)
+                           : (v.bytes_left == 0 ? json(0) : json(nullptr));
+    j["error"] = v.error.empty() ? json(nullptr) : json(v.error);
+    j["tracker_error"] = v.tracker_error.empty() ? json(nullptr) : json(v.tracker_error);
+    return j;
+}
+
+/// Only the listed query parameters may appear.
+std::optional<std::string> unknown_param(const parsed_target& t,
+                                         std::initializer_list<std::string_view> allowed) {
+    for (const auto& [k, v] : t.query) {
+        if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return k;
+    }
+    return std::nullopt;
+}
+
+std::optional<bool> parse_flag(const std::string& v) {
+    if (v == "1" || v == "true") return true;
+    if (v == "0" || v == "false") return false;
+    return std::nullopt;
+}
+
+/// Builds an add_request from a JSON body; a message on anything unexpected.
+std::variant<add_request, std::string> add_from_json(const std::string& body) {
+    const auto j = json::parse(body, nullptr, false);
+    if (j.is_discarded()) return std::string("body is not valid JSON");
+    if (!j.is_object()) return std::string("body must be a JSON object");
+    add_request r;
+    for (const auto& [key, value] : j.items()) {
+        if (key == "torrent_path" || key == "data_dir") {
+            if (!value.is_string()) return fmt::format("'{}' must be a string", key);
+            (key == "torrent_path" ? r.torrent_path : r.data_dir) = value.get<std::string>();
+        } else if (key == "paused") {
+            if (!value.is_boolean()) return std::string("'paused' must be true or false");
+            r.paused = value.get<bool>();
+        } else {
+            return fmt::format("unknown field '{}'", key);
+        }
+    }
+    if (!r.torrent_path) return std::string("'torrent_path' is required");
+    return r;
+}
+
+api_response add_torrent(agent& a, const api_request& req, const parsed_target& t) {
+    add_request r;
+    if (req.content_type == "application/x-bittorrent") {
+        if (auto bad = unknown_param(t, {"data_dir", "paused"})) {
+            return error_response(400, fmt::format("unknown parameter '{}'", *bad));
+        }
+        r.torrent_bytes = req.body;
+        if (auto d = t.query.find("data_dir"); d != t.query.end()) r.data_dir = d->second;
+        if (auto p = t.query.find("paused"); p != t.query.end()) {
+            auto flag = parse_flag(p->second);
+            if (!flag) return error_response(400, "'paused' must be 0, 1, true or false");
+            r.paused = *flag;
+        }
+    } else if (req.content_type == "application/json") {
+        if (!t.query.empty()) return error_response(400, "no query parameters with a JSON body");
+        auto parsed = add_from_json(req.body);
+        if (auto* why = std::get_if<std::string>(&parsed)) return error_response(400, *why);
+        r = std::get<add_request>(std::move(parsed));
+    } else {
+        return error_response(415,
+                              "Content-Type must be application/x-bittorrent or "
+                              "application/json");
+    }
+    auto added = a.add(r);
+    if (!added) return from_error(added.error());
+    return {201, to_json(*added).dump()};
+}
+
+api_response status_response(const agent& a) {
+    const auto s = a.status();
+    json j = {{"version", MINIBIT_AGENT_VERSION},
+              {"uptime_seconds", s.uptime.count()},
+              {"listen_port", s.port},
+              {"torrents", s.torrents},
+              {"active_torrents", s.active},
+              {"bytes_downloaded", s.bytes_downloaded},
+              {"bytes_uploaded", s.bytes_uploaded},
+              {"peers", s.peers},
+              {"routed_connections", s.routed_connections},
+              {"refused_connections", s.refused_connections}};
+    return {200, j.dump()};
+}
+
+void one_torrent(agent& a, const api_request& req, const parsed_target& t, respond_fn respond) {
+    const auto hash = info_hash::from_hex(t.segments[2]);
+    if (!hash) {
+        respond(error_response(400, "the info hash must be 40 hex characters"));
+        return;
+    }
+    const bool action = t.segments.size() == 4;
+    if (auto bad = unknown_param(t, req.method == "DELETE" && !action
+                                        ? std::initializer_list<std::string_view>{"delete_data"}
+                                        : std::initializer_list<std::string_view>{})) {
+        respond(error_response(400, fmt::format("unknown parameter '{}'", *bad)));
+        return;
+    }
+    if (action) {
+        const auto verb = t.segments[3];
+        if (verb != "pause" && verb != "resume") {
+            respond(error_response(404, "no such endpoint"));
+            return;
+        }
+        if (req.method != "POST") {
+            respond(error_response(405, "use POST"));
+            return;
+        }
+        auto r = verb == "pause" ? a.pause(*hash) : a.resume(*hash);
+        respond(r ? api_response{200, to_json(*r).dump()} : from_error(r.error()));
+        return;
+    }
+    if (req.method == "GET") {
+        auto r = a.find(*hash);
+        respond(r ? api_response{200, to_json(*r).dump()} : from_error(r.error()));
+    } else if (req.method == "DELETE") {
+        bool delete_data = false;
+        if (auto d = t.query.find("delete_data"); d != t.query.end()) {
+            auto flag = parse_flag(d->second);
+            if (!flag) {
+                respond(error_response(400, "'delete_data' must be 0, 1, true or false"));
+                return;
+            }
+            delete_data = *flag;
+        }
+        const std::string hex = hash->hex();
+        auto shared = std::make_shared<respond_fn>(std::move(respond));
+        auto started = a.remove(*hash, delete_data, [shared, hex, delete_data](result<void> r) {
+            (*shared)(
+                r ? api_response{200, json{{"removed", hex}, {"data_deleted", delete_data}}.dump()}
+                  : from_error(r.error()));
+        });
+        if (!started) (*shared)(from_error(started.error()));
+    } else {
+        respond(error_response(405, "use GET or DELETE"));
+    }
+}
+
+}  // namespace
+
+std::string error_body(const std::string& why) {
+    return json{{"error", why}}.dump();
+}
+
+void handle_api(agent& a, const api_request& req, respond_fn respond) {
+    const auto t = parse_target(req.target);
+    if (!t) {
+        respond(error_response(400, "bad request target"));
+        return;
+    }
+    const auto& seg = t->segments;
+    if (seg.size() < 2 || seg[0] != "v1") {
+        respond(error_response(404, "no such endpoint"));
+        return;
+    }
+    if (seg.size() == 2 && seg[1] == "status") {
+        if (req.method != "GET") return respond(error_response(405, "use GET"));
+        if (!t->query.empty()) return respond(error_response(400, "no parameters here"));
+        return respond(status_response(a));
+    }
+    if (seg[1] != "torrents" || seg.size() > 4) {
+        return respond(error_response(404, "no such endpoint"));
+    }
+    if (seg.size() == 2) {
+        if (req.method == "GET") {
+            if (!t->query.empty()) return respond(error_response(400, "no parameters here"));
+            json list = json::array();
+            for (const auto& v : a.list()) list.push_back(to_json(v));
+            return respond({200, json{{"torrents", list}}.dump()});
+        }
+        if (req.method == "POST") return respond(add_torrent(a, req, *t));
+        return respond(error_response(405, "use GET or POST"));
+    }
+    one_torrent(a, req, *t, std::move(respond));
+}
+
+}  // namespace minibit::agent

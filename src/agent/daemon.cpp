@@ -1,0 +1,141 @@
+#include "minibit/agent/daemon.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "minibit/agent/api.hpp"
+#include "minibit/agent/control_server.hpp"
+
+namespace minibit::agent {
+namespace fs = std::filesystem;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A clean stop that takes longer than this (trackers not answering) ends anyway.
+constexpr auto shutdown_limit = 10s;
+
+fs::path env_path(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && v[0] == '/' ? fs::path(v) : fs::path();
+}
+
+fs::path home() {
+    auto h = env_path("HOME");
+    return h.empty() ? fs::path("/tmp") : h;
+}
+
+/// Signals read through a signalfd (blocked for every thread started afterwards).
+class signal_watch {
+public:
+    signal_watch() {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGTERM);
+        sigaddset(&set_, SIGINT);
+        ::pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+        fd_ = ::signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC);
+    }
+    ~signal_watch() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    signal_watch(const signal_watch&) = delete;
+    signal_watch& operator=(const signal_watch&) = delete;
+    [[nodiscard]] int fd() const { return fd_; }
+    /// The signal read, or 0.
+    int take() const {
+        signalfd_siginfo info{};
+        return ::read(fd_, &info, sizeof info) == sizeof info ? static_cast<int>(info.ssi_signo)
+                                                              : 0;
+    }
+
+private:
+    sigset_t set_{};
+    int fd_ = -1;
+};
+
+}  // namespace
+
+fs::path default_state_dir() {
+    if (::geteuid() == 0) return "/var/lib/minibit";
+    auto x = env_path("XDG_STATE_HOME");
+    return (x.empty() ? home() / ".local/state" : x) / "minibit" / "agent";
+}
+
+fs::path default_socket_path() {
+    if (::geteuid() == 0) return "/run/minibit/agent.sock";
+    auto x = env_path("XDG_RUNTIME_DIR");
+    if (x.empty()) return fs::path(fmt::format("/tmp/minibit-{}", ::getuid())) / "agent.sock";
+    return x / "minibit" / "agent.sock";
+}
+
+fs::path default_download_dir() {
+    if (::geteuid() == 0) return "/var/lib/minibit/downloads";
+    auto x = env_path("XDG_DOWNLOAD_DIR");
+    return x.empty() ? home() / "Downloads" : x;
+}
+
+result<void> run_daemon(daemon_options options) {
+    signal_watch signals;  // before any thread starts, so every thread has them blocked
+    if (signals.fd() < 0) {
+        return fail(agent_errc::state, "cannot create a signalfd");
+    }
+    auto reactor = io::make_reactor(options.settings.backend, {});
+    if (!reactor) {
+        return fail(agent_errc::state, "cannot create the reactor: " + reactor.error().message());
+    }
+    io::reactor& loop = **reactor;
+    auto a = agent::open(loop, options.settings);
+    if (!a) {
+        return std::unexpected(a.error());
+    }
+    for (const auto& w : (*a)->load_warnings()) {
+        spdlog::warn("{}", w);
+    }
+    agent& ag = **a;
+    auto server = control_server::open(loop, options.socket_path,
+                                       [&ag](const api_request& req, respond_fn respond) {
+                                           handle_api(ag, req, std::move(respond));
+                                       });
+    if (!server) {
+        return std::unexpected(server.error());
+    }
+    bool stopping = false;
+    auto sig_watch = loop.watch_fd(signals.fd(), io::fd_interest::read, [&](io::fd_interest) {
+        const int sig = signals.take();
+        if (sig == 0 || stopping) return;
+        stopping = true;
+        spdlog::info("signal {}: stopping every torrent", sig);
+        server->reset();
+        ag.shutdown([&loop] { loop.stop(); });
+        loop.add_timer(shutdown_limit, [&loop] { loop.stop(); });
+    });
+    if (!sig_watch) {
+        return fail(agent_errc::state, "cannot watch signals: " + sig_watch.error().message());
+    }
+    std::function<void()> tick;
+    tick = [&] {
+        if (options.on_tick) options.on_tick();
+        loop.add_timer(1s, tick);
+    };
+    loop.add_timer(1s, tick);
+    spdlog::info("agent ready: {} torrents, peer port {}, control socket {}", ag.list().size(),
+                 ag.port(), options.socket_path.string());
+    if (options.on_ready) options.on_ready(ag);
+    auto ran = loop.run();
+    loop.unwatch_fd(*sig_watch);
+    server->reset();
+    a->reset();
+    if (!ran) {
+        return std::unexpected(ran.error());
+    }
+    return {};
+}
+
+}  // namespace minibit::agent

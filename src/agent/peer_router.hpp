@@ -1,0 +1,67 @@
+// The agent's one BitTorrent listen port: accepts every incoming connection, reads the start of
+// the BEP 3 handshake (protocol string, reserved bytes, info hash), asks the agent which session
+// serves that info hash and hands the connection over with the bytes read so far. Unknown
+// torrents, bad handshakes and connections too slow to say which torrent they want are closed.
+// Reactor thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "minibit/core/result.hpp"
+#include "minibit/core/sha1.hpp"
+#include "minibit/io/reactor.hpp"
+#include "minibit/io/scope.hpp"
+#include "minibit/swarm/session.hpp"
+
+namespace minibit::agent {
+
+/// Accepts on one port and routes each connection to its torrent's session.
+class peer_router {
+public:
+    /// Which session serves a torrent (nullptr: none, or paused).
+    using lookup_fn = std::function<swarm::session*(const info_hash&)>;
+
+    /// Binds `addr` ("ADDR:PORT", port 0 = any).
+    [[nodiscard]] static result<std::unique_ptr<peer_router>> open(io::reactor& reactor,
+                                                                   const std::string& addr,
+                                                                   lookup_fn lookup);
+    peer_router(const peer_router&) = delete;
+    peer_router& operator=(const peer_router&) = delete;
+    /// Closes the listener and every connection not handed over yet.
+    ~peer_router();
+
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    /// Connections handed to a torrent so far.
+    [[nodiscard]] std::size_t routed() const { return routed_; }
+    /// Connections closed before a handover (unknown torrent, bad handshake, timeout, full).
+    [[nodiscard]] std::size_t refused() const { return refused_; }
+
+private:
+    struct pending {
+        io::connection conn;
+        io::address peer;
+        std::string bytes;
+        io::timer_id timer{};
+    };
+    peer_router(io::reactor& reactor, lookup_fn lookup)
+        : reactor_(reactor), lookup_(std::move(lookup)), scope_(reactor) {}
+    void on_accept(io::connection conn, const io::address& peer);
+    void on_data(io::conn_id id, std::span<const std::byte> data);
+    void refuse(io::conn_id id);
+
+    io::reactor& reactor_;
+    lookup_fn lookup_;
+    io::listener_id listener_{};
+    std::map<io::conn_id, pending> pending_;
+    std::uint16_t port_ = 0;
+    std::size_t routed_ = 0;
+    std::size_t refused_ = 0;
+    io::scope scope_;  ///< handshake timers and socket callbacks; last member, first to go
+};
+
+}  // namespace minibit::agent

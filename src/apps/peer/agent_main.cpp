@@ -1,0 +1,264 @@
+// minibit-peer agent | add | list | status | pause | resume | remove | wait: the flags of each
+// (CLI11, apps/common/cli.hpp), then the agent part does the work (run_daemon) or the verb
+// sends one request to the agent's control socket and prints the answer.
+#include "agent_main.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "../common/cli.hpp"
+#include "../tracker/sd_notify.hpp"
+#include "minibit/agent/control_client.hpp"
+#include "minibit/agent/daemon.hpp"
+#include "minibit/io/reactor.hpp"
+
+namespace minibit::apps {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr std::array<std::string_view, 8> verbs = {"agent", "add",    "list",   "status",
+                                                   "pause", "resume", "remove", "wait"};
+
+/// What the verbs share.
+struct verb_flags {
+    std::string socket = agent::default_socket_path().string();
+    std::string hash;
+    std::string torrent;
+    std::string out;
+    bool json = false;
+    bool delete_data = false;
+    double timeout = 0;
+};
+
+struct agent_flags {
+    std::string state_dir = agent::default_state_dir().string();
+    std::string download_dir = agent::default_download_dir().string();
+    std::string listen = "0.0.0.0:6881";
+    std::string watch;
+    std::string io = "auto";
+    unsigned hashing_threads = 0;
+    double rechoke = 10;
+};
+
+[[noreturn]] void runtime_fail(const std::string& why) {
+    throw std::runtime_error(why);
+}
+
+/// One request; a missing agent or a transport failure ends the program with one line.
+agent::control_reply ask(const verb_flags& f, std::string_view method, const std::string& target,
+                         std::string_view type = {}, std::string_view body = {}) {
+    auto reply = agent::call_agent(f.socket, method, target, type, body);
+    if (!reply) runtime_fail(reply.error().reason);
+    return *reply;
+}
+
+/// The reply's JSON; a non-2xx status ends the program with the agent's error line.
+json expect_ok(const agent::control_reply& r) {
+    const auto j = json::parse(r.body, nullptr, false);
+    if (r.status >= 200 && r.status < 300 && !j.is_discarded()) return j;
+    if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_string()) {
+        runtime_fail(fmt::format("agent: {} (HTTP {})", j["error"].get<std::string>(), r.status));
+    }
+    runtime_fail(fmt::format("agent answered HTTP {}", r.status));
+}
+
+std::string percent(const json& t) {
+    return fmt::format("{:.1f}%", t.value("progress", 0.0) * 100.0);
+}
+
+void print_torrent(const json& t) {
+    for (const auto& key :
+         {"info_hash", "name", "state", "progress", "pieces_have", "piece_count", "total_bytes",
+          "bytes_left", "bytes_downloaded", "bytes_uploaded", "download_rate", "upload_rate",
+          "peers", "data_dir", "eta_seconds", "error", "tracker_error"}) {
+        if (!t.contains(key) || t[key].is_null()) continue;
+        const auto& v = t[key];
+        fmt::print("{}: {}\n", key, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+}
+
+int verb_add(const verb_flags& f) {
+    std::ifstream in(f.torrent, std::ios::binary);
+    if (!in) runtime_fail(fmt::format("cannot read {}", f.torrent));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::string target = "/v1/torrents";
+    if (!f.out.empty()) {
+        target += "?data_dir=" + agent::url_encode(fs::absolute(f.out).lexically_normal().string());
+    }
+    const auto t = expect_ok(ask(f, "POST", target, "application/x-bittorrent", ss.str()));
+    fmt::print("added {} into {} ({})\n", t.value("name", ""), t.value("data_dir", ""),
+               t.value("state", ""));
+    fmt::print("{}\n", t.value("info_hash", ""));
+    return exit_ok;
+}
+
+int verb_list(const verb_flags& f) {
+    const auto r = ask(f, "GET", "/v1/torrents");
+    const auto j = expect_ok(r);
+    if (f.json) {
+        fmt::print("{}\n", r.body);
+        return exit_ok;
+    }
+    for (const auto& t : j["torrents"]) {
+        fmt::print("{} {:<11} {:>6} {}\n", t.value("info_hash", ""), t.value("state", ""),
+                   percent(t), t.value("name", ""));
+    }
+    return exit_ok;
+}
+
+int verb_one(const verb_flags& f, std::string_view verb) {
+    const std::string base = "/v1/torrents/" + agent::url_encode(f.hash);
+    if (verb == "status") {
+        const auto r = ask(f, "GET", base);
+        const auto t = expect_ok(r);
+        if (f.json) {
+            fmt::print("{}\n", r.body);
+        } else {
+            print_torrent(t);
+        }
+        return exit_ok;
+    }
+    if (verb == "remove") {
+        const auto t = expect_ok(ask(f, "DELETE", base + (f.delete_data ? "?delete_data=1" : "")));
+        fmt::print("removed {}{}\n", f.hash, f.delete_data ? " and its files" : "");
+        return exit_ok;
+    }
+    const auto t = expect_ok(ask(f, "POST", base + "/" + std::string(verb)));
+    fmt::print("{} {}\n", t.value("info_hash", ""), t.value("state", ""));
+    return exit_ok;
+}
+
+int verb_wait(const verb_flags& f) {
+    using clock = std::chrono::steady_clock;
+    const auto deadline = f.timeout > 0
+                              ? clock::now() +
+                                    std::chrono::milliseconds(std::int64_t(f.timeout * 1000))
+                              : clock::time_point::max();
+    const std::string target = "/v1/torrents/" + agent::url_encode(f.hash);
+    while (true) {
+        const auto t = expect_ok(ask(f, "GET", target));
+        const std::string state = t.value("state", "");
+        if (state == "seeding") {
+            fmt::print("{} complete\n", f.hash);
+            return exit_ok;
+        }
+        if (state == "error") {
+            runtime_fail(fmt::format("torrent {} failed: {}", f.hash,
+                                     t["error"].is_string() ? t["error"].get<std::string>() : "?"));
+        }
+        if (clock::now() >= deadline) {
+            runtime_fail(fmt::format("timeout: torrent {} is {} at {}", f.hash, state, percent(t)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+int run_daemon_command(const agent_flags& f, const std::string& socket) {
+    agent::daemon_options o;
+    o.settings.state_dir = f.state_dir;
+    o.settings.download_dir = f.download_dir;
+    o.settings.listen = f.listen;
+    o.settings.watch_dir = f.watch;
+    o.settings.hashing_threads = f.hashing_threads;
+    o.settings.torrent.rechoke_interval = std::chrono::milliseconds(
+        static_cast<std::int64_t>(f.rechoke * 1000));
+    auto kind = io::parse_backend_kind(f.io);
+    if (!kind) throw usage_error(kind.error().reason);
+    o.settings.backend = *kind;
+    o.socket_path = fs::absolute(socket);
+    o.on_ready = [](const agent::agent&) { sd_notify("READY=1"); };
+    if (watchdog_period()) {
+        o.on_tick = [] { sd_notify("WATCHDOG=1"); };
+    }
+    auto ran = agent::run_daemon(std::move(o));
+    if (!ran) runtime_fail(ran.error().message());
+    return exit_ok;
+}
+
+void declare_socket(CLI::App& c, verb_flags& f) {
+    add_text(c, "--socket", f.socket, "PATH", "the agent's control socket");
+}
+
+void declare_hash(CLI::App& c, verb_flags& f) {
+    describe(c.add_option("info_hash", f.hash)->required(), "INFO_HASH",
+             "the torrent's info hash (40 hex characters)");
+    declare_socket(c, f);
+}
+
+int run(int argc, char** argv) {
+    command_line cli("minibit-peer", "The MiniBit host agent and its control verbs.");
+    agent_flags af;
+    verb_flags vf;
+    auto& ag = cli.add_command("agent",
+                               "Run the host agent: many torrents, one peer port, a "
+                               "control API on a Unix socket.");
+    add_text(ag, "--state-dir", af.state_dir, "DIR", "state folder (torrent list, resume data)");
+    add_text(ag, "--download-dir", af.download_dir, "DIR",
+             "default data folder; every data path must lie inside it");
+    add_text(ag, "--socket", vf.socket, "PATH", "control socket (created mode 0660)");
+    add_text(ag, "--watch", af.watch, "DIR",
+             ".torrent files appearing here are added; removed ones stop their torrent");
+    add_text(ag, "--listen", af.listen, "ADDR:PORT", "BitTorrent listen address for all torrents");
+    add_choice(ag, "--io", af.io, {"auto", "uring", "epoll"}, "I/O back end");
+    add_count(ag, "--hashing-threads", af.hashing_threads, 0, 256,
+              "piece hashing threads (0: one per core)");
+    add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
+               "seconds between choke decisions (use ~0.2 on a LAN)");
+    auto& add = cli.add_command("add", "Add a .torrent to the agent.");
+    describe(add.add_option("torrent", vf.torrent)->required(), "FILE.torrent", "the torrent");
+    add_text(add, "-o,--output", vf.out, "DIR", "data folder (default: the agent's)");
+    declare_socket(add, vf);
+    auto& list = cli.add_command("list", "List the agent's torrents.");
+    add_switch(list, "--json", vf.json, "print the API's JSON");
+    declare_socket(list, vf);
+    auto& status = cli.add_command("status", "Show one torrent.");
+    declare_hash(status, vf);
+    add_switch(status, "--json", vf.json, "print the API's JSON");
+    auto& pause = cli.add_command("pause", "Pause a torrent.");
+    declare_hash(pause, vf);
+    auto& resume = cli.add_command("resume", "Resume a paused torrent.");
+    declare_hash(resume, vf);
+    auto& remove = cli.add_command("remove", "Remove a torrent (its data stays).");
+    declare_hash(remove, vf);
+    add_switch(remove, "--delete-data", vf.delete_data, "also delete the torrent's files");
+    auto& wait = cli.add_command("wait",
+                                 "Wait until a torrent is complete (exit 0), or fails "
+                                 "or times out (exit 1).");
+    declare_hash(wait, vf);
+    add_number(wait, "--timeout", vf.timeout, 0, 31536000, "S",
+               "give up after S seconds (0: never)");
+    cli.enable_config();
+    if (auto done = cli.parse(argc, argv)) return *done;
+    const std::string verb = cli.command()->get_name();
+    if (verb == "agent") {
+        return run_daemon_command(af, vf.socket);
+    }
+    if (verb == "add") return verb_add(vf);
+    if (verb == "list") return verb_list(vf);
+    if (verb == "wait") return verb_wait(vf);
+    return verb_one(vf, verb);
+}
+
+}  // namespace
+
+bool is_agent_command(std::string_view command) {
+    return std::find(verbs.begin(), verbs.end(), command) != verbs.end();
+}
+
+int run_agent_command(int argc, char** argv) {
+    return run_guarded("minibit-peer", [&] { return run(argc, argv); });
+}
+
+}  // namespace minibit::apps
