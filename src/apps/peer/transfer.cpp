@@ -69,8 +69,6 @@ void setup_logging(const minibit::apps::transfer_request& r) {
     spdlog::flush_every(std::chrono::seconds(1));
 }
 
-}
-
 void write_stats(const run_plan& plan, const minibit::swarm::torrent& t) {
     if (!plan.stats_json) return;
     const std::string tmp = *plan.stats_json + ".part";
