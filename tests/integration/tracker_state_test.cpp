@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "fault_fixture.hpp"
+#include "random_bytes.hpp"
 #include "skip_or_fail.hpp"
 
 namespace minibit::faults {
@@ -18,16 +19,7 @@ namespace {
 constexpr std::uint64_t piece_bytes = 64 * 1024;
 constexpr std::size_t piece_count = 48;  // 3 MiB: a second or two per leecher on loopback
 
-/// Random bytes, the same for a given seed.
-std::string random_bytes(std::size_t n, std::uint64_t seed) {
-    std::string out(n, '\0');
-    std::mt19937_64 rng(seed);
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-        const std::uint64_t v = rng();
-        std::memcpy(out.data() + i, &v, 8);
-    }
-    return out;
-}
+using minibit::testing::random_bytes;
 
 /// The whole content of a file ("" when missing).
 std::string file_text(const fs::path& p) {

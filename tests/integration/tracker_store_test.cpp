@@ -13,6 +13,7 @@
 #include <set>
 
 #include "minibit/wire/tracker_http.hpp"
+#include "random_bytes.hpp"
 #include "redis_fixture.hpp"
 #include "skip_or_fail.hpp"
 
@@ -180,15 +181,7 @@ TEST_F(TrackerStore, RedisStoppedAndStartedAgainCostsNoTrackerAndTheyResynchroni
 constexpr std::uint64_t piece_bytes = 256 * 1024;
 constexpr std::size_t piece_count = 24;  // 6 MiB per copy; ~6 s for 3 copies at 3 MB/s
 
-std::string random_bytes(std::size_t n, std::uint64_t seed) {
-    std::string out(n, '\0');
-    std::mt19937_64 rng(seed);
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-        const std::uint64_t v = rng();
-        std::memcpy(out.data() + i, &v, 8);
-    }
-    return out;
-}
+using minibit::testing::random_bytes;
 
 /// Pieces of `copy` equal to the original's.
 std::size_t pieces_on_disk(const std::string& original, const fs::path& copy) {
