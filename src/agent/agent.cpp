@@ -336,7 +336,7 @@ result<torrent_view> agent::resume(const info_hash& hash) {
         // A failed session is still there, or the last one is still stopping: start afresh
         // once it is gone (two stores on one folder at once could undo each other's files).
         if (ref.session) stop_entry(ref, nullptr);
-        ref.after_stop.push_back(restart);
+        ref.after_stop.emplace_back(restart);
     } else {
         restart();
     }
@@ -366,7 +366,7 @@ result<void> agent::remove(const info_hash& hash, bool delete_data,
         if (done) done({});
     };
     if (ref.stopping) {
-        ref.after_stop.push_back(std::move(finish));
+        ref.after_stop.emplace_back(std::move(finish));
     } else {
         stop_entry(ref, std::move(finish));
     }

@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Bytes read from a client per readiness report.
-constexpr std::size_t read_chunk_bytes = 64 * 1024;
+constexpr std::size_t read_chunk_bytes = std::size_t{64} * 1024;
 
 std::string_view reason_phrase(int status) {
     switch (status) {
@@ -267,7 +267,7 @@ void control_server::try_request(std::uint64_t id, client& c) {
     }
     c.answered = true;
     [[maybe_unused]] auto r = reactor_.set_interest(c.watch, io::fd_interest::none);
-    handler_(c.req, scope_.guard([this, id](api_response resp) { answer(id, resp); }));
+    handler_(c.req, scope_.guard([this, id](const api_response& resp) { answer(id, resp); }));
 }
 
 void control_server::answer(std::uint64_t id, const api_response& r) {

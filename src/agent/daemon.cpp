@@ -1,9 +1,9 @@
 #include "minibit/agent/daemon.hpp"
 
-#include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -49,7 +49,7 @@ public:
     signal_watch& operator=(const signal_watch&) = delete;
     [[nodiscard]] int fd() const { return fd_; }
     /// The signal read, or 0.
-    int take() const {
+    [[nodiscard]] int take() const {
         signalfd_siginfo info{};
         return ::read(fd_, &info, sizeof info) == sizeof info ? static_cast<int>(info.ssi_signo)
                                                               : 0;

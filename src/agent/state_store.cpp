@@ -21,7 +21,7 @@ namespace {
 constexpr std::string_view settings_suffix = ".json";
 constexpr std::string_view torrent_suffix = ".torrent";
 /// Largest settings file read back (a few hundred bytes in practice).
-constexpr std::uintmax_t max_settings_bytes = 64 * 1024;
+constexpr std::uintmax_t max_settings_bytes = std::uintmax_t{64} * 1024;
 /// Largest .torrent read back (the parser's own limit).
 constexpr std::uintmax_t max_torrent_bytes = 64U << 20U;
 

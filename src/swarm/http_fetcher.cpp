@@ -78,7 +78,7 @@ namespace {
 std::string describe_failure(CURL* easy, CURLcode code, const http_fetcher::request& r) {
     long os_errno = 0;
     curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
-    const std::string detail = r.error[0] != '\0' ? r.error : curl_easy_strerror(code);
+    std::string detail = r.error[0] != '\0' ? r.error : curl_easy_strerror(code);
     switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
         return fmt::format("HTTP announce timed out after {} ms", r.options.timeout.count());

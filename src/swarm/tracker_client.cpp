@@ -62,7 +62,7 @@ tracker_client::tracker_client(io::reactor& reactor, info_hash hash, wire::peer_
       hash_(hash),
       id_(id),
       port_(port),
-      options_(options),
+      options_(std::move(options)),
       progress_(std::move(progress)),
       on_peers_(std::move(on_peers)),
       scope_(reactor) {}
@@ -71,8 +71,9 @@ result<std::unique_ptr<tracker_client>> tracker_client::create(
     io::reactor& reactor, std::vector<std::vector<std::string>> tiers, info_hash hash,
     wire::peer_id id, std::uint16_t listen_port, tracker_options options, progress_fn progress,
     peers_fn on_peers) {
-    std::unique_ptr<tracker_client> c(new tracker_client(reactor, hash, id, listen_port, options,
-                                                         std::move(progress), std::move(on_peers)));
+    std::unique_ptr<tracker_client> c(new tracker_client(reactor, hash, id, listen_port,
+                                                         std::move(options), std::move(progress),
+                                                         std::move(on_peers)));
     for (auto& tier : tiers) {
         std::vector<endpoint> eps;
         for (auto& text : tier) {

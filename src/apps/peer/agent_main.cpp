@@ -65,7 +65,7 @@ agent::control_reply ask(const verb_flags& f, std::string_view method, const std
 
 /// The reply's JSON; a non-2xx status ends the program with the agent's error line.
 json expect_ok(const agent::control_reply& r) {
-    const auto j = json::parse(r.body, nullptr, false);
+    auto j = json::parse(r.body, nullptr, false);
     if (r.status >= 200 && r.status < 300 && !j.is_discarded()) return j;
     if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_string()) {
         runtime_fail(fmt::format("agent: {} (HTTP {})", j["error"].get<std::string>(), r.status));

@@ -31,17 +31,16 @@ constexpr const char* transfer_footer =
 
 // --tracker URL for a new torrent: http://, https:// or udp://HOST:PORT.
 CLI::Validator tracker_url() {
-    return CLI::Validator([](std::string& text) { return apps::tracker_url_problem(text); }, "");
+    return {[](std::string& text) { return apps::tracker_url_problem(text); }, ""};
 }
 
 // --peer ADDR:PORT: a numeric address and a port.
 CLI::Validator peer_address() {
-    return CLI::Validator(
-        [](std::string& text) -> std::string {
-            auto a = minibit::io::address::parse(text);
-            return a ? std::string() : fmt::format("{}: {}", text, a.error().message());
-        },
-        "");
+    return {[](std::string& text) -> std::string {
+                auto a = minibit::io::address::parse(text);
+                return a ? std::string() : fmt::format("{}: {}", text, a.error().message());
+            },
+            ""};
 }
 
 // A flag whose default is "absent" (nothing shown in --help, nothing in --print-config).

@@ -118,9 +118,9 @@ void status_printer::finish(const progress_sample& sample, std::string_view outc
                "minibit-peer: {} {}: {} ({} bytes) {} in {:.1f} s ({} average), {} peers "
                "connected ({} connections in all), {}/{} pieces verified\n",
                seed_mode_ ? "seed" : "get", outcome, format_bytes(moved), moved,
-               seed_mode_ ? "uploaded" : "downloaded", secs, format_rate(moved / secs),
-               s.peers_connected, s.connections_in + s.connections_out, s.pieces_have,
-               s.piece_count);
+               seed_mode_ ? "uploaded" : "downloaded", secs,
+               format_rate(static_cast<double>(moved) / secs), s.peers_connected,
+               s.connections_in + s.connections_out, s.pieces_have, s.piece_count);
     std::fflush(out_);
 }
 

@@ -50,22 +50,20 @@ struct tracker_flags {
 
 // ADDR:PORT or "off".
 CLI::Validator address_or_off() {
-    return CLI::Validator(
-        [](std::string& text) -> std::string {
-            if (text == "off" || io::address::parse(text)) return {};
-            return fmt::format("expected ADDR:PORT or off, got '{}'", text);
-        },
-        "");
+    return {[](std::string& text) -> std::string {
+                if (text == "off" || io::address::parse(text)) return {};
+                return fmt::format("expected ADDR:PORT or off, got '{}'", text);
+            },
+            ""};
 }
 
 // redis://HOST:PORT[/DB] or unix:///PATH[?db=N].
 CLI::Validator store_url() {
-    return CLI::Validator(
-        [](std::string& text) -> std::string {
-            auto a = tracker::store_address::parse(text);
-            return a ? std::string() : a.error().message();
-        },
-        "");
+    return {[](std::string& text) -> std::string {
+                auto a = tracker::store_address::parse(text);
+                return a ? std::string() : a.error().message();
+            },
+            ""};
 }
 
 void declare_listeners(CLI::App& c, tracker_flags& f) {
