@@ -4,6 +4,8 @@
 #include <mutex>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
 namespace minibit::io {
 
 struct runner::slot {
@@ -70,6 +72,9 @@ result<std::unique_ptr<runner>> runner::start(const runner_options& options, con
     if (n == 0) {
         n = std::max(1U, std::thread::hardware_concurrency());
     }
+    // spdlog builds its registry on first use; build it here, before the threads that all log,
+    // so no two of them race to create it (TSan saw exactly that in the tracker's start).
+    (void)spdlog::default_logger_raw();
     std::unique_ptr<runner> self(new runner());
     auto gate = std::make_shared<startup>();
     for (unsigned i = 0; i < n; ++i) {
