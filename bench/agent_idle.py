@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""One agent holding many idle seeding torrents: memory per torrent, idle CPU, API latency.
+
+    bench/agent_idle.py [--build build] [--torrents 1000] [--idle-seconds 10] [--requests 200]
+
+Creates N small files (64 KiB, 4 pieces of 16 KiB, distinct bytes) with `minibit-peer create`,
+starts a `minibit-tracker` and a `minibit-peer agent` on 127.0.0.1, adds every torrent through
+the API (JSON form) and waits until all are seeding. Then measures, from /proc of the agent:
+resident memory before the first add and after the last (per torrent), CPU while idle over
+--idle-seconds (percent of one core), and the latency of GET /v1/torrents and of one
+GET /v1/torrents/{hash} (p50, p99, max over --requests calls on fresh connections, as the CLI
+verbs make them). Prints one JSON object. Bounded: every wait has a deadline; the processes it
+started are stopped by PID.
+"""
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def api(sock_path, method, path, body=None):
+    conn = UnixHTTPConnection(sock_path)
+    headers = {}
+    if body is not None:
+        body = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    sys.exit(f"agent_idle: timed out waiting for {what}")
+
+
+def timed_gets(sock_path, path, n):
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        status, _ = api(sock_path, "GET", path)
+        samples.append((time.perf_counter() - start) * 1000)
+        if status != 200:
+            sys.exit(f"agent_idle: GET {path} answered {status}")
+    return {"p50_ms": round(statistics.median(samples), 3),
+            "p99_ms": round(percentile(samples, 99), 3), "max_ms": round(max(samples), 3)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--torrents", type=int, default=1000)
+    ap.add_argument("--idle-seconds", type=float, default=10)
+    ap.add_argument("--requests", type=int, default=200)
+    args = ap.parse_args()
+    peer = os.path.abspath(os.path.join(args.build, "minibit-peer"))
+    tracker_bin = os.path.abspath(os.path.join(args.build, "minibit-tracker"))
+    procs = []
+    with tempfile.TemporaryDirectory(prefix="minibit-agent-idle-") as tmp:
+        downloads = os.path.join(tmp, "downloads")
+        os.makedirs(downloads)
+        port = free_port()
+        procs.append(subprocess.Popen(
+            [tracker_bin, "--http", f"127.0.0.1:{port}", "--udp", "off", "--threads", "1",
+             "--log-level", "warn"]))
+        try:
+            torrents = []
+            start = time.monotonic()
+            for i in range(args.torrents):
+                data = os.path.join(downloads, f"item{i:05d}.bin")
+                with open(data, "wb") as f:
+                    f.write(os.urandom(64 * 1024))
+                out = os.path.join(downloads, f"item{i:05d}.torrent")
+                subprocess.run([peer, "create", data, "--tracker",
+                                f"http://127.0.0.1:{port}/announce", "--piece-size", "16384",
+                                "-o", out], check=True, stdout=subprocess.DEVNULL)
+                torrents.append(out)
+            create_s = time.monotonic() - start
+            sock_path = os.path.join(tmp, "agent.sock")
+            agent = subprocess.Popen(
+                [peer, "agent", "--state-dir", os.path.join(tmp, "state"), "--download-dir",
+                 downloads, "--socket", sock_path, "--listen", f"127.0.0.1:{free_port()}",
+                 "--hashing-threads", "1"], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            procs.append(agent)
+            wait_for(lambda: os.path.exists(sock_path), 10, "the agent's socket")
+            time.sleep(0.5)
+            rss_before = rss_kib(agent.pid)
+            start = time.monotonic()
+            for path in torrents:
+                status, body = api(sock_path, "POST", "/v1/torrents",
+                                   {"torrent_path": path, "data_dir": downloads})
+                if status != 201:
+                    sys.exit(f"agent_idle: add {path}: {status} {body[:200]!r}")
+            add_s = time.monotonic() - start
+
+            def all_seeding():
+                _, body = api(sock_path, "GET", "/v1/torrents")
+                items = json.loads(body)["torrents"]
+                return len(items) == args.torrents and all(t["state"] == "seeding"
+                                                           for t in items)
+            wait_for(all_seeding, 120, "every torrent to seed")
+            seeding_s = time.monotonic() - start
+            time.sleep(2)  # let the first announces settle
+            rss_after = rss_kib(agent.pid)
+            cpu0, t0 = cpu_seconds(agent.pid), time.monotonic()
+            time.sleep(args.idle_seconds)
+            idle_cpu = (cpu_seconds(agent.pid) - cpu0) / (time.monotonic() - t0) * 100
+            _, body = api(sock_path, "GET", "/v1/torrents")
+            one = json.loads(body)["torrents"][0]["info_hash"]
+            report = {
+                "torrents": args.torrents,
+                "create_s": round(create_s, 1),
+                "add_s": round(add_s, 2),
+                "all_seeding_s": round(seeding_s, 2),
+                "rss_before_kib": rss_before,
+                "rss_after_kib": rss_after,
+                "rss_per_torrent_kib": round((rss_after - rss_before) / args.torrents, 2),
+                "idle_cpu_percent": round(idle_cpu, 3),
+                "get_all": timed_gets(sock_path, "/v1/torrents", args.requests),
+                "get_one": timed_gets(sock_path, f"/v1/torrents/{one}", args.requests * 2),
+            }
+            print(json.dumps(report, indent=1))
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+if __name__ == "__main__":
+    main()
