@@ -171,6 +171,15 @@ void session::learn(const std::vector<io::address>& peers) {
         }
         dial(p);
     }
+    if (running_ && !redial_armed_ && !known_.empty()) arm_redial();
+}
+
+void session::arm_redial() {
+    redial_armed_ = true;
+    redial_timer_ = scope_.add_timer(options_.redial_interval, [this] {
+        redial_armed_ = false;
+        redial();
+    });
 }
 
 void session::redial() {
@@ -180,12 +189,15 @@ void session::redial() {
     for (const auto& p : known_) {
         dial(p);
     }
-    redial_timer_ = scope_.add_timer(options_.redial_interval, [this] { redial(); });
+    // With no peer to dial (none given, none named by the tracker yet) the timer sleeps until
+    // learn() hears of one: an idle seeding torrent costs no wake-ups.
+    if (!known_.empty()) arm_redial();
 }
 
 void session::stop(std::function<void()> done) {
     MINIBIT_ASSERT(scope_.on_owner_thread(), "session used off its reactor thread");
     running_ = false;
+    redial_armed_ = false;
     scope_.cancel_timer(redial_timer_);
     if (listening_) {
         reactor_.close_listener(listener_);

@@ -87,6 +87,7 @@ private:
     void dial(const io::address& peer);
     [[nodiscard]] result<void> bind(io::reactor& reactor, io::reuse_port reuse);
     void make_tracker(std::vector<std::vector<std::string>> tiers);
+    void arm_redial();
 
     io::reactor& reactor_;
     session_options options_;
@@ -100,6 +101,7 @@ private:
     std::uint16_t port_ = 0;
     bool listening_ = false;
     bool running_ = false;
+    bool redial_armed_ = false;
     io::scope scope_;  ///< the redial timer; last member, so the first to go
 };
 

@@ -115,6 +115,7 @@ private:
         clock::time_point started;
         io::timer_id tick_timer{};
         io::timer_id rechoke_timer{};
+        bool tick_armed = false;  // the tick sleeps while no peer is attached (idle torrents)
         bool running = false;
         bool completed = false;
         std::function<void()> on_complete;
