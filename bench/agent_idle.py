@@ -6,7 +6,8 @@
 Creates N small files (64 KiB, 4 pieces of 16 KiB, distinct bytes) with `minibit-peer create`,
 starts a `minibit-tracker` and a `minibit-peer agent` on 127.0.0.1, adds every torrent through
 the API (JSON form) and waits until all are seeding. Then measures, from /proc of the agent:
-resident memory before the first add and after the last (per torrent), CPU while idle over
+resident memory before the first add and after the last (per torrent; anonymous memory apart
+from mapped file pages, which are the page cache of the seeded data), CPU while idle over
 --idle-seconds (percent of one core), and the latency of GET /v1/torrents and of one
 GET /v1/torrents/{hash} (p50, p99, max over --requests calls on fresh connections, as the CLI
 verbs make them). Prints one JSON object. Bounded: every wait has a deadline; the processes it
@@ -55,11 +56,14 @@ def free_port():
 
 
 def rss_kib(pid):
+    """Resident KiB of the process: anonymous (heap, stacks) and file-backed (mapped data)."""
+    out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key = line.split(":")[0]
+            if key in ("RssAnon", "RssFile"):
+                out[key] = int(line.split()[1])
+    return out
 
 
 def cpu_seconds(pid):
@@ -101,6 +105,8 @@ def main():
     ap.add_argument("--torrents", type=int, default=1000)
     ap.add_argument("--idle-seconds", type=float, default=10)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--agent-prefix", default="",
+                    help="command run before the agent, e.g. 'heaptrack -o /tmp/agent'")
     args = ap.parse_args()
     peer = os.path.abspath(os.path.join(args.build, "minibit-peer"))
     tracker_bin = os.path.abspath(os.path.join(args.build, "minibit-tracker"))
@@ -127,7 +133,7 @@ def main():
             create_s = time.monotonic() - start
             sock_path = os.path.join(tmp, "agent.sock")
             agent = subprocess.Popen(
-                [peer, "agent", "--state-dir", os.path.join(tmp, "state"), "--download-dir",
+                args.agent_prefix.split() + [peer, "agent", "--state-dir", os.path.join(tmp, "state"), "--download-dir",
                  downloads, "--socket", sock_path, "--listen", f"127.0.0.1:{free_port()}",
                  "--hashing-threads", "1"], stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL)
@@ -162,9 +168,12 @@ def main():
                 "create_s": round(create_s, 1),
                 "add_s": round(add_s, 2),
                 "all_seeding_s": round(seeding_s, 2),
-                "rss_before_kib": rss_before,
-                "rss_after_kib": rss_after,
-                "rss_per_torrent_kib": round((rss_after - rss_before) / args.torrents, 2),
+                "rss_anon_before_kib": rss_before["RssAnon"],
+                "rss_anon_after_kib": rss_after["RssAnon"],
+                "rss_anon_per_torrent_kib": round(
+                    (rss_after["RssAnon"] - rss_before["RssAnon"]) / args.torrents, 2),
+                "rss_file_per_torrent_kib": round(
+                    (rss_after["RssFile"] - rss_before["RssFile"]) / args.torrents, 2),
                 "idle_cpu_percent": round(idle_cpu, 3),
                 "get_all": timed_gets(sock_path, "/v1/torrents", args.requests),
                 "get_one": timed_gets(sock_path, f"/v1/torrents/{one}", args.requests * 2),
