@@ -1,5 +1,6 @@
 #!/bin/sh
-# Checks dist/systemd/minibit-agent.service with `systemd-analyze verify`, pointing ExecStart at
+# Checks dist/systemd/minibit-agent.service with `systemd-analyze verify` and rates its
+# exposure with `systemd-analyze security` (2.0 or lower), pointing ExecStart at
 # the freshly built binary; any warning fails (verify exits 0 on unknown keys).
 # Usage: agent_systemd_verify.sh UNIT_FILE MINIBIT_PEER_BINARY. Exit 77 without systemd-analyze.
 set -eu
@@ -27,4 +28,11 @@ if [ -s "$dir/out" ]; then
     cat "$dir/out" >&2
     exit 1
 fi
-echo "ok: minibit-agent.service verifies cleanly"
+# Hardening: `systemd-analyze security` rates exposure 0-10; the README promises 2.0 or lower.
+if ! systemd-analyze security --offline=true --threshold=20 "$dir/minibit-agent.service" \
+        > "$dir/security" 2>&1; then
+    echo "FAIL: exposure above 2.0:" >&2
+    tail -n 1 "$dir/security" >&2
+    exit 1
+fi
+echo "ok: minibit-agent.service verifies cleanly; $(tail -n 1 "$dir/security" | sed 's/^[^O]*Overall //')"
