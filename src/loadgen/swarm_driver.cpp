@@ -21,8 +21,7 @@
 namespace minibit::loadgen {
 namespace {
 
-constexpr std::uint64_t max_file_bytes = 1ULL << 30U;  // the original is held in memory
-constexpr int tracker_attempts = 5;                    // a fresh port each time
+constexpr int tracker_attempts = 5;  // a fresh port each time
 constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
 constexpr std::chrono::milliseconds stop_grace{2'000};  // SIGTERM before SIGKILL
 constexpr std::chrono::milliseconds idle_poll{100};
@@ -154,11 +153,12 @@ result<void> swarm_driver::prepare_original() {
         auto made = generate_text_file(opts_.file, opts_.size_bytes, opts_.seed);
         if (!made) return made;
     }
-    auto bytes = read_file(opts_.file, max_file_bytes);
-    if (!bytes) return std::unexpected(bytes.error());
-    if (bytes->empty())
+    auto mapped = mapped_file::open(opts_.file);
+    if (!mapped) return std::unexpected(mapped.error());
+    if (mapped->bytes().empty())
         return fail(loadgen_errc::io, fmt::format("{} is empty", opts_.file.string()));
-    original_ = std::move(*bytes);
+    original_file_ = std::move(*mapped);
+    original_ = original_file_.bytes();
     report_.file_bytes = original_.size();
     std::filesystem::create_directories(opts_.log_dir, ec);
     std::filesystem::create_directories(opts_.out_dir, ec);
@@ -382,6 +382,15 @@ void swarm_driver::observe_peers() {
         }
         if (!s.completed_at && !s.killed && s.host->completed()) s.completed_at = now;
     }
+    // Compare each finished copy while the others still transfer, not all of them after the
+    // last one (nine 256 MiB copies took 1.5 s at the end); the end checks only what changed.
+    for (auto& s : peers_) {
+        if (s.completed_at && !s.checked && s.role == peer_role::leecher && any_pending()) {
+            const auto path = copy_path(s);
+            const auto stamp = stamp_of(path);
+            if (stamp) s.checked = copy_check{identical_copy(original_, path), *stamp};
+        }
+    }
     sample_resources();
 }
 
@@ -492,7 +501,7 @@ peer_report swarm_driver::row_for(const peer_slot& s) const {
         r.counters = *stats;
         r.seconds_to_complete = stats->seconds_to_complete;
     }
-    const bool identical = identical_copy(original_, copy_path(s));
+    const bool identical = copy_identical(s);
     if (s.killed) {
         r.outcome = peer_outcome::killed;
     } else if (s.role == peer_role::seeder) {
@@ -518,6 +527,14 @@ peer_report swarm_driver::row_for(const peer_slot& s) const {
     }
     if (r.role == peer_role::seeder) r.seconds_to_complete.reset();
     return r;
+}
+
+// The early comparison when the copy is still the file then compared (same size and mtime),
+// else a comparison now.
+bool swarm_driver::copy_identical(const peer_slot& s) const {
+    const auto path = copy_path(s);
+    if (s.checked && stamp_of(path) == s.checked->stamp) return s.checked->identical;
+    return identical_copy(original_, path);
 }
 
 void swarm_driver::fill_report() {

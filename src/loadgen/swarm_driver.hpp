@@ -36,6 +36,11 @@ private:
     using clock = std::chrono::steady_clock;
 
     // One peer of the swarm and what the driver knows about it.
+    /// A copy compared with the original, and the file's size and mtime when it was.
+    struct copy_check {
+        bool identical = false;
+        file_stamp stamp;
+    };
     struct peer_slot {
         peer_plan plan;
         peer_role role = peer_role::leecher;
@@ -48,6 +53,7 @@ private:
         clock::time_point started_at;
         std::optional<clock::time_point> completed_at;  // its --complete-file appeared
         std::optional<clock::time_point> ended_at;
+        std::optional<copy_check> checked;  // compared with the original while others ran
     };
 
     [[nodiscard]] result<void> prepare_original();
@@ -78,11 +84,13 @@ private:
     void stop_peers();
     void fill_report();
     [[nodiscard]] peer_report row_for(const peer_slot& slot) const;
+    [[nodiscard]] bool copy_identical(const peer_slot& slot) const;
     [[nodiscard]] std::filesystem::path copy_path(const peer_slot& slot) const;
 
     swarm_options opts_;
-    std::string original_;  // the file's bytes: the reference for every check
-    std::string name_;      // the torrent's file name inside each peer folder
+    mapped_file original_file_;  // the original, mapped read-only
+    std::string_view original_;  // its bytes: the reference for every check
+    std::string name_;           // the torrent's file name inside each peer folder
     piece_geometry geometry_;
     std::optional<child_process> tracker_;
     std::uint16_t tracker_port_ = 0;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -117,6 +118,39 @@ result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
     return data;
 }
 
+result<mapped_file> mapped_file::open(const std::filesystem::path& path) {
+    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.fd < 0) return io_error("cannot open", path);
+    struct stat st {};
+    if (::fstat(fd.fd, &st) != 0) return io_error("cannot stat", path);
+    if (!S_ISREG(st.st_mode))
+        return fail(loadgen_errc::io, fmt::format("{} is not a regular file", path.string()));
+    mapped_file m;
+    if (st.st_size == 0) return m;
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
+    if (p == MAP_FAILED) return io_error("cannot map", path);
+    m.data_ = p;
+    m.size_ = size;
+    return m;
+}
+
+mapped_file::mapped_file(mapped_file&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+mapped_file& mapped_file::operator=(mapped_file&& other) noexcept {
+    if (this != &other) {
+        if (data_ != nullptr) ::munmap(data_, size_);
+        data_ = std::exchange(other.data_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+}
+
+mapped_file::~mapped_file() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+}
+
 std::vector<std::vector<piece_index>> scatter_pieces(std::uint32_t piece_count, std::uint32_t peers,
                                                      std::uint64_t seed) {
     std::vector<std::vector<piece_index>> out(peers);
@@ -177,6 +211,13 @@ void update_presence(std::string_view original, const std::filesystem::path& cop
         have[p.get()] = n == static_cast<ssize_t>(len) &&
                         std::memcmp(buf.data(), original.data() + start, buf.size()) == 0;
     }
+}
+
+std::optional<file_stamp> stamp_of(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return file_stamp{static_cast<std::uint64_t>(st.st_size),
+                      std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
 // Compares through a read-only mapping of the copy: no buffer to allocate and fill (reading

@@ -12,8 +12,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -361,6 +363,42 @@ TEST(LoadgenFiles, PartialCopyHoldsOnlyItsPiecesAndPresenceFindsExactlyThose) {
     for (std::uint32_t i = 0; i < 10; ++i) all.emplace_back(i);
     ASSERT_TRUE(lg::write_partial_copy(*original, copy, geo, all).has_value());
     EXPECT_TRUE(lg::identical_copy(*original, copy));
+}
+
+TEST(LoadgenFiles, MappedOriginalHasTheFilesBytesAndRefusesWhatIsNotAFile) {
+    temp_dir dir;
+    const auto path = dir.path() / "original.txt";
+    ASSERT_TRUE(lg::generate_text_file(path, 5'000, 7).has_value());
+    const auto read = lg::read_file(path, 1U << 20U);
+    ASSERT_TRUE(read.has_value());
+    auto mapped = lg::mapped_file::open(path);
+    ASSERT_TRUE(mapped.has_value());
+    EXPECT_EQ(mapped->bytes(), *read);
+    lg::mapped_file moved = std::move(*mapped);
+    EXPECT_EQ(moved.bytes(), *read);
+    EXPECT_TRUE(mapped->bytes().empty());
+    const auto empty = dir.path() / "empty";
+    { std::ofstream(empty).flush(); }
+    auto none = lg::mapped_file::open(empty);
+    ASSERT_TRUE(none.has_value());
+    EXPECT_TRUE(none->bytes().empty());
+    EXPECT_FALSE(lg::mapped_file::open(dir.path()).has_value());
+    EXPECT_FALSE(lg::mapped_file::open(dir.path() / "missing").has_value());
+}
+
+TEST(LoadgenFiles, StampChangesWhenACopyIsRewritten) {
+    temp_dir dir;
+    const auto path = dir.path() / "copy";
+    { std::ofstream(path) << "first"; }
+    const auto before = lg::stamp_of(path);
+    ASSERT_TRUE(before.has_value());
+    EXPECT_EQ(before->size, 5U);
+    EXPECT_EQ(lg::stamp_of(path), before);
+    std::this_thread::sleep_for(10ms);  // coarse file system clocks
+    { std::ofstream(path) << "other"; }
+    EXPECT_NE(lg::stamp_of(path), before);
+    EXPECT_FALSE(lg::stamp_of(dir.path() / "missing").has_value());
+    EXPECT_FALSE(lg::stamp_of(dir.path()).has_value());
 }
 
 TEST(LoadgenStats, ReadsPeerStatsCounters) {

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "minibit/core/result.hpp"
@@ -36,6 +38,28 @@ struct piece_geometry {
 [[nodiscard]] result<std::string> read_file(const std::filesystem::path& path,
                                             std::uint64_t max_bytes);
 
+/// A regular file mapped read-only: the original's bytes as the page cache holds them, with no
+/// copy into fresh memory (reading 256 MiB into a new string cost 1.35 s of page clearing here).
+class mapped_file {
+public:
+    /// Maps `path` (a regular file; an empty one maps to no bytes).
+    [[nodiscard]] static result<mapped_file> open(const std::filesystem::path& path);
+    mapped_file() = default;
+    mapped_file(mapped_file&& other) noexcept;
+    mapped_file& operator=(mapped_file&& other) noexcept;
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    ~mapped_file();
+    /// The file's bytes, valid while this object lives.
+    [[nodiscard]] std::string_view bytes() const {
+        return {static_cast<const char*>(data_), size_};
+    }
+
+private:
+    void* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 /// Shuffles the pieces with `seed` and deals them round robin: every piece to exactly one peer.
 [[nodiscard]] std::vector<std::vector<piece_index>> scatter_pieces(std::uint32_t piece_count,
                                                                    std::uint32_t peers,
@@ -51,6 +75,16 @@ struct piece_geometry {
 /// bytes; pieces already marked are not read again (a missing file marks nothing).
 void update_presence(std::string_view original, const std::filesystem::path& copy,
                      const piece_geometry& geometry, std::vector<bool>& have);
+
+/// A file's size and modification time: what tells a file rewritten since it was last read.
+struct file_stamp {
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const file_stamp&) const = default;
+};
+
+/// The stamp of a regular file, or nothing when it cannot be read.
+[[nodiscard]] std::optional<file_stamp> stamp_of(const std::filesystem::path& path);
 
 /// True when `copy` exists and equals `original` byte for byte (same length).
 [[nodiscard]] bool identical_copy(std::string_view original, const std::filesystem::path& copy);
