@@ -1,4 +1,7 @@
-// Port ownership from the kernel's socket tables. The race that remains: between the check
+// Port ownership from the kernel's socket tables, asked through NETLINK_SOCK_DIAG (TCP: only
+// the listening sockets, so the kernel does not walk its established hash, which reading
+// /proc/net/tcp does at a few milliseconds per read whatever the socket count); the
+// /proc/net/{tcp,udp}{,6} tables are the fallback where sock_diag is refused. The race that remains: between the check
 // before a group binds and its binds, another process may bind the port too. The check after
 // the binds closes it for every program that checks (each one sees the other's sockets, so the
 // later one, or both, fail loudly; neither serves half a swarm in silence), but not for a
@@ -11,6 +14,10 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +26,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <unordered_set>
@@ -116,6 +124,91 @@ std::vector<table_entry> read_table(const char* path, bool v6, std::uint16_t por
     return out;
 }
 
+/// One inet_diag record as a table entry.
+table_entry entry_of(const inet_diag_msg& m) {
+    table_entry e;
+    e.port = ntohs(m.id.idiag_sport);
+    e.state = m.idiag_state;
+    e.inode = m.idiag_inode;
+    if (m.idiag_family == AF_INET) {
+        e.v4 = true;
+        e.ip[10] = e.ip[11] = 0xff;
+        std::memcpy(e.ip.data() + 12, m.id.idiag_src, 4);
+    } else {
+        std::memcpy(e.ip.data(), m.id.idiag_src, 16);
+        e.v4 = std::all_of(e.ip.begin(), e.ip.begin() + 10,
+                           [](std::uint8_t b) { return b == 0; }) &&
+               e.ip[10] == 0xff && e.ip[11] == 0xff;
+    }
+    return e;
+}
+
+/// The sockets of one family and protocol on `port` (TCP: listening ones only) through
+/// sock_diag; nullopt when the kernel refuses the request or the answer is cut short.
+std::optional<std::vector<table_entry>> diag_table(int family, bool tcp, std::uint16_t port) {
+    const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) return std::nullopt;
+    struct {
+        nlmsghdr head;
+        inet_diag_req_v2 req;
+    } ask{};
+    ask.head.nlmsg_len = sizeof ask;
+    ask.head.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    ask.head.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    ask.req.sdiag_family = static_cast<std::uint8_t>(family);
+    ask.req.sdiag_protocol = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+    ask.req.idiag_states = tcp ? 1U << tcp_listen_state : ~0U;
+    ask.req.id.idiag_sport = htons(port);  // a filter the kernel applies where it can
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd, &ask, sizeof ask, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) !=
+        static_cast<ssize_t>(sizeof ask)) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    std::vector<table_entry> out;
+    alignas(nlmsghdr) std::array<char, 32768> buf{};
+    for (int reads = 0; reads < 100000; ++reads) {  // bounded: a dump ends with NLMSG_DONE
+        const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        auto left = static_cast<int>(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left);
+             h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_type == NLMSG_DONE) {
+                ::close(fd);
+                return out;
+            }
+            if (h->nlmsg_type == NLMSG_ERROR ||
+                h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+                ::close(fd);
+                return std::nullopt;
+            }
+            const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+            table_entry e = entry_of(*m);
+            if (e.port == port) out.push_back(e);
+        }
+    }
+    ::close(fd);
+    return std::nullopt;
+}
+
+/// Every socket on `port` (TCP: listening or every state, as the source gives them), IPv4 and
+/// IPv6, from sock_diag or else from the /proc tables.
+std::vector<table_entry> sockets_on(std::uint16_t port, bool tcp) {
+    auto v4 = diag_table(AF_INET, tcp, port);
+    auto v6 = v4 ? diag_table(AF_INET6, tcp, port) : std::nullopt;
+    if (v4 && v6) {
+        v4->insert(v4->end(), v6->begin(), v6->end());
+        return *v4;
+    }
+    std::vector<table_entry> found = read_table(tcp ? "/proc/net/tcp" : "/proc/net/udp", false,
+                                                port);
+    for (const auto& e : read_table(tcp ? "/proc/net/tcp6" : "/proc/net/udp6", true, port)) {
+        found.push_back(e);
+    }
+    return found;
+}
+
 /// Inodes of the sockets this process holds ("socket:[N]" links in /proc/self/fd).
 std::unordered_set<unsigned long> own_socket_inodes() {
     std::unordered_set<unsigned long> out;
@@ -166,11 +259,7 @@ result<address> pick_free_port(const address& addr, transport t) {
 result<void> check_sole_owner(const address& addr, transport t) {
     const table_entry want = entry_of(addr);
     const bool tcp = t == transport::tcp;
-    std::vector<table_entry> found = read_table(tcp ? "/proc/net/tcp" : "/proc/net/udp", false,
-                                                want.port);
-    for (const auto& e : read_table(tcp ? "/proc/net/tcp6" : "/proc/net/udp6", true, want.port)) {
-        found.push_back(e);
-    }
+    const std::vector<table_entry> found = sockets_on(want.port, tcp);
     std::unordered_set<unsigned long> ours;
     bool ours_read = false;
     for (const table_entry& e : found) {

@@ -28,6 +28,7 @@ std::pair<std::uint32_t, T*> slot_table<T>::acquire() {
     }
     in_use_[slot] = true;
     ++live_;
+    if constexpr (MINIBIT_INVARIANTS_FULL) check_invariants();
     return {slot, slots_[slot].get()};
 }
 
@@ -40,6 +41,23 @@ void slot_table<T>::release(std::uint32_t slot) {
     in_use_[slot] = false;
     free_.push_back(slot);
     --live_;
+    if constexpr (MINIBIT_INVARIANTS_FULL) check_invariants();
+}
+
+template <class T>
+void slot_table<T>::check_invariants() const {
+    MINIBIT_ASSERT(in_use_.size() == slots_.size(), "slot_table: a flag per slot");
+    MINIBIT_ASSERT(live_ + free_.size() == slots_.size(), "slot_table: every slot live or free");
+    std::vector<bool> listed(slots_.size(), false);
+    for (const std::uint32_t slot : free_) {
+        MINIBIT_ASSERT(slot < slots_.size(), "slot_table: a free slot beyond the table");
+        MINIBIT_ASSERT(!in_use_[slot], "slot_table: a live slot on the free list");
+        MINIBIT_ASSERT(!listed[slot], "slot_table: a slot twice on the free list");
+        listed[slot] = true;
+    }
+    for (const auto& state : slots_) {
+        MINIBIT_ASSERT(state != nullptr, "slot_table: a slot without its state");
+    }
 }
 
 template <class T>

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "minibit/core/assert.hpp"
 #include "minibit/io/owner_thread.hpp"
 #include "minibit/io/reactor.hpp"
 #include "send_queue.hpp"
@@ -88,6 +89,8 @@ public:
     /// The state at a slot whatever its generation (for the back end's own completions).
     [[nodiscard]] T* at(std::uint32_t slot) const;
     [[nodiscard]] std::size_t live() const { return live_; }
+    /// Aborts (checked builds) unless the slots, in-use flags, free list and live count agree.
+    void check_invariants() const;
     /// Calls fn(slot, state) for every live slot.
     template <class Fn>
     void for_each(Fn&& fn) {

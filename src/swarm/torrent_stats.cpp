@@ -1,22 +1,27 @@
 #include "minibit/swarm/torrent_stats.hpp"
 
-#include <fmt/format.h>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
 
 namespace minibit::swarm {
 namespace {
 
-void append_messages(std::string& out, std::string_view key,
-                     const std::array<std::uint64_t, message_kinds>& counts) {
-    out += fmt::format("\"{}\":{{", key);
-    bool first = true;
+using json = nlohmann::ordered_json;
+
+/// The messages that occurred, keyed by name (zero counts omitted).
+json messages_json(const std::array<std::uint64_t, message_kinds>& counts) {
+    json out = json::object();
     for (std::size_t id = 0; id < counts.size(); ++id) {
-        if (counts[id] == 0) {
-            continue;
-        }
-        out += fmt::format("{}\"{}\":{}", first ? "" : ",", message_name(id), counts[id]);
-        first = false;
+        if (counts[id] != 0) out[std::string(message_name(id))] = counts[id];
     }
-    out += "},";
+    return out;
+}
+
+/// `value` rounded to `places` decimals, as the figures were always written.
+double rounded(double value, int places) {
+    const double scale = std::pow(10.0, places);
+    return std::round(value * scale) / scale;
 }
 
 }  // namespace
@@ -44,28 +49,33 @@ std::string_view message_name(std::size_t id) {
 }
 
 std::string to_json(const torrent_stats& s) {
-    std::string out = "{";
-    append_messages(out, "messages_sent", s.messages_sent);
-    append_messages(out, "messages_received", s.messages_received);
-    out += fmt::format(
-        "\"keepalives_sent\":{},\"keepalives_received\":{},\"payload_bytes_down\":{},"
-        "\"payload_bytes_up\":{},\"wire_bytes_down\":{},\"wire_bytes_up\":{},"
-        "\"duplicate_blocks\":{},\"requests_timed_out\":{},\"connections_out\":{},"
-        "\"connections_in\":{},\"connect_failures\":{},\"disconnects\":{},"
-        "\"protocol_violations\":{},\"pieces_verified\":{},\"hash_failures\":{},"
-        "\"peers_banned\":{},\"pieces_have\":{},\"piece_count\":{},\"peers_connected\":{},"
-        "\"download_rate\":{:.1f},\"upload_rate\":{:.1f},\"seconds_running\":{:.3f},",
-        s.keepalives_sent, s.keepalives_received, s.payload_bytes_down, s.payload_bytes_up,
-        s.wire_bytes_down, s.wire_bytes_up, s.duplicate_blocks, s.requests_timed_out,
-        s.connections_out, s.connections_in, s.connect_failures, s.disconnects,
-        s.protocol_violations, s.pieces_verified, s.hash_failures, s.peers_banned, s.pieces_have,
-        s.piece_count, s.peers_connected, s.download_rate, s.upload_rate, s.seconds_running);
-    if (s.seconds_to_complete) {
-        out += fmt::format("\"seconds_to_complete\":{:.3f}}}", *s.seconds_to_complete);
-    } else {
-        out += "\"seconds_to_complete\":null}";
-    }
-    return out;
+    json out = {{"messages_sent", messages_json(s.messages_sent)},
+                {"messages_received", messages_json(s.messages_received)},
+                {"keepalives_sent", s.keepalives_sent},
+                {"keepalives_received", s.keepalives_received},
+                {"payload_bytes_down", s.payload_bytes_down},
+                {"payload_bytes_up", s.payload_bytes_up},
+                {"wire_bytes_down", s.wire_bytes_down},
+                {"wire_bytes_up", s.wire_bytes_up},
+                {"duplicate_blocks", s.duplicate_blocks},
+                {"requests_timed_out", s.requests_timed_out},
+                {"connections_out", s.connections_out},
+                {"connections_in", s.connections_in},
+                {"connect_failures", s.connect_failures},
+                {"disconnects", s.disconnects},
+                {"protocol_violations", s.protocol_violations},
+                {"pieces_verified", s.pieces_verified},
+                {"hash_failures", s.hash_failures},
+                {"peers_banned", s.peers_banned},
+                {"pieces_have", s.pieces_have},
+                {"piece_count", s.piece_count},
+                {"peers_connected", s.peers_connected},
+                {"download_rate", rounded(s.download_rate, 1)},
+                {"upload_rate", rounded(s.upload_rate, 1)},
+                {"seconds_running", rounded(s.seconds_running, 3)},
+                {"seconds_to_complete", nullptr}};
+    if (s.seconds_to_complete) out["seconds_to_complete"] = rounded(*s.seconds_to_complete, 3);
+    return out.dump();
 }
 
 }  // namespace minibit::swarm

@@ -13,7 +13,9 @@ namespace {
 
 using errc = tracker_http_errc;
 
-result<bvalue> decode_body(std::string_view body, const http_response_limits& limits) {
+/// The body as a dict, or the tracker's "failure reason" as a tracker_failure error (announce
+/// and scrape answers alike).
+result<bvalue> decode_answer(std::string_view body, const http_response_limits& limits) {
     if (body.size() > limits.max_body_bytes) {
         return fail(errc::too_long, "response body too long", limits.max_body_bytes);
     }
@@ -26,6 +28,10 @@ result<bvalue> decode_body(std::string_view body, const http_response_limits& li
     auto v = bdecode(body, bl);
     if (!v) return fail(errc::bad_bencode, v.error().reason, v.error().offset);
     if (v->as_dict() == nullptr) return fail(errc::bad_bencode, "response is not a dict", 0);
+    if (const bvalue* f = v->find("failure reason")) {
+        const std::string* s = f->as_string();
+        return fail(errc::tracker_failure, s != nullptr ? *s : std::string("(not a string)"));
+    }
     return v;
 }
 
@@ -101,12 +107,8 @@ result<void> read_peers(const bvalue& dict, announce_response& out,
 
 result<announce_response> parse_announce_response(std::string_view body,
                                                   const http_response_limits& limits) {
-    auto root = decode_body(body, limits);
+    auto root = decode_answer(body, limits);
     if (!root) return std::unexpected(std::move(root.error()));
-    if (const bvalue* f = root->find("failure reason")) {
-        const std::string* s = f->as_string();
-        return fail(errc::tracker_failure, s != nullptr ? *s : std::string("(not a string)"));
-    }
     announce_response out;
     auto interval = get_count(*root, "interval", true);
     if (!interval) return std::unexpected(std::move(interval.error()));
@@ -132,12 +134,8 @@ result<announce_response> parse_announce_response(std::string_view body,
 
 result<std::vector<scrape_entry>> parse_scrape_response(std::string_view body,
                                                         const http_response_limits& limits) {
-    auto root = decode_body(body, limits);
+    auto root = decode_answer(body, limits);
     if (!root) return std::unexpected(std::move(root.error()));
-    if (const bvalue* f = root->find("failure reason")) {
-        const std::string* s = f->as_string();
-        return fail(errc::tracker_failure, s != nullptr ? *s : std::string("(not a string)"));
-    }
     const bvalue* files = root->find("files");
     if (files == nullptr || files->as_dict() == nullptr) {
         return fail(errc::bad_bencode, "missing files dict");

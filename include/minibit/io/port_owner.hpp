@@ -1,8 +1,8 @@
 // Whether this process alone holds a port. Reactor groups bind one socket per reactor with
 // SO_REUSEPORT, and the kernel lets any other process of the same user join such a port and
-// take a share of its connections and datagrams (a silent split brain). These functions read
-// the kernel's socket tables (/proc/net/{tcp,tcp6,udp,udp6}) and this process's descriptors
-// (/proc/self/fd) to refuse that. Any thread; they block briefly on /proc reads.
+// take a share of its connections and datagrams (a silent split brain). These functions ask
+// the kernel's socket tables (sock_diag netlink, else /proc/net/{tcp,tcp6,udp,udp6}) and read
+// this process's descriptors (/proc/self/fd) to refuse that. Any thread; they block briefly.
 #pragma once
 
 #include <cstdint>

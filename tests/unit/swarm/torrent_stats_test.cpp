@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -36,19 +38,35 @@ TEST(TorrentStats, JsonListsOnlyMessagesThatOccurred) {
     s.payload_bytes_down = 196'608;
     s.piece_count = 3;
     s.pieces_have = 3;
-    const std::string json = to_json(s);
-    EXPECT_NE(json.find(R"("messages_sent":{"request":12})"), std::string::npos) << json;
-    EXPECT_NE(json.find(R"("messages_received":{"piece":12})"), std::string::npos) << json;
-    EXPECT_NE(json.find(R"("payload_bytes_down":196608)"), std::string::npos) << json;
-    EXPECT_NE(json.find(R"("seconds_to_complete":null})"), std::string::npos) << json;
-    EXPECT_EQ(json.front(), '{');
-    EXPECT_EQ(json.back(), '}');
+    const std::string text = to_json(s);
+    const auto json = nlohmann::json::parse(text);
+    EXPECT_EQ(json["messages_sent"], nlohmann::json({{"request", 12}})) << text;
+    EXPECT_EQ(json["messages_received"], nlohmann::json({{"piece", 12}})) << text;
+    EXPECT_EQ(json["payload_bytes_down"], 196'608) << text;
+    EXPECT_EQ(json["pieces_have"], 3) << text;
+    EXPECT_TRUE(json["seconds_to_complete"].is_null()) << text;
+    // Every counter is present, zero or not, and the object starts with the message tables.
+    EXPECT_EQ(json.size(), 25U) << text;
+    EXPECT_EQ(text.rfind(R"({"messages_sent":{"request":12},"messages_received":)", 0), 0U) << text;
 }
 
 TEST(TorrentStats, JsonCarriesTimeToComplete) {
     torrent_stats s;
     s.seconds_to_complete = 1.5;
-    EXPECT_NE(to_json(s).find(R"("seconds_to_complete":1.500})"), std::string::npos);
+    EXPECT_EQ(nlohmann::json::parse(to_json(s))["seconds_to_complete"], 1.5);
+}
+
+TEST(TorrentStats, JsonRoundsRatesAndTimesAsBefore) {
+    torrent_stats s;
+    s.download_rate = 1234.5678;
+    s.upload_rate = 0.04;
+    s.seconds_running = 2.00049;
+    s.seconds_to_complete = 1.23456;
+    const auto json = nlohmann::json::parse(to_json(s));
+    EXPECT_DOUBLE_EQ(json["download_rate"].get<double>(), 1234.6);
+    EXPECT_DOUBLE_EQ(json["upload_rate"].get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(json["seconds_running"].get<double>(), 2.0);
+    EXPECT_DOUBLE_EQ(json["seconds_to_complete"].get<double>(), 1.235);
 }
 
 }  // namespace

@@ -120,5 +120,15 @@ TEST(ScrapeResponseParser, RejectsShortHashKeys) {
     EXPECT_TRUE(is(r.error(), tracker_http_errc::bad_bencode));
 }
 
+TEST(ScrapeResponseParser, ReportsTheTrackersFailureReasonLikeAnnounce) {
+    const auto r = parse_scrape_response("d14:failure reason11:no scrapinge", {});
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(is(r.error(), tracker_http_errc::tracker_failure)) << r.error().message();
+    EXPECT_EQ(r.error().reason, "no scraping");
+    const auto odd = parse_scrape_response("d14:failure reasoni7ee", {});
+    ASSERT_FALSE(odd);
+    EXPECT_EQ(odd.error().reason, "(not a string)");
+}
+
 }  // namespace
 }  // namespace minibit::wire
