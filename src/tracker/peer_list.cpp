@@ -23,7 +23,7 @@ constexpr std::size_t full_check_max_slots = 1024;
 /// Above this many picks, sampling walks the table instead of rejecting (bounds the stack set).
 constexpr std::size_t max_rejection_picks = 256;
 /// Zone-split answers from lists up to this many slots classify every peer (exact shares).
-constexpr std::size_t zoned_walk_max_slots = 1024;
+constexpr std::size_t zoned_walk_max_slots = 256;
 
 // Folds an endpoint, 6 bytes at a time, into 64 well-mixed bits that depend on `key`.
 // Hash flooding: with a fixed function, anyone who can announce (UDP sources are spoofable)
@@ -356,7 +356,7 @@ template <std::size_t N>
 void peer_list<N>::zoned_probe(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
                                std::vector<std::uint8_t>& out) const {
     // Rejection as in sample(), a side taking a peer only while it has places. The zone may be
-    // rare here: after k + 16 live probes without one local peer, or 4k + 64 in all, the probing
+    // rare here: after k + 16 live probes without one local peer, or 2k + 32 in all, the probing
     // stops and the rest of the answer comes from any side (k <= n/2 and the load >= 0.3, so
     // the last loop ends long before its budget).
     const std::size_t base = out.size();
@@ -367,7 +367,7 @@ void peer_list<N>::zoned_probe(std::size_t self, std::size_t k, const zone_side&
     std::size_t got = 0;
     std::size_t probes = 0;
     bool seen_local = false;
-    while (got < k && probes < 4 * k + 64 && (seen_local || probes < k + 16)) {
+    while (got < k && probes < 2 * k + 32 && (seen_local || probes < k + 16)) {
         const std::size_t s = rng.below(slots_.size());
         if (s == self || slots_[s].empty()) continue;
         ++probes;

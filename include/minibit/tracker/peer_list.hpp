@@ -115,8 +115,9 @@ public:
                 std::vector<std::uint8_t>& out) const;
     /// Like sample(), but round(local_share x k) of the endpoints come from the asker's zone and the
     /// rest from other zones, each part a uniform sample of its side; a side with too few peers
-    /// leaves its places to the other. Lists above 1024 slots find their sides by bounded random
-    /// probing: a zone holding a small part of a big swarm may get fewer than its places.
+    /// leaves its places to the other; below a share of 1 at least one place is for other
+    /// zones. Lists above 256 slots find their sides by bounded random probing (2k + 32 peers):
+    /// a zone holding under about a third of a big swarm may get fewer than its places.
     void sample_zoned(std::size_t self, std::size_t k, const zone_split& split, fast_rng& rng,
                       std::vector<std::uint8_t>& out) const;
     /// The longest distance of a record from its home slot (0 when empty): the probe length

@@ -65,9 +65,9 @@ answer_counts ask(const peer_list<6>& l, std::size_t self, std::size_t k, double
 }
 
 TEST(ZonedSample, ThreeQuartersOfEachAnswerComeFromTheAskersZone) {
-    // 201 peers here and 400 elsewhere: the walk (exact shares) on a list of <= 1024 slots.
+    // 101 peers here and 80 elsewhere: the walk (exact shares) on a list of <= 256 slots.
     peer_list<6> l(7);
-    const std::size_t self = fill(l, {201, 200, 200});
+    const std::size_t self = fill(l, {101, 40, 40});
     fast_rng rng(3);
     std::map<std::array<std::uint8_t, 6>, int> seen;
     for (int i = 0; i < 3000; ++i) {
@@ -75,32 +75,33 @@ TEST(ZonedSample, ThreeQuartersOfEachAnswerComeFromTheAskersZone) {
         ASSERT_EQ(c.local, 30U);
         ASSERT_EQ(c.other, 10U);
     }
-    // Uniform within each side: every local peer about 3000 x 30/200 = 450 times, every other
-    // peer 3000 x 10/400 = 75 times.
-    ASSERT_EQ(seen.size(), 600U) << "every peer but the asker is reached";
+    // Uniform within each side: every local peer about 3000 x 30/100 = 900 times, every other
+    // peer 3000 x 10/80 = 375 times.
+    ASSERT_EQ(seen.size(), 180U) << "every peer but the asker is reached";
     for (const auto& [e, n] : seen) {
         if (e[2] == 0) {
-            EXPECT_NEAR(n, 450, 100) << int(e[3]);
+            EXPECT_NEAR(n, 900, 150) << int(e[3]);
         } else {
-            EXPECT_NEAR(n, 75, 40) << int(e[2]) << "." << int(e[3]);
+            EXPECT_NEAR(n, 375, 100) << int(e[2]) << "." << int(e[3]);
         }
     }
 }
 
 TEST(ZonedSample, BigListsKeepTheSharesByProbing) {
-    // 3 x 1500 peers: above 1024 slots, the sides are found by random probing.
+    // 3 x 1500 peers: above 256 slots, the sides are found by random probing.
     peer_list<6> l(9);
     const std::size_t self = fill(l, {1500, 1500, 1500});
-    ASSERT_GT(l.capacity(), 1024U);
+    ASSERT_GT(l.capacity(), 256U);
     fast_rng rng(5);
     std::size_t local = 0;
     for (int i = 0; i < 1000; ++i) {
         const answer_counts c = ask(l, self, 50, 0.75, rng);
         ASSERT_EQ(c.local + c.other, 50U);
-        EXPECT_EQ(c.local, 38U);  // round(0.75 x 50)
+        EXPECT_GE(c.local, 30U);  // of round(0.75 x 50) = 38; a bounded probe may fall short
+        EXPECT_LE(c.local, 38U);
         local += c.local;
     }
-    EXPECT_EQ(local, 38000U);
+    EXPECT_GE(local, 37500U);
 }
 
 TEST(ZonedSample, AZoneWithTooFewPeersLeavesItsPlacesToOthers) {
@@ -112,6 +113,18 @@ TEST(ZonedSample, AZoneWithTooFewPeersLeavesItsPlacesToOthers) {
         EXPECT_EQ(c.local, 3U) << "every other peer of the zone";
         EXPECT_EQ(c.other, 37U) << "the answer is still full";
     }
+}
+
+TEST(ZonedSample, EvenASmallAnswerKeepsOnePlaceForOtherZones) {
+    peer_list<6> l(23);
+    const std::size_t self = fill(l, {50, 50});
+    fast_rng rng(8);
+    for (int i = 0; i < 100; ++i) {
+        const answer_counts c = ask(l, self, 2, 0.75, rng);
+        EXPECT_EQ(c.local, 1U);
+        EXPECT_EQ(c.other, 1U);
+    }
+    EXPECT_EQ(ask(l, self, 4, 1.0, rng).local, 4U) << "a share of 1: only the zone";
 }
 
 TEST(ZonedSample, TooFewPeersElsewhereLeavesTheirPlacesToTheZone) {
