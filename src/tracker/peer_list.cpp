@@ -310,10 +310,11 @@ void peer_list<N>::sample_zoned(std::size_t self, std::size_t k, const zone_spli
         sample(self, k, rng, out);  // no split, or everyone: zones change nothing
         return;
     }
-    const zone_side z{
-        split.map, split.map->zone_of(split.asker),
-        std::min<std::size_t>(
-            k, static_cast<std::size_t>(std::lround(split.local_share * static_cast<double>(k))))};
+    // Below a share of 1, at least one place goes to other zones, so zones stay connected.
+    const std::size_t most = split.local_share < 1.0 && k >= 2 ? k - 1 : k;
+    const auto share = std::lround(split.local_share * static_cast<double>(k));
+    const zone_side z{split.map, split.map->zone_of(split.asker),
+                      std::min(most, static_cast<std::size_t>(share))};
     if (slots_.size() <= zoned_walk_max_slots || k * 2 > n || k > max_rejection_picks) {
         zoned_walk(self, k, z, rng, out);
     } else {
