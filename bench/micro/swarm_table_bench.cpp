@@ -1,6 +1,8 @@
 // The tracker's announce path: one swarm_shard::announce (record the peer, sample 50 peers),
 // and the whole service path of a BEP 15 datagram and of an HTTP announce target (parse,
-// connection-id check, shard lock, table, encode). Swarms of 10 to 10,000 peers.
+// connection-id check, shard lock, table, encode). Swarms of 10 to 10,000 peers. The shard
+// announce runs zone-blind (zones 0), with the default /24 zones (1, 16 peers of a swarm per
+// /24) and with a zones file of 64 /20 prefixes (2, about 40 zones in use).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 
 #include "minibit/tracker/service.hpp"
 #include "minibit/tracker/swarm_table.hpp"
+#include "minibit/tracker/zone_map.hpp"
 #include "minibit/wire/tracker_udp.hpp"
 
 namespace {
@@ -37,8 +40,24 @@ tr::announce_input input(std::uint32_t peer, std::uint32_t torrents) {
     return in;
 }
 
+// 64 zones of /20 over 10.0.0.0/14.
+const tr::zone_map& file_zones() {
+    static const tr::zone_map m = [] {
+        std::string text;
+        for (unsigned z = 0; z < 64; ++z) {
+            text += "10." + std::to_string(z / 16) + "." + std::to_string(z % 16 * 16) +
+                    ".0/20 zone" + std::to_string(z) + "\n";
+        }
+        return *tr::zone_map::parse(text);
+    }();
+    return m;
+}
+
 void bm_shard_announce(benchmark::State& state) {
     const auto peers_per_swarm = static_cast<std::uint32_t>(state.range(0));
+    static const tr::zone_map slash24;
+    const std::array<const tr::zone_map*, 3> modes{nullptr, &slash24, &file_zones()};
+    const tr::zone_map* zones = modes.at(static_cast<std::size_t>(state.range(1)));
     constexpr std::uint32_t torrents = 16;
     const std::uint32_t peers = peers_per_swarm * torrents;
     tr::swarm_shard shard(tr::table_config{}, 1);
@@ -49,13 +68,17 @@ void bm_shard_announce(benchmark::State& state) {
     std::uint32_t i = 0;
     for (auto _ : state) {
         p4.clear();
-        auto r = shard.announce(input(i, torrents), now, p4, p6);
+        tr::announce_input in = input(i, torrents);
+        in.zones = zones;
+        auto r = shard.announce(in, now, p4, p6);
         benchmark::DoNotOptimize(r);
         if (++i == peers) i = 0;
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(bm_shard_announce)->Arg(10)->Arg(1000)->Arg(10000);
+BENCHMARK(bm_shard_announce)
+    ->ArgNames({"peers", "zones"})
+    ->ArgsProduct({{10, 500, 1000, 10000}, {0, 1, 2}});
 
 tr::tracker_service make_service() {
     std::array<std::uint8_t, 16> key{};

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
+#include <span>
 
 #include "minibit/core/assert.hpp"
 
@@ -20,6 +22,8 @@ constexpr std::size_t shrink_to_load_tenths = 7;
 constexpr std::size_t full_check_max_slots = 1024;
 /// Above this many picks, sampling walks the table instead of rejecting (bounds the stack set).
 constexpr std::size_t max_rejection_picks = 256;
+/// Zone-split answers from lists up to this many slots classify every peer (exact shares).
+constexpr std::size_t zoned_walk_max_slots = 256;
 
 // Folds an endpoint, 6 bytes at a time, into 64 well-mixed bits that depend on `key`.
 // Hash flooding: with a fixed function, anyone who can announce (UDP sources are spoofable)
@@ -290,6 +294,98 @@ void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng
         remaining -= live;
     }
     out.resize(base + k * N);
+}
+
+template <std::size_t N>
+bool peer_list<N>::in_zone(std::size_t s, const zone_side& z) const {
+    return z.map->zone_of(std::span(slots_[s].endpoint).first(N - 2)) == z.home;
+}
+
+template <std::size_t N>
+void peer_list<N>::sample_zoned(std::size_t self, std::size_t k, const zone_split& split,
+                                fast_rng& rng, std::vector<std::uint8_t>& out) const {
+    const std::size_t n = size_ - (self != npos ? 1 : 0);
+    k = std::min(k, n);
+    if (split.map == nullptr || split.local_share <= 0.0 || k == n) {
+        sample(self, k, rng, out);  // no split, or everyone: zones change nothing
+        return;
+    }
+    // Below a share of 1, at least one place goes to other zones, so zones stay connected.
+    const std::size_t most = split.local_share < 1.0 && k >= 2 ? k - 1 : k;
+    const auto share = std::lround(split.local_share * static_cast<double>(k));
+    const zone_side z{split.map, split.map->zone_of(split.asker),
+                      std::min(most, static_cast<std::size_t>(share))};
+    if (slots_.size() <= zoned_walk_max_slots || k * 2 > n || k > max_rejection_picks) {
+        zoned_walk(self, k, z, rng, out);
+    } else {
+        zoned_probe(self, k, z, rng, out);
+    }
+}
+
+template <std::size_t N>
+void peer_list<N>::zoned_walk(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
+                              std::vector<std::uint8_t>& out) const {
+    // Each live slot's side (1 local, 0 other, 2 none), then selection sampling on each side:
+    // a peer is taken with probability needed / remaining of its side.
+    thread_local std::vector<std::uint8_t> side;
+    side.assign(slots_.size(), 2);
+    std::array<std::size_t, 2> left{0, 0};
+    for (std::size_t s = 0; s < slots_.size(); ++s) {
+        if (s == self || slots_[s].empty()) continue;
+        side[s] = in_zone(s, z) ? 1 : 0;
+        ++left[side[s]];
+    }
+    std::array<std::size_t, 2> need{0, std::min(z.local, left[1])};
+    need[0] = std::min(k - need[1], left[0]);
+    need[1] = std::min(k - need[0], left[1]);  // too few others: more of the zone
+    const std::size_t base = out.size();
+    out.resize(base + (need[0] + need[1]) * N);
+    std::uint8_t* dst = out.data() + base;
+    for (std::size_t s = 0; s < slots_.size() && need[0] + need[1] > 0; ++s) {
+        const std::uint8_t c = side[s];
+        if (c == 2) continue;
+        if (rng.below(left[c]) < need[c]) {
+            std::memcpy(dst, slots_[s].endpoint.data(), N);
+            dst += N;
+            --need[c];
+        }
+        --left[c];
+    }
+}
+
+template <std::size_t N>
+void peer_list<N>::zoned_probe(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
+                               std::vector<std::uint8_t>& out) const {
+    // Rejection as in sample(), a side taking a peer only while it has places. The zone may be
+    // rare here: after k + 16 live probes without one local peer, or 2k + 32 in all, the probing
+    // stops and the rest of the answer comes from any side (k <= n/2 and the load >= 0.3, so
+    // the last loop ends long before its budget).
+    const std::size_t base = out.size();
+    out.resize(base + k * N);
+    std::uint8_t* dst = out.data() + base;
+    pick_set picked(k);
+    std::array<std::size_t, 2> need{k - z.local, z.local};
+    std::size_t got = 0;
+    std::size_t probes = 0;
+    bool seen_local = false;
+    while (got < k && probes < 2 * k + 32 && (seen_local || probes < k + 16)) {
+        const std::size_t s = rng.below(slots_.size());
+        if (s == self || slots_[s].empty()) continue;
+        ++probes;
+        const std::size_t c = in_zone(s, z) ? 1 : 0;
+        seen_local = seen_local || c == 1;
+        if (need[c] == 0 || !picked.add(s)) continue;
+        std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
+        ++got;
+        --need[c];
+    }
+    for (std::size_t tries = 0; got < k && tries < 64 * k + 64; ++tries) {
+        const std::size_t s = rng.below(slots_.size());
+        if (s == self || slots_[s].empty() || !picked.add(s)) continue;
+        std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
+        ++got;
+    }
+    out.resize(base + got * N);
 }
 
 template class peer_list<6>;

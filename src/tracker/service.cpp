@@ -64,7 +64,16 @@ tracker_service::tracker_service(const service_config& config, std::uint64_t see
       ids_(ids),
       table_(config.table, config.shards, seed),
       locks_(std::make_unique<std::mutex[]>(table_.shard_count())),
-      filter_(std::make_shared<const info_hash_filter>()) {}
+      filter_(std::make_shared<const info_hash_filter>()),
+      zones_(nullptr) {
+    set_zones(std::make_shared<const zone_map>());
+}
+
+void tracker_service::set_zones(std::shared_ptr<const zone_map> zones) {
+    const std::lock_guard lock(zones_lock_);
+    zone_maps_.push_back(std::move(zones));
+    zones_.store(zone_maps_.back().get(), std::memory_order_release);
+}
 
 void tracker_service::set_filter(std::shared_ptr<const info_hash_filter> filter) {
     filter_.store(std::move(filter));
@@ -138,6 +147,7 @@ http_reply tracker_service::http_announce(std::string_view query, const io::addr
     in.event = req->event;
     in.numwant = req->numwant;  // numwant=0: counters only, no peers
     in.families = peer_families::both;
+    in.zones = zones_.load(std::memory_order_acquire);
     wire::announce_response out;
     const shard_id id = table_.shard_of(in.hash);
     result<swarm_counts> counts;
@@ -223,6 +233,7 @@ void tracker_service::udp_announce(const wire::udp_announce_request& a, const io
         a.num_want < 0 ? config_.table.default_numwant : static_cast<std::uint32_t>(a.num_want),
         cap);
     in.families = v6 ? peer_families::ipv6 : peer_families::ipv4;
+    in.zones = zones_.load(std::memory_order_acquire);
     wire::udp_announce_response out;
     out.transaction_id = a.transaction_id;
     std::vector<std::uint8_t> other;

@@ -50,6 +50,8 @@ result<void> table_config::validate() const {
         return fail(tracker_errc::bad_config, "numwant: need 0 < default <= max");
     }
     if (max_torrents_per_shard == 0) return fail(tracker_errc::bad_config, "no torrents allowed");
+    if (!(zone_local_fraction >= 0.0 && zone_local_fraction <= 1.0))
+        return fail(tracker_errc::bad_config, "zone local fraction must be 0..1");
     return {};
 }
 
@@ -120,13 +122,15 @@ result<swarm_counts> swarm_shard::announce(const announce_input& in, std::chrono
         std::size_t want = in.numwant.value_or(config_.default_numwant);
         want = std::min<std::size_t>(want, config_.max_numwant);
         const auto fam = static_cast<unsigned>(in.families);
+        const zone_split split{in.zones, std::span(in.peer.address).first(in.peer.address_bytes),
+                               config_.zone_local_fraction};
         const std::size_t before4 = peers4.size();
         if ((fam & static_cast<unsigned>(peer_families::ipv4)) != 0) {
-            s.v4.sample(self4, want, rng_, peers4);
+            s.v4.sample_zoned(self4, want, split, rng_, peers4);
             want -= (peers4.size() - before4) / 6;
         }
         if ((fam & static_cast<unsigned>(peer_families::ipv6)) != 0) {
-            s.v6.sample(self6, want, rng_, peers6);
+            s.v6.sample_zoned(self6, want, split, rng_, peers6);
         }
     }
     if constexpr (MINIBIT_INVARIANTS_FULL) {

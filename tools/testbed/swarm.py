@@ -119,7 +119,9 @@ def start_seeder(tb: testbed, torrent: str, seed_dir: str, info_hash: str):
     tracker = os.path.join(tb.args.build, "minibit-tracker")
     tb.spawn("tracker", tb.core, [tracker, "--http", f"{SWITCH_ADDR}:{TRACKER_PORT}",
                                   "--udp", "off", "--threads", "1", "--interval", "30",
-                                  "--min-interval", "5", "--log-level", "warn"])
+                                  "--min-interval", "5", "--log-level", "warn",
+                                  *(["--zone-local-fraction", "0"] if tb.args.zone_blind else []),
+                                  *tb.args.tracker_flag])
     wait_until("the tracker", lambda: in_netns(tb.core, port_open), 15)
     seeder = tb.spawn("h0", tb.hosts[0], peer_cmd(tb, "seed", 0, torrent, seed_dir, ""))
     wait_until("the seeder's announce",
@@ -189,6 +191,7 @@ def zone_report(tb: testbed, finished: dict, zone_in: list) -> dict:
     members = [[k for k in finished if tb.zone_of[k] == z] for z in range(tb.zones)]
     return {
         "zones": tb.zones, "inter_zone_bps": tb.args.inter_zone_rate,
+        "zone_lists": "blind" if tb.args.zone_blind else "aware",
         "zone_hosts": [len(m) for m in members],
         "zone_seconds": [round(max(finished[k] for k in m), 3) if m else None for m in members],
         "zone_median_seconds": [round(statistics.median(finished[k] for k in m), 3) if m else None

@@ -11,7 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
+
+#include "minibit/tracker/zone_map.hpp"
 
 namespace minibit::tracker {
 
@@ -67,6 +70,14 @@ struct peer_record {
 static_assert(sizeof(peer_record<6>) == 8);
 static_assert(sizeof(peer_record<18>) == 20);
 
+/// How sample_zoned splits an answer: about local_share of it from the zone of the asker's
+/// address (4 or 16 bytes), the rest from other zones. A null map or a share of 0: no split.
+struct zone_split {
+    const zone_map* map = nullptr;
+    std::span<const std::uint8_t> asker;
+    double local_share = 0.75;
+};
+
 /// The peer table. Invariants: size() < capacity() < 2^32 (an empty slot ends every probe);
 /// each record sits at or after its home slot, Robin Hood ordered; slot positions returned by
 /// find and insert stay valid until the next insert or removal.
@@ -102,6 +113,13 @@ public:
     /// at slot `self` (npos: none excluded), without repeats.
     void sample(std::size_t self, std::size_t k, fast_rng& rng,
                 std::vector<std::uint8_t>& out) const;
+    /// Like sample(), but round(local_share x k) of the endpoints come from the asker's zone and the
+    /// rest from other zones, each part a uniform sample of its side; a side with too few peers
+    /// leaves its places to the other; below a share of 1 at least one place is for other
+    /// zones. Lists above 256 slots find their sides by bounded random probing (2k + 32 peers):
+    /// a zone holding under about a third of a big swarm may get fewer than its places.
+    void sample_zoned(std::size_t self, std::size_t k, const zone_split& split, fast_rng& rng,
+                      std::vector<std::uint8_t>& out) const;
     /// The longest distance of a record from its home slot (0 when empty): the probe length
     /// bound of find and insert. O(capacity); for tests and diagnostics.
     [[nodiscard]] std::size_t longest_probe() const;
@@ -128,6 +146,17 @@ private:
     void shrink_if_sparse();
     void sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng,
                         std::vector<std::uint8_t>& out) const;
+    /// The asker's zone and the share of the answer from it, for the helpers below.
+    struct zone_side {
+        const zone_map* map;
+        zone_id home;
+        std::size_t local;  ///< places for peers of `home`
+    };
+    [[nodiscard]] bool in_zone(std::size_t s, const zone_side& z) const;
+    void zoned_walk(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
+                    std::vector<std::uint8_t>& out) const;
+    void zoned_probe(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
+                     std::vector<std::uint8_t>& out) const;
     /// With -Dinvariants=full: check_invariants(), or for a big list the run around `slot`
     /// (npos: the whole list). Nothing otherwise.
     void after_mutation(std::size_t slot) const;

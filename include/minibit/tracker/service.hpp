@@ -17,6 +17,7 @@
 #include "minibit/tracker/info_hash_filter.hpp"
 #include "minibit/tracker/stats.hpp"
 #include "minibit/tracker/swarm_table.hpp"
+#include "minibit/tracker/zone_map.hpp"
 #include "minibit/wire/tracker_http.hpp"
 #include "minibit/wire/tracker_udp.hpp"
 
@@ -60,6 +61,10 @@ public:
     void expire(std::uint32_t part, std::uint32_t parts, std::chrono::seconds now);
     /// Replaces the allow/deny list; any thread.
     void set_filter(std::shared_ptr<const info_hash_filter> filter);
+    /// Replaces the zone map answers are split by; any thread. Announces read it through a
+    /// plain atomic pointer, so every map given stays alive until the service ends (one per
+    /// reload; a map costs about 24 bytes per prefix).
+    void set_zones(std::shared_ptr<const zone_map> zones);
     /// Totals over all shards (takes each shard lock in turn).
     [[nodiscard]] table_totals totals() const;
     /// The counters (front ends count their own transport errors here).
@@ -98,6 +103,9 @@ private:
     swarm_table table_;
     std::unique_ptr<std::mutex[]> locks_;  ///< one per shard, same index
     std::atomic<std::shared_ptr<const info_hash_filter>> filter_;
+    std::atomic<const zone_map*> zones_;                      ///< the newest of zone_maps_
+    std::vector<std::shared_ptr<const zone_map>> zone_maps_;  ///< guarded by zones_lock_
+    std::mutex zones_lock_;
     tracker_stats stats_;
     std::chrono::seconds start_{0};
     store_journal* journal_ = nullptr;  ///< the shared store's write-through, if any

@@ -26,6 +26,7 @@ enum class tracker_errc {
     not_allowed,     ///< the info hash is refused by the allow/deny list
     bad_list,        ///< an allow/deny list line is not 40 hex digits
     io,              ///< reading a list file failed
+    bad_zones,       ///< a zones file line is not 'PREFIX/LENGTH ZONE' (or repeats a prefix)
 };
 [[nodiscard]] constexpr std::string_view error_domain(tracker_errc) {
     return "tracker";
@@ -40,6 +41,9 @@ struct table_config {
     std::uint32_t default_numwant = 50;                ///< when the client sends none
     std::uint32_t max_numwant = 200;                   ///< hard cap on peers per answer
     std::size_t max_torrents_per_shard = 1U << 20U;    ///< bounds memory under hostile churn
+    /// Share of an answer from the asker's zone (zone_map.hpp), the rest from other zones;
+    /// 0 turns zones off (a uniform sample of the swarm).
+    double zone_local_fraction = 0.75;
 
     /// Rejects values the table cannot honour (timeout beyond half the stamp range, zero caps).
     [[nodiscard]] result<void> validate() const;
@@ -65,6 +69,8 @@ struct announce_input {
     /// max_numwant.
     std::optional<std::uint32_t> numwant;
     peer_families families = peer_families::both;
+    /// The zones answers are split by (table_config::zone_local_fraction); null: none.
+    const zone_map* zones = nullptr;
 };
 
 /// Swarm counters returned by announce and scrape.

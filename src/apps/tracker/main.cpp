@@ -14,6 +14,7 @@
 #include "../common/cli.hpp"
 #include "minibit/tracker/info_hash_filter.hpp"
 #include "minibit/tracker/server.hpp"
+#include "minibit/tracker/zone_map.hpp"
 #include "reactor_heartbeat.hpp"
 #include "sd_notify.hpp"
 
@@ -25,14 +26,16 @@ constexpr const char* program = "minibit-tracker";
 
 constexpr const char* about =
     "A BitTorrent tracker: HTTP announce, scrape, /stats (JSON) and /metrics (Prometheus), and "
-    "UDP (BEP 15). Peers that stop announcing expire after 2 x interval + 60 s. SIGHUP reloads "
-    "--allow-list or --deny-list; SIGTERM or SIGINT stops the tracker (writing --state-file).";
+    "UDP (BEP 15). Peers that stop announcing expire after 2 x interval + 60 s. Answers favour "
+    "peers of the asker's zone (--zones). SIGHUP reloads --allow-list or --deny-list and "
+    "--zones; SIGTERM or SIGINT stops the tracker (writing --state-file).";
 
 struct options {
     tracker::server_config server;
     std::string level = "info";
     std::optional<std::string> list_file;
     tracker::filter_mode list_mode = tracker::filter_mode::allow_all;
+    std::optional<std::string> zones_file;
 };
 
 // The flags' values before they become a server_config.
@@ -43,8 +46,10 @@ struct tracker_flags {
     std::uint32_t store_flush_ms = 50, store_refresh_ms = 500;
     std::uint64_t max_connections = 100000;
     unsigned threads = 0;
-    std::string allow_list, deny_list, state_file, store;
+    double zone_local_fraction = 0.75;
+    std::string allow_list, deny_list, state_file, store, zones;
     CLI::Option *allow = nullptr, *deny = nullptr, *state = nullptr, *store_opt = nullptr;
+    CLI::Option* zones_opt = nullptr;
     CLI::Option *flush = nullptr, *refresh = nullptr;
 };
 
@@ -80,6 +85,17 @@ void declare_listeners(CLI::App& c, tracker_flags& f) {
     apps::add_count(c, "--min-interval", f.min_interval, 1, 43200,
                     "minimum announce interval told to clients", "S");
     apps::add_count(c, "--max-numwant", f.max_numwant, 1, 2000, "most peers in one answer");
+    f.zones_opt = apps::shown_default(
+        apps::add_text(c, "--zones", f.zones, "FILE",
+                       "zones (racks, rooms, regions) for peer lists: 'PREFIX/LENGTH ZONE' per "
+                       "line, IPv4 and IPv6, '#' comments, the longest prefix wins; addresses no "
+                       "line covers, and all without a file, share a zone with their /24 (IPv4) "
+                       "or /64 (IPv6); SIGHUP reloads"),
+        "none");
+    apps::add_number(c, "--zone-local-fraction", f.zone_local_fraction, 0.0, 1.0, "F",
+                     "share of each answer taken from the asker's zone, the rest from other "
+                     "zones (a side with too few peers leaves its places to the other); 0 "
+                     "turns zones off");
     apps::add_choice(c, "--log-level", f.level, {"trace", "debug", "info", "warn", "error", "off"},
                      "log level");
     apps::add_count(c, "--batch-wait-us", f.batch_wait_us, 0, 100000,
@@ -173,6 +189,11 @@ options options_of(const tracker_flags& f) {
     svc.interval = std::chrono::seconds(f.interval);
     svc.min_interval = std::chrono::seconds(f.min_interval);
     svc.table.max_numwant = f.max_numwant;
+    svc.table.zone_local_fraction = f.zone_local_fraction;
+    if (apps::given(f.zones_opt)) {
+        if (f.zones.empty()) throw apps::usage_error("--zones: expected a path");
+        o.zones_file = f.zones;
+    }
     svc.table.peer_timeout = 2 * svc.interval + std::chrono::seconds(60);
     svc.table.default_numwant = std::min<std::uint32_t>(50, svc.table.max_numwant);
     svc.query.max_numwant = svc.table.max_numwant;
@@ -188,11 +209,42 @@ std::shared_ptr<const tracker::info_hash_filter> load_filter(const options& o) {
     return std::make_shared<const tracker::info_hash_filter>(std::move(*f));
 }
 
+std::shared_ptr<const tracker::zone_map> load_zones(const options& o) {
+    if (!o.zones_file) return std::make_shared<const tracker::zone_map>();
+    auto z = tracker::zone_map::load(*o.zones_file);
+    if (!z) throw std::runtime_error(z.error().message());
+    return std::make_shared<const tracker::zone_map>(std::move(*z));
+}
+
+// SIGHUP: each file given is read again; one that fails keeps its old contents in use.
+void reload(tracker::tracker_service& service, const options& o) {
+    if (o.list_file) {
+        try {
+            service.set_filter(load_filter(o));
+            spdlog::info("reloaded {}", *o.list_file);
+        } catch (const std::exception& e) {
+            spdlog::error("reload failed, keeping the old list: {}", e.what());
+        }
+    }
+    if (o.zones_file) {
+        try {
+            auto zones = load_zones(o);
+            spdlog::info("reloaded {}: {} prefixes, {} zones", *o.zones_file, zones->prefix_count(),
+                         zones->zone_count());
+            service.set_zones(std::move(zones));
+        } catch (const std::exception& e) {
+            spdlog::error("reload failed, keeping the old zones: {}", e.what());
+        }
+    }
+}
+
 // Waits for signals on the main thread; the reactor threads inherit the blocked mask.
 int serve(const options& o, const sigset_t& signals) {
+    auto zones = load_zones(o);
     auto server = tracker::tracker_server::start(o.server, load_filter(o));
     if (!server) throw std::runtime_error("cannot start: " + server.error().message());
     auto& s = **server;
+    s.service().set_zones(std::move(zones));
     spdlog::info("minibit-tracker: http {} udp {} io {}",
                  s.http_address() ? s.http_address()->to_string() : "off",
                  s.udp_address() ? s.udp_address()->to_string() : "off",
@@ -211,14 +263,7 @@ int serve(const options& o, const sigset_t& signals) {
     while (true) {
         const int sig = sigtimedwait(&signals, nullptr, &wait);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig == SIGHUP && o.list_file) {
-            try {
-                s.service().set_filter(load_filter(o));
-                spdlog::info("reloaded {}", *o.list_file);
-            } catch (const std::exception& e) {
-                spdlog::error("reload failed, keeping the old list: {}", e.what());
-            }
-        }
+        if (sig == SIGHUP) reload(s.service(), o);
         const auto now = std::chrono::steady_clock::now();
         if (heartbeat.poll()) {
             alive = true;
@@ -261,7 +306,7 @@ int main(int argc, char** argv) {
         declare_state(cli.app(), f);
         cli.app().footer(
             "Exit status: 0 after SIGTERM or SIGINT; 1 when it cannot start (address in use, "
-            "bad list file) or the last state file write failed; 2 on a usage error.");
+            "bad list or zones file) or the last state file write failed; 2 on a usage error.");
         cli.enable_config();
         if (auto done = cli.parse(argc, argv)) return *done;
         options o;
