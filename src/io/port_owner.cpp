@@ -183,8 +183,11 @@ std::optional<std::vector<table_entry>> diag_table(int family, bool tcp, std::ui
                 ::close(fd);
                 return std::nullopt;
             }
-            const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-            table_entry e = entry_of(*m);
+            // NLMSG_DATA(h) without its C cast (-Wold-style-cast): the payload follows the
+            // aligned header; copied out, so no alignment is assumed.
+            inet_diag_msg m{};
+            std::memcpy(&m, reinterpret_cast<const char*>(h) + NLMSG_HDRLEN, sizeof m);
+            table_entry e = entry_of(m);
             if (e.port == port) out.push_back(e);
         }
     }
