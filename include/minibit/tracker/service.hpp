@@ -40,9 +40,11 @@ struct http_reply {
     int status = 200;
     std::string_view content_type = "text/plain";
     std::string body;
+    std::string headers;  ///< extra header lines, each ending in CRLF
 };
 
 class store_journal;
+class rollout_table;
 
 /// The shared request handler of every front end.
 class tracker_service {
@@ -81,6 +83,9 @@ public:
     /// Makes every announce journal itself into `journal` (set before the front ends start; it
     /// must outlive them). Without one, the announce path pays a single null check.
     void set_journal(store_journal* journal) { journal_ = journal; }
+    /// Makes every accepted announce feed the rollout view (set before the front ends start;
+    /// it must outlive them).
+    void set_rollout(rollout_table* rollout) { rollout_ = rollout; }
 
 private:
     http_reply http_announce(std::string_view query, const io::address& peer,
@@ -101,6 +106,7 @@ private:
     tracker_stats stats_;
     std::chrono::seconds start_{0};
     store_journal* journal_ = nullptr;  ///< the shared store's write-through, if any
+    rollout_table* rollout_ = nullptr;  ///< the rollout view, if any
 };
 
 }  // namespace minibit::tracker
