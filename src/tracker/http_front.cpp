@@ -92,7 +92,16 @@ void http_front::serve(std::uint64_t id, conn& c) {
             auto taken = api_->take(c.buf, config_.limits);
             if (taken.what == rollout_outcome::kind::incomplete) return;
             if (taken.what == rollout_outcome::kind::reply) {
-                if (!finish(id, c, taken.reply, taken.persist, taken.consumed)) return;
+                const auto& a = taken.answer;
+                if (taken.persist == wire::http_connection::close && a.reply.status >= 400) {
+                    // A body we will not read may still be arriving: linger like reject().
+                    send_reply(id, a.reply, wire::http_connection::close, a.headers);
+                    c.buf.clear();
+                    c.st = state::discarding;
+                    c.deadline = time_point::clock::now() + discard_linger;
+                    return;
+                }
+                if (!finish(id, c, a.reply, taken.persist, taken.consumed, a.headers)) return;
                 continue;
             }
         }
@@ -108,8 +117,9 @@ void http_front::serve(std::uint64_t id, conn& c) {
 }
 
 bool http_front::finish(std::uint64_t id, conn& c, const http_reply& reply,
-                        wire::http_connection persist, std::size_t consumed) {
-    send_reply(id, reply, persist);
+                        wire::http_connection persist, std::size_t consumed,
+                        std::string_view headers) {
+    send_reply(id, reply, persist, headers);
     if (persist == wire::http_connection::close) {
         c.st = state::closing;
         r_.close(io::conn_id{id}, io::close_mode::after_flush);
@@ -136,11 +146,11 @@ void http_front::reject(std::uint64_t id, conn& c, const error& e) {
 }
 
 void http_front::send_reply(std::uint64_t id, const http_reply& reply,
-                            wire::http_connection persist) {
+                            wire::http_connection persist, std::string_view headers) {
     const std::string head = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: {}\r\n\r\n",
-        reply.status, status_text(reply.status), reply.content_type, reply.body.size(),
-        reply.headers, persist == wire::http_connection::keep_alive ? "keep-alive" : "close");
+        reply.status, status_text(reply.status), reply.content_type, reply.body.size(), headers,
+        persist == wire::http_connection::keep_alive ? "keep-alive" : "close");
     std::vector<std::byte> bytes(head.size() + reply.body.size());
     std::memcpy(bytes.data(), head.data(), head.size());
     std::memcpy(bytes.data() + head.size(), reply.body.data(), reply.body.size());

@@ -49,9 +49,11 @@ private:
     void serve(std::uint64_t id, conn& c);
     /// Sends an answer and drops the request's bytes; false when the connection closes.
     bool finish(std::uint64_t id, conn& c, const http_reply& reply, wire::http_connection persist,
-                std::size_t consumed);
+                std::size_t consumed, std::string_view headers = {});
     void reject(std::uint64_t id, conn& c, const error& e);
-    void send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist);
+    /// Sends the head (with `headers`, extra lines each ending in CRLF) and the body.
+    void send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist,
+                    std::string_view headers = {});
     [[nodiscard]] std::chrono::seconds now_seconds() const;
 
     io::reactor& r_;

@@ -30,13 +30,12 @@ std::int64_t unix_now_ms() {
         .count();
 }
 
-http_reply json_reply(int status, const json& body) {
-    http_reply r{status, "application/json", body.dump() + "\n"};
-    r.headers = "Cache-Control: no-store\r\n";
-    return r;
+rollout_answer json_reply(int status, const json& body) {
+    return {http_reply{status, "application/json", body.dump() + "\n"},
+            "Cache-Control: no-store\r\n"};
 }
 
-http_reply error_reply(int status, std::string_view message) {
+rollout_answer error_reply(int status, std::string_view message) {
     return json_reply(status, json{{"error", message}});
 }
 
@@ -127,7 +126,7 @@ rollout_outcome rollout_api::take(std::string_view buffer, const wire::http_limi
     out.consumed = head->head_bytes;
     if (head->framing == wire::body_framing::chunked ||
         head->framing == wire::body_framing::until_close) {
-        out.reply = error_reply(411, "send the body with a Content-Length");
+        out.answer = error_reply(411, "send the body with a Content-Length");
         out.persist = wire::http_connection::close;
         return out;
     }
@@ -135,7 +134,7 @@ rollout_outcome rollout_api::take(std::string_view buffer, const wire::http_limi
                                      ? head->content_length
                                      : 0;
     if (length > max_body_bytes) {
-        out.reply = error_reply(413, "the body is longer than 64 bytes");
+        out.answer = error_reply(413, "the body is longer than 64 bytes");
         out.persist = wire::http_connection::close;
         return out;
     }
@@ -144,7 +143,7 @@ rollout_outcome rollout_api::take(std::string_view buffer, const wire::http_limi
         return out;
     }
     out.consumed += length;
-    out.reply = route(*head, buffer.substr(head->head_bytes, length));
+    out.answer = route(*head, buffer.substr(head->head_bytes, length));
     return out;
 }
 
@@ -162,19 +161,19 @@ bool rollout_api::authorized(const wire::http_request_head& head) const {
     return scheme_ok && same_secret(given.substr(scheme.size()), *access_.admin_token);
 }
 
-http_reply rollout_api::route(const wire::http_request_head& head, std::string_view body) const {
+rollout_answer rollout_api::route(const wire::http_request_head& head,
+                                  std::string_view body) const {
     const std::string_view path = *our_path(head.target);
     if (path.starts_with("/v1")) return route_v1(head, path, body);
     if (head.method != "GET") return error_reply(405, "only GET is served here");
     const web_asset* asset = find_web_asset(path == "/" ? "/index.html" : path);
     if (asset == nullptr) return error_reply(404, "no such page");
-    http_reply r{200, asset->content_type, std::string(asset->body)};
-    r.headers = "Cache-Control: no-cache\r\n";
-    return r;
+    return {http_reply{200, asset->content_type, std::string(asset->body)},
+            "Cache-Control: no-cache\r\n"};
 }
 
-http_reply rollout_api::route_v1(const wire::http_request_head& head, std::string_view path,
-                                 std::string_view body) const {
+rollout_answer rollout_api::route_v1(const wire::http_request_head& head, std::string_view path,
+                                     std::string_view body) const {
     constexpr std::string_view base = "/v1/torrents";
     const bool write = head.method != "GET";
     if (write && head.method != "PUT" && head.method != "DELETE") {
@@ -184,7 +183,7 @@ http_reply rollout_api::route_v1(const wire::http_request_head& head, std::strin
         if (write && !access_.admin_token) {
             return error_reply(403, "writes are off: start the tracker with --admin-token-file");
         }
-        http_reply r = error_reply(401, "missing or wrong bearer token");
+        rollout_answer r = error_reply(401, "missing or wrong bearer token");
         r.headers += "WWW-Authenticate: Bearer realm=\"minibit-tracker\"\r\n";
         return r;
     }
@@ -204,7 +203,7 @@ http_reply rollout_api::route_v1(const wire::http_request_head& head, std::strin
     return expect(*hash, head.method, body);
 }
 
-http_reply rollout_api::list() const {
+rollout_answer rollout_api::list() const {
     const auto now = steady_now();
     const auto unix_ms = unix_now_ms();
     json torrents = json::array();
@@ -218,7 +217,7 @@ http_reply rollout_api::list() const {
                                 {"torrents", std::move(torrents)}});
 }
 
-http_reply rollout_api::one(const info_hash& hash) const {
+rollout_answer rollout_api::one(const info_hash& hash) const {
     const auto now = steady_now();
     const auto d = table_.detail(hash, now);
     if (!d) return error_reply(404, "the tracker has seen no announce or expectation for it");
@@ -240,8 +239,8 @@ http_reply rollout_api::one(const info_hash& hash) const {
     return json_reply(200, j);
 }
 
-http_reply rollout_api::expect(const info_hash& hash, std::string_view method,
-                               std::string_view body) const {
+rollout_answer rollout_api::expect(const info_hash& hash, std::string_view method,
+                                   std::string_view body) const {
     std::optional<std::uint32_t> count;
     if (method == "PUT") {
         std::string_view text = body;

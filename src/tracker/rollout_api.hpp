@@ -25,9 +25,15 @@ struct rollout_access {
 struct rollout_outcome {
     enum class kind : std::uint8_t { not_mine, incomplete, reply };
     kind what = kind::not_mine;
-    http_reply reply;
+    rollout_answer answer;     ///< when what is reply
     std::size_t consumed = 0;  ///< head and body bytes of the request answered
     wire::http_connection persist = wire::http_connection::close;
+};
+
+/// An answer and its extra header lines.
+struct rollout_answer {
+    http_reply reply;
+    std::string headers;
 };
 
 class rollout_api {
@@ -41,15 +47,15 @@ public:
                                        const wire::http_limits& limits) const;
 
 private:
-    [[nodiscard]] http_reply route(const wire::http_request_head& head,
-                                   std::string_view body) const;
-    [[nodiscard]] http_reply route_v1(const wire::http_request_head& head, std::string_view path,
-                                      std::string_view body) const;
+    [[nodiscard]] rollout_answer route(const wire::http_request_head& head,
+                                       std::string_view body) const;
+    [[nodiscard]] rollout_answer route_v1(const wire::http_request_head& head,
+                                          std::string_view path, std::string_view body) const;
     [[nodiscard]] bool authorized(const wire::http_request_head& head) const;
-    [[nodiscard]] http_reply list() const;
-    [[nodiscard]] http_reply one(const info_hash& hash) const;
-    [[nodiscard]] http_reply expect(const info_hash& hash, std::string_view method,
-                                    std::string_view body) const;
+    [[nodiscard]] rollout_answer list() const;
+    [[nodiscard]] rollout_answer one(const info_hash& hash) const;
+    [[nodiscard]] rollout_answer expect(const info_hash& hash, std::string_view method,
+                                        std::string_view body) const;
 
     tracker_service& service_;
     rollout_table& table_;

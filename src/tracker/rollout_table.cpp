@@ -54,7 +54,7 @@ result<void> rollout_config::validate() const {
 std::size_t completion_histogram::bucket_of(std::int64_t ms) {
     const auto v = static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0));
     if (v < sub) return static_cast<std::size_t>(v);
-    const int octave = std::bit_width(v) - 1;  // >= 4
+    const int octave = static_cast<int>(std::bit_width(v)) - 1;  // >= 4
     const auto offset = (v >> static_cast<unsigned>(octave - 4)) & (sub - 1);
     return sub + static_cast<std::size_t>(octave - 4) * sub + static_cast<std::size_t>(offset);
 }

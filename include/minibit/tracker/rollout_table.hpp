@@ -151,7 +151,7 @@ public:
 
 private:
     struct peer_key_hash {
-        std::size_t operator()(const std::array<std::uint8_t, 19>& k) const;
+        [[nodiscard]] std::size_t operator()(const std::array<std::uint8_t, 19>& k) const;
     };
     struct peer_record {
         millis first{0}, last{0}, progress{0};

@@ -40,7 +40,6 @@ struct http_reply {
     int status = 200;
     std::string_view content_type = "text/plain";
     std::string body;
-    std::string headers;  ///< extra header lines, each ending in CRLF
 };
 
 class store_journal;

@@ -15,7 +15,7 @@ namespace minibit::apps {
 namespace {
 
 using json = nlohmann::json;
-using clock = std::chrono::steady_clock;
+using steady = std::chrono::steady_clock;
 
 /// One blocking GET: status and body, or the transport error.
 struct fetched {
@@ -157,9 +157,9 @@ int wait_for_rollout(const rollout_wait_options& o) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const tracker_urls u = urls_of(o.tracker, o.hash);
     const auto deadline = o.timeout > 0
-                              ? clock::now() +
+                              ? steady::now() +
                                     std::chrono::milliseconds(std::int64_t(o.timeout * 1000))
-                              : clock::time_point::max();
+                              : steady::time_point::max();
     poll_result last;
     while (true) {
         last = poll_once(u, o);
@@ -167,9 +167,9 @@ int wait_for_rollout(const rollout_wait_options& o) {
             fmt::print("{}: {} of {} hosts completed\n", o.hash, *last.completed, o.complete);
             return 0;
         }
-        if (clock::now() >= deadline) break;
+        if (steady::now() >= deadline) break;
         const auto pause = std::chrono::milliseconds(std::int64_t(o.poll_interval * 1000));
-        std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - clock::now()));
+        std::this_thread::sleep_for(std::min<steady::duration>(pause, deadline - steady::now()));
     }
     if (last.completed) {
         fmt::print(stderr, "timeout: {} of {} hosts completed {}\n", *last.completed, o.complete,

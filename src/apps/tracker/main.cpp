@@ -47,7 +47,7 @@ struct tracker_flags {
     std::uint64_t rollout_torrents = 4096, rollout_peers = 262144;
     std::uint32_t straggler_after = 0;
     bool protect_reads = false;
-    std::string token_file, expect_file;
+    std::string token_file, expect_file, rollout = "on";
     CLI::Option *token = nullptr, *expect = nullptr;
     unsigned threads = 0;
     std::string allow_list, deny_list, state_file, store;
@@ -138,6 +138,9 @@ void declare_state(CLI::App& c, tracker_flags& f) {
 }
 
 void declare_rollout(CLI::App& c, tracker_flags& f) {
+    apps::add_choice(c, "--rollout", f.rollout, {"on", "off"},
+                     "the rollout view (/v1/torrents and the page at /); off also refuses the "
+                     "other --rollout and token flags");
     apps::shown_default(
         apps::add_count(c, "--straggler-after", f.straggler_after, 0, 86400,
                         "rollout view: a downloading peer whose bytes left have not gone down "
@@ -177,6 +180,10 @@ std::string read_token(const std::string& path) {
 
 void rollout_options(const tracker_flags& f, tracker::server_config& svr) {
     auto& r = svr.rollout;
+    r.enabled = f.rollout == "on";
+    if (!r.enabled && (apps::given(f.token) || apps::given(f.expect) || f.protect_reads))
+        throw apps::usage_error(
+            "--rollout off: drop --admin-token-file, --expect, --protect-reads");
     const auto interval = svr.service.interval;
     r.table.straggler_after = f.straggler_after != 0 ? std::chrono::seconds(f.straggler_after)
                                                      : std::chrono::seconds(2 * interval);
