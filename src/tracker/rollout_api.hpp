@@ -21,6 +21,12 @@ struct rollout_access {
     bool protect_reads = false;              ///< reads need it too (the page sends it)
 };
 
+/// An answer and its extra header lines.
+struct rollout_answer {
+    http_reply reply;
+    std::string headers;
+};
+
 /// What take() did with the bytes at the start of a connection's buffer.
 struct rollout_outcome {
     enum class kind : std::uint8_t { not_mine, incomplete, reply };
@@ -28,12 +34,6 @@ struct rollout_outcome {
     rollout_answer answer;     ///< when what is reply
     std::size_t consumed = 0;  ///< head and body bytes of the request answered
     wire::http_connection persist = wire::http_connection::close;
-};
-
-/// An answer and its extra header lines.
-struct rollout_answer {
-    http_reply reply;
-    std::string headers;
 };
 
 class rollout_api {

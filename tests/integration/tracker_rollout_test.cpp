@@ -84,7 +84,7 @@ std::string request(std::string_view method, std::string_view target, std::strin
 
 std::string announce(int port, std::uint64_t left, std::string_view event = "") {
     std::string t = "/announce?info_hash=" + hash_q + "&peer_id=-MB0001-" +
-                    std::to_string(100000 + port) + "&port=" + std::to_string(port) +
+                    std::to_string(100000000000LL + port) + "&port=" + std::to_string(port) +
                     "&left=" + std::to_string(left);
     if (!event.empty()) t += "&event=" + std::string(event);
     return request("GET", t);
