@@ -57,13 +57,14 @@ def wait_for(what: str, pred, timeout_s: float) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def announce(base: str, info_hash: bytes, port: int, left: int, event: str = "") -> None:
+def announce(base: str, info_hash: bytes, port: int, left: int, event: str = "") -> bytes:
     q = {"info_hash": info_hash, "peer_id": b"-XX0001-stuckstuck00", "port": str(port),
          "left": str(left), "uploaded": "0", "downloaded": "0", "compact": "1"}
     if event:
         q["event"] = event
     with urllib.request.urlopen(base + "/announce?" + urllib.parse.urlencode(q), timeout=5) as r:
         assert r.status == 200
+        return r.read()
 
 
 def chromium_dom(chromium: str, url: str, screenshot: str, profile: str) -> str:
@@ -141,14 +142,19 @@ def check_wait_scrape(peer: str, root: str) -> None:
     hashes = os.path.join(root, "ot_hashes")
     with open(hashes, "w") as f:
         f.write(hex_hash + "\n")
+    # opentracker reads it after dropping to user nobody.
+    os.chmod(root, 0o755)
+    os.chmod(hashes, 0o644)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     ot = subprocess.Popen([opentracker, "-i", "127.0.0.1", "-p", str(port), "-P", str(port),
                            "-d", "/", "-u", "nobody", "-w", hashes],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for("opentracker", lambda: _answers(base, "/stats?mode=peer"), 10)
-        announce(base, bytes.fromhex(hex_hash), 5001, 10, "started")
+        wait_for("opentracker", lambda: _listening(port), 10)
+        # It loads the allow list on a thread of its own, after it listens.
+        wait_for("opentracker's allow list", lambda: b"failure reason" not in announce(
+            base, bytes.fromhex(hex_hash), 5001, 10, "started"), 10)
         short = run_wait(peer, ["--tracker", base + "/announce", "--info-hash", hex_hash,
                                 "--complete", "1", "--timeout", "0.5", "--poll", "0.1"])
         assert short.returncode == 1, f"opentracker, none completed: {short.returncode} {short.stderr}"
@@ -247,9 +253,17 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _answers(base: str, path: str = "/v1/torrents") -> bool:
+def _listening(port: int) -> bool:
     try:
-        with urllib.request.urlopen(base + path, timeout=2) as r:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _answers(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/v1/torrents", timeout=2) as r:
             r.read()
         return True
     except OSError:
