@@ -9,7 +9,14 @@ std::string_view status_text(int status) {
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 507: return "Insufficient Storage";
     case 431: return "Request Header Fields Too Large";
     default: return "Error";
     }
@@ -81,6 +88,23 @@ void http_front::on_data(std::uint64_t id, std::span<const std::byte> data) {
 
 void http_front::serve(std::uint64_t id, conn& c) {
     while (c.st == state::reading && !c.buf.empty()) {
+        if (api_ != nullptr) {
+            auto taken = api_->take(c.buf, config_.limits);
+            if (taken.what == rollout_outcome::kind::incomplete) return;
+            if (taken.what == rollout_outcome::kind::reply) {
+                const auto& a = taken.answer;
+                if (taken.persist == wire::http_connection::close && a.reply.status >= 400) {
+                    // A body we will not read may still be arriving: linger like reject().
+                    send_reply(id, a.reply, wire::http_connection::close, a.headers);
+                    c.buf.clear();
+                    c.st = state::discarding;
+                    c.deadline = time_point::clock::now() + discard_linger;
+                    return;
+                }
+                if (!finish(id, c, a.reply, taken.persist, taken.consumed, a.headers)) return;
+                continue;
+            }
+        }
         const auto head = parse_tracker_request(c.buf, config_.limits);
         if (!head) {
             if (is(head.error(), wire::http_errc::incomplete)) return;
@@ -88,17 +112,24 @@ void http_front::serve(std::uint64_t id, conn& c) {
             return;
         }
         const http_reply reply = service_.handle_http(head->target, c.peer, now_seconds());
-        send_reply(id, reply, head->persist);
-        if (head->persist == wire::http_connection::close) {
-            c.st = state::closing;
-            r_.close(io::conn_id{id}, io::close_mode::after_flush);
-            return;
-        }
-        c.buf.erase(0, head->head_bytes);
-        c.idle = c.buf.empty();
-        c.deadline = time_point::clock::now() +
-                     (c.idle ? config_.idle_timeout : config_.request_timeout);
+        if (!finish(id, c, reply, head->persist, head->head_bytes)) return;
     }
+}
+
+bool http_front::finish(std::uint64_t id, conn& c, const http_reply& reply,
+                        wire::http_connection persist, std::size_t consumed,
+                        std::string_view headers) {
+    send_reply(id, reply, persist, headers);
+    if (persist == wire::http_connection::close) {
+        c.st = state::closing;
+        r_.close(io::conn_id{id}, io::close_mode::after_flush);
+        return false;
+    }
+    c.buf.erase(0, consumed);
+    c.idle = c.buf.empty();
+    c.deadline = time_point::clock::now() +
+                 (c.idle ? config_.idle_timeout : config_.request_timeout);
+    return true;
 }
 
 void http_front::reject(std::uint64_t id, conn& c, const error& e) {
@@ -115,10 +146,10 @@ void http_front::reject(std::uint64_t id, conn& c, const error& e) {
 }
 
 void http_front::send_reply(std::uint64_t id, const http_reply& reply,
-                            wire::http_connection persist) {
+                            wire::http_connection persist, std::string_view headers) {
     const std::string head = fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-        reply.status, status_text(reply.status), reply.content_type, reply.body.size(),
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: {}\r\n\r\n",
+        reply.status, status_text(reply.status), reply.content_type, reply.body.size(), headers,
         persist == wire::http_connection::keep_alive ? "keep-alive" : "close");
     std::vector<std::byte> bytes(head.size() + reply.body.size());
     std::memcpy(bytes.data(), head.data(), head.size());

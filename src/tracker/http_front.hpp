@@ -12,6 +12,7 @@
 #include "minibit/tracker/http_request.hpp"
 #include "minibit/tracker/server.hpp"
 #include "minibit/tracker/service.hpp"
+#include "rollout_api.hpp"
 
 namespace minibit::tracker {
 
@@ -25,6 +26,8 @@ public:
     void sweep();
     /// Stops accepting and closes every connection.
     void shutdown();
+    /// Serves the rollout endpoints and page too (before listen(); it must outlive this).
+    void set_api(const rollout_api* api) { api_ = api; }
     /// Open connections.
     [[nodiscard]] std::size_t connection_count() const { return conns_.size(); }
 
@@ -44,13 +47,19 @@ private:
     void on_data(std::uint64_t id, std::span<const std::byte> data);
     void forget(std::uint64_t id);  ///< drops a closed connection's state and the gauge's count
     void serve(std::uint64_t id, conn& c);
+    /// Sends an answer and drops the request's bytes; false when the connection closes.
+    bool finish(std::uint64_t id, conn& c, const http_reply& reply, wire::http_connection persist,
+                std::size_t consumed, std::string_view headers = {});
     void reject(std::uint64_t id, conn& c, const error& e);
-    void send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist);
+    /// Sends the head (with `headers`, extra lines each ending in CRLF) and the body.
+    void send_reply(std::uint64_t id, const http_reply& reply, wire::http_connection persist,
+                    std::string_view headers = {});
     [[nodiscard]] std::chrono::seconds now_seconds() const;
 
     io::reactor& r_;
     tracker_service& service_;
     http_front_config config_;
+    const rollout_api* api_ = nullptr;
     std::optional<io::listener_id> listener_;
     std::unordered_map<std::uint64_t, conn> conns_;
 };

@@ -12,6 +12,7 @@
 #include "minibit/io/port_owner.hpp"
 #include "minibit/tracker/state_saver.hpp"
 #include "redis_store.hpp"
+#include "rollout_api.hpp"
 #include "store_journal.hpp"
 #include "udp_front.hpp"
 
@@ -70,6 +71,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     self->service_->set_start(steady_seconds());
     self->load_state_file();
     if (auto st = self->prepare_store(); !st) return std::unexpected(std::move(st.error()));
+    if (auto ro = self->prepare_rollout(); !ro) return std::unexpected(std::move(ro.error()));
     const unsigned n = config.threads != 0 ? config.threads
                                            : std::max(1U, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) self->threads_.push_back(std::make_unique<per_thread>());
@@ -84,6 +86,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
         per_thread& t = *raw->threads_[index];
         t.reactor = &r;
         t.http = std::make_unique<http_front>(r, *raw->service_, per_front);
+        t.http->set_api(raw->api_.get());
         t.udp = std::make_unique<udp_front>(r, *raw->service_);
         if (index == 0 && raw->journal_) {
             raw->store_ = std::make_unique<redis_store>(r, *raw->service_, *raw->journal_,
@@ -143,6 +146,24 @@ result<void> tracker_server::prepare_store() {
     journal_ = std::make_unique<store_journal>(service_->shard_count(),
                                                config_.store->max_journal_per_shard);
     service_->set_journal(journal_.get());
+    return {};
+}
+
+result<void> tracker_server::prepare_rollout() {
+    const auto& c = config_.rollout;
+    if (!c.enabled) return {};
+    rollout_config table = c.table;
+    table.shards = config_.service.shards;
+    if (auto v = table.validate(); !v) return v;
+    rollout_ = std::make_unique<rollout_table>(table);
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    for (const auto& [hash, count] : c.expect) {
+        if (auto r = rollout_->set_expected(hash, count, now); !r) return r;
+    }
+    service_->set_rollout(rollout_.get());
+    api_ = std::make_unique<rollout_api>(*service_, *rollout_,
+                                         rollout_access{c.admin_token, c.protect_reads});
     return {};
 }
 
@@ -231,6 +252,11 @@ void tracker_server::schedule_tick(unsigned index) {
             self.reactor->now().time_since_epoch());
         self.http->sweep();
         service_->expire(index, static_cast<std::uint32_t>(threads_.size()), now);
+        if (rollout_) {
+            rollout_->expire(index, static_cast<std::uint32_t>(threads_.size()),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()));
+        }
         if (index == 0) service_->stats().tick(self.reactor->now());
         schedule_tick(index);
     });

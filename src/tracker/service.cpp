@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "minibit/tracker/rollout_table.hpp"
 #include "store_journal.hpp"
 
 namespace minibit::tracker {
@@ -40,6 +41,12 @@ peer_address to_peer(const io::address& a, std::uint16_t port) {
 
 std::span<const std::uint8_t> ip_bytes(const peer_address& p) {
     return std::span(p.address).first(p.address_bytes);
+}
+
+// The rollout view times completions in milliseconds; `now` of the callers counts seconds.
+std::chrono::milliseconds steady_millis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
 }
 
 void udp_error(std::uint32_t transaction, std::string message, std::vector<std::uint8_t>& reply) {
@@ -157,6 +164,7 @@ http_reply tracker_service::http_announce(std::string_view query, const io::addr
         if (journal_ != nullptr && counts) journal_->record(id, in);
     }
     if (!counts) return http_failure(error_kind::table_full, counts.error().reason);
+    if (rollout_ != nullptr) rollout_->record(in, steady_millis());
     out.interval = static_cast<std::uint32_t>(config_.interval.count());
     out.min_interval = static_cast<std::uint32_t>(config_.min_interval.count());
     out.complete = counts->complete;
@@ -249,6 +257,7 @@ void tracker_service::udp_announce(const wire::udp_announce_request& a, const io
         udp_error(a.transaction_id, counts.error().reason, reply);
         return;
     }
+    if (rollout_ != nullptr) rollout_->record(in, steady_millis());
     out.interval = static_cast<std::uint32_t>(config_.interval.count());
     out.seeders = counts->complete;
     out.leechers = counts->incomplete;

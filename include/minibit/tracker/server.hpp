@@ -12,6 +12,7 @@
 #include "minibit/io/address.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/runner.hpp"
+#include "minibit/tracker/rollout_table.hpp"
 #include "minibit/tracker/service.hpp"
 #include "minibit/tracker/store.hpp"
 #include "minibit/wire/http_head.hpp"
@@ -33,6 +34,17 @@ struct http_front_config {
     std::size_t max_connections = 100000;
 };
 
+/// The rollout view and its endpoints (flags --straggler-after, --admin-token-file,
+/// --protect-reads, --expect, --rollout-max-*).
+struct rollout_server_config {
+    bool enabled = true;
+    rollout_config table;  ///< its shard count follows the swarm table's
+    /// PUT/DELETE /v1/torrents/HASH/expect need "Authorization: Bearer TOKEN"; none: refused.
+    std::optional<std::string> admin_token;
+    bool protect_reads = false;                               ///< GET /v1 needs the token too
+    std::vector<std::pair<info_hash, std::uint32_t>> expect;  ///< expected host counts at start
+};
+
 /// Everything the tracker process needs to run.
 struct server_config {
     service_config service;
@@ -49,6 +61,7 @@ struct server_config {
     std::chrono::seconds state_interval{30};
     /// The shared store (flag --store): several instances share their swarms through Redis.
     std::optional<store_config> store;
+    rollout_server_config rollout;
 };
 
 class http_front;
@@ -56,6 +69,7 @@ class udp_front;
 class state_saver;
 class store_journal;
 class redis_store;
+class rollout_api;
 
 /// A started tracker; the destructor stops and joins it.
 class tracker_server {
@@ -73,6 +87,8 @@ public:
     [[nodiscard]] std::optional<io::address> udp_address() const { return udp_bound_; }
     /// The shared request handler (for stats and filter reloads).
     [[nodiscard]] tracker_service& service() { return *service_; }
+    /// The rollout view, if on.
+    [[nodiscard]] rollout_table* rollout() { return rollout_.get(); }
     /// The back end the reactors run on.
     [[nodiscard]] io::backend_kind backend() const { return backend_; }
     /// Number of reactor threads.
@@ -95,12 +111,15 @@ private:
     void schedule_tick(unsigned index);
     void load_state_file();
     [[nodiscard]] result<void> prepare_store();
+    [[nodiscard]] result<void> prepare_rollout();
 
     server_config config_;
     std::unique_ptr<tracker_service> service_;
     std::unique_ptr<state_saver> saver_;
     std::unique_ptr<store_journal> journal_;  ///< the store's write-through, if any
     std::unique_ptr<redis_store> store_;      ///< lives on thread 0, if any
+    std::unique_ptr<rollout_table> rollout_;  ///< the rollout view, if on
+    std::unique_ptr<rollout_api> api_;        ///< its endpoints, shared by every thread
     std::vector<std::unique_ptr<per_thread>> threads_;
     std::unique_ptr<io::runner> runner_;
     std::optional<io::address> http_bound_;

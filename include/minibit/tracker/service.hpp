@@ -44,6 +44,7 @@ struct http_reply {
 };
 
 class store_journal;
+class rollout_table;
 
 /// The shared request handler of every front end.
 class tracker_service {
@@ -86,6 +87,9 @@ public:
     /// Makes every announce journal itself into `journal` (set before the front ends start; it
     /// must outlive them). Without one, the announce path pays a single null check.
     void set_journal(store_journal* journal) { journal_ = journal; }
+    /// Makes every accepted announce feed the rollout view (set before the front ends start;
+    /// it must outlive them).
+    void set_rollout(rollout_table* rollout) { rollout_ = rollout; }
 
 private:
     http_reply http_announce(std::string_view query, const io::address& peer,
@@ -109,6 +113,7 @@ private:
     tracker_stats stats_;
     std::chrono::seconds start_{0};
     store_journal* journal_ = nullptr;  ///< the shared store's write-through, if any
+    rollout_table* rollout_ = nullptr;  ///< the rollout view, if any
 };
 
 }  // namespace minibit::tracker

@@ -4,6 +4,7 @@
 #include "agent_main.hpp"
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -19,7 +20,9 @@
 #include "../tracker/sd_notify.hpp"
 #include "minibit/agent/control_client.hpp"
 #include "minibit/agent/daemon.hpp"
+#include "minibit/core/sha1.hpp"
 #include "minibit/io/reactor.hpp"
+#include "rollout_wait.hpp"
 
 namespace minibit::apps {
 namespace {
@@ -39,6 +42,12 @@ struct verb_flags {
     bool json = false;
     bool delete_data = false;
     double timeout = 0;
+    // wait's tracker form
+    std::string tracker;
+    std::string info_hash;
+    std::string token_file;
+    std::uint32_t complete = 0;
+    double poll = 1.0;
 };
 
 struct agent_flags {
@@ -197,6 +206,46 @@ void declare_hash(CLI::App& c, verb_flags& f) {
     declare_socket(c, f);
 }
 
+void declare_tracker_wait(CLI::App& c, verb_flags& f) {
+    add_text(c, "--tracker", f.tracker, "URL",
+             "ask this tracker instead of the agent: its announce URL or base URL");
+    add_text(c, "--info-hash", f.info_hash, "HEX", "with --tracker: the torrent (40 hex digits)");
+    add_count(c, "--complete", f.complete, 1, 100000000,
+              "with --tracker: exit 0 once N hosts completed the torrent", "N");
+    add_number(c, "--poll", f.poll, 0.05, 3600, "S", "with --tracker: seconds between polls");
+    add_text(c, "--token-file", f.token_file, "FILE",
+             "with --tracker: bearer token for a tracker with --protect-reads");
+}
+
+/// `wait --tracker URL --info-hash HEX --complete N`; usage errors exit 2.
+int tracker_wait(const verb_flags& f) {
+    rollout_wait_options o;
+    o.tracker = f.tracker;
+    o.hash = f.info_hash.empty() ? f.hash : f.info_hash;
+    if (o.tracker.empty()) throw usage_error("wait: --info-hash and --complete need --tracker");
+    if (!o.tracker.starts_with("http://") && !o.tracker.starts_with("https://")) {
+        throw usage_error("wait: --tracker must be an http:// or https:// URL");
+    }
+    if (o.hash.empty() || !sha1_digest::from_hex(o.hash)) {
+        throw usage_error("wait: --info-hash must be 40 hex digits");
+    }
+    if (f.complete == 0) throw usage_error("wait: --tracker needs --complete N");
+    for (auto& ch : o.hash) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    o.complete = f.complete;
+    o.timeout = f.timeout;
+    o.poll_interval = f.poll;
+    if (!f.token_file.empty()) {
+        std::ifstream in(f.token_file);
+        if (!in || !std::getline(in, o.token)) {
+            throw usage_error("wait: cannot read --token-file " + f.token_file);
+        }
+        while (!o.token.empty() && std::isspace(static_cast<unsigned char>(o.token.back()))) {
+            o.token.pop_back();
+        }
+    }
+    return wait_for_rollout(o);
+}
+
 int run(int argc, char** argv) {
     command_line cli("minibit-peer", "The MiniBit host agent and its control verbs.");
     agent_flags af;
@@ -233,12 +282,16 @@ int run(int argc, char** argv) {
     auto& remove = cli.add_command("remove", "Remove a torrent (its data stays).");
     declare_hash(remove, vf);
     add_switch(remove, "--delete-data", vf.delete_data, "also delete the torrent's files");
-    auto& wait = cli.add_command("wait",
-                                 "Wait until a torrent is complete (exit 0), or fails "
-                                 "or times out (exit 1).");
-    declare_hash(wait, vf);
+    auto& wait = cli.add_command(
+        "wait",
+        "Wait until a torrent is complete in the agent (exit 0), or fails or times out (exit "
+        "1); or, with --tracker, until N hosts completed it (a rollout barrier).");
+    describe(wait.add_option("info_hash", vf.hash), "INFO_HASH",
+             "the torrent's info hash (40 hex characters)");
+    declare_socket(wait, vf);
     add_number(wait, "--timeout", vf.timeout, 0, 31536000, "S",
                "give up after S seconds (0: never)");
+    declare_tracker_wait(wait, vf);
     cli.enable_config();
     if (auto done = cli.parse(argc, argv)) return *done;
     const std::string verb = cli.command()->get_name();
@@ -247,7 +300,13 @@ int run(int argc, char** argv) {
     }
     if (verb == "add") return verb_add(vf);
     if (verb == "list") return verb_list(vf);
-    if (verb == "wait") return verb_wait(vf);
+    if (verb == "wait") {
+        if (!vf.tracker.empty() || !vf.info_hash.empty() || vf.complete != 0) {
+            return tracker_wait(vf);
+        }
+        if (vf.hash.empty()) throw usage_error("wait: give INFO_HASH, or --tracker URL");
+        return verb_wait(vf);
+    }
     return verb_one(vf, verb);
 }
 

@@ -2,7 +2,9 @@
 // (CLI11, apps/common/cli.hpp conventions), starts tracker::tracker_server, reloads allow/deny
 // lists on SIGHUP, stops on SIGTERM/SIGINT, and talks to systemd (READY=1, WATCHDOG=1,
 // STOPPING=1). No tracker logic lives here.
+#include <cctype>
 #include <csignal>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -45,6 +47,11 @@ struct tracker_flags {
     std::uint32_t batch_wait_us = 0, request_timeout = 10, idle_timeout = 60;
     std::uint32_t store_flush_ms = 50, store_refresh_ms = 500;
     std::uint64_t max_connections = 100000;
+    std::uint64_t rollout_torrents = 4096, rollout_peers = 262144;
+    std::uint32_t straggler_after = 0;
+    bool protect_reads = false;
+    std::string token_file, expect_file, rollout = "on";
+    CLI::Option *token = nullptr, *expect = nullptr;
     unsigned threads = 0;
     double zone_local_fraction = 0.75;
     std::string allow_list, deny_list, state_file, store, zones;
@@ -146,6 +153,70 @@ void declare_state(CLI::App& c, tracker_flags& f) {
                                 "read the other instances' announces every MS ms", "MS");
 }
 
+void declare_rollout(CLI::App& c, tracker_flags& f) {
+    apps::add_choice(c, "--rollout", f.rollout, {"on", "off"},
+                     "the rollout view (/v1/torrents and the page at /); off also refuses the "
+                     "other --rollout and token flags");
+    apps::shown_default(
+        apps::add_count(c, "--straggler-after", f.straggler_after, 0, 86400,
+                        "rollout view: a downloading peer whose bytes left have not gone down "
+                        "for S seconds is a straggler; 0 = 2 x --interval",
+                        "S"),
+        "0");
+    f.token = apps::shown_default(
+        apps::add_text(c, "--admin-token-file", f.token_file, "FILE",
+                       "bearer token (the file's first line) that PUT/DELETE "
+                       "/v1/torrents/HASH/expect need; without it they are refused"),
+        "none");
+    apps::add_switch(c, "--protect-reads", f.protect_reads,
+                     "GET /v1/... needs the admin token too (the page at / takes it as "
+                     "#token=...)");
+    f.expect = apps::shown_default(
+        apps::add_text(c, "--expect", f.expect_file, "FILE",
+                       "expected host counts, one 'INFO_HASH COUNT' per line ('#' comments)"),
+        "none");
+    apps::add_count(c, "--rollout-max-torrents", f.rollout_torrents, 1, 10000000,
+                    "torrents the rollout view tracks at once (the least recently announced "
+                    "one without an expected count makes room)");
+    apps::add_count(c, "--rollout-max-peers", f.rollout_peers, 1, 100000000,
+                    "downloading peers the rollout view tracks at once (about 100 bytes each)");
+}
+
+/// The first line of the token file, trimmed; refuses an empty or unreadable one.
+std::string read_token(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    if (!in || !std::getline(in, line))
+        throw apps::usage_error("--admin-token-file: cannot read " + path);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    if (line.size() < 16)
+        throw apps::usage_error("--admin-token-file: the token needs 16+ characters");
+    return line;
+}
+
+void rollout_options(const tracker_flags& f, tracker::server_config& svr) {
+    auto& r = svr.rollout;
+    r.enabled = f.rollout == "on";
+    if (!r.enabled && (apps::given(f.token) || apps::given(f.expect) || f.protect_reads))
+        throw apps::usage_error(
+            "--rollout off: drop --admin-token-file, --expect, --protect-reads");
+    const auto interval = svr.service.interval;
+    r.table.straggler_after = f.straggler_after != 0 ? std::chrono::seconds(f.straggler_after)
+                                                     : std::chrono::seconds(2 * interval);
+    r.table.forget_after = svr.service.table.peer_timeout;
+    r.table.max_torrents = f.rollout_torrents;
+    r.table.max_peers = f.rollout_peers;
+    if (apps::given(f.token)) r.admin_token = read_token(f.token_file);
+    if (f.protect_reads && !r.admin_token)
+        throw apps::usage_error("--protect-reads needs --admin-token-file");
+    r.protect_reads = f.protect_reads;
+    if (apps::given(f.expect)) {
+        auto e = tracker::load_expect_file(f.expect_file);
+        if (!e) throw apps::usage_error("--expect: " + e.error().reason);
+        r.expect = std::move(*e);
+    }
+}
+
 std::optional<io::address> address_of(const std::string& text) {
     if (text == "off") return std::nullopt;
     return *io::address::parse(text);
@@ -198,6 +269,7 @@ options options_of(const tracker_flags& f) {
     svc.table.default_numwant = std::min<std::uint32_t>(50, svc.table.max_numwant);
     svc.query.max_numwant = svc.table.max_numwant;
     if (auto v = svc.validate(); !v) throw apps::usage_error(v.error().reason);
+    rollout_options(f, svr);
     o.level = f.level;
     return o;
 }
@@ -304,6 +376,7 @@ int main(int argc, char** argv) {
         tracker_flags f;
         declare_listeners(cli.app(), f);
         declare_state(cli.app(), f);
+        declare_rollout(cli.app(), f);
         cli.app().footer(
             "Exit status: 0 after SIGTERM or SIGINT; 1 when it cannot start (address in use, "
             "bad list or zones file) or the last state file write failed; 2 on a usage error.");
