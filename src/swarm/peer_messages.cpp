@@ -137,14 +137,15 @@ void peer_connection::on_message(const wire::unchoke&) {
 }
 
 void peer_connection::on_message(const wire::interested&) {
-    flags_.peer_interested = true;
-    if (flags_.am_choking) {
-        host_.on_interested(*this);
+    if (!std::exchange(flags_.peer_interested, true)) {
+        host_.on_interest_changed(*this);
     }
 }
 
 void peer_connection::on_message(const wire::not_interested&) {
-    flags_.peer_interested = false;
+    if (std::exchange(flags_.peer_interested, false)) {
+        host_.on_interest_changed(*this);  // its slot, if it had one, is free now
+    }
 }
 
 void peer_connection::on_message(const wire::have_bitfield& m) {

@@ -56,8 +56,8 @@ public:
     virtual void on_bitfield(peer_connection& peer, const bitfield* previous) = 0;
     /// The peer announced one more piece.
     virtual void on_have(peer_connection& peer, piece_index piece) = 0;
-    /// The peer became interested while we choke it.
-    virtual void on_interested(peer_connection& peer) = 0;
+    /// The peer's interest in us changed (peer.peer_interested() tells which way).
+    virtual void on_interest_changed(peer_connection& peer) = 0;
     /// Up to `count` blocks to request from the peer next (claimed for it).
     [[nodiscard]] virtual std::vector<wire::block_ref> next_requests(peer_connection& peer,
                                                                      std::size_t count) = 0;

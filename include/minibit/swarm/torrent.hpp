@@ -139,7 +139,7 @@ private:
     [[nodiscard]] bool accept_handshake(peer_connection& peer, const wire::peer_id& id) override;
     void on_bitfield(peer_connection& peer, const bitfield* previous) override;
     void on_have(peer_connection& peer, piece_index piece) override;
-    void on_interested(peer_connection& peer) override;
+    void on_interest_changed(peer_connection& peer) override;
     [[nodiscard]] std::vector<wire::block_ref> next_requests(peer_connection& peer,
                                                              std::size_t count) override;
     void on_block(peer_connection& peer, const wire::block_ref& block,
@@ -154,6 +154,13 @@ private:
     void arm_rechoke();
     void tick();
     void rechoke();
+    void fill_slots();
+    void set_choking(peer_connection& peer, bool choke);
+    [[nodiscard]] std::vector<choker_peer> choker_snapshot(clock::time_point now);
+    [[nodiscard]] choker_config choker_settings() const;
+    [[nodiscard]] choke_mode mode() const {
+        return complete() ? choke_mode::seed : choke_mode::leech;
+    }
     void fail(const error& e);
     void add_peer(io::connection conn, const io::address& addr, peer_direction dir,
                   std::span<const std::byte> already_received);
