@@ -109,7 +109,12 @@ void peer_connection::send_initial_messages() {
             0, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}});
     }
     const bitfield& have = ctx_.have;
-    if (ext_.fast && have.all()) {
+    if (ctx_.options.seeding == seed_policy::origin && have.all()) {
+        // An origin shows its pieces one HAVE at a time (origin_plan.hpp); none at first.
+        if (ext_.fast) {
+            send(wire::have_none{});
+        }
+    } else if (ext_.fast && have.all()) {
         send(wire::have_all{});
     } else if (ext_.fast && have.none()) {
         send(wire::have_none{});

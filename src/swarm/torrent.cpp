@@ -134,6 +134,7 @@ void torrent::start() {
     }
     life_.running = true;
     life_.started = context_.reactor.now();
+    origin_start();
     arm_tick();
     arm_rechoke();
     spdlog::info("torrent {}: started, {}/{} pieces present", info_.name, have_.count(),
@@ -170,6 +171,7 @@ void torrent::tick() {
         release_idle_claims();
         publish_stats();
     }
+    origin_tick();
     arm_tick();
 }
 
@@ -270,6 +272,12 @@ bool torrent::accept_handshake(peer_connection& peer, const wire::peer_id& id) {
         break;
     }
     peers_.record(peer.slot()).id = id;
+    if (origin_) {
+        // After our first messages (sent once this returns): the peer's first pieces.
+        scope_.post([this, slot = peer.slot()] {
+            if (auto* p = peers_.find(slot)) origin_offer(*p);
+        });
+    }
     return true;
 }
 
@@ -281,6 +289,7 @@ void torrent::on_closed(peer_connection& peer) {
                      peer.remote().to_string(), returned);
     }
     forget_pieces(slot, peer.has());
+    origin_gone(peer);
     ++traffic_.stats.disconnects;
     const auto keep = peers_.erase(slot);  // alive until the end of this call
     // The blocks it held are free again: let the others pick them up now.
@@ -304,6 +313,7 @@ void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
         picker_.add_peer(bits);
         if (shared != nullptr) shared->add_bitfield(bits);
     }
+    origin_progress(peer);
 }
 
 void torrent::forget_pieces(peer_slot slot, const bitfield& had) {
@@ -323,6 +333,7 @@ void torrent::on_have(peer_connection& peer, piece_index piece) {
     if (peer.is_seed() && !peer.am_choking()) {
         fill_slots();  // complete now: its slot goes to someone who still needs pieces
     }
+    origin_progress(peer);
 }
 
 // ---- choking -----------------------------------------------------------------------------

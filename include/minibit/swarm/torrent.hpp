@@ -25,6 +25,7 @@
 #include "minibit/io/scope.hpp"
 #include "minibit/storage/piece_store.hpp"
 #include "minibit/swarm/choker.hpp"
+#include "minibit/swarm/origin_plan.hpp"
 #include "minibit/swarm/peer_connection.hpp"
 #include "minibit/swarm/peer_host.hpp"
 #include "minibit/swarm/peer_set.hpp"
@@ -146,6 +147,7 @@ private:
                   std::span<const std::uint8_t> data) override;
     void on_request_dropped(peer_connection& peer, const wire::block_ref& block) override;
     void on_serve_failed(peer_connection& peer, const error& e) override;
+    void on_served(peer_connection& peer, const wire::block_ref& block) override;
     void on_closed(peer_connection& peer) override;
 
     // torrent.cpp: lifecycle, connections, choking.
@@ -180,6 +182,12 @@ private:
     void ban(peer_slot slot);
     void finish_download();
     void close_all(std::string_view why);
+    // torrent_origin.cpp: the origin seeding policy (origin_plan.hpp).
+    void origin_start();
+    void origin_offer(peer_connection& peer);
+    void origin_progress(peer_connection& peer);
+    void origin_gone(peer_connection& peer);
+    void origin_tick();
     // torrent_shards.cpp: what the other reactors of the torrent tell this one.
     void on_remote_piece(piece_index piece);
     void on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id);
@@ -196,6 +204,7 @@ private:
     shard_link shard_;
     std::mt19937_64 rng_;
     choker_state choker_state_;
+    std::unique_ptr<origin_plan> origin_;  ///< set while seeding with seed_policy::origin
     peer_set peers_;
     smart_ban ban_;
     lifecycle life_;
