@@ -97,6 +97,7 @@ swarm::session_options session_options_for(const peer_plan& plan,
     o.port = plan.port;
     o.tracker.numwant = plan.numwant;
     o.torrent.max_peers = plan.max_peers;
+    if (plan.origin) o.torrent.seeding = swarm::seed_policy::origin;
     if (plan.rechoke_seconds) {
         o.torrent.rechoke_interval = std::chrono::milliseconds(
             static_cast<std::int64_t>(*plan.rechoke_seconds * 1000.0));

@@ -67,6 +67,9 @@ std::vector<std::string> get_arguments(const peer_plan& p) {
         args.emplace_back("--complete-file");
         args.push_back(p.complete_file.string());
     }
+    if (p.origin) {
+        args.emplace_back("--origin");
+    }
     if (p.rechoke_seconds) {
         args.emplace_back("--rechoke-interval");
         args.push_back(fmt::format("{:.3f}", *p.rechoke_seconds));

@@ -31,6 +31,7 @@ struct peer_plan {
     std::string io = "auto";
     std::string log_level = "info";
     std::optional<double> rechoke_seconds;
+    bool origin = false;  ///< seed with the origin policy (the seeder of --origin)
 };
 
 /// One hosted peer.

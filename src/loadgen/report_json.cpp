@@ -122,6 +122,7 @@ std::string format_json(const swarm_report& r) {
               {"piece_count", r.piece_count},
               {"piece_length", r.piece_length},
               {"numwant", r.numwant},
+              {"origin", r.origin},
               {"peers_total", r.peers.size()},
               {"expected", r.expected()},
               {"rebuilt", r.rebuilt()},
@@ -137,6 +138,8 @@ std::string format_json(const swarm_report& r) {
               {"seconds_to_complete", spread_json(s.seconds)},
               {"messages_sent_per_peer", spread_json(s.sent)},
               {"messages_received_per_peer", spread_json(s.received)}};
+    const auto copies = r.seed_upload_copies();
+    j["seed_upload_copies"] = copies ? json(rounded(*copies, 3)) : json(nullptr);
     add_figures(j, r.figures);
     json peers = json::array();
     for (const auto& p : r.peers) peers.push_back(peer_json(p));

@@ -100,6 +100,7 @@ bool accepts_connections(std::uint16_t port) {
 swarm_driver::swarm_driver(swarm_options options) : opts_(std::move(options)), rng_(opts_.seed) {
     report_.mode = opts_.mode;
     report_.numwant = opts_.numwant;
+    report_.origin = opts_.origin;
     report_.kills_requested = opts_.kill;
 }
 
@@ -286,6 +287,7 @@ result<void> swarm_driver::prepare_peers() {
         slot.role = opts_.mode == start_mode::seed && k == 0 ? peer_role::seeder
                                                              : peer_role::leecher;
         slot.plan = plan_for(k, (*ports)[k], remaining);
+        slot.plan.origin = opts_.origin && slot.role == peer_role::seeder;
         const peer_plan& p = slot.plan;
         std::error_code ec;
         std::filesystem::remove_all(p.folder, ec);

@@ -97,6 +97,16 @@ bool swarm_report::success() const {
            rebuilt() == expected();
 }
 
+std::optional<double> swarm_report::seed_upload_copies() const {
+    std::optional<double> copies;
+    for (const auto& p : peers) {
+        if (p.role != peer_role::seeder || !p.counters || file_bytes == 0) continue;
+        copies = copies.value_or(0) +
+                 static_cast<double>(p.counters->bytes_up) / static_cast<double>(file_bytes);
+    }
+    return copies;
+}
+
 std::uint32_t swarm_report::killed() const {
     return static_cast<std::uint32_t>(std::count_if(peers.begin(), peers.end(), [](const auto& p) {
         return p.outcome == peer_outcome::killed;
@@ -160,6 +170,10 @@ std::string format_table(const swarm_report& r) {
     out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
                        opt_number(r.phases.all_complete, 3));
     out += format_figures_table(r.figures);
+    if (const auto copies = r.seed_upload_copies()) {
+        out += fmt::format("seeder upload: {:.3f} copies of the file{}\n", *copies,
+                           r.origin ? " (--origin)" : "");
+    }
     out += r.summary_line() + "\n";
     return out;
 }

@@ -59,6 +59,7 @@ struct swarm_report {
     std::uint32_t piece_count = 0;
     std::uint64_t piece_length = 0;
     std::uint32_t numwant = 0;
+    bool origin = false;                ///< the seeder ran with --origin
     std::uint16_t tracker_port = 0;     ///< 0 when the tracker never started
     std::uint32_t kills_requested = 0;  ///< --kill K (fewer happen if peers finish first)
     std::vector<peer_report> peers;
@@ -75,6 +76,8 @@ struct swarm_report {
     [[nodiscard]] std::uint32_t rebuilt() const;
     /// True when every surviving leecher rebuilt the file and nothing else went wrong.
     [[nodiscard]] bool success() const;
+    /// What the seeders uploaded, in copies of the file (seed mode, stats read), else nullopt.
+    [[nodiscard]] std::optional<double> seed_upload_copies() const;
     /// Peers SIGKILLed on purpose (--kill).
     [[nodiscard]] std::uint32_t killed() const;
     /// "10/10 files rebuilt and identical", with the kills done and not done.

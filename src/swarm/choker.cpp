@@ -14,23 +14,63 @@ bool regular_candidate(const choker_peer& p, choke_mode mode) {
     return p.interested && !p.is_seed && (mode == choke_mode::seed || !p.snubbed);
 }
 
+/// Seeding: where a candidate stands in the rotation.
+enum class seed_tier {
+    holding,  ///< unchoked less than the hold time: keeps its slot
+    waiting,  ///< choked: the longest waiting goes first
+    expired,  ///< held its slot for the hold time: yields it to anyone waiting
+};
+
+seed_tier tier_of(const choker_peer& p, const choker_config& config,
+                  std::chrono::milliseconds now) {
+    if (p.am_choking) {
+        return seed_tier::waiting;
+    }
+    // A tenth of an interval of slack: the rechoke timer fires a little late or early.
+    const auto hold = config.rechoke_interval *
+                          std::max<std::uint32_t>(1, config.seed_hold_rechokes) -
+                      config.rechoke_interval / 10;
+    return now - p.choke_changed_at < hold ? seed_tier::holding : seed_tier::expired;
+}
+
+/// Seed order: holders, then waiters (longest waiting first), then expired holders.
+bool seed_before(const choker_peer& a, const choker_peer& b, const choker_config& config,
+                 std::chrono::milliseconds now) {
+    const seed_tier ta = tier_of(a, config, now);
+    const seed_tier tb = tier_of(b, config, now);
+    if (ta != tb) {
+        return ta < tb;
+    }
+    if (ta == seed_tier::waiting && a.choke_changed_at != b.choke_changed_at) {
+        return a.choke_changed_at < b.choke_changed_at;
+    }
+    return a.upload_rate != b.upload_rate ? a.upload_rate > b.upload_rate : a.id < b.id;
+}
+
+/// Leech order: tit-for-tat (who gives us most), then the longest waiting.
+bool leech_before(const choker_peer& a, const choker_peer& b) {
+    if (a.download_rate != b.download_rate) {
+        return a.download_rate > b.download_rate;
+    }
+    if (a.choke_changed_at != b.choke_changed_at && a.am_choking && b.am_choking) {
+        return a.choke_changed_at < b.choke_changed_at;
+    }
+    return a.id < b.id;
+}
+
 std::vector<peer_slot> pick_regular(std::span<const choker_peer> peers, choke_mode mode,
-                                    std::uint32_t slots) {
+                                    const choker_config& config, std::chrono::milliseconds now) {
     std::vector<const choker_peer*> ranked;
     for (const auto& p : peers) {
         if (regular_candidate(p, mode)) {
             ranked.push_back(&p);
         }
     }
-    // Leeching: who gives us most (tit-for-tat); seeding: who takes from us fastest.
-    const auto rate = [mode](const choker_peer* p) {
-        return mode == choke_mode::leech ? p->download_rate : p->upload_rate;
-    };
     std::sort(ranked.begin(), ranked.end(), [&](const choker_peer* a, const choker_peer* b) {
-        return rate(a) != rate(b) ? rate(a) > rate(b) : a->id < b->id;
+        return mode == choke_mode::leech ? leech_before(*a, *b) : seed_before(*a, *b, config, now);
     });
     std::vector<peer_slot> out;
-    for (std::size_t i = 0; i < ranked.size() && i < slots; ++i) {
+    for (std::size_t i = 0; i < ranked.size() && i < config.slots; ++i) {
         out.push_back(ranked[i]->id);
     }
     return out;
@@ -74,7 +114,7 @@ choke_decision rechoke(std::span<const choker_peer> peers, choke_mode mode,
                        const choker_config& config, const choker_state& state,
                        std::chrono::milliseconds now, std::mt19937_64& rng) {
     choke_decision d;
-    const std::vector<peer_slot> regular = pick_regular(peers, mode, config.slots);
+    const std::vector<peer_slot> regular = pick_regular(peers, mode, config, now);
     const std::uint32_t every = std::max<std::uint32_t>(1, config.optimistic_every_rechokes);
     const bool rotate = state.round % every == 0;
     const auto new_window = config.rechoke_interval * every;
@@ -114,6 +154,42 @@ choke_decision rechoke(std::span<const choker_peer> peers, choke_mode mode,
     }
     d.next = choker_state{state.round + 1, d.optimistic};
     return d;
+}
+
+slot_fill fill_slots(std::span<const choker_peer> peers, choke_mode mode,
+                     const choker_config& config) {
+    slot_fill f;
+    std::uint32_t busy = 0;
+    std::vector<const choker_peer*> waiting;
+    for (const auto& p : peers) {
+        const bool wants = p.interested && !p.is_seed;
+        if (!p.am_choking) {
+            if (wants) {
+                ++busy;
+            } else {
+                f.to_choke.push_back(p.id);
+            }
+        } else if (wants) {
+            waiting.push_back(&p);
+        }
+    }
+    const std::uint32_t total = config.slots + config.optimistic_slots;
+    if (busy >= total || waiting.empty()) {
+        return f;
+    }
+    std::sort(waiting.begin(), waiting.end(), [mode](const choker_peer* a, const choker_peer* b) {
+        if (mode == choke_mode::seed) {
+            return a->choke_changed_at != b->choke_changed_at
+                       ? a->choke_changed_at < b->choke_changed_at
+                       : a->id < b->id;
+        }
+        // Leeching, a snubbed peer only gets a slot nobody else wants.
+        return a->snubbed != b->snubbed ? !a->snubbed : leech_before(*a, *b);
+    });
+    for (std::size_t k = 0; k < waiting.size() && busy + k < total; ++k) {
+        f.to_unchoke.push_back(waiting[k]->id);
+    }
+    return f;
 }
 
 }  // namespace minibit::swarm

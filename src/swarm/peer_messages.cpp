@@ -109,7 +109,12 @@ void peer_connection::send_initial_messages() {
             0, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}});
     }
     const bitfield& have = ctx_.have;
-    if (ext_.fast && have.all()) {
+    if (ctx_.options.seeding == seed_policy::origin && have.all()) {
+        // An origin shows its pieces one HAVE at a time (origin_plan.hpp); none at first.
+        if (ext_.fast) {
+            send(wire::have_none{});
+        }
+    } else if (ext_.fast && have.all()) {
         send(wire::have_all{});
     } else if (ext_.fast && have.none()) {
         send(wire::have_none{});
@@ -137,14 +142,15 @@ void peer_connection::on_message(const wire::unchoke&) {
 }
 
 void peer_connection::on_message(const wire::interested&) {
-    flags_.peer_interested = true;
-    if (flags_.am_choking) {
-        host_.on_interested(*this);
+    if (!std::exchange(flags_.peer_interested, true)) {
+        host_.on_interest_changed(*this);
     }
 }
 
 void peer_connection::on_message(const wire::not_interested&) {
-    flags_.peer_interested = false;
+    if (std::exchange(flags_.peer_interested, false)) {
+        host_.on_interest_changed(*this);  // its slot, if it had one, is free now
+    }
 }
 
 void peer_connection::on_message(const wire::have_bitfield& m) {

@@ -56,6 +56,7 @@ void peer_connection::send_block(const wire::block_ref& block) {
     ctx_.up.add(block.length, now);
     flush_out();
     if (!spans) {
+        host_.on_served(*this, block);  // the copy went out whole with its header
         return;
     }
     stats.wire_bytes_up += block.length;
@@ -75,6 +76,9 @@ void peer_connection::send_block(const wire::block_ref& block) {
         if (auto sent = ctx_.reactor.send_borrowed(conn_.id(), parts[i], std::move(done)); !sent) {
             close(close_reason::network, sent.error().message());
         }
+    }
+    if (!closing()) {
+        host_.on_served(*this, block);  // after its bytes: the host may send messages
     }
 }
 

@@ -134,6 +134,7 @@ void torrent::start() {
     }
     life_.running = true;
     life_.started = context_.reactor.now();
+    origin_start();
     arm_tick();
     arm_rechoke();
     spdlog::info("torrent {}: started, {}/{} pieces present", info_.name, have_.count(),
@@ -172,6 +173,7 @@ void torrent::tick() {
         release_idle_claims();
         publish_stats();
     }
+    origin_tick();
     // A torrent without peers (or shards to report to) has nothing to tick; add_peer wakes it.
     // An agent seeding 1,000 idle torrents would otherwise wake 2,000 times a second.
     if (peers_.size() > 0 || shard_.set) arm_tick();
@@ -276,6 +278,12 @@ bool torrent::accept_handshake(peer_connection& peer, const wire::peer_id& id) {
         break;
     }
     peers_.record(peer.slot()).id = id;
+    if (origin_) {
+        // After our first messages (sent once this returns): the peer's first pieces.
+        scope_.post([this, slot = peer.slot()] {
+            if (auto* p = peers_.find(slot)) origin_offer(*p);
+        });
+    }
     return true;
 }
 
@@ -287,12 +295,14 @@ void torrent::on_closed(peer_connection& peer) {
                      peer.remote().to_string(), returned);
     }
     forget_pieces(slot, peer.has());
+    origin_gone(peer);
     ++traffic_.stats.disconnects;
     const auto keep = peers_.erase(slot);  // alive until the end of this call
     // The blocks it held are free again: let the others pick them up now.
     for (const auto& [s, p] : peers_.live()) {
         p->fill_requests();
     }
+    fill_slots();  // and its unchoke slot, if it had one
 }
 
 void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
@@ -309,6 +319,7 @@ void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
         picker_.add_peer(bits);
         if (shared != nullptr) shared->add_bitfield(bits);
     }
+    origin_progress(peer);
 }
 
 void torrent::forget_pieces(peer_slot slot, const bitfield& had) {
@@ -322,26 +333,27 @@ void torrent::forget_pieces(peer_slot slot, const bitfield& had) {
     }
 }
 
-void torrent::on_have(peer_connection&, piece_index piece) {
+void torrent::on_have(peer_connection& peer, piece_index piece) {
     picker_.on_have(piece);
     if (shard_.set) shard_.set->pieces->add_have(piece);
+    if (peer.is_seed() && !peer.am_choking()) {
+        fill_slots();  // complete now: its slot goes to someone who still needs pieces
+    }
+    origin_progress(peer);
 }
 
 // ---- choking -----------------------------------------------------------------------------
 
-void torrent::on_interested(peer_connection& peer) {
-    const auto& live = peers_.live();
-    const auto unchoked = std::count_if(live.begin(), live.end(), [](const auto& e) {
-        return e.second->ready() && !e.second->am_choking();
-    });
-    // A free slot need not wait for the next rechoke.
-    if (static_cast<std::uint64_t>(unchoked) < options_.unchoke_slots + 1U) {
-        peer.set_choking(false);
-    }
+void torrent::on_interest_changed(peer_connection&) {
+    // Interested: a free slot need not wait for the next rechoke. Not interested: its slot,
+    // if it held one, goes to a waiting peer now.
+    fill_slots();
 }
 
-void torrent::rechoke() {
-    const auto now = context_.reactor.now();
+std::vector<choker_peer> torrent::choker_snapshot(clock::time_point now) {
+    const auto ms = [](clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+    };
     std::vector<choker_peer> snapshot;
     for (const auto& [slot, p] : peers_.live()) {
         if (!p->ready()) {
@@ -354,24 +366,54 @@ void torrent::rechoke() {
         c.download_rate = static_cast<std::uint64_t>(p->download_rate(now));
         c.upload_rate = static_cast<std::uint64_t>(p->upload_rate(now));
         c.snubbed = p->snubbed();
-        c.connected_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-            p->connected_at().time_since_epoch());
+        c.connected_at = ms(p->connected_at());
+        c.choke_changed_at = ms(std::max(peers_.record(slot).choke_changed_at, p->connected_at()));
         c.is_seed = p->is_seed();
         snapshot.push_back(c);
     }
+    return snapshot;
+}
+
+choker_config torrent::choker_settings() const {
     choker_config config;
     config.slots = options_.unchoke_slots;
     config.rechoke_interval = options_.rechoke_interval;
     config.optimistic_every_rechokes = options_.optimistic_every_rechokes;
+    return config;
+}
+
+void torrent::set_choking(peer_connection& peer, bool choke) {
+    if (peer.am_choking() != choke) {
+        peers_.record(peer.slot()).choke_changed_at = context_.reactor.now();
+        peer.set_choking(choke);
+    }
+}
+
+void torrent::fill_slots() {
+    if (!life_.running) {
+        return;
+    }
+    const auto snapshot = choker_snapshot(context_.reactor.now());
+    const slot_fill f = swarm::fill_slots(snapshot, mode(), choker_settings());
+    for (peer_slot s : f.to_choke) {
+        if (auto* p = peers_.find(s)) set_choking(*p, true);
+    }
+    for (peer_slot s : f.to_unchoke) {
+        if (auto* p = peers_.find(s)) set_choking(*p, false);
+    }
+}
+
+void torrent::rechoke() {
+    const auto now = context_.reactor.now();
     const auto decision = swarm::rechoke(
-        snapshot, complete() ? choke_mode::seed : choke_mode::leech, config, choker_state_,
+        choker_snapshot(now), mode(), choker_settings(), choker_state_,
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()), rng_);
     choker_state_ = decision.next;
     for (peer_slot s : decision.to_choke) {
-        if (auto* p = peers_.find(s)) p->set_choking(true);
+        if (auto* p = peers_.find(s)) set_choking(*p, true);
     }
     for (peer_slot s : decision.to_unchoke) {
-        if (auto* p = peers_.find(s)) p->set_choking(false);
+        if (auto* p = peers_.find(s)) set_choking(*p, false);
     }
 }
 

@@ -245,6 +245,7 @@ void torrent::finish_download() {
             p->update_interest();
         }
     }
+    fill_slots();  // seeding now: slots held by seeds or the uninterested go to waiting peers
     if (life_.on_complete) {
         life_.on_complete();
     }

@@ -147,6 +147,25 @@ TEST_P(LoadgenInProcess, SeedSwarmSurvivesPeersClosedMidTransfer) {
     EXPECT_NE(log.value_or("").find("listening on port"), std::string::npos);
 }
 
+// An origin (the seeder with --origin) and 8 leechers that know nothing of it: every copy comes
+// out identical and the origin uploads little more than one copy, where a plain seeder serves
+// whoever asks (in this swarm about 3 copies).
+TEST(LoadgenInProcessOrigin, EightLeechersCompleteWhileTheOriginUploadsAboutOneCopy) {
+    temp_dir dir;
+    const auto run = run_loadgen(
+        dir.path(),
+        inprocess_args(dir.path(), "epoll",
+                       {"--peers", "9", "--mode", "seed", "--origin", "--size", "4194304",
+                        "--piece-size", "65536", "--rechoke-interval", "0.2", "--seed", "7"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 8);
+    EXPECT_TRUE(doc.at("origin").get<bool>());
+    const double copies = number_at(doc, "seed_upload_copies");
+    EXPECT_GE(copies, 1.0);  // every piece left the origin at least once
+    EXPECT_LE(copies, 1.5);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LoadgenInProcess, ::testing::Values("uring", "epoll"),
                          [](const auto& param_info) { return param_info.param; });
 

@@ -248,6 +248,7 @@ def run_swarm(tb: testbed) -> dict:
         "ratio": round(seconds / bound, 3), "binding": binding,
         "median_host_seconds": round(statistics.median(per_host), 3),
         "host_seconds": per_host, "verified": verified, "ok": verified == args.hosts,
+        "origin": "--origin" in args.seed_flag,
         "seed_payload_up_bytes": seed_up,
         "seed_upload_copies": round(seed_up / args.size, 3),
         **zone_report(tb, finished, run["zone_in"]),

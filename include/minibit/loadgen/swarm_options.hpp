@@ -46,6 +46,7 @@ struct swarm_options {
     std::string io = "auto";  ///< --io of every peer and the tracker
     std::string log_level = "info";
     std::optional<double> rechoke_seconds;  ///< passed to the peers only when set
+    bool origin = false;                    ///< the seeder (seed mode) runs with --origin
     keep_folders keep = keep_folders::no;
     std::uint32_t max_peers = 50;  ///< connections per peer at most (minibit-peer's default)
     /// max_peers as the user gave it; else a default that an in-process run lowers to fit the

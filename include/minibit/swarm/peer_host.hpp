@@ -56,8 +56,8 @@ public:
     virtual void on_bitfield(peer_connection& peer, const bitfield* previous) = 0;
     /// The peer announced one more piece.
     virtual void on_have(peer_connection& peer, piece_index piece) = 0;
-    /// The peer became interested while we choke it.
-    virtual void on_interested(peer_connection& peer) = 0;
+    /// The peer's interest in us changed (peer.peer_interested() tells which way).
+    virtual void on_interest_changed(peer_connection& peer) = 0;
     /// Up to `count` blocks to request from the peer next (claimed for it).
     [[nodiscard]] virtual std::vector<wire::block_ref> next_requests(peer_connection& peer,
                                                                      std::size_t count) = 0;
@@ -66,6 +66,9 @@ public:
                           std::span<const std::uint8_t> data) = 0;
     /// A request will not be answered (REJECT, choke, timeout): the block is free again.
     virtual void on_request_dropped(peer_connection& peer, const wire::block_ref& block) = 0;
+    /// A block went out to the peer (queued on its socket). Seeding policies that must know
+    /// what a peer holds without its HAVEs (clients skip redundant ones) count these.
+    virtual void on_served(peer_connection& /*peer*/, const wire::block_ref& /*block*/) {}
     /// A block could not be read for the peer (file truncated, I/O error).
     virtual void on_serve_failed(peer_connection& peer, const error& e) = 0;
     /// The connection is gone (the reactor confirmed the close); called once.

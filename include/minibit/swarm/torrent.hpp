@@ -25,6 +25,7 @@
 #include "minibit/io/scope.hpp"
 #include "minibit/storage/piece_store.hpp"
 #include "minibit/swarm/choker.hpp"
+#include "minibit/swarm/origin_plan.hpp"
 #include "minibit/swarm/peer_connection.hpp"
 #include "minibit/swarm/peer_host.hpp"
 #include "minibit/swarm/peer_set.hpp"
@@ -140,13 +141,14 @@ private:
     [[nodiscard]] bool accept_handshake(peer_connection& peer, const wire::peer_id& id) override;
     void on_bitfield(peer_connection& peer, const bitfield* previous) override;
     void on_have(peer_connection& peer, piece_index piece) override;
-    void on_interested(peer_connection& peer) override;
+    void on_interest_changed(peer_connection& peer) override;
     [[nodiscard]] std::vector<wire::block_ref> next_requests(peer_connection& peer,
                                                              std::size_t count) override;
     void on_block(peer_connection& peer, const wire::block_ref& block,
                   std::span<const std::uint8_t> data) override;
     void on_request_dropped(peer_connection& peer, const wire::block_ref& block) override;
     void on_serve_failed(peer_connection& peer, const error& e) override;
+    void on_served(peer_connection& peer, const wire::block_ref& block) override;
     void on_closed(peer_connection& peer) override;
 
     // torrent.cpp: lifecycle, connections, choking.
@@ -155,6 +157,13 @@ private:
     void arm_rechoke();
     void tick();
     void rechoke();
+    void fill_slots();
+    void set_choking(peer_connection& peer, bool choke);
+    [[nodiscard]] std::vector<choker_peer> choker_snapshot(clock::time_point now);
+    [[nodiscard]] choker_config choker_settings() const;
+    [[nodiscard]] choke_mode mode() const {
+        return complete() ? choke_mode::seed : choke_mode::leech;
+    }
     void fail(const error& e);
     void add_peer(io::connection conn, const io::address& addr, peer_direction dir,
                   std::span<const std::byte> already_received);
@@ -174,6 +183,12 @@ private:
     void ban(peer_slot slot);
     void finish_download();
     void close_all(std::string_view why);
+    // torrent_origin.cpp: the origin seeding policy (origin_plan.hpp).
+    void origin_start();
+    void origin_offer(peer_connection& peer);
+    void origin_progress(peer_connection& peer);
+    void origin_gone(peer_connection& peer);
+    void origin_tick();
     // torrent_shards.cpp: what the other reactors of the torrent tell this one.
     void on_remote_piece(piece_index piece);
     void on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id);
@@ -190,6 +205,7 @@ private:
     shard_link shard_;
     std::mt19937_64 rng_;
     choker_state choker_state_;
+    std::unique_ptr<origin_plan> origin_;  ///< set while seeding with seed_policy::origin
     peer_set peers_;
     smart_ban ban_;
     lifecycle life_;

@@ -27,6 +27,12 @@ enum class swarm_errc {
 
 using namespace std::chrono_literals;
 
+/// How a complete torrent serves its pieces.
+enum class seed_policy {
+    standard,  ///< every piece announced to every peer (BITFIELD / HAVE_ALL)
+    origin,    ///< each piece about once: see origin_plan.hpp (`seed --origin`)
+};
+
 /// Options of one torrent's peer engine.
 struct torrent_options {
     /// BEP 3: choke decisions every 10 s avoid fibrillation; loopback tests use ~100 ms.
@@ -68,6 +74,10 @@ struct torrent_options {
     std::uint32_t max_endgame_duplicates = 4;
     /// Pieces picked at random before rarest-first takes over (libtorrent: 4).
     std::uint32_t random_first_pieces = 4;
+    /// Seeding policy; origin applies only to a torrent complete when it starts.
+    seed_policy seeding = seed_policy::standard;
+    /// origin: a piece that this many connected peers hold is no longer offered (K).
+    std::uint32_t origin_copies = 2;
     /// Our listen port, announced in the BEP 10 handshake (0: not announced).
     std::uint16_t listen_port = 0;
     /// Threads that hash completed pieces, shared by every torrent given the same pool (a

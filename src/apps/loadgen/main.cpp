@@ -42,7 +42,7 @@ struct swarm_flags {
     std::string mode = "scatter";
     double timeout = 60, linger = 0, rechoke = 0;
     std::uint32_t probe_rate = 0, tracker_cpu = 0;
-    bool json = false, keep = false, in_process = false, log_per_peer = false;
+    bool json = false, keep = false, in_process = false, log_per_peer = false, origin = false;
     CLI::Option *file = nullptr, *size = nullptr, *pieces = nullptr, *piece_size = nullptr;
     CLI::Option *threads = nullptr, *probe = nullptr, *cpu = nullptr, *rechoke_opt = nullptr;
     CLI::Option* max_peers = nullptr;
@@ -64,6 +64,9 @@ void declare_swarm_shape(CLI::App& c, swarm_flags& f) {
     apps::add_choice(c, "--mode", f.mode, {"scatter", "seed"},
                      "scatter: every piece held by one peer; seed: peer 0 seeds, the others "
                      "start empty");
+    apps::add_switch(c, "--origin", f.origin,
+                     "with --mode seed: the seeder runs with --origin (uploads each piece about "
+                     "once); the report gives its upload in copies of the file either way");
     apps::add_count(c, "--numwant", o.numwant, 1, 1000, "peers each peer asks the tracker for");
     apps::add_count(c, "--kill", o.kill, 0, 999,
                     "SIGKILL K random peers mid-transfer (never the seeder); at most peers-1", "K");
@@ -149,6 +152,9 @@ lg::swarm_options swarm_options_of(swarm_flags& f) {
     o.mode = f.mode == "seed" ? lg::start_mode::seed : lg::start_mode::scatter;
     if (o.mode == lg::start_mode::seed && o.peers < 2)
         throw usage_error("--mode seed needs --peers 2 or more");
+    if (f.origin && o.mode != lg::start_mode::seed)
+        throw usage_error("--origin needs --mode seed (a seeder to run it)");
+    o.origin = f.origin;
     const std::uint32_t killable = o.mode == lg::start_mode::seed ? o.peers - 2 : o.peers - 1;
     if (o.kill > killable)
         throw usage_error(fmt::format("--kill: {} is outside 0..{}", o.kill, killable));

@@ -102,7 +102,8 @@ struct transfer_flags {
     std::string listen = "0.0.0.0", io = "auto", state_dir;
     std::vector<std::string> peers;
     std::uint16_t port = 0;
-    std::uint32_t numwant = 50, max_peers = 50;
+    std::uint32_t numwant = 50, max_peers = 50, origin_copies = 2;
+    bool origin = false;
     double linger = 0, timeout = 0, rechoke = 10, request_timeout = 20;
     bool no_tracker = false;
     std::string stats_json, complete_file, log_file, log_level = "warn";
@@ -158,6 +159,19 @@ void declare_transfer_engine(CLI::App& c, transfer_flags& f) {
                      "seconds before an unanswered request goes to another peer");
 }
 
+// The origin policy: for `seed`, and for a `get` whose data is complete when it starts.
+void declare_origin(CLI::App& c, transfer_flags& f) {
+    apps::add_switch(c, "--origin", f.origin,
+                     "when seeding from the start: upload each piece about once (show each "
+                     "peer a few pieces at a time by HAVE, every piece once before any twice, "
+                     "none that --origin-copies peers hold unless a peer starves); stock "
+                     "clients need nothing special");
+    apps::add_count(c, "--origin-copies", f.origin_copies, 1, 1000,
+                    "with --origin: copies in the swarm after which a piece is only served to "
+                    "a peer that starves",
+                    "K");
+}
+
 void declare_get(CLI::App& c, transfer_flags& f) {
     apps::add_text(c, "TORRENT", f.r.torrent, "FILE.torrent", "the torrent to download")
         ->required()
@@ -169,6 +183,7 @@ void declare_get(CLI::App& c, transfer_flags& f) {
                                     "keep seeding S seconds after completing");
     declare_transfer_io(c, f);
     declare_transfer_engine(c, f);
+    declare_origin(c, f);
 }
 
 void declare_seed(CLI::App& c, transfer_flags& f) {
@@ -185,6 +200,7 @@ void declare_seed(CLI::App& c, transfer_flags& f) {
         "until SIGTERM or SIGINT");
     declare_transfer_io(c, f);
     declare_transfer_engine(c, f);
+    declare_origin(c, f);
 }
 
 // --state-dir, else $XDG_STATE_HOME/minibit (absolute only, as the XDG spec says), else
@@ -223,6 +239,8 @@ apps::transfer_request request_of(transfer_flags& f) {
     }
     o.torrent.request_timeout = to_ms(f.request_timeout);
     o.torrent.max_peers = f.max_peers;
+    if (f.origin) o.torrent.seeding = minibit::swarm::seed_policy::origin;
+    o.torrent.origin_copies = f.origin_copies;
     o.torrent.hashing = std::make_shared<minibit::io::worker_pool>();  // one per core
     o.store.state_dir = state_dir(f);
     if (apps::given(f.linger_opt)) r.linger_seconds = f.linger;

@@ -296,6 +296,20 @@ TEST_F(PeerConnection, ServesARequestedBlockFromTheStoreOnceUnchoked) {
     EXPECT_EQ(host_->counters.payload_bytes_up, kib16);
 }
 
+TEST_F(PeerConnection, TellsTheHostOnceWhenThePeerLosesInterest) {
+    open(true);
+    host_->unchoke_when_interested = true;
+    handshake(true);
+    far_->send(wire::interested{});
+    far_->send(wire::interested{});  // no change: not reported again
+    far_->send(wire::not_interested{});
+    far_->send(wire::not_interested{});
+    ASSERT_TRUE(pump_until([&] { return received(wire::message_id::not_interested) == 2; }));
+    EXPECT_EQ(host_->interested, 1);
+    EXPECT_EQ(host_->not_interested, 1);
+    EXPECT_FALSE(peer_->peer_interested());
+}
+
 TEST_F(PeerConnection, AChokedPeersRequestsAreRejectedWithTheFastExtension) {
     open(true);
     handshake(true);

@@ -158,7 +158,11 @@ public:
         replaced.push_back(previous != nullptr && !previous->none());
     }
     void on_have(peer_connection&, piece_index piece) override { haves.push_back(piece); }
-    void on_interested(peer_connection& peer) override {
+    void on_interest_changed(peer_connection& peer) override {
+        if (!peer.peer_interested()) {
+            ++not_interested;
+            return;
+        }
         ++interested;
         if (unchoke_when_interested) peer.set_choking(false);
     }
@@ -199,6 +203,7 @@ public:
     std::vector<wire::block_ref> dropped;
     std::vector<std::string> serve_failures;
     int interested = 0;
+    int not_interested = 0;
     int closed = 0;
     // What the test lines up.
     bool accept = true;
