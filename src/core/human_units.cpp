@@ -91,7 +91,7 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
         if (unit == name) {
             const double bytes = value * factor;
             if (!(bytes < 0x1p63)) return std::nullopt;
-            return static_cast<std::uint64_t>(bytes + 0.5);
+            return static_cast<std::uint64_t>(std::llround(bytes));
         }
     }
     return std::nullopt;

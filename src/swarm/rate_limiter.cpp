@@ -24,8 +24,10 @@ void rate_limiter::charge(std::uint64_t bytes, clock::time_point now) {
     if (r == 0 || bytes == 0) {
         return;
     }
-    const auto cost = static_cast<std::int64_t>(static_cast<unsigned __int128>(bytes) *
-                                                1'000'000'000U / r);
+    // Whole seconds exactly, the rest in double (no overflow at any rate).
+    const auto rest = static_cast<double>(bytes % r) * 1e9 / static_cast<double>(r);
+    const auto cost = static_cast<std::int64_t>((bytes / r) * 1'000'000'000U +
+                                                static_cast<std::uint64_t>(rest));
     const std::int64_t floor = nanos(now) - std::chrono::nanoseconds(burst).count();
     std::int64_t old = paid_until_.load(std::memory_order_relaxed);
     while (!paid_until_.compare_exchange_weak(old, std::max(old, floor) + cost,

@@ -60,7 +60,7 @@ TEST(AgentApi, ACappedUploadStaysWithinTenPercentOfTheCapAndChangesAtRunTime) {
             .status,
         201);
     ASSERT_TRUE(wait_until(
-        [&] { return leech.torrent(hash).value("bytes_downloaded", 0ULL) > 256U * 1024; }, 15s,
+        [&] { return leech.torrent(hash).value("bytes_downloaded", 0ULL) > 256ULL * 1024; }, 15s,
         50ms))
         << read_all(leech.log);
     std::this_thread::sleep_for(500ms);  // past the start-up burst
@@ -314,7 +314,7 @@ TEST(AgentApi, MetricsParseAndTheTcpApiWantsTheBearerToken) {
     double previous = 0;
     for (const char* le : {"0.0001", "0.001", "0.01", "0.1", "1"}) {
         const double v = m.at(
-            std::string("minibit_api_request_duration_seconds_bucket{route=\"list\",le=\"") + le +
+            std::string(R"(minibit_api_request_duration_seconds_bucket{route="list",le=")") + le +
             "\"}");
         EXPECT_GE(v, previous) << le;
         previous = v;

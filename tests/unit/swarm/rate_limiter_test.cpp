@@ -72,6 +72,7 @@ TEST(RateLimiter, ANewCapAppliesAtOnceAndForgivesTheOldDebt) {
 TEST(RateLimiter, ThreadsChargingAtOnceLoseNoCharge) {
     rate_limiter l(1'000'000'000);  // 1 byte per nanosecond: the debt in ns is the bytes
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < 10000; ++i) l.charge(1000, start);
