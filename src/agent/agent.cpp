@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "agent_entry.hpp"
 #include "agent_paths.hpp"
 #include "minibit/io/worker_pool.hpp"
 #include "peer_router.hpp"
@@ -16,20 +17,6 @@
 
 namespace minibit::agent {
 namespace fs = std::filesystem;
-
-/// One torrent of the agent.
-struct agent::entry {
-    metainfo info;
-    std::string torrent_bytes;
-    torrent_settings settings;
-    std::unique_ptr<swarm::session> session;  ///< null while paused, failed or stopped
-    std::string error;                        ///< why it failed (empty: fine)
-    bool removing = false;
-    bool stopping = false;                          ///< a session is still announcing its stop
-    std::vector<std::function<void()>> after_stop;  ///< run once the stop finished
-    std::uint32_t last_have = 0;                    ///< pieces verified when it last stopped
-    std::uint64_t last_left = 0;
-};
 
 std::string_view to_string(torrent_state s) {
     switch (s) {
@@ -44,7 +31,26 @@ std::string_view to_string(torrent_state s) {
 }
 
 agent::agent(io::reactor& reactor, agent_options options)
-    : reactor_(reactor), options_(std::move(options)), started_(reactor.now()), scope_(reactor) {}
+    : reactor_(reactor),
+      options_(std::move(options)),
+      global_up_(std::make_shared<swarm::rate_limiter>(options_.caps.upload)),
+      global_down_(std::make_shared<swarm::rate_limiter>(options_.caps.download)),
+      started_(reactor.now()),
+      scope_(reactor) {}
+
+namespace {
+
+/// A torrent's buckets: its own caps first, then the agent's.
+std::shared_ptr<swarm::transfer_limits> make_limits(
+    const torrent_settings& s, const std::shared_ptr<swarm::rate_limiter>& up,
+    const std::shared_ptr<swarm::rate_limiter>& down) {
+    auto l = std::make_shared<swarm::transfer_limits>();
+    l->upload = {std::make_shared<swarm::rate_limiter>(s.max_upload), up};
+    l->download = {std::make_shared<swarm::rate_limiter>(s.max_download), down};
+    return l;
+}
+
+}  // namespace
 
 agent::~agent() {
     watch_.reset();
@@ -94,6 +100,7 @@ void agent::load_saved() {
         e->torrent_bytes = std::move(saved.torrent_bytes);
         e->settings = std::move(saved.settings);
         e->last_left = e->info.total_length;
+        e->limits = make_limits(e->settings, global_up_, global_down_);
         entry& ref = *e;
         const info_hash hash = e->info.hash;
         torrents_.emplace(hash, std::move(e));
@@ -124,6 +131,7 @@ result<void> agent::start_entry(entry& e) {
     so.port = port_;
     so.torrent = options_.torrent;
     so.torrent.hashing = hashing_;
+    so.torrent.limits = e.limits;
     so.tracker = options_.tracker;
     so.store.resume_path = state_->resume_path(e.info.hash);
     so.store.allocation = storage::allocation_mode::sparse;
@@ -138,6 +146,8 @@ result<void> agent::start_entry(entry& e) {
     e.session->get().set_on_error(scope_.guard([this, hash](const error& err) {
         if (auto it = torrents_.find(hash); it != torrents_.end()) {
             it->second->error = err.message();
+            it->second->reported_error = true;
+            emit("error", *it->second);
         }
     }));
     e.session->start();
@@ -194,6 +204,7 @@ torrent_view agent::view(const entry& e) const {
     v.hash = e.info.hash;
     v.name = e.info.name;
     v.data_dir = e.settings.data_dir;
+    v.caps = {e.settings.max_upload, e.settings.max_download};
     v.piece_count = e.info.piece_count();
     v.total_bytes = e.info.total_length;
     v.pieces_have = e.last_have;
@@ -254,8 +265,10 @@ result<torrent_view> agent::add(const add_request& request) {
     auto e = std::make_unique<entry>();
     e->info = std::move(*info);
     e->torrent_bytes = std::move(bytes);
-    e->settings = {*data_dir, request.paused};
+    e->settings.data_dir = *data_dir;
+    e->settings.paused = request.paused;
     e->last_left = e->info.total_length;
+    e->limits = make_limits(e->settings, global_up_, global_down_);
     if (!request.paused) {
         if (auto started = start_entry(*e); !started) {
             return fail(agent_errc::storage, started.error().message());
@@ -269,6 +282,7 @@ result<torrent_view> agent::add(const add_request& request) {
     spdlog::info("added torrent {} ({}) into {}", hash.hex(), e->info.name,
                  e->settings.data_dir.string());
     auto& ref = *torrents_.emplace(hash, std::move(e)).first->second;
+    emit("added", ref);
     return view(ref);
 }
 
@@ -303,6 +317,7 @@ result<torrent_view> agent::pause(const info_hash& hash) {
         }
         ref.settings = next;
         stop_entry(ref, nullptr);
+        emit("paused", ref);
     }
     return view(ref);
 }
@@ -323,6 +338,8 @@ result<torrent_view> agent::resume(const info_hash& hash) {
     }
     ref.settings = next;
     ref.error.clear();
+    ref.reported_error = false;
+    emit("resumed", ref);
     auto restart = [this, hash] {
         auto it = torrents_.find(hash);
         if (it == torrents_.end() || it->second->removing || it->second->settings.paused) {
@@ -361,6 +378,7 @@ result<void> agent::remove(const info_hash& hash, bool delete_data,
             spdlog::info("torrent {}: {} files deleted", hash.hex(), n);
         }
         state_->forget(hash);
+        emit("removed", *it->second);
         torrents_.erase(it);
         spdlog::info("removed torrent {}", hash.hex());
         if (done) done({});
@@ -388,11 +406,41 @@ agent_status agent::status() const {
         s.bytes_uploaded += st.payload_bytes_up;
         s.peers += st.peers_connected;
     }
+    s.caps = caps();
     if (router_) {
         s.routed_connections = router_->routed();
         s.refused_connections = router_->refused();
     }
     return s;
+}
+
+rate_caps agent::caps() const {
+    return {global_up_->rate(), global_down_->rate()};
+}
+
+void agent::set_caps(rate_caps caps) {
+    global_up_->set_rate(caps.upload);
+    global_down_->set_rate(caps.download);
+    spdlog::info("global rate caps: upload {} B/s, download {} B/s (0: none)", caps.upload,
+                 caps.download);
+}
+
+result<torrent_view> agent::set_caps(const info_hash& hash, rate_caps caps) {
+    auto e = lookup(hash);
+    if (!e) {
+        return std::unexpected(e.error());
+    }
+    entry& ref = **e;
+    auto next = ref.settings;
+    next.max_upload = caps.upload;
+    next.max_download = caps.download;
+    if (auto saved = state_->save_settings(hash, next); !saved) {
+        return std::unexpected(saved.error());
+    }
+    ref.settings = next;
+    ref.limits->upload[0]->set_rate(caps.upload);
+    ref.limits->download[0]->set_rate(caps.download);
+    return view(ref);
 }
 
 void agent::shutdown(std::function<void()> done) {

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "minibit/agent/agent.hpp"
+#include "minibit/agent/metrics.hpp"
+#include "minibit/core/human_units.hpp"
 
 namespace minibit::agent {
 namespace {
@@ -122,7 +124,72 @@ json to_json(const torrent_view& v) {
                            : (v.bytes_left == 0 ? json(0) : json(nullptr));
     j["error"] = v.error.empty() ? json(nullptr) : json(v.error);
     j["tracker_error"] = v.tracker_error.empty() ? json(nullptr) : json(v.tracker_error);
+    j["max_upload"] = v.caps.upload;
+    j["max_download"] = v.caps.download;
     return j;
+}
+
+json caps_json(const rate_caps& c) {
+    return {{"max_upload", c.upload}, {"max_download", c.download}};
+}
+
+/// A rate in a JSON body: bytes per second as a number or a string ("4MiB"); null or 0: none.
+std::optional<std::uint64_t> rate_of(const json& v) {
+    if (v.is_null()) return 0;
+    if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+    if (v.is_string()) return parse_bytes(v.get<std::string>());
+    return std::nullopt;
+}
+
+/// Applies a PATCH body {"max_upload"?, "max_download"?} to `caps`; a message when malformed.
+std::optional<std::string> patch_caps(const std::string& body, rate_caps& caps) {
+    const auto j = json::parse(body, nullptr, false);
+    if (j.is_discarded()) return "body is not valid JSON";
+    if (!j.is_object()) return "body must be a JSON object";
+    rate_caps next = caps;
+    for (const auto& [key, value] : j.items()) {
+        if (key != "max_upload" && key != "max_download") {
+            return fmt::format("unknown field '{}'", key);
+        }
+        auto rate = rate_of(value);
+        if (!rate) {
+            return fmt::format(
+                "'{}' must be bytes per second: a number, a string such as "
+                "\"4MiB\", or null",
+                key);
+        }
+        (key == "max_upload" ? next.upload : next.download) = *rate;
+    }
+    caps = next;
+    return std::nullopt;
+}
+
+/// GET or PATCH /v1/limits: the global caps.
+api_response global_limits(agent& a, const api_request& req) {
+    if (req.method == "GET") return {200, caps_json(a.caps()).dump()};
+    if (req.method != "PATCH") return error_response(405, "use GET or PATCH");
+    if (req.content_type != "application/json") {
+        return error_response(415, "Content-Type must be application/json");
+    }
+    rate_caps caps = a.caps();
+    if (auto why = patch_caps(req.body, caps)) return error_response(400, *why);
+    a.set_caps(caps);
+    return {200, caps_json(caps).dump()};
+}
+
+/// GET or PATCH /v1/torrents/{hash}/limits: one torrent's own caps.
+api_response torrent_limits(agent& a, const api_request& req, const info_hash& hash) {
+    auto found = a.find(hash);
+    if (!found) return from_error(found.error());
+    if (req.method == "GET") return {200, caps_json(found->caps).dump()};
+    if (req.method != "PATCH") return error_response(405, "use GET or PATCH");
+    if (req.content_type != "application/json") {
+        return error_response(415, "Content-Type must be application/json");
+    }
+    rate_caps caps = found->caps;
+    if (auto why = patch_caps(req.body, caps)) return error_response(400, *why);
+    auto r = a.set_caps(hash, caps);
+    return r ? api_response{200, caps_json(r->caps).dump()} : from_error(r.error());
 }
 
 /// Only the listed query parameters may appear.
@@ -200,7 +267,8 @@ api_response status_response(const agent& a) {
               {"bytes_uploaded", s.bytes_uploaded},
               {"peers", s.peers},
               {"routed_connections", s.routed_connections},
-              {"refused_connections", s.refused_connections}};
+              {"refused_connections", s.refused_connections},
+              {"limits", caps_json(s.caps)}};
     return {200, j.dump()};
 }
 
@@ -219,6 +287,10 @@ void one_torrent(agent& a, const api_request& req, const parsed_target& t, respo
     }
     if (action) {
         const auto verb = t.segments[3];
+        if (verb == "limits") {
+            respond(torrent_limits(a, req, *hash));
+            return;
+        }
         if (verb != "pause" && verb != "resume") {
             respond(error_response(404, "no such endpoint"));
             return;
@@ -257,19 +329,86 @@ void one_torrent(agent& a, const api_request& req, const parsed_target& t, respo
     }
 }
 
+/// GET /v1/events[?info_hash=H]: server-sent events, one "event:"/"data:" pair each.
+api_response events_response(agent& a, const parsed_target& t) {
+    if (auto bad = unknown_param(t, {"info_hash"})) {
+        return error_response(400, fmt::format("unknown parameter '{}'", *bad));
+    }
+    std::optional<info_hash> only;
+    if (auto h = t.query.find("info_hash"); h != t.query.end()) {
+        only = info_hash::from_hex(h->second);
+        if (!only) return error_response(400, "the info hash must be 40 hex characters");
+    }
+    api_response r{200, ": subscribed\n\n", "text/event-stream"};
+    r.stream = [&a, only](stream_sink sink) {
+        const auto id = a.subscribe([only, sink = std::move(sink)](const agent_event& ev) {
+            if (only && ev.hash != *only) return;
+            json j = {{"info_hash", ev.hash.hex()},
+                      {"pieces_have", ev.pieces_have},
+                      {"piece_count", ev.piece_count}};
+            if (!ev.error.empty()) j["error"] = ev.error;
+            [[maybe_unused]] const bool alive = sink(
+                fmt::format("event: {}\ndata: {}\n\n", ev.kind, j.dump()));
+        });
+        return [&a, id] { a.unsubscribe(id); };
+    };
+    return r;
+}
+
+/// The route label of a request, for the latency histogram (a fixed, small set).
+std::string_view route_of(const api_request& req) {
+    const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+    if (path == "/metrics") return "metrics";
+    if (path == "/v1/status") return "status";
+    if (path == "/v1/limits") return "limits";
+    if (path == "/v1/events") return "events";
+    if (path == "/v1/torrents") return req.method == "POST" ? "add" : "list";
+    if (path.starts_with("/v1/torrents/")) return "torrent";
+    return "other";
+}
+
+void route(agent& a, latency_histogram& latency, const api_request& req, respond_fn respond);
+
 }  // namespace
+
+void handle_api(agent& a, latency_histogram& latency, const api_request& req, respond_fn respond) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::string_view label = route_of(req);
+    route(a, latency, req,
+          [&latency, label, started, respond = std::move(respond)](api_response r) {
+              const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+              latency.observe(label, took.count());
+              respond(std::move(r));
+          });
+}
+
+void handle_metrics_only(agent& a, latency_histogram& latency, const api_request& req,
+                         respond_fn respond) {
+    if (req.target != "/metrics") {
+        respond(error_response(404, "only GET /metrics is served here"));
+        return;
+    }
+    handle_api(a, latency, req, std::move(respond));
+}
 
 std::string error_body(const std::string& why) {
     return json{{"error", why}}.dump();
 }
 
-void handle_api(agent& a, const api_request& req, respond_fn respond) {
+namespace {
+
+void route(agent& a, latency_histogram& latency, const api_request& req, respond_fn respond) {
     const auto t = parse_target(req.target);
     if (!t) {
         respond(error_response(400, "bad request target"));
         return;
     }
     const auto& seg = t->segments;
+    if (seg.size() == 1 && seg[0] == "metrics") {
+        if (req.method != "GET") return respond(error_response(405, "use GET"));
+        if (!t->query.empty()) return respond(error_response(400, "no parameters here"));
+        return respond({200, render_metrics(a, latency), "text/plain; version=0.0.4"});
+    }
     if (seg.size() < 2 || seg[0] != "v1") {
         respond(error_response(404, "no such endpoint"));
         return;
@@ -278,6 +417,14 @@ void handle_api(agent& a, const api_request& req, respond_fn respond) {
         if (req.method != "GET") return respond(error_response(405, "use GET"));
         if (!t->query.empty()) return respond(error_response(400, "no parameters here"));
         return respond(status_response(a));
+    }
+    if (seg.size() == 2 && seg[1] == "events") {
+        if (req.method != "GET") return respond(error_response(405, "use GET"));
+        return respond(events_response(a, *t));
+    }
+    if (seg.size() == 2 && seg[1] == "limits") {
+        if (!t->query.empty()) return respond(error_response(400, "no parameters here"));
+        return respond(global_limits(a, req));
     }
     if (seg[1] != "torrents" || seg.size() > 4) {
         return respond(error_response(404, "no such endpoint"));
@@ -294,5 +441,7 @@ void handle_api(agent& a, const api_request& req, respond_fn respond) {
     }
     one_torrent(a, req, *t, std::move(respond));
 }
+
+}  // namespace
 
 }  // namespace minibit::agent

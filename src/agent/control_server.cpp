@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "control_connection.hpp"
 #include "minibit/agent/agent.hpp"
 #include "minibit/wire/http_head.hpp"
 
@@ -32,6 +33,7 @@ std::string_view reason_phrase(int status) {
     case 200: return "OK";
     case 201: return "Created";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -79,20 +81,6 @@ bool someone_listens(const fs::path& path) {
 
 }  // namespace
 
-/// One connection on the control socket.
-struct control_server::client {
-    int fd = -1;
-    io::watch_id watch{};
-    io::timer_id deadline{};
-    std::string in;
-    std::string out;
-    std::size_t sent = 0;
-    std::optional<wire::http_body_decoder> body;  ///< set once the head is read
-    api_request req;
-    bool answered = false;  ///< the request went to the handler, or an error was answered
-    bool closing = false;   ///< the answer is out; draining what the client still sends
-};
-
 control_server::control_server(io::reactor& reactor, handler_fn handler, control_limits limits)
     : reactor_(reactor), handler_(std::move(handler)), limits_(limits), scope_(reactor) {}
 
@@ -134,25 +122,67 @@ result<std::unique_ptr<control_server>> control_server::open(io::reactor& reacto
     }
     s->path_ = path;
     ::chmod(path.c_str(), 0660);
-    auto w = reactor.watch_fd(s->fd_, io::fd_interest::read,
-                              s->scope_.guard([p = s.get()](io::fd_interest) { p->on_accept(); }));
+    if (auto w = s->start_watch(); !w) {
+        return std::unexpected(w.error());
+    }
+    return s;
+}
+
+result<std::unique_ptr<control_server>> control_server::open_tcp(io::reactor& reactor,
+                                                                 const std::string& addr,
+                                                                 std::string token,
+                                                                 handler_fn handler,
+                                                                 control_limits limits) {
+    auto where = io::address::parse(addr);
+    if (!where) {
+        return fail(agent_errc::bad_request, fmt::format("bad address '{}' (want ADDR:PORT): {}",
+                                                         addr, where.error().message()));
+    }
+    std::unique_ptr<control_server> s(new control_server(reactor, std::move(handler), limits));
+    s->token_ = std::move(token);
+    s->fd_ = ::socket(where->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd_ < 0) {
+        return fail(agent_errc::state, fmt::format("socket: {}", std::strerror(errno)));
+    }
+    const int one = 1;
+    ::setsockopt(s->fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(s->fd_, where->data(), where->size()) != 0 || ::listen(s->fd_, 64) != 0) {
+        return fail(agent_errc::bad_path,
+                    fmt::format("cannot listen on {}: {}", addr, std::strerror(errno)));
+    }
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    ::getsockname(s->fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+    s->port_ = io::address::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), len).port();
+    if (auto w = s->start_watch(); !w) {
+        return std::unexpected(w.error());
+    }
+    return s;
+}
+
+result<void> control_server::start_watch() {
+    auto w = reactor_.watch_fd(fd_, io::fd_interest::read,
+                               scope_.guard([this](io::fd_interest) { on_accept(); }));
     if (!w) {
         return fail(agent_errc::state, "cannot watch the control socket: " + w.error().message());
     }
-    s->watch_ = *w;
-    return s;
+    watch_ = *w;
+    return {};
 }
 
 control_server::~control_server() {
     for (auto& [id, c] : clients_) {
+        if (c->end_stream) c->end_stream();
         reactor_.unwatch_fd(c->watch);
         ::close(c->fd);
     }
     if (fd_ >= 0) {
         reactor_.unwatch_fd(watch_);
         ::close(fd_);
-        std::error_code ec;
-        fs::remove(path_, ec);
+        if (!path_.empty()) {
+            std::error_code ec;
+            fs::remove(path_, ec);
+        }
     }
 }
 
@@ -208,7 +238,7 @@ void control_server::read_from(std::uint64_t id, client& c) {
         return;
     }
     if (n <= 0) {
-        if (!c.answered || c.closing) {
+        if (!c.answered || c.closing || c.streaming) {
             drop(id);  // gone before asking anything complete, or done after the answer
         } else {
             [[maybe_unused]] auto r = reactor_.set_interest(c.watch, io::fd_interest::none);
@@ -249,6 +279,11 @@ void control_server::try_request(std::uint64_t id, client& c) {
             static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
             [[maybe_unused]] auto sent = ::send(c.fd, cont.data(), cont.size(), MSG_NOSIGNAL);
         }
+        if (!token_.empty() &&
+            !authorized(std::string(head->headers.find("Authorization").value_or("")))) {
+            answer(id, {401, error_body("missing or wrong bearer token")});
+            return;
+        }
         c.req.method = std::string(head->method);
         c.req.target = std::string(head->target);
         c.req.content_type = media_type(head->headers.find("Content-Type").value_or(""));
@@ -277,6 +312,15 @@ void control_server::answer(std::uint64_t id, const api_response& r) {
     }
     client& c = *it->second;
     c.answered = true;
+    if (r.stream) {
+        c.out = fmt::format(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nCache-Control: no-cache\r\n"
+            "Connection: close\r\n\r\n",
+            r.status, reason_phrase(r.status), r.content_type);
+        c.out += r.body;
+        start_stream(id, c, r.stream);
+        return;
+    }
     c.out = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         r.status, reason_phrase(r.status), r.content_type, r.body.size());
@@ -301,6 +345,12 @@ void control_server::write_to(std::uint64_t id, client& c) {
         drop(id);  // the client went away
         return;
     }
+    if (c.streaming) {
+        c.out.clear();
+        c.sent = 0;
+        [[maybe_unused]] auto r = reactor_.set_interest(c.watch, io::fd_interest::read);
+        return;
+    }
     // Half-close and read until the client closes (bounded by a short timer): closing with
     // unread bytes (the rest of a refused body) would reset the connection and could destroy
     // the answer before the client reads it.
@@ -321,7 +371,9 @@ void control_server::drop(std::uint64_t id) {
     scope_.cancel_timer(c.deadline);
     reactor_.unwatch_fd(c.watch);
     ::close(c.fd);
+    auto end = std::move(c.end_stream);
     clients_.erase(it);
+    if (end) end();
 }
 
 }  // namespace minibit::agent

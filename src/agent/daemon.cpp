@@ -5,12 +5,14 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "minibit/agent/api.hpp"
 #include "minibit/agent/control_server.hpp"
+#include "minibit/agent/metrics.hpp"
 
 namespace minibit::agent {
 namespace fs = std::filesystem;
@@ -60,6 +62,67 @@ private:
     int fd_ = -1;
 };
 
+/// The bearer token in `file`: its first line, without surrounding white space; it must be
+/// at least 16 characters.
+result<std::string> read_token(const fs::path& file) {
+    std::ifstream in(file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+        return fail(agent_errc::bad_path,
+                    fmt::format("cannot read the token file {}", file.string()));
+    }
+    const auto first = token.find_first_not_of(" \t\r");
+    const auto last = token.find_last_not_of(" \t\r");
+    token = first == std::string::npos ? "" : token.substr(first, last - first + 1);
+    if (token.size() < 16) {
+        return fail(agent_errc::bad_request,
+                    fmt::format("the token in {} is shorter than 16 characters", file.string()));
+    }
+    std::error_code ec;
+    const auto perms = fs::status(file, ec).permissions();
+    if (!ec && (perms & fs::perms::others_read) != fs::perms::none) {
+        spdlog::warn("the token file {} is readable by every user", file.string());
+    }
+    return token;
+}
+
+/// The optional TCP listeners: the control API with a token, and read-only metrics.
+struct tcp_listeners {
+    std::unique_ptr<control_server> api;
+    std::unique_ptr<control_server> metrics;
+};
+
+result<tcp_listeners> open_tcp_listeners(io::reactor& loop, const daemon_options& o, agent& ag,
+                                         latency_histogram& latency) {
+    tcp_listeners out;
+    if (!o.api_address.empty()) {
+        if (o.api_token_file.empty()) {
+            return fail(agent_errc::bad_request, "--api needs --api-token-file");
+        }
+        auto token = read_token(o.api_token_file);
+        if (!token) return std::unexpected(token.error());
+        auto api = control_server::open_tcp(
+            loop, o.api_address, std::move(*token),
+            [&ag, &latency](const api_request& req, respond_fn respond) {
+                handle_api(ag, latency, req, std::move(respond));
+            });
+        if (!api) return std::unexpected(api.error());
+        spdlog::info("control API on tcp {} (bearer token required)", o.api_address);
+        out.api = std::move(*api);
+    }
+    if (!o.metrics_address.empty()) {
+        auto m = control_server::open_tcp(
+            loop, o.metrics_address, "",
+            [&ag, &latency](const api_request& req, respond_fn respond) {
+                handle_metrics_only(ag, latency, req, std::move(respond));
+            });
+        if (!m) return std::unexpected(m.error());
+        spdlog::info("metrics on tcp {}", o.metrics_address);
+        out.metrics = std::move(*m);
+    }
+    return out;
+}
+
 }  // namespace
 
 fs::path default_state_dir() {
@@ -91,6 +154,7 @@ result<void> run_daemon(daemon_options options) {
         return fail(agent_errc::state, "cannot create the reactor: " + reactor.error().message());
     }
     io::reactor& loop = **reactor;
+    latency_histogram latency;  // before the agent and the servers: outlives their answers
     auto a = agent::open(loop, options.settings);
     if (!a) {
         return std::unexpected(a.error());
@@ -100,11 +164,15 @@ result<void> run_daemon(daemon_options options) {
     }
     agent& ag = **a;
     auto server = control_server::open(loop, options.socket_path,
-                                       [&ag](const api_request& req, respond_fn respond) {
-                                           handle_api(ag, req, std::move(respond));
+                                       [&ag, &latency](const api_request& req, respond_fn respond) {
+                                           handle_api(ag, latency, req, std::move(respond));
                                        });
     if (!server) {
         return std::unexpected(server.error());
+    }
+    auto tcp = open_tcp_listeners(loop, options, ag, latency);
+    if (!tcp) {
+        return std::unexpected(tcp.error());
     }
     bool stopping = false;
     auto sig_watch = loop.watch_fd(signals.fd(), io::fd_interest::read, [&](io::fd_interest) {
@@ -113,6 +181,8 @@ result<void> run_daemon(daemon_options options) {
         stopping = true;
         spdlog::info("signal {}: stopping every torrent", sig);
         server->reset();
+        tcp->api.reset();
+        tcp->metrics.reset();
         ag.shutdown([&loop] { loop.stop(); });
         loop.add_timer(shutdown_limit, [&loop] { loop.stop(); });
     });
@@ -131,6 +201,8 @@ result<void> run_daemon(daemon_options options) {
     auto ran = loop.run();
     loop.unwatch_fd(*sig_watch);
     server->reset();
+    tcp->api.reset();
+    tcp->metrics.reset();
     a->reset();
     if (!ran) {
         return std::unexpected(ran.error());

@@ -63,6 +63,8 @@ std::string settings_json(const info_hash& hash, const torrent_settings& s) {
                         {"info_hash", hash.hex()},
                         {"data_dir", s.data_dir.string()},
                         {"paused", s.paused}};
+    if (s.max_upload != 0) j["max_upload"] = s.max_upload;
+    if (s.max_download != 0) j["max_download"] = s.max_download;
     return j.dump(2) + "\n";
 }
 
@@ -73,7 +75,8 @@ result<torrent_settings> parse_settings(const std::string& text, const info_hash
         return fail(agent_errc::state, "not a JSON object");
     }
     for (const auto& [key, value] : j.items()) {
-        if (key != "version" && key != "info_hash" && key != "data_dir" && key != "paused") {
+        if (key != "version" && key != "info_hash" && key != "data_dir" && key != "paused" &&
+            key != "max_upload" && key != "max_download") {
             return fail(agent_errc::state, fmt::format("unknown field '{}'", key));
         }
     }
@@ -91,6 +94,14 @@ result<torrent_settings> parse_settings(const std::string& text, const info_hash
     torrent_settings s;
     s.data_dir = j["data_dir"].get<std::string>();
     s.paused = j["paused"].get<bool>();
+    for (const auto& [key, field] :
+         {std::pair{"max_upload", &s.max_upload}, std::pair{"max_download", &s.max_download}}) {
+        if (!j.contains(key)) continue;
+        if (!j[key].is_number_unsigned()) {
+            return fail(agent_errc::state, fmt::format("{} is not a byte rate", key));
+        }
+        *field = j[key].get<std::uint64_t>();
+    }
     if (!s.data_dir.is_absolute()) {
         return fail(agent_errc::state, "data_dir is not absolute");
     }

@@ -5,6 +5,7 @@
 // the piece stores live in resume/. Reactor thread of the agent (plain file I/O).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -20,6 +21,8 @@ namespace minibit::agent {
 struct torrent_settings {
     std::filesystem::path data_dir;
     bool paused = false;
+    std::uint64_t max_upload = 0;  ///< bytes per second, 0: no cap of its own
+    std::uint64_t max_download = 0;
 };
 
 /// One torrent read back from the state folder.

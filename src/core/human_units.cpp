@@ -3,6 +3,7 @@
 #include <array>
 #include <cmath>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -38,6 +39,62 @@ std::string format_bytes(std::uint64_t bytes) {
 
 std::string format_rate(double bytes_per_second) {
     return scaled(bytes_per_second) + "/s";
+}
+
+std::optional<std::uint64_t> parse_bytes(std::string_view text) {
+    if (text.ends_with("/s")) text.remove_suffix(2);
+    std::size_t i = 0;
+    double value = 0;
+    bool digits = false;
+    bool fraction = false;
+    double scale = 1;
+    for (; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c >= '0' && c <= '9') {
+            digits = true;
+            if (fraction) {
+                scale /= 10;
+                value += (c - '0') * scale;
+            } else {
+                value = value * 10 + (c - '0');
+            }
+        } else if (c == '.' && !fraction && digits) {
+            fraction = true;
+        } else {
+            break;
+        }
+    }
+    if (!digits || (fraction && scale == 1)) return std::nullopt;
+    std::string_view unit = text.substr(i);
+    if (unit.starts_with(' ')) unit.remove_prefix(1);
+    static constexpr std::array<std::pair<std::string_view, double>, 18> table{{
+        {"", 1.0},
+        {"B", 1.0},
+        {"K", 0x1p10},
+        {"KiB", 0x1p10},
+        {"k", 0x1p10},
+        {"kB", 1e3},
+        {"KB", 1e3},
+        {"M", 0x1p20},
+        {"MiB", 0x1p20},
+        {"MB", 1e6},
+        {"G", 0x1p30},
+        {"GiB", 0x1p30},
+        {"GB", 1e9},
+        {"T", 0x1p40},
+        {"TiB", 0x1p40},
+        {"TB", 1e12},
+        {"KIB", 0x1p10},
+        {"MIB", 0x1p20},
+    }};
+    for (const auto& [name, factor] : table) {
+        if (unit == name) {
+            const double bytes = value * factor;
+            if (!(bytes < 0x1p63)) return std::nullopt;
+            return static_cast<std::uint64_t>(std::llround(bytes));
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace minibit

@@ -50,6 +50,7 @@ void peer_connection::on_data(std::span<const std::byte> bytes) {
     if (closing()) {
         return;
     }
+    count_received(bytes.size());
     fill_requests();
     serve();
     flush_out();

@@ -17,7 +17,12 @@ void peer_connection::serve() {
         if (!queued || *queued + out_.size() >= ctx_.options.max_send_queue_bytes) {
             break;
         }
-        send_block(*requests_.next_incoming());
+        if (!may_send()) {
+            break;
+        }
+        const auto block = *requests_.next_incoming();
+        count_sent(block.length);
+        send_block(block);
     }
     serving_ = false;
 }

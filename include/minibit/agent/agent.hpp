@@ -19,6 +19,7 @@
 #include "minibit/core/result.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/scope.hpp"
+#include "minibit/swarm/rate_limiter.hpp"
 #include "minibit/swarm/session.hpp"
 
 namespace minibit::io {
@@ -42,6 +43,13 @@ enum class agent_errc {
     return "agent";
 }
 
+/// Rate caps in bytes per second (0: none).
+struct rate_caps {
+    std::uint64_t upload = 0;
+    std::uint64_t download = 0;
+    bool operator==(const rate_caps&) const = default;
+};
+
 /// Settings of an agent (flags and config file).
 struct agent_options {
     std::filesystem::path state_dir;      ///< torrents/ (the list), resume/
@@ -52,6 +60,7 @@ struct agent_options {
     swarm::torrent_options torrent;
     swarm::tracker_options tracker;
     unsigned hashing_threads = 0;  ///< piece hashing threads shared by all torrents; 0 = cores
+    rate_caps caps;                ///< global caps at start (changeable through the API)
 };
 
 /// Where a torrent is in its life, as the API reports it.
@@ -77,6 +86,7 @@ struct torrent_view {
     std::uint32_t peers = 0;
     std::string error;  ///< why it stopped, when state is error
     std::string tracker_error;
+    rate_caps caps;  ///< this torrent's own caps (the global ones apply as well)
 };
 
 /// What POST /v1/torrents asks for: the .torrent's bytes or a path to it, and where its data
@@ -99,7 +109,20 @@ struct agent_status {
     std::uint32_t peers = 0;
     std::size_t routed_connections = 0;   ///< incoming connections handed to a torrent
     std::size_t refused_connections = 0;  ///< unknown torrent, bad handshake, too slow
+    rate_caps caps;                       ///< the global caps now
 };
+
+/// Something that happened to a torrent, for GET /v1/events.
+struct agent_event {
+    std::string_view kind;  ///< added, progress, completed, error, paused, resumed, removed
+    info_hash hash;
+    std::uint32_t pieces_have = 0;
+    std::uint32_t piece_count = 0;
+    std::string error;  ///< for kind "error"
+};
+
+/// Receives events on the reactor thread; may unsubscribe itself (or others) from the call.
+using event_fn = std::function<void(const agent_event&)>;
 
 class peer_router;
 class state_store;
@@ -132,8 +155,20 @@ public:
                                       std::function<void(result<void>)> done);
     /// Agent-wide figures.
     [[nodiscard]] agent_status status() const;
+    /// The global rate caps.
+    [[nodiscard]] rate_caps caps() const;
+    /// Changes the global rate caps at once, for every torrent (not saved: the flags or the
+    /// config file give them at the next start).
+    void set_caps(rate_caps caps);
+    /// Changes a torrent's own rate caps at once; saved with its settings.
+    [[nodiscard]] result<torrent_view> set_caps(const info_hash& hash, rate_caps caps);
     /// Stops every torrent (resume records saved), then calls `done`.
     void shutdown(std::function<void()> done);
+    /// Calls `fn` for every event from now on (progress at most once a second per torrent);
+    /// the id unsubscribes.
+    [[nodiscard]] std::uint64_t subscribe(event_fn fn);
+    /// Stops an event subscription (unknown ids are ignored).
+    void unsubscribe(std::uint64_t id);
     /// The shared listen port.
     [[nodiscard]] std::uint16_t port() const;
     /// Problems found loading the state folder (one line each).
@@ -149,15 +184,23 @@ private:
     [[nodiscard]] result<entry*> lookup(const info_hash& hash) const;
     [[nodiscard]] result<std::filesystem::path> confine(const std::filesystem::path& p) const;
     [[nodiscard]] swarm::session* route(const info_hash& hash);
+    // agent_events.cpp
+    void emit(std::string_view kind, const entry& e);
+    void scan_events(bool report);
 
     io::reactor& reactor_;
     agent_options options_;
     std::shared_ptr<io::worker_pool> hashing_;
+    std::shared_ptr<swarm::rate_limiter> global_up_;
+    std::shared_ptr<swarm::rate_limiter> global_down_;
     std::unique_ptr<state_store> state_;
     std::unique_ptr<peer_router> router_;
     std::unique_ptr<watch_folder> watch_;
     std::map<info_hash, std::unique_ptr<entry>> torrents_;
     std::vector<std::string> warnings_;
+    std::map<std::uint64_t, event_fn> subscribers_;
+    std::uint64_t next_subscriber_ = 1;
+    bool scanning_ = false;  ///< the once-a-second event scan is scheduled
     io::reactor::clock::time_point started_;
     std::uint64_t retired_down_ = 0;  ///< bytes of torrents removed or paused this run
     std::uint64_t retired_up_ = 0;

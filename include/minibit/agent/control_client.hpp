@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "minibit/core/result.hpp"
@@ -32,6 +33,36 @@ struct control_reply {
     const std::filesystem::path& socket, std::string_view method, std::string_view target,
     std::string_view content_type = {}, std::string_view body = {},
     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+/// One server-sent event.
+struct sse_event {
+    std::string kind;  ///< the "event:" field
+    std::string data;  ///< the "data:" field (JSON from the agent)
+};
+
+/// An open GET /v1/events stream of the agent: blocking reads, each with a deadline.
+class event_stream {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// Connects and subscribes (`target` is "/v1/events" with its query); once this returns,
+    /// no later event is missed.
+    [[nodiscard]] static result<std::unique_ptr<event_stream>> open(
+        const std::filesystem::path& socket, std::string_view target,
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    event_stream(const event_stream&) = delete;
+    event_stream& operator=(const event_stream&) = delete;
+    ~event_stream();
+
+    /// The next event (comments skipped); client_errc::timeout when none came by `deadline`,
+    /// client_errc::io when the agent closed the stream.
+    [[nodiscard]] result<sse_event> next(clock::time_point deadline);
+
+private:
+    explicit event_stream(int fd) : fd_(fd) {}
+    int fd_;
+    std::string buffer_;  ///< bytes read and not yet parsed
+};
 
 /// Percent-encodes a query value (everything but unreserved characters and '/').
 [[nodiscard]] std::string url_encode(std::string_view s);

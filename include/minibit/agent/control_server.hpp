@@ -4,8 +4,10 @@
 // reaching the handler; connections are capped in number and time. Reactor thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +25,8 @@ struct control_limits {
     std::uint64_t max_body_bytes = 16U << 20U;  ///< a large .torrent fits
     std::size_t max_clients = 64;
     std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+    std::size_t max_stream_buffer = std::size_t{256} * 1024;  ///< unsent event bytes, then drop
+    std::chrono::milliseconds stream_heartbeat = std::chrono::seconds(15);
 };
 
 /// Serves the API on a Unix socket.
@@ -37,8 +41,16 @@ public:
         control_limits limits = {});
     control_server(const control_server&) = delete;
     control_server& operator=(const control_server&) = delete;
-    /// Closes every connection and the socket, and removes the socket file.
+    /// Listens on TCP `addr` ("ADDR:PORT"); every request must carry
+    /// `Authorization: Bearer <token>` (401 otherwise) unless `token` is empty.
+    [[nodiscard]] static result<std::unique_ptr<control_server>> open_tcp(
+        io::reactor& reactor, const std::string& addr, std::string token, handler_fn handler,
+        control_limits limits = {});
+    /// Closes every connection (ending their streams) and the socket, and removes the socket
+    /// file.
     ~control_server();
+    /// The bound TCP port (0 for a Unix socket).
+    [[nodiscard]] std::uint16_t port() const { return port_; }
 
 private:
     struct client;
@@ -50,11 +62,19 @@ private:
     void answer(std::uint64_t id, const api_response& r);
     void write_to(std::uint64_t id, client& c);
     void drop(std::uint64_t id);
+    [[nodiscard]] result<void> start_watch();
+    // control_stream.cpp: streamed answers (server-sent events) and the bearer token.
+    void start_stream(std::uint64_t id, client& c, const stream_open_fn& open);
+    [[nodiscard]] bool push(std::uint64_t id, std::string_view chunk);
+    void heartbeat(std::uint64_t id);
+    [[nodiscard]] bool authorized(const std::string& header) const;
 
     io::reactor& reactor_;
     handler_fn handler_;
     control_limits limits_;
     std::filesystem::path path_;
+    std::string token_;  ///< bearer token a TCP request must carry ("" for the Unix socket)
+    std::uint16_t port_ = 0;
     int fd_ = -1;
     io::watch_id watch_{};
     std::map<std::uint64_t, std::unique_ptr<client>> clients_;

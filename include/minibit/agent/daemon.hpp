@@ -17,6 +17,11 @@ namespace minibit::agent {
 struct daemon_options {
     agent_options settings;
     std::filesystem::path socket_path;
+    /// TCP control listener ADDR:PORT (empty: none); requires a bearer token from the file.
+    std::string api_address;
+    std::filesystem::path api_token_file;
+    /// Read-only TCP listener serving GET /metrics only (empty: none).
+    std::string metrics_address;
     /// Called once the agent serves (torrents loaded, socket listening); e.g. sd_notify.
     std::function<void(const agent&)> on_ready;
     /// Called every second while the loop turns (e.g. a watchdog keep-alive).

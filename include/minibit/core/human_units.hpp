@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace minibit {
 
@@ -13,5 +15,10 @@ namespace minibit {
 
 /// format_bytes per second: "0 B/s", "640 KiB/s", "112 MiB/s", "1.10 GiB/s".
 [[nodiscard]] std::string format_rate(double bytes_per_second);
+
+/// Parses a byte count as people write it: "4194304", "4MiB", "4 MiB/s", "1.5M", "500kB"
+/// (K, M, G, T and KiB... are binary, kB, MB, GB, TB decimal; "B" and "/s" optional);
+/// nullopt for anything else or above 2^63.
+[[nodiscard]] std::optional<std::uint64_t> parse_bytes(std::string_view text);
 
 }  // namespace minibit

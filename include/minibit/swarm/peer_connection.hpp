@@ -150,6 +150,10 @@ private:
     // peer_serving.cpp: the peer's requests, served from the piece store.
     void serve();
     void send_block(const wire::block_ref& block);
+    // peer_throttle.cpp: the rate caps (torrent_options::limits).
+    [[nodiscard]] bool may_send();
+    void count_sent(std::uint32_t bytes);
+    void count_received(std::size_t bytes);
 
     peer_host& host_;
     const peer_context& ctx_;
@@ -163,7 +167,9 @@ private:
     phase phase_ = phase::handshaking;
     extensions ext_;
     choke_flags flags_;
-    bool serving_ = false;  ///< guards serve() against re-entry from release callbacks
+    bool serving_ = false;       ///< guards serve() against re-entry from release callbacks
+    bool send_waiting_ = false;  ///< a rate cap stopped serving; a timer resumes it
+    bool read_paused_ = false;   ///< a rate cap paused reading; a timer resumes it
     [[no_unique_address]] io::owner_thread owner_;
 };
 

@@ -14,6 +14,8 @@ class worker_pool;
 
 namespace minibit::swarm {
 
+struct transfer_limits;
+
 enum class swarm_errc {
     bad_torrent = 1,  ///< the metainfo cannot be served (e.g. piece length above 4 GiB)
     storage,          ///< the piece store failed to open or write
@@ -84,6 +86,9 @@ struct torrent_options {
     /// program makes one); null: the torrent (or session_group) makes its own, one thread per
     /// core.
     std::shared_ptr<io::worker_pool> hashing;
+    /// Rate caps (rate_limiter.hpp) charged by every connection of the torrent, on any
+    /// reactor thread; null: none.
+    std::shared_ptr<const transfer_limits> limits;
 };
 
 }  // namespace minibit::swarm

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,6 +19,7 @@
 #include "../tracker/sd_notify.hpp"
 #include "minibit/agent/control_client.hpp"
 #include "minibit/agent/daemon.hpp"
+#include "minibit/core/human_units.hpp"
 #include "minibit/core/sha1.hpp"
 #include "minibit/io/reactor.hpp"
 #include "rollout_wait.hpp"
@@ -58,7 +58,22 @@ struct agent_flags {
     std::string io = "auto";
     unsigned hashing_threads = 0;
     double rechoke = 10;
+    std::string max_upload = "0";
+    std::string max_download = "0";
+    std::string api;
+    std::string api_token_file;
+    std::string metrics;
 };
+
+/// A rate flag ("4MiB", "500kB", bytes per second); a usage error otherwise.
+std::uint64_t rate_flag(const std::string& flag, const std::string& value) {
+    auto r = parse_bytes(value);
+    if (!r) {
+        throw usage_error(
+            fmt::format("{}: '{}' is not a rate (e.g. 4MiB, 500kB, 1048576)", flag, value));
+    }
+    return *r;
+}
 
 [[noreturn]] void runtime_fail(const std::string& why) {
     throw std::runtime_error(why);
@@ -149,6 +164,21 @@ int verb_one(const verb_flags& f, std::string_view verb) {
     return exit_ok;
 }
 
+/// What an event or the torrent's state means for `wait`: exit 0, fail, or keep waiting.
+int wait_outcome(const verb_flags& f, std::string_view kind, const json& t) {
+    if (kind == "seeding" || kind == "completed") {
+        fmt::print("{} complete\n", f.hash);
+        return exit_ok;
+    }
+    if (kind == "error") {
+        runtime_fail(fmt::format(
+            "torrent {} failed: {}", f.hash,
+            t.contains("error") && t["error"].is_string() ? t["error"].get<std::string>() : "?"));
+    }
+    if (kind == "removed") runtime_fail(fmt::format("torrent {} was removed", f.hash));
+    return -1;
+}
+
 int verb_wait(const verb_flags& f) {
     using clock = std::chrono::steady_clock;
     const auto deadline = f.timeout > 0
@@ -156,21 +186,25 @@ int verb_wait(const verb_flags& f) {
                                     std::chrono::milliseconds(std::int64_t(f.timeout * 1000))
                               : clock::time_point::max();
     const std::string target = "/v1/torrents/" + agent::url_encode(f.hash);
+    // Subscribe first, then look: a completion between the two is not missed.
+    auto stream = agent::event_stream::open(f.socket,
+                                            "/v1/events?info_hash=" + agent::url_encode(f.hash));
+    if (!stream) runtime_fail(stream.error().reason);
+    const auto now = expect_ok(ask(f, "GET", target));
+    if (int done = wait_outcome(f, now.value("state", ""), now); done >= 0) return done;
     while (true) {
-        const auto t = expect_ok(ask(f, "GET", target));
-        const std::string state = t.value("state", "");
-        if (state == "seeding") {
-            fmt::print("{} complete\n", f.hash);
-            return exit_ok;
+        auto ev = (*stream)->next(deadline);
+        if (!ev && is(ev.error(), agent::client_errc::timeout)) {
+            const auto t = expect_ok(ask(f, "GET", target));
+            runtime_fail(fmt::format("timeout: torrent {} is {} at {}", f.hash,
+                                     t.value("state", ""), percent(t)));
         }
-        if (state == "error") {
-            runtime_fail(fmt::format("torrent {} failed: {}", f.hash,
-                                     t["error"].is_string() ? t["error"].get<std::string>() : "?"));
+        if (!ev) runtime_fail(ev.error().reason);
+        const auto data = json::parse(ev->data, nullptr, false);
+        if (int done = wait_outcome(f, ev->kind, data.is_discarded() ? json::object() : data);
+            done >= 0) {
+            return done;
         }
-        if (clock::now() >= deadline) {
-            runtime_fail(fmt::format("timeout: torrent {} is {} at {}", f.hash, state, percent(t)));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
 }
 
@@ -181,12 +215,19 @@ int run_daemon_command(const agent_flags& f, const std::string& socket) {
     o.settings.listen = f.listen;
     o.settings.watch_dir = f.watch;
     o.settings.hashing_threads = f.hashing_threads;
+    o.settings.caps = {rate_flag("--max-upload", f.max_upload),
+                       rate_flag("--max-download", f.max_download)};
     o.settings.torrent.rechoke_interval = std::chrono::milliseconds(
         static_cast<std::int64_t>(f.rechoke * 1000));
     auto kind = io::parse_backend_kind(f.io);
     if (!kind) throw usage_error(kind.error().reason);
     o.settings.backend = *kind;
     o.socket_path = fs::absolute(socket);
+    if (!f.api.empty() && f.api_token_file.empty())
+        throw usage_error("--api needs --api-token-file");
+    o.api_address = f.api;
+    o.api_token_file = f.api_token_file;
+    o.metrics_address = f.metrics;
     o.on_ready = [](const agent::agent&) { sd_notify("READY=1"); };
     if (watchdog_period()) {
         o.on_tick = [] { sd_notify("WATCHDOG=1"); };
@@ -265,6 +306,16 @@ int run(int argc, char** argv) {
               "piece hashing threads (0: one per core)");
     add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
                "seconds between choke decisions (use ~0.2 on a LAN)");
+    add_text(ag, "--max-upload", af.max_upload, "RATE",
+             "upload cap for all torrents, bytes per second (4MiB, 500kB; 0: none)");
+    add_text(ag, "--max-download", af.max_download, "RATE",
+             "download cap for all torrents, bytes per second (0: none)");
+    add_text(ag, "--api", af.api, "ADDR:PORT",
+             "also serve the control API on TCP (needs --api-token-file)");
+    add_text(ag, "--api-token-file", af.api_token_file, "FILE",
+             "bearer token every TCP API request must carry (first line, 16+ characters)");
+    add_text(ag, "--metrics", af.metrics, "ADDR:PORT",
+             "serve GET /metrics (Prometheus text, read-only) on TCP");
     auto& add = cli.add_command("add", "Add a .torrent to the agent.");
     describe(add.add_option("torrent", vf.torrent)->required(), "FILE.torrent", "the torrent");
     add_text(add, "-o,--output", vf.out, "DIR", "data folder (default: the agent's)");

@@ -8,6 +8,7 @@ namespace {
 
 using minibit::format_bytes;
 using minibit::format_rate;
+using minibit::parse_bytes;
 
 TEST(HumanUnits, BytesPickTheLargestUnitThatKeepsTheValueAboveOne) {
     EXPECT_EQ(format_bytes(0), "0 B");
@@ -31,6 +32,23 @@ TEST(HumanUnits, RatesOfATenGigabitHostReadInGiBPerSecond) {
     EXPECT_EQ(format_rate(640 * 1024), "640 KiB/s");
     EXPECT_EQ(format_rate(0), "0 B/s");
     EXPECT_EQ(format_rate(-5), "0 B/s");
+}
+
+TEST(HumanUnits, ByteCountsParseWithBinaryAndDecimalSuffixes) {
+    EXPECT_EQ(parse_bytes("4194304"), 4194304U);
+    EXPECT_EQ(parse_bytes("4MiB"), 4194304U);
+    EXPECT_EQ(parse_bytes("4 MiB/s"), 4194304U);
+    EXPECT_EQ(parse_bytes("1.5M"), 1572864U);
+    EXPECT_EQ(parse_bytes("500kB"), 500000U);
+    EXPECT_EQ(parse_bytes("64K"), 65536U);
+    EXPECT_EQ(parse_bytes("0"), 0U);
+}
+
+TEST(HumanUnits, MalformedByteCountsAreRefused) {
+    for (const char* bad :
+         {"", "MiB", "-1", "4 XB", "4MiBs", "1.", ".5M", "4  MiB", "1e3", "99999999999T"}) {
+        EXPECT_FALSE(parse_bytes(bad).has_value()) << bad;
+    }
 }
 
 }  // namespace
