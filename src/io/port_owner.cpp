@@ -171,24 +171,27 @@ std::optional<std::vector<table_entry>> diag_table(int family, bool tcp, std::ui
     for (int reads = 0; reads < 100000; ++reads) {  // bounded: a dump ends with NLMSG_DONE
         const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
         if (n <= 0) break;
-        auto left = static_cast<int>(n);
-        for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left);
-             h = NLMSG_NEXT(h, left)) {
-            if (h->nlmsg_type == NLMSG_DONE) {
+        // NLMSG_OK/NEXT/DATA without their C casts: each header and payload is copied out of
+        // the buffer, so no alignment is assumed and a short or overlong length ends the walk.
+        const auto len = static_cast<std::size_t>(n);
+        std::size_t at = 0;
+        while (at + sizeof(nlmsghdr) <= len) {
+            nlmsghdr h{};
+            std::memcpy(&h, buf.data() + at, sizeof h);
+            if (h.nlmsg_len < sizeof h || h.nlmsg_len > len - at) break;
+            if (h.nlmsg_type == NLMSG_DONE) {
                 ::close(fd);
                 return out;
             }
-            if (h->nlmsg_type == NLMSG_ERROR ||
-                h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+            if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
                 ::close(fd);
                 return std::nullopt;
             }
-            // NLMSG_DATA(h) without its C cast (-Wold-style-cast): the payload follows the
-            // aligned header; copied out, so no alignment is assumed.
             inet_diag_msg m{};
-            std::memcpy(&m, reinterpret_cast<const char*>(h) + NLMSG_HDRLEN, sizeof m);
+            std::memcpy(&m, buf.data() + at + NLMSG_HDRLEN, sizeof m);
             table_entry e = entry_of(m);
             if (e.port == port) out.push_back(e);
+            at += NLMSG_ALIGN(h.nlmsg_len);
         }
     }
     ::close(fd);

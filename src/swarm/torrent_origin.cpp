@@ -27,7 +27,7 @@ void torrent::origin_start() {
     config.spread_window = std::max(std::chrono::milliseconds{1000},
                                     std::chrono::milliseconds{options_.rechoke_interval});
     // Pieces smaller than the 2 x 256 KiB that keep a WAN pipeline busy: show more at a time.
-    constexpr std::uint64_t busy_bytes = 512U * 1024U;
+    constexpr std::uint64_t busy_bytes = std::uint64_t{512} * 1024;
     config.offers_per_peer = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
         busy_bytes / std::max<std::uint64_t>(1, info_.piece_length), 2, 16));
     origin_ = std::make_unique<origin_plan>(info_.piece_count(), config);
