@@ -60,6 +60,18 @@ bool write_fully(int fd, const char* data, std::size_t len, std::uint64_t offset
     return true;
 }
 
+// Opens a regular file read-only and gives its size through `size`.
+result<void> open_regular(const std::filesystem::path& path, fd_guard& fd, std::uint64_t& size) {
+    fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd.fd < 0) return io_error("cannot open", path);
+    struct stat st {};
+    if (::fstat(fd.fd, &st) != 0) return io_error("cannot stat", path);
+    if (!S_ISREG(st.st_mode))
+        return fail(loadgen_errc::io, fmt::format("{} is not a regular file", path.string()));
+    size = static_cast<std::uint64_t>(st.st_size);
+    return {};
+}
+
 }  // namespace
 
 std::uint32_t piece_geometry::piece_count() const {
@@ -100,13 +112,9 @@ result<void> generate_text_file(const std::filesystem::path& path, std::uint64_t
 }
 
 result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.fd < 0) return io_error("cannot open", path);
-    struct stat st {};
-    if (::fstat(fd.fd, &st) != 0) return io_error("cannot stat", path);
-    if (!S_ISREG(st.st_mode))
-        return fail(loadgen_errc::io, fmt::format("{} is not a regular file", path.string()));
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    fd_guard fd(-1);
+    std::uint64_t size = 0;
+    if (auto opened = open_regular(path, fd, size); !opened) return std::unexpected(opened.error());
     if (size > max_bytes) {
         return fail(loadgen_errc::io,
                     fmt::format("{} is larger than {} bytes", path.string(), max_bytes));
@@ -119,15 +127,13 @@ result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
 }
 
 result<mapped_file> mapped_file::open(const std::filesystem::path& path) {
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.fd < 0) return io_error("cannot open", path);
-    struct stat st {};
-    if (::fstat(fd.fd, &st) != 0) return io_error("cannot stat", path);
-    if (!S_ISREG(st.st_mode))
-        return fail(loadgen_errc::io, fmt::format("{} is not a regular file", path.string()));
+    fd_guard fd(-1);
+    std::uint64_t bytes = 0;
+    if (auto opened = open_regular(path, fd, bytes); !opened)
+        return std::unexpected(opened.error());
     mapped_file m;
-    if (st.st_size == 0) return m;
-    const auto size = static_cast<std::size_t>(st.st_size);
+    if (bytes == 0) return m;
+    const auto size = static_cast<std::size_t>(bytes);
     void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
     if (p == MAP_FAILED) return io_error("cannot map", path);
     m.data_ = p;

@@ -72,6 +72,21 @@ private:
     std::array<std::uint32_t, max_rejection_picks * 4> cells_;
 };
 
+// Uniform rejection probes: a random slot until it holds a peer not picked yet, copied to
+// dst[got]; until k are out or the budget (64k + 64 tries, never reached in practice) ends.
+// Returns the new count.
+template <std::size_t N, typename Slots>
+std::size_t probe_fill(const Slots& slots, std::size_t self, std::size_t k, fast_rng& rng,
+                       pick_set& picked, std::uint8_t* dst, std::size_t got) {
+    for (std::size_t tries = 0; got < k && tries < 64 * k + 64; ++tries) {
+        const std::size_t s = rng.below(slots.size());
+        if (s == self || slots[s].empty() || !picked.add(s)) continue;
+        std::memcpy(dst + got * N, slots[s].endpoint.data(), N);
+        ++got;
+    }
+    return got;
+}
+
 }  // namespace
 
 template <std::size_t N>
@@ -263,13 +278,7 @@ void peer_list<N>::sample(std::size_t self, std::size_t k, fast_rng& rng,
     out.resize(base + k * N);
     std::uint8_t* dst = out.data() + base;
     pick_set picked(k);
-    std::size_t got = 0;
-    for (std::size_t tries = 0; got < k && tries < 64 * k + 64; ++tries) {
-        const std::size_t s = rng.below(slots_.size());
-        if (s == self || slots_[s].empty() || !picked.add(s)) continue;
-        std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
-        ++got;
-    }
+    const std::size_t got = probe_fill<N>(slots_, self, k, rng, picked, dst, 0);
     out.resize(base + got * N);
 }
 
@@ -379,12 +388,7 @@ void peer_list<N>::zoned_probe(std::size_t self, std::size_t k, const zone_side&
         ++got;
         --need[c];
     }
-    for (std::size_t tries = 0; got < k && tries < 64 * k + 64; ++tries) {
-        const std::size_t s = rng.below(slots_.size());
-        if (s == self || slots_[s].empty() || !picked.add(s)) continue;
-        std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
-        ++got;
-    }
+    got = probe_fill<N>(slots_, self, k, rng, picked, dst, got);
     out.resize(base + got * N);
 }
 
