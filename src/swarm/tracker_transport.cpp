@@ -1,9 +1,14 @@
 // tracker_client, transport half: the HTTP(S) announce through http_fetcher (libcurl), and the
-// BEP 15 UDP connect/announce exchange with its 15 * 2^n s retries.
+// BEP 15 UDP connect/announce exchange with its 15 * 2^n s retries (host names resolved off the
+// reactor thread).
 #include <netdb.h>
 
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <random>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <variant>
 
@@ -21,16 +26,23 @@ namespace {
 
 constexpr auto udp_connection_id_lifetime = std::chrono::seconds(60);
 
-result<io::address> resolve_host(const std::string& host, std::uint16_t port) {
-    const std::string numeric = host.find(':') != std::string::npos
-                                    ? fmt::format("[{}]:{}", host, port)
-                                    : fmt::format("{}:{}", host, port);
-    if (auto a = io::address::parse(numeric)) {
-        return a;
+/// `host` as a numeric IPv4 or IPv6 address with `port`, if it is one.
+std::optional<io::address> numeric_address(const std::string& host, std::uint16_t port) {
+    const std::string text = host.find(':') != std::string::npos
+                                 ? fmt::format("[{}]:{}", host, port)
+                                 : fmt::format("{}:{}", host, port);
+    if (auto a = io::address::parse(text)) {
+        return *a;
     }
+    return std::nullopt;
+}
+
+/// The first address getaddrinfo gives for `host`; blocks for as long as the system resolver
+/// takes, so it runs on a thread of its own (see resolve_off_thread).
+result<io::address> resolve_name(const std::string& host, std::uint16_t port) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = SOCK_DGRAM;
     addrinfo* found = nullptr;
     const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
     if (rc != 0 || found == nullptr) {
@@ -40,6 +52,25 @@ result<io::address> resolve_host(const std::string& host, std::uint16_t port) {
     const auto addr = io::address::from_sockaddr(found->ai_addr, found->ai_addrlen);
     ::freeaddrinfo(found);
     return addr.with_port(port);
+}
+
+/// Resolves `host` on a short-lived thread and hands the outcome to `fn` on the reactor thread
+/// of `back` (dropped should that scope be gone by then). A dead DNS server makes getaddrinfo
+/// wait for seconds; on the reactor thread that would stall every torrent and connection of it.
+void resolve_off_thread(std::string host, std::uint16_t port, io::scope::handle back,
+                        std::function<void(result<io::address>)> fn) {
+    try {
+        std::thread([host = std::move(host), port, back = std::move(back),
+                     fn = std::move(fn)]() mutable {
+            auto addr = resolve_name(host, port);
+            back.post(
+                [fn = std::move(fn), addr = std::move(addr)]() mutable { fn(std::move(addr)); });
+        }).detach();
+    } catch (const std::system_error& e) {
+        back.post([fn, why = std::string(e.what())] {
+            fn(fail(swarm_errc::tracker_failed, "cannot start the name lookup: " + why));
+        });
+    }
 }
 
 std::uint32_t random_u32() {
@@ -81,15 +112,27 @@ void tracker_client::http_announce(const endpoint& ep, wire::announce_event even
 
 void tracker_client::udp_announce(const endpoint& ep, wire::announce_event event,
                                   std::uint64_t generation) {
-    auto addr = resolve_host(ep.url.host, ep.url.port);
-    if (!addr) {
-        on_result(generation, std::unexpected(addr.error()));
+    if (auto numeric = numeric_address(ep.url.host, ep.url.port)) {
+        udp_announce_to(*numeric, ep.text, event, generation);
         return;
     }
-    if (!udp_ || udp_family_ != addr->family()) {
+    resolve_off_thread(ep.url.host, ep.url.port, scope_.share(),
+                       [this, url = ep.text, event, generation](result<io::address> addr) {
+                           if (generation != generation_) return;  // superseded meanwhile
+                           if (!addr) {
+                               on_result(generation, std::unexpected(addr.error()));
+                               return;
+                           }
+                           udp_announce_to(*addr, url, event, generation);
+                       });
+}
+
+void tracker_client::udp_announce_to(const io::address& to, const std::string& url,
+                                     wire::announce_event event, std::uint64_t generation) {
+    if (!udp_ || udp_family_ != to.family()) {
         if (udp_) reactor_.close_udp(*udp_);
         udp_.reset();
-        auto local = io::address::parse(addr->family() == AF_INET6 ? "[::]:0" : "0.0.0.0:0");
+        auto local = io::address::parse(to.family() == AF_INET6 ? "[::]:0" : "0.0.0.0:0");
         auto bound = reactor_.bind_udp(
             *local, io::reuse_port::no,
             scope_.guard([this](std::span<const std::byte> b, const io::address& from) {
@@ -100,14 +143,14 @@ void tracker_client::udp_announce(const endpoint& ep, wire::announce_event event
             return;
         }
         udp_ = *bound;
-        udp_family_ = addr->family();
+        udp_family_ = to.family();
     }
     auto ex = std::make_shared<udp_exchange>();
-    ex->addr = *addr;
-    ex->url = ep.text;
+    ex->addr = to;
+    ex->url = url;
     ex->event = event;
     ex->generation = generation;
-    ex->announcing = conn_id_ && conn_id_->url == ep.text &&
+    ex->announcing = conn_id_ && conn_id_->url == url &&
                      reactor_.now() - conn_id_->obtained < udp_connection_id_lifetime;
     udp_active_ = ex;
     udp_send(ex);

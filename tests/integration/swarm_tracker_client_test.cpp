@@ -2,6 +2,8 @@
 // sockets): announce query and compact peers, chunked answers, BEP 12 fail-over and promotion,
 // failure reasons, silent and oversized trackers, the stopped announce, and a UDP tracker that
 // forgot its connection ids (restarted). Both io back ends.
+#include <netdb.h>
+
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -308,9 +310,11 @@ TEST_P(TrackerClient, CompletedIsAnnouncedAfterTheAnnounceInFlight) {
 /// minibit-tracker does). Records the action of each packet and the id of each announce.
 class restarting_udp_tracker {
 public:
-    explicit restarting_udp_tracker(io::reactor& r) : reactor_(r) {
+    explicit restarting_udp_tracker(io::reactor& r,
+                                    const io::address& at = io::address::loopback_v4(0))
+        : reactor_(r) {
         auto u = r.bind_udp(
-            io::address::loopback_v4(0), io::reuse_port::no,
+            at, io::reuse_port::no,
             [this](std::span<const std::byte> b, const io::address& from) { on_packet(b, from); });
         EXPECT_TRUE(u);
         socket_ = *u;
@@ -364,6 +368,43 @@ TEST_P(TrackerClient, UnansweredUdpAnnounceConnectsAgainWithAFreshId) {
               (std::vector<std::string>{"connect", "announce 1", "connect", "announce 2"}));
     EXPECT_EQ(c->failures(), 0U);
     EXPECT_EQ(peers, (std::vector<std::string>{"10.0.0.7:6881"}));
+}
+
+/// The first address the system's resolver gives for "localhost" (127.0.0.1 or ::1), port 0.
+io::address first_localhost_address() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo("localhost", nullptr, &hints, &found) != 0 || found == nullptr) {
+        return io::address::loopback_v4(0);
+    }
+    const auto a = io::address::from_sockaddr(found->ai_addr, found->ai_addrlen);
+    ::freeaddrinfo(found);
+    return a.with_port(0);
+}
+
+// A UDP tracker named by host name is resolved off the reactor thread, then spoken to as usual.
+TEST_P(TrackerClient, ResolvesAUdpTrackersHostName) {
+    restarting_udp_tracker t(*reactor_, first_localhost_address());
+    auto c = make({{"udp://localhost:" + std::to_string(t.port) + "/announce"}});
+    c->start();
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->successes() == 1; }, std::chrono::seconds(5)))
+        << c->last_error();
+    EXPECT_EQ(peers, (std::vector<std::string>{"10.0.0.7:6881"}));
+}
+
+// A name that does not resolve fails the announce with the resolver's reason, and the client
+// goes on (the lookup ran on its own thread; the reactor kept turning).
+TEST_P(TrackerClient, ReportsAUdpTrackerNameThatDoesNotResolve) {
+    auto c = make({{"udp://no-such-host.invalid:6969/announce"}});
+    c->start();
+    ASSERT_TRUE(spin(
+        *reactor_, [&] { return c->failures() == 1; }, std::chrono::seconds(30)));
+    EXPECT_NE(c->last_error().find("cannot resolve no-such-host.invalid"), std::string::npos)
+        << c->last_error();
+    EXPECT_EQ(c->successes(), 0U);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrackerClient,

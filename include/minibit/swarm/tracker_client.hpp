@@ -139,7 +139,11 @@ private:
     /// Reports a change of `ep`'s health (nothing when it is unchanged).
     void report(endpoint& ep, tracker_health health, std::string reason, std::size_t peers = 0);
     void http_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
+    /// Resolves the URL's host (a name off the reactor thread), then udp_announce_to.
     void udp_announce(const endpoint& ep, wire::announce_event event, std::uint64_t generation);
+    /// Starts the BEP 15 exchange with `to` for announce `generation`.
+    void udp_announce_to(const io::address& to, const std::string& url, wire::announce_event event,
+                         std::uint64_t generation);
     void udp_send(const std::shared_ptr<udp_exchange>& ex);
     void on_datagram(std::span<const std::byte> bytes, const io::address& from);
     [[nodiscard]] wire::announce_request make_request(wire::announce_event event) const;
