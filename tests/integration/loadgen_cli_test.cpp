@@ -2,11 +2,6 @@
 // for --help on itself and every command, --version, a usage error, config files with mistakes,
 // --print-config, and --help checked against the flags the parser accepts and against
 // docs/loadgen.md (MINIBIT_SOURCE_ROOT). Nothing here starts a swarm.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -20,9 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_run.hpp"
 #include "loadgen_fixture.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -30,118 +24,24 @@ namespace fs = std::filesystem;
 namespace lg = minibit::loadgen;
 using namespace std::chrono_literals;
 
-struct cli_run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
+using minibit::testing::cli_run;
+using minibit::testing::config_keys;
+using minibit::testing::help_flags;
+using minibit::testing::lines_in;
+using minibit::testing::slurp;
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+// Runs minibit-loadgen with `args` in `dir`, at most 20 s.
+cli_run run_cli(const fs::path& dir, const std::vector<std::string>& args) {
+    return minibit::testing::run_program(lg::testing::loadgen_program(), args, dir);
 }
 
-// Runs minibit-loadgen with `args` (stdout and stderr kept apart), at most 20 s.
-cli_run run_cli(const fs::path& dir, const std::vector<std::string>& args) {
-    const auto out = dir / "stdout";
-    const auto err = dir / "stderr";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const std::string program = lg::testing::loadgen_program().string();
-    std::vector<std::string> store{program};
-    store.insert(store.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : store) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int spawned = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(),
-                                      environ);
-    posix_spawn_file_actions_destroy(&actions);
-    cli_run r;
-    if (spawned != 0) {
-        ADD_FAILURE() << "cannot run " << program;
-        return r;
-    }
-    int status = 0;
-    for (int i = 0; i < 2000 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(10ms);
-    if (::waitpid(pid, &status, WNOHANG) == 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        ADD_FAILURE() << "minibit-loadgen did not end within 20 s";
-    }
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+bool is_version_line(const std::string& text) {
+    return minibit::testing::is_version_line(text, "minibit-loadgen");
 }
 
 struct temp_dir : lg::testing::test_dir {
     temp_dir() : lg::testing::test_dir("minibit-loadgen-cli-") {}
 };
-
-// The "--flag" a line starts with after `skip` (lower case, digits and dashes), or "".
-std::string flag_at(const std::string& line, std::size_t skip) {
-    if (line.size() < skip + 2 || line.compare(skip, 2, "--") != 0) return {};
-    std::size_t end = skip + 2;
-    while (end < line.size() && ((line[end] >= 'a' && line[end] <= 'z') ||
-                                 (line[end] >= '0' && line[end] <= '9') || line[end] == '-'))
-        ++end;
-    return end > skip + 2 ? line.substr(skip, end - skip) : std::string();
-}
-
-// Every "--flag" at the start of a --help option line ("  --peers N  ...", "  -h,--help ...").
-std::set<std::string> help_flags(const std::string& help) {
-    std::set<std::string> flags;
-    std::istringstream in(help);
-    for (std::string l; std::getline(in, l);) {
-        const std::size_t at = l.starts_with("  -h,") ? 5 : 2;
-        if (auto f = flag_at(l, at); !f.empty()) flags.insert(f);
-    }
-    return flags;
-}
-
-// Every key of a --print-config file, set ("key = v") or left as a comment ("# key =").
-std::set<std::string> config_keys(const std::string& toml) {
-    std::set<std::string> keys;
-    std::istringstream in(toml);
-    for (std::string l; std::getline(in, l);) {
-        if (l.starts_with("# ")) l = l.substr(2);
-        const auto eq = l.find(" =");
-        if (eq == std::string::npos || eq == 0) continue;
-        const std::string key = "--" + l.substr(0, eq);
-        if (flag_at(key, 0) == key) keys.insert(key);
-    }
-    return keys;
-}
-
-// "minibit-loadgen 0.1.0 (1a2b3c4d5e6f)" or "(unknown)", and a newline.
-bool is_version_line(const std::string& text) {
-    constexpr std::string_view prefix = "minibit-loadgen ";
-    if (!text.starts_with(prefix) || !text.ends_with(")\n")) return false;
-    const auto open = text.find(" (", prefix.size());
-    if (open == std::string::npos) return false;
-    const std::string version = text.substr(prefix.size(), open - prefix.size());
-    const std::string commit = text.substr(open + 2, text.size() - open - 4);
-    const bool dotted = std::count(version.begin(), version.end(), '.') == 2 &&
-                        version.find_first_not_of("0123456789.") == std::string::npos;
-    const bool hex = commit.size() >= 7 && commit.size() <= 40 &&
-                     commit.find_first_not_of("0123456789abcdef") == std::string::npos;
-    return dotted && (hex || commit == "unknown");
-}
-
-std::size_t lines_in(const std::string& text) {
-    std::size_t n = 0;
-    for (const char c : text) n += c == '\n' ? 1 : 0;
-    return n;
-}
 
 const std::vector<std::string> commands = {"swarm", "announce", "floor"};
 

@@ -3,11 +3,6 @@
 // --version, usage errors, create --tracker with URLs a client cannot use, info --json read
 // back with a JSON parser, config files, and --help checked against the flags the parser
 // accepts, README.md and the docs (MINIBIT_SOURCE_ROOT). No swarm runs here.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -23,77 +18,25 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_run.hpp"
 #include "temp_dir.hpp"
-
-extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct cli_run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using minibit::testing::cli_run;
+using minibit::testing::config_keys;
+using minibit::testing::flag_at;
+using minibit::testing::help_flags;
+using minibit::testing::is_version_line;
+using minibit::testing::lines_in;
+using minibit::testing::slurp;
 
 std::string program_path(const char* env) {
     const char* p = std::getenv(env);
     return p != nullptr ? p : "";
-}
-
-// Runs `program` with `args` in `dir` (stdout and stderr kept apart), at most 20 s.
-cli_run run_in(const fs::path& dir, const std::string& program_name,
-               const std::vector<std::string>& args) {
-    const std::string program = fs::absolute(program_name).string();
-    const auto out = dir / ".stdout";
-    const auto err = dir / ".stderr";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> store{program};
-    store.insert(store.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : store) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const fs::path here = fs::current_path();
-    fs::current_path(dir);  // create writes its default output into the current folder
-    pid_t pid = -1;
-    const int spawned = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(),
-                                      environ);
-    fs::current_path(here);
-    posix_spawn_file_actions_destroy(&actions);
-    cli_run r;
-    if (spawned != 0) {
-        ADD_FAILURE() << "cannot run " << program;
-        return r;
-    }
-    int status = 0;
-    for (int i = 0; i < 2000 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(10ms);
-    if (::waitpid(pid, &status, WNOHANG) == 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        ADD_FAILURE() << program << " did not end within 20 s";
-    }
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
 }
 
 struct temp_dir : minibit::testing::temp_dir {
@@ -101,32 +44,11 @@ struct temp_dir : minibit::testing::temp_dir {
 };
 
 cli_run peer(const fs::path& dir, const std::vector<std::string>& args) {
-    return run_in(dir, program_path("MINIBIT_PEER"), args);
+    return minibit::testing::run_program(program_path("MINIBIT_PEER"), args, dir);
 }
 
 cli_run tracker(const fs::path& dir, const std::vector<std::string>& args) {
-    return run_in(dir, program_path("MINIBIT_TRACKER"), args);
-}
-
-// The "--flag" at `at` in `text` (lower case, digits and dashes), or "".
-std::string flag_at(const std::string& text, std::size_t at) {
-    if (text.size() < at + 3 || text.compare(at, 2, "--") != 0) return {};
-    std::size_t end = at + 2;
-    while (end < text.size() && ((text[end] >= 'a' && text[end] <= 'z') ||
-                                 (text[end] >= '0' && text[end] <= '9') || text[end] == '-'))
-        ++end;
-    return end > at + 2 ? text.substr(at, end - at) : std::string();
-}
-
-// Every "--flag" at the start of a --help option line ("  --port N ...", "  -o,--output ...").
-std::set<std::string> help_flags(const std::string& help) {
-    std::set<std::string> flags;
-    std::istringstream in(help);
-    for (std::string l; std::getline(in, l);) {
-        const std::size_t at = l.size() > 5 && l.compare(0, 3, "  -") == 0 && l[3] != '-' ? 5 : 2;
-        if (auto f = flag_at(l, at); !f.empty()) flags.insert(f);
-    }
-    return flags;
+    return minibit::testing::run_program(program_path("MINIBIT_TRACKER"), args, dir);
 }
 
 // Every "--flag" named anywhere in `text`.
@@ -136,39 +58,6 @@ std::set<std::string> flags_named(const std::string& text) {
         if (auto f = flag_at(text, at); !f.empty()) flags.insert(f);
     }
     return flags;
-}
-
-// Every key of a --print-config file, set ("key = v") or left as a comment ("# key =").
-std::set<std::string> config_keys(const std::string& toml) {
-    std::set<std::string> keys;
-    std::istringstream in(toml);
-    for (std::string l; std::getline(in, l);) {
-        if (l.starts_with("# ")) l = l.substr(2);
-        const auto eq = l.find(" =");
-        if (eq == std::string::npos || eq == 0) continue;
-        const std::string key = "--" + l.substr(0, eq);
-        if (flag_at(key, 0) == key) keys.insert(key);
-    }
-    return keys;
-}
-
-// "minibit-peer 0.1.0 (1a2b3c4d5e6f)" or "(unknown)", and a newline.
-bool is_version_line(const std::string& text, const std::string& program) {
-    const std::string prefix = program + " ";
-    if (!text.starts_with(prefix) || !text.ends_with(")\n")) return false;
-    const auto open = text.find(" (", prefix.size());
-    if (open == std::string::npos) return false;
-    const std::string version = text.substr(prefix.size(), open - prefix.size());
-    const std::string commit = text.substr(open + 2, text.size() - open - 4);
-    const bool dotted = std::count(version.begin(), version.end(), '.') == 2 &&
-                        version.find_first_not_of("0123456789.") == std::string::npos;
-    const bool hex = commit.size() >= 7 && commit.size() <= 40 &&
-                     commit.find_first_not_of("0123456789abcdef") == std::string::npos;
-    return dotted && (hex || commit == "unknown");
-}
-
-std::size_t lines_in(const std::string& text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 std::set<std::string> files_in(const fs::path& dir) {
