@@ -133,7 +133,7 @@ std::optional<fluid_bound> swarm_report::bound() const {
         format_rate(static_cast<double>(uplink_rate)));
     if (mode == start_mode::seed) {
         // The seeder must send one copy; all uplinks together one copy per leecher.
-        const double n = static_cast<double>(peers.size() - 1);
+        const auto n = static_cast<double>(peers.size() - 1);
         const double seeder = f / u;
         const double total = n * f / (u + n * u);
         b.seconds = std::max(seeder, total);

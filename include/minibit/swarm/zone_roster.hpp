@@ -9,6 +9,7 @@
 // never fetch across. Owned by one torrent; one thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 
