@@ -529,6 +529,19 @@ result<address> sock_name(int fd) {
 
 }  // namespace
 
+result<address> reactor::local_address(conn_id /*id*/) const {
+    return fail(io_errc::unavailable,
+                "local_address: this reactor does not report connections' local addresses");
+}
+
+result<address> reactor_base::local_address(conn_id id) const {
+    const auto* c = conns_.find(id.get());
+    if (c == nullptr || c->phase == conn_phase::closing) {
+        return stale("local_address");
+    }
+    return sock_name(c->fd);
+}
+
 result<address> reactor_base::local_address(listener_id id) const {
     const auto* l = listeners_.find(id.get());
     if (l == nullptr || l->closing) {

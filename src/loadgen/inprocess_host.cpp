@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "minibit/swarm/rate_limiter.hpp"
 #include "minibit/swarm/session.hpp"
 #include "peer_log.hpp"
 
@@ -98,6 +99,11 @@ swarm::session_options session_options_for(const peer_plan& plan,
     o.tracker.numwant = plan.numwant;
     o.torrent.max_peers = plan.max_peers;
     if (plan.origin) o.torrent.seeding = swarm::seed_policy::origin;
+    if (plan.upload_limit > 0) {
+        auto limits = std::make_shared<swarm::transfer_limits>();
+        limits->upload[0] = std::make_shared<swarm::rate_limiter>(plan.upload_limit);
+        o.torrent.limits = std::move(limits);
+    }
     if (plan.rechoke_seconds) {
         o.torrent.rechoke_interval = std::chrono::milliseconds(
             static_cast<std::int64_t>(*plan.rechoke_seconds * 1000.0));

@@ -70,6 +70,10 @@ std::vector<std::string> get_arguments(const peer_plan& p) {
     if (p.origin) {
         args.emplace_back("--origin");
     }
+    if (p.upload_limit > 0) {
+        args.emplace_back("--upload-limit");
+        args.push_back(std::to_string(p.upload_limit));
+    }
     if (p.rechoke_seconds) {
         args.emplace_back("--rechoke-interval");
         args.push_back(fmt::format("{:.3f}", *p.rechoke_seconds));

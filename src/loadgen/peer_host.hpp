@@ -31,7 +31,8 @@ struct peer_plan {
     std::string io = "auto";
     std::string log_level = "info";
     std::optional<double> rechoke_seconds;
-    bool origin = false;  ///< seed with the origin policy (the seeder of --origin)
+    std::uint64_t upload_limit = 0;  ///< payload upload cap, bytes per second (0: none)
+    bool origin = false;             ///< seed with the origin policy (the seeder of --origin)
 };
 
 /// One hosted peer.

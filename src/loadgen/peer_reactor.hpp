@@ -55,6 +55,9 @@ public:
     [[nodiscard]] result<io::address> peer_address(io::conn_id id) const override {
         return inner_.peer_address(id);
     }
+    [[nodiscard]] result<io::address> local_address(io::conn_id id) const override {
+        return inner_.local_address(id);
+    }
     void close(io::conn_id id, io::close_mode mode = io::close_mode::abort) override {
         inner_.close(id, mode);
     }

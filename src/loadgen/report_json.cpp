@@ -140,6 +140,16 @@ std::string format_json(const swarm_report& r) {
               {"messages_received_per_peer", spread_json(s.received)}};
     const auto copies = r.seed_upload_copies();
     j["seed_upload_copies"] = copies ? json(rounded(*copies, 3)) : json(nullptr);
+    j["uplink_rate"] = r.uplink_rate;
+    if (const auto b = r.bound()) {
+        const auto ratio = r.bound_ratio();
+        j["fluid_bound"] = {{"seconds", rounded(b->seconds, 3)},
+                            {"binding", b->binding},
+                            {"ratio", ratio ? json(rounded(*ratio, 3)) : json(nullptr)},
+                            {"assumes", b->assumes}};
+    } else {
+        j["fluid_bound"] = nullptr;
+    }
     add_figures(j, r.figures);
     json peers = json::array();
     for (const auto& p : r.peers) peers.push_back(peer_json(p));

@@ -101,6 +101,7 @@ swarm_driver::swarm_driver(swarm_options options) : opts_(std::move(options)), r
     report_.mode = opts_.mode;
     report_.numwant = opts_.numwant;
     report_.origin = opts_.origin;
+    report_.uplink_rate = opts_.uplink_rate;
     report_.kills_requested = opts_.kill;
 }
 
@@ -270,6 +271,7 @@ peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
     p.io = opts_.io;
     p.log_level = opts_.log_level;
     p.rechoke_seconds = opts_.rechoke_seconds;
+    p.upload_limit = opts_.uplink_rate;
     return p;
 }
 

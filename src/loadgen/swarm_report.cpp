@@ -54,6 +54,21 @@ std::string rate_lines(const swarm_report& r) {
     return out;
 }
 
+// The fluid-model bound and the run's ratio to it, or why there is none.
+std::string bound_line(const swarm_report& r) {
+    const auto b = r.bound();
+    if (!b) {
+        return "fluid-model bound: none (no --uplink-rate: loopback has no link rate to bound "
+               "the time by)\n";
+    }
+    const auto ratio = r.bound_ratio();
+    return fmt::format(
+        "fluid-model bound: {:.3f} s ({}); last completion {} = {} the bound\n"
+        "  assumes {}\n",
+        b->seconds, b->binding, opt_number(r.figures.swarm_seconds, 3) + " s",
+        ratio ? fmt::format("{:.2f}x", *ratio) : std::string("- (run failed)"), b->assumes);
+}
+
 }  // namespace
 
 std::string_view name_of(start_mode m) {
@@ -105,6 +120,48 @@ std::optional<double> swarm_report::seed_upload_copies() const {
                  static_cast<double>(p.counters->bytes_up) / static_cast<double>(file_bytes);
     }
     return copies;
+}
+
+std::optional<fluid_bound> swarm_report::bound() const {
+    if (uplink_rate == 0 || file_bytes == 0 || peers.empty()) return std::nullopt;
+    const auto f = static_cast<double>(file_bytes);
+    const auto u = static_cast<double>(uplink_rate);
+    fluid_bound b;
+    b.assumes = fmt::format(
+        "every peer's payload upload capped at {} (--uplink-rate), downloads, CPU and "
+        "loopback unlimited, no protocol overhead",
+        format_rate(static_cast<double>(uplink_rate)));
+    if (mode == start_mode::seed) {
+        // The seeder must send one copy; all uplinks together one copy per leecher.
+        const auto n = static_cast<double>(peers.size() - 1);
+        const double seeder = f / u;
+        const double total = n * f / (u + n * u);
+        b.seconds = std::max(seeder, total);
+        b.binding = seeder >= total ? "seeder uplink" : "total uplink";
+        return b;
+    }
+    // Scatter: every peer lacks what the others hold, all uplinks share that work, and each
+    // holder's own pieces (it alone has them) must leave its uplink at least once.
+    double missing = 0;
+    double largest = 0;
+    for (const auto& p : peers) {
+        const double held = std::min(
+            f, static_cast<double>(p.start_pieces) * static_cast<double>(piece_length));
+        missing += f - held;
+        largest = std::max(largest, held);
+    }
+    const double total = missing / (u * static_cast<double>(peers.size()));
+    const double unique = largest / u;
+    b.seconds = std::max(total, unique);
+    b.binding = total >= unique ? "total uplink" : "unique pieces";
+    return b;
+}
+
+std::optional<double> swarm_report::bound_ratio() const {
+    const auto b = bound();
+    const auto secs = figures.swarm_seconds;
+    if (!b || !secs || b->seconds <= 0 || !success()) return std::nullopt;
+    return *secs / b->seconds;
 }
 
 std::uint32_t swarm_report::killed() const {
@@ -169,6 +226,7 @@ std::string format_table(const swarm_report& r) {
     out += rate_lines(r);
     out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
                        opt_number(r.phases.all_complete, 3));
+    out += bound_line(r);
     out += format_figures_table(r.figures);
     if (const auto copies = r.seed_upload_copies()) {
         out += fmt::format("seeder upload: {:.3f} copies of the file{}\n", *copies,

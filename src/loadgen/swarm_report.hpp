@@ -52,6 +52,14 @@ struct run_phases {
     std::optional<double> copies_checked;  ///< every copy compared with the original
 };
 
+/// The Kumar-Ross fluid-model lower bound on the time to the last completion, for the peers'
+/// upload caps (loopback has no link rate of its own: without caps there is no bound).
+struct fluid_bound {
+    double seconds = 0;
+    std::string binding;  ///< which term binds: "seeder uplink", "total uplink", "unique pieces"
+    std::string assumes;  ///< what the bound takes as given, for the report
+};
+
 /// The whole run.
 struct swarm_report {
     start_mode mode = start_mode::scatter;
@@ -60,6 +68,7 @@ struct swarm_report {
     std::uint64_t piece_length = 0;
     std::uint32_t numwant = 0;
     bool origin = false;                ///< the seeder ran with --origin
+    std::uint64_t uplink_rate = 0;      ///< every peer's upload cap, bytes per second (0: none)
     std::uint16_t tracker_port = 0;     ///< 0 when the tracker never started
     std::uint32_t kills_requested = 0;  ///< --kill K (fewer happen if peers finish first)
     std::vector<peer_report> peers;
@@ -78,6 +87,10 @@ struct swarm_report {
     [[nodiscard]] bool success() const;
     /// What the seeders uploaded, in copies of the file (seed mode, stats read), else nullopt.
     [[nodiscard]] std::optional<double> seed_upload_copies() const;
+    /// The fluid-model bound of this run, or nullopt without upload caps (or file).
+    [[nodiscard]] std::optional<fluid_bound> bound() const;
+    /// The time to the last completion over the bound, when both are known.
+    [[nodiscard]] std::optional<double> bound_ratio() const;
     /// Peers SIGKILLed on purpose (--kill).
     [[nodiscard]] std::uint32_t killed() const;
     /// "10/10 files rebuilt and identical", with the kills done and not done.

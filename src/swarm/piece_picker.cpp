@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "minibit/core/assert.hpp"
+#include "minibit/swarm/zone_roster.hpp"
 
 namespace minibit::swarm {
 namespace {
@@ -25,6 +26,7 @@ piece_picker::piece_picker(std::uint32_t piece_count, std::uint32_t piece_length
     : bounds_{piece_count, piece_length, last_piece_length},
       config_(config),
       have_(piece_count),
+      zone_have_(piece_count, 0),
       buckets_(piece_count) {
     for (piece_index p{0}; p.get() < piece_count; ++p) {
         unrequested_blocks_ += blocks_in(p);
@@ -46,45 +48,57 @@ void piece_picker::checked() const {
     }
 }
 
-void piece_picker::add_peer(const bitfield& peer_has) {
+void piece_picker::add_peer(const bitfield& peer_has, bool in_zone) {
     if (peer_has.size() != piece_count()) {
         return;
     }
     for (piece_index p{0}; p.get() < piece_count(); ++p) {
         if (peer_has.test(p)) {
             buckets_.up(p);
+            if (in_zone) ++zone_have_[p.get()];
         }
     }
     checked();
 }
 
-void piece_picker::remove_peer(const bitfield& peer_has) {
+void piece_picker::remove_peer(const bitfield& peer_has, bool in_zone) {
     if (peer_has.size() != piece_count()) {
         return;
     }
     for (piece_index p{0}; p.get() < piece_count(); ++p) {
         if (peer_has.test(p) && buckets_.count(p) > 0) {
             buckets_.down(p);
+            if (in_zone && zone_have_[p.get()] > 0) --zone_have_[p.get()];
         }
     }
     checked();
 }
 
-void piece_picker::add_seed() {
+void piece_picker::add_seed(bool in_zone) {
     ++seeds_;
+    if (in_zone) ++zone_seeds_;
 }
 
-void piece_picker::remove_seed() {
+void piece_picker::remove_seed(bool in_zone) {
     if (seeds_ > 0) {
         --seeds_;
     }
+    if (in_zone && zone_seeds_ > 0) {
+        --zone_seeds_;
+    }
 }
 
-void piece_picker::on_have(piece_index p) {
+void piece_picker::on_have(piece_index p, bool in_zone) {
     if (p.get() < piece_count()) {
         buckets_.up(p);
+        if (in_zone) ++zone_have_[p.get()];
     }
     checked();
+}
+
+std::uint32_t piece_picker::zone_availability(piece_index p) const {
+    MINIBIT_ASSERT(p.get() < piece_count(), "zone availability of a piece out of range");
+    return zone_have_[p.get()] + zone_seeds_;
 }
 
 std::uint32_t piece_picker::availability(piece_index p) const {
@@ -97,9 +111,11 @@ bool piece_picker::has_free_blocks(piece_index p) const {
     return it == downloading_.end() || it->second.free_blocks > 0;
 }
 
-bool piece_picker::wanted(piece_index p, const bitfield& peer_has) const {
+bool piece_picker::wanted(piece_index p, const bitfield& peer_has,
+                          const zone_roster* across) const {
     return !have_.test(p) && peer_has.test(p) && has_free_blocks(p) &&
-           (shared_ == nullptr || shared_->claimable(p, shard_));
+           (shared_ == nullptr || shared_->claimable(p, shard_)) &&
+           (across == nullptr || (zone_availability(p) == 0 && across->owns(p)));
 }
 
 bool piece_picker::take_claim(piece_index p) {
@@ -169,7 +185,7 @@ piece_picker::piece_progress& piece_picker::progress(piece_index p) {
 }
 
 std::vector<piece_index> piece_picker::pick(const bitfield& peer_has, std::size_t count,
-                                            std::mt19937_64& rng) const {
+                                            std::mt19937_64& rng, const zone_roster* across) const {
     std::vector<piece_index> out;
     if (peer_has.size() != piece_count() || count == 0) {
         return out;
@@ -177,7 +193,7 @@ std::vector<piece_index> piece_picker::pick(const bitfield& peer_has, std::size_
     // Partly downloaded pieces first (libtorrent: partial pieces are wasteful), rarest first.
     std::vector<std::pair<std::uint32_t, piece_index>> partial;  // (availability, piece)
     for (const auto& [p, pp] : downloading_) {
-        if (wanted(p, peer_has)) {
+        if (wanted(p, peer_has, across)) {
             partial.emplace_back(buckets_.count(p), p);
         }
     }
@@ -186,21 +202,21 @@ std::vector<piece_index> piece_picker::pick(const bitfield& peer_has, std::size_
         out.push_back(partial[i].second);
     }
     if (have_count() < config_.random_first_pieces) {
-        pick_random(peer_has, count, rng, out);
+        pick_random(peer_has, count, rng, across, out);
     } else {
-        pick_rarest(peer_has, count, rng, out);
+        pick_rarest(peer_has, count, rng, across, out);
     }
     return out;
 }
 
 void piece_picker::pick_random(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
-                               std::vector<piece_index>& out) const {
+                               const zone_roster* across, std::vector<piece_index>& out) const {
     if (out.size() >= count) {
         return;
     }
     std::vector<piece_index> candidates;
     for (piece_index p{0}; p.get() < piece_count(); ++p) {
-        if (wanted(p, peer_has) && !downloading_.contains(p)) {
+        if (wanted(p, peer_has, across) && !downloading_.contains(p)) {
             candidates.push_back(p);
         }
     }
@@ -209,12 +225,12 @@ void piece_picker::pick_random(const bitfield& peer_has, std::size_t count, std:
 }
 
 void piece_picker::pick_rarest(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
-                               std::vector<piece_index>& out) const {
+                               const zone_roster* across, std::vector<piece_index>& out) const {
     std::vector<piece_index> candidates;
     for (std::size_t a = 0; a < buckets_.bucket_count() && out.size() < count; ++a) {
         candidates.clear();
         for (piece_index p : buckets_.bucket(a)) {
-            if (wanted(p, peer_has) && !downloading_.contains(p)) {
+            if (wanted(p, peer_has, across) && !downloading_.contains(p)) {
                 candidates.push_back(p);
             }
         }
@@ -247,9 +263,10 @@ void piece_picker::release(peer_slot peer, block_address b, piece_progress& pp) 
 }
 
 std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bitfield& peer_has,
-                                                        std::size_t count, std::mt19937_64& rng) {
+                                                        std::size_t count, std::mt19937_64& rng,
+                                                        const zone_roster* across) {
     std::vector<block_address> out;
-    for (piece_index p : pick(peer_has, count, rng)) {
+    for (piece_index p : pick(peer_has, count, rng, across)) {
         if (reserved_for_other(p, peer)) {
             continue;  // being fetched again by one peer alone after a hash failure
         }
@@ -269,17 +286,18 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
         }
     }
     if (out.size() < count && in_endgame() && peer_has.size() == piece_count()) {
-        pick_duplicates(peer, peer_has, count, out);
+        pick_duplicates(peer, peer_has, count, across, out);
     }
     checked();
     return out;
 }
 
 void piece_picker::pick_duplicates(peer_slot peer, const bitfield& peer_has, std::size_t count,
-                                   std::vector<block_address>& out) {
+                                   const zone_roster* across, std::vector<block_address>& out) {
     std::vector<block_address> candidates;
     for (auto& [p, pp] : downloading_) {
-        if (have_.test(p) || !peer_has.test(p) || reserved_for_other(p, peer)) {
+        if (have_.test(p) || !peer_has.test(p) || reserved_for_other(p, peer) ||
+            (across != nullptr && (zone_availability(p) > 0 || !across->owns(p)))) {
             continue;
         }
         for (std::uint32_t b = 0; b < pp.received.size(); ++b) {

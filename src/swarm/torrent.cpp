@@ -174,6 +174,7 @@ void torrent::tick() {
         publish_stats();
     }
     origin_tick();
+    zone_tick(now);
     // A torrent without peers (or shards to report to) has nothing to tick; add_peer wakes it.
     // An agent seeding 1,000 idle torrents would otherwise wake 2,000 times a second.
     if (peers_.size() > 0 || shard_.set) arm_tick();
@@ -253,6 +254,7 @@ void torrent::add_peer(io::connection conn, const io::address& addr, peer_direct
     peer_host& host = *this;  // the base is private: only the torrent hands itself out
     auto p = std::make_shared<peer_connection>(host, context_, conn, addr, slot, dir);
     peers_.insert(p);
+    zone_join(conn, slot, addr);
     if (life_.running && !life_.tick_armed) arm_tick();
     spdlog::debug("peer {}: {} connection", addr.to_string(),
                   dir == peer_direction::outgoing ? "outgoing" : "incoming");
@@ -295,6 +297,7 @@ void torrent::on_closed(peer_connection& peer) {
                      peer.remote().to_string(), returned);
     }
     forget_pieces(slot, peer.has());
+    zone_leave(slot);
     origin_gone(peer);
     ++traffic_.stats.disconnects;
     const auto keep = peers_.erase(slot);  // alive until the end of this call
@@ -313,10 +316,10 @@ void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
     const bitfield& bits = peer.has();
     if (bits.all()) {
         peers_.record(peer.slot()).counted_as_seed = true;
-        picker_.add_seed();
+        picker_.add_seed(in_zone(peer.slot()));
         if (shared != nullptr) shared->add_seed();
     } else {
-        picker_.add_peer(bits);
+        picker_.add_peer(bits, in_zone(peer.slot()));
         if (shared != nullptr) shared->add_bitfield(bits);
     }
     origin_progress(peer);
@@ -325,16 +328,16 @@ void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
 void torrent::forget_pieces(peer_slot slot, const bitfield& had) {
     shared_pieces* shared = shard_.set ? shard_.set->pieces.get() : nullptr;
     if (std::exchange(peers_.record(slot).counted_as_seed, false)) {
-        picker_.remove_seed();
+        picker_.remove_seed(in_zone(slot));
         if (shared != nullptr) shared->remove_seed();
     } else if (!had.none()) {
-        picker_.remove_peer(had);
+        picker_.remove_peer(had, in_zone(slot));
         if (shared != nullptr) shared->remove_bitfield(had);
     }
 }
 
 void torrent::on_have(peer_connection& peer, piece_index piece) {
-    picker_.on_have(piece);
+    picker_.on_have(piece, in_zone(peer.slot()));
     if (shard_.set) shard_.set->pieces->add_have(piece);
     if (peer.is_seed() && !peer.am_choking()) {
         fill_slots();  // complete now: its slot goes to someone who still needs pieces

@@ -32,7 +32,8 @@ std::vector<wire::block_ref> torrent::next_requests(peer_connection& peer, std::
     if (life_.completed || !life_.running) {
         return out;
     }
-    for (const block_address& a : picker_.request_blocks(peer.slot(), peer.has(), count, rng_)) {
+    for (const block_address& a :
+         picker_.request_blocks(peer.slot(), peer.has(), count, rng_, zone_rule(peer.slot()))) {
         out.push_back(to_ref(a));
     }
     return out;
@@ -97,6 +98,7 @@ void torrent::on_block(peer_connection& peer, const wire::block_ref& block,
         return;
     }
     traffic_.stats.payload_bytes_down += data.size();
+    zone_.last_fresh_block = context_.reactor.now();
     ban_.record_sender(block.piece, a->block, picker_.blocks_in(block.piece), peer.slot());
     for (peer_slot other : arrival.cancel) {
         if (auto* p = peers_.find(other)) p->send_cancel(block);

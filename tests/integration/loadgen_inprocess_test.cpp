@@ -3,6 +3,7 @@
 // back ends. Checks what a user of the stress mode relies on: every copy identical, kills of
 // peers mid-transfer survived, the tracker latency probe reported, the log naming each peer.
 // The programs come from MINIBIT_LOADGEN (set by meson); the tracker is found next to it.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -164,6 +165,40 @@ TEST(LoadgenInProcessOrigin, EightLeechersCompleteWhileTheOriginUploadsAboutOneC
     const double copies = number_at(doc, "seed_upload_copies");
     EXPECT_GE(copies, 1.0);  // every piece left the origin at least once
     EXPECT_LE(copies, 1.5);
+}
+
+// With every peer's upload capped at 1 MiB/s, a seeder must send each of the 2 MiB at least
+// once: the report gives the 2 s bound, what it assumes, and the run's time over it (a capped
+// swarm cannot beat it by more than the limiter's 100 ms burst).
+TEST(LoadgenInProcessBound, ReportGivesTheFluidBoundOfTheUploadCapsAndTheRatioToIt) {
+    temp_dir dir;
+    const auto run = run_loadgen(
+        dir.path(), inprocess_args(dir.path(), "epoll",
+                                   {"--peers", "4", "--mode", "seed", "--size", "2097152",
+                                    "--piece-size", "65536", "--uplink-rate", "1048576",
+                                    "--rechoke-interval", "0.2", "--seed", "3"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "uplink_rate"), 1048576);
+    const auto& bound = doc.at("fluid_bound");
+    EXPECT_DOUBLE_EQ(bound.at("seconds").get<double>(), 2.0);
+    EXPECT_EQ(bound.at("binding").get<std::string>(), "seeder uplink");
+    EXPECT_NE(bound.at("assumes").get<std::string>().find("1.00 MiB/s"), std::string::npos);
+    const double ratio = bound.at("ratio").get<double>();
+    EXPECT_NEAR(ratio, number_at(doc, "swarm_seconds") / 2.0, 0.002);
+    EXPECT_GE(ratio, 0.9);
+}
+
+// Loopback has no link rate: without caps the table says there is no bound instead of
+// printing a figure that would mislead.
+TEST(LoadgenInProcessBound, WithoutUploadCapsTheTableSaysThereIsNoBound) {
+    temp_dir dir;
+    auto args = inprocess_args(dir.path(), "epoll", {"--peers", "4", "--size", "262144"});
+    args.erase(std::find(args.begin(), args.end(), "--json"));
+    const auto run = run_loadgen(dir.path(), args);
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    EXPECT_NE(run.out.find("fluid-model bound: none (no --uplink-rate"), std::string::npos)
+        << run.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoadgenInProcess, ::testing::Values("uring", "epoll"),

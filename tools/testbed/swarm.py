@@ -107,7 +107,8 @@ def peer_cmd(tb: testbed, role: str, k: int, torrent: str, data_dir: str, done: 
     peer = os.path.join(args.build, "minibit-peer")
     common = ["--listen", listen, "--port", str(PEER_PORT), "--stats-json", stats,
               "--log", os.path.join(tb.log_dir, f"h{k}.peer.log"), "--log-level", args.log_level,
-              *MINIBIT_WAN_FLAGS, *args.peer_flag]
+              *MINIBIT_WAN_FLAGS, *(["--zone-blind"] if args.zone_blind else []),
+              *args.peer_flag]
     if role == "seed":
         return [peer, "seed", torrent, data_dir, *common, *args.seed_flag]
     return [peer, "get", torrent, "-o", data_dir, "--seed-for", "100000",

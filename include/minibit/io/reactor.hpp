@@ -172,6 +172,9 @@ public:
     [[nodiscard]] virtual result<std::size_t> bytes_queued(conn_id id) const = 0;
     /// The peer's address of a connection.
     [[nodiscard]] virtual result<address> peer_address(conn_id id) const = 0;
+    /// Our side's address of a connection (the local interface it runs over); a wrapping
+    /// reactor that does not forward it refuses (io_errc::unavailable).
+    [[nodiscard]] virtual result<address> local_address(conn_id id) const;
     /// Shuts down, cancels all I/O on the socket, drains it, closes; on_close runs later, once.
     virtual void close(conn_id id, close_mode mode = close_mode::abort) = 0;
     /// Number of open connections (including ones still closing).

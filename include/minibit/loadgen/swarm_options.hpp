@@ -47,6 +47,9 @@ struct swarm_options {
     std::string log_level = "info";
     std::optional<double> rechoke_seconds;  ///< passed to the peers only when set
     bool origin = false;                    ///< the seeder (seed mode) runs with --origin
+    /// Every peer's payload upload cap in bytes per second (0: none); the fluid-model bound
+    /// in the report needs it (loopback has no link rates of its own).
+    std::uint64_t uplink_rate = 0;
     keep_folders keep = keep_folders::no;
     std::uint32_t max_peers = 50;  ///< connections per peer at most (minibit-peer's default)
     /// max_peers as the user gave it; else a default that an in-process run lowers to fit the

@@ -26,6 +26,7 @@ struct slot_record {
     std::optional<wire::peer_id> id;  ///< set once its handshake was accepted
     io::address addr;
     bool counted_as_seed = false;  ///< its pieces are counted in the picker as one seed
+    bool in_zone = false;          ///< in our zone (zone_roster.hpp), so in the roster
     /// When we last choked or unchoked it (set at connect): how long it waits or holds a slot.
     io::reactor::clock::time_point choke_changed_at;
 };

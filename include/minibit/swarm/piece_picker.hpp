@@ -4,6 +4,8 @@
 // has its own picker (its bucket index counts the peers of that reactor: a per-reactor pick
 // cache) and they share a shared_pieces: a piece is claimed for one reactor with a CAS before
 // its blocks are handed out there, so two reactors never download the same piece.
+// Zones: the picker also counts which pieces peers of our own zone hold; a peer outside the zone
+// is asked only for pieces no in-zone peer has and that our zone_roster says we fetch across.
 #pragma once
 
 #include <cstddef>
@@ -42,25 +44,30 @@ struct block_arrival {
     std::vector<peer_slot> cancel;  ///< other peers still asked for this block: send CANCEL
 };
 
+class zone_roster;
+
 class piece_picker {
 public:
     /// A picker for piece_count pieces of piece_length bytes, the last one last_piece_length.
     piece_picker(std::uint32_t piece_count, std::uint32_t piece_length,
                  std::uint32_t last_piece_length, picker_config config = {});
 
-    /// A peer's BITFIELD: +1 availability on each piece it has. O(pieces set).
-    void add_peer(const bitfield& peer_has);
+    /// A peer's BITFIELD: +1 availability on each piece it has (and +1 zone availability for
+    /// a peer of our zone). O(pieces).
+    void add_peer(const bitfield& peer_has, bool in_zone = false);
     /// A peer with that bitfield left: -1 availability on each piece it had.
-    void remove_peer(const bitfield& peer_has);
+    void remove_peer(const bitfield& peer_has, bool in_zone = false);
     /// A HAVE-ALL peer (or a full bitfield) joined: O(1), kept apart from the buckets.
-    void add_seed();
+    void add_seed(bool in_zone = false);
     /// A seed left: O(1).
-    void remove_seed();
+    void remove_seed(bool in_zone = false);
     /// A HAVE for piece p: moves p one bucket up, O(1).
-    void on_have(piece_index p);
+    void on_have(piece_index p, bool in_zone = false);
 
     /// Peers known to have piece p, seeds included.
     [[nodiscard]] std::uint32_t availability(piece_index p) const;
+    /// Peers of our zone known to have piece p, seeds included.
+    [[nodiscard]] std::uint32_t zone_availability(piece_index p) const;
     [[nodiscard]] std::uint32_t piece_count() const { return bounds_.piece_count; }
     [[nodiscard]] bool have(piece_index p) const { return have_.test(p); }
     [[nodiscard]] std::uint32_t have_count() const {
@@ -76,15 +83,18 @@ public:
     [[nodiscard]] std::uint32_t block_length(block_address b) const;
 
     /// Up to count pieces the peer has that we need with unrequested blocks, best first:
-    /// partly downloaded, then random (first pieces) or rarest with random ties.
+    /// partly downloaded, then random (first pieces) or rarest with random ties. `across`
+    /// non-null: the peer is outside our zone, and only pieces no in-zone peer has and that
+    /// `across` says we fetch from outside qualify.
     [[nodiscard]] std::vector<piece_index> pick(const bitfield& peer_has, std::size_t count,
-                                                std::mt19937_64& rng) const;
+                                                std::mt19937_64& rng,
+                                                const zone_roster* across = nullptr) const;
     /// Claims up to count blocks for peer, from pick(); in endgame, duplicates of blocks others
-    /// requested (at most max_requesters_per_block peers per block).
+    /// requested (at most max_requesters_per_block peers per block), under the same zone rule.
     [[nodiscard]] std::vector<block_address> request_blocks(peer_slot peer,
                                                             const bitfield& peer_has,
-                                                            std::size_t count,
-                                                            std::mt19937_64& rng);
+                                                            std::size_t count, std::mt19937_64& rng,
+                                                            const zone_roster* across = nullptr);
     /// Records a received block and says whom to cancel and whether the piece is complete.
     [[nodiscard]] block_arrival on_block_received(peer_slot from, block_address b);
     /// A request the peer will not serve (REJECT, choke, timeout): the block is free again.
@@ -133,7 +143,8 @@ private:
         std::uint32_t received_blocks = 0;
     };
 
-    [[nodiscard]] bool wanted(piece_index p, const bitfield& peer_has) const;
+    [[nodiscard]] bool wanted(piece_index p, const bitfield& peer_has,
+                              const zone_roster* across) const;
     [[nodiscard]] bool has_free_blocks(piece_index p) const;
     piece_progress& progress(piece_index p);
     [[nodiscard]] bool take_claim(piece_index p);
@@ -141,11 +152,11 @@ private:
     void claim(peer_slot peer, block_address b, piece_progress& pp);
     void release(peer_slot peer, block_address b, piece_progress& pp);
     void pick_random(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
-                     std::vector<piece_index>& out) const;
+                     const zone_roster* across, std::vector<piece_index>& out) const;
     void pick_rarest(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
-                     std::vector<piece_index>& out) const;
+                     const zone_roster* across, std::vector<piece_index>& out) const;
     void pick_duplicates(peer_slot peer, const bitfield& peer_has, std::size_t count,
-                         std::vector<block_address>& out);
+                         const zone_roster* across, std::vector<block_address>& out);
     /// Runs check_invariants() in -Dinvariants=full builds (after each mutation).
     void checked() const;
     void check_progress() const;
@@ -154,6 +165,8 @@ private:
     picker_config config_;
     bitfield have_;
     std::uint32_t seeds_ = 0;
+    std::uint32_t zone_seeds_ = 0;
+    std::vector<std::uint16_t> zone_have_;  ///< per piece: in-zone peers (not seeds) holding it
     availability_buckets buckets_;
     std::unordered_map<piece_index, piece_progress> downloading_;
     std::unordered_map<piece_index, peer_slot> reserved_;  ///< piece -> its only downloader

@@ -35,6 +35,7 @@
 #include "minibit/swarm/smart_ban.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "minibit/swarm/torrent_stats.hpp"
+#include "minibit/swarm/zone_roster.hpp"
 #include "minibit/wire/peer_message.hpp"
 
 namespace minibit::swarm {
@@ -128,6 +129,12 @@ private:
         std::uint32_t index = 0;
         std::map<piece_index, std::uint32_t> idle_ticks;  ///< claimed pieces nobody is asked for
     };
+    /// Our zone's members and when a fresh block last came (torrent_zones.cpp).
+    struct zone_state {
+        zone_roster roster;
+        clock::time_point last_fresh_block;
+        bool self_known = false;
+    };
     /// Counters and payload rates.
     struct traffic {
         torrent_stats stats;
@@ -193,6 +200,13 @@ private:
     void on_remote_piece(piece_index piece);
     void on_remote_ban(const std::string& addr, const std::optional<wire::peer_id>& id);
     void release_idle_claims();
+    // torrent_zones.cpp: which peers share our zone, and what may come from outside it.
+    void zone_join(io::connection conn, peer_slot slot, const io::address& addr);
+    void zone_leave(peer_slot slot);
+    void zone_tick(clock::time_point now);
+    [[nodiscard]] bool in_zone(peer_slot slot) { return peers_.record(slot).in_zone; }
+    /// For next_requests: null for an in-zone peer, else the roster that limits its pieces.
+    [[nodiscard]] const zone_roster* zone_rule(peer_slot slot);
     void publish_stats();
     void tell_other_shards(const std::function<void(torrent&)>& fn);
 
@@ -207,6 +221,7 @@ private:
     choker_state choker_state_;
     std::unique_ptr<origin_plan> origin_;  ///< set while seeding with seed_policy::origin
     peer_set peers_;
+    zone_state zone_;
     smart_ban ban_;
     lifecycle life_;
     io::scope scope_;  ///< last member, so the first to go: nothing armed outlives the rest

@@ -76,6 +76,13 @@ struct torrent_options {
     std::uint32_t max_endgame_duplicates = 4;
     /// Pieces picked at random before rarest-first takes over (libtorrent: 4).
     std::uint32_t random_first_pieces = 4;
+    /// Zones (zone_roster.hpp): a peer in the same /24 or /64 as our side of its connection is
+    /// in our zone; peers outside it are asked only for pieces no in-zone peer has, each piece
+    /// by one member of the zone. False: every peer is treated alike.
+    bool zone_aware = true;
+    /// zone_aware: after this long without a fresh block, any member fetches any piece from
+    /// outside (a member that cannot get its share there must not stall the zone).
+    std::chrono::milliseconds zone_relax_after = 2s;
     /// Seeding policy; origin applies only to a torrent complete when it starts.
     seed_policy seeding = seed_policy::standard;
     /// origin: a piece that this many connected peers hold is no longer offered (K).

@@ -68,6 +68,13 @@ void declare_swarm_shape(CLI::App& c, swarm_flags& f) {
                      "with --mode seed: the seeder runs with --origin (uploads each piece about "
                      "once); the report gives its upload in copies of the file either way");
     apps::add_count(c, "--numwant", o.numwant, 1, 1000, "peers each peer asks the tracker for");
+    apps::shown_default(
+        apps::add_count(c, "--uplink-rate", o.uplink_rate, 0, 1ULL << 40U,
+                        "cap every peer's upload at BYTES per second, as an uplink would; the "
+                        "report's fluid-model bound assumes these caps (without them loopback "
+                        "has no link rate and no bound is given)",
+                        "BYTES"),
+        "0: none");
     apps::add_count(c, "--kill", o.kill, 0, 999,
                     "SIGKILL K random peers mid-transfer (never the seeder); at most peers-1", "K");
     apps::add_number(c, "--timeout", f.timeout, 0.001, 86400, "S",

@@ -13,6 +13,7 @@
 #include "agent_main.hpp"
 #include "minibit/io/address.hpp"
 #include "minibit/io/worker_pool.hpp"
+#include "minibit/swarm/rate_limiter.hpp"
 #include "torrent_commands.hpp"
 #include "transfer.hpp"
 
@@ -103,7 +104,8 @@ struct transfer_flags {
     std::vector<std::string> peers;
     std::uint16_t port = 0;
     std::uint32_t numwant = 50, max_peers = 50, origin_copies = 2;
-    bool origin = false;
+    std::uint64_t upload_limit = 0;
+    bool origin = false, zone_blind = false;
     double linger = 0, timeout = 0, rechoke = 10, request_timeout = 20;
     bool no_tracker = false;
     std::string stats_json, complete_file, log_file, log_level = "warn";
@@ -157,6 +159,13 @@ void declare_transfer_engine(CLI::App& c, transfer_flags& f) {
     apps::add_count(c, "--max-peers", f.max_peers, 1, 10000, "connections at most");
     apps::add_number(c, "--request-timeout", f.request_timeout, 0.1, 86400, "S",
                      "seconds before an unanswered request goes to another peer");
+    apps::shown_default(
+        apps::add_count(c, "--upload-limit", f.upload_limit, 0, 1ULL << 40U,
+                        "cap payload upload at BYTES per second (an emulated uplink)", "BYTES"),
+        "0: none");
+    apps::add_switch(c, "--zone-blind", f.zone_blind,
+                     "treat every peer alike (default: a peer in the same /24 or /64 as us is in "
+                     "our zone, and pieces an in-zone peer has are not fetched from outside)");
 }
 
 // The origin policy: for `seed`, and for a `get` whose data is complete when it starts.
@@ -239,6 +248,12 @@ apps::transfer_request request_of(transfer_flags& f) {
     }
     o.torrent.request_timeout = to_ms(f.request_timeout);
     o.torrent.max_peers = f.max_peers;
+    o.torrent.zone_aware = !f.zone_blind;
+    if (f.upload_limit > 0) {
+        auto limits = std::make_shared<minibit::swarm::transfer_limits>();
+        limits->upload[0] = std::make_shared<minibit::swarm::rate_limiter>(f.upload_limit);
+        o.torrent.limits = std::move(limits);
+    }
     if (f.origin) o.torrent.seeding = minibit::swarm::seed_policy::origin;
     o.torrent.origin_copies = f.origin_copies;
     o.torrent.hashing = std::make_shared<minibit::io::worker_pool>();  // one per core
