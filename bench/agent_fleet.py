@@ -7,14 +7,16 @@ The same job twice, side by side in one run (the order alternates from run to ru
   agents: H `minibit-peer agent` processes on 127.0.0.1, each with its own state folder, control
           socket, download folder and listen port. Agent 0 (the origin) is given every torrent
           through the API (JSON form, over the original data) and seeds them all; once it
-          announced every torrent, agents 1..H-1 are each given every torrent through the API
-          (the .torrent's bytes) and the script waits on each agent's event stream
-          (GET /v1/events) until it reported every torrent completed.
+          announced every torrent, one thread per host does what a deploy script would:
+          subscribe to its agent's event stream (GET /v1/events), add every torrent through the
+          API (the .torrent's bytes), and read events until every torrent reported completed.
   gets:   one `minibit-peer seed` process per torrent over the same original data; once each
           announced, one `minibit-peer get` process per torrent per host (H-1 hosts), all at once;
           done when every get exited 0.
 Both use one minibit-tracker (started once), --rechoke-interval 0.2 and 127.0.0.1. Wall time runs
 from the first add (or get) to the last completion; the seeding side is ready before it starts.
+`median_host_s` is the median of the hosts' own completion times, `last_add_s` when the last add
+was answered (the last get was spawned).
 CPU is user + system time of every process of the mode (origin or seeds included; the tracker
 and this script excluded), from wait4(2) of each when it ends; agents and seeds are stopped with
 SIGTERM once the copies are complete. Every copy is compared (SHA-256) with the original after
@@ -135,14 +137,15 @@ class processes:
     def stop(self, p, grace=15):
         if p.returncode is not None:
             return p.returncode
-        p.send_signal(signal.SIGTERM)
+        # os.kill, not Popen.send_signal: that polls first and would reap p without wait4.
+        os.kill(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             rc = self.reap(p, block=False)
             if rc is not None:
                 return rc
             time.sleep(0.05)
-        p.kill()
+        os.kill(p.pid, signal.SIGKILL)
         return self.reap(p)
 
     def stop_all(self):
@@ -201,14 +204,16 @@ def agent_cmd(fx, root, name, downloads):
     return cmd, sock
 
 
-def watch_events(sock, wanted, ready, result, deadline):
-    """Subscribes to the agent's events; result['done'] = set of completed hashes (or 'error')."""
+def host_worker(sock, torrents, wanted, start, deadline, result):
+    """What a deploy script on one host does: subscribe to the agent's events, add every torrent
+    (the .torrent's bytes), then read events until each torrent reported `completed`. Fills
+    result: added_s and done_s (seconds after start), or error."""
     try:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(sock)
         s.settimeout(2)
         s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        buf, event, done = b"", None, set()
+        buf, event, done, subscribed = b"", None, set(), False
         while done != wanted and time.monotonic() < deadline:
             try:
                 chunk = s.recv(65536)
@@ -220,8 +225,14 @@ def watch_events(sock, wanted, ready, result, deadline):
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 line = line.rstrip(b"\r")
-                if line.startswith(b": subscribed"):
-                    ready.set()
+                if line.startswith(b": subscribed") and not subscribed:
+                    subscribed = True
+                    for body in torrents:
+                        status, answer = api(sock, "POST", "/v1/torrents", body,
+                                             "application/x-bittorrent")
+                        if status != 201:
+                            raise RuntimeError(f"add: {status} {answer}")
+                    result["added_s"] = time.monotonic() - start
                 elif line.startswith(b"event: "):
                     event = line[7:].decode()
                 elif line.startswith(b"data: ") and event in ("completed", "error"):
@@ -230,11 +241,11 @@ def watch_events(sock, wanted, ready, result, deadline):
                         raise RuntimeError(f"agent error event: {data}")
                     done.add(data["info_hash"])
         s.close()
-        result["done"] = done
+        if done != wanted:
+            raise RuntimeError(f"{len(done)} of {len(wanted)} torrents completed in time")
+        result["done_s"] = time.monotonic() - start
     except Exception as e:  # noqa: BLE001 - reported by the caller
         result["error"] = repr(e)
-    finally:
-        ready.set()
 
 
 def run_agents(fx, root):
@@ -265,22 +276,19 @@ def run_agents(fx, root):
         wanted = {h for _, _, h, _ in fx.items}
         start = time.monotonic()
         deadline = start + args.timeout
-        watchers = []
+        workers = []
         for sock, _ in hosts:
-            ready, result = threading.Event(), {}
-            t = threading.Thread(target=watch_events, args=(sock, wanted, ready, result, deadline))
+            result = {}
+            t = threading.Thread(target=host_worker,
+                                 args=(sock, torrents, wanted, start, deadline, result))
             t.start()
-            watchers.append((t, ready, result))
-        for (sock, _), (_, ready, _) in zip(hosts, watchers):
-            ready.wait(10)
-            for body in torrents:
-                status, answer = api(sock, "POST", "/v1/torrents", body, "application/x-bittorrent")
-                if status != 201:
-                    raise RuntimeError(f"add: {status} {answer}")
-        for t, _, result in watchers:
+            workers.append((t, result))
+        for t, result in workers:
             t.join(max(1.0, deadline - time.monotonic()))
-            if "error" in result or result.get("done") != wanted:
+            if "error" in result or "done_s" not in result:
                 raise RuntimeError(f"an agent did not complete: {result.get('error', '')}")
+        fx.phase = {"last_add_s": max(r["added_s"] for _, r in workers),
+                    "median_host_s": statistics.median(r["done_s"] for _, r in workers)}
         wall = time.monotonic() - start
         for p in list(procs.live):
             rc = procs.stop(p)
@@ -317,6 +325,10 @@ def run_gets(fx, root):
                     [fx.peer, "get", torrent, "-o", folder, "--timeout", str(int(args.timeout)),
                      "--state-dir", os.path.join(root, f"host{h}-state")] + common,
                     os.path.join(root, f"host{h}.log")))
+        spawned_s = time.monotonic() - start
+        host_of = {p.pid: h for h, p in zip(
+            [h for h in range(1, args.hosts) for _ in fx.items], gets)}
+        host_done = {}
         pending = {p.pid: p for p in gets}
         while pending and time.monotonic() < deadline:
             pid, status, ru = os.wait4(-1, 0)   # any child; every get has --timeout
@@ -328,10 +340,13 @@ def run_gets(fx, root):
             procs.cpu_s += ru.ru_utime + ru.ru_stime
             procs.max_rss_kib.append(ru.ru_maxrss)
             if p.returncode != 0:
-                raise RuntimeError(f"a get exited {p.returncode}")
+                raise RuntimeError(f"a get exited {p.returncode}: {' '.join(p.args)}; "
+                                   f"log: {tail(p.args)}")
+            host_done[host_of[pid]] = time.monotonic() - start
         if pending:
             raise RuntimeError(f"{len(pending)} gets did not finish")
         wall = time.monotonic() - start
+        fx.phase = {"last_add_s": spawned_s, "median_host_s": statistics.median(host_done.values())}
         for p in seeds:
             rc = procs.stop(p)
             if rc != 0:
@@ -341,6 +356,16 @@ def run_gets(fx, root):
         return wall, procs
     finally:
         procs.stop_all()
+
+
+def tail(cmd):
+    """The last lines of the log a get wrote (its host's log, shared by its gets)."""
+    folder = cmd[cmd.index("-o") + 1]
+    try:
+        with open(folder + ".log", "rb") as f:
+            return f.read()[-3000:].decode(errors="replace")
+    except OSError:
+        return "(no log)"
 
 
 def summary(values):
@@ -356,23 +381,29 @@ def main():
     ap.add_argument("--size", type=parse_size, default=8 << 20)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=300, help="seconds per phase at most")
+    ap.add_argument("--modes", default="agents,gets", help="which jobs, in this order first")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = ap.parse_args()
     if args.hosts < 2 or args.torrents < 1 or args.runs < 1:
         ap.error("need --hosts >= 2, --torrents >= 1, --runs >= 1")
     work = tempfile.mkdtemp(prefix="minibit-agent-fleet-")
     fx = None
-    runs = {"agents": [], "gets": []}
+    modes = args.modes.split(",")
+    if any(m not in ("agents", "gets") for m in modes):
+        ap.error("--modes: agents, gets or both")
+    runs = {m: [] for m in modes}
     delivered = (args.hosts - 1) * args.torrents * args.size
     try:
         fx = job(args, work)
         for r in range(args.runs):
-            order = ["agents", "gets"] if r % 2 == 0 else ["gets", "agents"]
+            order = modes if r % 2 == 0 else list(reversed(modes))
             for mode in order:
                 root = os.path.join(work, f"run{r}-{mode}")
                 os.makedirs(root)
                 wall, procs = (run_agents if mode == "agents" else run_gets)(fx, root)
                 row = {"mode": mode, "run": r, "wall_s": round(wall, 3),
+                       "median_host_s": round(fx.phase["median_host_s"], 3),
+                       "last_add_s": round(fx.phase["last_add_s"], 3),
                        "cpu_s": round(procs.cpu_s, 3),
                        "cpu_s_per_gib": round(procs.cpu_s / (delivered / (1 << 30)), 3),
                        "processes": len(procs.max_rss_kib),
@@ -393,9 +424,10 @@ def main():
                  for k in ("wall_s", "cpu_s", "cpu_s_per_gib", "peak_rss_sum_mib")}
              for m, rows in runs.items()}
     table["delivered_gib"] = round(delivered / (1 << 30), 3)
-    table["agents_over_gets"] = {
-        k: round(table["agents"][k]["median"] / table["gets"][k]["median"], 3)
-        for k in ("wall_s", "cpu_s_per_gib", "peak_rss_sum_mib")}
+    if len(modes) == 2:
+        table["agents_over_gets"] = {
+            k: round(table["agents"][k]["median"] / table["gets"][k]["median"], 3)
+            for k in ("wall_s", "cpu_s_per_gib", "peak_rss_sum_mib")}
     print(json.dumps(table, indent=1))
 
 
