@@ -316,15 +316,16 @@ def run_gets(fx, root):
         wait_until("every seed to announce", lambda: fx.all_announced(1), deadline, poll=0.5)
         start = time.monotonic()
         deadline = start + args.timeout
-        gets, folders = [], []
+        gets, folders, logs = [], [], {}
         for h in range(1, args.hosts):
             folder = os.path.join(root, f"host{h}")
             folders.append(folder)
-            for _, torrent, _, _ in fx.items:
+            for i, (_, torrent, _, _) in enumerate(fx.items):
+                log = os.path.join(root, f"host{h}-get{i}.log")
                 gets.append(procs.start(
                     [fx.peer, "get", torrent, "-o", folder, "--timeout", str(int(args.timeout)),
-                     "--state-dir", os.path.join(root, f"host{h}-state")] + common,
-                    os.path.join(root, f"host{h}.log")))
+                     "--state-dir", os.path.join(root, f"host{h}-state")] + common, log))
+                logs[gets[-1].pid] = log
         spawned_s = time.monotonic() - start
         host_of = {p.pid: h for h, p in zip(
             [h for h in range(1, args.hosts) for _ in fx.items], gets)}
@@ -341,7 +342,7 @@ def run_gets(fx, root):
             procs.max_rss_kib.append(ru.ru_maxrss)
             if p.returncode != 0:
                 raise RuntimeError(f"a get exited {p.returncode}: {' '.join(p.args)}; "
-                                   f"log: {tail(p.args)}")
+                                   f"log: {tail(logs[pid])}")
             host_done[host_of[pid]] = time.monotonic() - start
         if pending:
             raise RuntimeError(f"{len(pending)} gets did not finish")
@@ -358,11 +359,9 @@ def run_gets(fx, root):
         procs.stop_all()
 
 
-def tail(cmd):
-    """The last lines of the log a get wrote (its host's log, shared by its gets)."""
-    folder = cmd[cmd.index("-o") + 1]
+def tail(path):
     try:
-        with open(folder + ".log", "rb") as f:
+        with open(path, "rb") as f:
             return f.read()[-3000:].decode(errors="replace")
     except OSError:
         return "(no log)"
