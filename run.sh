@@ -15,7 +15,7 @@ build_dir=${MINIBIT_BUILD_DIR:-build}
 build_pkgs=(g++ meson ninja-build pkg-config liburing-dev libxxhash-dev libspdlog-dev libfmt-dev
             libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcli11-dev nlohmann-json3-dev
             libhiredis-dev libcurl4-openssl-dev git)
-test_pkgs=(python3-libtorrent mktorrent transmission-cli aria2 opentracker systemd iproute2 iperf3
+test_pkgs=(python3-libtorrent mktorrent transmission-cli transmission-daemon aria2 opentracker systemd iproute2 iperf3
            iptables redis-server libnetfilter-queue-dev libmnl-dev stunnel4 openssl chromium)
 fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 lint_pkgs=(clang-format-16 clang-tidy-16)

@@ -274,10 +274,13 @@ result<void> file_set::open_read_write(const torrent_layout& layout,
     }
     // Checks done: from here on every change is recorded for undo_open().
     if (!plan.folder_exists) {
-        if (::mkdir(folder.c_str(), 0755) != 0) {
+        // EEXIST: another process (e.g. a second get into the same folder) made it since the
+        // check; it is not ours to remove, and the open below checks it is a folder.
+        if (::mkdir(folder.c_str(), 0755) == 0) {
+            created_dirs_.push_back(folder);
+        } else if (errno != EEXIST) {
             return std::unexpected(io_error(errno, "create folder", folder));
         }
-        created_dirs_.push_back(folder);
     }
     dir_fd root(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root.get() < 0) {
