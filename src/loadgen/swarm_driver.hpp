@@ -75,6 +75,7 @@ private:
     void end_runtime();
     void watch_peers();
     void observe_peers();
+    void check_finished_copies();
     [[nodiscard]] bool all_completed() const;
     [[nodiscard]] clock::time_point last_marker() const;
     [[nodiscard]] bool any_pending() const;
