@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -90,6 +91,13 @@ int stop_signal() {
 }
 
 result<child_process> child_process::spawn(const spawn_spec& spec) {
+    auto child = launch(spec);
+    if (!child) return child;
+    if (auto ran = child->confirm_exec(); !ran) return std::unexpected(ran.error());
+    return child;
+}
+
+result<child_process> child_process::launch(const spawn_spec& spec) {
     std::vector<std::string> store{spec.program.string()};
     store.insert(store.end(), spec.args.begin(), spec.args.end());
     std::vector<char*> argv;
@@ -121,32 +129,44 @@ result<child_process> child_process::spawn(const spawn_spec& spec) {
         ::close(report[0]);
         return fail(loadgen_errc::spawn_failed, fmt::format("fork: {}", std::strerror(fork_errno)));
     }
-    const int exec_errno = read_exec_error(report[0]);
-    ::close(report[0]);
-    child_process child(pid);
-    if (exec_errno != 0) {
-        child.kill_and_reap();
-        return fail(
-            loadgen_errc::spawn_failed,
-            fmt::format("cannot run {}: {}", spec.program.string(), std::strerror(exec_errno)));
-    }
-    return child;
+    return child_process(pid, report[0], spec.program.string());
+}
+
+result<void> child_process::confirm_exec() {
+    if (exec_report_ < 0) return {};
+    const int exec_errno = read_exec_error(exec_report_);
+    close_report();
+    if (exec_errno == 0) return {};
+    kill_and_reap();
+    return fail(loadgen_errc::spawn_failed,
+                fmt::format("cannot run {}: {}", program_, std::strerror(exec_errno)));
+}
+
+void child_process::close_report() {
+    if (exec_report_ >= 0) ::close(std::exchange(exec_report_, -1));
 }
 
 child_process::child_process(child_process&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), status_(std::exchange(other.status_, std::nullopt)) {}
+    : pid_(std::exchange(other.pid_, -1)),
+      status_(std::exchange(other.status_, std::nullopt)),
+      exec_report_(std::exchange(other.exec_report_, -1)),
+      program_(std::move(other.program_)) {}
 
 child_process& child_process::operator=(child_process&& other) noexcept {
     if (this != &other) {
         if (running()) kill_and_reap();
+        close_report();
         pid_ = std::exchange(other.pid_, -1);
         status_ = std::exchange(other.status_, std::nullopt);
+        exec_report_ = std::exchange(other.exec_report_, -1);
+        program_ = std::move(other.program_);
     }
     return *this;
 }
 
 child_process::~child_process() {
     if (running()) kill_and_reap();
+    close_report();
 }
 
 bool child_process::poll() {

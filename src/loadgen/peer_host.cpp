@@ -16,11 +16,14 @@ public:
     explicit process_host(std::filesystem::path peer_bin) : peer_bin_(std::move(peer_bin)) {}
 
     result<void> start(const peer_plan& plan) override {
-        auto child = child_process::spawn({peer_bin_, get_arguments(plan), plan.log});
+        auto child = child_process::launch({peer_bin_, get_arguments(plan), plan.log});
         if (!child) return std::unexpected(child.error());
         child_.emplace(std::move(*child));
         complete_file_ = plan.complete_file;
         return {};
+    }
+    result<void> confirm_start() override {
+        return child_ ? child_->confirm_exec() : result<void>{};
     }
     // The peer's own --complete-file marker (one stat).
     [[nodiscard]] bool completed() const override {

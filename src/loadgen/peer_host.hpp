@@ -45,8 +45,10 @@ public:
     peer_host(peer_host&&) = delete;
     peer_host& operator=(peer_host&&) = delete;
 
-    /// Starts the peer.
+    /// Starts the peer; a process host does not wait for the program to run (confirm_start).
     [[nodiscard]] virtual result<void> start(const peer_plan& plan) = 0;
+    /// Waits until a started peer's program runs; fails when it could not (e.g. exec failed).
+    [[nodiscard]] virtual result<void> confirm_start() { return {}; }
     /// Checks without blocking whether the peer has ended; true once it has.
     virtual bool poll() = 0;
     /// True once every piece is verified (the peer keeps seeding until stopped).

@@ -68,6 +68,8 @@ result<peer_counters> parse_peer_stats(std::string_view text) {
     c.wire_bytes_down = count(*stats, "wire_bytes_down");
     if (const auto t = stats->find("seconds_to_complete"); t != stats->end() && t->is_number())
         c.seconds_to_complete = t->get<double>();
+    if (const auto t = stats->find("seconds_to_first_block"); t != stats->end() && t->is_number())
+        c.seconds_to_first_block = t->get<double>();
     return c;
 }
 

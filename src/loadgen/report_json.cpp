@@ -49,9 +49,12 @@ json phases_json(const run_phases& ph) {
             {"torrent_made", seconds_or_null(ph.torrent_made)},
             {"peers_prepared", seconds_or_null(ph.peers_prepared)},
             {"peers_started", seconds_or_null(ph.peers_started)},
+            {"first_block", seconds_or_null(ph.first_block)},
             {"all_complete", seconds_or_null(ph.all_complete)},
+            {"transfer", seconds_or_null(transfer_seconds(ph))},
             {"peers_stopped", seconds_or_null(ph.peers_stopped)},
-            {"copies_checked", seconds_or_null(ph.copies_checked)}};
+            {"copies_checked", seconds_or_null(ph.copies_checked)},
+            {"folders_removed", seconds_or_null(ph.folders_removed)}};
 }
 
 json probe_json(const std::optional<probe_result>& probe) {
@@ -134,6 +137,7 @@ std::string format_json(const swarm_report& r) {
               {"failure", r.failure},
               {"wall_seconds", rounded(r.wall_seconds, 3)},
               {"phases", phases_json(r.phases)},
+              {"removal_detached", r.removal_detached},
               {"summary", r.summary_line()},
               {"seconds_to_complete", spread_json(s.seconds)},
               {"messages_sent_per_peer", spread_json(s.sent)},

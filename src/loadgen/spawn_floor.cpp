@@ -21,10 +21,14 @@ result<floor_sample> measure_spawn_floor(const spawn_spec& spec, std::uint32_t c
     children.reserve(count);
     floor_sample sample;
     const auto start = clock::now();
+    // All launched before any exec is awaited, as the driver starts its peers.
     for (std::uint32_t i = 0; i < count; ++i) {
-        auto child = child_process::spawn(spec);
+        auto child = child_process::launch(spec);
         if (!child) return std::unexpected(child.error());  // the others die in ~child_process
         children.push_back(std::move(*child));
+    }
+    for (auto& child : children) {
+        if (auto ran = child.confirm_exec(); !ran) return std::unexpected(ran.error());
     }
     sample.spawned_seconds = seconds_since(start);
     const auto deadline = start + timeout;

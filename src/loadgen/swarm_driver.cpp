@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "cpu_affinity.hpp"
+#include "folder_removal.hpp"
 #include "minibit/core/metainfo.hpp"
 
 namespace minibit::loadgen {
@@ -27,7 +28,6 @@ constexpr std::chrono::milliseconds stop_grace{2'000};  // SIGTERM before SIGKIL
 constexpr std::chrono::milliseconds idle_poll{100};
 constexpr std::chrono::milliseconds watch_poll{2};  // completion markers
 constexpr std::chrono::milliseconds kill_poll{10};  // with --kill pending: reads every copy too
-constexpr std::size_t removal_threads = 16;         // folders removed at once at the end
 constexpr std::chrono::milliseconds ready_poll{2};  // TCP connect probes of the new tracker
 
 sockaddr_in loopback(std::uint16_t port) {
@@ -44,22 +44,6 @@ double seconds_between(std::chrono::steady_clock::time_point a,
 }
 
 }  // namespace
-
-// Unlinking a freshly written copy waits on the file system (25-120 ms for 1 MiB on this ext4
-// volume mounted with `discard`, mostly waiting, little CPU), so the folders go in parallel.
-void remove_folders(const std::vector<std::filesystem::path>& folders) {
-    std::atomic<std::size_t> next{0};
-    const auto worker = [&] {
-        for (std::size_t i = next++; i < folders.size(); i = next++) {
-            std::error_code ec;
-            std::filesystem::remove_all(folders[i], ec);
-        }
-    };
-    std::vector<std::jthread> pool;
-    const std::size_t n = std::min(folders.size(), removal_threads);
-    for (std::size_t t = 1; t < n; ++t) pool.emplace_back(worker);
-    worker();
-}
 
 result<std::vector<std::uint16_t>> free_ports(std::size_t count) {
     std::vector<int> fds;
@@ -116,13 +100,14 @@ swarm_report swarm_driver::run() {
     result<void> step{};
     if (opts_.tracker_cpu) step = leave_cpu_free(*opts_.tracker_cpu);
     if (step) step = prepare_original();
-    if (step) step = start_tracker();
-    if (step && opts_.tracker_cpu) step = pin_process(tracker_->pid(), *opts_.tracker_cpu);
-    if (step) mark(ph.tracker_ready);
+    if (step) step = launch_tracker();
     if (step) step = make_torrent();
     if (step) mark(ph.torrent_made);
     if (step) step = prepare_peers();
     if (step) mark(ph.peers_prepared);
+    if (step) step = await_tracker();
+    if (step && opts_.tracker_cpu) step = pin_process(tracker_->pid(), *opts_.tracker_cpu);
+    if (step) mark(ph.tracker_ready);
     if (step) step = start_peers();
     if (!step) {
         report_.failure = step.error().message();
@@ -141,7 +126,8 @@ swarm_report swarm_driver::run() {
         std::vector<std::filesystem::path> folders;
         folders.reserve(peers_.size());
         for (const auto& p : peers_) folders.push_back(p.plan.folder);
-        remove_folders(folders);
+        report_.removal_detached = remove_in_background(opts_.out_dir, folders);
+        mark(ph.folders_removed);
     }
     if (tracker_) tracker_->terminate(aborted() ? std::chrono::milliseconds(0) : stop_grace);
     // The whole run as the user waits for it: start to every process reaped and folders gone.
@@ -163,6 +149,7 @@ result<void> swarm_driver::prepare_original() {
     original_ = original_file_.bytes();
     report_.file_bytes = original_.size();
     std::filesystem::create_directories(opts_.log_dir, ec);
+    std::filesystem::remove(opts_.log_dir / "tracker.log", ec);
     std::filesystem::create_directories(opts_.out_dir, ec);
     if (ec)
         return fail(loadgen_errc::io,
@@ -170,25 +157,31 @@ result<void> swarm_driver::prepare_original() {
     return {};
 }
 
-result<void> swarm_driver::start_tracker() {
+// Starts the tracker on a fresh port without waiting for it (await_tracker does).
+result<void> swarm_driver::launch_tracker() {
+    auto port = free_ports(1);
+    if (!port) return std::unexpected(port.error());
+    tracker_port_ = port->front();
+    const std::vector<std::string> args = {
+        "--http",         fmt::format("127.0.0.1:{}", tracker_port_),
+        "--udp",          "off",
+        "--interval",     "5",
+        "--min-interval", "1",
+        "--threads",      "1",
+        "--io",           opts_.io,
+        "--log-level",    opts_.log_level};
+    auto child = child_process::spawn({opts_.tracker_bin, args, opts_.log_dir / "tracker.log"});
+    if (!child) return std::unexpected(child.error());
+    tracker_.emplace(std::move(*child));
+    return {};
+}
+
+// The tracker starts while the torrent is made and the folders prepared; this waits until it
+// accepts connections. A tracker that fails (its port taken meanwhile) is started again on
+// another port, and the torrent made again for the new address.
+result<void> swarm_driver::await_tracker() {
     const auto log = opts_.log_dir / "tracker.log";
-    std::error_code ec;
-    std::filesystem::remove(log, ec);
-    for (int attempt = 0; attempt < tracker_attempts; ++attempt) {
-        auto port = free_ports(1);
-        if (!port) return std::unexpected(port.error());
-        tracker_port_ = port->front();
-        const std::vector<std::string> args = {
-            "--http",         fmt::format("127.0.0.1:{}", tracker_port_),
-            "--udp",          "off",
-            "--interval",     "5",
-            "--min-interval", "1",
-            "--threads",      "1",
-            "--io",           opts_.io,
-            "--log-level",    opts_.log_level};
-        auto child = child_process::spawn({opts_.tracker_bin, args, log});
-        if (!child) return std::unexpected(child.error());
-        tracker_.emplace(std::move(*child));
+    for (int attempt = 1;; ++attempt) {
         const auto ready_by = std::min(deadline_, clock::now() + tracker_ready_wait);
         while (!tracker_->poll() && clock::now() < ready_by && stop_signal() == 0) {
             if (accepts_connections(tracker_port_)) {
@@ -201,9 +194,11 @@ result<void> swarm_driver::start_tracker() {
         const std::string how = tracker_->running() ? "did not accept connections"
                                                     : tracker_->status()->describe();
         tracker_->kill_and_reap();
-        if (clock::now() >= deadline_) break;
+        if (clock::now() >= deadline_ || attempt >= tracker_attempts) break;
         fmt::print(stderr, "minibit-loadgen: tracker on port {} failed ({}), retrying\n",
                    tracker_port_, how);
+        if (auto again = launch_tracker(); !again) return again;
+        if (auto made = make_torrent(); !made) return made;
     }
     return fail(loadgen_errc::tracker_failed,
                 fmt::format("minibit-tracker did not start; see {}", log.string()));
@@ -316,6 +311,8 @@ result<void> swarm_driver::prepare_peers() {
     return {};
 }
 
+// Every peer is forked before any exec is awaited (the seeder first in seed mode, see
+// await_seeder): started one after the other, the last of ten began 60-100 ms after the first.
 result<void> swarm_driver::start_peers() {
     if (opts_.hosting == peer_hosting::in_process) {
         if (auto started = start_runtime(); !started) return started;
@@ -327,8 +324,12 @@ result<void> swarm_driver::start_peers() {
         auto started = slot.host->start(slot.plan);
         if (!started) return started;
         if (slot.role == peer_role::seeder) {
+            if (auto ran = slot.host->confirm_start(); !ran) return ran;
             if (auto ready = await_seeder(slot); !ready) return ready;
         }
+    }
+    for (auto& slot : peers_) {
+        if (auto ran = slot.host->confirm_start(); !ran) return ran;
     }
     return {};
 }
@@ -388,14 +389,19 @@ void swarm_driver::observe_peers() {
     }
     // Compare each finished copy while the others still transfer, not all of them after the
     // last one (nine 256 MiB copies took 1.5 s at the end); the end checks only what changed.
+    if (any_pending()) check_finished_copies();
+    sample_resources();
+}
+
+// Each completed copy not compared yet; its size and mtime tell later whether it changed.
+void swarm_driver::check_finished_copies() {
     for (auto& s : peers_) {
-        if (s.completed_at && !s.checked && s.role == peer_role::leecher && any_pending()) {
+        if (s.completed_at && !s.checked && s.role == peer_role::leecher) {
             const auto path = copy_path(s);
             const auto stamp = stamp_of(path);
             if (stamp) s.checked = copy_check{identical_copy(original_, path), *stamp};
         }
     }
-    sample_resources();
 }
 
 // When the last completion marker was seen (the run's start when there is none).
@@ -480,6 +486,8 @@ void swarm_driver::stop_peers() {
     for (auto& s : peers_) {
         if (!s.ended && s.host && !abort_run) s.host->request_stop();
     }
+    // The last copies are compared while the peers stop (each makes its copy durable first).
+    if (!abort_run) check_finished_copies();
     for (auto& s : peers_) {
         if (s.ended || !s.host) continue;
         if (abort_run) {
@@ -491,58 +499,6 @@ void swarm_driver::stop_peers() {
         s.stopped = true;
     }
     end_runtime();
-}
-
-peer_report swarm_driver::row_for(const peer_slot& s) const {
-    peer_report r;
-    r.index = s.plan.index;
-    r.role = s.role;
-    r.port = s.plan.port;
-    r.start_pieces = s.start_pieces;
-    const auto status = s.host ? s.host->status() : std::nullopt;
-    r.exit = status ? status->describe() : std::string("not started");
-    if (auto stats = read_peer_stats(s.plan.stats_json)) {
-        r.counters = *stats;
-        r.seconds_to_complete = stats->seconds_to_complete;
-    }
-    const bool identical = copy_identical(s);
-    if (s.killed) {
-        r.outcome = peer_outcome::killed;
-    } else if (s.role == peer_role::seeder) {
-        r.outcome = identical && (s.stopped || (status && status->success()))
-                        ? peer_outcome::seeded
-                        : peer_outcome::failed;
-    } else if (s.completed_at) {
-        // Completed, then stopped by the driver: a clean stop exits 0 (a SIGKILL on abort is ours).
-        const bool clean = (status && status->success()) || (s.stopped && aborted());
-        r.outcome = !identical ? peer_outcome::corrupt
-                    : clean    ? peer_outcome::rebuilt
-                               : peer_outcome::failed;
-    } else if (s.stopped) {
-        r.outcome = report_.timed_out    ? peer_outcome::timed_out
-                    : stop_signal() != 0 ? peer_outcome::stopped
-                                         : peer_outcome::failed;
-    } else {
-        r.outcome = peer_outcome::failed;  // ended on its own before completing
-    }
-    if (!r.seconds_to_complete && r.outcome == peer_outcome::rebuilt && s.completed_at) {
-        // No stats file: the driver's view, from start to the marker.
-        r.seconds_to_complete = seconds_between(s.started_at, *s.completed_at);
-    }
-    if (r.role == peer_role::seeder) r.seconds_to_complete.reset();
-    return r;
-}
-
-// The early comparison when the copy is still the file then compared (same size and mtime),
-// else a comparison now.
-bool swarm_driver::copy_identical(const peer_slot& s) const {
-    const auto path = copy_path(s);
-    if (s.checked && stamp_of(path) == s.checked->stamp) return s.checked->identical;
-    return identical_copy(original_, path);
-}
-
-void swarm_driver::fill_report() {
-    for (const auto& s : peers_) report_.peers.push_back(row_for(s));
 }
 
 }  // namespace minibit::loadgen

@@ -57,7 +57,8 @@ private:
     };
 
     [[nodiscard]] result<void> prepare_original();
-    [[nodiscard]] result<void> start_tracker();
+    [[nodiscard]] result<void> launch_tracker();
+    [[nodiscard]] result<void> await_tracker();
     [[nodiscard]] result<void> make_torrent();
     [[nodiscard]] peer_plan plan_for(std::uint32_t k, std::uint16_t port,
                                      std::chrono::milliseconds remaining) const;
@@ -74,6 +75,7 @@ private:
     void end_runtime();
     void watch_peers();
     void observe_peers();
+    void check_finished_copies();
     [[nodiscard]] bool all_completed() const;
     [[nodiscard]] clock::time_point last_marker() const;
     [[nodiscard]] bool any_pending() const;
@@ -83,6 +85,7 @@ private:
     [[nodiscard]] bool covered_without(std::size_t victim) const;
     void stop_peers();
     void fill_report();
+    void note_first_block();
     [[nodiscard]] peer_report row_for(const peer_slot& slot) const;
     [[nodiscard]] bool copy_identical(const peer_slot& slot) const;
     [[nodiscard]] std::filesystem::path copy_path(const peer_slot& slot) const;
@@ -111,9 +114,6 @@ private:
 
 /// Finds `count` distinct free TCP ports on 127.0.0.1 (bound together, then released).
 [[nodiscard]] result<std::vector<std::uint16_t>> free_ports(std::size_t count);
-
-/// Removes the folders (recursively) on up to 16 threads at once; errors are ignored.
-void remove_folders(const std::vector<std::filesystem::path>& folders);
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
 [[nodiscard]] bool accepts_connections(std::uint16_t port);

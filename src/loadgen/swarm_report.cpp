@@ -203,6 +203,26 @@ spread spread_of(std::vector<double> values) {
     return {values.front(), median, values.back()};
 }
 
+std::optional<double> transfer_seconds(const run_phases& ph) {
+    if (!ph.peers_started || !ph.all_complete) return std::nullopt;
+    return *ph.all_complete - *ph.peers_started;
+}
+
+std::string format_phases(const swarm_report& r) {
+    const auto& ph = r.phases;
+    const auto at = [](const std::optional<double>& v) { return opt_number(v, 3); };
+    std::string out = fmt::format(
+        "phases (s from start): tracker ready {}, peers started {}, first block {}, all complete "
+        "{} (transfer {}), peers stopped {}, copies checked {}",
+        at(ph.tracker_ready), at(ph.peers_started), at(ph.first_block), at(ph.all_complete),
+        at(transfer_seconds(ph)), at(ph.peers_stopped), at(ph.copies_checked));
+    if (ph.folders_removed) {
+        out += fmt::format(", folders removed {}{}", at(ph.folders_removed),
+                           r.removal_detached ? " (deleted in the background)" : "");
+    }
+    return out + "\n";
+}
+
 std::string format_table(const swarm_report& r) {
     std::string out = fmt::format(
         "swarm: mode {}, {} peers, {} bytes ({}) in {} pieces of {} bytes, numwant {}\n",
@@ -227,6 +247,7 @@ std::string format_table(const swarm_report& r) {
     out += fmt::format("wall time: {:.3f} s (all complete at {} s)\n", r.wall_seconds,
                        opt_number(r.phases.all_complete, 3));
     out += bound_line(r);
+    out += format_phases(r);
     out += format_figures_table(r.figures);
     if (const auto copies = r.seed_upload_copies()) {
         out += fmt::format("seeder upload: {:.3f} copies of the file{}\n", *copies,

@@ -47,9 +47,13 @@ struct run_phases {
     std::optional<double> torrent_made;    ///< the .torrent written and parsed back
     std::optional<double> peers_prepared;  ///< folders made, starting pieces written
     std::optional<double> peers_started;   ///< every peer started
-    std::optional<double> all_complete;    ///< the last completion marker seen
-    std::optional<double> peers_stopped;   ///< every peer reaped (after --linger)
-    std::optional<double> copies_checked;  ///< every copy compared with the original
+    /// The first block any leecher received: its completion marker less the peer's own time
+    /// from that block to completion.
+    std::optional<double> first_block;
+    std::optional<double> all_complete;     ///< the last completion marker seen
+    std::optional<double> peers_stopped;    ///< every peer reaped (after --linger)
+    std::optional<double> copies_checked;   ///< every copy compared with the original
+    std::optional<double> folders_removed;  ///< the download folders gone from their place
 };
 
 /// The Kumar-Ross fluid-model lower bound on the time to the last completion, for the peers'
@@ -75,9 +79,10 @@ struct swarm_report {
     double wall_seconds = 0;
     run_phases phases;
     bool timed_out = false;
-    int stop_signal = 0;  ///< SIGINT/SIGTERM/SIGHUP that ended the run, or 0
-    std::string failure;  ///< why the run could not complete, if it could not
-    run_figures figures;  ///< hosting, tracker latency and CPU, driver resources
+    int stop_signal = 0;            ///< SIGINT/SIGTERM/SIGHUP that ended the run, or 0
+    bool removal_detached = false;  ///< the folders' removal went on in a background process
+    std::string failure;            ///< why the run could not complete, if it could not
+    run_figures figures;            ///< hosting, tracker latency and CPU, driver resources
 
     /// Peers expected to rebuild the file: leechers not killed on purpose.
     [[nodiscard]] std::uint32_t expected() const;
@@ -108,6 +113,11 @@ struct swarm_summary {
     spread seconds, sent, received;
 };
 [[nodiscard]] swarm_summary summarize(const swarm_report& report);
+
+/// The transfer: every peer started to the last completion, when both were reached.
+[[nodiscard]] std::optional<double> transfer_seconds(const run_phases& phases);
+/// One line of the phases: start, first block, transfer, stop, check, folder removal.
+[[nodiscard]] std::string format_phases(const swarm_report& report);
 
 /// The human table plus summary lines (report_json.hpp has the JSON form).
 [[nodiscard]] std::string format_table(const swarm_report& report);

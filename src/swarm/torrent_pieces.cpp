@@ -99,6 +99,10 @@ void torrent::on_block(peer_connection& peer, const wire::block_ref& block,
     }
     traffic_.stats.payload_bytes_down += data.size();
     zone_.last_fresh_block = context_.reactor.now();
+    if (!traffic_.stats.seconds_to_first_block) {
+        traffic_.stats.seconds_to_first_block =
+            std::chrono::duration<double>(context_.reactor.now() - life_.started).count();
+    }
     ban_.record_sender(block.piece, a->block, picker_.blocks_in(block.piece), peer.slot());
     for (peer_slot other : arrival.cancel) {
         if (auto* p = peers_.find(other)) p->send_cancel(block);

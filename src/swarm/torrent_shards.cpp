@@ -86,6 +86,11 @@ torrent_stats shard_set::total() const {
             sum.seconds_to_complete = std::max(sum.seconds_to_complete.value_or(0.0),
                                                *s.seconds_to_complete);
         }
+        if (s.seconds_to_first_block) {
+            sum.seconds_to_first_block = std::min(
+                sum.seconds_to_first_block.value_or(*s.seconds_to_first_block),
+                *s.seconds_to_first_block);
+        }
         if (!s.last_violation.empty()) sum.last_violation = s.last_violation;
     }
     sum.pieces_have = pieces->verified_count();

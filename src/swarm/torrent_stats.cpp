@@ -75,6 +75,9 @@ std::string to_json(const torrent_stats& s) {
                 {"seconds_running", rounded(s.seconds_running, 3)},
                 {"seconds_to_complete", nullptr}};
     if (s.seconds_to_complete) out["seconds_to_complete"] = rounded(*s.seconds_to_complete, 3);
+    if (s.seconds_to_first_block) {
+        out["seconds_to_first_block"] = rounded(*s.seconds_to_first_block, 4);
+    }
     return out.dump();
 }
 

@@ -20,6 +20,8 @@ namespace minibit::tracker {
 namespace {
 
 constexpr std::chrono::seconds tick_period{1};
+constexpr std::chrono::milliseconds flush_grace{200};  // queued answers flush at stop
+constexpr std::chrono::milliseconds flush_poll{2};
 
 /// Before the reactors bind: port 0 becomes one port that no socket holds, and an address that
 /// another process holds is refused (only this process's reactors may share a port).
@@ -278,11 +280,22 @@ void tracker_server::stop() {
             if (i == 0 && store_) store_->shutdown();  // writes its last batch, then closes
             threads_[i]->http->shutdown();
             threads_[i]->udp->shutdown();
-            // Give queued answers a moment to flush before the loop ends.
-            io::reactor* r = threads_[i]->reactor;
-            r->add_timer(std::chrono::milliseconds(200), [r] { r->stop(); });
+            end_when_flushed(i, threads_[i]->reactor->now() + flush_grace);
         });
     }
+}
+
+// Queued answers get up to flush_grace to go out; the loop ends as soon as every connection of
+// the thread has flushed and closed (a fixed 200 ms made each stop take 200 ms). A thread that
+// talks to the shared store waits the whole grace for the store's last batch.
+void tracker_server::end_when_flushed(unsigned index, io::reactor::clock::time_point until) {
+    per_thread& t = *threads_[index];
+    const bool flushed = t.http->connection_count() == 0 && !(index == 0 && store_);
+    if (flushed || t.reactor->now() >= until) {
+        t.reactor->stop();
+        return;
+    }
+    t.reactor->add_timer(flush_poll, [this, index, until] { end_when_flushed(index, until); });
 }
 
 void tracker_server::join() {

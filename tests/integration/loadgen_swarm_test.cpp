@@ -158,15 +158,58 @@ TEST(LoadgenSwarm, RunEndsOnCompletionMarkersAndStopsEveryPeerCleanly) {
         EXPECT_GT(number_at(rows[k], "seconds_to_complete"), 0);
         EXPECT_TRUE(fs::exists(dir.path() / "logs" / ("peer-" + std::to_string(k) + ".complete")));
     }
-    // The phases come in run order and end within the wall time.
+    // The phases come in run order and end within the wall time (the tracker starts while
+    // the torrent is made and the folders prepared).
     double previous = 0;
-    for (const char* phase : {"tracker_ready", "torrent_made", "peers_prepared", "peers_started",
-                              "all_complete", "peers_stopped", "copies_checked"}) {
+    for (const char* phase : {"torrent_made", "peers_prepared", "tracker_ready", "peers_started",
+                              "first_block", "all_complete", "peers_stopped", "copies_checked"}) {
         const double at = number_at(doc, std::string("phases.") + phase);
         EXPECT_GE(at, previous) << phase;
         previous = at;
     }
     EXPECT_LE(previous, number_at(doc, "wall_seconds"));
+    EXPECT_NEAR(number_at(doc, "phases.transfer"),
+                number_at(doc, "phases.all_complete") - number_at(doc, "phases.peers_started"),
+                0.002);
+    EXPECT_TRUE(doc["phases"]["folders_removed"].is_null());  // --keep
+}
+
+// Without --keep the folders leave their place at once (peer-N free for the next run) and a
+// detached process deletes them; the run does not wait for the file system.
+TEST(LoadgenSwarm, FoldersAreMovedAsideAtOnceAndDeletedInTheBackground) {
+    temp_dir dir;
+    const auto run = run_loadgen(dir.path(), swarm_args(dir.path(), {"--peers", "3"}));
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(bool_at(doc, "removal_detached"), true);
+    EXPECT_GE(number_at(doc, "phases.folders_removed"), number_at(doc, "phases.copies_checked"));
+    EXPECT_LE(number_at(doc, "phases.folders_removed"), number_at(doc, "wall_seconds"));
+    const auto out = dir.path() / "downloads";
+    for (int k = 0; k < 3; ++k) EXPECT_FALSE(fs::exists(out / ("peer-" + std::to_string(k))));
+    EXPECT_TRUE(fs::exists(out / "swarm.torrent"));
+    const auto leftovers = [&out] {
+        int n = 0;
+        for (const auto& e : fs::directory_iterator(out)) {
+            n += e.path().filename().string().starts_with(".minibit-removing-") ? 1 : 0;
+        }
+        return n;
+    };
+    for (int i = 0; i < 500 && leftovers() > 0; ++i) lg::wait_for_event(20ms);
+    EXPECT_EQ(leftovers(), 0);  // deleted within ~10 s
+}
+
+// The text report names the phases: start, first block, transfer, stop, check, removal.
+TEST(LoadgenSwarm, TextReportPrintsThePhases) {
+    temp_dir dir;
+    auto args = swarm_args(dir.path(), {"--peers", "3"});
+    args.erase(args.begin() + 1);  // no --json
+    const auto run = run_loadgen(dir.path(), args);
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out;
+    for (const char* part :
+         {"phases (s from start): tracker ready ", ", peers started ", ", first block ",
+          ", all complete ", " (transfer ", ", copies checked ", ", folders removed "}) {
+        EXPECT_NE(run.out.find(part), std::string::npos) << part << "\n" << run.out;
+    }
 }
 
 // `minibit-loadgen floor`: every process is spawned and reaped, and how they ended is reported.
@@ -182,6 +225,26 @@ TEST(LoadgenFloor, SpawnsAndReapsEveryProcessAndReportsFailures) {
     ASSERT_TRUE(failing.has_value());
     EXPECT_FALSE(failing->all_succeeded);
     EXPECT_FALSE(lg::measure_spawn_floor({dir.path() / "missing", {}, log}, 2, 10s).has_value());
+}
+
+// launch() returns before the exec; confirm_exec() reports a program that cannot run, and a
+// launched child that runs is reaped with its status.
+TEST(LoadgenChildProcess, LaunchedChildrenAreConfirmedAfterAllStarted) {
+    temp_dir dir;
+    const auto log = dir.path() / "launch.log";
+    auto missing = lg::child_process::launch({dir.path() / "missing", {}, log});
+    ASSERT_TRUE(missing.has_value());  // fork succeeded; the exec failure comes later
+    auto sleeper = lg::child_process::launch({"/bin/sleep", {"0.05"}, log});
+    ASSERT_TRUE(sleeper.has_value());
+    const auto failed = missing->confirm_exec();
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_NE(failed.error().message().find("cannot run"), std::string::npos);
+    EXPECT_FALSE(missing->running());
+    ASSERT_TRUE(sleeper->confirm_exec().has_value());
+    EXPECT_TRUE(sleeper->confirm_exec().has_value());  // a second call is a no-op
+    for (int i = 0; i < 500 && !sleeper->poll(); ++i) lg::wait_for_event(10ms);
+    ASSERT_TRUE(sleeper->status().has_value());
+    EXPECT_TRUE(sleeper->status()->success());
 }
 
 // True when something accepts TCP connections on 127.0.0.1:port.
@@ -406,7 +469,7 @@ TEST(LoadgenStats, ReadsPeerStatsCounters) {
         R"({"torrent":{"messages_sent":{"interested":2,"request":64},)"
         R"("messages_received":{"piece":64,"unchoke":1},"payload_bytes_down":1048576,)"
         R"("payload_bytes_up":0,"connections_out":3,"connections_in":1,"wire_bytes_up":900,)"
-        R"("wire_bytes_down":1050000,"seconds_to_complete":0.25}})");
+        R"("wire_bytes_down":1050000,"seconds_to_complete":0.25,"seconds_to_first_block":0.01}})");
     ASSERT_TRUE(c.has_value()) << c.error().message();
     EXPECT_EQ(c->messages_sent, 66U);
     EXPECT_EQ(c->messages_received, 65U);
@@ -414,6 +477,7 @@ TEST(LoadgenStats, ReadsPeerStatsCounters) {
     EXPECT_EQ(c->bytes_down, 1048576U);
     EXPECT_EQ(c->wire_bytes_down, 1050000U);
     EXPECT_EQ(c->seconds_to_complete, 0.25);
+    EXPECT_EQ(c->seconds_to_first_block, 0.01);
 }
 
 TEST(LoadgenStats, RejectsMalformedStatsWithOffset) {

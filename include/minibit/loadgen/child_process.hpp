@@ -1,5 +1,6 @@
 // Child processes of the swarm driver: fork + exec without a shell, output to a log file, each
 // child in its own process group and killed by the kernel if the driver dies (PR_SET_PDEATHSIG).
+// launch() does not wait for the exec, so a driver starts all its peers at once.
 // A child_process owns its pid: the destructor kills and reaps a child still running, so every
 // exit path of the driver reaps everything it started. Single-threaded use only.
 #pragma once
@@ -40,6 +41,12 @@ class child_process {
 public:
     /// Starts the program; fails when fork fails or exec fails (e.g. the program is missing).
     [[nodiscard]] static result<child_process> spawn(const spawn_spec& spec);
+    /// Starts the program without waiting for its exec: many children start at once, each
+    /// confirmed later by confirm_exec(). Fails only when fork fails.
+    [[nodiscard]] static result<child_process> launch(const spawn_spec& spec);
+    /// Waits for a launched child's exec; fails (the child reaped) when exec failed. A no-op
+    /// once confirmed.
+    [[nodiscard]] result<void> confirm_exec();
 
     child_process(child_process&& other) noexcept;
     child_process& operator=(child_process&& other) noexcept;
@@ -60,10 +67,14 @@ public:
     void terminate(std::chrono::milliseconds grace);
 
 private:
-    explicit child_process(pid_t pid) : pid_(pid) {}
+    child_process(pid_t pid, int exec_report, std::string program)
+        : pid_(pid), exec_report_(exec_report), program_(std::move(program)) {}
+    void close_report();
 
     pid_t pid_ = -1;
     std::optional<exit_status> status_;
+    int exec_report_ = -1;  // read end of the child's exec-error pipe until confirmed
+    std::string program_;   // for the error message of a failed exec
 };
 
 /// Blocks the signals the driver waits for (SIGCHLD, SIGINT, SIGTERM, SIGHUP) in this thread;

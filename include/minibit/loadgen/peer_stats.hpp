@@ -22,7 +22,8 @@ struct peer_counters {
     std::uint64_t bytes_down = 0;
     std::uint64_t wire_bytes_up = 0;  ///< everything sent on the sockets
     std::uint64_t wire_bytes_down = 0;
-    std::optional<double> seconds_to_complete;  ///< from start to the last verified piece
+    std::optional<double> seconds_to_complete;     ///< from start to the last verified piece
+    std::optional<double> seconds_to_first_block;  ///< from start to the first block received
 };
 
 /// Parses a stats document; bad_json (with the byte offset) when it is not JSON or holds no

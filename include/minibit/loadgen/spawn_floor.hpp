@@ -1,5 +1,5 @@
 // `minibit-loadgen floor`: the cost of starting and reaping N processes that do nothing, through
-// the same child_process::spawn path the swarm driver uses for its tracker and peers. It is the
+// the same child_process launch path the swarm driver uses for its tracker and peers. It is the
 // floor under any process-per-peer swarm run on this machine. Single-threaded.
 #pragma once
 
@@ -13,8 +13,8 @@
 
 namespace minibit::loadgen {
 
-/// One measurement: every process spawned (one after the other, as the driver does), then all
-/// reaped; seconds from the first spawn to the last reap.
+/// One measurement: every process launched (as the driver starts its peers: all forked, then
+/// each exec confirmed), then all reaped; seconds from the first launch to the last reap.
 struct floor_sample {
     double spawned_seconds = 0;  ///< first spawn to the last spawn returned
     double total_seconds = 0;    ///< first spawn to every process reaped

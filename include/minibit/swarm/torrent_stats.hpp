@@ -41,7 +41,8 @@ struct torrent_stats {
     double download_rate = 0.0;            ///< bytes per second, over the rate meter's window
     double upload_rate = 0.0;
     double seconds_running = 0.0;
-    std::optional<double> seconds_to_complete;  ///< set once the download finished in this run
+    std::optional<double> seconds_to_complete;     ///< set once the download finished in this run
+    std::optional<double> seconds_to_first_block;  ///< from start to the first block accepted
     std::string last_violation;  ///< reason of the last protocol-violation close (not in JSON)
 };
 

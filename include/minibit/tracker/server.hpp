@@ -109,6 +109,7 @@ private:
     tracker_server() = default;
     [[nodiscard]] result<void> bind_all();
     void schedule_tick(unsigned index);
+    void end_when_flushed(unsigned index, io::reactor::clock::time_point until);
     void load_state_file();
     [[nodiscard]] result<void> prepare_store();
     [[nodiscard]] result<void> prepare_rollout();

@@ -56,6 +56,14 @@ TEST(TorrentStats, JsonCarriesTimeToComplete) {
     EXPECT_EQ(nlohmann::json::parse(to_json(s))["seconds_to_complete"], 1.5);
 }
 
+TEST(TorrentStats, JsonCarriesTimeToFirstBlockOnlyOnceOneArrived) {
+    torrent_stats s;
+    EXPECT_FALSE(nlohmann::json::parse(to_json(s)).contains("seconds_to_first_block"));
+    s.seconds_to_first_block = 0.01234;
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(to_json(s))["seconds_to_first_block"].get<double>(),
+                     0.0123);
+}
+
 TEST(TorrentStats, JsonRoundsRatesAndTimesAsBefore) {
     torrent_stats s;
     s.download_rate = 1234.5678;
