@@ -5,7 +5,8 @@
 namespace minibit::io {
 
 udp_batch::udp_batch(std::size_t max_datagram_bytes)
-    : max_(max_datagram_bytes), in_(new std::byte[capacity * max_datagram_bytes]) {
+    : max_(max_datagram_bytes),
+      in_(std::make_unique_for_overwrite<std::byte[]>(capacity * max_datagram_bytes)) {
     for (std::size_t i = 0; i < capacity; ++i) {
         in_iov_[i] = {in_.get() + i * max_, max_};
     }
