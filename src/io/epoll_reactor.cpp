@@ -302,6 +302,7 @@ result<udp_id> epoll_reactor::bind_udp(const address& addr, reuse_port reuse,
     if (!fd) {
         return std::unexpected(fd.error());
     }
+    size_udp_buffers(*fd);
     auto [slot, u] = udps_.acquire();
     u->fd = *fd;
     u->on_datagram = std::move(on_datagram);

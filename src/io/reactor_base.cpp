@@ -437,42 +437,6 @@ void reactor_base::accept_all(std::uint32_t slot) {
     }
 }
 
-void reactor_base::drain_udp(std::uint32_t slot) {
-    auto* u = udps_.at(slot);
-    if (u == nullptr || u->drained_turn == turn_) {
-        return;  // had its share this turn (epoll reports it again; it is on udp_again_)
-    }
-    u->drained_turn = turn_;
-    const std::uint64_t id = udps_.make_id(slot, u->generation);
-    // Bounded so one busy socket cannot starve the loop; what is left waits for the next turn.
-    for (std::uint32_t budget = std::max<std::uint32_t>(options_.udp_datagrams_per_turn, 1);
-         budget > 0; --budget) {
-        u = udps_.find(id);
-        if (u == nullptr || u->closing) {
-            return;
-        }
-        sockaddr_storage ss{};
-        socklen_t len = sizeof(ss);
-        const auto n = ::recvfrom(u->fd, scratch_.data(), options_.max_datagram_bytes,
-                                  MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&ss), &len);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                return;  // drained
-            }
-            // EINTR, or a pending socket error (ECONNREFUSED after an ICMP port unreachable)
-            // that this call consumed: the datagrams behind it are still queued.
-            continue;
-        }
-        if (static_cast<std::size_t>(n) > options_.max_datagram_bytes) {
-            continue;  // truncated: larger than we accept, dropped
-        }
-        auto on_datagram = u->on_datagram;
-        on_datagram(std::span<const std::byte>(scratch_.data(), static_cast<std::size_t>(n)),
-                    address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len));
-    }
-    udp_again_.push_back(id);
-}
-
 result<int> reactor_base::open_bound(const address& addr, int type, reuse_port reuse, int backlog) {
     const int fd = ::socket(addr.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

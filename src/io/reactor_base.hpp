@@ -22,6 +22,7 @@
 #include "minibit/io/owner_thread.hpp"
 #include "minibit/io/reactor.hpp"
 #include "send_queue.hpp"
+#include "udp_batch.hpp"
 
 namespace minibit::io {
 
@@ -62,6 +63,8 @@ struct sock_state {
     accept_fn on_accept;
     datagram_fn on_datagram;
     std::uint64_t drained_turn = 0;  // UDP: the loop turn that last read it (one share per turn)
+    bool busy = false;  // UDP: datagrams come faster than one per udp_hold (see drain_udp)
+    std::chrono::steady_clock::time_point last_read{};  // UDP: when the last datagram was read
 };
 
 /// A descriptor watched for its owner (watch_fd); the fd is never ours to close.
@@ -184,9 +187,13 @@ protected:
     void on_accepted(std::uint32_t slot, int fd);
     /// Accepts every pending connection of a nonblocking listener (bounded per call).
     void accept_all(std::uint32_t slot);
-    /// Reads the pending datagrams of a nonblocking UDP socket, at most
-    /// options_.udp_datagrams_per_turn per loop turn; the rest on the next turn.
+    /// Reads the pending datagrams of a nonblocking UDP socket in batches (recvmmsg), at most
+    /// options_.udp_datagrams_per_turn per loop turn, the rest on the next turn. Sets the
+    /// socket's `busy`: this
+    /// drain read two or more datagrams, or one within options_.udp_hold of the previous one.
     void drain_udp(std::uint32_t slot);
+    /// Sets a new UDP socket's buffers to options_.udp_buffer_bytes (0: the system default).
+    void size_udp_buffers(int fd) const;
     /// Creates, binds and (TCP) listens a nonblocking socket.
     static result<int> open_bound(const address& addr, int type, reuse_port reuse, int backlog);
     /// Creates a nonblocking TCP socket and starts connecting it.
@@ -197,7 +204,7 @@ protected:
     slot_table<sock_state> listeners_;
     slot_table<sock_state> udps_;
     slot_table<watch_state> watches_;
-    std::vector<std::byte> scratch_;  // epoll receive buffer and UDP datagram buffer
+    std::vector<std::byte> scratch_;  // epoll receive buffer
     reactor_options options_;
 
 private:
@@ -215,6 +222,7 @@ private:
     std::vector<std::uint64_t> dirty_;      // conn ids to flush this turn
     std::vector<std::uint64_t> udp_again_;  // UDP sockets that hit the per-turn bound
     std::uint64_t turn_ = 1;                // loop turns so far
+    std::unique_ptr<udp_batch> udp_;        // made by the first drain_udp
     std::map<std::pair<clock::time_point, std::uint64_t>, task_fn> timers_;
     std::unordered_map<std::uint64_t, clock::time_point> timer_deadlines_;
     std::uint64_t next_timer_ = 1;

@@ -95,6 +95,7 @@ private:
     void arm_recv(std::uint32_t slot, conn_state& c);
     void arm_accept(std::uint32_t slot, sock_state& s);
     void arm_udp(std::uint32_t slot, sock_state& s);
+    void rearm_udp(std::uint32_t slot, sock_state& s);
     void recycle(std::uint32_t bid);
     void dispatch(const completion& cqe);
     void on_recv(std::uint32_t slot, conn_state& c, const completion& cqe);
@@ -277,7 +278,7 @@ void uring_reactor::arm_accept(std::uint32_t slot, sock_state& s) {
 
 void uring_reactor::arm_udp(std::uint32_t slot, sock_state& s) {
     io_uring_sqe* e = sqe();
-    io_uring_prep_poll_multishot(e, s.fd, POLLIN);
+    io_uring_prep_poll_add(e, s.fd, POLLIN);  // one-shot: re-armed, or held, after each drain
     io_uring_sqe_set_data64(e, make_ud(op::udp_poll, slot, s.generation));
     s.armed = true;
     ++s.ops_in_flight;
@@ -490,8 +491,27 @@ void uring_reactor::on_sock(slot_table<sock_state>& table, op kind, std::uint32_
             }
         });
     } else if (kind == op::udp_poll) {
-        arm_udp(slot, *s);
+        rearm_udp(slot, *s);
     }
+}
+
+// A busy socket (reactor_options::udp_hold) is read again after the hold instead of on its next
+// datagram: the datagrams that arrive meanwhile are read and answered as one batch.
+void uring_reactor::rearm_udp(std::uint32_t slot, sock_state& s) {
+    if (options_.udp_hold.count() <= 0 || !s.busy) {
+        arm_udp(slot, s);
+        return;
+    }
+    const std::uint64_t id = udps_.make_id(slot, s.generation);
+    add_timer(options_.udp_hold, [this, id, slot] {
+        if (sock_state* u = udps_.find(id); u == nullptr || u->closing) {
+            return;
+        }
+        drain_udp(slot);
+        if (sock_state* u = udps_.find(id); u != nullptr && !u->closing) {
+            rearm_udp(slot, *u);
+        }
+    });
 }
 
 void uring_reactor::update_reading(std::uint32_t slot, conn_state& c) {
@@ -624,6 +644,7 @@ result<udp_id> uring_reactor::bind_udp(const address& addr, reuse_port reuse,
     if (!fd) {
         return std::unexpected(fd.error());
     }
+    size_udp_buffers(*fd);
     auto [slot, u] = udps_.acquire();
     u->fd = *fd;
     u->on_datagram = std::move(on_datagram);

@@ -81,6 +81,8 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     opts.threads = n;
     opts.backend = config.backend;
     opts.reactor.batch_wait = config.batch_wait;
+    opts.reactor.udp_hold = config.udp_hold;
+    opts.reactor.udp_buffer_bytes = 4U << 20U;  // bursts of many clients' announces queue
     tracker_server* raw = self.get();
     http_front_config per_front = config.http_front;
     per_front.max_connections = (config.http_front.max_connections + n - 1) / n;

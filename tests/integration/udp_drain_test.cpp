@@ -1,6 +1,7 @@
 // UDP reading on both back ends: every datagram queued before a wake-up is read and answered in
 // order; one loop turn delivers at most reactor_options::udp_datagrams_per_turn and later turns
-// the rest without new traffic (io_uring's multishot poll fires only for new arrivals); a reply
+// the rest without new traffic; with reactor_options::udp_hold a busy socket's bursts are all
+// answered and a lone datagram after them too; a reply
 // the kernel refuses is reported and the others still go; a socket closed by its own callback
 // delivers nothing more. The client side is a plain nonblocking POSIX socket, so datagrams can
 // be queued while the reactor is not running.
@@ -91,6 +92,35 @@ TEST_P(UdpDrainTest, EveryQueuedDatagramIsReadAndAnsweredInOrder) {
         EXPECT_EQ(server.seen[static_cast<std::size_t>(i)], "n" + std::to_string(i));
         ASSERT_EQ(client.receive(), "re:n" + std::to_string(i));
     }
+    EXPECT_TRUE(client.idle());
+}
+
+TEST_P(UdpDrainTest, AHeldBusySocketAnswersEveryBurstAndLaterALoneDatagram) {
+    // udp_hold (io_uring; epoll reads at once): bursts make the socket busy, so its reads wait
+    // for the hold; nothing may be lost or reordered, and once quiet a lone datagram is read.
+    reactor_options options;
+    options.udp_hold = std::chrono::milliseconds(2);
+    auto made = make_reactor(GetParam(), options);
+    ASSERT_TRUE(made.has_value()) << made.error().message();
+    reactor& r = **made;
+    echo_server server;
+    bind_echo(r, server);
+    raw_udp client;
+    int sent = 0;
+    for (int burst = 0; burst < 20; ++burst) {
+        for (int i = 0; i < 10; ++i, ++sent) {
+            client.send("n" + std::to_string(sent), server.where);
+        }
+        ASSERT_TRUE(spin(r, [&] { return server.seen.size() == static_cast<std::size_t>(sent); }))
+            << "burst " << burst;
+    }
+    for (int i = 0; i < sent; ++i) {
+        ASSERT_EQ(client.receive(), "re:n" + std::to_string(i));
+    }
+    ::usleep(20000);  // quiet for 10 holds: the next read is on arrival
+    client.send("lone", server.where);
+    ASSERT_TRUE(spin(r, [&] { return server.seen.size() == static_cast<std::size_t>(sent) + 1; }));
+    EXPECT_EQ(client.receive(), "re:lone");
     EXPECT_TRUE(client.idle());
 }
 

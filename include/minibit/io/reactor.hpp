@@ -77,6 +77,16 @@ struct reactor_options {
     /// Zero (the default) wakes on every event. Timers still fire on time.
     std::chrono::microseconds batch_wait{0};
     std::uint32_t batch_wait_events = 32;
+    /// Adaptive UDP batching (io_uring; the epoll back end reads at once): while a socket's
+    /// datagrams come faster than one per `udp_hold` (a drain read two or more, or one within
+    /// `udp_hold` of the previous one), its next read waits `udp_hold` instead of waking on the
+    /// next datagram, so a busy socket is read, and answered, in batches. Other sockets and
+    /// connections still wake the loop at once. Zero (the default) reads on every wake-up.
+    std::chrono::microseconds udp_hold{0};
+    /// Receive and send buffer of each UDP socket, in bytes (capped by net.core.rmem_max and
+    /// wmem_max); 0 (the default) keeps the system's. A server with many requests in flight
+    /// wants a few MiB so that a burst is queued, not dropped.
+    std::uint32_t udp_buffer_bytes = 0;
 };
 
 struct listen_options {

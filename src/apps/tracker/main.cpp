@@ -44,7 +44,7 @@ struct options {
 struct tracker_flags {
     std::string http = "0.0.0.0:6969", udp = "0.0.0.0:6969", io = "auto", level = "info";
     std::uint32_t interval = 1800, min_interval = 60, max_numwant = 200, state_interval = 30;
-    std::uint32_t batch_wait_us = 0, request_timeout = 10, idle_timeout = 60;
+    std::uint32_t batch_wait_us = 0, udp_hold_us = 250, request_timeout = 10, idle_timeout = 60;
     std::uint32_t store_flush_ms = 50, store_refresh_ms = 500;
     std::uint64_t max_connections = 100000;
     std::uint64_t rollout_torrents = 4096, rollout_peers = 262144;
@@ -110,7 +110,13 @@ void declare_listeners(CLI::App& c, tracker_flags& f) {
                     "have passed and one is, so a busy UDP tracker wakes once per several "
                     "announces (less CPU each, up to N us more latency; 250-500 halves to thirds "
                     "the CPU per UDP announce at 20k/s, but costs more CPU with a new HTTP "
-                    "connection per announce); 0 wakes on every event");
+                    "connection per announce); 0 wakes on every event. --udp-hold-us does the "
+                    "same for UDP alone and is the better choice");
+    apps::add_count(c, "--udp-hold-us", f.udp_hold_us, 0, 100000,
+                    "io_uring: while UDP announces come faster than one per N microseconds, "
+                    "read and answer them in batches once per N us (less CPU each, up to N us "
+                    "more latency; HTTP is not delayed); slower ones are answered at once; 0 "
+                    "reads on every datagram");
     apps::add_count(c, "--request-timeout", f.request_timeout, 1, 3600,
                     "an HTTP request head must be complete S seconds after the accept (first "
                     "request) or its first byte (later ones), else the connection is closed",
@@ -232,6 +238,7 @@ options options_of(const tracker_flags& f) {
     svr.threads = f.threads;
     svr.backend = *io::parse_backend_kind(f.io);
     svr.batch_wait = std::chrono::microseconds(f.batch_wait_us);
+    svr.udp_hold = std::chrono::microseconds(f.udp_hold_us);
     svr.http_front.request_timeout = std::chrono::seconds(f.request_timeout);
     svr.http_front.idle_timeout = std::chrono::seconds(f.idle_timeout);
     svr.http_front.max_connections = f.max_connections;

@@ -1,0 +1,63 @@
+// reactor_base's UDP read path: batched reads (recvmmsg) and the socket buffers' size.
+#include <cerrno>
+
+#include "reactor_base.hpp"
+
+namespace minibit::io {
+
+void reactor_base::drain_udp(std::uint32_t slot) {
+    auto* u = udps_.at(slot);
+    if (u == nullptr || u->drained_turn == turn_) {
+        return;  // had its share this turn (epoll reports it again; it is on udp_again_)
+    }
+    u->drained_turn = turn_;
+    if (!udp_) {
+        udp_ = std::make_unique<udp_batch>(options_.max_datagram_bytes);
+    }
+    const std::uint64_t id = udps_.make_id(slot, u->generation);
+    // Bounded so one busy socket cannot starve the loop; what is left waits for the next turn.
+    std::size_t budget = std::max<std::uint32_t>(options_.udp_datagrams_per_turn, 1);
+    std::size_t read = 0;
+    bool drained = false;
+    while (budget > 0 && !drained) {
+        const std::size_t want = std::min(budget, udp_batch::capacity);
+        const int n = udp_->receive(u->fd, want);
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
+            drained = true;
+            break;
+        }
+        // Other errors: EINTR, or a pending socket error (ECONNREFUSED after an ICMP port
+        // unreachable) that this call consumed; the datagrams behind it are still queued.
+        const std::size_t got = n > 0 ? static_cast<std::size_t>(n) : 0;
+        budget -= std::max<std::size_t>(got, 1);
+        drained = n >= 0 && got < want;  // a nonblocking recvmmsg stops when the queue is empty
+        read += got;
+        for (std::size_t i = 0; i < got && u != nullptr && !u->closing; ++i) {
+            if (!udp_->truncated(i)) {              // larger than we accept: dropped
+                auto on_datagram = u->on_datagram;  // the callback may close the socket
+                on_datagram(udp_->data(i), udp_->from(i));
+            }
+            u = udps_.find(id);
+        }
+        if (u == nullptr || u->closing) {
+            return;
+        }
+    }
+    u->busy = read >= 2 || (read == 1 && now_ - u->last_read < options_.udp_hold);
+    if (read > 0) {
+        u->last_read = now_;
+    }
+    if (!drained) {
+        udp_again_.push_back(id);
+    }
+}
+
+void reactor_base::size_udp_buffers(int fd) const {
+    // Capped by net.core.rmem_max / wmem_max; a refusal leaves the default, which still works.
+    if (const int bytes = static_cast<int>(options_.udp_buffer_bytes); bytes > 0) {
+        (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+        (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
+}
+
+}  // namespace minibit::io
