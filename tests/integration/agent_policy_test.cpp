@@ -174,7 +174,8 @@ struct limited_swarm {
         }
     }
     /// The most peers the origin's torrent had over `window`, sampled.
-    std::uint32_t most_peers(const info_hash& h, std::chrono::milliseconds window) const {
+    [[nodiscard]] std::uint32_t most_peers(const info_hash& h,
+                                           std::chrono::milliseconds window) const {
         std::uint32_t most = 0;
         const auto end = std::chrono::steady_clock::now() + window;
         while (std::chrono::steady_clock::now() < end) {

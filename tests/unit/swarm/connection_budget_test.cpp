@@ -50,6 +50,7 @@ TEST(ConnectionBudget, ThreadsTakingAtOnceNeverExceedTheLimit) {
     connection_budget b(limit);
     std::atomic<std::uint32_t> most{0};
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < 20000; ++i) {
