@@ -436,10 +436,7 @@ agent_status agent::status() const {
     s.connections = budget_->used();
     s.max_connections = budget_->limit();
     s.max_connections_per_torrent = options_.torrent.max_peers;
-    s.refused_for_limit = budget_->refused();
-    for (const auto& [hash, e] : torrents_) {
-        if (e->session) s.refused_for_limit += e->session->get().stats().connections_refused;
-    }
+    s.refused_for_limit = budget_->refused();  // the global limit's and every torrent's
     if (router_) {
         s.routed_connections = router_->routed();
         s.refused_connections = router_->refused();

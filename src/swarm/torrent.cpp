@@ -267,6 +267,7 @@ void torrent::adopt(io::connection conn, const io::address& peer,
     if (!life_.running || peers_.size() >= options_.max_peers || !take_budget()) {
         if (life_.running && peers_.size() >= options_.max_peers) {
             ++traffic_.stats.connections_refused;
+            if (options_.connections) options_.connections->count_refused();
         }
         context_.reactor.close(conn.id());
         return;

@@ -26,9 +26,10 @@ public:
     [[nodiscard]] std::uint32_t used() const { return used_.load(std::memory_order_relaxed); }
     /// True when no unit is left.
     [[nodiscard]] bool full() const;
-    /// Connections refused because the limit was reached.
+    /// Connections refused at a limit (this one, and those counted with count_refused()).
     [[nodiscard]] std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
-    /// Counts a connection refused for the limit before try_take() (e.g. at accept).
+    /// Counts a connection refused at a limit without try_take() (at accept, or at a
+    /// torrent's own max_peers), so one counter holds every refusal.
     void count_refused() { refused_.fetch_add(1, std::memory_order_relaxed); }
 
 private:
