@@ -11,6 +11,8 @@
 #include "agent_entry.hpp"
 #include "agent_paths.hpp"
 #include "minibit/io/worker_pool.hpp"
+#include "minibit/swarm/connection_budget.hpp"
+#include "minibit/swarm/tracker_scrape.hpp"
 #include "peer_router.hpp"
 #include "state_store.hpp"
 #include "watch_folder.hpp"
@@ -26,6 +28,7 @@ std::string_view to_string(torrent_state s) {
     case torrent_state::paused: return "paused";
     case torrent_state::error: return "error";
     case torrent_state::removing: return "removing";
+    case torrent_state::finished: return "finished";
     }
     return "unknown";
 }
@@ -35,6 +38,7 @@ agent::agent(io::reactor& reactor, agent_options options)
       options_(std::move(options)),
       global_up_(std::make_shared<swarm::rate_limiter>(options_.caps.upload)),
       global_down_(std::make_shared<swarm::rate_limiter>(options_.caps.download)),
+      budget_(std::make_shared<swarm::connection_budget>(options_.max_connections)),
       started_(reactor.now()),
       scope_(reactor) {}
 
@@ -78,8 +82,10 @@ result<std::unique_ptr<agent>> agent::open(io::reactor& reactor, agent_options o
     }
     a->router_ = std::move(*router);
     a->port_ = a->router_->port();
+    a->router_->set_budget(a->budget_);
     a->hashing_ = std::make_shared<io::worker_pool>(a->options_.hashing_threads);
     a->load_saved();
+    a->arm_seed_watch();
     if (!a->options_.watch_dir.empty()) {
         if (!fs::is_directory(a->options_.watch_dir, ec)) {
             return fail(agent_errc::bad_path, fmt::format("watch folder {} does not exist",
@@ -104,7 +110,7 @@ void agent::load_saved() {
         entry& ref = *e;
         const info_hash hash = e->info.hash;
         torrents_.emplace(hash, std::move(e));
-        if (!ref.settings.paused) {
+        if (!ref.settings.paused && !ref.settings.finished) {
             if (auto started = start_entry(ref); !started) {
                 warnings_.push_back(fmt::format("torrent {} ({}): {}", hash.hex(), ref.info.name,
                                                 started.error().message()));
@@ -132,10 +138,12 @@ result<void> agent::start_entry(entry& e) {
     so.torrent = options_.torrent;
     so.torrent.hashing = hashing_;
     so.torrent.limits = e.limits;
+    so.torrent.connections = budget_;
+    if (e.settings.max_connections != 0) so.torrent.max_peers = e.settings.max_connections;
     so.tracker = options_.tracker;
     so.store.resume_path = state_->resume_path(e.info.hash);
     so.store.allocation = storage::allocation_mode::sparse;
-    auto s = swarm::session::open(reactor_, e.info, e.settings.data_dir, so);
+    auto s = open_session(e, so);
     if (!s) {
         e.error = s.error().message();
         return std::unexpected(s.error());
@@ -162,6 +170,11 @@ void agent::stop_entry(entry& e, std::function<void()> done) {
     const auto st = e.session->get().stats();
     e.last_have = st.pieces_have;
     e.last_left = e.session->get().bytes_left();
+    fold_seed_progress(e);
+    e.uploaded_folded = 0;
+    if (!goal_of(e).forever() && !e.settings.finished && !e.removing) {
+        (void)state_->save_settings(e.info.hash, e.settings);  // seeding time and upload so far
+    }
     retired_down_ += st.payload_bytes_down;
     retired_up_ += st.payload_bytes_up;
     e.stopping = true;
@@ -223,6 +236,7 @@ torrent_view agent::view(const entry& e) const {
             v.tracker_error = t->last_error();
         }
     }
+    fill_seeding_view(e, v);
     if (e.removing) {
         v.state = torrent_state::removing;
     } else if (!e.error.empty()) {
@@ -231,6 +245,9 @@ torrent_view agent::view(const entry& e) const {
         v.state = torrent_state::paused;
     } else {
         v.state = e.session->get().complete() ? torrent_state::seeding : torrent_state::downloading;
+    }
+    if (e.settings.finished && !e.removing && e.error.empty() && !e.session) {
+        v.state = torrent_state::finished;
     }
     return v;
 }
@@ -267,6 +284,8 @@ result<torrent_view> agent::add(const add_request& request) {
     e->torrent_bytes = std::move(bytes);
     e->settings.data_dir = *data_dir;
     e->settings.paused = request.paused;
+    e->settings.seed = request.seed;
+    e->settings.max_connections = request.max_connections;
     e->last_left = e->info.total_length;
     e->limits = make_limits(e->settings, global_up_, global_down_);
     if (!request.paused) {
@@ -283,6 +302,7 @@ result<torrent_view> agent::add(const add_request& request) {
                  e->settings.data_dir.string());
     auto& ref = *torrents_.emplace(hash, std::move(e)).first->second;
     emit("added", ref);
+    arm_seed_watch();
     return view(ref);
 }
 
@@ -333,9 +353,15 @@ result<torrent_view> agent::resume(const info_hash& hash) {
     }
     auto next = ref.settings;
     next.paused = false;
+    if (next.finished) {  // seeding again: the goal counts afresh
+        next.finished = false;
+        next.seeded_seconds = 0;
+        next.uploaded = 0;
+    }
     if (auto saved = state_->save_settings(hash, next); !saved) {
         return std::unexpected(saved.error());
     }
+    if (ref.settings.finished) reset_seed_progress(ref);
     ref.settings = next;
     ref.error.clear();
     ref.reported_error = false;
@@ -407,6 +433,10 @@ agent_status agent::status() const {
         s.peers += st.peers_connected;
     }
     s.caps = caps();
+    s.connections = budget_->used();
+    s.max_connections = budget_->limit();
+    s.max_connections_per_torrent = options_.torrent.max_peers;
+    s.refused_for_limit = budget_->refused();  // the global limit's and every torrent's
     if (router_) {
         s.routed_connections = router_->routed();
         s.refused_connections = router_->refused();

@@ -29,6 +29,15 @@ struct agent::entry {
     std::uint32_t reported_have = 0;                 ///< as the last event told subscribers
     bool reported_complete = false;
     bool reported_error = false;
+    // agent_seeding.cpp
+    io::reactor::clock::time_point last_seed_check{};  ///< epoch: not counting yet
+    std::uint64_t seeded_ms_run = 0;    ///< seeding time of this run not yet in settings
+    std::uint64_t uploaded_folded = 0;  ///< session bytes already folded into settings
+    std::optional<std::uint32_t> scrape_seeders;
+    io::reactor::clock::time_point next_scrape{};
+    bool scraping = false;
+    bool read_only = false;  ///< the session's data is open read-only
+    std::string finished;    ///< why seeding ended (this run)
 };
 
 }  // namespace minibit::agent

@@ -25,12 +25,12 @@ void agent::unsubscribe(std::uint64_t id) {
     subscribers_.erase(id);
 }
 
-void agent::emit(std::string_view kind, const entry& e) {
+void agent::emit(std::string_view kind, const entry& e, std::string reason) {
     if (subscribers_.empty()) {
         return;
     }
     const torrent_view v = view(e);
-    agent_event ev{kind, e.info.hash, v.pieces_have, v.piece_count, v.error};
+    agent_event ev{kind, e.info.hash, v.pieces_have, v.piece_count, v.error, std::move(reason)};
     std::vector<std::uint64_t> ids;
     ids.reserve(subscribers_.size());
     for (const auto& [id, fn] : subscribers_) ids.push_back(id);

@@ -126,6 +126,14 @@ json to_json(const torrent_view& v) {
     j["tracker_error"] = v.tracker_error.empty() ? json(nullptr) : json(v.tracker_error);
     j["max_upload"] = v.caps.upload;
     j["max_download"] = v.caps.download;
+    j["max_connections"] = v.max_connections;
+    j["seed"] = json::parse(seed_policy_json(v.seed));
+    j["seed_default"] = v.seed_default;
+    j["seeded_seconds"] = v.seeded_seconds;
+    j["uploaded_total"] = v.uploaded_total;
+    j["scrape_seeders"] = v.scrape_seeders ? json(*v.scrape_seeders) : json(nullptr);
+    j["finished_reason"] = v.finished.empty() ? json(nullptr) : json(v.finished);
+    j["read_only"] = v.read_only;
     return j;
 }
 
@@ -139,6 +147,12 @@ std::optional<std::uint64_t> rate_of(const json& v) {
     if (v.is_number_unsigned()) return v.get<std::uint64_t>();
     if (v.is_string()) return parse_bytes(v.get<std::string>());
     return std::nullopt;
+}
+
+/// A connection limit in a JSON body: a whole number up to 65535 (0: the default).
+std::optional<std::uint32_t> connection_count(const json& v) {
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 65535) return std::nullopt;
+    return v.get<std::uint32_t>();
 }
 
 /// Applies a PATCH body {"max_upload"?, "max_download"?} to `caps`; a message when malformed.
@@ -186,10 +200,26 @@ api_response torrent_limits(agent& a, const api_request& req, const info_hash& h
     if (req.content_type != "application/json") {
         return error_response(415, "Content-Type must be application/json");
     }
+    // max_connections is this torrent's own; the rest are its rate caps.
+    auto body = json::parse(req.body, nullptr, false);
+    std::optional<std::uint32_t> connections;
+    if (body.is_object() && body.contains("max_connections")) {
+        connections = connection_count(body["max_connections"]);
+        if (!connections) {
+            return error_response(400, "'max_connections' must be a whole number (0: default)");
+        }
+        body.erase("max_connections");
+    }
     rate_caps caps = found->caps;
-    if (auto why = patch_caps(req.body, caps)) return error_response(400, *why);
+    if (auto why = patch_caps(body.is_discarded() ? req.body : body.dump(), caps)) {
+        return error_response(400, *why);
+    }
     auto r = a.set_caps(hash, caps);
-    return r ? api_response{200, caps_json(r->caps).dump()} : from_error(r.error());
+    if (r && connections) r = a.set_max_connections(hash, *connections);
+    if (!r) return from_error(r.error());
+    auto out = caps_json(r->caps);
+    out["max_connections"] = r->max_connections;
+    return {200, out.dump()};
 }
 
 /// Only the listed query parameters may appear.
@@ -220,6 +250,16 @@ std::variant<add_request, std::string> add_from_json(const std::string& body) {
         } else if (key == "paused") {
             if (!value.is_boolean()) return std::string("'paused' must be true or false");
             r.paused = value.get<bool>();
+        } else if (key == "seed") {
+            if (value.is_null()) continue;  // the agent's default goal
+            std::string why;
+            auto policy = parse_seed_policy(value.dump(), why);
+            if (!policy) return why;
+            r.seed = *policy;
+        } else if (key == "max_connections") {
+            auto n = connection_count(value);
+            if (!n) return std::string("'max_connections' must be a whole number (0: default)");
+            r.max_connections = *n;
         } else {
             return fmt::format("unknown field '{}'", key);
         }
@@ -268,7 +308,11 @@ api_response status_response(const agent& a) {
               {"peers", s.peers},
               {"routed_connections", s.routed_connections},
               {"refused_connections", s.refused_connections},
-              {"limits", caps_json(s.caps)}};
+              {"limits", caps_json(s.caps)},
+              {"connections", s.connections},
+              {"refused_for_limit", s.refused_for_limit}};
+    j["limits"]["max_connections"] = s.max_connections;
+    j["limits"]["max_connections_per_torrent"] = s.max_connections_per_torrent;
     return {200, j.dump()};
 }
 
@@ -347,6 +391,7 @@ api_response events_response(agent& a, const parsed_target& t) {
                       {"pieces_have", ev.pieces_have},
                       {"piece_count", ev.piece_count}};
             if (!ev.error.empty()) j["error"] = ev.error;
+            if (!ev.reason.empty()) j["reason"] = ev.reason;
             [[maybe_unused]] const bool alive = sink(
                 fmt::format("event: {}\ndata: {}\n\n", ev.kind, j.dump()));
         });

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +15,7 @@
 #include "minibit/agent/api.hpp"
 #include "minibit/agent/control_server.hpp"
 #include "minibit/agent/metrics.hpp"
+#include "socket_group.hpp"
 
 namespace minibit::agent {
 namespace fs = std::filesystem;
@@ -41,6 +44,7 @@ public:
         sigemptyset(&set_);
         sigaddset(&set_, SIGTERM);
         sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGHUP);
         ::pthread_sigmask(SIG_BLOCK, &set_, nullptr);
         fd_ = ::signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC);
     }
@@ -123,6 +127,30 @@ result<tcp_listeners> open_tcp_listeners(io::reactor& loop, const daemon_options
     return out;
 }
 
+/// SIGHUP: re-reads the settings and applies what can change at run time; a setting that takes
+/// a restart is logged once; settings that cannot be read change nothing.
+void reload_settings(agent& ag, const std::function<result<agent_options>()>& reload,
+                     std::set<std::string>& told) {
+    if (!reload) {
+        spdlog::warn("SIGHUP: no config file to re-read");
+        return;
+    }
+    auto next = reload();
+    if (!next) {
+        spdlog::error("reload refused, nothing changed: {}", next.error().reason);
+        return;
+    }
+    auto applied = ag.reconfigure(*next);
+    if (!applied) {
+        spdlog::error("reload refused, nothing changed: {}", applied.error().reason);
+        return;
+    }
+    for (const auto& line : *applied) {
+        if (told.insert(line).second) spdlog::warn("reload: {}", line);
+    }
+    spdlog::info("reloaded the settings");
+}
+
 }  // namespace
 
 fs::path default_state_dir() {
@@ -154,6 +182,12 @@ result<void> run_daemon(daemon_options options) {
         return fail(agent_errc::state, "cannot create the reactor: " + reactor.error().message());
     }
     io::reactor& loop = **reactor;
+    std::optional<gid_t> group;
+    if (!options.socket_group.empty()) {
+        auto g = find_group(options.socket_group);
+        if (!g) return std::unexpected(g.error());
+        group = *g;
+    }
     latency_histogram latency;  // before the agent and the servers: outlives their answers
     auto a = agent::open(loop, options.settings);
     if (!a) {
@@ -170,14 +204,24 @@ result<void> run_daemon(daemon_options options) {
     if (!server) {
         return std::unexpected(server.error());
     }
+    if (group) {
+        if (auto given = give_socket_to_group(options.socket_path, *group); !given) {
+            return std::unexpected(given.error());
+        }
+    }
     auto tcp = open_tcp_listeners(loop, options, ag, latency);
     if (!tcp) {
         return std::unexpected(tcp.error());
     }
     bool stopping = false;
+    std::set<std::string> told;  // "needs a restart" lines already logged
     auto sig_watch = loop.watch_fd(signals.fd(), io::fd_interest::read, [&](io::fd_interest) {
         const int sig = signals.take();
         if (sig == 0 || stopping) return;
+        if (sig == SIGHUP) {
+            reload_settings(ag, options.reload, told);
+            return;
+        }
         stopping = true;
         spdlog::info("signal {}: stopping every torrent", sig);
         server->reset();

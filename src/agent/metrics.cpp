@@ -98,6 +98,14 @@ std::string render_metrics(const agent& a, const latency_histogram& latency) {
     one("minibit_agent_refused_connections_total", "counter",
         "Incoming connections refused (unknown torrent, bad or slow handshake).",
         st.refused_connections);
+    one("minibit_agent_connections", "gauge", "Peer connections open or being dialled.",
+        st.connections);
+    one("minibit_agent_max_connections", "gauge", "Global connection limit (0: none).",
+        st.max_connections);
+    one("minibit_agent_max_connections_per_torrent", "gauge",
+        "Default connection limit of a torrent.", st.max_connections_per_torrent);
+    one("minibit_agent_limit_refused_connections_total", "counter",
+        "Connections refused at a connection limit.", st.refused_for_limit);
     family(out, "minibit_agent_rate_cap_bytes_per_second", "gauge", "Global rate caps (0: none).");
     out += fmt::format("minibit_agent_rate_cap_bytes_per_second{{direction=\"upload\"}} {}\n",
                        st.caps.upload);
@@ -126,6 +134,9 @@ std::string render_metrics(const agent& a, const latency_histogram& latency) {
                 "Payload download rate.", [](const torrent_view& v) { return v.download_rate; });
     per_torrent(out, list, "minibit_torrent_upload_rate_bytes_per_second", "gauge",
                 "Payload upload rate.", [](const torrent_view& v) { return v.upload_rate; });
+    per_torrent(out, list, "minibit_torrent_seeded_seconds", "gauge",
+                "Seconds seeding while complete (every run).",
+                [](const torrent_view& v) { return v.seeded_seconds; });
     out += latency.render("minibit_api_request_duration_seconds");
     return out;
 }

@@ -69,7 +69,8 @@ peer_router::~peer_router() {
 }
 
 void peer_router::on_accept(io::connection conn, const io::address& peer) {
-    if (pending_.size() >= max_pending) {
+    if (pending_.size() >= max_pending || (budget_ && budget_->full())) {
+        if (budget_ && budget_->full()) budget_->count_refused();
         ++refused_;
         reactor_.close(conn.id());
         return;

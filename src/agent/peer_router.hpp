@@ -16,6 +16,7 @@
 #include "minibit/core/sha1.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/scope.hpp"
+#include "minibit/swarm/connection_budget.hpp"
 #include "minibit/swarm/session.hpp"
 
 namespace minibit::agent {
@@ -40,6 +41,10 @@ public:
     [[nodiscard]] std::size_t routed() const { return routed_; }
     /// Connections closed before a handover (unknown torrent, bad handshake, timeout, full).
     [[nodiscard]] std::size_t refused() const { return refused_; }
+    /// Connections are refused at accept while `budget` (the agent's global limit) is full.
+    void set_budget(std::shared_ptr<swarm::connection_budget> budget) {
+        budget_ = std::move(budget);
+    }
 
 private:
     struct pending {
@@ -56,6 +61,7 @@ private:
 
     io::reactor& reactor_;
     lookup_fn lookup_;
+    std::shared_ptr<swarm::connection_budget> budget_;
     io::listener_id listener_{};
     std::map<io::conn_id, pending> pending_;
     std::uint16_t port_ = 0;

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -65,7 +67,34 @@ std::string settings_json(const info_hash& hash, const torrent_settings& s) {
                         {"paused", s.paused}};
     if (s.max_upload != 0) j["max_upload"] = s.max_upload;
     if (s.max_download != 0) j["max_download"] = s.max_download;
+    if (s.max_connections != 0) j["max_connections"] = s.max_connections;
+    if (s.seed) j["seed"] = nlohmann::json::parse(seed_policy_json(*s.seed));
+    if (s.finished) j["finished"] = true;
+    if (s.seeded_seconds != 0) j["seeded_seconds"] = s.seeded_seconds;
+    if (s.uploaded != 0) j["uploaded"] = s.uploaded;
     return j.dump(2) + "\n";
+}
+
+/// The seed goal, finished flag and connection limit of a settings file.
+result<void> parse_policy_fields(const nlohmann::json& j, torrent_settings& s) {
+    if (j.contains("max_connections")) {
+        if (!j["max_connections"].is_number_unsigned() ||
+            j["max_connections"].get<std::uint64_t>() > UINT32_MAX) {
+            return fail(agent_errc::state, "max_connections is not a count");
+        }
+        s.max_connections = j["max_connections"].get<std::uint32_t>();
+    }
+    if (j.contains("finished")) {
+        if (!j["finished"].is_boolean()) return fail(agent_errc::state, "finished is not a flag");
+        s.finished = j["finished"].get<bool>();
+    }
+    if (j.contains("seed")) {
+        std::string why;
+        auto p = parse_seed_policy(j["seed"].dump(), why);
+        if (!p) return fail(agent_errc::state, why);
+        s.seed = *p;
+    }
+    return {};
 }
 
 /// Parses a settings file strictly: every field present with its type, nothing else.
@@ -75,8 +104,10 @@ result<torrent_settings> parse_settings(const std::string& text, const info_hash
         return fail(agent_errc::state, "not a JSON object");
     }
     for (const auto& [key, value] : j.items()) {
-        if (key != "version" && key != "info_hash" && key != "data_dir" && key != "paused" &&
-            key != "max_upload" && key != "max_download") {
+        static constexpr std::array<std::string_view, 11> known = {
+            "version", "info_hash", "data_dir",       "paused",   "max_upload",     "max_download",
+            "seed",    "finished",  "seeded_seconds", "uploaded", "max_connections"};
+        if (std::find(known.begin(), known.end(), key) == known.end()) {
             return fail(agent_errc::state, fmt::format("unknown field '{}'", key));
         }
     }
@@ -95,12 +126,16 @@ result<torrent_settings> parse_settings(const std::string& text, const info_hash
     s.data_dir = j["data_dir"].get<std::string>();
     s.paused = j["paused"].get<bool>();
     for (const auto& [key, field] :
-         {std::pair{"max_upload", &s.max_upload}, std::pair{"max_download", &s.max_download}}) {
+         {std::pair{"max_upload", &s.max_upload}, std::pair{"max_download", &s.max_download},
+          std::pair{"seeded_seconds", &s.seeded_seconds}, std::pair{"uploaded", &s.uploaded}}) {
         if (!j.contains(key)) continue;
         if (!j[key].is_number_unsigned()) {
-            return fail(agent_errc::state, fmt::format("{} is not a byte rate", key));
+            return fail(agent_errc::state, fmt::format("{} is not a whole number", key));
         }
         *field = j[key].get<std::uint64_t>();
+    }
+    if (auto more = parse_policy_fields(j, s); !more) {
+        return std::unexpected(more.error());
     }
     if (!s.data_dir.is_absolute()) {
         return fail(agent_errc::state, "data_dir is not absolute");

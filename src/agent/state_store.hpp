@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "minibit/agent/seed_policy.hpp"
 #include "minibit/core/metainfo.hpp"
 #include "minibit/core/result.hpp"
 
@@ -23,6 +24,11 @@ struct torrent_settings {
     bool paused = false;
     std::uint64_t max_upload = 0;  ///< bytes per second, 0: no cap of its own
     std::uint64_t max_download = 0;
+    std::uint32_t max_connections = 0;  ///< 0: the agent's per-torrent default
+    std::optional<seed_policy> seed;    ///< none: the agent's default goal
+    bool finished = false;              ///< its seed goal was met: not started again
+    std::uint64_t seeded_seconds = 0;   ///< seeding time of the runs before this one
+    std::uint64_t uploaded = 0;         ///< payload uploaded in the runs before this one
 };
 
 /// One torrent read back from the state folder.

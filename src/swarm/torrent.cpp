@@ -1,6 +1,7 @@
 // torrent, engine half: opening, start and stop, the tick and rechoke timers, connections (dial,
 // adopt, handshake, bitfields, close) and choking.
 #include "minibit/swarm/torrent.hpp"
+#include "minibit/swarm/connection_budget.hpp"
 
 #include <algorithm>
 #include <random>
@@ -87,6 +88,24 @@ torrent::~torrent() {
     if (life_.running) {
         stop();
     }
+    if (options_.connections && life_.budget_held > 0) {
+        options_.connections->give_back(life_.budget_held);  // peers and dials never closed
+    }
+}
+
+bool torrent::take_budget() {
+    if (!options_.connections) return true;
+    if (!options_.connections->try_take()) {
+        return false;  // the budget counts it
+    }
+    ++life_.budget_held;
+    return true;
+}
+
+void torrent::give_budget() {
+    if (!options_.connections || life_.budget_held == 0) return;
+    --life_.budget_held;
+    options_.connections->give_back();
 }
 
 std::uint32_t torrent::availability(piece_index p) const {
@@ -221,14 +240,20 @@ void torrent::connect(const io::address& peer) {
                               options_.max_peers)) {
         return;
     }
+    if (!take_budget()) {
+        peers_.end_connect(peer);
+        return;
+    }
     scope_.connect(peer, [this, peer](result<io::connection> c) {
         peers_.end_connect(peer);
         if (!c) {
+            give_budget();
             ++traffic_.stats.connect_failures;
             spdlog::debug("peer {}: connect failed: {}", peer.to_string(), c.error().message());
             return;
         }
         if (!life_.running || peers_.size() >= options_.max_peers) {
+            give_budget();
             context_.reactor.close(c->id());
             return;
         }
@@ -240,7 +265,11 @@ void torrent::connect(const io::address& peer) {
 void torrent::adopt(io::connection conn, const io::address& peer,
                     std::span<const std::byte> already_received) {
     MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
-    if (!life_.running || peers_.size() >= options_.max_peers) {
+    if (!life_.running || peers_.size() >= options_.max_peers || !take_budget()) {
+        if (life_.running && peers_.size() >= options_.max_peers) {
+            ++traffic_.stats.connections_refused;
+            if (options_.connections) options_.connections->count_refused();
+        }
         context_.reactor.close(conn.id());
         return;
     }
@@ -300,6 +329,7 @@ void torrent::on_closed(peer_connection& peer) {
     zone_leave(slot);
     origin_gone(peer);
     ++traffic_.stats.disconnects;
+    give_budget();
     const auto keep = peers_.erase(slot);  // alive until the end of this call
     // The blocks it held are free again: let the others pick them up now.
     for (const auto& [s, p] : peers_.live()) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "minibit/agent/seed_policy.hpp"
 #include "minibit/core/metainfo.hpp"
 #include "minibit/core/result.hpp"
 #include "minibit/io/reactor.hpp"
@@ -25,6 +26,10 @@
 namespace minibit::io {
 class worker_pool;
 }  // namespace minibit::io
+namespace minibit::swarm {
+class connection_budget;
+class scrape_client;
+}  // namespace minibit::swarm
 
 namespace minibit::agent {
 
@@ -61,10 +66,15 @@ struct agent_options {
     swarm::tracker_options tracker;
     unsigned hashing_threads = 0;  ///< piece hashing threads shared by all torrents; 0 = cores
     rate_caps caps;                ///< global caps at start (changeable through the API)
+    /// Connections at most over every torrent, in and out (0: no limit); the per-torrent
+    /// default is torrent.max_peers.
+    std::uint32_t max_connections = 0;
+    seed_policy seed;  ///< the goal of torrents without one of their own (default: forever)
+    std::chrono::seconds scrape_interval{60};  ///< min_seeders goals: seconds between scrapes
 };
 
 /// Where a torrent is in its life, as the API reports it.
-enum class torrent_state { checking, downloading, seeding, paused, error, removing };
+enum class torrent_state { checking, downloading, seeding, paused, error, removing, finished };
 
 /// "checking", "downloading", ...
 [[nodiscard]] std::string_view to_string(torrent_state s);
@@ -86,7 +96,15 @@ struct torrent_view {
     std::uint32_t peers = 0;
     std::string error;  ///< why it stopped, when state is error
     std::string tracker_error;
-    rate_caps caps;  ///< this torrent's own caps (the global ones apply as well)
+    rate_caps caps;                    ///< this torrent's own caps (the global ones apply as well)
+    seed_policy seed;                  ///< the goal in effect
+    bool seed_default = true;          ///< the goal is the agent's default (none of its own)
+    std::uint64_t seeded_seconds = 0;  ///< time complete and seeding, every run
+    std::uint64_t uploaded_total = 0;  ///< payload uploaded, every run (the ratio's numerator)
+    std::optional<std::uint32_t> scrape_seeders;  ///< the last scrape's seeders
+    std::string finished;                         ///< why seeding ended (state finished)
+    std::uint32_t max_connections = 0;            ///< in effect for this torrent
+    bool read_only = false;                       ///< its data is open read-only (seeding)
 };
 
 /// What POST /v1/torrents asks for: the .torrent's bytes or a path to it, and where its data
@@ -96,6 +114,8 @@ struct add_request {
     std::optional<std::filesystem::path> torrent_path;
     std::optional<std::filesystem::path> data_dir;
     bool paused = false;
+    std::optional<seed_policy> seed;    ///< none: the agent's default goal
+    std::uint32_t max_connections = 0;  ///< 0: the agent's per-torrent default
 };
 
 /// Agent-wide figures for GET /v1/status.
@@ -110,6 +130,10 @@ struct agent_status {
     std::size_t routed_connections = 0;   ///< incoming connections handed to a torrent
     std::size_t refused_connections = 0;  ///< unknown torrent, bad handshake, too slow
     rate_caps caps;                       ///< the global caps now
+    std::uint32_t connections = 0;        ///< open or being dialled, every torrent
+    std::uint32_t max_connections = 0;    ///< global limit (0: none)
+    std::uint32_t max_connections_per_torrent = 0;
+    std::uint64_t refused_for_limit = 0;  ///< connections refused at a connection limit
 };
 
 /// Something that happened to a torrent, for GET /v1/events.
@@ -118,7 +142,8 @@ struct agent_event {
     info_hash hash;
     std::uint32_t pieces_have = 0;
     std::uint32_t piece_count = 0;
-    std::string error;  ///< for kind "error"
+    std::string error;   ///< for kind "error"
+    std::string reason;  ///< for kind "finished": which goal was met
 };
 
 /// Receives events on the reactor thread; may unsubscribe itself (or others) from the call.
@@ -162,6 +187,13 @@ public:
     void set_caps(rate_caps caps);
     /// Changes a torrent's own rate caps at once; saved with its settings.
     [[nodiscard]] result<torrent_view> set_caps(const info_hash& hash, rate_caps caps);
+    /// A torrent's own connection limit (0: the agent's default), at once; saved.
+    [[nodiscard]] result<torrent_view> set_max_connections(const info_hash& hash, std::uint32_t n);
+    /// Applies new settings at run time (a reload): rate caps, connection limits, the default
+    /// seed goal, the scrape interval, the watch folder. Returns one line per setting that
+    /// differs but takes a restart (state, download folder, listen address, ...); an error (and
+    /// nothing changed) when the new settings cannot be used (a missing watch folder).
+    [[nodiscard]] result<std::vector<std::string>> reconfigure(const agent_options& next);
     /// Stops every torrent (resume records saved), then calls `done`.
     void shutdown(std::function<void()> done);
     /// Calls `fn` for every event from now on (progress at most once a second per torrent);
@@ -184,8 +216,19 @@ private:
     [[nodiscard]] result<entry*> lookup(const info_hash& hash) const;
     [[nodiscard]] result<std::filesystem::path> confine(const std::filesystem::path& p) const;
     [[nodiscard]] swarm::session* route(const info_hash& hash);
+    // agent_seeding.cpp: seed goals, scrapes, read-only opening of complete data.
+    [[nodiscard]] result<std::unique_ptr<swarm::session>> open_session(
+        entry& e, const swarm::session_options& so);
+    void arm_seed_watch();
+    void check_seeding();
+    void check_one(entry& e, io::reactor::clock::time_point now);
+    void finish_entry(entry& e, const std::string& why);
+    void fold_seed_progress(entry& e);
+    void reset_seed_progress(entry& e);
+    [[nodiscard]] seed_policy goal_of(const entry& e) const;
+    void fill_seeding_view(const entry& e, torrent_view& v) const;
     // agent_events.cpp
-    void emit(std::string_view kind, const entry& e);
+    void emit(std::string_view kind, const entry& e, std::string reason = {});
     void scan_events(bool report);
 
     io::reactor& reactor_;
@@ -193,6 +236,9 @@ private:
     std::shared_ptr<io::worker_pool> hashing_;
     std::shared_ptr<swarm::rate_limiter> global_up_;
     std::shared_ptr<swarm::rate_limiter> global_down_;
+    std::shared_ptr<swarm::connection_budget> budget_;  ///< --max-connections, every torrent
+    std::unique_ptr<swarm::scrape_client> scraper_;     ///< made at the first min_seeders goal
+    bool seed_watch_ = false;                           ///< the once-a-second goal check runs
     std::unique_ptr<state_store> state_;
     std::unique_ptr<peer_router> router_;
     std::unique_ptr<watch_folder> watch_;

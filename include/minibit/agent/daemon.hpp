@@ -1,6 +1,6 @@
 // The agent as a running process: one reactor on the calling thread, the agent, its control
-// socket, and SIGTERM/SIGINT handled as a clean stop (every torrent stopped and its resume
-// record saved, the socket file removed). Also the default locations of the state folder, the
+// socket, SIGTERM/SIGINT handled as a clean stop (every torrent stopped and its resume
+// record saved, the socket file removed) and SIGHUP as a reload of the settings. Also the default locations of the state folder, the
 // control socket and the download folder (root: /var/lib, /run; others: XDG folders).
 // Call from the main thread, before any other thread starts.
 #pragma once
@@ -26,6 +26,11 @@ struct daemon_options {
     std::function<void(const agent&)> on_ready;
     /// Called every second while the loop turns (e.g. a watchdog keep-alive).
     std::function<void()> on_tick;
+    /// Group of the control socket (empty: the process's own); it must exist.
+    std::string socket_group;
+    /// Called on SIGHUP: the agent's settings as the config file now says (applied with
+    /// agent::reconfigure), or why they cannot be read (then nothing changes).
+    std::function<result<agent_options>()> reload;
 };
 
 /// Runs the agent until SIGTERM or SIGINT; an error when it cannot start.

@@ -101,6 +101,8 @@ public:
     [[nodiscard]] const metainfo& info() const { return info_; }
     [[nodiscard]] const wire::peer_id& local_id() const { return context_.local_id; }
     [[nodiscard]] const torrent_options& options() const { return options_; }
+    /// Changes max_peers at run time (connections above a lowered limit stay).
+    void set_max_peers(std::uint32_t n) { options_.max_peers = n; }
     [[nodiscard]] std::uint64_t bytes_left() const;
     /// A snapshot of the counters, rates and peer count filled in.
     [[nodiscard]] torrent_stats stats() const;
@@ -120,6 +122,7 @@ private:
         bool tick_armed = false;  // the tick sleeps while no peer is attached (idle torrents)
         bool running = false;
         bool completed = false;
+        std::uint32_t budget_held = 0;  ///< units of options_.connections taken and not given back
         std::function<void()> on_complete;
         std::function<void(const error&)> on_error;
     };
@@ -190,6 +193,9 @@ private:
     void ban(peer_slot slot);
     void finish_download();
     void close_all(std::string_view why);
+    /// Takes a unit of the shared connection budget (true when there is none).
+    [[nodiscard]] bool take_budget();
+    void give_budget();
     // torrent_origin.cpp: the origin seeding policy (origin_plan.hpp).
     void origin_start();
     void origin_offer(peer_connection& peer);

@@ -15,6 +15,7 @@ class worker_pool;
 namespace minibit::swarm {
 
 struct transfer_limits;
+class connection_budget;
 
 enum class swarm_errc {
     bad_torrent = 1,  ///< the metainfo cannot be served (e.g. piece length above 4 GiB)
@@ -96,6 +97,9 @@ struct torrent_options {
     /// Rate caps (rate_limiter.hpp) charged by every connection of the torrent, on any
     /// reactor thread; null: none.
     std::shared_ptr<const transfer_limits> limits;
+    /// Connections shared with other torrents (an agent's global limit), taken before each
+    /// dial or adoption on top of max_peers; null: none.
+    std::shared_ptr<connection_budget> connections;
 };
 
 }  // namespace minibit::swarm

@@ -29,6 +29,7 @@ struct torrent_stats {
     std::uint64_t connections_out = 0;  ///< outgoing connects that succeeded
     std::uint64_t connections_in = 0;   ///< accepted connections
     std::uint64_t connect_failures = 0;
+    std::uint64_t connections_refused = 0;  ///< dials skipped and peers closed at a limit
     std::uint64_t disconnects = 0;
     std::uint64_t protocol_violations = 0;  ///< connections closed for breaking the protocol
     std::uint64_t pieces_verified = 0;      ///< downloaded and verified in this run

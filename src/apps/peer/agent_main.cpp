@@ -9,10 +9,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "../common/cli.hpp"
@@ -63,6 +67,14 @@ struct agent_flags {
     std::string api;
     std::string api_token_file;
     std::string metrics;
+    std::uint32_t max_connections = 0;
+    std::uint32_t max_connections_per_torrent = 50;
+    std::uint64_t seed_seconds = 0;
+    double seed_ratio = 0;
+    std::uint32_t seed_min_seeders = 0;
+    double scrape_interval = 60;
+    std::string socket_group;
+    std::string log_level = "info";
 };
 
 /// A rate flag ("4MiB", "500kB", bytes per second); a usage error otherwise.
@@ -166,7 +178,7 @@ int verb_one(const verb_flags& f, std::string_view verb) {
 
 /// What an event or the torrent's state means for `wait`: exit 0, fail, or keep waiting.
 int wait_outcome(const verb_flags& f, std::string_view kind, const json& t) {
-    if (kind == "seeding" || kind == "completed") {
+    if (kind == "seeding" || kind == "completed" || kind == "finished") {
         fmt::print("{} complete\n", f.hash);
         return exit_ok;
     }
@@ -208,20 +220,78 @@ int verb_wait(const verb_flags& f) {
     }
 }
 
-int run_daemon_command(const agent_flags& f, const std::string& socket) {
-    agent::daemon_options o;
-    o.settings.state_dir = f.state_dir;
-    o.settings.download_dir = f.download_dir;
-    o.settings.listen = f.listen;
-    o.settings.watch_dir = f.watch;
-    o.settings.hashing_threads = f.hashing_threads;
-    o.settings.caps = {rate_flag("--max-upload", f.max_upload),
-                       rate_flag("--max-download", f.max_download)};
-    o.settings.torrent.rechoke_interval = std::chrono::milliseconds(
+/// The agent's settings from its flags; a usage_error for a bad value.
+agent::agent_options settings_of(const agent_flags& f) {
+    agent::agent_options s;
+    s.state_dir = f.state_dir;
+    s.download_dir = f.download_dir;
+    s.listen = f.listen;
+    s.watch_dir = f.watch;
+    s.hashing_threads = f.hashing_threads;
+    s.caps = {rate_flag("--max-upload", f.max_upload), rate_flag("--max-download", f.max_download)};
+    s.torrent.rechoke_interval = std::chrono::milliseconds(
         static_cast<std::int64_t>(f.rechoke * 1000));
+    s.torrent.max_peers = f.max_connections_per_torrent;
+    s.max_connections = f.max_connections;
+    if (f.seed_seconds != 0) s.seed.seconds = f.seed_seconds;
+    if (f.seed_ratio > 0) s.seed.ratio = f.seed_ratio;
+    if (f.seed_min_seeders != 0) s.seed.min_seeders = f.seed_min_seeders;
+    s.scrape_interval = std::chrono::seconds(static_cast<std::int64_t>(f.scrape_interval));
     auto kind = io::parse_backend_kind(f.io);
     if (!kind) throw usage_error(kind.error().reason);
-    o.settings.backend = *kind;
+    s.backend = *kind;
+    return s;
+}
+
+void apply_log_level(const std::string& level) {
+    spdlog::set_level(spdlog::level::from_str(level));
+}
+
+/// SIGHUP: the command line read again (so the config file it names is read again); settings
+/// of the process itself (socket, TCP listeners) are reported as taking a restart, once.
+std::function<result<agent::agent_options>()> reloader(
+    std::vector<std::string> args, agent_flags first, std::string first_socket,
+    std::function<void(command_line&, agent_flags&, verb_flags&)> declare) {
+    auto told = std::make_shared<std::set<std::string>>();
+    return [args = std::move(args), first = std::move(first),
+            first_socket = std::move(first_socket), declare = std::move(declare),
+            told]() -> result<agent::agent_options> {
+        command_line cli("minibit-peer", "The MiniBit host agent and its control verbs.");
+        agent_flags af;
+        verb_flags vf;
+        declare(cli, af, vf);
+        std::vector<const char*> argv;
+        for (const auto& a : args) argv.push_back(a.c_str());
+        if (cli.parse(static_cast<int>(argv.size()), argv.data())) {
+            return fail(agent::agent_errc::bad_request,
+                        "the command line or its config file does not read (see the line above)");
+        }
+        try {
+            auto next = settings_of(af);
+            apply_log_level(af.log_level);
+            for (const auto& [name, changed] :
+                 {std::pair{"socket", vf.socket != first_socket},
+                  std::pair{"socket-group", af.socket_group != first.socket_group},
+                  std::pair{"api",
+                            af.api != first.api || af.api_token_file != first.api_token_file},
+                  std::pair{"metrics", af.metrics != first.metrics}}) {
+                const auto line = fmt::format("{} changed: needs a restart", name);
+                if (changed && told->insert(line).second) spdlog::warn("reload: {}", line);
+            }
+            return next;
+        } catch (const std::exception& e) {
+            return fail(agent::agent_errc::bad_request, e.what());
+        }
+    };
+}
+
+int run_daemon_command(const agent_flags& f, const std::string& socket,
+                       std::function<result<agent::agent_options>()> reload) {
+    agent::daemon_options o;
+    o.settings = settings_of(f);
+    apply_log_level(f.log_level);
+    o.reload = std::move(reload);
+    o.socket_group = f.socket_group;
     o.socket_path = fs::absolute(socket);
     if (!f.api.empty() && f.api_token_file.empty())
         throw usage_error("--api needs --api-token-file");
@@ -287,10 +357,26 @@ int tracker_wait(const verb_flags& f) {
     return wait_for_rollout(o);
 }
 
-int run(int argc, char** argv) {
-    command_line cli("minibit-peer", "The MiniBit host agent and its control verbs.");
-    agent_flags af;
-    verb_flags vf;
+void declare_limits(CLI::App& ag, agent_flags& af) {
+    add_count(ag, "--max-connections", af.max_connections, 0, 1000000,
+              "peer connections at most over every torrent, in and out (0: no limit)");
+    add_count(ag, "--max-connections-per-torrent", af.max_connections_per_torrent, 1, 65535,
+              "peer connections at most per torrent (a torrent may set its own)");
+    add_count(ag, "--seed-seconds", af.seed_seconds, 0, std::uint64_t{1} << 40U,
+              "default seed goal: stop seeding after S seconds complete (0: off)", "S");
+    add_number(ag, "--seed-ratio", af.seed_ratio, 0, 1e6, "R",
+               "default seed goal: stop at uploaded / size >= R (0: off)");
+    add_count(ag, "--seed-min-seeders", af.seed_min_seeders, 0, 1U << 20U,
+              "default seed goal: stop once the tracker's scrape counts K seeders (0: off)", "K");
+    add_number(ag, "--scrape-interval", af.scrape_interval, 1, 86400, "S",
+               "seconds between scrapes for min_seeders goals");
+    add_text(ag, "--socket-group", af.socket_group, "NAME",
+             "group of the control socket (mode 0660); it must exist");
+    add_choice(ag, "--log-level", af.log_level, {"trace", "debug", "info", "warn", "error", "off"},
+               "log level");
+}
+
+void declare_all(command_line& cli, agent_flags& af, verb_flags& vf) {
     auto& ag = cli.add_command("agent",
                                "Run the host agent: many torrents, one peer port, a "
                                "control API on a Unix socket.");
@@ -343,11 +429,21 @@ int run(int argc, char** argv) {
     add_number(wait, "--timeout", vf.timeout, 0, 31536000, "S",
                "give up after S seconds (0: never)");
     declare_tracker_wait(wait, vf);
+    declare_limits(ag, af);
     cli.enable_config();
+}
+
+int run(int argc, char** argv) {
+    command_line cli("minibit-peer", "The MiniBit host agent and its control verbs.");
+    agent_flags af;
+    verb_flags vf;
+    declare_all(cli, af, vf);
     if (auto done = cli.parse(argc, argv)) return *done;
     const std::string verb = cli.command()->get_name();
     if (verb == "agent") {
-        return run_daemon_command(af, vf.socket);
+        return run_daemon_command(
+            af, vf.socket,
+            reloader(std::vector<std::string>(argv, argv + argc), af, vf.socket, declare_all));
     }
     if (verb == "add") return verb_add(vf);
     if (verb == "list") return verb_list(vf);

@@ -1,0 +1,28 @@
+#include "minibit/swarm/connection_budget.hpp"
+
+namespace minibit::swarm {
+
+bool connection_budget::try_take() {
+    std::uint32_t now = used_.load(std::memory_order_relaxed);
+    while (true) {
+        const std::uint32_t limit = limit_.load(std::memory_order_relaxed);
+        if (limit != 0 && now >= limit) {
+            count_refused();
+            return false;
+        }
+        if (used_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed)) {
+            return true;
+        }
+    }
+}
+
+void connection_budget::give_back(std::uint32_t n) {
+    used_.fetch_sub(n, std::memory_order_relaxed);
+}
+
+bool connection_budget::full() const {
+    const std::uint32_t limit = limit_.load(std::memory_order_relaxed);
+    return limit != 0 && used_.load(std::memory_order_relaxed) >= limit;
+}
+
+}  // namespace minibit::swarm

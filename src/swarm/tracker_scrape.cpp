@@ -1,0 +1,73 @@
+#include "minibit/swarm/tracker_scrape.hpp"
+
+#include <fmt/format.h>
+
+#include "http_fetcher.hpp"
+#include "minibit/swarm/torrent_options.hpp"
+#include "minibit/wire/tracker_http.hpp"
+
+namespace minibit::swarm {
+
+std::optional<std::string> scrape_url(const std::string& announce, const info_hash& hash) {
+    if (!announce.starts_with("http://") && !announce.starts_with("https://")) {
+        return std::nullopt;
+    }
+    const auto query = announce.find('?');
+    const std::string path = announce.substr(0, query);
+    const auto slash = path.rfind('/');
+    const auto scheme_end = path.find("://");
+    if (slash == std::string::npos || slash <= scheme_end + 2) return std::nullopt;
+    const std::string last = path.substr(slash + 1);
+    if (!last.starts_with("announce")) return std::nullopt;
+    std::string url = path.substr(0, slash + 1) + "scrape" + last.substr(8);
+    url += query == std::string::npos ? "?" : announce.substr(query) + "&";
+    url += "info_hash=";
+    for (const std::uint8_t b : hash.bytes) url += fmt::format("%{:02X}", b);
+    return url;
+}
+
+scrape_client::scrape_client(io::reactor& reactor) : reactor_(reactor), scope_(reactor) {}
+
+scrape_client::~scrape_client() = default;
+
+result<std::unique_ptr<scrape_client>> scrape_client::create(io::reactor& reactor,
+                                                             std::string ca_file) {
+    std::unique_ptr<scrape_client> c(new scrape_client(reactor));
+    auto http = http_fetcher::create(reactor);
+    if (!http) return std::unexpected(http.error());
+    c->http_ = std::move(*http);
+    c->ca_file_ = std::move(ca_file);
+    return c;
+}
+
+void scrape_client::scrape(const std::string& announce, const info_hash& hash, done_fn done) {
+    const auto url = scrape_url(announce, hash);
+    if (!url) {
+        scope_.post([announce, done = std::move(done)] {
+            done(fail(swarm_errc::bad_tracker_url,
+                      fmt::format("cannot scrape {}: only http(s) trackers whose announce "
+                                  "path ends in /announce are scraped",
+                                  announce)));
+        });
+        return;
+    }
+    http_get_options o;
+    o.timeout = timeout_;
+    o.ca_file = ca_file_;
+    o.max_body_bytes = 64U << 10U;
+    http_->get(*url, o, [hash, done = std::move(done)](result<http_answer> r) {
+        if (!r) return done(std::unexpected(r.error()));
+        if (r->status != 200) {
+            return done(fail(swarm_errc::tracker_failed,
+                             fmt::format("scrape answered HTTP {}", r->status)));
+        }
+        auto entries = wire::parse_scrape_response(r->body, {});
+        if (!entries) return done(std::unexpected(entries.error()));
+        for (const auto& e : *entries) {
+            if (e.hash == hash) return done(scrape_counts{e.complete, e.incomplete, e.downloaded});
+        }
+        done(fail(swarm_errc::tracker_failed, "the scrape does not list the torrent"));
+    });
+}
+
+}  // namespace minibit::swarm
