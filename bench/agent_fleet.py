@@ -38,32 +38,12 @@ import tempfile
 import threading
 import time
 
-
-class unix_http(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
+from agent_api import call, free_port
 
 
 def api(sock, method, path, body=None, ctype=None):
-    conn = unix_http(sock)
-    try:
-        conn.request(method, path, body=body, headers={"Content-Type": ctype} if ctype else {})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
-    finally:
-        conn.close()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    status, raw = call(sock, method, path, body, ctype)
+    return status, json.loads(raw or b"null")
 
 
 def parse_size(text):
