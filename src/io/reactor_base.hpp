@@ -48,7 +48,8 @@ struct conn_state {
     int ops_in_flight = 0;
     bool recv_armed = false;
     bool send_in_flight = false;
-    std::vector<std::byte> held;  // data that arrived while pausing (uring)
+    std::vector<std::byte> held;  // data that arrived while pausing (uring); empty when all
+    std::size_t held_from = 0;    // delivered, else bytes before held_from are already out
     msghdr msg{};
     std::array<iovec, max_send_iovecs> iov{};
 };

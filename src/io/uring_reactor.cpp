@@ -533,7 +533,9 @@ void uring_reactor::update_reading(std::uint32_t slot, conn_state& c) {
 }
 
 void uring_reactor::deliver_held(std::uint64_t id) {
-    // Bounded by the bytes held when the task started plus what arrives during delivery.
+    // One receive buffer's worth at a time, as live data comes: an owner that pauses inside a
+    // delivery (a download cap) keeps the rest held, so bytes that arrived while pausing reach
+    // it no faster than the cap. Bounded: 64 slices per task, then the next task.
     for (int i = 0; i < 64; ++i) {
         conn_state* c = conns_.find(id);
         if (c == nullptr || c->phase != conn_phase::open || c->paused) {
@@ -545,9 +547,16 @@ void uring_reactor::deliver_held(std::uint64_t id) {
             }
             return;
         }
-        std::vector<std::byte> bytes;
-        bytes.swap(c->held);
-        if (!deliver(static_cast<std::uint32_t>(id), bytes)) {
+        const std::size_t n =
+            std::min<std::size_t>(options_.recv_buffer_size_bytes, c->held.size() - c->held_from);
+        const auto first = c->held.begin() + static_cast<std::ptrdiff_t>(c->held_from);
+        std::vector<std::byte> slice(first, first + static_cast<std::ptrdiff_t>(n));
+        c->held_from += n;
+        if (c->held_from == c->held.size()) {
+            c->held = {};  // gives the memory back: a burst may have held megabytes
+            c->held_from = 0;
+        }
+        if (!deliver(static_cast<std::uint32_t>(id), slice)) {
             return;
         }
     }

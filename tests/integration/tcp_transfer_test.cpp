@@ -1,5 +1,5 @@
 // TCP data paths on both back ends: echo with many clients, a 64 MiB ordered transfer, borrowed
-// sends, close after flush, backpressure, and 1000 idle connections.
+// sends, close after flush, backpressure, pausing inside a delivery, and 1000 idle connections.
 #include <sys/resource.h>
 
 #include <map>
@@ -187,6 +187,48 @@ TEST_P(ReactorTest, PausedReadingDeliversNothingAndPushesBackOnTheSender) {
     ASSERT_TRUE(spin(*r_, [&] { return got >= total; }));
     EXPECT_EQ(got, total);
     EXPECT_EQ(*r_->bytes_queued(client), 0U);
+}
+
+TEST_P(ReactorTest, AReaderThatPausesInEachDeliveryGetsOneBufferPerResume) {
+    // A download cap pauses inside the delivery that used up its budget. Whatever the kernel
+    // already handed over (io_uring keeps receiving until the cancel lands) must then wait for
+    // the resume and come back one receive buffer at a time, never as one burst.
+    constexpr std::size_t total = 4U * 1024 * 1024;
+    const std::size_t slice = reactor_options{}.recv_buffer_size_bytes;
+    std::size_t got = 0;
+    std::size_t largest = 0;
+    int while_paused = 0;
+    bool paused = false;
+    conn_id server{};
+    const auto where = listen_loopback([&](connection c, const address&) {
+        server = c.id();
+        ASSERT_TRUE(r_->start(server, {[&](std::span<const std::byte> d) {
+                                           while_paused += paused ? 1 : 0;
+                                           got += d.size();
+                                           largest = std::max(largest, d.size());
+                                           paused = true;
+                                           ASSERT_TRUE(r_->pause_reading(server));
+                                       },
+                                       nullptr}));
+    });
+    r_->connect(where, [&](result<connection> conn) {
+        ASSERT_TRUE(conn.has_value());
+        ASSERT_TRUE(r_->start(conn->id(), {nullptr, nullptr}));
+        ASSERT_TRUE(r_->send(conn->id(), pattern(0, total)));
+    });
+    ASSERT_TRUE(spin(*r_, [&] { return got > 0; }));
+    for (int resumes = 0; got < total && resumes < 4096; ++resumes) {
+        for (int turn = 0; turn < 3; ++turn) {  // turns while paused: nothing may arrive
+            ASSERT_TRUE(r_->run_once(std::chrono::milliseconds(1)));
+        }
+        const std::size_t before = got;
+        paused = false;
+        ASSERT_TRUE(r_->resume_reading(server));
+        ASSERT_TRUE(spin(*r_, [&] { return got > before; }));
+    }
+    EXPECT_EQ(got, total);
+    EXPECT_EQ(while_paused, 0);
+    EXPECT_LE(largest, slice);
 }
 
 TEST_P(ReactorTest, ThousandIdleConnectionsAllWork) {
