@@ -147,6 +147,16 @@ void agent::check_one(entry& e, io::reactor::clock::time_point now) {
     e.last_seed_check = now;
     const seed_policy goal = goal_of(e);
     if (goal.forever()) return;
+    seed_progress p;
+    p.seeded_seconds = e.settings.seeded_seconds + e.seeded_ms_run / 1000;
+    p.uploaded = e.settings.uploaded + e.session->get().stats().payload_bytes_up -
+                 e.uploaded_folded;
+    p.size = e.info.total_length;
+    p.seeders = e.scrape_seeders;
+    if (auto why = goal_reached(goal, p)) {
+        finish_entry(e, *why);
+        return;
+    }
     if (goal.min_seeders && !e.scraping && now >= e.next_scrape) {
         const std::string tracker = scrape_tracker(e.info);
         e.next_scrape = now + options_.scrape_interval;
@@ -162,6 +172,9 @@ void agent::check_one(entry& e, io::reactor::clock::time_point now) {
                     auto it = torrents_.find(hash);
                     if (it == torrents_.end()) return;
                     it->second->scraping = false;
+                    // A count that lands after the goal was met (the tracker may already have
+                    // our `stopped`) is not the one that met it: the view keeps that one.
+                    if (it->second->settings.finished) return;
                     if (!r) {
                         spdlog::warn("torrent {}: {}", hash.hex(), r.error().message());
                         return;
@@ -170,13 +183,6 @@ void agent::check_one(entry& e, io::reactor::clock::time_point now) {
                 }));
         }
     }
-    seed_progress p;
-    p.seeded_seconds = e.settings.seeded_seconds + e.seeded_ms_run / 1000;
-    p.uploaded = e.settings.uploaded + e.session->get().stats().payload_bytes_up -
-                 e.uploaded_folded;
-    p.size = e.info.total_length;
-    p.seeders = e.scrape_seeders;
-    if (auto why = goal_reached(goal, p)) finish_entry(e, *why);
 }
 
 void agent::finish_entry(entry& e, const std::string& why) {
