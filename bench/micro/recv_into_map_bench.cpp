@@ -6,8 +6,6 @@
 // cyclically (so page faults happen only in the first pass).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "loopback_pair.hpp"
 
 namespace {
 
@@ -33,18 +33,9 @@ struct stream {
     std::thread sender;
 
     stream() {
-        const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(a);
-        (void)::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-        (void)::listen(ls, 1);
-        (void)::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
-        tx = ::socket(AF_INET, SOCK_STREAM, 0);
-        (void)::connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-        rx = ::accept(ls, nullptr, nullptr);
-        ::close(ls);
+        const auto ends = minibit::bench::open_loopback_pair();
+        tx = ends.connected;
+        rx = ends.accepted;
         sender = std::thread([this] {
             std::vector<char> block(block_bytes, 'x');
             while (!stop.load(std::memory_order_relaxed)) {

@@ -7,7 +7,6 @@
 // softirq, so the sum is the figure to compare). Ways alternate within each repetition.
 // Usage: bench_send_path [REPS] (default 5); the 64 MiB file lives in $TMPDIR (default /tmp).
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -26,6 +25,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "loopback_pair.hpp"
 
 namespace {
 
@@ -73,18 +74,9 @@ struct loopback_pair {
     double rx_cpu = 0;
     std::thread receiver;
     loopback_pair() {
-        const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(a);
-        (void)::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-        (void)::listen(ls, 1);
-        (void)::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
-        rx = ::socket(AF_INET, SOCK_STREAM, 0);
-        (void)::connect(rx, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-        tx = ::accept(ls, nullptr, nullptr);
-        ::close(ls);
+        const auto ends = minibit::bench::open_loopback_pair();
+        rx = ends.connected;
+        tx = ends.accepted;
         receiver = std::thread([this] {
             std::vector<char> buf(256 * 1024);
             const double c0 = thread_cpu();
