@@ -47,6 +47,9 @@ public:
     [[nodiscard]] std::size_t prefix_count() const { return prefixes_; }
     /// Distinct zone names of the file.
     [[nodiscard]] std::size_t zone_count() const { return names_.size(); }
+    /// A number no other map built in this process has (a copy shares it): peer lists key
+    /// their zone index to it, so a reloaded map rebuilds the indexes.
+    [[nodiscard]] std::uint64_t serial() const { return serial_; }
 
     /// Sorted range starts and, per range, the name index + 1 (0: no line covers it).
     template <class Key>
@@ -56,6 +59,9 @@ public:
     };
 
 private:
+    static std::uint64_t next_serial();
+
+    std::uint64_t serial_ = next_serial();
     ranges<std::uint32_t> v4_;
     ranges<ipv6_key> v6_;
     std::vector<std::string> names_;
