@@ -360,6 +360,9 @@ void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng
 
 template <std::size_t N>
 bool peer_list<N>::in_zone(std::size_t s, const zone_side& z) const {
+    if (z.net_bytes != 0 && z.asker.size() == N - 2) {
+        return std::memcmp(slots_[s].endpoint.data(), z.asker.data(), z.net_bytes) == 0;
+    }
     return z.map->zone_of(std::span(slots_[s].endpoint).first(N - 2)) == z.home;
 }
 
@@ -375,8 +378,11 @@ void peer_list<N>::sample_zoned(std::size_t self, std::size_t k, const zone_spli
     // Below a share of 1, at least one place goes to other zones, so zones stay connected.
     const std::size_t most = split.local_share < 1.0 && k >= 2 ? k - 1 : k;
     const auto share = std::lround(split.local_share * static_cast<double>(k));
+    // Without a prefix for the family, a peer shares the asker's zone iff it shares its /24 or
+    // /64: the walk compares those bytes instead of asking the map for every peer.
+    const std::size_t net_bytes = split.map->has_prefixes(N - 2) ? 0 : (N == 6 ? 3 : 8);
     const zone_side z{split.map, split.map->zone_of(split.asker),
-                      std::min(most, static_cast<std::size_t>(share))};
+                      std::min(most, static_cast<std::size_t>(share)), net_bytes, split.asker};
     if (slots_.size() <= zoned_walk_max_slots) {
         zoned_walk(self, k, z, rng, out);
         return;

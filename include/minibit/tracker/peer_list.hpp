@@ -173,6 +173,10 @@ private:
         const zone_map* map;
         zone_id home;
         std::size_t local;  ///< places for peers of `home`
+        /// Leading address bytes that decide the zone when the map has no prefix for the
+        /// family (3: the /24, 8: the /64), else 0 (ask the map); `asker` holds them.
+        std::size_t net_bytes;
+        std::span<const std::uint8_t> asker;
     };
     [[nodiscard]] bool in_zone(std::size_t s, const zone_side& z) const;
     void zoned_walk(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
