@@ -7,6 +7,7 @@
 #include <span>
 
 #include "minibit/core/assert.hpp"
+#include "zone_index.hpp"
 
 namespace minibit::tracker {
 
@@ -90,6 +91,20 @@ std::size_t probe_fill(const Slots& slots, std::size_t self, std::size_t k, fast
 }  // namespace
 
 template <std::size_t N>
+peer_list<N>::peer_list(std::uint32_t hash_key) : key_(hash_key) {}
+template <std::size_t N>
+peer_list<N>::~peer_list() = default;
+template <std::size_t N>
+peer_list<N>::peer_list(peer_list&&) noexcept = default;
+template <std::size_t N>
+peer_list<N>& peer_list<N>::operator=(peer_list&&) noexcept = default;
+
+template <std::size_t N>
+std::size_t peer_list<N>::memory_bytes() const {
+    return slots_.capacity() * sizeof(record_type) + (index_ ? index_->memory_bytes() : 0);
+}
+
+template <std::size_t N>
 std::size_t peer_list<N>::home(const endpoint_type& ep) const {
     // Multiply-shift maps the hash onto [0, slots) without a division (slots < 2^32).
     return static_cast<std::size_t>(((hash_endpoint(ep, key_) >> 32U) * slots_.size()) >> 32U);
@@ -123,17 +138,26 @@ std::size_t peer_list<N>::find(const endpoint_type& ep) const {
 }
 
 template <std::size_t N>
-std::size_t peer_list<N>::place(record_type rec) {
+std::size_t peer_list<N>::place(record_type rec, zone_link carried) {
+    // With a zone index, `carried` is the link of the record in hand: it travels with it.
     std::size_t landed = npos;  // where the record given settles
     std::size_t s = home(rec.endpoint);
     for (std::size_t d = 0;; ++d, s = next(s)) {
         record_type& r = slots_[s];
         if (r.empty()) {
             r = rec;
+            if (index_) {
+                index_->at(s) = carried;
+                index_->settle(s);
+            }
             return landed == npos ? s : landed;
         }
         if (const std::size_t rd = distance(s); rd < d) {
             std::swap(rec, r);  // take from the rich: the displaced record moves on
+            if (index_) {
+                std::swap(carried, index_->at(s));
+                index_->settle(s);
+            }
             d = rd;
             if (landed == npos) landed = s;
         }
@@ -142,33 +166,43 @@ std::size_t peer_list<N>::place(record_type rec) {
 
 template <std::size_t N>
 void peer_list<N>::resize(std::size_t slots) {
+    index_.reset();  // rebuilt at the next zone-split answer (resizes are geometric: amortised)
     std::vector<record_type> old(slots, record_type{});
     old.swap(slots_);
     for (const record_type& r : old) {
-        if (!r.empty()) (void)place(r);
+        if (!r.empty()) (void)place(r, zone_link{});
     }
 }
 
 template <std::size_t N>
-std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state) {
+std::size_t peer_list<N>::insert(const endpoint_type& ep, std::uint16_t state,
+                                 const zone_map* zones) {
     const std::size_t grown = std::size_t{size_} + 1;
     const bool grow = grown * 10 > slots_.size() * max_load_tenths;
     if (grow) {
         resize(std::max(
             {min_slots, slots_.size() + slots_.size() / 4, grown * 10 / max_load_tenths + 2}));
     }
+    zone_link carried;
+    if (index_ && zones != nullptr && zones->serial() == index_->serial()) {
+        carried = index_->join(zones->zone_of(std::span(ep).first(N - 2)));
+    } else {
+        index_.reset();
+    }
     record_type rec;
     rec.endpoint = ep;
     rec.state = state;
     ++size_;
-    const std::size_t slot = place(rec);
+    const std::size_t slot = place(rec, carried);
     after_mutation(grow ? npos : home(ep));  // place() only moved records of the run from home
     return slot;
 }
 
 template <std::size_t N>
 void peer_list<N>::erase_slot(std::size_t s) {
-    // Backward-shift deletion: pull each following displaced record one slot back.
+    // Backward-shift deletion: pull each following displaced record one slot back (and its
+    // zone link with it).
+    if (index_) index_->leave(s);
     for (;;) {
         const std::size_t n = next(s);
         if (slots_[n].empty() || distance(n) == 0) {
@@ -176,6 +210,10 @@ void peer_list<N>::erase_slot(std::size_t s) {
             break;
         }
         slots_[s] = slots_[n];
+        if (index_) {
+            index_->at(s) = index_->at(n);
+            index_->settle(s);
+        }
         s = n;
     }
     --size_;
@@ -186,6 +224,7 @@ void peer_list<N>::shrink_if_sparse() {
     const std::size_t n = size_;
     if (n == 0) {
         std::vector<record_type>().swap(slots_);  // an emptied swarm gives its memory back
+        index_.reset();
     } else if (slots_.size() > min_slots && n * 10 < slots_.size() * min_load_tenths) {
         resize(std::max(min_slots, n * 10 / shrink_to_load_tenths + 2));
     }
@@ -248,6 +287,20 @@ void peer_list<N>::check_invariants() const {
         MINIBIT_ASSERT(find(r.endpoint) == s, "peer_list: record not found at its slot");
     }
     MINIBIT_ASSERT(used == size_, "peer_list: size differs from the occupied slots");
+    if (index_) check_index();
+}
+
+template <std::size_t N>
+void peer_list<N>::check_index() const {
+    index_->check_invariants(size_);
+    for (std::size_t s = 0; s < slots_.size(); ++s) {
+        if (slots_[s].empty()) continue;
+        [[maybe_unused]] const zone_link l = index_->at(s);
+        MINIBIT_ASSERT(l.group < index_->group_entries() &&
+                           l.pos < index_->members(l.group).size() &&
+                           index_->members(l.group)[l.pos] == s,
+                       "peer_list: a record is not a member of its zone group");
+    }
 }
 
 template <std::size_t N>
@@ -307,12 +360,15 @@ void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng
 
 template <std::size_t N>
 bool peer_list<N>::in_zone(std::size_t s, const zone_side& z) const {
+    if (z.net_bytes != 0 && z.asker.size() == N - 2) {
+        return std::memcmp(slots_[s].endpoint.data(), z.asker.data(), z.net_bytes) == 0;
+    }
     return z.map->zone_of(std::span(slots_[s].endpoint).first(N - 2)) == z.home;
 }
 
 template <std::size_t N>
 void peer_list<N>::sample_zoned(std::size_t self, std::size_t k, const zone_split& split,
-                                fast_rng& rng, std::vector<std::uint8_t>& out) const {
+                                fast_rng& rng, std::vector<std::uint8_t>& out) {
     const std::size_t n = size_ - (self != npos ? 1 : 0);
     k = std::min(k, n);
     if (split.map == nullptr || split.local_share <= 0.0 || k == n) {
@@ -322,13 +378,17 @@ void peer_list<N>::sample_zoned(std::size_t self, std::size_t k, const zone_spli
     // Below a share of 1, at least one place goes to other zones, so zones stay connected.
     const std::size_t most = split.local_share < 1.0 && k >= 2 ? k - 1 : k;
     const auto share = std::lround(split.local_share * static_cast<double>(k));
+    // Without a prefix for the family, a peer shares the asker's zone iff it shares its /24 or
+    // /64: the walk compares those bytes instead of asking the map for every peer.
+    const std::size_t net_bytes = split.map->has_prefixes(N - 2) ? 0 : (N == 6 ? 3 : 8);
     const zone_side z{split.map, split.map->zone_of(split.asker),
-                      std::min(most, static_cast<std::size_t>(share))};
-    if (slots_.size() <= zoned_walk_max_slots || k * 2 > n || k > max_rejection_picks) {
+                      std::min(most, static_cast<std::size_t>(share)), net_bytes, split.asker};
+    if (slots_.size() <= zoned_walk_max_slots) {
         zoned_walk(self, k, z, rng, out);
-    } else {
-        zoned_probe(self, k, z, rng, out);
+        return;
     }
+    if (!index_ || index_->serial() != split.map->serial()) build_index(*split.map);
+    zoned_indexed(self, k, z, rng, out);
 }
 
 template <std::size_t N>
@@ -363,38 +423,109 @@ void peer_list<N>::zoned_walk(std::size_t self, std::size_t k, const zone_side& 
 }
 
 template <std::size_t N>
-void peer_list<N>::zoned_probe(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
-                               std::vector<std::uint8_t>& out) const {
-    // Rejection as in sample(), a side taking a peer only while it has places. The zone may be
-    // rare here: after k + 16 live probes without one local peer, or 2k + 32 in all, the probing
-    // stops and the rest of the answer comes from any side (k <= n/2 and the load >= 0.3, so
-    // the last loop ends long before its budget).
-    const std::size_t base = out.size();
-    out.resize(base + k * N);
-    std::uint8_t* dst = out.data() + base;
-    pick_set picked(k);
-    std::array<std::size_t, 2> need{k - z.local, z.local};
-    std::size_t got = 0;
-    std::size_t probes = 0;
-    bool seen_local = false;
-    while (got < k && probes < 2 * k + 32 && (seen_local || probes < k + 16)) {
-        const std::size_t s = rng.below(slots_.size());
-        if (s == self || slots_[s].empty()) continue;
-        ++probes;
-        const std::size_t c = in_zone(s, z) ? 1 : 0;
-        seen_local = seen_local || c == 1;
-        if (need[c] == 0 || !picked.add(s)) continue;
-        std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
-        ++got;
-        --need[c];
+void peer_list<N>::build_index(const zone_map& map) {
+    index_ = std::make_unique<zone_index>(map.serial(), slots_.size());
+    for (std::size_t s = 0; s < slots_.size(); ++s) {
+        if (slots_[s].empty()) continue;
+        index_->at(s) = index_->join(map.zone_of(std::span(slots_[s].endpoint).first(N - 2)));
+        index_->settle(s);
     }
-    got = probe_fill<N>(slots_, self, k, rng, picked, dst, got);
+    after_mutation(npos);
+}
+
+template <std::size_t N>
+void peer_list<N>::zoned_indexed(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
+                                 std::vector<std::uint8_t>& out) const {
+    // The sides' sizes come from the index, so the shares are exact, as in zoned_walk.
+    const std::uint32_t g = index_->group_of(z.home);
+    const std::span<const std::uint32_t> local = g == zone_index::no_group
+                                                     ? std::span<const std::uint32_t>{}
+                                                     : index_->members(g);
+    const bool self_local = self != npos && g != zone_index::no_group &&
+                            index_->at(self).group == g;
+    const std::size_t skip = self_local ? index_->at(self).pos : npos;
+    std::array<std::size_t, 2> left{0, local.size() - (self_local ? 1 : 0)};
+    left[0] = size_ - (self != npos ? 1 : 0) - left[1];
+    std::array<std::size_t, 2> need{0, std::min(z.local, left[1])};
+    need[0] = std::min(k - need[1], left[0]);
+    need[1] = std::min(k - need[0], left[1]);  // too few others: more of the zone
+    const std::size_t base = out.size();
+    out.resize(base + (need[0] + need[1]) * N);
+    std::uint8_t* dst = out.data() + base;
+    std::size_t got = sample_members(local, skip, need[1], rng, dst);
+    got += sample_others(g, self, need[0], left[0], rng, dst + got * N);
     out.resize(base + got * N);
+}
+
+template <std::size_t N>
+std::size_t peer_list<N>::sample_members(std::span<const std::uint32_t> members, std::size_t skip,
+                                         std::size_t want, fast_rng& rng, std::uint8_t* dst) const {
+    const std::size_t avail = members.size() - (skip != npos ? 1 : 0);
+    if (want == 0) return 0;
+    std::size_t got = 0;
+    if (want * 2 <= avail && want <= max_rejection_picks) {
+        // Rejection over the members' places: each try succeeds with probability >= 1/3.
+        pick_set picked(want);
+        for (std::size_t tries = 0; got < want && tries < 64 * want + 64; ++tries) {
+            const std::size_t i = rng.below(members.size());
+            if (i == skip || !picked.add(i)) continue;
+            std::memcpy(dst + got * N, slots_[members[i]].endpoint.data(), N);
+            ++got;
+        }
+        return got;
+    }
+    std::size_t remaining = avail;  // selection sampling (Knuth's algorithm S)
+    for (std::size_t i = 0; i < members.size() && got < want; ++i) {
+        if (i == skip) continue;
+        if (rng.below(remaining) < want - got) {
+            std::memcpy(dst + got * N, slots_[members[i]].endpoint.data(), N);
+            ++got;
+        }
+        --remaining;
+    }
+    return got;
+}
+
+template <std::size_t N>
+std::size_t peer_list<N>::sample_others(std::uint32_t group, std::size_t self, std::size_t want,
+                                        std::size_t avail, fast_rng& rng, std::uint8_t* dst) const {
+    if (want == 0) return 0;
+    std::size_t got = 0;
+    if (want * 2 <= avail && want <= max_rejection_picks && avail * 2 >= size_) {
+        // Rejection over the slots, skipping the zone's: with the load >= 0.3, others >= half
+        // the peers and <= half of them wanted, a try succeeds with probability >= 0.075; the
+        // budget (256 tries a place) is out of reach in practice and only bounds the loop.
+        pick_set picked(want);
+        for (std::size_t tries = 0; got < want && tries < 256 * want + 256; ++tries) {
+            const std::size_t s = rng.below(slots_.size());
+            if (s == self || slots_[s].empty() || index_->at(s).group == group || !picked.add(s))
+                continue;
+            std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
+            ++got;
+        }
+        return got;
+    }
+    // Few others (under half the list, or most of them wanted): selection sampling over the
+    // other groups' members, O(avail + groups) and every group holds one peer at least.
+    std::size_t remaining = avail;
+    for (std::uint32_t o = 0; o < index_->group_entries() && got < want; ++o) {
+        if (o == group) continue;
+        for (const std::uint32_t s : index_->members(o)) {
+            if (s == self) continue;
+            if (rng.below(remaining) < want - got) {
+                std::memcpy(dst + got * N, slots_[s].endpoint.data(), N);
+                ++got;
+            }
+            --remaining;
+            if (got == want) break;
+        }
+    }
+    return got;
 }
 
 template class peer_list<6>;
 template class peer_list<18>;
-// The key shares a word with the 32-bit size: a swarm's two lists stay 2 x 32 bytes.
-static_assert(sizeof(peer_list<6>) == sizeof(std::vector<peer_record<6>>) + 8);
+// The key shares a word with the 32-bit size; the index pointer adds one: 2 x 40 bytes a swarm.
+static_assert(sizeof(peer_list<6>) == sizeof(std::vector<peer_record<6>>) + 16);
 
 }  // namespace minibit::tracker

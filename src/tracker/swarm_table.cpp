@@ -67,7 +67,7 @@ void swarm_shard::update(swarm& s, peer_list<N>& list, const std::array<std::uin
     if (self == peer_list<N>::npos) {
         peer_record<N> rec;
         rec.set(stamp, seeder);
-        self = list.insert(ep, rec.state);
+        self = list.insert(ep, rec.state, in.zones);
         ++peers_;
     } else {
         was_seeder = list.at(self).seeder();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -165,6 +166,13 @@ result<void> add_prefix(std::vector<prefix<Key>>& list, const parsed_line& p, st
 }
 
 }  // namespace
+
+std::uint64_t zone_map::next_serial() {
+    // Any thread may build a map (SIGHUP reloads on the signal thread); relaxed is enough for a
+    // counter whose values only have to differ.
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 result<zone_map> zone_map::parse(std::string_view text) {
     zone_map m;

@@ -3,20 +3,31 @@
 // (Robin Hood linear probing, backward-shift deletion, no separate index), sized in 1.25x steps
 // so an IPv4 peer costs 8 / load bytes, load kept in [0.3, 0.9] (about 8.9 to 11.1 bytes after
 // growth, before the next). Slots come from a keyed hash of the endpoint: the swarm table draws
-// the key at start, so spoofed UDP sources cannot aim at one probe chain. Owned by one swarm
-// shard; one thread at a time.
+// the key at start, so spoofed UDP sources cannot aim at one probe chain. Lists above 256 slots
+// asked for zone-split answers also keep a zone index (src/tracker/zone_index.hpp: peers grouped
+// by zone: 12 bytes per peer and ~100 per zone). Owned by one swarm shard; one thread at a time.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "minibit/tracker/zone_map.hpp"
 
 namespace minibit::tracker {
+
+class zone_index;
+
+/// Where a record sits in its list's zone index: its group and its place among the members.
+struct zone_link {
+    static constexpr std::uint32_t no_group = 0xffffffffU;
+    std::uint32_t group = no_group;
+    std::uint32_t pos = 0;
+};
 
 /// splitmix64: a small, fast, well-mixed generator; each shard owns one, so no locks.
 class fast_rng {
@@ -89,7 +100,12 @@ public:
     using record_type = peer_record<N>;
 
     /// An empty list whose slots follow `hash_key` (the swarm table passes its random one).
-    explicit peer_list(std::uint32_t hash_key = 0) : key_(hash_key) {}
+    explicit peer_list(std::uint32_t hash_key = 0);
+    ~peer_list();
+    peer_list(peer_list&&) noexcept;
+    peer_list& operator=(peer_list&&) noexcept;
+    peer_list(const peer_list&) = delete;
+    peer_list& operator=(const peer_list&) = delete;
 
     /// Number of peers.
     [[nodiscard]] std::size_t size() const { return size_; }
@@ -101,8 +117,11 @@ public:
     [[nodiscard]] record_type& at(std::size_t slot) { return slots_[slot]; }
     /// Slot of an endpoint, or npos.
     [[nodiscard]] std::size_t find(const endpoint_type& ep) const;
-    /// Adds an endpoint that is not present with a non-zero state; returns its slot.
-    std::size_t insert(const endpoint_type& ep, std::uint16_t state);
+    /// Adds an endpoint that is not present with a non-zero state; returns its slot. `zones`:
+    /// the map answers are split by, which keeps the zone index current (null or another map:
+    /// the index is dropped and rebuilt at the next zone-split answer).
+    std::size_t insert(const endpoint_type& ep, std::uint16_t state,
+                       const zone_map* zones = nullptr);
     /// Removes the record at an occupied slot; the table may shrink.
     void remove_at(std::size_t slot);
     /// Removes every record for which drop(record) is true, each record visited once; the
@@ -116,20 +135,23 @@ public:
     /// Like sample(), but round(local_share x k) of the endpoints come from the asker's zone and the
     /// rest from other zones, each part a uniform sample of its side; a side with too few peers
     /// leaves its places to the other; below a share of 1 at least one place is for other
-    /// zones. Lists above 256 slots find their sides by bounded random probing (2k + 32 peers):
-    /// a zone holding under about a third of a big swarm may get fewer than its places.
+    /// zones. Lists up to 256 slots classify every peer; bigger ones sample from their zone
+    /// index, built here on first use for split.map (the map must outlive the list's index, or
+    /// be replaced by a map with another serial before the next mutation; the tracker keeps every
+    /// map it loaded).
     void sample_zoned(std::size_t self, std::size_t k, const zone_split& split, fast_rng& rng,
-                      std::vector<std::uint8_t>& out) const;
+                      std::vector<std::uint8_t>& out);
+    /// Whether the list holds a zone index (for tests and diagnostics).
+    [[nodiscard]] bool has_zone_index() const { return index_ != nullptr; }
     /// The longest distance of a record from its home slot (0 when empty): the probe length
     /// bound of find and insert. O(capacity); for tests and diagnostics.
     [[nodiscard]] std::size_t longest_probe() const;
-    /// Bytes of heap this list holds, for memory accounting.
-    [[nodiscard]] std::size_t memory_bytes() const {
-        return slots_.capacity() * sizeof(record_type);
-    }
+    /// Bytes of heap this list holds (records and zone index), for memory accounting.
+    [[nodiscard]] std::size_t memory_bytes() const;
     /// Checks (MINIBIT_ASSERT) the count, the load bounds, the Robin Hood order (a record after
     /// an empty slot is at home; along a run the distance from home grows by at most one), the
-    /// stamps and that find() reaches every record. O(capacity x longest probe); run by the unit
+    /// stamps, that find() reaches every record, and the zone index if there is one (every record
+    /// a member of its group, zone_index.hpp). O(capacity x longest probe); run by the unit
     /// tests, and after every mutation with -Dinvariants=full (lists above 1024 slots then check
     /// only the run of records the mutation touched, so a big swarm stays usable).
     void check_invariants() const;
@@ -141,7 +163,7 @@ private:
     }
     [[nodiscard]] std::size_t distance(std::size_t s) const;
     void erase_slot(std::size_t s);
-    std::size_t place(record_type rec);
+    std::size_t place(record_type rec, zone_link carried);
     void resize(std::size_t slots);
     void shrink_if_sparse();
     void sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng,
@@ -151,12 +173,22 @@ private:
         const zone_map* map;
         zone_id home;
         std::size_t local;  ///< places for peers of `home`
+        /// Leading address bytes that decide the zone when the map has no prefix for the
+        /// family (3: the /24, 8: the /64), else 0 (ask the map); `asker` holds them.
+        std::size_t net_bytes;
+        std::span<const std::uint8_t> asker;
     };
     [[nodiscard]] bool in_zone(std::size_t s, const zone_side& z) const;
     void zoned_walk(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
                     std::vector<std::uint8_t>& out) const;
-    void zoned_probe(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
-                     std::vector<std::uint8_t>& out) const;
+    void build_index(const zone_map& map);
+    void zoned_indexed(std::size_t self, std::size_t k, const zone_side& z, fast_rng& rng,
+                       std::vector<std::uint8_t>& out) const;
+    std::size_t sample_members(std::span<const std::uint32_t> members, std::size_t skip,
+                               std::size_t want, fast_rng& rng, std::uint8_t* dst) const;
+    std::size_t sample_others(std::uint32_t group, std::size_t self, std::size_t want,
+                              std::size_t avail, fast_rng& rng, std::uint8_t* dst) const;
+    void check_index() const;
     /// With -Dinvariants=full: check_invariants(), or for a big list the run around `slot`
     /// (npos: the whole list). Nothing otherwise.
     void after_mutation(std::size_t slot) const;
@@ -165,6 +197,7 @@ private:
     std::vector<record_type> slots_;
     std::uint32_t size_ = 0;  ///< 32 bits (capacity < 2^32) so the key costs no list bytes
     std::uint32_t key_;       ///< mixed into every endpoint hash
+    std::unique_ptr<zone_index> index_;  ///< zones of a big list; null until a zoned answer
 };
 
 template <std::size_t N>

@@ -43,10 +43,18 @@ public:
     [[nodiscard]] zone_id zone_of(std::span<const std::uint8_t> ip) const;
     /// The zone's name: the file's name for a named zone, else "a.b.c.0/24" or "x:x:x:x::/64".
     [[nodiscard]] std::string name_of(const zone_id& z) const;
+    /// Whether any line of the file covers addresses of this size (4: IPv4, 16: IPv6); without
+    /// one, every such address is in its /24 or /64 zone.
+    [[nodiscard]] bool has_prefixes(std::size_t address_bytes) const {
+        return address_bytes == 4 ? !v4_.starts.empty() : !v6_.starts.empty();
+    }
     /// Prefix lines the map was built from.
     [[nodiscard]] std::size_t prefix_count() const { return prefixes_; }
     /// Distinct zone names of the file.
     [[nodiscard]] std::size_t zone_count() const { return names_.size(); }
+    /// A number no other map built in this process has (a copy shares it): peer lists key
+    /// their zone index to it, so a reloaded map rebuilds the indexes.
+    [[nodiscard]] std::uint64_t serial() const { return serial_; }
 
     /// Sorted range starts and, per range, the name index + 1 (0: no line covers it).
     template <class Key>
@@ -56,6 +64,9 @@ public:
     };
 
 private:
+    static std::uint64_t next_serial();
+
+    std::uint64_t serial_ = next_serial();
     ranges<std::uint32_t> v4_;
     ranges<ipv6_key> v6_;
     std::vector<std::string> names_;

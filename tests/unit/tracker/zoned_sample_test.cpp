@@ -44,8 +44,8 @@ std::size_t fill(peer_list<6>& l, const std::vector<std::uint32_t>& sizes) {
 }
 
 // One answer to peer 0 of zone 0: checks no self and no repeats, counts its zones.
-answer_counts ask(const peer_list<6>& l, std::size_t self, std::size_t k, double share,
-                  fast_rng& rng, std::map<std::array<std::uint8_t, 6>, int>* seen = nullptr) {
+answer_counts ask(peer_list<6>& l, std::size_t self, std::size_t k, double share, fast_rng& rng,
+                  std::map<std::array<std::uint8_t, 6>, int>* seen = nullptr) {
     static const zone_map zones;
     const std::array<std::uint8_t, 4> asker{10, 0, 0, 0};
     std::vector<std::uint8_t> out;
@@ -87,21 +87,19 @@ TEST(ZonedSample, ThreeQuartersOfEachAnswerComeFromTheAskersZone) {
     }
 }
 
-TEST(ZonedSample, BigListsKeepTheSharesByProbing) {
-    // 3 x 1500 peers: above 256 slots, the sides are found by random probing.
+TEST(ZonedSample, BigListsKeepExactSharesThroughTheZoneIndex) {
+    // 3 x 1500 peers: above 256 slots, the sides come from the zone index.
     peer_list<6> l(9);
     const std::size_t self = fill(l, {1500, 1500, 1500});
     ASSERT_GT(l.capacity(), 256U);
     fast_rng rng(5);
-    std::size_t local = 0;
     for (int i = 0; i < 1000; ++i) {
         const answer_counts c = ask(l, self, 50, 0.75, rng);
-        ASSERT_EQ(c.local + c.other, 50U);
-        EXPECT_GE(c.local, 20U);  // of round(0.75 x 50) = 38; a bounded probe may fall short
-        EXPECT_LE(c.local, 38U);
-        local += c.local;
+        ASSERT_EQ(c.local, 38U) << "round(0.75 x 50)";
+        ASSERT_EQ(c.other, 12U);
     }
-    EXPECT_GE(local, 37000U) << "on average the probe fills the zone's places";
+    EXPECT_TRUE(l.has_zone_index());
+    l.check_invariants();
 }
 
 TEST(ZonedSample, AZoneWithTooFewPeersLeavesItsPlacesToOthers) {
@@ -145,9 +143,137 @@ TEST(ZonedSample, ARareZoneInABigSwarmStillGetsAFullAnswer) {
     fast_rng rng(2);
     for (int i = 0; i < 300; ++i) {
         const answer_counts c = ask(l, self, 50, 0.75, rng);
-        EXPECT_EQ(c.local + c.other, 50U);
-        EXPECT_LE(c.local, 2U);
+        EXPECT_EQ(c.local, 2U) << "both other peers of the zone, found without a walk";
+        EXPECT_EQ(c.other, 48U);
     }
+}
+
+std::uint16_t state_of(bool seeder) {
+    peer_record<6> r;
+    r.set(1, seeder);
+    return r.state;
+}
+
+TEST(ZonedSample, BigListsSampleEachSideUniformlySeedersIncluded) {
+    // Zone 0: 400 peers, zone 1: 300, zone 2: 300; every fourth peer a seeder. Each side is a
+    // uniform sample of its peers, seeders and leechers alike.
+    peer_list<6> l(29);
+    const std::vector<std::uint32_t> sizes{400, 300, 300};
+    for (std::uint32_t z = 0; z < sizes.size(); ++z) {
+        for (std::uint32_t i = 0; i < sizes[z]; ++i) l.insert(ep(z, i), state_of(i % 4 == 0));
+    }
+    const std::size_t self = l.find(ep(0, 0));
+    fast_rng rng(12);
+    std::map<std::array<std::uint8_t, 6>, int> seen;
+    std::array<std::size_t, 2> seeders{0, 0};
+    constexpr int answers = 4000;
+    for (int i = 0; i < answers; ++i) {
+        const answer_counts c = ask(l, self, 40, 0.75, rng, &seen);
+        ASSERT_EQ(c.local, 30U);
+        ASSERT_EQ(c.other, 10U);
+    }
+    ASSERT_EQ(seen.size(), 999U) << "every peer but the asker is reached";
+    for (const auto& [e, n] : seen) {
+        const bool local = e[2] == 0;
+        const std::uint32_t i = (std::uint32_t{e[4]} << 8U | e[5]) - 1000;
+        if (i % 4 == 0) ++seeders[local ? 1 : 0];
+        // Local: 4000 x 30 / 399 = 301 each; other: 4000 x 10 / 600 = 67 each.
+        if (local) {
+            EXPECT_NEAR(n, 301, 75) << i;
+        } else {
+            EXPECT_NEAR(n, 67, 40) << int(e[2]) << " " << i;
+        }
+    }
+    EXPECT_EQ(seeders[1], 99U) << "every seeder of the zone appears in the local share";
+    EXPECT_EQ(seeders[0], 150U) << "every seeder elsewhere appears in the other share";
+}
+
+TEST(ZonedSample, AFewPeersElsewhereAreFoundThroughTheirGroups) {
+    // 2000 peers here and 60 in two other zones: the others are too rare to find by probing
+    // slots, so their groups are walked; each of them still shows up uniformly.
+    peer_list<6> l(31);
+    const std::size_t self = fill(l, {2000, 30, 30});
+    fast_rng rng(14);
+    std::map<std::array<std::uint8_t, 6>, int> seen;
+    for (int i = 0; i < 3000; ++i) {
+        const answer_counts c = ask(l, self, 50, 0.75, rng, &seen);
+        ASSERT_EQ(c.local, 38U);
+        ASSERT_EQ(c.other, 12U);
+    }
+    std::size_t others = 0;
+    for (const auto& [e, n] : seen) {
+        if (e[2] == 0) continue;
+        ++others;
+        EXPECT_NEAR(n, 600, 120) << "3000 x 12 / 60";
+    }
+    EXPECT_EQ(others, 60U);
+}
+
+// The zone index against churn: inserts (with the map, without it, growing the list),
+// removals one by one and by predicate, a new map. check_invariants() checks the index (every
+// record a member of its group at its link's place, groups against the zone table).
+TEST(ZoneIndex, StaysConsistentThroughInsertsRemovalsAndNewMaps) {
+    static const zone_map zones;
+    peer_list<6> l(37);
+    fill(l, {300, 200, 100});
+    const std::array<std::uint8_t, 4> asker{10, 0, 0, 0};
+    const auto answer = [&](const zone_map& m) {
+        std::vector<std::uint8_t> out;
+        fast_rng rng(1);
+        l.sample_zoned(l.find(ep(0, 0)), 20, zone_split{&m, asker, 0.75}, rng, out);
+        return out.size() / 6;
+    };
+    EXPECT_FALSE(l.has_zone_index()) << "built on the first zoned answer";
+    ASSERT_EQ(answer(zones), 20U);
+    ASSERT_TRUE(l.has_zone_index());
+    l.check_invariants();
+    fast_rng rng(99);
+    std::uint32_t next = 1000;
+    for (int round = 0; round < 400; ++round) {
+        const auto z = static_cast<std::uint32_t>(rng.below(4));
+        if (rng.below(3) == 0) {
+            const std::size_t s = l.find(ep(z, static_cast<std::uint32_t>(rng.below(300))));
+            if (s != peer_list<6>::npos && s != l.find(ep(0, 0))) l.remove_at(s);
+        } else {
+            l.insert(ep(z, next++), leecher_state(), &zones);
+        }
+        if (round % 50 == 0) l.check_invariants();
+        if (!l.has_zone_index()) {
+            ASSERT_EQ(answer(zones), 20U);  // a resize dropped it
+        }
+    }
+    l.check_invariants();
+    const std::size_t before = l.size();
+    const std::size_t removed = l.remove_if(
+        [](const peer_record<6>& r) { return r.endpoint[2] == 1 && r.endpoint[5] % 2 == 0; });
+    EXPECT_GT(removed, 0U);
+    EXPECT_EQ(l.size(), before - removed);
+    l.check_invariants();
+    // An insert without the map drops the index; the next answer rebuilds it.
+    ASSERT_EQ(answer(zones), 20U);
+    l.insert(ep(2, 9999), leecher_state());
+    EXPECT_FALSE(l.has_zone_index());
+    ASSERT_EQ(answer(zones), 20U);
+    EXPECT_TRUE(l.has_zone_index());
+    l.check_invariants();
+    // A reloaded map (another serial) regroups the peers: zone 0 and 1 now one named zone.
+    auto named = zone_map::parse("10.0.0.0/23 rack\n");
+    ASSERT_TRUE(named);
+    const std::size_t zone01 = [&] {
+        std::size_t n = 0;
+        for (std::size_t s = 0; s < l.capacity(); ++s)
+            n += !l.at(s).empty() && l.at(s).endpoint[2] <= 1 ? 1 : 0;
+        return n;
+    }();
+    ASSERT_GT(zone01, 40U);
+    std::vector<std::uint8_t> out;
+    fast_rng r2(3);
+    l.sample_zoned(l.find(ep(0, 0)), 40, zone_split{&*named, asker, 0.75}, r2, out);
+    ASSERT_EQ(out.size(), 40U * 6);
+    std::size_t in_rack = 0;
+    for (std::size_t i = 0; i < out.size(); i += 6) in_rack += out[i + 2] <= 1 ? 1 : 0;
+    EXPECT_EQ(in_rack, 30U);
+    l.check_invariants();
 }
 
 TEST(ZonedSample, ShareZeroIsTheUniformSample) {
