@@ -506,6 +506,24 @@ result<address> reactor_base::local_address(conn_id id) const {
     return sock_name(c->fd);
 }
 
+result<std::chrono::microseconds> reactor::round_trip(conn_id /*id*/) const {
+    return fail(io_errc::unavailable,
+                "round_trip: this reactor does not report connections' round trips");
+}
+
+result<std::chrono::microseconds> reactor_base::round_trip(conn_id id) const {
+    const auto* c = conns_.find(id.get());
+    if (c == nullptr || c->phase == conn_phase::closing) {
+        return stale("round_trip");
+    }
+    tcp_info info{};
+    socklen_t len = sizeof(info);
+    if (::getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+        return std::unexpected(errno_error(errno, "getsockopt TCP_INFO"));
+    }
+    return std::chrono::microseconds{info.tcpi_rtt};
+}
+
 result<address> reactor_base::local_address(listener_id id) const {
     const auto* l = listeners_.find(id.get());
     if (l == nullptr || l->closing) {

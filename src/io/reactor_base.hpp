@@ -139,6 +139,7 @@ public:
     result<std::size_t> bytes_queued(conn_id id) const override;
     result<address> peer_address(conn_id id) const override;
     result<address> local_address(conn_id id) const override;
+    result<std::chrono::microseconds> round_trip(conn_id id) const override;
     void close(conn_id id, close_mode mode) override;
     std::size_t connection_count() const override { return conns_.live(); }
     result<address> local_address(listener_id id) const override;

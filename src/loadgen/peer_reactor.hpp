@@ -58,6 +58,9 @@ public:
     [[nodiscard]] result<io::address> local_address(io::conn_id id) const override {
         return inner_.local_address(id);
     }
+    [[nodiscard]] result<std::chrono::microseconds> round_trip(io::conn_id id) const override {
+        return inner_.round_trip(id);
+    }
     void close(io::conn_id id, io::close_mode mode = io::close_mode::abort) override {
         inner_.close(id, mode);
     }

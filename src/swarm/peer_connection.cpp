@@ -203,6 +203,18 @@ void peer_connection::fill_requests() {
     flush_out();
 }
 
+std::optional<std::chrono::microseconds> peer_connection::round_trip() const {
+    if (conn_.owner() != nullptr) {
+        if (auto rtt = conn_.owner()->round_trip(conn_.id()); rtt && rtt->count() > 0) {
+            return *rtt;
+        }
+    }
+    if (requests_.round_trips().known()) {
+        return requests_.round_trips().minimum();
+    }
+    return std::nullopt;
+}
+
 void peer_connection::drop_requests(const std::vector<wire::block_ref>& blocks) {
     for (const auto& block : blocks) {
         host_.on_request_dropped(*this, block);
@@ -210,7 +222,7 @@ void peer_connection::drop_requests(const std::vector<wire::block_ref>& blocks) 
 }
 
 void peer_connection::expire_requests(clock::time_point now) {
-    if (!requests_.overdue(now, ctx_.options.request_timeout)) {
+    if (!requests_.overdue(now, requests_.timeout(ctx_.options))) {
         return;
     }
     // The oldest request is overdue: the peer stalled. Give all its blocks to other peers now

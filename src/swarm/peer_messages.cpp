@@ -223,11 +223,11 @@ void peer_connection::on_message(const wire::cancel& m) {
 
 void peer_connection::on_message(const wire::piece_block& m) {
     const wire::block_ref block{m.piece, m.begin, static_cast<std::uint32_t>(m.data.size())};
-    if (!requests_.take_arrival(block)) {
+    const auto now = ctx_.reactor.now();
+    if (!requests_.take_arrival(block, now)) {
         close(close_reason::violation, "unsolicited piece");
         return;
     }
-    const auto now = ctx_.reactor.now();
     traffic_.down.add(m.data.size(), now);
     ctx_.down.add(m.data.size(), now);
     requests_.set_snubbed(false);

@@ -41,8 +41,15 @@ void request_queue::remember_released(const wire::block_ref& block) {
     }
 }
 
-bool request_queue::take_arrival(const wire::block_ref& block) {
-    return erase_outstanding(block) || erase_block(released_, block);
+bool request_queue::take_arrival(const wire::block_ref& block, clock::time_point now) {
+    const auto it = std::find_if(outstanding_.begin(), outstanding_.end(),
+                                 [&](const pending_request& r) { return r.block == block; });
+    if (it == outstanding_.end()) {
+        return erase_block(released_, block);
+    }
+    round_trips_.sample(std::chrono::duration_cast<rtt_estimator::duration>(now - it->sent));
+    outstanding_.erase(it);
+    return true;
 }
 
 bool request_queue::take_rejected(const wire::block_ref& block) {

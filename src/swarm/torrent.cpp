@@ -174,7 +174,19 @@ void torrent::arm_tick() {
 }
 
 void torrent::arm_rechoke() {
-    life_.rechoke_timer = scope_.add_timer(options_.rechoke_interval, [this] {
+    // Adaptive unless set: about 40 round trips of the median peer (peer_policy.hpp).
+    std::vector<std::chrono::microseconds> round_trips;
+    for (const auto& [slot, p] : peers_.live()) {
+        if (!p->ready()) continue;
+        if (const auto rtt = p->round_trip()) round_trips.push_back(*rtt);
+    }
+    const auto period = rechoke_period(round_trips, options_);
+    if (period != life_.rechoke_period) {
+        spdlog::debug("torrent {}: rechoke every {} ms ({} peer round trips)", info_.name,
+                      period.count(), round_trips.size());
+    }
+    life_.rechoke_period = period;
+    life_.rechoke_timer = scope_.add_timer(life_.rechoke_period, [this] {
         if (!life_.running) return;
         rechoke();
         arm_rechoke();
@@ -410,7 +422,7 @@ std::vector<choker_peer> torrent::choker_snapshot(clock::time_point now) {
 choker_config torrent::choker_settings() const {
     choker_config config;
     config.slots = options_.unchoke_slots;
-    config.rechoke_interval = options_.rechoke_interval;
+    config.rechoke_interval = life_.rechoke_period;
     config.optimistic_every_rechokes = options_.optimistic_every_rechokes;
     return config;
 }

@@ -22,10 +22,12 @@ void torrent::origin_start() {
     origin_config config;
     config.copies = std::max<std::uint32_t>(1, options_.origin_copies);
     // A starving peer waits at least a few rechokes: a choked one gets its turn in that time.
-    config.starve_after = std::max(std::chrono::milliseconds{3000},
-                                   3 * std::chrono::milliseconds{options_.rechoke_interval});
-    config.spread_window = std::max(std::chrono::milliseconds{1000},
-                                    std::chrono::milliseconds{options_.rechoke_interval});
+    // An adaptive rechoke (no interval set) starts at its minimum period.
+    const std::chrono::milliseconds rechoke = options_.rechoke_interval > 0ms
+                                                  ? options_.rechoke_interval
+                                                  : options_.min_rechoke_interval;
+    config.starve_after = std::max(std::chrono::milliseconds{3000}, 3 * rechoke);
+    config.spread_window = std::max(std::chrono::milliseconds{1000}, rechoke);
     // Pieces smaller than the 2 x 256 KiB that keep a WAN pipeline busy: show more at a time.
     constexpr std::uint64_t busy_bytes = std::uint64_t{512} * 1024;
     config.offers_per_peer = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(

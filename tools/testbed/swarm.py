@@ -22,10 +22,6 @@ PEER_PORT = 6881
 DEBIAN_PYTHON = "/usr/bin/python3"
 SAMPLE_S = 0.5             # timeline.json: every host's sent bytes this often
 
-# minibit-peer flags for a WAN-like testbed (docs/testbed.md says why each value).
-MINIBIT_WAN_FLAGS = ["--rechoke-interval", "1", "--request-timeout", "5", "--numwant", "50",
-                     "--max-peers", "50"]
-
 
 def bound_seconds(args):
     """Kumar & Ross fluid-model lower bound (no downlink limit) and which term binds: the seeder
@@ -107,7 +103,7 @@ def peer_cmd(tb: testbed, role: str, k: int, torrent: str, data_dir: str, done: 
     peer = os.path.join(args.build, "minibit-peer")
     common = ["--listen", listen, "--port", str(PEER_PORT), "--stats-json", stats,
               "--log", os.path.join(tb.log_dir, f"h{k}.peer.log"), "--log-level", args.log_level,
-              *MINIBIT_WAN_FLAGS, *(["--zone-blind"] if args.zone_blind else []),
+              *(["--zone-blind"] if args.zone_blind else []),
               *args.peer_flag]
     if role == "seed":
         return [peer, "seed", torrent, data_dir, *common, *args.seed_flag]

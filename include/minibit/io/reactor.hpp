@@ -185,6 +185,9 @@ public:
     /// Our side's address of a connection (the local interface it runs over); a wrapping
     /// reactor that does not forward it refuses (io_errc::unavailable).
     [[nodiscard]] virtual result<address> local_address(conn_id id) const;
+    /// The kernel's smoothed round-trip time of a TCP connection (TCP_INFO); a wrapping
+    /// reactor that does not forward it refuses (io_errc::unavailable).
+    [[nodiscard]] virtual result<std::chrono::microseconds> round_trip(conn_id id) const;
     /// Shuts down, cancels all I/O on the socket, drains it, closes; on_close runs later, once.
     virtual void close(conn_id id, close_mode mode = close_mode::abort) = 0;
     /// Number of open connections (including ones still closing).

@@ -81,6 +81,9 @@ public:
         return traffic_.down.rate(now);
     }
     [[nodiscard]] double upload_rate(clock::time_point now) const { return traffic_.up.rate(now); }
+    /// The connection's round trip: the kernel's TCP estimate, else the smallest block round
+    /// trip seen; nullopt while neither is known.
+    [[nodiscard]] std::optional<std::chrono::microseconds> round_trip() const;
 
 private:
     /// Where the connection is in its life.

@@ -1,9 +1,12 @@
 // Small pure decisions of the peer engine, kept apart so unit tests can table them: how many
-// requests to keep in flight to a peer, and which of two connections to the same peer survives.
-// Functions of plain values; any thread.
+// requests to keep in flight to a peer, which of two connections to the same peer survives, and
+// the adaptive timers (a round-trip estimator, the request timeout and the rechoke period derived
+// from it). Functions of plain values and one small value type; any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <span>
 
 #include "minibit/swarm/torrent_options.hpp"
 #include "minibit/wire/peer_message.hpp"
@@ -33,5 +36,49 @@ enum class dialled_by { us, them };
 /// true when the connection dialled by `newer` should be kept (and the other one closed).
 [[nodiscard]] bool keep_newer_connection(const wire::peer_id& ours, const wire::peer_id& theirs,
                                          dialled_by newer);
+
+/// RFC 6298 estimator of a round trip: smoothed value (gain 1/8) and mean deviation (gain 1/4),
+/// the first sample setting both (deviation = half of it), plus the smallest sample seen.
+class rtt_estimator {
+public:
+    using duration = std::chrono::microseconds;
+    /// Adds one measured round trip (negative values count as zero).
+    void sample(duration rtt);
+    /// False until the first sample.
+    [[nodiscard]] bool known() const { return known_; }
+    [[nodiscard]] duration smoothed() const { return srtt_; }
+    [[nodiscard]] duration deviation() const { return rttvar_; }
+    [[nodiscard]] duration minimum() const { return min_; }
+
+private:
+    duration srtt_{0};
+    duration rttvar_{0};
+    duration min_{0};
+    bool known_ = false;
+};
+
+/// The request timeout before a peer delivered its first block (clamped like the others).
+inline constexpr std::chrono::milliseconds initial_request_timeout{5000};
+
+/// How long our oldest request to a peer may stay unanswered: options.request_timeout when set
+/// (non-zero); otherwise max(2 x SRTT, SRTT + 4 x RTTVAR) + one tick over the peer's block round
+/// trips (request to block, so its pipeline queue is inside: a slow but steady peer gets a long
+/// timeout, a stall of a fast one is caught in seconds), initial_request_timeout before the
+/// first block, clamped to [min_request_timeout, max_request_timeout].
+[[nodiscard]] std::chrono::milliseconds request_timeout(const rtt_estimator& blocks,
+                                                        const torrent_options& opt);
+
+/// Round trips per rate-measurement window: TCP reaches its steady rate within about ten
+/// round trips of slow start at the bandwidth-delay products we meet.
+inline constexpr std::uint32_t rate_window_rtts = 10;
+/// Rate windows per rechoke: tit-for-tat ranks on rates that have settled.
+inline constexpr std::uint32_t rechoke_windows = 4;
+
+/// The rechoke period: options.rechoke_interval when set (non-zero); otherwise rechoke_windows
+/// x rate_window_rtts x the median of `round_trips` (40 RTT: 1 s at 25 ms, 8 s at 200 ms),
+/// clamped to [min_rechoke_interval, max_rechoke_interval]; the minimum while no round trip is
+/// known (a fresh torrent's first decisions come soon).
+[[nodiscard]] std::chrono::milliseconds rechoke_period(
+    std::span<const std::chrono::microseconds> round_trips, const torrent_options& opt);
 
 }  // namespace minibit::swarm

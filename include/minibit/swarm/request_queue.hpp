@@ -1,6 +1,7 @@
 // The requests of one peer connection, both ways: ours to the peer (outstanding, oldest first,
 // and the released ones whose block may still arrive late), the peer's to us (queued until
-// served), and the pipeline size our requests aim at. Plain bookkeeping with the time passed in;
+// served), the pipeline size our requests aim at, and the request timeout adapted to the peer's
+// block round trips. Plain bookkeeping with the time passed in;
 // owned by one connection, one thread.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "minibit/swarm/peer_policy.hpp"
 #include "minibit/swarm/torrent_options.hpp"
 #include "minibit/wire/peer_message.hpp"
 
@@ -28,9 +30,10 @@ public:
     void sent(const wire::block_ref& block, clock::time_point at);
     /// Requests sent and not answered, rejected or released.
     [[nodiscard]] std::size_t outstanding() const { return outstanding_.size(); }
-    /// A PIECE for `block` arrived: true when we asked for it (it was outstanding, or released
-    /// not long ago); either way it is no longer expected.
-    [[nodiscard]] bool take_arrival(const wire::block_ref& block);
+    /// A PIECE for `block` arrived at `now`: true when we asked for it (it was outstanding, or
+    /// released not long ago); either way it is no longer expected. An outstanding one adds its
+    /// round trip to the estimate (a released one does not: Karn's rule).
+    [[nodiscard]] bool take_arrival(const wire::block_ref& block, clock::time_point now);
     /// The peer rejected `block`: true when it was outstanding (the picker gets it back); it
     /// stays welcome should it come anyway.
     [[nodiscard]] bool take_rejected(const wire::block_ref& block);
@@ -40,6 +43,12 @@ public:
     [[nodiscard]] std::vector<wire::block_ref> release_all();
     /// True when the oldest outstanding request was sent more than `timeout` before `now`.
     [[nodiscard]] bool overdue(clock::time_point now, clock::duration timeout) const;
+    /// The timeout for this peer's requests (request_timeout() in peer_policy.hpp).
+    [[nodiscard]] std::chrono::milliseconds timeout(const torrent_options& options) const {
+        return request_timeout(round_trips_, options);
+    }
+    /// The peer's block round trips (request sent to block arrived) so far.
+    [[nodiscard]] const rtt_estimator& round_trips() const { return round_trips_; }
 
     // ---- the pipeline
     /// The peer's BEP 10 reqq (capped by the caller).
@@ -82,6 +91,7 @@ private:
     std::vector<pending_request> outstanding_;  ///< oldest first
     std::deque<wire::block_ref> released_;      ///< oldest first, at most max_released
     std::deque<wire::block_ref> incoming_;      ///< the peer's, oldest first
+    rtt_estimator round_trips_;                 ///< of answered outstanding requests
     std::uint32_t peer_reqq_ = 250;             ///< BEP 10 reqq of the peer (default when absent)
     std::uint32_t requests_while_choked_ = 0;   ///< since our last unchoke
     bool snubbed_ = false;

@@ -119,6 +119,7 @@ private:
         clock::time_point started;
         io::timer_id tick_timer{};
         io::timer_id rechoke_timer{};
+        std::chrono::milliseconds rechoke_period{0};  ///< the period of the armed rechoke
         bool tick_armed = false;  // the tick sleeps while no peer is attached (idle torrents)
         bool running = false;
         bool completed = false;

@@ -1,6 +1,6 @@
 // Tunables of the peer engine (one torrent's connections, pipeline, choking, banning) and the
-// engine's error codes. Plain values with BEP 3 defaults for the internet; tests and LAN swarms
-// shorten the intervals. Value types; any thread.
+// engine's error codes. Plain values with BEP 3 defaults; the rechoke period and the request
+// timeout adapt to measured round trips unless set. Value types; any thread.
 #pragma once
 
 #include <chrono>
@@ -38,8 +38,12 @@ enum class seed_policy {
 
 /// Options of one torrent's peer engine.
 struct torrent_options {
-    /// BEP 3: choke decisions every 10 s avoid fibrillation; loopback tests use ~100 ms.
-    std::chrono::milliseconds rechoke_interval = 10s;
+    /// Choke decisions this often; zero (the default): adaptive, about 40 round trips of the
+    /// torrent's peers (rechoke_period() in peer_policy.hpp) within the bounds below, so
+    /// tit-for-tat follows rates as soon as they settle. BEP 3's 10 s suits 250 ms round trips.
+    std::chrono::milliseconds rechoke_interval = 0s;
+    std::chrono::milliseconds min_rechoke_interval = 1s;
+    std::chrono::milliseconds max_rechoke_interval = 10s;
     /// The optimistic unchoke rotates every this many rechokes (BEP 3: 30 s = 3 x 10 s).
     std::uint32_t optimistic_every_rechokes = 3;
     /// Regular unchoke slots besides the optimistic one (BEP 3: 4).
@@ -51,7 +55,11 @@ struct torrent_options {
     /// Housekeeping period: request timeouts, keep-alives, interest, stats.
     std::chrono::milliseconds tick_interval = 500ms;
     /// A block not answered within this time goes back to the picker and the peer is snubbed.
-    std::chrono::milliseconds request_timeout = 20s;
+    /// Zero (the default): adaptive per peer from its block round trips (request_timeout() in
+    /// peer_policy.hpp, RFC 6298 style) within the bounds below.
+    std::chrono::milliseconds request_timeout = 0s;
+    std::chrono::milliseconds min_request_timeout = 2s;
+    std::chrono::milliseconds max_request_timeout = 20s;
     /// BEP 3: keep-alives every two minutes at most; we send one after 90 s of silence.
     std::chrono::milliseconds keepalive_interval = 90s;
     /// A connection that has not completed the handshake by then is closed.

@@ -61,7 +61,7 @@ struct agent_flags {
     std::string watch;
     std::string io = "auto";
     unsigned hashing_threads = 0;
-    double rechoke = 10;
+    double rechoke = 0;  ///< 0: adaptive
     std::string max_upload = "0";
     std::string max_download = "0";
     std::string api;
@@ -229,7 +229,7 @@ agent::agent_options settings_of(const agent_flags& f) {
     s.watch_dir = f.watch;
     s.hashing_threads = f.hashing_threads;
     s.caps = {rate_flag("--max-upload", f.max_upload), rate_flag("--max-download", f.max_download)};
-    s.torrent.rechoke_interval = std::chrono::milliseconds(
+    s.torrent.rechoke_interval = std::chrono::milliseconds(  // 0: adaptive
         static_cast<std::int64_t>(f.rechoke * 1000));
     s.torrent.max_peers = f.max_connections_per_torrent;
     s.max_connections = f.max_connections;
@@ -390,8 +390,9 @@ void declare_all(command_line& cli, agent_flags& af, verb_flags& vf) {
     add_choice(ag, "--io", af.io, {"auto", "uring", "epoll"}, "I/O back end");
     add_count(ag, "--hashing-threads", af.hashing_threads, 0, 256,
               "piece hashing threads (0: one per core)");
-    add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
-               "seconds between choke decisions (use ~0.2 on a LAN)");
+    shown_default(add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
+                             "seconds between choke decisions"),
+                  "adaptive: ~40 round trips, 1-10 s");
     add_text(ag, "--max-upload", af.max_upload, "RATE",
              "upload cap for all torrents, bytes per second (4MiB, 500kB; 0: none)");
     add_text(ag, "--max-download", af.max_download, "RATE",

@@ -106,12 +106,12 @@ struct transfer_flags {
     std::uint32_t numwant = 50, max_peers = 50, origin_copies = 2;
     std::uint64_t upload_limit = 0;
     bool origin = false, zone_blind = false;
-    double linger = 0, timeout = 0, rechoke = 10, request_timeout = 20;
+    double linger = 0, timeout = 0, rechoke = 0, request_timeout = 0;
     bool no_tracker = false;
     std::string stats_json, complete_file, log_file, log_level = "warn";
     CLI::Option *linger_opt = nullptr, *timeout_opt = nullptr, *stats_opt = nullptr;
     CLI::Option *complete_opt = nullptr, *log_opt = nullptr, *level_opt = nullptr;
-    CLI::Option *state_opt = nullptr, *rechoke_opt = nullptr;
+    CLI::Option *state_opt = nullptr, *rechoke_opt = nullptr, *request_timeout_opt = nullptr;
 };
 
 void declare_transfer_io(CLI::App& c, transfer_flags& f) {
@@ -155,10 +155,13 @@ void declare_transfer_engine(CLI::App& c, transfer_flags& f) {
                     "listener on the shared port (SO_REUSEPORT); pieces are hashed on worker "
                     "threads either way (docs/peer.md)");
     f.rechoke_opt = apps::add_number(c, "--rechoke-interval", f.rechoke, 0.01, 86400, "S",
-                                     "seconds between choke decisions (use ~0.2 on a LAN)");
+                                     "seconds between choke decisions");
+    apps::shown_default(f.rechoke_opt, "adaptive: ~40 round trips, 1-10 s");
     apps::add_count(c, "--max-peers", f.max_peers, 1, 10000, "connections at most");
-    apps::add_number(c, "--request-timeout", f.request_timeout, 0.1, 86400, "S",
-                     "seconds before an unanswered request goes to another peer");
+    f.request_timeout_opt = apps::add_number(
+        c, "--request-timeout", f.request_timeout, 0.1, 86400, "S",
+        "seconds before an unanswered request goes to another peer");
+    apps::shown_default(f.request_timeout_opt, "adaptive per peer: block round trips, 2-20 s");
     apps::shown_default(
         apps::add_count(c, "--upload-limit", f.upload_limit, 0, 1ULL << 40U,
                         "cap payload upload at BYTES per second (an emulated uplink)", "BYTES"),
@@ -246,7 +249,7 @@ apps::transfer_request request_of(transfer_flags& f) {
         o.torrent.rechoke_interval = to_ms(f.rechoke);
         o.torrent.tick_interval = std::min(o.torrent.tick_interval, o.torrent.rechoke_interval);
     }
-    o.torrent.request_timeout = to_ms(f.request_timeout);
+    if (apps::given(f.request_timeout_opt)) o.torrent.request_timeout = to_ms(f.request_timeout);
     o.torrent.max_peers = f.max_peers;
     o.torrent.zone_aware = !f.zone_blind;
     if (f.upload_limit > 0) {

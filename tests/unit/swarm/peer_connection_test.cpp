@@ -265,7 +265,10 @@ TEST_F(PeerConnection, RequestsThatTimeOutGoBackToTheHostAndSnubThePeer) {
     unchoked_by_a_seed(true, {blk(3, 0), blk(3, 1)});
     ASSERT_EQ(requests(2).size(), 2U);
     EXPECT_FALSE(peer_->snubbed());
-    peer_->on_tick(reactor_->now() + host_->options.request_timeout + 1s);
+    // The default timeout adapts; before the peer's first block it is initial_request_timeout.
+    peer_->on_tick(reactor_->now() + initial_request_timeout - 1s);
+    EXPECT_TRUE(host_->dropped.empty());
+    peer_->on_tick(reactor_->now() + initial_request_timeout + 1s);
     EXPECT_EQ(host_->dropped, (std::vector<wire::block_ref>{blk(3, 0), blk(3, 1)}));
     EXPECT_EQ(host_->counters.requests_timed_out, 2U);
     EXPECT_TRUE(peer_->snubbed());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace {
 
 using namespace minibit::swarm;
@@ -48,6 +50,115 @@ TEST(DuplicateConnection, BothEndsKeepTheOneDialledByTheSmallerId) {
     // Seen from the larger id: the same connection survives (the one the other side dialled).
     EXPECT_TRUE(keep_newer_connection(large, small, dialled_by::them));
     EXPECT_FALSE(keep_newer_connection(large, small, dialled_by::us));
+}
+
+// ---- adaptive timers
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+TEST(RttEstimator, FirstSampleSetsTheMeanAndHalfOfItAsDeviation) {
+    rtt_estimator e;
+    EXPECT_FALSE(e.known());
+    e.sample(microseconds{20'000});
+    EXPECT_TRUE(e.known());
+    EXPECT_EQ(e.smoothed(), microseconds{20'000});
+    EXPECT_EQ(e.deviation(), microseconds{10'000});
+    EXPECT_EQ(e.minimum(), microseconds{20'000});
+}
+
+TEST(RttEstimator, ConvergesToASteadyRoundTripAndRemembersTheSmallest) {
+    rtt_estimator e;
+    e.sample(microseconds{400'000});  // a first block behind a cold pipeline
+    e.sample(microseconds{5'000});
+    for (int i = 0; i < 100; ++i) e.sample(microseconds{25'000});
+    EXPECT_NEAR(static_cast<double>(e.smoothed().count()), 25'000.0, 250.0);
+    EXPECT_LT(e.deviation(), microseconds{500});
+    EXPECT_EQ(e.minimum(), microseconds{5'000});
+}
+
+TEST(RttEstimator, DeviationGrowsWithJitter) {
+    rtt_estimator steady;
+    rtt_estimator jittery;
+    for (int i = 0; i < 50; ++i) {
+        steady.sample(microseconds{1'000'000});
+        jittery.sample(microseconds{i % 2 == 0 ? 500'000 : 1'500'000});
+    }
+    EXPECT_LT(steady.deviation(), microseconds{10'000});
+    EXPECT_GT(jittery.deviation(), microseconds{300'000});
+}
+
+TEST(RequestTimeout, StartsAtTheInitialValueBeforeAnyBlock) {
+    const torrent_options opt;
+    EXPECT_EQ(request_timeout(rtt_estimator{}, opt), initial_request_timeout);
+}
+
+TEST(RequestTimeout, FollowsASlowSteadyPeerAboveTwiceItsRoundTrip) {
+    torrent_options opt;  // tick 500 ms, bounds 2-20 s
+    rtt_estimator e;
+    for (int i = 0; i < 100; ++i) e.sample(microseconds{4'000'000});  // 4 s per block: slow
+    const milliseconds t = request_timeout(e, opt);
+    EXPECT_GE(t, milliseconds{8'000});  // a slow but steady peer keeps its requests
+    EXPECT_LE(t, milliseconds{9'000});
+}
+
+TEST(RequestTimeout, DetectsAStallOfAFastPeerWithinTheFloor) {
+    const torrent_options opt;
+    rtt_estimator e;
+    for (int i = 0; i < 100; ++i) e.sample(microseconds{30'000});
+    EXPECT_EQ(request_timeout(e, opt), opt.min_request_timeout);
+}
+
+TEST(RequestTimeout, WidensWithVarianceAndIsClampedToTheCeiling) {
+    const torrent_options opt;
+    rtt_estimator jittery;
+    for (int i = 0; i < 50; ++i) jittery.sample(microseconds{i % 2 == 0 ? 500'000 : 1'500'000});
+    // SRTT ~1 s, RTTVAR ~0.5 s: 1 + 4 x 0.5 + 0.5 tick = ~3.5 s, above 2 x SRTT.
+    const milliseconds t = request_timeout(jittery, opt);
+    EXPECT_GT(t, milliseconds{3'000});
+    EXPECT_LT(t, milliseconds{4'500});
+    rtt_estimator stuck;
+    stuck.sample(microseconds{60'000'000});
+    EXPECT_EQ(request_timeout(stuck, opt), opt.max_request_timeout);
+}
+
+TEST(RequestTimeout, AnExplicitValueWins) {
+    torrent_options opt;
+    opt.request_timeout = milliseconds{7'000};
+    rtt_estimator e;
+    e.sample(microseconds{10'000});
+    EXPECT_EQ(request_timeout(e, opt), milliseconds{7'000});
+    EXPECT_EQ(request_timeout(rtt_estimator{}, opt), milliseconds{7'000});
+}
+
+TEST(RechokePeriod, IsFortyRoundTripsOfTheMedianPeer) {
+    const torrent_options opt;
+    const std::vector<microseconds> rtts{microseconds{50'000}, microseconds{100'000},
+                                         microseconds{5'000'000}};
+    EXPECT_EQ(rechoke_period(rtts, opt), milliseconds{4'000});  // median 100 ms
+}
+
+TEST(RechokePeriod, IsClampedToOneAndTenSeconds) {
+    const torrent_options opt;
+    const std::vector<microseconds> loopback{microseconds{40}, microseconds{60}};
+    EXPECT_EQ(rechoke_period(loopback, opt), milliseconds{1'000});
+    const std::vector<microseconds> wan20{microseconds{25'000}};
+    EXPECT_EQ(rechoke_period(wan20, opt), milliseconds{1'000});
+    const std::vector<microseconds> satellite{microseconds{600'000}};
+    EXPECT_EQ(rechoke_period(satellite, opt), milliseconds{10'000});
+}
+
+TEST(RechokePeriod, IsTheMinimumWhileNoRoundTripIsKnown) {
+    const torrent_options opt;
+    EXPECT_EQ(rechoke_period({}, opt), opt.min_rechoke_interval);
+}
+
+TEST(RechokePeriod, AnExplicitIntervalWins) {
+    torrent_options opt;
+    opt.rechoke_interval = milliseconds{250};
+    const std::vector<microseconds> internet{microseconds{200'000}};
+    EXPECT_EQ(rechoke_period(internet, opt), milliseconds{250});
+    EXPECT_EQ(rechoke_period({}, opt), milliseconds{250});
 }
 
 }  // namespace

@@ -21,10 +21,10 @@ TEST(RequestQueue, AnsweredRequestsLeaveTheQueueAndOthersAreUnsolicited) {
     q.sent(blk(0, 0), t0);
     q.sent(blk(0, 1), t0);
     EXPECT_EQ(q.outstanding(), 2U);
-    EXPECT_TRUE(q.take_arrival(blk(0, 1)));
-    EXPECT_FALSE(q.take_arrival(blk(0, 1)));  // a second copy was not asked for
-    EXPECT_FALSE(q.take_arrival(blk(5, 0)));
-    EXPECT_FALSE(q.take_arrival({piece_index{0}, 0, 100}));  // same start, other length
+    EXPECT_TRUE(q.take_arrival(blk(0, 1), t0));
+    EXPECT_FALSE(q.take_arrival(blk(0, 1), t0));  // a second copy was not asked for
+    EXPECT_FALSE(q.take_arrival(blk(5, 0), t0));
+    EXPECT_FALSE(q.take_arrival({piece_index{0}, 0, 100}, t0));  // same start, other length
     EXPECT_EQ(q.outstanding(), 1U);
     q.check_invariants();
 }
@@ -34,8 +34,8 @@ TEST(RequestQueue, AReleasedRequestIsStillWelcomeOnceWhenItArrivesLate) {
     q.sent(blk(1, 0), t0);
     q.release(blk(1, 0));
     EXPECT_EQ(q.outstanding(), 0U);
-    EXPECT_TRUE(q.take_arrival(blk(1, 0)));
-    EXPECT_FALSE(q.take_arrival(blk(1, 0)));
+    EXPECT_TRUE(q.take_arrival(blk(1, 0), t0));
+    EXPECT_FALSE(q.take_arrival(blk(1, 0), t0));
     q.check_invariants();
 }
 
@@ -47,8 +47,8 @@ TEST(RequestQueue, ReleasedRequestsAreRememberedUpToTheirBound) {
     }
     EXPECT_EQ(q.release_all().size(), n);
     q.check_invariants();
-    EXPECT_FALSE(q.take_arrival(blk(0, 0)));  // the oldest were forgotten
-    EXPECT_TRUE(q.take_arrival(blk(n - 1, 0)));
+    EXPECT_FALSE(q.take_arrival(blk(0, 0), t0));  // the oldest were forgotten
+    EXPECT_TRUE(q.take_arrival(blk(n - 1, 0), t0));
 }
 
 TEST(RequestQueue, ARejectFreesAnOutstandingRequestOnly) {
@@ -56,7 +56,7 @@ TEST(RequestQueue, ARejectFreesAnOutstandingRequestOnly) {
     q.sent(blk(2, 0), t0);
     EXPECT_TRUE(q.take_rejected(blk(2, 0)));
     EXPECT_FALSE(q.take_rejected(blk(2, 0)));
-    EXPECT_FALSE(q.take_arrival(blk(2, 0)));  // rejected twice: no longer expected at all
+    EXPECT_FALSE(q.take_arrival(blk(2, 0), t0));  // rejected twice: no longer expected at all
     EXPECT_FALSE(q.take_rejected(blk(3, 0)));
 }
 
@@ -130,6 +130,22 @@ TEST(RequestQueue, RequestsWhileChokedAreAFloodPastTheLimitUntilTheNextUnchoke) 
     EXPECT_FALSE(q.count_choked_request(2));
     q.unchoked();
     EXPECT_TRUE(q.count_choked_request(2));
+}
+
+TEST(RequestQueue, MeasuresBlockRoundTripsOfAnsweredRequestsOnly) {
+    request_queue q;
+    const torrent_options o;
+    EXPECT_FALSE(q.round_trips().known());
+    EXPECT_EQ(q.timeout(o), initial_request_timeout);
+    q.sent(blk(0, 0), t0);
+    q.sent(blk(0, 1), t0);
+    q.release(blk(0, 1));
+    EXPECT_TRUE(q.take_arrival(blk(0, 1), t0 + 30s));  // released: welcome, but not timed
+    EXPECT_FALSE(q.round_trips().known());
+    EXPECT_TRUE(q.take_arrival(blk(0, 0), t0 + 3s));
+    EXPECT_EQ(q.round_trips().smoothed(), std::chrono::microseconds{3'000'000});
+    // 3 s block round trips: the timeout adapts to max(2 x 3, 3 + 4 x 1.5) s + one tick.
+    EXPECT_EQ(q.timeout(o), std::chrono::milliseconds{9'500});
 }
 
 }  // namespace
