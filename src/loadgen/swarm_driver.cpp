@@ -399,7 +399,9 @@ void swarm_driver::check_finished_copies() {
         if (s.completed_at && !s.checked && s.role == peer_role::leecher) {
             const auto path = copy_path(s);
             const auto stamp = stamp_of(path);
-            if (stamp) s.checked = copy_check{identical_copy(original_, path), *stamp};
+            // A copy that could not be read now (out of descriptors) is compared again later.
+            const auto same = stamp ? compare_copy(original_, path) : std::nullopt;
+            if (same) s.checked = copy_check{*same, *stamp};
         }
     }
 }

@@ -229,7 +229,14 @@ std::optional<file_stamp> stamp_of(const std::filesystem::path& path) {
 // Compares through a read-only mapping of the copy: no buffer to allocate and fill (reading
 // nine 256 MiB copies into fresh strings took ~10 s of page clearing and copying here).
 bool identical_copy(std::string_view original, const std::filesystem::path& copy) {
+    return compare_copy(original, copy).value_or(false);
+}
+
+std::optional<bool> compare_copy(std::string_view original, const std::filesystem::path& copy) {
+    // Out of descriptors or memory: the copy's bytes are unknown, not different.
+    const auto unknown = [](int e) { return e == EMFILE || e == ENFILE || e == ENOMEM; };
     fd_guard fd(::open(copy.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.fd < 0 && unknown(errno)) return std::nullopt;
     struct stat st {};
     if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         static_cast<std::uint64_t>(st.st_size) != original.size()) {
@@ -237,7 +244,10 @@ bool identical_copy(std::string_view original, const std::filesystem::path& copy
     }
     if (original.empty()) return true;
     void* p = ::mmap(nullptr, original.size(), PROT_READ, MAP_SHARED | MAP_POPULATE, fd.fd, 0);
-    if (p == MAP_FAILED) return false;
+    if (p == MAP_FAILED) {
+        if (unknown(errno)) return std::nullopt;
+        return false;
+    }
     (void)::madvise(p, original.size(), MADV_SEQUENTIAL);
     const bool same = std::memcmp(p, original.data(), original.size()) == 0;
     ::munmap(p, original.size());

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -426,6 +427,32 @@ TEST(LoadgenFiles, PartialCopyHoldsOnlyItsPiecesAndPresenceFindsExactlyThose) {
     for (std::uint32_t i = 0; i < 10; ++i) all.emplace_back(i);
     ASSERT_TRUE(lg::write_partial_copy(*original, copy, geo, all).has_value());
     EXPECT_TRUE(lg::identical_copy(*original, copy));
+}
+
+// In a forked death-test child: 0 when compare_copy() says "unknown" once no descriptor is left.
+int compare_without_descriptors(std::string_view original, const fs::path& copy) {
+    const int lowest_free = ::dup(0);  // every lower descriptor is in use
+    ::close(lowest_free);
+    const rlimit lim{static_cast<rlim_t>(lowest_free), static_cast<rlim_t>(lowest_free)};
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 3;
+    return lg::compare_copy(original, copy).has_value() ? 1 : 0;
+}
+
+// A full descriptor table (a 1,000-peer in-process run) must not turn a good copy into a
+// corrupt one: the comparison says "unknown" and the driver compares again later.
+TEST(LoadgenFiles, CopyUnreadableForLackOfDescriptorsIsUnknownNotCorrupt) {
+    temp_dir dir;
+    const auto path = dir.path() / "original.txt";
+    ASSERT_TRUE(lg::generate_text_file(path, 5'000, 7).has_value());
+    const auto original = lg::read_file(path, 1U << 20U);
+    ASSERT_TRUE(original.has_value());
+    const auto copy = dir.path() / "copy.txt";
+    fs::copy_file(path, copy);
+    EXPECT_EQ(lg::compare_copy(*original, copy), std::optional<bool>(true));
+    EXPECT_EXIT(std::_Exit(compare_without_descriptors(*original, copy)),
+                ::testing::ExitedWithCode(0), "");
+    std::ofstream(copy, std::ios::binary | std::ios::app) << 'x';
+    EXPECT_EQ(lg::compare_copy(*original, copy), std::optional<bool>(false));
 }
 
 TEST(LoadgenFiles, MappedOriginalHasTheFilesBytesAndRefusesWhatIsNotAFile) {

@@ -88,5 +88,10 @@ struct file_stamp {
 
 /// True when `copy` exists and equals `original` byte for byte (same length).
 [[nodiscard]] bool identical_copy(std::string_view original, const std::filesystem::path& copy);
+/// Compares `copy` with `original`: true or false, or nothing when the copy could not be read
+/// for a reason that says nothing about its bytes (out of descriptors or memory), so that a
+/// caller checks again later instead of calling a good copy corrupt.
+[[nodiscard]] std::optional<bool> compare_copy(std::string_view original,
+                                               const std::filesystem::path& copy);
 
 }  // namespace minibit::loadgen
