@@ -2,7 +2,7 @@
 """One agent holding many idle seeding torrents: memory per torrent, idle CPU, API latency.
 
     bench/agent_idle.py [--build build] [--torrents 1000] [--idle-seconds 10] [--requests 200]
-                        [--threads N] [--compare OLD_BUILD_DIR]
+                        [--threads N] [--compare OLD_BUILD_DIR] [--compare-threads A,B]
 
 Creates N small files (64 KiB, 4 pieces of 16 KiB, distinct bytes) with `minibit-peer create`,
 starts a `minibit-tracker` and a `minibit-peer agent` on 127.0.0.1, adds every torrent through
@@ -17,7 +17,9 @@ started are stopped by PID.
 With --compare OLD_BUILD_DIR a second agent from that folder's minibit-peer holds the same
 torrents at the same time, and the timed requests alternate between the two agents in rounds of
 10, so both are measured side by side under the same machine load ("old" and "new" in the
-output; memory and idle CPU are measured one agent at a time).
+output; memory and idle CPU are measured one agent at a time). --compare-threads A,B does the
+same with two agents of --build, one with --threads A and one with --threads B ("threads_A" and
+"threads_B" in the output).
 """
 import argparse
 import json
@@ -106,6 +108,8 @@ def main():
                     help="the agent's --threads (0: its default)")
     ap.add_argument("--compare", default="",
                     help="build folder of an older minibit-peer to measure side by side")
+    ap.add_argument("--compare-threads", default="",
+                    help="A,B: two agents of --build side by side with --threads A and B")
     ap.add_argument("--agent-prefix", default="",
                     help="command run before the agent, e.g. 'heaptrack -o /tmp/agent'")
     args = ap.parse_args()
@@ -132,19 +136,22 @@ def main():
                                 "-o", out], check=True, stdout=subprocess.DEVNULL)
                 torrents.append(out)
             create_s = time.monotonic() - start
-            agents = {"new": peer}
+            agents = {"new": (peer, args.threads)}
             if args.compare:
-                agents = {"old": os.path.abspath(os.path.join(args.compare, "minibit-peer")),
-                          "new": peer}
+                agents = {"old": (os.path.abspath(os.path.join(args.compare, "minibit-peer")), 0),
+                          "new": (peer, args.threads)}
+            if args.compare_threads:
+                agents = {f"threads_{n}": (peer, int(n))
+                          for n in args.compare_threads.split(",")}
             socks, pids, adds, rss_before = {}, {}, {}, {}
-            for name, binary in agents.items():
+            for name, (binary, threads) in agents.items():
                 sock_path = os.path.join(tmp, f"{name}.sock")
                 cmd = args.agent_prefix.split() + [
                     binary, "agent", "--state-dir", os.path.join(tmp, f"state-{name}"),
                     "--download-dir", downloads, "--socket", sock_path, "--listen",
                     f"127.0.0.1:{free_port()}", "--hashing-threads", "1"]
-                if args.threads and name == "new":
-                    cmd += ["--threads", str(args.threads)]
+                if threads:
+                    cmd += ["--threads", str(threads)]
                 agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
                 procs.append(agent)
