@@ -14,6 +14,7 @@
 #include "minibit/swarm/connection_budget.hpp"
 #include "minibit/swarm/tracker_scrape.hpp"
 #include "peer_router.hpp"
+#include "shard.hpp"
 #include "state_store.hpp"
 #include "watch_folder.hpp"
 
@@ -59,11 +60,19 @@ std::shared_ptr<swarm::transfer_limits> make_limits(
 agent::~agent() {
     watch_.reset();
     router_.reset();
-    torrents_.clear();  // sessions go before the hashing pool they use
+    own_shard_.reset();  // its sessions go before the hashing pool they use
+    torrents_.clear();
 }
 
-result<std::unique_ptr<agent>> agent::open(io::reactor& reactor, agent_options options) {
+result<std::unique_ptr<agent>> agent::open(io::reactor& reactor, agent_options options,
+                                           const std::vector<shard*>& shards) {
     std::unique_ptr<agent> a(new agent(reactor, std::move(options)));
+    if (shards.empty()) {
+        a->own_shard_ = std::make_unique<shard>(reactor);
+        a->shards_.push_back(a->own_shard_->link());
+    }
+    for (auto* s : shards) a->shards_.push_back(s->link());
+    a->assigned_.assign(a->shards_.size(), 0);
     std::error_code ec;
     if (!fs::is_directory(a->options_.download_dir, ec)) {
         return fail(agent_errc::bad_path, fmt::format("download folder {} does not exist",
@@ -110,6 +119,7 @@ void agent::load_saved() {
         entry& ref = *e;
         const info_hash hash = e->info.hash;
         torrents_.emplace(hash, std::move(e));
+        assign(ref);
         if (!ref.settings.paused && !ref.settings.finished) {
             if (auto started = start_entry(ref); !started) {
                 warnings_.push_back(fmt::format("torrent {} ({}): {}", hash.hex(), ref.info.name,
@@ -123,12 +133,19 @@ std::uint16_t agent::port() const {
     return port_;
 }
 
-swarm::session* agent::route(const info_hash& hash) {
+std::shared_ptr<shard_link> agent::route(const info_hash& hash) const {
     auto it = torrents_.find(hash);
-    if (it == torrents_.end() || it->second->removing || !it->second->error.empty()) {
+    if (it == torrents_.end() || it->second->removing || !it->second->error.empty() ||
+        !it->second->running) {
         return nullptr;
     }
-    return it->second->session.get();
+    return shards_[it->second->shard];
+}
+
+void agent::assign(entry& e) {
+    const auto fewest = std::min_element(assigned_.begin(), assigned_.end());
+    e.shard = static_cast<std::size_t>(fewest - assigned_.begin());
+    ++*fewest;
 }
 
 result<void> agent::start_entry(entry& e) {
@@ -143,58 +160,83 @@ result<void> agent::start_entry(entry& e) {
     so.tracker = options_.tracker;
     so.store.resume_path = state_->resume_path(e.info.hash);
     so.store.allocation = storage::allocation_mode::sparse;
-    auto s = open_session(e, so);
-    if (!s) {
-        e.error = s.error().message();
-        return std::unexpected(s.error());
+    const info_hash hash = e.info.hash;
+    auto home = scope_.share();
+    auto failed = [this, home, hash](const error& err) {
+        home.post([this, hash, why = err.message()] { session_failed(hash, why); });
+    };
+    // Opened on the shard's thread while this one waits: the caller learns at once whether the
+    // data opens, and the torrent's state is known when the answer goes out.
+    result<bool> started = fail(agent_errc::state, "its reactor thread has stopped");
+    shards_[e.shard]->call(
+        [&](shard& s) { started = s.start(e.info, e.settings.data_dir, so, failed); });
+    if (!started) {
+        e.error = started.error().message();
+        return std::unexpected(started.error());
     }
     e.error.clear();
-    e.session = std::move(*s);
-    const info_hash hash = e.info.hash;
-    e.session->get().set_on_error(scope_.guard([this, hash](const error& err) {
-        if (auto it = torrents_.find(hash); it != torrents_.end()) {
-            it->second->error = err.message();
-            it->second->reported_error = true;
-            emit("error", *it->second);
-        }
-    }));
-    e.session->start();
+    e.read_only = *started;
+    e.running = true;
     return {};
 }
 
+void agent::session_failed(const info_hash& hash, const std::string& why) {
+    auto it = torrents_.find(hash);
+    if (it == torrents_.end() || !it->second->running) return;
+    spdlog::error("torrent {}: {}", hash.hex(), why);
+    it->second->error = why;
+    it->second->reported_error = true;
+    emit("error", *it->second);
+}
+
 void agent::stop_entry(entry& e, std::function<void()> done) {
-    if (!e.session) {
+    if (!e.running) {
         if (done) done();
         return;
     }
-    const auto st = e.session->get().stats();
-    e.last_have = st.pieces_have;
-    e.last_left = e.session->get().bytes_left();
-    fold_seed_progress(e);
-    e.uploaded_folded = 0;
+    shards_[e.shard]->refresh(e.info.hash);
+    const auto f = shards_[e.shard]->figures(e.info.hash);
+    if (f) {
+        e.last_have = f->pieces_have;  // until the shard reports its very last figures
+        e.last_left = f->bytes_left;
+    }
+    fold_seed_progress(e, f ? &*f : nullptr);
+    e.seeding.uploaded_folded = 0;
     if (!goal_of(e).forever() && !e.settings.finished && !e.removing) {
         (void)state_->save_settings(e.info.hash, e.settings);  // seeding time and upload so far
     }
-    retired_down_ += st.payload_bytes_down;
-    retired_up_ += st.payload_bytes_up;
+    e.running = false;
     e.stopping = true;
-    auto holder = std::make_shared<std::unique_ptr<swarm::session>>(std::move(e.session));
+    auto home = scope_.share();
     const info_hash hash = e.info.hash;
-    swarm::session* s = holder->get();
-    s->stop([this, holder, hash, done = std::move(done)]() mutable {
-        // Destroy the session outside its own tracker's callback.
-        scope_.post([this, holder, hash, done = std::move(done)] {
-            holder->reset();
-            auto it = torrents_.find(hash);
-            if (it != torrents_.end()) {
-                it->second->stopping = false;
-                auto waiting = std::move(it->second->after_stop);
-                it->second->after_stop.clear();
-                for (auto& fn : waiting) fn();
-            }
-            if (done) done();
+    shards_[e.shard]->run([this, home, hash, done = std::move(done)](shard& s) mutable {
+        s.stop(hash, [this, home, hash,
+                      done = std::move(done)](std::optional<torrent_figures> last) mutable {
+            home.post([this, hash, last = std::move(last), done = std::move(done)] {
+                session_stopped(hash, last, done);
+            });
         });
     });
+}
+
+void agent::session_stopped(const info_hash& hash, const std::optional<torrent_figures>& last,
+                            const std::function<void()>& done) {
+    auto it = torrents_.find(hash);
+    if (it != torrents_.end()) {
+        entry& e = *it->second;
+        if (last) {
+            e.last_have = last->pieces_have;
+            e.last_left = last->bytes_left;
+            retired_down_ += last->bytes_downloaded;
+            retired_up_ += last->bytes_uploaded;
+        }
+        if (!e.running) shards_[e.shard]->forget(hash);
+        e.stopping = false;
+        auto waiting = std::move(e.after_stop);
+        e.after_stop.clear();
+        for (auto& fn : waiting) fn();
+    }
+    if (done) done();
 }
 
 result<agent::entry*> agent::lookup(const info_hash& hash) const {
@@ -210,46 +252,6 @@ result<agent::entry*> agent::lookup(const info_hash& hash) const {
 
 result<fs::path> agent::confine(const fs::path& p) const {
     return confine_path(p, options_.download_dir);
-}
-
-torrent_view agent::view(const entry& e) const {
-    torrent_view v;
-    v.hash = e.info.hash;
-    v.name = e.info.name;
-    v.data_dir = e.settings.data_dir;
-    v.caps = {e.settings.max_upload, e.settings.max_download};
-    v.piece_count = e.info.piece_count();
-    v.total_bytes = e.info.total_length;
-    v.pieces_have = e.last_have;
-    v.bytes_left = e.last_left;
-    v.error = e.error;
-    if (e.session) {
-        const auto st = e.session->get().stats();
-        v.pieces_have = st.pieces_have;
-        v.bytes_left = e.session->get().bytes_left();
-        v.bytes_downloaded = st.payload_bytes_down;
-        v.bytes_uploaded = st.payload_bytes_up;
-        v.download_rate = st.download_rate;
-        v.upload_rate = st.upload_rate;
-        v.peers = st.peers_connected;
-        if (const auto* t = e.session->tracker(); t != nullptr) {
-            v.tracker_error = t->last_error();
-        }
-    }
-    fill_seeding_view(e, v);
-    if (e.removing) {
-        v.state = torrent_state::removing;
-    } else if (!e.error.empty()) {
-        v.state = torrent_state::error;
-    } else if (e.settings.paused || !e.session) {
-        v.state = torrent_state::paused;
-    } else {
-        v.state = e.session->get().complete() ? torrent_state::seeding : torrent_state::downloading;
-    }
-    if (e.settings.finished && !e.removing && e.error.empty() && !e.session) {
-        v.state = torrent_state::finished;
-    }
-    return v;
 }
 
 result<torrent_view> agent::add(const add_request& request) {
@@ -288,39 +290,25 @@ result<torrent_view> agent::add(const add_request& request) {
     e->settings.max_connections = request.max_connections;
     e->last_left = e->info.total_length;
     e->limits = make_limits(e->settings, global_up_, global_down_);
-    if (!request.paused) {
-        if (auto started = start_entry(*e); !started) {
-            return fail(agent_errc::storage, started.error().message());
-        }
-    }
     if (auto saved = state_->save(e->info.hash, e->torrent_bytes, e->settings); !saved) {
-        stop_entry(*e, nullptr);
         return std::unexpected(saved.error());
     }
     const info_hash hash = e->info.hash;
-    spdlog::info("added torrent {} ({}) into {}", hash.hex(), e->info.name,
-                 e->settings.data_dir.string());
     auto& ref = *torrents_.emplace(hash, std::move(e)).first->second;
+    assign(ref);
+    spdlog::info("added torrent {} ({}) into {} (reactor {})", hash.hex(), ref.info.name,
+                 ref.settings.data_dir.string(), ref.shard);
+    if (!request.paused) {
+        if (auto started = start_entry(ref); !started) {
+            state_->forget(hash);
+            --assigned_[ref.shard];
+            torrents_.erase(hash);
+            return fail(agent_errc::storage, started.error().message());
+        }
+    }
     emit("added", ref);
     arm_seed_watch();
     return view(ref);
-}
-
-std::vector<torrent_view> agent::list() const {
-    std::vector<torrent_view> out;
-    out.reserve(torrents_.size());
-    for (const auto& [hash, e] : torrents_) {
-        out.push_back(view(*e));
-    }
-    return out;
-}
-
-result<torrent_view> agent::find(const info_hash& hash) const {
-    auto it = torrents_.find(hash);
-    if (it == torrents_.end()) {
-        return fail(agent_errc::not_found, fmt::format("no torrent {}", hash.hex()));
-    }
-    return view(*it->second);
 }
 
 result<torrent_view> agent::pause(const info_hash& hash) {
@@ -348,7 +336,7 @@ result<torrent_view> agent::resume(const info_hash& hash) {
         return std::unexpected(e.error());
     }
     entry& ref = **e;
-    if (ref.session && ref.error.empty()) {
+    if (ref.running && ref.error.empty()) {
         return view(ref);  // running already
     }
     auto next = ref.settings;
@@ -375,10 +363,10 @@ result<torrent_view> agent::resume(const info_hash& hash) {
             spdlog::error("torrent {}: {}", hash.hex(), started.error().message());
         }
     };
-    if (ref.session || ref.stopping) {
+    if (ref.running || ref.stopping) {
         // A failed session is still there, or the last one is still stopping: start afresh
         // once it is gone (two stores on one folder at once could undo each other's files).
-        if (ref.session) stop_entry(ref, nullptr);
+        if (ref.running) stop_entry(ref, nullptr);
         ref.after_stop.emplace_back(restart);
     } else {
         restart();
@@ -405,6 +393,7 @@ result<void> agent::remove(const info_hash& hash, bool delete_data,
         }
         state_->forget(hash);
         emit("removed", *it->second);
+        --assigned_[it->second->shard];
         torrents_.erase(it);
         spdlog::info("removed torrent {}", hash.hex());
         if (done) done({});
@@ -417,33 +406,6 @@ result<void> agent::remove(const info_hash& hash, bool delete_data,
     return {};
 }
 
-agent_status agent::status() const {
-    agent_status s;
-    s.uptime = std::chrono::duration_cast<std::chrono::seconds>(reactor_.now() - started_);
-    s.port = port();
-    s.torrents = torrents_.size();
-    s.bytes_downloaded = retired_down_;
-    s.bytes_uploaded = retired_up_;
-    for (const auto& [hash, e] : torrents_) {
-        if (!e->session) continue;
-        ++s.active;
-        const auto st = e->session->get().stats();
-        s.bytes_downloaded += st.payload_bytes_down;
-        s.bytes_uploaded += st.payload_bytes_up;
-        s.peers += st.peers_connected;
-    }
-    s.caps = caps();
-    s.connections = budget_->used();
-    s.max_connections = budget_->limit();
-    s.max_connections_per_torrent = options_.torrent.max_peers;
-    s.refused_for_limit = budget_->refused();  // the global limit's and every torrent's
-    if (router_) {
-        s.routed_connections = router_->routed();
-        s.refused_connections = router_->refused();
-    }
-    return s;
-}
-
 rate_caps agent::caps() const {
     return {global_up_->rate(), global_down_->rate()};
 }
@@ -453,6 +415,12 @@ void agent::set_caps(rate_caps caps) {
     global_down_->set_rate(caps.download);
     spdlog::info("global rate caps: upload {} B/s, download {} B/s (0: none)", caps.upload,
                  caps.download);
+}
+
+result<rate_caps> agent::caps(const info_hash& hash) const {
+    auto e = lookup(hash);
+    if (!e) return std::unexpected(e.error());
+    return rate_caps{(*e)->settings.max_upload, (*e)->settings.max_download};
 }
 
 result<torrent_view> agent::set_caps(const info_hash& hash, rate_caps caps) {
@@ -481,9 +449,12 @@ void agent::shutdown(std::function<void()> done) {
         if (--*left == 0 && done) done();
     };
     for (auto& [hash, e] : torrents_) {
-        if (e->session) {
+        if (e->running) {
             ++*left;
             stop_entry(*e, one_done);
+        } else if (e->stopping) {
+            ++*left;  // paused a moment ago: its stop is still on its way
+            e->after_stop.emplace_back(one_done);
         }
     }
     one_done();

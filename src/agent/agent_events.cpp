@@ -5,6 +5,7 @@
 
 #include "agent_entry.hpp"
 #include "minibit/agent/agent.hpp"
+#include "shard.hpp"
 
 namespace minibit::agent {
 
@@ -47,10 +48,14 @@ void agent::scan_events(bool report) {
         scanning_ = false;  // the next subscriber starts the scan again
         return;
     }
+    const auto all = boards();
     for (auto& [hash, e] : torrents_) {
-        if (!e->session || e->removing) continue;
-        const auto have = e->session->get().stats().pieces_have;
-        const bool complete = e->session->get().complete();
+        if (!e->running || e->removing) continue;
+        const auto& board = all[e->shard];
+        const auto f = board.find(hash);
+        if (f == board.end()) continue;
+        const auto have = f->second.pieces_have;
+        const bool complete = f->second.complete;
         if (have != e->reported_have) {
             e->reported_have = have;
             if (report) emit("progress", *e);

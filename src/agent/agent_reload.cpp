@@ -1,13 +1,15 @@
 // agent, settings at run time: a reload (SIGHUP re-reading the config file) applies the rate
 // caps, the connection limits, the default seed goal, the scrape interval and the watch folder
 // at once, and names every other setting that changed but takes a restart; a torrent's own
-// connection limit changed through the API.
+// connection limit changed through the API. The agent's home thread; what a running session
+// must change is posted to its shard's thread.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "agent_entry.hpp"
 #include "minibit/agent/agent.hpp"
 #include "minibit/swarm/connection_budget.hpp"
+#include "shard.hpp"
 #include "watch_folder.hpp"
 
 namespace minibit::agent {
@@ -47,9 +49,11 @@ result<std::vector<std::string>> agent::reconfigure(const agent_options& next) {
     }
     if (next.torrent.max_peers != options_.torrent.max_peers) {
         options_.torrent.max_peers = next.torrent.max_peers;
+        // Each session changes on its own shard's thread.
         for (auto& [hash, e] : torrents_) {
-            if (e->session && e->settings.max_connections == 0) {
-                e->session->get().set_max_peers(next.torrent.max_peers);
+            if (e->running && e->settings.max_connections == 0) {
+                shards_[e->shard]->run(
+                    [h = hash, n = next.torrent.max_peers](shard& s) { s.set_max_peers(h, n); });
             }
         }
         spdlog::info("connections per torrent: {}", next.torrent.max_peers);
@@ -85,8 +89,10 @@ result<torrent_view> agent::set_max_connections(const info_hash& hash, std::uint
         return std::unexpected(saved.error());
     }
     ref.settings = next;
-    if (ref.session) {
-        ref.session->get().set_max_peers(n != 0 ? n : options_.torrent.max_peers);
+    if (ref.running) {
+        shards_[ref.shard]->run([hash, n = n != 0 ? n : options_.torrent.max_peers](shard& s) {
+            s.set_max_peers(hash, n);
+        });
     }
     return view(ref);
 }

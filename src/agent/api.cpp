@@ -193,9 +193,10 @@ api_response global_limits(agent& a, const api_request& req) {
 
 /// GET or PATCH /v1/torrents/{hash}/limits: one torrent's own caps.
 api_response torrent_limits(agent& a, const api_request& req, const info_hash& hash) {
-    auto found = a.find(hash);
+    // Not find(): a cap applies before the torrent's reactor is asked for its figures.
+    auto found = a.caps(hash);
     if (!found) return from_error(found.error());
-    if (req.method == "GET") return {200, caps_json(found->caps).dump()};
+    if (req.method == "GET") return {200, caps_json(*found).dump()};
     if (req.method != "PATCH") return error_response(405, "use GET or PATCH");
     if (req.content_type != "application/json") {
         return error_response(415, "Content-Type must be application/json");
@@ -210,7 +211,7 @@ api_response torrent_limits(agent& a, const api_request& req, const info_hash& h
         }
         body.erase("max_connections");
     }
-    rate_caps caps = found->caps;
+    rate_caps caps = *found;
     if (auto why = patch_caps(body.is_discarded() ? req.body : body.dump(), caps)) {
         return error_response(400, *why);
     }
@@ -477,9 +478,11 @@ void route(agent& a, latency_histogram& latency, const api_request& req, respond
     if (seg.size() == 2) {
         if (req.method == "GET") {
             if (!t->query.empty()) return respond(error_response(400, "no parameters here"));
-            json list = json::array();
-            for (const auto& v : a.list()) list.push_back(to_json(v));
-            return respond({200, json{{"torrents", list}}.dump()});
+            // Each torrent's JSON is cached by the agent until its view changes.
+            std::string body = R"({"torrents":[)";
+            body += a.render_all([](const torrent_view& v) { return to_json(v).dump(); }, ",");
+            body += "]}";
+            return respond({200, std::move(body)});
         }
         if (req.method == "POST") return respond(add_torrent(a, req, *t));
         return respond(error_response(405, "use GET or POST"));

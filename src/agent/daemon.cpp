@@ -3,11 +3,16 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +20,8 @@
 #include "minibit/agent/api.hpp"
 #include "minibit/agent/control_server.hpp"
 #include "minibit/agent/metrics.hpp"
+#include "minibit/io/runner.hpp"
+#include "shard.hpp"
 #include "socket_group.hpp"
 
 namespace minibit::agent {
@@ -172,16 +179,95 @@ fs::path default_download_dir() {
     return x.empty() ? home() / "Downloads" : x;
 }
 
+namespace {
+
+/// What lives on the home reactor (thread 0): the agent, its servers and the signal watch.
+struct home_services {
+    std::unique_ptr<agent> ag;
+    std::unique_ptr<control_server> server;
+    tcp_listeners tcp;
+    std::optional<io::watch_id> signal_watch;
+    bool stopping = false;
+    std::set<std::string> told;  ///< "needs a restart" lines already logged
+};
+
+/// The watchdog's view of the reactors: each answers a ping by storing its round.
+class reactor_pings {
+public:
+    explicit reactor_pings(unsigned n) : answered_(n) {}
+    /// True when every reactor answered the last round; then starts the next one. Home thread.
+    bool all_answered_then_ping(io::runner& runner) {
+        bool all = true;
+        for (const auto& a : answered_) all = all && a.load(std::memory_order_acquire) == round_;
+        ++round_;
+        for (unsigned k = 0; k < answered_.size(); ++k) {
+            runner.post(
+                k, [this, k, r = round_] { answered_[k].store(r, std::memory_order_release); });
+        }
+        return all;
+    }
+
+private:
+    std::vector<std::atomic<std::uint64_t>> answered_;
+    std::uint64_t round_ = 0;
+};
+
+/// Opens the agent and its servers on the home reactor; the agent's torrents run on `shards`.
+result<void> open_home(io::reactor& loop, home_services& home, const daemon_options& options,
+                       const std::vector<shard*>& shards, latency_histogram& latency,
+                       std::optional<gid_t> group) {
+    auto a = agent::open(loop, options.settings, shards);
+    if (!a) return std::unexpected(a.error());
+    for (const auto& w : (*a)->load_warnings()) spdlog::warn("{}", w);
+    home.ag = std::move(*a);
+    agent& ag = *home.ag;
+    auto server = control_server::open(loop, options.socket_path,
+                                       [&ag, &latency](const api_request& req, respond_fn respond) {
+                                           handle_api(ag, latency, req, std::move(respond));
+                                       });
+    if (!server) return std::unexpected(server.error());
+    home.server = std::move(*server);
+    if (group) {
+        if (auto given = give_socket_to_group(options.socket_path, *group); !given) {
+            return std::unexpected(given.error());
+        }
+    }
+    auto tcp = open_tcp_listeners(loop, options, ag, latency);
+    if (!tcp) return std::unexpected(tcp.error());
+    home.tcp = std::move(*tcp);
+    return {};
+}
+
+/// SIGTERM/SIGINT: close the servers, stop every torrent, then every reactor. SIGHUP: reload.
+result<void> watch_signals(io::reactor& loop, home_services& home, const signal_watch& signals,
+                           const daemon_options& options, io::runner& runner) {
+    auto w = loop.watch_fd(signals.fd(), io::fd_interest::read, [&](io::fd_interest) {
+        const int sig = signals.take();
+        if (sig == 0 || home.stopping) return;
+        if (sig == SIGHUP) {
+            reload_settings(*home.ag, options.reload, home.told);
+            return;
+        }
+        home.stopping = true;
+        spdlog::info("signal {}: stopping every torrent", sig);
+        home.server.reset();
+        home.tcp.api.reset();
+        home.tcp.metrics.reset();
+        home.ag->shutdown([&runner] { runner.stop(); });
+        loop.add_timer(shutdown_limit, [&runner] { runner.stop(); });
+    });
+    if (!w) return fail(agent_errc::state, "cannot watch signals: " + w.error().message());
+    home.signal_watch = *w;
+    return {};
+}
+
+}  // namespace
+
 result<void> run_daemon(daemon_options options) {
     signal_watch signals;  // before any thread starts, so every thread has them blocked
     if (signals.fd() < 0) {
         return fail(agent_errc::state, "cannot create a signalfd");
     }
-    auto reactor = io::make_reactor(options.settings.backend, {});
-    if (!reactor) {
-        return fail(agent_errc::state, "cannot create the reactor: " + reactor.error().message());
-    }
-    io::reactor& loop = **reactor;
     std::optional<gid_t> group;
     if (!options.socket_group.empty()) {
         auto g = find_group(options.socket_group);
@@ -189,69 +275,62 @@ result<void> run_daemon(daemon_options options) {
         group = *g;
     }
     latency_histogram latency;  // before the agent and the servers: outlives their answers
-    auto a = agent::open(loop, options.settings);
-    if (!a) {
-        return std::unexpected(a.error());
-    }
-    for (const auto& w : (*a)->load_warnings()) {
-        spdlog::warn("{}", w);
-    }
-    agent& ag = **a;
-    auto server = control_server::open(loop, options.socket_path,
-                                       [&ag, &latency](const api_request& req, respond_fn respond) {
-                                           handle_api(ag, latency, req, std::move(respond));
-                                       });
-    if (!server) {
-        return std::unexpected(server.error());
-    }
-    if (group) {
-        if (auto given = give_socket_to_group(options.socket_path, *group); !given) {
-            return std::unexpected(given.error());
+    io::runner_options ro;
+    ro.threads = options.threads;
+    ro.backend = options.settings.backend;
+    const unsigned n = ro.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
+                                       : ro.threads;
+    ro.threads = n;
+    std::vector<std::unique_ptr<shard>> shards(n);
+    home_services home;
+    io::reactor* home_loop = nullptr;
+    auto init = [&](io::reactor& r, unsigned k) {
+        shards[k] = std::make_unique<shard>(r);
+        if (k == 0) home_loop = &r;
+    };
+    // Each reactor's part dies on its own thread once its loop ended; the agent before shard 0.
+    auto finish = [&](io::reactor& r, unsigned k) {
+        if (k == 0) {
+            if (home.signal_watch) r.unwatch_fd(*home.signal_watch);
+            home.server.reset();
+            home.tcp = {};
+            home.ag.reset();
         }
+        shards[k].reset();
+    };
+    auto runner = io::runner::start(ro, init, finish);
+    if (!runner) {
+        return fail(agent_errc::state, "cannot start the reactors: " + runner.error().message());
     }
-    auto tcp = open_tcp_listeners(loop, options, ag, latency);
-    if (!tcp) {
-        return std::unexpected(tcp.error());
-    }
-    bool stopping = false;
-    std::set<std::string> told;  // "needs a restart" lines already logged
-    auto sig_watch = loop.watch_fd(signals.fd(), io::fd_interest::read, [&](io::fd_interest) {
-        const int sig = signals.take();
-        if (sig == 0 || stopping) return;
-        if (sig == SIGHUP) {
-            reload_settings(ag, options.reload, told);
+    io::runner& threads = **runner;
+    reactor_pings pings(n);
+    std::promise<result<void>> opened;
+    std::function<void()> tick;
+    threads.post(0, [&] {
+        std::vector<shard*> raw;
+        raw.reserve(shards.size());
+        for (auto& s : shards) raw.push_back(s.get());
+        auto r = open_home(*home_loop, home, options, raw, latency, group);
+        if (r) r = watch_signals(*home_loop, home, signals, options, threads);
+        if (!r) {
+            opened.set_value(std::move(r));
             return;
         }
-        stopping = true;
-        spdlog::info("signal {}: stopping every torrent", sig);
-        server->reset();
-        tcp->api.reset();
-        tcp->metrics.reset();
-        ag.shutdown([&loop] { loop.stop(); });
-        loop.add_timer(shutdown_limit, [&loop] { loop.stop(); });
+        // The watchdog is fed only while every reactor answers its ping within the second.
+        tick = [&] {
+            if (pings.all_answered_then_ping(threads) && options.on_tick) options.on_tick();
+            home_loop->add_timer(1s, tick);
+        };
+        home_loop->add_timer(1s, tick);
+        spdlog::info("agent ready: {} torrents on {} reactors, peer port {}, control socket {}",
+                     home.ag->list().size(), n, home.ag->port(), options.socket_path.string());
+        if (options.on_ready) options.on_ready(*home.ag);
+        opened.set_value({});
     });
-    if (!sig_watch) {
-        return fail(agent_errc::state, "cannot watch signals: " + sig_watch.error().message());
-    }
-    std::function<void()> tick;
-    tick = [&] {
-        if (options.on_tick) options.on_tick();
-        loop.add_timer(1s, tick);
-    };
-    loop.add_timer(1s, tick);
-    spdlog::info("agent ready: {} torrents, peer port {}, control socket {}", ag.list().size(),
-                 ag.port(), options.socket_path.string());
-    if (options.on_ready) options.on_ready(ag);
-    auto ran = loop.run();
-    loop.unwatch_fd(*sig_watch);
-    server->reset();
-    tcp->api.reset();
-    tcp->metrics.reset();
-    a->reset();
-    if (!ran) {
-        return std::unexpected(ran.error());
-    }
-    return {};
+    auto started = opened.get_future().get();
+    if (!started) threads.stop();
+    threads.join();
+    return started;
 }
 
 }  // namespace minibit::agent

@@ -1,8 +1,10 @@
-// The agent's one BitTorrent listen port: accepts every incoming connection, reads the start of
-// the BEP 3 handshake (protocol string, reserved bytes, info hash), asks the agent which session
-// serves that info hash and hands the connection over with the bytes read so far. Unknown
+// The agent's one BitTorrent listen port: accepts every incoming connection on the agent's home
+// reactor as a plain socket, reads exactly the start of the BEP 3 handshake (protocol string,
+// reserved bytes, info hash), asks the agent which shard runs that torrent and hands the socket
+// over to that shard's thread with the bytes read so far (the rest of the handshake is still in
+// the kernel); the shard adopts it into its reactor and gives it to the session. Unknown
 // torrents, bad handshakes and connections too slow to say which torrent they want are closed.
-// Reactor thread only.
+// Home reactor thread only.
 #pragma once
 
 #include <cstddef>
@@ -17,15 +19,15 @@
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/scope.hpp"
 #include "minibit/swarm/connection_budget.hpp"
-#include "minibit/swarm/session.hpp"
+#include "shard.hpp"
 
 namespace minibit::agent {
 
 /// Accepts on one port and routes each connection to its torrent's session.
 class peer_router {
 public:
-    /// Which session serves a torrent (nullptr: none, or paused).
-    using lookup_fn = std::function<swarm::session*(const info_hash&)>;
+    /// Which shard runs a torrent (null: none, or paused).
+    using lookup_fn = std::function<std::shared_ptr<shard_link>(const info_hash&)>;
 
     /// Binds `addr` ("ADDR:PORT", port 0 = any).
     [[nodiscard]] static result<std::unique_ptr<peer_router>> open(io::reactor& reactor,
@@ -47,23 +49,28 @@ public:
     }
 
 private:
+    /// A socket accepted and not handed over yet, by descriptor.
     struct pending {
-        io::connection conn;
+        io::watch_id watch{};
         io::address peer;
         std::string bytes;
         io::timer_id timer{};
     };
     peer_router(io::reactor& reactor, lookup_fn lookup)
         : reactor_(reactor), lookup_(std::move(lookup)), scope_(reactor) {}
-    void on_accept(io::connection conn, const io::address& peer);
-    void on_data(io::conn_id id, std::span<const std::byte> data);
-    void refuse(io::conn_id id);
+    void accept_some();
+    void on_readable(int fd);
+    void hand_over(int fd);
+    /// Forgets a pending socket (its watch and timer); the caller closes or hands it on.
+    pending take(int fd);
+    void refuse(int fd);
 
     io::reactor& reactor_;
     lookup_fn lookup_;
     std::shared_ptr<swarm::connection_budget> budget_;
-    io::listener_id listener_{};
-    std::map<io::conn_id, pending> pending_;
+    int listen_fd_ = -1;
+    io::watch_id listen_watch_{};
+    std::map<int, pending> pending_;
     std::uint16_t port_ = 0;
     std::size_t routed_ = 0;
     std::size_t refused_ = 0;

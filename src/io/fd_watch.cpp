@@ -1,6 +1,11 @@
 // The back-end-independent half of watch_fd (and the refusal of reactors without it): the slot table of watched descriptors, interest
 // changes and the guarded call of on_ready. Each back end arms the kernel in watch_changed().
+// Also adopt_socket: a connected socket from outside the reactor becomes one of its connections.
 #include "reactor_base.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
 
 namespace minibit::io {
 
@@ -15,6 +20,10 @@ result<void> reactor::set_interest(watch_id /*id*/, fd_interest /*interest*/) {
 }
 
 void reactor::unwatch_fd(watch_id /*id*/) {}
+
+result<connection> reactor::adopt_socket(int /*fd*/) {
+    return fail(io_errc::unavailable, "adopt_socket: this reactor does not adopt sockets");
+}
 
 result<watch_id> reactor_base::watch_fd(int fd, fd_interest interest, ready_fn on_ready) {
     if (fd < 0 || !on_ready) {
@@ -67,6 +76,18 @@ void reactor_base::watch_ready(std::uint32_t slot, fd_interest ready) {
     // A copy: the callback may unwatch (dropping on_ready) or watch another fd into this slot.
     const ready_fn fn = w->on_ready;
     fn(what);
+}
+
+result<connection> reactor_base::adopt_socket(int fd) {
+    assert_owner();
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        return std::unexpected(errno_error(fd < 0 ? EBADF : errno, "adopt_socket"));
+    }
+    const auto peer = address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    auto [cslot, c] = adopt(fd, peer, conn_phase::open);
+    return connection(this, conn_id{conns_.make_id(cslot, c->generation)});
 }
 
 }  // namespace minibit::io

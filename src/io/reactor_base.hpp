@@ -148,6 +148,7 @@ public:
     result<watch_id> watch_fd(int fd, fd_interest interest, ready_fn on_ready) override;
     result<void> set_interest(watch_id id, fd_interest interest) override;
     void unwatch_fd(watch_id id) override;
+    result<connection> adopt_socket(int fd) override;
 
 protected:
     /// The back ends call this as soon as their wait returns, before dispatching, so handlers

@@ -1,8 +1,12 @@
-// The host agent: one long-running peer holding many torrents on one reactor. Owns the torrents
-// (a peer-engine session each, all behind one shared listen port: the handshake's info hash
-// picks the torrent), the state folder (each torrent's .torrent and settings, written
-// atomically, reloaded at start) and the path rules for what clients may name. The control API
-// (control_server) and the CLI verbs drive it. Reactor thread only.
+// The host agent: one long-running peer holding many torrents on one or more reactor threads.
+// Owns the torrents (a peer-engine session each, run by one of its shards: the reactor threads,
+// torrents spread over them by count; all behind one shared listen port: the handshake's info
+// hash picks the torrent and its shard), the state folder (each torrent's .torrent and settings,
+// written atomically, reloaded at start) and the path rules for what clients may name. The
+// control API (control_server) and the CLI verbs drive it. The agent itself lives on its home
+// reactor's thread and is used only there; it asks a shard for fresh figures of its sessions
+// (waiting for it) whenever the API reads, and posts to shards for everything else (a session's
+// connection limit); rate caps and the connection budget are atomics every shard shares.
 #pragma once
 
 #include <chrono>
@@ -105,6 +109,7 @@ struct torrent_view {
     std::string finished;                         ///< why seeding ended (state finished)
     std::uint32_t max_connections = 0;            ///< in effect for this torrent
     bool read_only = false;                       ///< its data is open read-only (seeding)
+    bool operator==(const torrent_view&) const = default;
 };
 
 /// What POST /v1/torrents asks for: the .torrent's bytes or a path to it, and where its data
@@ -148,8 +153,13 @@ struct agent_event {
 
 /// Receives events on the reactor thread; may unsubscribe itself (or others) from the call.
 using event_fn = std::function<void(const agent_event&)>;
+/// Turns a torrent into its API text (the agent caches the text until the torrent changes).
+using render_fn = std::function<std::string(const torrent_view&)>;
 
 class peer_router;
+class shard;
+class shard_link;
+struct torrent_figures;
 class state_store;
 class watch_folder;
 
@@ -157,9 +167,11 @@ class watch_folder;
 class agent {
 public:
     /// Creates the state folder, binds the shared listener and loads the saved torrents
-    /// (a corrupt entry is reported and set aside; the others load).
-    [[nodiscard]] static result<std::unique_ptr<agent>> open(io::reactor& reactor,
-                                                             agent_options options);
+    /// (a corrupt entry is reported and set aside; the others load). Torrents run on `shards`
+    /// (each on its own reactor thread, all outliving the agent's use of them); none: on a
+    /// shard of the agent's own on `home`. Call on home's thread.
+    [[nodiscard]] static result<std::unique_ptr<agent>> open(
+        io::reactor& home, agent_options options, const std::vector<shard*>& shards = {});
     agent(const agent&) = delete;
     agent& operator=(const agent&) = delete;
     ~agent();
@@ -168,6 +180,9 @@ public:
     [[nodiscard]] result<torrent_view> add(const add_request& request);
     /// Every torrent, ordered by info hash.
     [[nodiscard]] std::vector<torrent_view> list() const;
+    /// Every torrent's text by `render`, in info hash order, joined by `separator`; a torrent's
+    /// text is made again only when its view changed since the last call.
+    [[nodiscard]] std::string render_all(const render_fn& render, std::string_view separator) const;
     /// One torrent.
     [[nodiscard]] result<torrent_view> find(const info_hash& hash) const;
     /// Stops a torrent's transfers (its data and resume record stay); remembered across restarts.
@@ -185,6 +200,8 @@ public:
     /// Changes the global rate caps at once, for every torrent (not saved: the flags or the
     /// config file give them at the next start).
     void set_caps(rate_caps caps);
+    /// A torrent's own rate caps (without asking its shard for figures).
+    [[nodiscard]] result<rate_caps> caps(const info_hash& hash) const;
     /// Changes a torrent's own rate caps at once; saved with its settings.
     [[nodiscard]] result<torrent_view> set_caps(const info_hash& hash, rate_caps caps);
     /// A torrent's own connection limit (0: the agent's default), at once; saved.
@@ -210,29 +227,41 @@ private:
     struct entry;
     agent(io::reactor& reactor, agent_options options);
     void load_saved();
+    /// Places a new torrent on the shard with the fewest.
+    void assign(entry& e);
     [[nodiscard]] result<void> start_entry(entry& e);
     void stop_entry(entry& e, std::function<void()> done);
+    /// A session failed (to open, or later); from its shard.
+    void session_failed(const info_hash& hash, const std::string& why);
+    /// A session stopped and is gone; from its shard.
+    void session_stopped(const info_hash& hash, const std::optional<torrent_figures>& last,
+                         const std::function<void()>& done);
+    /// The torrent as the API shows it, with its session's figures (null: none published).
+    [[nodiscard]] torrent_view view(const entry& e, const torrent_figures* figures) const;
     [[nodiscard]] torrent_view view(const entry& e) const;
+    /// Every shard's board, by shard.
+    [[nodiscard]] std::vector<std::map<info_hash, torrent_figures>> boards() const;
     [[nodiscard]] result<entry*> lookup(const info_hash& hash) const;
     [[nodiscard]] result<std::filesystem::path> confine(const std::filesystem::path& p) const;
-    [[nodiscard]] swarm::session* route(const info_hash& hash);
-    // agent_seeding.cpp: seed goals, scrapes, read-only opening of complete data.
-    [[nodiscard]] result<std::unique_ptr<swarm::session>> open_session(
-        entry& e, const swarm::session_options& so);
+    [[nodiscard]] std::shared_ptr<shard_link> route(const info_hash& hash) const;
+    // agent_seeding.cpp: seed goals and scrapes (the read-only opening runs on the shard).
     void arm_seed_watch();
     void check_seeding();
-    void check_one(entry& e, io::reactor::clock::time_point now);
-    void finish_entry(entry& e, const std::string& why);
-    void fold_seed_progress(entry& e);
+    void check_one(entry& e, io::reactor::clock::time_point now, const torrent_figures& f);
+    void finish_entry(entry& e, const std::string& why, const torrent_figures& f);
+    void fold_seed_progress(entry& e, const torrent_figures* f);
     void reset_seed_progress(entry& e);
     [[nodiscard]] seed_policy goal_of(const entry& e) const;
-    void fill_seeding_view(const entry& e, torrent_view& v) const;
+    void fill_seeding_view(const entry& e, torrent_view& v, const torrent_figures* f) const;
     // agent_events.cpp
     void emit(std::string_view kind, const entry& e, std::string reason = {});
     void scan_events(bool report);
 
     io::reactor& reactor_;
     agent_options options_;
+    std::unique_ptr<shard> own_shard_;  ///< when no shards were given
+    std::vector<std::shared_ptr<shard_link>> shards_;
+    std::vector<std::size_t> assigned_;  ///< torrents per shard
     std::shared_ptr<io::worker_pool> hashing_;
     std::shared_ptr<swarm::rate_limiter> global_up_;
     std::shared_ptr<swarm::rate_limiter> global_down_;

@@ -1,6 +1,7 @@
-// The agent as a running process: one reactor on the calling thread, the agent, its control
-// socket, SIGTERM/SIGINT handled as a clean stop (every torrent stopped and its resume
-// record saved, the socket file removed) and SIGHUP as a reload of the settings. Also the default locations of the state folder, the
+// The agent as a running process: N reactor threads (the agent, its control socket and TCP
+// listeners on the first; torrents spread over all), SIGTERM/SIGINT handled as a clean stop
+// (every torrent stopped and its resume record saved, the socket file removed) and SIGHUP as a
+// reload of the settings. Also the default locations of the state folder, the
 // control socket and the download folder (root: /var/lib, /run; others: XDG folders).
 // Call from the main thread, before any other thread starts.
 #pragma once
@@ -16,6 +17,8 @@ namespace minibit::agent {
 /// Everything the agent process needs.
 struct daemon_options {
     agent_options settings;
+    /// Reactor threads the torrents are spread over (0: one per core).
+    unsigned threads = 0;
     std::filesystem::path socket_path;
     /// TCP control listener ADDR:PORT (empty: none); requires a bearer token from the file.
     std::string api_address;
@@ -24,7 +27,8 @@ struct daemon_options {
     std::string metrics_address;
     /// Called once the agent serves (torrents loaded, socket listening); e.g. sd_notify.
     std::function<void(const agent&)> on_ready;
-    /// Called every second while the loop turns (e.g. a watchdog keep-alive).
+    /// Called every second while every reactor answers (e.g. a watchdog keep-alive); skipped
+    /// when one of them did not answer the previous second's ping.
     std::function<void()> on_tick;
     /// Group of the control socket (empty: the process's own); it must exist.
     std::string socket_group;

@@ -216,6 +216,12 @@ public:
     /// Ends a watch: on_ready never runs again, even when called from inside on_ready. The
     /// descriptor stays open; close it after this call, never before.
     virtual void unwatch_fd(watch_id id);
+
+    /// Takes a connected, nonblocking TCP socket that another thread or component accepted (a
+    /// connection handed between reactors) as a new open connection; start() it as one that
+    /// was accepted. On success the reactor owns the descriptor; on an error the caller still
+    /// does. A wrapping reactor that does not adopt refuses (io_errc::unavailable).
+    [[nodiscard]] virtual result<connection> adopt_socket(int fd);
 };
 
 /// Creates a reactor for the calling thread; auto_select tries io_uring, then falls back to epoll

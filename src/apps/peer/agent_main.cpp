@@ -61,6 +61,7 @@ struct agent_flags {
     std::string watch;
     std::string io = "auto";
     unsigned hashing_threads = 0;
+    unsigned threads = 0;
     double rechoke = 0;  ///< 0: adaptive
     std::string max_upload = "0";
     std::string max_download = "0";
@@ -271,6 +272,7 @@ std::function<result<agent::agent_options>()> reloader(
             apply_log_level(af.log_level);
             for (const auto& [name, changed] :
                  {std::pair{"socket", vf.socket != first_socket},
+                  std::pair{"threads", af.threads != first.threads},
                   std::pair{"socket-group", af.socket_group != first.socket_group},
                   std::pair{"api",
                             af.api != first.api || af.api_token_file != first.api_token_file},
@@ -289,6 +291,7 @@ int run_daemon_command(const agent_flags& f, const std::string& socket,
                        std::function<result<agent::agent_options>()> reload) {
     agent::daemon_options o;
     o.settings = settings_of(f);
+    o.threads = f.threads;
     apply_log_level(f.log_level);
     o.reload = std::move(reload);
     o.socket_group = f.socket_group;
@@ -388,6 +391,8 @@ void declare_all(command_line& cli, agent_flags& af, verb_flags& vf) {
              ".torrent files appearing here are added; removed ones stop their torrent");
     add_text(ag, "--listen", af.listen, "ADDR:PORT", "BitTorrent listen address for all torrents");
     add_choice(ag, "--io", af.io, {"auto", "uring", "epoll"}, "I/O back end");
+    add_count(ag, "--threads", af.threads, 0, 64,
+              "reactor threads the torrents are spread over (0: one per core)");
     add_count(ag, "--hashing-threads", af.hashing_threads, 0, 256,
               "piece hashing threads (0: one per core)");
     shown_default(add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
