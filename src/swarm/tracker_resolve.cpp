@@ -45,7 +45,7 @@ std::optional<io::address> numeric_address(const std::string& host, std::uint16_
 
 // A dead DNS server makes getaddrinfo wait for seconds; on the reactor thread that would stall
 // every torrent and connection of it.
-void resolve_off_thread(std::string host, std::uint16_t port, io::scope::handle back,
+void resolve_off_thread(std::string host, std::uint16_t port, const io::scope::handle& back,
                         std::function<void(result<io::address>)> fn) {
     try {
         // `fn` is copied, not moved: should the thread not start, the catch below still has it.

@@ -20,7 +20,7 @@ namespace minibit::swarm {
 
 /// Resolves `host` on a thread of its own and hands the outcome to `fn` on the reactor thread of
 /// `back` (dropped should that scope be gone by then).
-void resolve_off_thread(std::string host, std::uint16_t port, io::scope::handle back,
+void resolve_off_thread(std::string host, std::uint16_t port, const io::scope::handle& back,
                         std::function<void(result<io::address>)> fn);
 
 /// A random 32-bit number (BEP 15 transaction ids and keys); reactor threads.
