@@ -22,14 +22,27 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// The first http(s) tracker of the torrent (scrapes go there), or "".
+/// The first http(s) or udp:// tracker of the torrent (scrapes go there), or "".
 std::string scrape_tracker(const metainfo& info) {
     for (const auto& tier : info.tracker_tiers()) {
         for (const auto& url : tier) {
-            if (url.starts_with("http://") || url.starts_with("https://")) return url;
+            if (url.starts_with("http://") || url.starts_with("https://") ||
+                url.starts_with("udp://")) {
+                return url;
+            }
         }
     }
     return {};
+}
+
+/// The scrape client's tunables: the agent's tracker timeouts.
+swarm::scrape_options scrape_options_of(const swarm::tracker_options& t) {
+    swarm::scrape_options o;
+    o.ca_file = t.ca_file;
+    o.http_timeout = t.http_timeout;
+    o.udp_timeout = t.udp_timeout;
+    o.udp_attempts = t.udp_attempts;
+    return o;
 }
 
 }  // namespace
@@ -123,7 +136,7 @@ void agent::check_one(entry& e, io::reactor::clock::time_point now, const torren
         const std::string tracker = scrape_tracker(e.info);
         run.next_scrape = now + options_.scrape_interval;
         if (!scraper_ && !tracker.empty()) {
-            auto made = swarm::scrape_client::create(reactor_, options_.tracker.ca_file);
+            auto made = swarm::scrape_client::create(reactor_, scrape_options_of(options_.tracker));
             if (made) scraper_ = std::move(*made);
         }
         if (scraper_ && !tracker.empty()) {

@@ -4,7 +4,9 @@
 
 #include "http_fetcher.hpp"
 #include "minibit/swarm/torrent_options.hpp"
+#include "minibit/swarm/tracker_url.hpp"
 #include "minibit/wire/tracker_http.hpp"
+#include "udp_scrape.hpp"
 
 namespace minibit::swarm {
 
@@ -31,29 +33,38 @@ scrape_client::scrape_client(io::reactor& reactor) : reactor_(reactor), scope_(r
 scrape_client::~scrape_client() = default;
 
 result<std::unique_ptr<scrape_client>> scrape_client::create(io::reactor& reactor,
-                                                             std::string ca_file) {
+                                                             scrape_options options) {
     std::unique_ptr<scrape_client> c(new scrape_client(reactor));
     auto http = http_fetcher::create(reactor);
     if (!http) return std::unexpected(http.error());
     c->http_ = std::move(*http);
-    c->ca_file_ = std::move(ca_file);
+    c->options_ = std::move(options);
     return c;
 }
 
 void scrape_client::scrape(const std::string& announce, const info_hash& hash, done_fn done) {
+    if (auto parsed = parse_tracker_url(announce);
+        parsed && parsed->scheme == tracker_scheme::udp) {
+        if (!udp_) {
+            udp_ = std::make_unique<udp_scraper>(reactor_, options_.udp_timeout,
+                                                 options_.udp_attempts);
+        }
+        udp_->scrape(*parsed, announce, hash, std::move(done));
+        return;
+    }
     const auto url = scrape_url(announce, hash);
     if (!url) {
         scope_.post([announce, done = std::move(done)] {
             done(fail(swarm_errc::bad_tracker_url,
-                      fmt::format("cannot scrape {}: only http(s) trackers whose announce "
-                                  "path ends in /announce are scraped",
+                      fmt::format("cannot scrape {}: only udp:// trackers and http(s) "
+                                  "trackers whose announce path ends in /announce are scraped",
                                   announce)));
         });
         return;
     }
     http_get_options o;
-    o.timeout = timeout_;
-    o.ca_file = ca_file_;
+    o.timeout = options_.http_timeout;
+    o.ca_file = options_.ca_file;
     o.max_body_bytes = 64U << 10U;
     http_->get(*url, o, [hash, done = std::move(done)](result<http_answer> r) {
         if (!r) return done(std::unexpected(r.error()));

@@ -1,14 +1,8 @@
 // tracker_client, transport half: the HTTP(S) announce through http_fetcher (libcurl), and the
 // BEP 15 UDP connect/announce exchange with its 15 * 2^n s retries (host names resolved off the
 // reactor thread).
-#include <netdb.h>
-
 #include <cstring>
 #include <functional>
-#include <optional>
-#include <random>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <variant>
 
@@ -20,63 +14,12 @@
 #include "minibit/swarm/tracker_client.hpp"
 #include "minibit/wire/tracker_udp.hpp"
 #include "tracker_exchange.hpp"
+#include "tracker_resolve.hpp"
 
 namespace minibit::swarm {
 namespace {
 
 constexpr auto udp_connection_id_lifetime = std::chrono::seconds(60);
-
-/// `host` as a numeric IPv4 or IPv6 address with `port`, if it is one.
-std::optional<io::address> numeric_address(const std::string& host, std::uint16_t port) {
-    const std::string text = host.find(':') != std::string::npos
-                                 ? fmt::format("[{}]:{}", host, port)
-                                 : fmt::format("{}:{}", host, port);
-    if (auto a = io::address::parse(text)) {
-        return *a;
-    }
-    return std::nullopt;
-}
-
-/// The first address getaddrinfo gives for `host`; blocks for as long as the system resolver
-/// takes, so it runs on a thread of its own (see resolve_off_thread).
-result<io::address> resolve_name(const std::string& host, std::uint16_t port) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-    if (rc != 0 || found == nullptr) {
-        return fail(swarm_errc::tracker_failed,
-                    fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc)));
-    }
-    const auto addr = io::address::from_sockaddr(found->ai_addr, found->ai_addrlen);
-    ::freeaddrinfo(found);
-    return addr.with_port(port);
-}
-
-/// Resolves `host` on a short-lived thread and hands the outcome to `fn` on the reactor thread
-/// of `back` (dropped should that scope be gone by then). A dead DNS server makes getaddrinfo
-/// wait for seconds; on the reactor thread that would stall every torrent and connection of it.
-void resolve_off_thread(std::string host, std::uint16_t port, io::scope::handle back,
-                        std::function<void(result<io::address>)> fn) {
-    try {
-        std::thread([host = std::move(host), port, back = std::move(back),
-                     fn = std::move(fn)]() mutable {
-            auto addr = resolve_name(host, port);
-            back.post(
-                [fn = std::move(fn), addr = std::move(addr)]() mutable { fn(std::move(addr)); });
-        }).detach();
-    } catch (const std::system_error& e) {
-        back.post([fn, why = std::string(e.what())] {
-            fn(fail(swarm_errc::tracker_failed, "cannot start the name lookup: " + why));
-        });
-    }
-}
-
-std::uint32_t random_u32() {
-    static std::mt19937 rng{std::random_device{}()};
-    return static_cast<std::uint32_t>(rng());
-}
 
 }  // namespace
 

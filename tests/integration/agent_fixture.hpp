@@ -101,16 +101,20 @@ struct agent_process {
 struct torrent_set {
     std::vector<fs::path> files, torrents;
     std::vector<metainfo> infos;
+    /// `count` torrents of `bytes` random bytes each, announced to `tracker` (by default the
+    /// HTTP announce URL of 127.0.0.1:`tracker_port`).
     torrent_set(const fs::path& src, std::uint16_t tracker_port, int count = 3,
-                std::size_t bytes = 8U << 20U) {
+                std::size_t bytes = 8U << 20U, std::string tracker = {}) {
+        if (tracker.empty()) {
+            tracker = "http://127.0.0.1:" + std::to_string(tracker_port) + "/announce";
+        }
         fs::create_directories(src);
         for (int i = 0; i < count; ++i) {
             const fs::path f = src / ("file" + std::to_string(i) + ".bin");
             write_random(f, bytes, 40 + i);
             const fs::path t = src / ("t" + std::to_string(i) + ".torrent");
             auto out = run_output({program("MINIBIT_PEER"), "create", f.string(), "--tracker",
-                                   "http://127.0.0.1:" + std::to_string(tracker_port) + "/announce",
-                                   "--piece-size", "16384", "-o", t.string()},
+                                   tracker, "--piece-size", "16384", "-o", t.string()},
                                   src / "create.log");
             EXPECT_TRUE(out.has_value());
             files.push_back(f);

@@ -1,8 +1,8 @@
 // The host agent's seeding goals, connection limits, reload, socket group and read-only
 // seeding (issue 12), between real agent processes and a real minibit-tracker over their
 // control sockets: a time goal and a ratio goal end seeding (state "finished", an event, kept
-// across a restart), a min_seeders goal ends it once the tracker's scrape counts enough
-// seeders, connection limits refuse the extra peer, SIGHUP applies a new cap while a bad config
+// across a restart), a min_seeders goal ends it once the tracker's scrape (http or udp://)
+// counts enough seeders, connection limits refuse the extra peer, SIGHUP applies a new cap while a bad config
 // file changes nothing, the control socket belongs to --socket-group, and complete data in
 // read-only files in a read-only folder is opened O_RDONLY and served to a leecher.
 #include <grp.h>
@@ -113,12 +113,17 @@ TEST(AgentPolicy, ATimeGoalAndARatioGoalEndSeedingAndStayFinishedAfterARestart) 
     EXPECT_TRUE(has_state(origin, timed, "finished", 10s));
 }
 
-TEST(AgentPolicy, AMinSeedersGoalEndsSeedingOnceTheTrackersScrapeCountsEnoughSeeders) {
+/// An origin agent with a min_seeders goal of 2 and a leecher agent; the torrent's only tracker
+/// is the real tracker's HTTP or UDP port (`scheme` "http" or "udp").
+void check_min_seeders_goal(const std::string& scheme) {
     temp_dir dir;
     tracker_process tracker(free_port(), dir.path / "tracker.log", {});
     ASSERT_TRUE(tracker.ready()) << read_all(dir.path / "tracker.log");
     const fs::path src = dir.path / "src";
-    torrent_set set(src, tracker.port, 1, 1U << 20U);
+    const std::string port = std::to_string(tracker.port);
+    torrent_set set(
+        src, tracker.port, 1, 1U << 20U,
+        scheme == "udp" ? "udp://127.0.0.1:" + port : "http://127.0.0.1:" + port + "/announce");
     const info_hash hash = set.infos[0].hash;
 
     agent_process origin(dir.path, "origin", src);
@@ -147,6 +152,14 @@ TEST(AgentPolicy, AMinSeedersGoalEndsSeedingOnceTheTrackersScrapeCountsEnoughSee
     const json t = origin.torrent(hash);
     EXPECT_EQ(field(t, "scrape_seeders", 0), 2) << t;
     EXPECT_NE(field(t, "finished_reason", ""s).find("2 seeders"), std::string::npos) << t;
+}
+
+TEST(AgentPolicy, AMinSeedersGoalEndsSeedingOnceTheTrackersScrapeCountsEnoughSeeders) {
+    check_min_seeders_goal("http");
+}
+
+TEST(AgentPolicy, AMinSeedersGoalScrapesATorrentWhoseOnlyTrackerIsUdp) {
+    check_min_seeders_goal("udp");
 }
 
 /// An origin seeding `set`'s first torrent with `flags`, and two leecher agents fetching it.
