@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -45,13 +46,16 @@ double seconds_between(std::chrono::steady_clock::time_point a,
 
 }  // namespace
 
-result<std::vector<std::uint16_t>> free_ports(std::size_t count) {
+result<std::vector<std::uint16_t>> free_ports(std::size_t count,
+                                              std::span<const std::uint16_t> avoid) {
+    // Every socket stays bound until all are found, so the ports differ; a port in `avoid`
+    // (chosen earlier for a process that may not have bound it yet) is held but not used.
     std::vector<int> fds;
     std::vector<std::uint16_t> ports;
     auto close_all = [&fds] {
         for (int fd : fds) ::close(fd);
     };
-    for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t tries = 0; ports.size() < count && tries < count + avoid.size() + 1; ++tries) {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) break;
         fds.push_back(fd);
@@ -61,7 +65,8 @@ result<std::vector<std::uint16_t>> free_ports(std::size_t count) {
             ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
             break;
         }
-        ports.push_back(ntohs(a.sin_port));
+        const std::uint16_t got = ntohs(a.sin_port);
+        if (std::find(avoid.begin(), avoid.end(), got) == avoid.end()) ports.push_back(got);
     }
     const int err = errno;
     close_all();
@@ -159,7 +164,10 @@ result<void> swarm_driver::prepare_original() {
 
 // Starts the tracker on a fresh port without waiting for it (await_tracker does).
 result<void> swarm_driver::launch_tracker() {
-    auto port = free_ports(1);
+    // Not a port already planned for a peer (a tracker started again after they were planned).
+    std::vector<std::uint16_t> planned;
+    for (const auto& p : peers_) planned.push_back(p.plan.port);
+    auto port = free_ports(1, planned);
     if (!port) return std::unexpected(port.error());
     tracker_port_ = port->front();
     const std::vector<std::string> args = {
@@ -272,7 +280,9 @@ peer_plan swarm_driver::plan_for(std::uint32_t k, std::uint16_t port,
 
 result<void> swarm_driver::prepare_peers() {
     note_nofile_limit();
-    auto ports = free_ports(opts_.peers);
+    // Not the tracker's port: it is chosen before the tracker binds it (its start overlaps this).
+    const std::array<std::uint16_t, 1> tracker = {tracker_port_};
+    auto ports = free_ports(opts_.peers, tracker);
     if (!ports) return std::unexpected(ports.error());
     const auto spread = scatter_pieces(geometry_.piece_count(), opts_.peers, opts_.seed);
     std::vector<piece_index> all(geometry_.piece_count());

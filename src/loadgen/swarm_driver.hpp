@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,8 +113,10 @@ private:
     clock::time_point resources_sampled_at_;
 };
 
-/// Finds `count` distinct free TCP ports on 127.0.0.1 (bound together, then released).
-[[nodiscard]] result<std::vector<std::uint16_t>> free_ports(std::size_t count);
+/// Finds `count` distinct free TCP ports on 127.0.0.1 (bound together, then released), none of
+/// them in `avoid`.
+[[nodiscard]] result<std::vector<std::uint16_t>> free_ports(
+    std::size_t count, std::span<const std::uint16_t> avoid = {});
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
 [[nodiscard]] bool accepts_connections(std::uint16_t port);
