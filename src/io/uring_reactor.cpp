@@ -337,14 +337,21 @@ void uring_reactor::deliver_held(std::uint64_t id) {
             }
             return;
         }
-        const std::size_t n = std::min<std::size_t>(options_.recv_buffer_size_bytes,
-                                                    c->held.size() - c->held_from);
-        const auto first = c->held.begin() + static_cast<std::ptrdiff_t>(c->held_from);
-        std::vector<std::byte> slice(first, first + static_cast<std::ptrdiff_t>(n));
-        c->held_from += n;
-        if (c->held_from == c->held.size()) {
-            c->held = {};  // gives the memory back: a burst may have held megabytes
-            c->held_from = 0;
+        // The slice leaves the connection's state before delivery (the owner may close it),
+        // moved when it is all that is held (the usual case), else copied.
+        std::vector<std::byte> slice;
+        const std::size_t left = c->held.size() - c->held_from;
+        if (c->held_from == 0 && left <= options_.recv_buffer_size_bytes) {
+            slice.swap(c->held);
+        } else {
+            const std::size_t n = std::min<std::size_t>(options_.recv_buffer_size_bytes, left);
+            const auto first = c->held.begin() + static_cast<std::ptrdiff_t>(c->held_from);
+            slice.assign(first, first + static_cast<std::ptrdiff_t>(n));
+            c->held_from += n;
+            if (c->held_from == c->held.size()) {
+                c->held = {};  // gives the memory back: a burst may have held megabytes
+                c->held_from = 0;
+            }
         }
         if (!deliver(static_cast<std::uint32_t>(id), slice)) {
             return;
