@@ -166,6 +166,7 @@ result<void> swarm_driver::prepare_original() {
 result<void> swarm_driver::launch_tracker() {
     // Not a port already planned for a peer (a tracker started again after they were planned).
     std::vector<std::uint16_t> planned;
+    planned.reserve(peers_.size());
     for (const auto& p : peers_) planned.push_back(p.plan.port);
     auto port = free_ports(1, planned);
     if (!port) return std::unexpected(port.error());
