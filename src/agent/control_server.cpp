@@ -192,7 +192,7 @@ void control_server::on_accept() {
         if (fd < 0) {
             return;  // EAGAIN, or an error the next report retries
         }
-        if (clients_.size() >= limits_.max_clients) {
+        if (clients_.size() >= limits_.max_clients && !evict_slowest_head()) {
             static constexpr std::string_view busy =
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                 "Content-Length: 31\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}";
@@ -360,6 +360,19 @@ void control_server::write_to(std::uint64_t id, client& c) {
     scope_.cancel_timer(c.deadline);
     c.deadline = scope_.add_timer(std::chrono::seconds(2), [this, id] { drop(id); });
     [[maybe_unused]] auto r = reactor_.set_interest(c.watch, io::fd_interest::read);
+}
+
+// A slow or idle client must not lock others out (slowloris): when every slot is taken, the
+// oldest connection that has not yet sent a whole head gives up its slot. A real client sends
+// its head at once, so it is never the oldest for long; streams and requests being answered stay.
+bool control_server::evict_slowest_head() {
+    for (const auto& [id, c] : clients_) {
+        if (!c->body && !c->answered) {
+            drop(id);
+            return true;
+        }
+    }
+    return false;
 }
 
 void control_server::drop(std::uint64_t id) {

@@ -1,6 +1,7 @@
 // The control server's event streams over a real Unix socket, in process: a client that never
 // reads is dropped once its unsent bytes pass the bound (its subscription ended), while a client
-// that reads gets every chunk in order; closing the server ends the remaining streams.
+// that reads gets every chunk in order; closing the server ends the remaining streams. Clients
+// that hold every slot without finishing a head do not lock out a real request.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -96,6 +97,64 @@ TEST(AgentStream, ASlowClientIsDroppedAndAReadingClientGetsEveryChunk) {
     EXPECT_EQ(ended, 2) << "closing the server ends the remaining stream";
     ::close(slow);
     ::close(fast);
+}
+
+TEST(AgentStream, ClientsThatNeverFinishTheirHeadDoNotLockOutARequest) {
+    minibit::testing::temp_dir dir("agent-slow-");
+    auto r = io::make_reactor(io::backend_kind::epoll, {});
+    ASSERT_TRUE(r);
+    io::reactor& loop = **r;
+    std::vector<stream_sink> sinks;
+    auto handler = [&](const api_request& req, const respond_fn& respond) {
+        if (req.target == "/v1/events") {
+            api_response resp{200, ": subscribed\n\n", "text/event-stream"};
+            resp.stream = [&](stream_sink sink) {
+                sinks.push_back(std::move(sink));
+                return std::function<void()>([] {});
+            };
+            respond(std::move(resp));
+            return;
+        }
+        respond({200, R"({"ok":true})", "application/json"});
+    };
+    control_limits limits;
+    limits.max_clients = 4;
+    const auto path = dir.path / "agent.sock";
+    auto server = control_server::open(loop, path, handler, limits);
+    ASSERT_TRUE(server) << server.error().message();
+
+    // Twice the cap of clients that send part of a head and then nothing.
+    std::vector<int> slow;
+    for (int i = 0; i < 8; ++i) {
+        slow.push_back(client(path, "GET /v1/sta"));
+        ASSERT_TRUE(loop.run_once(std::chrono::milliseconds(0)).has_value());
+    }
+    const int real = client(path, "GET /v1/status HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::string got;
+    EXPECT_TRUE(spin(loop, [&] { return !drain(real, got); }));
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+    EXPECT_TRUE(got.ends_with(R"({"ok":true})")) << got;
+    // The oldest of them made room; the newest still hold theirs.
+    std::string first;
+    std::string last;
+    EXPECT_TRUE(spin(loop, [&] { return !drain(slow.front(), first); }));
+    EXPECT_TRUE(drain(slow.back(), last)) << "the newest slow client was closed too";
+    ::close(real);
+
+    // Streams are not evicted: with every slot a stream, a new client is told the server is busy.
+    for (const int fd : slow) ::close(fd);
+    std::vector<int> streams;
+    for (int i = 0; i < 4; ++i) {
+        streams.push_back(client(path, "GET /v1/events HTTP/1.1\r\nHost: t\r\n\r\n"));
+        const auto want = std::size_t(i) + 1;
+        ASSERT_TRUE(spin(loop, [&] { return sinks.size() == want; }));
+    }
+    const int late = client(path, "GET /v1/status HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::string busy;
+    EXPECT_TRUE(spin(loop, [&] { return !drain(late, busy); }));
+    EXPECT_TRUE(busy.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << busy;
+    for (const int fd : streams) ::close(fd);
+    ::close(late);
 }
 
 }  // namespace

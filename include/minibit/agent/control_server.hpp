@@ -1,7 +1,8 @@
 // The agent's control socket: a Unix stream socket (mode 0660) serving HTTP/1.1, one request
 // per connection (answered with Connection: close). Heads and bodies are framed by the wire
 // HTTP codec with fixed bounds; a malformed or oversized request gets a 4xx JSON error without
-// reaching the handler; connections are capped in number and time. Reactor thread only.
+// reaching the handler; connections are capped in number and time, and when the cap is reached
+// the oldest connection still sending its head makes room (no slowloris). Reactor thread only.
 #pragma once
 
 #include <chrono>
@@ -62,6 +63,8 @@ private:
     void answer(std::uint64_t id, const api_response& r);
     void write_to(std::uint64_t id, client& c);
     void drop(std::uint64_t id);
+    /// Drops the oldest client whose head is incomplete; false when there is none.
+    bool evict_slowest_head();
     [[nodiscard]] result<void> start_watch();
     // control_stream.cpp: streamed answers (server-sent events) and the bearer token.
     void start_stream(std::uint64_t id, client& c, const stream_open_fn& open);
