@@ -43,6 +43,18 @@ std::uint64_t descriptors_needed(const swarm_options& o, std::uint32_t max_peers
     return o.peers * per_peer + spare_descriptors;
 }
 
+std::uint64_t transient_descriptors(std::uint64_t limit) {
+    return std::max<std::uint64_t>(64, limit / 16);
+}
+
+std::uint32_t connection_units(const swarm_options& o, std::uint64_t limit) {
+    if (limit == RLIM_INFINITY) return 0;
+    const std::uint64_t kept = descriptors_needed(o, 0) + transient_descriptors(limit);
+    // Never 0 (that would mean no budget): one unit still lets the swarm make progress.
+    const std::uint64_t units = limit > kept ? limit - kept : 1;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(units, UINT32_MAX));
+}
+
 result<open_file_fit> fit_open_files(const swarm_options& o) {
     rlimit now{};
     if (::getrlimit(RLIMIT_NOFILE, &now) != 0)

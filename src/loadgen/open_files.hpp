@@ -25,6 +25,15 @@ inline constexpr std::uint32_t min_connections_per_peer = 4;
 /// connection between two hosted peers count, one in each peer.
 [[nodiscard]] std::uint64_t descriptors_needed(const swarm_options& o, std::uint32_t max_peers);
 
+/// Descriptors kept free of connections for those the budget does not count: sockets accepted
+/// and refused at once, closes still in flight, the tracker probe's (1/16 of the limit, >= 64).
+[[nodiscard]] std::uint64_t transient_descriptors(std::uint64_t limit);
+
+/// Connections (one unit per end) all in-process peers may hold at once under open-file limit
+/// `limit`: what is left after their own descriptors and transient_descriptors(); 0 means no
+/// budget (an unlimited `limit`).
+[[nodiscard]] std::uint32_t connection_units(const swarm_options& o, std::uint64_t limit);
+
 /// What the limit allows.
 struct open_file_fit {
     std::uint64_t limit = 0;          ///< RLIMIT_NOFILE soft limit now in force

@@ -256,6 +256,20 @@ TEST_F(LoadgenInProcessLimits, DefaultMaxPeersShrinksToTheOpenFileLimitWithOneLi
     EXPECT_LE(number_at(doc, "peak_fds"), 700);
 }
 
+TEST_F(LoadgenInProcessLimits, PeersShareTheDescriptorsLeftAsOneConnectionBudget) {
+    // 20 x 19 connection ends fit the check (20 x (19 + 3) + 256 = 696 <= 700), but the
+    // transient sockets do not: the peers share 700 - (20 x 3 + 256) - 64 = 320 ends, and
+    // every peer asks for all the others, so the budget is what holds them.
+    const auto run = run_limited("700:700", {"--max-peers", "19", "--numwant", "50"});
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 20);
+    EXPECT_EQ(number_at(doc, "connection_budget"), 320);
+    EXPECT_GT(number_at(doc, "peak_connections"), 0);
+    EXPECT_LE(number_at(doc, "peak_connections"), 320);
+    EXPECT_LE(number_at(doc, "peak_fds"), 700);
+}
+
 TEST_F(LoadgenInProcessLimits, SoftLimitIsRaisedToTheHardLimitSilently) {
     const auto run = run_limited("300:2000", {});
     ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
