@@ -19,6 +19,10 @@
 #include "peer_host.hpp"
 #include "peer_reactor.hpp"
 
+namespace minibit::swarm {
+class connection_budget;
+}
+
 namespace minibit::loadgen {
 
 struct inprocess_peer;
@@ -26,10 +30,11 @@ struct inprocess_peer;
 /// The reactor threads of the in-process peers.
 class peer_runtime {
 public:
-    /// Starts `threads` reactor threads (0: one per core) with back end `io` for `peers` peers.
-    [[nodiscard]] static result<std::shared_ptr<peer_runtime>> start(unsigned threads,
-                                                                     const std::string& io,
-                                                                     std::uint32_t peers);
+    /// Starts `threads` reactor threads (0: one per core) with back end `io` for `peers` peers
+    /// sharing `connection_units` connection ends (0: no limit).
+    [[nodiscard]] static result<std::shared_ptr<peer_runtime>> start(
+        unsigned threads, const std::string& io, std::uint32_t peers,
+        std::uint32_t connection_units = 0);
     peer_runtime(const peer_runtime&) = delete;
     peer_runtime& operator=(const peer_runtime&) = delete;
     peer_runtime(peer_runtime&&) = delete;
@@ -42,6 +47,10 @@ public:
     [[nodiscard]] io::reactor& reactor_for(std::uint32_t peer) { return *peers_.at(peer); }
     /// The piece-hashing threads every peer shares.
     [[nodiscard]] std::shared_ptr<io::worker_pool> hashing() const { return hashing_; }
+    /// The connection budget every peer shares (its descriptors), or null.
+    [[nodiscard]] std::shared_ptr<swarm::connection_budget> connections() const {
+        return connections_;
+    }
     /// Remembers a peer so that shutdown() can end it if its host did not.
     void enroll(std::uint32_t peer, std::shared_ptr<inprocess_peer> state);
     /// Ends every peer still running (on its thread), then stops and joins the threads. Idempotent.
@@ -51,6 +60,7 @@ private:
     peer_runtime() = default;
 
     std::shared_ptr<io::worker_pool> hashing_ = std::make_shared<io::worker_pool>();
+    std::shared_ptr<swarm::connection_budget> connections_;
     std::unique_ptr<io::runner> runner_;
     std::vector<io::reactor*> inner_;                   // one per thread, owned by runner_
     std::vector<std::unique_ptr<peer_reactor>> peers_;  // one per peer

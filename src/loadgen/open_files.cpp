@@ -38,9 +38,21 @@ std::uint32_t fitting_connections(const swarm_options& o, std::uint64_t limit) {
 }  // namespace
 
 std::uint64_t descriptors_needed(const swarm_options& o, std::uint32_t max_peers) {
-    const std::uint64_t per_peer = std::uint64_t{max_peers} + 3 +
+    const std::uint64_t per_peer = std::uint64_t{max_peers} + own_descriptors_per_peer +
                                    (o.logs == log_layout::per_peer ? 1 : 0);
     return o.peers * per_peer + spare_descriptors;
+}
+
+std::uint64_t transient_descriptors(std::uint64_t limit) {
+    return std::max<std::uint64_t>(64, limit / 16);
+}
+
+std::uint32_t connection_units(const swarm_options& o, std::uint64_t limit) {
+    if (limit == RLIM_INFINITY) return 0;
+    const std::uint64_t kept = descriptors_needed(o, 0) + transient_descriptors(limit);
+    // Never 0 (that would mean no budget): one unit still lets the swarm make progress.
+    const std::uint64_t units = limit > kept ? limit - kept : 1;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(units, UINT32_MAX));
 }
 
 result<open_file_fit> fit_open_files(const swarm_options& o) {
@@ -53,22 +65,21 @@ result<open_file_fit> fit_open_files(const swarm_options& o) {
         return fit;
     const std::uint32_t fits = fitting_connections(o, lim.rlim_cur);
     const std::string hard = "raise the hard limit (ulimit -Hn)";
-    if (o.max_peers_given) {
-        return fail(
-            loadgen_errc::limits,
-            fmt::format("--max-peers {} with {} in-process peers needs {} open files; the "
-                        "limit is {}: {}, or {}",
-                        o.max_peers, o.peers, descriptors_needed(o, o.max_peers), lim.rlim_cur,
-                        fits > 0 ? fmt::format("use --max-peers {} or less", fits)
-                                 : std::string("lower --peers"),
-                        hard));
-    }
     if (fits < min_connections_per_peer) {
         return fail(loadgen_errc::limits,
                     fmt::format("{} in-process peers need at least {} open files ({} connections "
                                 "each); the limit is {}: lower --peers, or {}",
                                 o.peers, descriptors_needed(o, min_connections_per_peer),
                                 min_connections_per_peer, lim.rlim_cur, hard));
+    }
+    if (o.max_peers_given) {
+        // Kept: the peers' shared connection budget holds the total within the limit.
+        fit.note = fmt::format(
+            "open files are limited to {}: {} in-process peers share {} connection ends "
+            "(--max-peers {} for all would need {})",
+            lim.rlim_cur, o.peers, connection_units(o, lim.rlim_cur), o.max_peers,
+            descriptors_needed(o, o.max_peers));
+        return fit;
     }
     fit.max_peers = fits;
     fit.note = fmt::format(

@@ -84,6 +84,8 @@ void add_figures(json& j, const run_figures& f) {
     j["peak_anon_bytes"] = value_or_null(f.peak_anon_bytes);
     j["peak_fds"] = value_or_null(f.peak_fds);
     j["nofile_limit"] = value_or_null(f.nofile_limit);
+    j["connection_budget"] = value_or_null(f.connection_budget);
+    j["peak_connections"] = value_or_null(f.peak_connections);
     j["tracker_cpus"] = value_or_null(f.tracker_cpus);
     j["driver_cpus"] = value_or_null(f.driver_cpus);
 }

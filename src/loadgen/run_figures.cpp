@@ -35,10 +35,12 @@ std::string format_figures_table(const run_figures& f) {
     if (f.hosting == peer_hosting::in_process) {
         out += fmt::format(
             "in-process: {} reactor threads, peak RSS {} (anonymous {}; the "
-            "rest is the copies' mapped pages), peak fds {}, RLIMIT_NOFILE {}\n",
+            "rest is the copies' mapped pages), peak fds {}, RLIMIT_NOFILE {}, connections "
+            "{} of {}\n",
             f.threads, format_bytes(f.max_rss_bytes.value_or(0)),
             format_bytes(f.peak_anon_bytes.value_or(0)), opt_count(f.peak_fds),
-            opt_count(f.nofile_limit));
+            opt_count(f.nofile_limit), opt_count(f.peak_connections),
+            opt_count(f.connection_budget));
     }
     if (f.probe) {
         const auto& p = *f.probe;

@@ -23,6 +23,8 @@ struct run_figures {
     std::optional<std::uint64_t> peak_anon_bytes;  ///< its anonymous (heap) part, sampled
     std::optional<std::uint64_t> peak_fds;         ///< the driver's open descriptors, sampled
     std::optional<std::uint64_t> nofile_limit;     ///< RLIMIT_NOFILE soft limit used
+    /// Connection ends all in-process peers may hold at once, and the most they held.
+    std::optional<std::uint64_t> connection_budget, peak_connections;
     /// CPUs the tracker and this driver were allowed at the end of the swarm (Cpus_allowed_list
     /// of /proc/PID/status, e.g. "1" and "0"); read back only with --tracker-cpu.
     std::optional<std::string> tracker_cpus, driver_cpus;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "minibit/swarm/connection_budget.hpp"
+#include "open_files.hpp"
 #include "peer_log.hpp"
 #include "swarm_driver.hpp"
 
@@ -29,10 +31,16 @@ result<void> swarm_driver::start_runtime() {
     info_ = std::make_shared<const metainfo>(std::move(*info));
     auto logged = install_peer_log(opts_.log_dir, opts_.logs, opts_.log_level);
     if (!logged) return logged;
-    auto rt = peer_runtime::start(opts_.threads, opts_.io, opts_.peers);
+    // The peers' connections share what the open-file limit leaves (commands.cpp fitted it).
+    rlimit lim{};
+    const std::uint32_t units = ::getrlimit(RLIMIT_NOFILE, &lim) == 0
+                                    ? connection_units(opts_, lim.rlim_cur)
+                                    : 0;
+    auto rt = peer_runtime::start(opts_.threads, opts_.io, opts_.peers, units);
     if (!rt) return std::unexpected(rt.error());
     runtime_ = std::move(*rt);
     report_.figures.threads = runtime_->threads();
+    if (units > 0) report_.figures.connection_budget = units;
     return {};
 }
 
@@ -99,6 +107,9 @@ void swarm_driver::finish_probe() {
 void swarm_driver::end_runtime() {
     if (!runtime_) return;
     runtime_->shutdown();
+    if (const auto budget = runtime_->connections()) {
+        report_.figures.peak_connections = budget->peak();
+    }
     remove_peer_log();
     report_.figures.max_rss_bytes = peak_rss_bytes();
 }

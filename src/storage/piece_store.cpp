@@ -120,7 +120,11 @@ result<std::unique_ptr<piece_store>> piece_store::open(const metainfo& torrent,
     }
     std::unique_ptr<piece_store> store(new piece_store());
     store->access_ = options.access;
-    std::tie(store->resume_reads_, store->resume_writes_) = resume_places(torrent, folder, options);
+    store->durable_ = options.durable;
+    if (options.durable) {
+        std::tie(store->resume_reads_, store->resume_writes_) = resume_places(torrent, folder,
+                                                                              options);
+    }
     // The sizes and mtimes compared are those found before open changed anything.
     const std::optional<resume_data> resume = trusted_resume(store->resume_reads_, torrent, *files);
     if (options.backend == backend_kind::mmap) {
@@ -224,20 +228,25 @@ result<piece_check> piece_store::hash_piece(piece_index piece) const {
     // One pass feeds both hashes: SHA-1 decides, XXH3 goes into the resume file. The states are
     // per thread, so hashing workers and the owning thread never share one.
     thread_local hash_state hashers;
-    XXH3_state_t* st = hashers.xxh;
+    // A store that is not durable keeps no resume data: SHA-1 only.
+    XXH3_state_t* st = durable_ ? hashers.xxh : nullptr;
     sha1_hasher& sha = hashers.sha;
-    (void)XXH3_64bits_reset(st);
+    if (st != nullptr) {
+        (void)XXH3_64bits_reset(st);
+    }
     auto ok = backend_->visit(backend_->layout().piece_start(piece), piece_size(piece),
                               [st, &sha](std::span<const std::uint8_t> chunk) {
                                   sha.update(chunk);
-                                  (void)XXH3_64bits_update(st, chunk.data(), chunk.size());
+                                  if (st != nullptr) {
+                                      (void)XXH3_64bits_update(st, chunk.data(), chunk.size());
+                                  }
                               });
     if (!ok) {
         hashers.sha = sha1_hasher{};  // the fault may have left it mid-update
         return std::unexpected(std::move(ok.error()));
     }
     const bool good = sha.finish() == piece_hashes_[piece.get()];
-    return piece_check{piece, good, XXH3_64bits_digest(st)};
+    return piece_check{piece, good, st != nullptr ? XXH3_64bits_digest(st) : 0};
 }
 
 bool piece_store::commit_check(const piece_check& check) {
@@ -340,6 +349,9 @@ result<void> piece_store::flush() {
 }
 
 result<void> piece_store::save_resume() {
+    if (!durable_) {
+        return {};  // a throwaway copy: nothing to make durable, no resume file
+    }
     if (auto ok = flush(); !ok) {
         return ok;
     }

@@ -11,6 +11,9 @@ bool connection_budget::try_take() {
             return false;
         }
         if (used_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed)) {
+            std::uint32_t seen = peak_.load(std::memory_order_relaxed);
+            while (seen < now + 1 &&
+                   !peak_.compare_exchange_weak(seen, now + 1, std::memory_order_relaxed)) {}
             return true;
         }
     }

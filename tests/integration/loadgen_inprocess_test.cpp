@@ -241,12 +241,12 @@ protected:
 };
 
 TEST_F(LoadgenInProcessLimits, DefaultMaxPeersShrinksToTheOpenFileLimitWithOneLine) {
-    // 20 peers x (50 + 3) + 256 = 1316 descriptors; 700 leave (700 - 256) / 20 - 3 = 19 each.
+    // 20 peers x (50 + 5) + 256 = 1356 descriptors; 700 leave (700 - 256) / 20 - 5 = 17 each.
     const auto run = run_limited("700:700", {});
     ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
     EXPECT_EQ(lines_with(run.out,
                          "minibit-loadgen: open files are limited to 700: 20 in-process "
-                         "peers get --max-peers 19 instead of 50 (50 would need 1316)\n"),
+                         "peers get --max-peers 17 instead of 50 (50 would need 1356)\n"),
               1U)
         << run.out.substr(0, 4000);
     EXPECT_EQ(lines_with(run.out, "minibit-loadgen: "), 1U) << run.out.substr(0, 4000);
@@ -266,11 +266,11 @@ TEST_F(LoadgenInProcessLimits, SoftLimitIsRaisedToTheHardLimitSilently) {
 }
 
 TEST_F(LoadgenInProcessLimits, RefusesPeersThatCannotFitBeforeStartingAnything) {
-    // 200 peers need 200 x (4 + 3) + 256 = 1656 descriptors at the fewest connections.
+    // 200 peers need 200 x (4 + 5) + 256 = 2056 descriptors at the fewest connections.
     const auto run = run_limited("700:700", {"--peers", "200"});
     EXPECT_EQ(run.status.code, 2) << run.out;
     EXPECT_EQ(run.out,
-              "minibit-loadgen: 200 in-process peers need at least 1656 open files (4 "
+              "minibit-loadgen: 200 in-process peers need at least 2056 open files (4 "
               "connections each); the limit is 700: lower --peers, or raise the hard limit "
               "(ulimit -Hn)\n");
     EXPECT_FALSE(fs::exists(dir_.path() / "downloads"));
@@ -278,14 +278,24 @@ TEST_F(LoadgenInProcessLimits, RefusesPeersThatCannotFitBeforeStartingAnything) 
     EXPECT_FALSE(fs::exists(dir_.path() / "original.txt"));
 }
 
-TEST_F(LoadgenInProcessLimits, RefusesAGivenMaxPeersThatCannotFitNamingOneThatDoes) {
-    const auto run = run_limited("700:700", {"--max-peers", "50"});
-    EXPECT_EQ(run.status.code, 2) << run.out;
-    EXPECT_NE(run.out.find("--max-peers 50 with 20 in-process peers needs 1316 open files; the "
-                           "limit is 700: use --max-peers 19 or less, or raise the hard limit"),
-              std::string::npos)
-        << run.out;
-    EXPECT_FALSE(fs::exists(dir_.path() / "downloads"));
+TEST_F(LoadgenInProcessLimits, AGivenMaxPeersAboveTheLimitRunsWithinOneSharedBudget) {
+    // --max-peers 50 for all would need 1356 descriptors. The peers share what 700 leave:
+    // 700 - (20 x 5 + 256) - 64 = 280 connection ends, and each asks the tracker for all the
+    // others, so the budget, not --max-peers, is what holds them.
+    const auto run = run_limited("700:700", {"--max-peers", "50", "--numwant", "50"});
+    ASSERT_TRUE(run.status.success()) << run.status.describe() << "\n" << run.out.substr(0, 4000);
+    EXPECT_EQ(lines_with(run.out,
+                         "minibit-loadgen: open files are limited to 700: 20 in-process "
+                         "peers share 280 connection ends (--max-peers 50 for all would need "
+                         "1356)\n"),
+              1U)
+        << run.out.substr(0, 4000);
+    const auto doc = last_json_line(run.out);
+    EXPECT_EQ(number_at(doc, "rebuilt"), 20);
+    EXPECT_EQ(number_at(doc, "connection_budget"), 280);
+    EXPECT_GT(number_at(doc, "peak_connections"), 0);
+    EXPECT_LE(number_at(doc, "peak_connections"), 280);
+    EXPECT_LE(number_at(doc, "peak_fds"), 700);
 }
 
 }  // namespace

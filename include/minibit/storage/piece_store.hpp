@@ -78,6 +78,10 @@ struct store_options {
     /// Resume files that cannot live beside the data: <state_dir>/<info hash hex>.resume,
     /// the folder created (0700) on first save. Empty: none (verification by hashing).
     std::filesystem::path state_dir;
+    /// False for a throwaway copy (the load generator's in-process peers): no resume file is
+    /// read or written, no XXH3 digest is computed and save_resume() syncs nothing, so a
+    /// restart hashes every piece again. True (the default) for every real download.
+    bool durable = true;
 };
 
 /// How pieces were checked at open (and since); lets tests see the resume fast path.
@@ -159,7 +163,7 @@ public:
     /// Writes dirty data to disk (fdatasync per file; nothing to do when read_only).
     [[nodiscard]] result<void> flush();
     /// Flushes, then writes the resume file atomically (temp file + rename) where
-    /// store_options says; writes nothing while no piece is verified.
+    /// store_options says; writes nothing while no piece is verified, nor when not durable.
     [[nodiscard]] result<void> save_resume();
     /// Unmaps and closes the files, without saving resume data. With no piece verified, also
     /// removes the files and folders open() created and shrinks grown files back to their
@@ -184,6 +188,7 @@ private:
     std::vector<std::filesystem::path> resume_writes_;  ///< tried in order by save_resume()
     bitfield have_;
     std::vector<std::uint64_t> xxh3_;  ///< per piece, valid where have_ is set
+    bool durable_ = true;              ///< store_options::durable
     std::uint32_t piece_count_ = 0;
     store_stats stats_;
     access_mode access_ = access_mode::read_write;

@@ -24,6 +24,8 @@ public:
     [[nodiscard]] std::uint32_t limit() const { return limit_.load(std::memory_order_relaxed); }
     /// Units taken now (connections open or being dialled).
     [[nodiscard]] std::uint32_t used() const { return used_.load(std::memory_order_relaxed); }
+    /// Most units ever taken at once.
+    [[nodiscard]] std::uint32_t peak() const { return peak_.load(std::memory_order_relaxed); }
     /// True when no unit is left.
     [[nodiscard]] bool full() const;
     /// Connections refused at a limit (this one, and those counted with count_refused()).
@@ -35,6 +37,7 @@ public:
 private:
     std::atomic<std::uint32_t> limit_;
     std::atomic<std::uint32_t> used_{0};
+    std::atomic<std::uint32_t> peak_{0};
     std::atomic<std::uint64_t> refused_{0};
 };
 

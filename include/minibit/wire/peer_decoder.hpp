@@ -43,6 +43,12 @@ public:
     [[nodiscard]] std::uint32_t max_length() const { return max_length_; }
     /// Bytes received but not yet returned as messages.
     [[nodiscard]] std::size_t buffered() const { return end() - pos_; }
+    /// Memory held for a message begun but not finished (capacity): after decode(), at most
+    /// that message's size, and at most small_buffer_bytes when nothing is kept.
+    [[nodiscard]] std::size_t held_bytes() const { return buf_.capacity(); }
+
+    /// Capacity decode() may keep while no message is pending; larger buffers are freed.
+    static constexpr std::size_t small_buffer_bytes = 1024;
 
 private:
     [[nodiscard]] const std::uint8_t* base() const {
@@ -59,6 +65,8 @@ private:
                                                 std::uint32_t data_length) const;
     [[nodiscard]] result<piece_index> parse_index(std::span<const std::uint8_t> body) const;
     [[nodiscard]] std::unexpected<error> remember(std::unexpected<error> e);
+    /// Keeps `tail` (an incomplete message) in a buffer sized for its whole message.
+    void keep_tail(std::span<const std::uint8_t> tail);
 
     torrent_bounds bounds_;
     std::uint32_t max_length_ = 0;

@@ -130,6 +130,51 @@ TEST(Resume, WithoutAResumeFileFindsTheValidPieces) {
     EXPECT_EQ(have_list(**store), (std::vector<std::uint32_t>{0, 2, 3}));
 }
 
+TEST(Resume, AStoreThatIsNotDurableWritesNoResumeFileAndReopensByHashing) {
+    temp_dir dir;
+    const test_torrent t = four_pieces();
+    store_options throwaway;
+    throwaway.durable = false;
+    throwaway.state_dir = dir.path() / "state";
+    {
+        auto store = piece_store::open(t.info, dir.path(), throwaway);
+        ASSERT_TRUE(store) << store.error().message();
+        for (const std::uint32_t p : {0U, 2U}) {
+            ASSERT_TRUE((*store)->write_unverified(piece_index{p}, 0, t.piece(p)));
+            ASSERT_TRUE(test::verify(**store, piece_index{p}).value_or(false));
+        }
+        ASSERT_TRUE((*store)->save_resume());
+        ASSERT_TRUE((*store)->close());
+    }
+    // No resume file anywhere, but the verified data stays.
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / ".res.minibit-resume"));
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "state"));
+    auto store = piece_store::open(t.info, dir.path());
+    ASSERT_TRUE(store);
+    EXPECT_EQ((*store)->stats().xxh3_checked, 0U);
+    EXPECT_EQ((*store)->stats().sha1_checked, 4U);
+    EXPECT_EQ(have_list(**store), (std::vector<std::uint32_t>{0, 2}));
+}
+
+TEST(Resume, AStoreThatIsNotDurableIgnoresAnExistingResumeFile) {
+    temp_dir dir;
+    const test_torrent t = four_pieces();
+    download_pieces(t, dir.path(), {0, 2});
+    const std::filesystem::path resume = dir.path() / ".res.minibit-resume";
+    const auto before = std::filesystem::last_write_time(resume);
+    store_options throwaway;
+    throwaway.durable = false;
+    auto store = piece_store::open(t.info, dir.path(), throwaway);
+    ASSERT_TRUE(store);
+    EXPECT_EQ((*store)->stats().xxh3_checked, 0U);  // hashed, not trusted
+    EXPECT_EQ(have_list(**store), (std::vector<std::uint32_t>{0, 2}));
+    ASSERT_TRUE((*store)->write_unverified(piece_index{1}, 0, t.piece(1)));
+    ASSERT_TRUE(test::verify(**store, piece_index{1}).value_or(false));
+    ASSERT_TRUE((*store)->save_resume());
+    // The durable download's resume file is left as it was (it still claims 0 and 2 only).
+    EXPECT_EQ(std::filesystem::last_write_time(resume), before);
+}
+
 TEST(Resume, MalformedResumeFileIsIgnored) {
     temp_dir dir;
     const test_torrent t = four_pieces();

@@ -306,6 +306,43 @@ TEST(PeerDecoder, DecodeParsesAWholeBlockInPlaceAndCopiesOnlyASplitOne) {
     EXPECT_EQ(seen, 1);
 }
 
+TEST(PeerDecoder, ReleasesTheBufferOfASplitBlockOnceItIsDecoded) {
+    const bytes block = msg(7, cat({u32(0), u32(0), bytes(block_size_bytes, 0x5a)}));
+    const bytes have = msg(4, u32(3));
+    peer_decoder d(test_bounds, decoder_start::messages);
+    int blocks = 0;
+    int haves = 0;
+    const auto count = [&blocks, &haves](const peer_message& m) {
+        blocks += std::holds_alternative<piece_block>(m) ? 1 : 0;
+        haves += std::holds_alternative<wire::have>(m) ? 1 : 0;
+        return true;
+    };
+    // A burst: block after block, each cut in the middle, as reads of any size cut them.
+    for (int i = 0; i < 4; ++i) {
+        const auto half = static_cast<std::ptrdiff_t>(block.size() / 2);
+        ASSERT_TRUE(d.decode(bytes(block.begin(), block.begin() + half), count));
+        // Holding half a block: room for that block, not twice it.
+        EXPECT_EQ(d.buffered(), block.size() / 2);
+        EXPECT_GE(d.held_bytes(), block.size());
+        EXPECT_LT(d.held_bytes(), block.size() + peer_decoder::small_buffer_bytes);
+        ASSERT_TRUE(d.decode(bytes(block.begin() + half, block.end()), count));
+    }
+    EXPECT_EQ(blocks, 4);
+    // The burst is over: nothing pending, so nothing large is kept.
+    EXPECT_EQ(d.buffered(), 0U);
+    EXPECT_LE(d.held_bytes(), peer_decoder::small_buffer_bytes);
+    // The same after a block whose end arrives together with the start of a small message.
+    const bytes tail = cat({bytes(block.begin() + 100, block.end()), have});
+    ASSERT_TRUE(d.decode(bytes(block.begin(), block.begin() + 100), count));
+    ASSERT_TRUE(d.decode(bytes(tail.begin(), tail.end() - 2), count));
+    EXPECT_EQ(d.buffered(), have.size() - 2);
+    EXPECT_LE(d.held_bytes(), peer_decoder::small_buffer_bytes);
+    ASSERT_TRUE(d.decode(bytes(tail.end() - 2, tail.end()), count));
+    EXPECT_EQ(blocks, 5);
+    EXPECT_EQ(haves, 1);
+    EXPECT_LE(d.held_bytes(), peer_decoder::small_buffer_bytes);
+}
+
 bytes handshake_bytes_for(std::uint8_t hash0, std::uint8_t id0) {
     bytes b{19};
     for (char c : protocol_string) {
