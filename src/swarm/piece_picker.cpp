@@ -198,13 +198,21 @@ std::vector<piece_index> piece_picker::pick(const bitfield& peer_has, std::size_
         }
     }
     std::sort(partial.begin(), partial.end());
-    for (std::size_t i = 0; i < partial.size() && out.size() < count; ++i) {
+    // From a seed, pieces no other peer holds come before partial pieces another peer could
+    // finish: the seed's uplink is the swarm's only source of those (fresh pieces keep every
+    // leecher's uplink wanted; a partial piece elsewhere is a copy the swarm already has).
+    const bool seed = peer_has.all();
+    std::size_t i = 0;
+    for (; i < partial.size() && out.size() < count && (!seed || partial[i].first == 0); ++i) {
         out.push_back(partial[i].second);
     }
     if (have_count() < config_.random_first_pieces) {
         pick_random(peer_has, count, rng, across, out);
     } else {
         pick_rarest(peer_has, count, rng, across, out);
+    }
+    for (; i < partial.size() && out.size() < count; ++i) {
+        out.push_back(partial[i].second);
     }
     return out;
 }

@@ -142,14 +142,33 @@ TEST(PiecePicker, RandomFirstPiecesIgnoreRarityUntilEnoughPieces) {
 }
 
 TEST(PiecePicker, PartlyDownloadedPiecesComeBeforeRarerOnes) {
-    piece_picker pp = rarest_first(4, 2 * kib16);
-    set_availability(pp, "1222");
+    piece_picker pp = rarest_first(5, 2 * kib16);
+    set_availability(pp, "12223");
     std::mt19937_64 rng(3);
-    EXPECT_EQ(pp.request_blocks(peer_a, bits("1111"), 1, rng),
+    EXPECT_EQ(pp.request_blocks(peer_a, bits("11110"), 1, rng),
               (std::vector<block_address>{{piece_index{0}, block_index{0}}}));
-    set_availability(pp, "4001");  // piece 0 is now the most common one
-    EXPECT_EQ(availability(pp), "5223");
-    EXPECT_EQ(pp.request_blocks(peer_b, bits("1111"), 1, rng),
+    set_availability(pp, "40010");  // piece 0 is now the most common one
+    EXPECT_EQ(availability(pp), "52233");
+    EXPECT_EQ(pp.request_blocks(peer_b, bits("11110"), 1, rng),
+              (std::vector<block_address>{{piece_index{0}, block_index{1}}}));
+    pp.check_invariants();
+}
+
+TEST(PiecePicker, FromASeedPiecesNoPeerHoldsComeBeforePartlyDownloadedOnes) {
+    piece_picker pp = rarest_first(4, 2 * kib16);
+    set_availability(pp, "1000");
+    std::mt19937_64 rng(3);
+    // Piece 0 is half requested from the peer that holds it.
+    EXPECT_EQ(pp.request_blocks(peer_a, bits("1000"), 1, rng),
+              (std::vector<block_address>{{piece_index{0}, block_index{0}}}));
+    pp.add_seed();
+    // The seed is asked for pieces only it holds; the rest of piece 0 only when none is left.
+    const auto from_seed = pp.request_blocks(peer_b, bits("1111"), 6, rng);
+    ASSERT_EQ(from_seed.size(), 6U);
+    for (const auto& b : from_seed) {
+        EXPECT_NE(b.piece, piece_index{0});
+    }
+    EXPECT_EQ(pp.request_blocks(peer_c, bits("1111"), 1, rng),
               (std::vector<block_address>{{piece_index{0}, block_index{1}}}));
     pp.check_invariants();
 }
