@@ -16,6 +16,35 @@ SKIP = 77
 HOSTS, TORRENTS = 3, 2
 
 
+def check_merge(tool, rows) -> list:
+    """`--merge` of the run's lines written to two files, as two invocations would have left
+    them: one summary per engine (runs, medians equal to the single values) and the ratio."""
+    if len(rows) != 2:
+        return []
+    with tempfile.TemporaryDirectory() as d:
+        names = []
+        for i, r in enumerate(rows):
+            names.append(os.path.join(d, f"run{i}.jsonl"))
+            with open(names[-1], "w") as f:
+                f.write("a line that is not JSON\n" + json.dumps(r) + "\n")
+        p = subprocess.run([tool, "--merge", *names, "--json"], capture_output=True, text=True,
+                           timeout=30)
+    if p.returncode != 0:
+        return [f"--merge exited {p.returncode}: {p.stderr}"]
+    out = [json.loads(line) for line in p.stdout.splitlines()]
+    by_engine = {o["engine"]: o for o in out if "engine" in o}
+    failures = []
+    for r in rows:
+        s = by_engine.get(r["engine"], {})
+        if s.get("runs") != 1 or s.get("seconds", {}).get("median") != r["seconds"]:
+            failures.append(f"--merge summary of {r['engine']}: {s}")
+    ratio = [o for o in out if "ratio" in o]
+    want = rows[0]["seconds"] / rows[1]["seconds"]
+    if len(ratio) != 1 or abs(ratio[0]["seconds"] - want) > 0.001:
+        failures.append(f"--merge ratio {ratio}, want seconds {want:.3f}")
+    return failures
+
+
 def main() -> int:
     tool, peer_exe = sys.argv[1], sys.argv[2]
     build = os.path.dirname(os.path.abspath(peer_exe))
@@ -55,6 +84,7 @@ def main() -> int:
         if not r["cpu_seconds"] > 0 or r["origin_cpu_seconds"] > r["cpu_seconds"]:
             failures.append(f"{r['engine']}: CPU {r['cpu_seconds']}, origin "
                             f"{r['origin_cpu_seconds']}")
+    failures += check_merge(tool, rows)
     tag = f"mbt-{p.pid}-"
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     if tag in names:
