@@ -4,7 +4,7 @@
              each way. Every leecher ends with a copy identical to the original; the run reports
              its time against the fluid bound, the seeder's upload in copies of the file, and the
              delay line lost about 1% of the packets it handled.
-  hosts30    thirty leechers (and the seeder) at 100 Mbit/s, 10 ms RTT, a 1 MiB file: the set-up
+  hosts30    thirty leechers (and the seeder) at 20 Mbit/s, 10 ms RTT, a 1 MiB file: the set-up
              that a hundred hosts use (batched namespaces and links, a delay line thread per
              CPU over balanced queues) in a few seconds. Every copy verified, the delay line
              carried the traffic, and the set-up time is reported.
@@ -27,7 +27,7 @@ SKIP = 77
 CASES = {
     "swarm_wan": ["--hosts", "9", "--uplink", "100mbit", "--rtt", "20ms", "--loss", "1",
                   "--size", "16MiB"],
-    "hosts30": ["--hosts", "30", "--uplink", "100mbit", "--rtt", "10ms", "--size", "1MiB"],
+    "hosts30": ["--hosts", "30", "--uplink", "20mbit", "--rtt", "10ms", "--size", "1MiB"],
     "zones": ["--hosts", "4", "--zones", "2", "--uplink", "100mbit", "--inter-zone-rate",
               "20mbit", "--rtt", "20ms", "--size", "4MiB"],
 }
@@ -47,8 +47,9 @@ def check_common(result: dict, hosts: int) -> None:
           f"{result['verified']} of {hosts} copies match the original")
     check(result["bound_seconds"] > 0 and result["seconds"] >= result["bound_seconds"] * 0.9,
           "time and bound are inconsistent (faster than the fluid bound allows)")
-    check(abs(result["ratio"] - result["seconds"] / result["bound_seconds"]) <= 0.01,
-          "ratio is not seconds / bound_seconds")
+    # Both are rounded to milliseconds: 1% of the ratio covers that for bounds above 0.1 s.
+    check(abs(result["ratio"] - result["seconds"] / result["bound_seconds"])
+          <= 0.01 * max(1.0, result["ratio"]), "ratio is not seconds / bound_seconds")
     # Every piece leaves the seeder at least once; its upload is counted in payload bytes.
     check(result["seed_upload_copies"] >= 1.0,
           f"seed_upload_copies {result['seed_upload_copies']} is below one copy")
