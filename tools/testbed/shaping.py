@@ -178,6 +178,14 @@ def check_shaping(tb: testbed) -> dict:
         **probe.result("idle"),
         "flows_wall_seconds": round(elapsed, 2),
         "delayline_cpu_cores": round(dl_cpu / elapsed, 3),
+        "delayline_runqueue_wait_seconds": round(
+            after.get("delayline_runqueue_wait_seconds", 0)
+            - before.get("delayline_runqueue_wait_seconds", 0), 3),
+        "delayline_user_seconds": round(after.get("delayline_user_seconds", 0)
+                                        - before.get("delayline_user_seconds", 0), 2),
+        "delayline_system_seconds": round(after.get("delayline_system_seconds", 0)
+                                          - before.get("delayline_system_seconds", 0), 2),
+        "setup_seconds": tb.setup_seconds,
         "machine_busy_cores": busy_cores(busy0, busy1),
         **tb.delayline_counts(),
         "load_average": [round(x, 2) for x in os.getloadavg()],

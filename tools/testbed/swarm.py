@@ -13,8 +13,8 @@ import sys
 import time
 import urllib.parse
 
-from topology import (SWITCH_ADDR, busy_cores, busy_jiffies, in_netns, schedstat, sh, tail,
-                      testbed, wait_until)
+from topology import (SWITCH_ADDR, anon_rss_bytes, busy_cores, busy_jiffies, in_netns, schedstat,
+                      sh, tail, testbed, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRACKER_PORT = 6969
@@ -226,6 +226,7 @@ def run_swarm(tb: testbed) -> dict:
     finished, leechers, timeline = run["finished"], run["leechers"], run["timeline"]
     seconds = max(finished.values())
     sched = [schedstat(p.pid) for _, p, _, _ in leechers] + [schedstat(seeder.pid)]
+    rss = [anon_rss_bytes(p.pid) for _, p, _, _ in leechers] + [anon_rss_bytes(seeder.pid)]
     delay_usage = tb.delayline_usage()
     tb.stop_procs()
     with open(os.path.join(tb.log_dir, "timeline.json"), "w") as f:
@@ -254,9 +255,13 @@ def run_swarm(tb: testbed) -> dict:
         # sign that the shared machine, not the network, held them back).
         "peer_cpu_seconds": round(sum(c for c, _ in sched), 2),
         "peer_runqueue_wait_seconds": round(sum(w for _, w in sched), 2),
+        # Anonymous resident memory of the peer processes when the last leecher completed.
+        "peer_anon_rss_mib_total": round(sum(rss) / (1 << 20), 1),
+        "peer_anon_rss_mib_max": round(max(rss) / (1 << 20), 1),
         # The whole machine's busy cores over the transfer (anyone's work, ours included).
         "machine_busy_cores": run["machine_busy_cores"],
         **delay_usage,
         **tb.delayline_counts(),
+        "setup_seconds": tb.setup_seconds,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }

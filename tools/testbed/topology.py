@@ -12,6 +12,7 @@ applied to every IPv4 packet where it enters its router from a host, by the dela
 Nothing is created in the root namespace; every name carries mbt-<pid>-, so parallel runs never
 meet, and close() (or `run --cleanup` after a SIGKILL) removes everything.
 """
+import concurrent.futures
 import ctypes
 import json
 import os
@@ -26,6 +27,7 @@ import time
 PREFIX = "mbt-"
 SWITCH_ADDR = "198.19.0.1"    # every address is in 198.19.0.0/16 (RFC 2544 benchmarking range)
 FIRST_HOST = 10            # the i-th host of a zone gets .10 + i
+SETUP_WORKERS = 8          # hosts configured at once (their `ip`/`tc` execs overlap)
 
 
 class unavailable(Exception):
@@ -92,15 +94,45 @@ def run_alive(pid: int) -> bool:
         return False
 
 
-def delete_netns(name: str) -> None:
-    """SIGKILLs every process still inside one of our namespaces, then deletes it."""
-    r = sh("ip", "netns", "pids", name, check=False)
-    for pid in r.stdout.split():
+def batch(tool: str, netns, lines: list, force: bool = False) -> None:
+    """Runs `lines` (ip or tc commands without the program name) through one `TOOL -batch -`,
+    in namespace `netns` (None: ours): one exec instead of one per command, which is most of the
+    set-up time of a hundred hosts. Fails on the first failing line unless `force`."""
+    if not lines:
+        return
+    cmd = [tool, *(["-n", netns] if netns else []), *(["-force"] if force else []), "-batch", "-"]
+    r = subprocess.run(cmd, input="\n".join(lines) + "\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0 and not force:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip() or r.returncode}")
+
+
+def netns_inode(name: str) -> int:
+    try:
+        return os.stat(f"/run/netns/{name}").st_ino
+    except OSError:
+        return -1
+
+
+def delete_netns_all(names: list) -> None:
+    """SIGKILLs every process still inside one of these namespaces (one pass over /proc, not
+    `ip netns pids` per namespace), then deletes them all with one `ip -batch`."""
+    inodes = {netns_inode(n) for n in names} - {-1}
+    if not inodes:
+        return
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
         try:
-            os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
-    sh("ip", "netns", "del", name, check=False)
+            ino = int(os.readlink(f"/proc/{pid}/ns/net").rpartition("[")[2].rstrip("]"))
+        except (OSError, ValueError):
+            continue
+        if ino in inodes:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    batch("ip", None, [f"netns del {n}" for n in names], force=True)
 
 
 def cleanup_dead_runs(verbose: bool) -> int:
@@ -108,7 +140,7 @@ def cleanup_dead_runs(verbose: bool) -> int:
     removed = 0
     pattern = re.compile(re.escape(PREFIX) + r"(\d+)-")
     tmp = tempfile.gettempdir()
-    leftovers = [(n, lambda n=n: delete_netns(n)) for n in netns_list()]
+    leftovers = [(n, lambda n=n: delete_netns_all([n])) for n in netns_list()]
     leftovers += [(os.path.join(tmp, e), lambda e=e: shutil.rmtree(os.path.join(tmp, e),
                                                                       ignore_errors=True))
                   for e in os.listdir(tmp)]
@@ -217,6 +249,19 @@ def user_system_seconds(pid: int) -> tuple:
         return 0.0, 0.0
 
 
+def anon_rss_bytes(pid: int) -> int:
+    """Anonymous resident memory of a process now (RssAnon: not the page cache it maps), 0 if it
+    is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def schedstat(pid: int) -> tuple:
     """(CPU seconds, seconds runnable but not running) summed over a process's threads."""
     cpu = wait = 0
@@ -280,6 +325,7 @@ class testbed:
         self.procs = []       # (name, Popen)
         self.delayline = None
         self.delayline_stats = None
+        self.setup_seconds = None
         self.gate = None      # (read, write) of the pipe gated processes wait on
         self.work = tempfile.mkdtemp(prefix=f"{self.tag}-")
         self.log_dir = args.log_dir or os.path.join(self.work, "logs")
@@ -294,22 +340,22 @@ class testbed:
             seen[z] += 1
         return addrs
 
-    def add_netns(self, name: str) -> None:
-        sh("ip", "netns", "add", name)
-        self.made.append(name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-
     # -- topology
     def build(self) -> None:
+        """Namespaces, links, routes and shaping in a few batches: one `ip -batch` makes every
+        namespace, one per router adds its veths and routes, then each host's own address,
+        route and tbf (two execs per host, several hosts at a time)."""
+        t0 = time.monotonic()
         delay = self.args.rtt_ms > 0 or self.args.loss > 0
         ipt = iptables() if delay else None
         exe = delayline_exe(self.args.build) if delay else None
-        self.add_router(self.core, SWITCH_ADDR)
-        if self.zones > 1:
-            for z, name in enumerate(self.routers):
-                self.add_zone(z, name)
-        for k, host in enumerate(self.hosts):
-            self.add_host(k, host)
+        names = [self.core, *(self.routers if self.zones > 1 else []), *self.hosts]
+        self.made.extend(names)   # close() deletes them whether or not the batch got that far
+        batch("ip", None, [f"netns add {n}" for n in names])
+        self.add_routers()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=SETUP_WORKERS) as pool:
+            for f in [pool.submit(self.add_host, k, host) for k, host in enumerate(self.hosts)]:
+                f.result()
         if ipt:
             # Every packet a host sends is held for RTT/2 where it enters its router, so each
             # direction of every path gets it once (the tracker's answers are not delayed).
@@ -319,48 +365,51 @@ class testbed:
                 sh("ip", "netns", "exec", router, ipt, "-t", "mangle", "-A", "PREROUTING",
                    "-i", "v+", "-j", "NFQUEUE", *target)
             self.start_delayline(exe)
+        self.setup_seconds = round(time.monotonic() - t0, 2)
 
-    def add_router(self, name: str, addr: str) -> None:
-        """A namespace that forwards IPv4, with `addr` on its loopback (a host's gateway, or the
-        tracker's address in the core)."""
-        self.add_netns(name)
-        in_netns(name, lambda: write_sysctl("net/ipv4/ip_forward", "1"))
-        sh("ip", "-n", name, "addr", "add", f"{addr}/32", "dev", "lo")
-
-    def add_zone(self, z: int, name: str) -> None:
-        """A zone's router (gateway 198.19.<z+1>.1), joined to the core by the zone's link
-        `zl` <-> `z<Z>`, shaped to --inter-zone-rate in both directions (tbf on each end)."""
-        gateway = self.gateways[z]
-        self.add_router(name, gateway)
-        sh("ip", "-n", self.core, "link", "add", f"z{z}", "type", "veth", "peer", "name", "zl",
-           "netns", name)
-        sh("ip", "-n", self.core, "link", "set", "dev", f"z{z}", "up")
-        sh("ip", "-n", name, "link", "set", "dev", "zl", "up")
-        sh("ip", "-n", name, "route", "add", "default", "via", SWITCH_ADDR, "dev", "zl", "onlink")
-        sh("ip", "-n", self.core, "route", "add", f"198.19.{z + 1}.0/24", "via", gateway, "dev",
-           f"z{z}", "onlink")
-        rate = tbf_params(self.args.inter_zone_rate)
-        sh("tc", "-n", name, "qdisc", "add", "dev", "zl", "root", *rate)
-        sh("tc", "-n", self.core, "qdisc", "add", "dev", f"z{z}", "root", *rate)
+    def add_routers(self) -> None:
+        """Each router forwards IPv4 and holds its address (a zone's gateway, or the tracker's
+        198.19.0.1 in the core) on its loopback; the core reaches each zone router over the zone's
+        link `z<Z>` <-> `zl`, shaped to --inter-zone-rate both ways (tbf on each end); and each
+        router has a veth `v<k>` to each of its hosts (the host's end, eth0, moved into the host)
+        with a /32 route to it."""
+        zone_lines = {z: [] for z in range(self.zones)}
+        core = ["link set lo up", f"addr add {SWITCH_ADDR}/32 dev lo"]
+        rate = " ".join(tbf_params(self.args.inter_zone_rate))
+        if self.zones > 1:
+            for z, name in enumerate(self.routers):
+                gateway = self.gateways[z]
+                core += [f"link add z{z} type veth peer name zl netns {name}",
+                         f"link set dev z{z} up",
+                         f"route add 198.19.{z + 1}.0/24 via {gateway} dev z{z} onlink"]
+                zone_lines[z] += ["link set lo up", f"addr add {gateway}/32 dev lo",
+                                  "link set dev zl up",
+                                  f"route add default via {SWITCH_ADDR} dev zl onlink"]
+        for k, host in enumerate(self.hosts):
+            z = self.zone_of[k]
+            # Both ends are created inside namespaces we own: names cannot collide with anyone's.
+            lines = core if self.zones == 1 else zone_lines[z]
+            lines += [f"link add v{k} type veth peer name eth0 netns {host}",
+                      f"link set dev v{k} up", f"route add {self.addrs[k]}/32 dev v{k}"]
+        batch("ip", self.core, core)
+        in_netns(self.core, lambda: write_sysctl("net/ipv4/ip_forward", "1"))
+        if self.zones > 1:
+            batch("tc", self.core, [f"qdisc add dev z{z} root {rate}" for z in range(self.zones)])
+            for z, name in enumerate(self.routers):
+                batch("ip", name, zone_lines[z])
+                in_netns(name, lambda: write_sysctl("net/ipv4/ip_forward", "1"))
+                batch("tc", name, [f"qdisc add dev zl root {rate}"])
 
     def add_host(self, k: int, host: str) -> None:
         """Host k: eth0 with its /32 and a default route to its router, which reaches it over
-        v<k>. Routed rather than bridged: a host then resolves one neighbour (its gateway), not
-        every peer; the kernel's neighbour table is shared by all namespaces and overflows
-        (gc_thresh3, 1024 by default, settable only in the root namespace) at about 30 bridged
-        hosts that all talk to each other."""
-        self.add_netns(host)
+        v<k>, and its uplink's tbf. Routed rather than bridged: a host then resolves one neighbour
+        (its gateway), not every peer; the kernel's neighbour table is shared by all namespaces
+        and overflows (gc_thresh3, 1024 by default, settable only in the root namespace) at about
+        30 bridged hosts that all talk to each other."""
         z = self.zone_of[k]
-        router = self.routers[z]
-        # Both ends are created inside namespaces we own: names cannot collide with anyone's.
-        sh("ip", "-n", router, "link", "add", f"v{k}", "type", "veth", "peer", "name", "eth0",
-           "netns", host)
-        sh("ip", "-n", router, "link", "set", "dev", f"v{k}", "up")
-        sh("ip", "-n", router, "route", "add", f"{self.addrs[k]}/32", "dev", f"v{k}")
-        sh("ip", "-n", host, "addr", "add", f"{self.addrs[k]}/32", "dev", "eth0")
-        sh("ip", "-n", host, "link", "set", "dev", "eth0", "up")
-        sh("ip", "-n", host, "route", "add", "default", "via", self.gateways[z], "dev", "eth0",
-           "onlink")
+        batch("ip", host, ["link set lo up", f"addr add {self.addrs[k]}/32 dev eth0",
+                           "link set dev eth0 up",
+                           f"route add default via {self.gateways[z]} dev eth0 onlink"])
         rate = self.args.seed_uplink if k == 0 else self.args.uplink
         sh("tc", "-n", host, "qdisc", "add", "dev", "eth0", "root", *tbf_params(rate))
 
@@ -473,8 +522,7 @@ class testbed:
     def close(self) -> None:
         self.open_gate()
         self.stop_procs()
-        for name in reversed(self.made):
-            delete_netns(name)
+        delete_netns_all(list(reversed(self.made)))
         self.made.clear()
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
