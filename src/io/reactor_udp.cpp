@@ -63,7 +63,9 @@ void reactor_base::drain_udp(std::uint32_t slot) {
 int reactor_base::drain_batch(std::uint64_t id, sock_state*& u, std::size_t want) {
     const int n = udp_->receive(u->fd, want);
     const std::size_t got = n > 0 ? static_cast<std::size_t>(n) : 0;
-    draining_ = id;  // send_to on this socket stages its datagram (see send_to)
+    if (options_.udp_batch_sends) {
+        draining_ = id;  // send_to on this socket stages its datagram (see send_to)
+    }
     for (std::size_t i = 0; i < got && u != nullptr && !u->closing; ++i) {
         if (!udp_->truncated(i)) {              // larger than we accept: dropped
             auto on_datagram = u->on_datagram;  // the callback may close the socket
