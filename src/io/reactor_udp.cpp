@@ -90,7 +90,7 @@ void reactor_base::set_udp_hold(sock_state& u, std::size_t read) const {
         const double now_rate = static_cast<double>(read) * 1e6 / since_us;
         u.rate = u.rate > 0 ? 0.75 * u.rate + 0.25 * now_rate : now_rate;
     }
-    const double cap = static_cast<double>(options_.udp_hold.count());
+    const auto cap = static_cast<double>(options_.udp_hold.count());
     const double want = u.rate > 0 ? udp_hold_batch * 1e6 / u.rate : cap;
     u.hold = std::chrono::microseconds(static_cast<std::int64_t>(std::clamp(want, 1.0, cap)));
 }
