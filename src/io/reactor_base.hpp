@@ -66,6 +66,8 @@ struct sock_state {
     std::uint64_t drained_turn = 0;  // UDP: the loop turn that last read it (one share per turn)
     bool busy = false;  // UDP: datagrams come faster than one per udp_hold (see drain_udp)
     std::chrono::steady_clock::time_point last_read{};  // UDP: when the last datagram was read
+    double rate = 0;                    // UDP: datagrams per second, smoothed (while busy)
+    std::chrono::microseconds hold{0};  // UDP: how long a busy socket's next read waits
 };
 
 /// A descriptor watched for its owner (watch_fd); the fd is never ours to close.
@@ -191,9 +193,10 @@ protected:
     /// Accepts every pending connection of a nonblocking listener (bounded per call).
     void accept_all(std::uint32_t slot);
     /// Reads the pending datagrams of a nonblocking UDP socket in batches (recvmmsg), at most
-    /// options_.udp_datagrams_per_turn per loop turn, the rest on the next turn. Sets the
-    /// socket's `busy`: this
-    /// drain read two or more datagrams, or one within options_.udp_hold of the previous one.
+    /// options_.udp_datagrams_per_turn per loop turn, the rest on the next turn; what the
+    /// callbacks send from that socket leaves by one sendmmsg per batch. Sets the socket's
+    /// `busy` (this drain read two or more datagrams, or one within options_.udp_hold of the
+    /// previous one) and `hold` (see set_udp_hold).
     void drain_udp(std::uint32_t slot);
     /// Sets a new UDP socket's buffers to options_.udp_buffer_bytes (0: the system default).
     void size_udp_buffers(int fd) const;
@@ -212,6 +215,12 @@ protected:
 
 private:
     void run_posted();
+    /// Reads and delivers one recvmmsg batch of the socket `id`; sends the answers staged by
+    /// the callbacks. Returns how many were read, or -errno; u becomes null if it closed.
+    int drain_batch(std::uint64_t id, sock_state*& u, std::size_t want);
+    /// Busy socket: a hold long enough for about udp_hold_batch datagrams at the measured rate,
+    /// at most options_.udp_hold.
+    void set_udp_hold(sock_state& u, std::size_t read) const;
     void run_deferred();
     void run_timers();
     void flush_dirty();
@@ -222,10 +231,11 @@ private:
     std::mutex posted_mutex_;
     std::vector<task_fn> posted_;  // guarded by posted_mutex_
     std::vector<task_fn> deferred_;
-    std::vector<std::uint64_t> dirty_;      // conn ids to flush this turn
-    std::vector<std::uint64_t> udp_again_;  // UDP sockets that hit the per-turn bound
-    std::uint64_t turn_ = 1;                // loop turns so far
-    std::unique_ptr<udp_batch> udp_;        // made by the first drain_udp
+    std::vector<std::uint64_t> dirty_;       // conn ids to flush this turn
+    std::vector<std::uint64_t> udp_again_;   // UDP sockets that hit the per-turn bound
+    std::uint64_t turn_ = 1;                 // loop turns so far
+    std::unique_ptr<udp_batch> udp_;         // made by the first drain_udp
+    std::optional<std::uint64_t> draining_;  // the UDP socket whose callbacks run now
     std::map<std::pair<clock::time_point, std::uint64_t>, task_fn> timers_;
     std::unordered_map<std::uint64_t, clock::time_point> timer_deadlines_;
     std::uint64_t next_timer_ = 1;

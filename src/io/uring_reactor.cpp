@@ -293,7 +293,7 @@ void uring_reactor::rearm_udp(std::uint32_t slot, sock_state& s) {
         return;
     }
     const std::uint64_t id = udps_.make_id(slot, s.generation);
-    add_timer(options_.udp_hold, [this, id, slot] {
+    add_timer(s.hold, [this, id, slot] {
         if (sock_state* u = udps_.find(id); u == nullptr || u->closing) {
             return;
         }

@@ -13,6 +13,19 @@ run_window run_window::from(const announce_options& o) {
     return w;
 }
 
+arrival_schedule::arrival_schedule(arrival_model model, double rate,
+                                   announce_clock::time_point start)
+    : model_(model), mean_gap_s_(rate > 0 ? 1.0 / rate : 0), next_(start) {}
+
+void arrival_schedule::advance() {
+    const double gap = model_ == arrival_model::poisson ? gap_(random_) * mean_gap_s_ : mean_gap_s_;
+    // Whole clock ticks go into next_; the remainder is kept so that rounding never drifts.
+    carry_ += std::chrono::duration<double>(gap);
+    const auto whole = std::chrono::duration_cast<announce_clock::duration>(carry_);
+    next_ += whole;
+    carry_ -= whole;
+}
+
 std::uint64_t micros_between(announce_clock::time_point a, announce_clock::time_point b) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
     return us > 0 ? static_cast<std::uint64_t>(us) : 0;

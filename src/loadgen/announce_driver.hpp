@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <random>
 
 #include "minibit/core/result.hpp"
 #include "minibit/loadgen/announce_options.hpp"
@@ -38,6 +39,29 @@ struct run_window {
     [[nodiscard]] double paced_budget(announce_clock::time_point now) const {
         return 1.0 + rate * std::chrono::duration<double>(now - start).count();
     }
+};
+
+/// The send times of a paced run with one-at-a-time arrivals (arrival_model even or poisson):
+/// the first at the start, then gaps of 1/rate or exponential gaps of that mean (fixed seed, so
+/// runs repeat the same pattern).
+class arrival_schedule {
+public:
+    arrival_schedule(arrival_model model, double rate, announce_clock::time_point start);
+
+    /// The time the next announce is due.
+    [[nodiscard]] announce_clock::time_point next() const { return next_; }
+    /// True when the next announce is due by `now`.
+    [[nodiscard]] bool due(announce_clock::time_point now) const { return now >= next_; }
+    /// Moves on to the announce after the next one.
+    void advance();
+
+private:
+    arrival_model model_;
+    double mean_gap_s_;
+    std::chrono::duration<double> carry_{0};  // fractional time not yet added to next_
+    announce_clock::time_point next_;
+    std::mt19937_64 random_{0x6d696e6962697421ULL};
+    std::exponential_distribution<double> gap_{1.0};
 };
 
 /// Microseconds between two instants (0 when negative).

@@ -4,12 +4,15 @@
 // slot is ignored. One connection id serves every simulated peer (ids are per client address).
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "announce_driver.hpp"
@@ -64,6 +67,8 @@ private:
         return id_valid_ && now - id_obtained_ < connection_id_max_age;
     }
     void ensure_connection(announce_clock::time_point now);
+    void issue_due(const run_window& w, announce_clock::time_point now);
+    void wait_for_answers(announce_clock::time_point now);
     void issue(std::uint32_t slot, announce_clock::time_point now);
     void stage(const wire::udp_request& r);
     void flush();
@@ -89,6 +94,7 @@ private:
     std::uint32_t connect_attempts_ = 0;
     announce_clock::time_point connect_sent_;
     announce_clock::time_point last_done_;
+    std::optional<arrival_schedule> arrivals_;  // one-at-a-time arrivals; empty: burst pacing
     std::array<out_packet, batch> staged_{};
     std::size_t staged_count_ = 0;
     std::vector<std::uint8_t> encoded_;
@@ -112,7 +118,13 @@ result<void> udp_driver::open_socket() {
 
 result<void> udp_driver::run() {
     if (auto ok = open_socket(); !ok) return ok;
-    const run_window w = run_window::from(options_);
+    run_window w = run_window::from(options_);
+    if (options_.rate > 0 && options_.arrivals != arrival_model::burst) {
+        arrivals_.emplace(options_.arrivals, options_.rate, w.start);
+        w.rate = 0;  // the schedule paces instead of the window's budget
+        // Sleeps end within a microsecond or so of the next arrival, not 50 us late.
+        (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    }
     last_done_ = w.start;
     auto last_scan = w.start;
     for (;;) {
@@ -123,14 +135,9 @@ result<void> udp_driver::run() {
             break;
         }
         ensure_connection(now);
-        while (have_id(now) && !free_.empty() && w.may_issue(workload_.issued(), now)) {
-            const std::uint32_t slot = free_.back();
-            free_.pop_back();
-            issue(slot, now);
-        }
+        issue_due(w, now);
         flush();
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, wait_ms) > 0) receive(announce_clock::now());
+        wait_for_answers(announce_clock::now());
         now = announce_clock::now();
         if (now - last_scan >= timeout_scan_interval) {
             check_timeouts(now);
@@ -142,6 +149,32 @@ result<void> udp_driver::run() {
                                                                                    : "duration";
     report_.seconds = static_cast<double>(micros_between(w.start, last_done_)) / 1e6;
     return {};
+}
+
+// Burst pacing issues everything the window allows now; a schedule only what is due by now.
+void udp_driver::issue_due(const run_window& w, announce_clock::time_point now) {
+    while (have_id(now) && !free_.empty() && w.may_issue(workload_.issued(), now) &&
+           (!arrivals_ || arrivals_->due(now))) {
+        const std::uint32_t slot = free_.back();
+        free_.pop_back();
+        issue(slot, now);
+        if (arrivals_) arrivals_->advance();
+    }
+}
+
+// Sleeps until answers come, wait_ms passes or (with a schedule) the next announce is due.
+void udp_driver::wait_for_answers(announce_clock::time_point now) {
+    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::milliseconds(wait_ms));
+    if (arrivals_ && have_id(now) && !free_.empty()) {
+        wait = std::clamp(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(arrivals_->next() - now),
+            std::chrono::nanoseconds(0), wait);
+    }
+    const timespec ts{static_cast<time_t>(wait.count() / 1000000000),
+                      static_cast<long>(wait.count() % 1000000000)};
+    pollfd p{fd_, POLLIN, 0};
+    if (::ppoll(&p, 1, &ts, nullptr) > 0) receive(announce_clock::now());
 }
 
 void udp_driver::ensure_connection(announce_clock::time_point now) {

@@ -173,6 +173,9 @@ std::string format_json(const announce_report& r) {
         {"peers", o.peers},
         {"concurrency", o.concurrency},
         {"rate_limit", rounded(o.rate, 1)},
+        {"arrivals", o.arrivals == arrival_model::poisson ? "poisson"
+                     : o.arrivals == arrival_model::even  ? "even"
+                                                          : "burst"},
         {"numwant", o.numwant},
         {"count", o.count},
         {"duration_limit_seconds", rounded(static_cast<double>(o.duration.count()) / 1000.0, 3)},

@@ -361,7 +361,12 @@ void peer_list<N>::sample_by_walk(std::size_t self, std::size_t k, fast_rng& rng
 template <std::size_t N>
 bool peer_list<N>::in_zone(std::size_t s, const zone_side& z) const {
     if (z.net_bytes != 0 && z.asker.size() == N - 2) {
-        return std::memcmp(slots_[s].endpoint.data(), z.asker.data(), z.net_bytes) == 0;
+        // A byte loop, not memcmp: 3 or 8 bytes per peer of every answer, a call each was 4% of
+        // a paced UDP load's tracker CPU.
+        const std::uint8_t* ep = slots_[s].endpoint.data();
+        bool same = true;
+        for (std::size_t i = 0; i < z.net_bytes; ++i) same &= ep[i] == z.asker[i];
+        return same;
     }
     return z.map->zone_of(std::span(slots_[s].endpoint).first(N - 2)) == z.home;
 }

@@ -82,6 +82,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     opts.backend = config.backend;
     opts.reactor.batch_wait = config.batch_wait;
     opts.reactor.udp_hold = config.udp_hold;
+    opts.reactor.udp_batch_sends = true;        // answers of one read batch leave by one sendmmsg
     opts.reactor.udp_buffer_bytes = 4U << 20U;  // bursts of many clients' announces queue
     tracker_server* raw = self.get();
     http_front_config per_front = config.http_front;

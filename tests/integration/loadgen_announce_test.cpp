@@ -190,6 +190,23 @@ TEST_F(LoadgenAnnounce, RateLimitPacesTheAnnouncesOverTime) {
     EXPECT_GE(num(h, "seconds"), 0.19);
 }
 
+TEST_F(LoadgenAnnounce, OneAtATimeArrivalsAnswerEveryAnnounceAtTheOfferedPace) {
+    // Poisson and evenly spaced arrivals: every announce of the count is sent and answered, and
+    // 300 at 1,000/s still cannot finish in much less than 0.3 s (Poisson: the sum of 300
+    // exponential gaps of mean 1 ms is below 0.2 s with a negligible chance; the seed is fixed).
+    for (const char* model : {"poisson", "even"}) {
+        const json r = load(udp_url(), std::string("--count 300 --peers 300 --torrents 5 --rate "
+                                                   "1000 --arrivals ") +
+                                           model);
+        EXPECT_EQ(num(r, "sent"), 300) << model;
+        EXPECT_EQ(num(r, "announces"), 300) << model;
+        EXPECT_EQ(num(r, "errors.total"), 0) << model;
+        EXPECT_EQ(r.value("ended_by", ""), "count") << model;
+        EXPECT_EQ(r["arrivals"], model);
+        EXPECT_GE(num(r, "seconds"), 0.19) << model;
+    }
+}
+
 TEST_F(LoadgenAnnounce, PeersLeaveTheTrackerAfterTheirStoppedAnnounce) {
     // 10 announces per peer: started, 8 periodic, stopped; nobody is left.
     const json r = load(udp_url(), "--count 3000 --peers 300 --torrents 5");

@@ -80,6 +80,9 @@ TEST(LoadgenCli, UsageErrorIsOneLineOnStderrWithExitTwo) {
           {"announce", "--tracker", "ftp://127.0.0.1:1"},
           {"announce", "--tracker", "udp://127.0.0.1:1", "--concurrency", "5", "--peers", "4"},
           {"swarm", "--kill", "3", "--peers", "3"},
+          {"announce", "--tracker", "udp://127.0.0.1:1", "--arrivals", "poisson"},
+          {"announce", "--tracker", "http://127.0.0.1:1/a", "--rate", "5", "--arrivals", "even"},
+          {"announce", "--tracker", "udp://127.0.0.1:1", "--rate", "5", "--arrivals", "bursty"},
           {"no-such-command"},
           {}}) {
         const auto r = run_cli(dir.path(), args);

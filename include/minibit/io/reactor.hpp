@@ -80,9 +80,16 @@ struct reactor_options {
     /// Adaptive UDP batching (io_uring; the epoll back end reads at once): while a socket's
     /// datagrams come faster than one per `udp_hold` (a drain read two or more, or one within
     /// `udp_hold` of the previous one), its next read waits `udp_hold` instead of waking on the
-    /// next datagram, so a busy socket is read, and answered, in batches. Other sockets and
+    /// next datagram, so a busy socket is read, and answered, in batches. The hold lasts about
+    /// 16 datagrams at the socket's measured rate, at most `udp_hold`. Other sockets and
     /// connections still wake the loop at once. Zero (the default) reads on every wake-up.
     std::chrono::microseconds udp_hold{0};
+    /// Batched UDP answers: a datagram that a socket's own on_datagram sends from it (send_to
+    /// inside the callback) is copied and sent with the rest of that read batch by one sendmmsg
+    /// after it, instead of by one sendto each. send_to then cannot report the kernel's refusal
+    /// (too large, no route, full buffer): that datagram alone is dropped, as UDP may. Off by
+    /// default; the tracker turns it on.
+    bool udp_batch_sends = false;
     /// Receive and send buffer of each UDP socket, in bytes (capped by net.core.rmem_max and
     /// wmem_max); 0 (the default) keeps the system's. A server with many requests in flight
     /// wants a few MiB so that a burst is queued, not dropped.

@@ -25,6 +25,13 @@ struct tracker_url_parts {
     std::string path = "/announce";  ///< HTTP only; UDP ignores it
 };
 
+/// When a paced run (--rate) sends its announces.
+enum class arrival_model : std::uint8_t {
+    burst,    ///< whatever is due when the driver's loop turns (several per turn), the old way
+    even,     ///< one at a time, evenly spaced 1/rate apart
+    poisson,  ///< one at a time, exponential gaps of mean 1/rate (many independent clients)
+};
+
 /// Everything one announce run needs.
 struct announce_options {
     std::string url;  ///< as given, for the report; empty: no load (see below)
@@ -34,8 +41,10 @@ struct announce_options {
     std::uint32_t concurrency = 16;  ///< HTTP connections or UDP requests in flight
     std::uint64_t count = 0;         ///< announces to issue; 0 = until the duration ends
     std::chrono::milliseconds duration{10000};  ///< issuing stops after this, always
-    double rate = 0;             ///< offered announces per second; 0 = as fast as answered
-    std::uint32_t numwant = 50;  ///< numwant of leechers (seeders ask for a quarter)
+    double rate = 0;  ///< offered announces per second; 0 = as fast as answered
+    /// How a paced UDP run spaces its announces in time (HTTP: always `burst`).
+    arrival_model arrivals = arrival_model::burst;
+    std::uint32_t numwant = 50;               ///< numwant of leechers (seeders ask for a quarter)
     std::chrono::milliseconds timeout{5000};  ///< per request attempt
     std::uint32_t udp_retries = 1;            ///< UDP retransmissions after a timeout
     http_reuse reuse = http_reuse::keep_alive;

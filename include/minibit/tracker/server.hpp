@@ -56,7 +56,8 @@ struct server_config {
     /// io::reactor_options::batch_wait of every reactor thread (0: wake on every event).
     std::chrono::microseconds batch_wait{0};
     /// io::reactor_options::udp_hold of every reactor thread: a UDP socket that gets datagrams
-    /// faster than one per udp_hold is read (and answered) in batches once per udp_hold.
+    /// faster than one per udp_hold is read (and answered) in batches, waiting at most
+    /// udp_hold (less at higher rates); the answers of a batch leave by one sendmmsg.
     std::chrono::microseconds udp_hold{250};
     /// The state file (flag --state-file): loaded at start (a bad one is logged and ignored),
     /// written every state_interval and by save_state().

@@ -177,8 +177,10 @@ lg::swarm_options swarm_options_of(swarm_flags& f) {
 struct announce_flags {
     lg::announce_options o;
     double duration = 10, timeout = 5, rate = 0;
+    std::string arrivals = "burst";
     bool json = false, http_close = false;
     CLI::Option *tracker = nullptr, *count = nullptr, *duration_opt = nullptr, *rate_opt = nullptr;
+    CLI::Option* arrivals_opt = nullptr;
 };
 
 // --tracker: http://IPv4:PORT/PATH or udp://IPv4:PORT, read as the drivers will.
@@ -203,6 +205,11 @@ void declare_announce(CLI::App& c, announce_flags& f) {
     f.rate_opt = apps::add_number(c, "--rate", f.rate, 0.001, 1e8, "R",
                                   "offer at most R announces per second, paced");
     apps::shown_default(f.rate_opt, "as fast as answers come back");
+    f.arrivals_opt = apps::add_choice(
+        c, "--arrivals", f.arrivals, {"burst", "even", "poisson"},
+        "UDP with --rate: burst sends what is due each loop turn (several at once); even sends "
+        "one every 1/R s; poisson one at a time with random gaps of mean 1/R s, as from many "
+        "independent clients");
     f.count = apps::add_count(c, "--count", o.count, 1, 1ULL << 40U, "issue N announces, or");
     apps::shown_default(f.count, "");
     f.duration_opt = apps::add_number(c, "--duration", f.duration, 0.001, 86400, "S",
@@ -233,6 +240,14 @@ lg::announce_options announce_options_of(announce_flags& f) {
     if (!apps::given(f.count)) o.count = 0;
     o.duration = to_ms(apps::given(f.duration_opt) ? f.duration : o.count != 0 ? 60.0 : 10.0);
     o.rate = apps::given(f.rate_opt) ? f.rate : 0;
+    o.arrivals = f.arrivals == "poisson" ? lg::arrival_model::poisson
+                 : f.arrivals == "even"  ? lg::arrival_model::even
+                                         : lg::arrival_model::burst;
+    if (apps::given(f.arrivals_opt) && o.arrivals != lg::arrival_model::burst) {
+        if (!apps::given(f.rate_opt)) throw usage_error("--arrivals even/poisson needs --rate");
+        if (o.tracker.scheme != lg::tracker_scheme::udp)
+            throw usage_error("--arrivals even/poisson applies to udp:// trackers only");
+    }
     o.timeout = to_ms(f.timeout);
     o.reuse = f.http_close ? lg::http_reuse::close_each : lg::http_reuse::keep_alive;
     return o;

@@ -114,9 +114,9 @@ void declare_listeners(CLI::App& c, tracker_flags& f) {
                     "same for UDP alone and is the better choice");
     apps::add_count(c, "--udp-hold-us", f.udp_hold_us, 0, 100000,
                     "io_uring: while UDP announces come faster than one per N microseconds, "
-                    "read and answer them in batches once per N us (less CPU each, up to N us "
-                    "more latency; HTTP is not delayed); slower ones are answered at once; 0 "
-                    "reads on every datagram");
+                    "read them in batches, waiting for about 16 at the measured rate but at most "
+                    "N us (up to N us more latency; HTTP is not delayed); slower ones are "
+                    "answered at once; 0 reads on every datagram");
     apps::add_count(c, "--request-timeout", f.request_timeout, 1, 3600,
                     "an HTTP request head must be complete S seconds after the accept (first "
                     "request) or its first byte (later ones), else the connection is closed",
