@@ -2,11 +2,11 @@
 
 namespace minibit::swarm {
 
-bool connection_budget::try_take() {
+bool connection_budget::take_below(std::uint32_t ceiling) {
+    const bool limited = limit_.load(std::memory_order_relaxed) != 0;
     std::uint32_t now = used_.load(std::memory_order_relaxed);
     while (true) {
-        const std::uint32_t limit = limit_.load(std::memory_order_relaxed);
-        if (limit != 0 && now >= limit) {
+        if (limited && now >= ceiling) {
             count_refused();
             return false;
         }
@@ -21,6 +21,11 @@ bool connection_budget::try_take() {
 
 void connection_budget::give_back(std::uint32_t n) {
     used_.fetch_sub(n, std::memory_order_relaxed);
+}
+
+bool connection_budget::dials_refused() const {
+    const std::uint32_t limit = limit_.load(std::memory_order_relaxed);
+    return limit != 0 && used_.load(std::memory_order_relaxed) >= limit - limit / 2;
 }
 
 bool connection_budget::full() const {

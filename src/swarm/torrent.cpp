@@ -93,9 +93,13 @@ torrent::~torrent() {
     }
 }
 
-bool torrent::take_budget() {
+bool torrent::take_budget(peer_direction direction) {
     if (!options_.connections) return true;
-    if (!options_.connections->try_take()) {
+    // A torrent holding no unit may dial past the dial share (one dial at a time): a late
+    // joiner among torrents that took the share between them still finds its first peer.
+    auto& budget = *options_.connections;
+    const bool dial = direction == peer_direction::outgoing && life_.budget_held > 0;
+    if (!(dial ? budget.try_take_dial() : budget.try_take())) {
         return false;  // the budget counts it
     }
     ++life_.budget_held;
@@ -106,6 +110,20 @@ void torrent::give_budget() {
     if (!options_.connections || life_.budget_held == 0) return;
     --life_.budget_held;
     options_.connections->give_back();
+}
+
+void torrent::release_idle_at_budget(clock::time_point now) {
+    if (!options_.connections || !options_.connections->dials_refused()) return;
+    // Connections between peers that hold the same pieces carry nothing, yet hold units a
+    // torrent with no peer (or a peer with pieces) needs: at the limit they give way.
+    for (auto& p : peers_.snapshot()) {
+        if (!p->ready() || p->am_interested() || p->peer_interested() ||
+            now - p->connected_at() < options_.budget_idle_release || p->download_rate(now) > 0 ||
+            p->upload_rate(now) > 0) {
+            continue;
+        }
+        p->close(close_reason::policy, "idle at the connection limit");
+    }
 }
 
 std::uint32_t torrent::availability(piece_index p) const {
@@ -200,6 +218,7 @@ void torrent::tick() {
         p->update_interest();
         p->on_tick(now);
     }
+    release_idle_at_budget(now);
     if (shard_.set) {
         release_idle_claims();
         publish_stats();
@@ -252,7 +271,7 @@ void torrent::connect(const io::address& peer) {
                               options_.max_peers)) {
         return;
     }
-    if (!take_budget()) {
+    if (!take_budget(peer_direction::outgoing)) {
         peers_.end_connect(peer);
         return;
     }
@@ -277,7 +296,8 @@ void torrent::connect(const io::address& peer) {
 void torrent::adopt(io::connection conn, const io::address& peer,
                     std::span<const std::byte> already_received) {
     MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
-    if (!life_.running || peers_.size() >= options_.max_peers || !take_budget()) {
+    if (!life_.running || peers_.size() >= options_.max_peers ||
+        !take_budget(peer_direction::incoming)) {
         if (life_.running && peers_.size() >= options_.max_peers) {
             ++traffic_.stats.connections_refused;
             if (options_.connections) options_.connections->count_refused();

@@ -76,6 +76,7 @@ public:
     /// True while the peer chokes us (no blocks come from it).
     [[nodiscard]] bool peer_choking() const { return flags_.peer_choking; }
     [[nodiscard]] bool peer_interested() const { return flags_.peer_interested; }
+    [[nodiscard]] bool am_interested() const { return flags_.am_interested; }
     [[nodiscard]] bool snubbed() const { return requests_.snubbed(); }
     [[nodiscard]] double download_rate(clock::time_point now) const {
         return traffic_.down.rate(now);

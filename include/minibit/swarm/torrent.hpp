@@ -194,9 +194,12 @@ private:
     void ban(peer_slot slot);
     void finish_download();
     void close_all(std::string_view why);
-    /// Takes a unit of the shared connection budget (true when there is none).
-    [[nodiscard]] bool take_budget();
+    /// Takes a unit of the shared connection budget for a dial or an accepted peer (true
+    /// when there is no budget).
+    [[nodiscard]] bool take_budget(peer_direction direction);
     void give_budget();
+    /// Closes connections that carry nothing while the shared budget refuses dials.
+    void release_idle_at_budget(clock::time_point now);
     // torrent_origin.cpp: the origin seeding policy (origin_plan.hpp).
     void origin_start();
     void origin_offer(peer_connection& peer);

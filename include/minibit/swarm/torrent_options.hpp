@@ -66,6 +66,9 @@ struct torrent_options {
     std::chrono::milliseconds handshake_timeout = 10s;
     /// A peer that sends nothing at all for this long is disconnected.
     std::chrono::milliseconds idle_timeout = 180s;
+    /// While a shared connection budget refuses dials, a connection on which neither side has
+    /// been interested, and no payload moved, for this long gives its place up.
+    std::chrono::milliseconds budget_idle_release = 5s;
     /// Outstanding requests per peer: start, floor and ceiling of the rate-sized pipeline.
     std::uint32_t initial_requests = 24;
     std::uint32_t min_requests = 16;

@@ -1,6 +1,7 @@
 // The connection budget shared by an agent's torrents: never more units out than the limit,
 // also when several threads take and give back at once; refusals counted; a lowered limit
-// lets the connections above it stay and refuses new ones; the scrape URL convention.
+// lets the connections above it stay and refuses new ones; dials leave half the limit for
+// accepted peers; the scrape URL convention.
 #include "minibit/swarm/connection_budget.hpp"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,26 @@ TEST(ConnectionBudget, ALoweredLimitKeepsWhatIsOpenAndRefusesNewOnes) {
     b.give_back(3);
     EXPECT_TRUE(b.try_take());
     EXPECT_FALSE(b.try_take());
+}
+
+TEST(ConnectionBudget, DialsLeaveHalfTheLimitForPeersThatDialUs) {
+    // When both ends of every connection share the budget (in-process peers), dials that
+    // took it all would leave nothing to accept them with, and no connection would form.
+    connection_budget b(280);
+    int dials = 0;
+    while (b.try_take_dial() && dials < 1000) ++dials;
+    EXPECT_EQ(dials, 140);
+    EXPECT_EQ(b.refused(), 1U);
+    int accepted = 0;
+    while (b.try_take() && accepted < 1000) ++accepted;
+    EXPECT_EQ(accepted, 140);
+    EXPECT_TRUE(b.full());
+    // A limit of one still lets a lone leecher dial its seed; no limit never refuses a dial.
+    connection_budget one(1);
+    EXPECT_TRUE(one.try_take_dial());
+    EXPECT_FALSE(one.try_take());
+    connection_budget none(0);
+    for (int i = 0; i < 100; ++i) EXPECT_TRUE(none.try_take_dial());
 }
 
 TEST(ConnectionBudget, ThreadsTakingAtOnceNeverExceedTheLimit) {
