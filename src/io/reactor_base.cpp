@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -79,13 +78,9 @@ template class slot_table<conn_state>;
 template class slot_table<sock_state>;
 template class slot_table<watch_state>;
 
-namespace {
-
-std::unexpected<error> stale(std::string_view what) {
+std::unexpected<error> reactor_base::stale(std::string_view what) {
     return fail(io_errc::stale_handle, std::string(what) + ": unknown or closed id");
 }
-
-}  // namespace
 
 reactor_base::reactor_base(const reactor_options& options)
     : scratch_(std::max<std::size_t>(options.recv_buffer_size_bytes, options.max_datagram_bytes)),
@@ -435,131 +430,6 @@ void reactor_base::accept_all(std::uint32_t slot) {
         }
         on_accepted(slot, fd);
     }
-}
-
-result<int> reactor_base::open_bound(const address& addr, int type, reuse_port reuse, int backlog) {
-    const int fd = ::socket(addr.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return std::unexpected(errno_error(errno, "socket"));
-    }
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (reuse == reuse_port::yes &&
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return std::unexpected(errno_error(err, "setsockopt(SO_REUSEPORT)"));
-    }
-    if (::bind(fd, addr.data(), addr.size()) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return std::unexpected(errno_error(err, "bind " + addr.to_string()));
-    }
-    if (type == SOCK_STREAM && ::listen(fd, backlog) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return std::unexpected(errno_error(err, "listen"));
-    }
-    return fd;
-}
-
-result<int> reactor_base::open_connecting(const address& addr, bool& in_progress) {
-    const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return std::unexpected(errno_error(errno, "socket"));
-    }
-    in_progress = false;
-    if (::connect(fd, addr.data(), addr.size()) != 0) {
-        if (errno != EINPROGRESS) {
-            const int err = errno;
-            ::close(fd);
-            return std::unexpected(errno_error(err, "connect " + addr.to_string()));
-        }
-        in_progress = true;
-    }
-    return fd;
-}
-
-namespace {
-
-result<address> sock_name(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-        return std::unexpected(errno_error(errno, "getsockname"));
-    }
-    return address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-}
-
-}  // namespace
-
-result<address> reactor::local_address(conn_id /*id*/) const {
-    return fail(io_errc::unavailable,
-                "local_address: this reactor does not report connections' local addresses");
-}
-
-result<address> reactor_base::local_address(conn_id id) const {
-    const auto* c = conns_.find(id.get());
-    if (c == nullptr || c->phase == conn_phase::closing) {
-        return stale("local_address");
-    }
-    return sock_name(c->fd);
-}
-
-result<std::chrono::microseconds> reactor::round_trip(conn_id /*id*/) const {
-    return fail(io_errc::unavailable,
-                "round_trip: this reactor does not report connections' round trips");
-}
-
-result<std::chrono::microseconds> reactor_base::round_trip(conn_id id) const {
-    const auto* c = conns_.find(id.get());
-    if (c == nullptr || c->phase == conn_phase::closing) {
-        return stale("round_trip");
-    }
-    tcp_info info{};
-    socklen_t len = sizeof(info);
-    if (::getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
-        return std::unexpected(errno_error(errno, "getsockopt TCP_INFO"));
-    }
-    return std::chrono::microseconds{info.tcpi_rtt};
-}
-
-result<address> reactor_base::local_address(listener_id id) const {
-    const auto* l = listeners_.find(id.get());
-    if (l == nullptr || l->closing) {
-        return stale("local_address");
-    }
-    return sock_name(l->fd);
-}
-
-result<address> reactor_base::local_address(udp_id id) const {
-    const auto* u = udps_.find(id.get());
-    if (u == nullptr || u->closing) {
-        return stale("local_address");
-    }
-    return sock_name(u->fd);
-}
-
-result<void> reactor_base::send_to(udp_id id, std::span<const std::byte> bytes, const address& to) {
-    const auto* u = udps_.find(id.get());
-    if (u == nullptr || u->closing) {
-        return stale("send_to");
-    }
-    // An answer from inside this socket's drain joins the batch sent by one sendmmsg after it.
-    if (draining_ == id.get()) {
-        if (udp_->staged() == udp_batch::capacity) {
-            (void)udp_->send_staged(u->fd);
-        }
-        if (udp_->stage(bytes, to)) {
-            return {};
-        }
-    }
-    // UDP: a nonblocking sendto copies into the socket buffer or fails at once (EAGAIN = drop).
-    if (::sendto(u->fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, to.data(),
-                 to.size()) < 0) {
-        return std::unexpected(errno_error(errno, "sendto " + to.to_string()));
-    }
-    return {};
 }
 
 }  // namespace minibit::io

@@ -200,6 +200,8 @@ protected:
     void drain_udp(std::uint32_t slot);
     /// Sets a new UDP socket's buffers to options_.udp_buffer_bytes (0: the system default).
     void size_udp_buffers(int fd) const;
+    /// The error for an id `what` was given that is unknown or already closed.
+    [[nodiscard]] static std::unexpected<error> stale(std::string_view what);
     /// Creates, binds and (TCP) listens a nonblocking socket.
     static result<int> open_bound(const address& addr, int type, reuse_port reuse, int backlog);
     /// Creates a nonblocking TCP socket and starts connecting it.

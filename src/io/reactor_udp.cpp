@@ -103,4 +103,26 @@ void reactor_base::size_udp_buffers(int fd) const {
     }
 }
 
+result<void> reactor_base::send_to(udp_id id, std::span<const std::byte> bytes, const address& to) {
+    const auto* u = udps_.find(id.get());
+    if (u == nullptr || u->closing) {
+        return stale("send_to");
+    }
+    // An answer from inside this socket's drain joins the batch sent by one sendmmsg after it.
+    if (draining_ == id.get()) {
+        if (udp_->staged() == udp_batch::capacity) {
+            (void)udp_->send_staged(u->fd);
+        }
+        if (udp_->stage(bytes, to)) {
+            return {};
+        }
+    }
+    // UDP: a nonblocking sendto copies into the socket buffer or fails at once (EAGAIN = drop).
+    if (::sendto(u->fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, to.data(),
+                 to.size()) < 0) {
+        return std::unexpected(errno_error(errno, "sendto " + to.to_string()));
+    }
+    return {};
+}
+
 }  // namespace minibit::io
