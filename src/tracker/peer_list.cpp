@@ -7,18 +7,18 @@
 #include <span>
 
 #include "minibit/core/assert.hpp"
+#include "peer_list_load.hpp"
 #include "zone_index.hpp"
 
 namespace minibit::tracker {
 
+using peer_list_load::max_load_tenths;
+using peer_list_load::min_load_tenths;
+using peer_list_load::min_slots;
+using peer_list_load::shrink_to_load_tenths;
+
 namespace {
 
-/// Smallest table; a lone peer costs 4 slots.
-constexpr std::size_t min_slots = 4;
-/// Load bounds in tenths: grow above 9/10 (by 1.25x, to ~0.72), shrink below 3/10 (to ~0.7).
-constexpr std::size_t max_load_tenths = 9;
-constexpr std::size_t min_load_tenths = 3;
-constexpr std::size_t shrink_to_load_tenths = 7;
 /// -Dinvariants=full: lists up to this many slots are checked whole after each mutation.
 constexpr std::size_t full_check_max_slots = 1024;
 /// Above this many picks, sampling walks the table instead of rejecting (bounds the stack set).
@@ -246,60 +246,6 @@ void peer_list<N>::after_mutation(std::size_t slot) const {
         } else {
             check_run(slot);
         }
-    }
-}
-
-template <std::size_t N>
-void peer_list<N>::check_run(std::size_t slot) const {
-    if (slots_.empty()) return;
-    // Back to the empty slot before the run (one exists: size < capacity), then forward
-    // through the run to the next empty slot.
-    std::size_t s = slot;
-    while (!slots_[s].empty()) s = s == 0 ? slots_.size() - 1 : s - 1;
-    for (s = next(s); !slots_[s].empty(); s = next(s)) {
-        [[maybe_unused]] const std::size_t before = s == 0 ? slots_.size() - 1 : s - 1;
-        [[maybe_unused]] const std::size_t d = distance(s);
-        MINIBIT_ASSERT(slots_[before].empty() ? d == 0 : d <= distance(before) + 1,
-                       "peer_list: Robin Hood order broken");
-        MINIBIT_ASSERT(find(slots_[s].endpoint) == s, "peer_list: record not found at its slot");
-    }
-}
-
-template <std::size_t N>
-void peer_list<N>::check_invariants() const {
-    const std::size_t cap = slots_.size();
-    MINIBIT_ASSERT((size_ == 0) == (cap == 0), "peer_list: slots exist iff peers do");
-    MINIBIT_ASSERT(cap < (std::size_t{1} << 32U), "peer_list: capacity fits 32 bits");
-    MINIBIT_ASSERT(std::size_t{size_} * 10 <= cap * max_load_tenths, "peer_list: load above 0.9");
-    MINIBIT_ASSERT(cap <= min_slots || std::size_t{size_} * 10 >= cap * min_load_tenths,
-                   "peer_list: load below 0.3 above the smallest table");
-    std::size_t used = 0;
-    for (std::size_t s = 0; s < cap; ++s) {
-        const record_type& r = slots_[s];
-        if (r.empty()) continue;
-        ++used;
-        MINIBIT_ASSERT(r.stamp() >= 1 && r.stamp() <= stamp_period,
-                       "peer_list: stamp out of range");
-        [[maybe_unused]] const std::size_t before = s == 0 ? cap - 1 : s - 1;
-        [[maybe_unused]] const std::size_t d = distance(s);
-        MINIBIT_ASSERT(slots_[before].empty() ? d == 0 : d <= distance(before) + 1,
-                       "peer_list: Robin Hood order broken");
-        MINIBIT_ASSERT(find(r.endpoint) == s, "peer_list: record not found at its slot");
-    }
-    MINIBIT_ASSERT(used == size_, "peer_list: size differs from the occupied slots");
-    if (index_) check_index();
-}
-
-template <std::size_t N>
-void peer_list<N>::check_index() const {
-    index_->check_invariants(size_);
-    for (std::size_t s = 0; s < slots_.size(); ++s) {
-        if (slots_[s].empty()) continue;
-        [[maybe_unused]] const zone_link l = index_->at(s);
-        MINIBIT_ASSERT(l.group < index_->group_entries() &&
-                           l.pos < index_->members(l.group).size() &&
-                           index_->members(l.group)[l.pos] == s,
-                       "peer_list: a record is not a member of its zone group");
     }
 }
 
