@@ -25,7 +25,6 @@ namespace {
 
 constexpr int tracker_attempts = 5;  // a fresh port each time
 constexpr std::chrono::milliseconds tracker_ready_wait{5'000};
-constexpr std::chrono::milliseconds stop_grace{2'000};  // SIGTERM before SIGKILL
 constexpr std::chrono::milliseconds idle_poll{100};
 constexpr std::chrono::milliseconds watch_poll{2};  // completion markers
 constexpr std::chrono::milliseconds kill_poll{10};  // with --kill pending: reads every copy too
@@ -453,65 +452,6 @@ void swarm_driver::linger() {
 
 bool swarm_driver::aborted() const {
     return report_.timed_out || stop_signal() != 0 || !report_.failure.empty();
-}
-
-bool swarm_driver::covered_without(std::size_t victim) const {
-    for (std::uint32_t i = 0; i < geometry_.piece_count(); ++i) {
-        bool held = false;
-        for (std::size_t k = 0; k < peers_.size() && !held; ++k) {
-            held = k != victim && !peers_[k].ended && peers_[k].have[i];
-        }
-        if (!held) return false;
-    }
-    return true;
-}
-
-// "Mid-transfer": the victim holds some but not all pieces, and every piece is still held by
-// a live peer without it, so the survivors can finish. Never the seeder.
-void swarm_driver::try_kill() {
-    for (auto& s : peers_) {
-        if (!s.ended) update_presence(original_, copy_path(s), geometry_, s.have);
-    }
-    std::vector<std::size_t> eligible;
-    for (std::size_t k = 0; k < peers_.size(); ++k) {
-        const auto& s = peers_[k];
-        if (s.ended || s.role == peer_role::seeder) continue;
-        const auto held = static_cast<std::size_t>(std::count(s.have.begin(), s.have.end(), true));
-        if (held == 0 || held == s.have.size()) continue;
-        if (covered_without(k)) eligible.push_back(k);
-    }
-    if (eligible.empty()) return;
-    auto& victim = peers_[eligible[rng_() % eligible.size()]];
-    victim.host->kill_now();
-    victim.killed = true;
-    victim.ended = true;
-    victim.ended_at = clock::now();
-    ++kills_done_;
-}
-
-// Normal end: SIGTERM every peer at once (each writes its stats and exits 0) and reap them; the
-// tracker stays up for their stopped announces. Abort: SIGKILL every peer.
-void swarm_driver::stop_peers() {
-    finish_probe();
-    const bool abort_run = aborted();
-    // In-process peers all end at once on abort (not one kill and wait after the other).
-    if (abort_run) end_runtime();
-    for (auto& s : peers_) {
-        if (!s.ended && s.host && !abort_run) s.host->request_stop();
-    }
-    // The last copies are compared while the peers stop (each makes its copy durable first).
-    if (!abort_run) check_finished_copies();
-    for (auto& s : peers_) {
-        if (s.ended || !s.host) continue;
-        if (abort_run) {
-            s.host->kill_now();
-        } else {
-            s.host->stop(stop_grace);
-        }
-        s.ended = true;
-        s.stopped = true;
-    }
-    end_runtime();
 }
 
 }  // namespace minibit::loadgen

@@ -34,6 +34,8 @@ public:
     [[nodiscard]] swarm_report run();
 
 private:
+    /// SIGTERM before SIGKILL, for the peers and the tracker.
+    static constexpr std::chrono::milliseconds stop_grace{2'000};
     using clock = std::chrono::steady_clock;
 
     // One peer of the swarm and what the driver knows about it.
