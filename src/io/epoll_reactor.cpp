@@ -270,17 +270,15 @@ void epoll_reactor::on_watch_event(std::uint32_t slot, std::uint32_t gen, std::u
 result<listener_id> epoll_reactor::listen(const address& addr, listen_options options,
                                           accept_fn on_accept) {
     assert_owner();
-    auto fd = open_bound(addr, SOCK_STREAM, options.reuse, options.backlog);
-    if (!fd) {
-        return std::unexpected(fd.error());
+    auto opened = open_listener(addr, options, std::move(on_accept));
+    if (!opened) {
+        return std::unexpected(opened.error());
     }
-    auto [slot, l] = listeners_.acquire();
-    l->fd = *fd;
-    l->on_accept = std::move(on_accept);
+    auto [slot, l] = *opened;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = make_key(ev_kind::listener, slot, l->generation);
-    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, *fd, &ev);
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, l->fd, &ev);
     return listener_id{listeners_.make_id(slot, l->generation)};
 }
 
@@ -298,18 +296,15 @@ void epoll_reactor::close_listener(listener_id id) {
 result<udp_id> epoll_reactor::bind_udp(const address& addr, reuse_port reuse,
                                        datagram_fn on_datagram) {
     assert_owner();
-    auto fd = open_bound(addr, SOCK_DGRAM, reuse, 0);
-    if (!fd) {
-        return std::unexpected(fd.error());
+    auto opened = open_udp(addr, reuse, std::move(on_datagram));
+    if (!opened) {
+        return std::unexpected(opened.error());
     }
-    size_udp_buffers(*fd);
-    auto [slot, u] = udps_.acquire();
-    u->fd = *fd;
-    u->on_datagram = std::move(on_datagram);
+    auto [slot, u] = *opened;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = make_key(ev_kind::udp, slot, u->generation);
-    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, *fd, &ev);
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, u->fd, &ev);
     return udp_id{udps_.make_id(slot, u->generation)};
 }
 

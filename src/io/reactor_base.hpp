@@ -204,6 +204,14 @@ protected:
     [[nodiscard]] static std::unexpected<error> stale(std::string_view what);
     /// Creates, binds and (TCP) listens a nonblocking socket.
     static result<int> open_bound(const address& addr, int type, reuse_port reuse, int backlog);
+    /// Opens a listening socket and gives it a listener slot, for the back end to arm.
+    result<std::pair<std::uint32_t, sock_state*>> open_listener(const address& addr,
+                                                                listen_options options,
+                                                                accept_fn on_accept);
+    /// Opens a bound UDP socket with its buffers sized and gives it a UDP slot, for the back
+    /// end to arm.
+    result<std::pair<std::uint32_t, sock_state*>> open_udp(const address& addr, reuse_port reuse,
+                                                           datagram_fn on_datagram);
     /// Creates a nonblocking TCP socket and starts connecting it.
     static result<int> open_connecting(const address& addr, bool& in_progress);
 

@@ -37,6 +37,33 @@ result<int> reactor_base::open_bound(const address& addr, int type, reuse_port r
     return fd;
 }
 
+result<std::pair<std::uint32_t, sock_state*>> reactor_base::open_listener(const address& addr,
+                                                                          listen_options options,
+                                                                          accept_fn on_accept) {
+    auto fd = open_bound(addr, SOCK_STREAM, options.reuse, options.backlog);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    auto [slot, l] = listeners_.acquire();
+    l->fd = *fd;
+    l->on_accept = std::move(on_accept);
+    return std::pair{slot, l};
+}
+
+result<std::pair<std::uint32_t, sock_state*>> reactor_base::open_udp(const address& addr,
+                                                                     reuse_port reuse,
+                                                                     datagram_fn on_datagram) {
+    auto fd = open_bound(addr, SOCK_DGRAM, reuse, 0);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    size_udp_buffers(*fd);
+    auto [slot, u] = udps_.acquire();
+    u->fd = *fd;
+    u->on_datagram = std::move(on_datagram);
+    return std::pair{slot, u};
+}
+
 result<int> reactor_base::open_connecting(const address& addr, bool& in_progress) {
     const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -432,13 +432,11 @@ void uring_reactor::connect(const address& addr, connect_fn on_connected) {
 result<listener_id> uring_reactor::listen(const address& addr, listen_options options,
                                           accept_fn on_accept) {
     assert_owner();
-    auto fd = open_bound(addr, SOCK_STREAM, options.reuse, options.backlog);
-    if (!fd) {
-        return std::unexpected(fd.error());
+    auto opened = open_listener(addr, options, std::move(on_accept));
+    if (!opened) {
+        return std::unexpected(opened.error());
     }
-    auto [slot, l] = listeners_.acquire();
-    l->fd = *fd;
-    l->on_accept = std::move(on_accept);
+    auto [slot, l] = *opened;
     arm_accept(slot, *l);
     return listener_id{listeners_.make_id(slot, l->generation)};
 }
@@ -446,14 +444,11 @@ result<listener_id> uring_reactor::listen(const address& addr, listen_options op
 result<udp_id> uring_reactor::bind_udp(const address& addr, reuse_port reuse,
                                        datagram_fn on_datagram) {
     assert_owner();
-    auto fd = open_bound(addr, SOCK_DGRAM, reuse, 0);
-    if (!fd) {
-        return std::unexpected(fd.error());
+    auto opened = open_udp(addr, reuse, std::move(on_datagram));
+    if (!opened) {
+        return std::unexpected(opened.error());
     }
-    size_udp_buffers(*fd);
-    auto [slot, u] = udps_.acquire();
-    u->fd = *fd;
-    u->on_datagram = std::move(on_datagram);
+    auto [slot, u] = *opened;
     arm_udp(slot, *u);
     return udp_id{udps_.make_id(slot, u->generation)};
 }
