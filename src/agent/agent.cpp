@@ -11,6 +11,7 @@
 #include "agent_entry.hpp"
 #include "agent_paths.hpp"
 #include "minibit/io/worker_pool.hpp"
+#include "minibit/storage/piece_store.hpp"
 #include "minibit/swarm/connection_budget.hpp"
 #include "minibit/swarm/tracker_scrape.hpp"
 #include "peer_router.hpp"
@@ -120,6 +121,13 @@ void agent::load_saved() {
         const info_hash hash = e->info.hash;
         torrents_.emplace(hash, std::move(e));
         assign(ref);
+        if (storage::flat_layout_found(ref.info, ref.settings.data_dir)) {
+            warnings_.push_back(fmt::format(
+                "torrent {} ({}): its files lie directly in {}; a multi-file torrent's files "
+                "belong in {}/ now: move them there, or it downloads them again there",
+                hash.hex(), ref.info.name, ref.settings.data_dir.string(),
+                (ref.settings.data_dir / ref.info.name).string()));
+        }
         if (!ref.settings.paused && !ref.settings.finished) {
             if (auto started = start_entry(ref); !started) {
                 warnings_.push_back(fmt::format("torrent {} ({}): {}", hash.hex(), ref.info.name,

@@ -27,6 +27,20 @@ bool within(const fs::path& inner, const fs::path& outer) {
     return true;
 }
 
+/// True when every folder of `rel` below `base` (base/a, base/a/b, ...) is a folder itself,
+/// not a symbolic link: a path through them stays inside `base`.
+bool real_folders(const fs::path& base, const fs::path& rel) {
+    std::error_code ec;
+    fs::path at = base;
+    for (const auto& part : rel) {
+        at /= part;
+        if (!fs::is_directory(fs::symlink_status(at, ec)) || ec) {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 result<fs::path> confine_path(const fs::path& p, const fs::path& root) {
@@ -55,21 +69,24 @@ result<fs::path> confine_path(const fs::path& p, const fs::path& root) {
 
 std::size_t delete_torrent_files(const metainfo& info, const fs::path& data_dir) {
     std::size_t removed = 0;
-    std::set<fs::path, std::greater<>> folders;  // deepest first
+    std::set<fs::path, std::greater<>> folders;  // relative to data_dir, deepest first
     std::error_code ec;
     for (const auto& f : info.files) {
+        for (fs::path d = f.path.parent_path(); !d.empty(); d = d.parent_path()) {
+            folders.insert(d);
+        }
+        if (!real_folders(data_dir, f.path.parent_path())) {
+            continue;  // a link or a file where a folder belongs: what lies below is not ours
+        }
         const fs::path p = data_dir / f.path;
         const auto st = fs::symlink_status(p, ec);
         if (!ec && (fs::is_regular_file(st) || fs::is_symlink(st)) && fs::remove(p, ec)) {
             ++removed;  // a symbolic link is removed itself, never what it points at
         }
-        for (fs::path d = f.path.parent_path(); !d.empty(); d = d.parent_path()) {
-            folders.insert(data_dir / d);
-        }
     }
     for (const auto& d : folders) {
-        if (fs::is_directory(fs::symlink_status(d, ec)) && fs::is_empty(d, ec)) {
-            fs::remove(d, ec);
+        if (real_folders(data_dir, d) && fs::is_empty(data_dir / d, ec) && !ec) {
+            fs::remove(data_dir / d, ec);
         }
     }
     return removed;

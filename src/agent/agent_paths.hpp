@@ -1,6 +1,7 @@
 // The path rules of the agent: what a client names must resolve inside the download roots
 // (absolute, no "..", no symbolic link leading out), and removing a torrent's data removes only
-// the files the torrent names (never through a symbolic link) and the folders that became empty.
+// the files the torrent names (never through a symbolic link, neither the file's nor a folder's)
+// and the torrent's folders that became empty.
 // Any thread; plain file-system calls.
 #pragma once
 
@@ -16,8 +17,9 @@ namespace minibit::agent {
 [[nodiscard]] result<std::filesystem::path> confine_path(const std::filesystem::path& p,
                                                          const std::filesystem::path& root);
 
-/// Removes the files of `info` under `data_dir` and then the torrent's folders left empty;
-/// returns how many files went.
+/// Removes the files of `info` under `data_dir` (a multi-file torrent's below
+/// data_dir/<name>/) and then the torrent's folders left empty, <name> included; a file below a
+/// symbolic link to a folder is left alone. Returns how many files went.
 std::size_t delete_torrent_files(const metainfo& info, const std::filesystem::path& data_dir);
 
 }  // namespace minibit::agent

@@ -118,7 +118,8 @@ json to_json(const torrent_view& v) {
               {"download_rate", v.download_rate},
               {"upload_rate", v.upload_rate},
               {"peers", v.peers},
-              {"data_dir", v.data_dir.string()}};
+              {"data_dir", v.data_dir.string()},
+              {"content_path", (v.data_dir / v.name).string()}};
     j["eta_seconds"] = v.bytes_left > 0 && v.download_rate > 0.0
                            ? json(double(v.bytes_left) / v.download_rate)
                            : (v.bytes_left == 0 ? json(0) : json(nullptr));

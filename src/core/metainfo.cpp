@@ -60,11 +60,13 @@ private:
                                               bvalue::kind kind, bool required) const;
     [[nodiscard]] result<std::string> text(const bvalue& dict, std::string_view key,
                                            bool required) const;
-    [[nodiscard]] result<void> check_component(std::string_view c, const bvalue& where) const;
+    /// Refuses a name that is not one safe path component; `what` names it in the error.
+    [[nodiscard]] result<void> check_component(std::string_view c, const bvalue& where,
+                                               std::string_view what) const;
     result<void> parse_info(const bvalue& info, metainfo& m) const;
     result<void> parse_pieces(const bvalue& info, metainfo& m) const;
     result<void> parse_files(const bvalue& files, metainfo& m) const;
-    [[nodiscard]] result<file_entry> parse_file(const bvalue& entry) const;
+    [[nodiscard]] result<file_entry> parse_file(const bvalue& entry, const std::string& top) const;
     result<void> parse_extras(const bvalue& root, metainfo& m) const;
     result<void> parse_tiers(const bvalue& tiers, metainfo& m) const;
 
@@ -109,23 +111,27 @@ result<std::string> metainfo_parser::text(const bvalue& dict, std::string_view k
     return s == nullptr ? std::string() : *s;
 }
 
-result<void> metainfo_parser::check_component(std::string_view c, const bvalue& where) const {
+result<void> metainfo_parser::check_component(std::string_view c, const bvalue& where,
+                                              std::string_view what) const {
+    const std::string w(what);
     if (c.empty()) {
-        return fail(metainfo_errc::bad_path, "empty path component", at(where));
+        return fail(metainfo_errc::bad_path, "empty " + w, at(where));
     }
     if (c == "." || c == "..") {
-        return fail(metainfo_errc::bad_path, "path component '" + std::string(c) + "'", at(where));
+        return fail(metainfo_errc::bad_path, w + " is '" + std::string(c) + "'", at(where));
     }
     if (c.find('/') != std::string_view::npos) {
-        return fail(metainfo_errc::bad_path, "path component contains '/'", at(where));
+        return fail(metainfo_errc::bad_path, w + " contains '/'", at(where));
     }
     if (c.find('\0') != std::string_view::npos) {
-        return fail(metainfo_errc::bad_path, "path component contains a NUL byte", at(where));
+        return fail(metainfo_errc::bad_path, w + " contains a NUL byte", at(where));
     }
     return {};
 }
 
-result<file_entry> metainfo_parser::parse_file(const bvalue& entry) const {
+// BEP 3: in a multi-file torrent `name` is the top folder, so each path starts with it (as
+// libtorrent's file_storage lays files out): DIR/<name>/<path...>.
+result<file_entry> metainfo_parser::parse_file(const bvalue& entry, const std::string& top) const {
     if (entry.type() != bvalue::kind::dict) {
         return fail(metainfo_errc::wrong_type, "each entry of 'files' must be a dictionary",
                     at(entry));
@@ -151,12 +157,13 @@ result<file_entry> metainfo_parser::parse_file(const bvalue& entry) const {
     }
     file_entry f;
     f.length = static_cast<std::uint64_t>(*length);
+    f.path = top;
     for (const bvalue& part : *parts) {
         const std::string* s = part.as_string();
         if (s == nullptr) {
             return fail(metainfo_errc::wrong_type, "path components must be strings", at(part));
         }
-        if (auto ok = check_component(*s, part); !ok) {
+        if (auto ok = check_component(*s, part, "path component"); !ok) {
             return std::unexpected(std::move(ok.error()));
         }
         f.path /= *s;
@@ -175,7 +182,7 @@ result<void> metainfo_parser::parse_files(const bvalue& files, metainfo& m) cons
     std::unordered_set<std::string> file_paths;
     std::unordered_set<std::string> dir_paths;
     for (const bvalue& entry : *list) {
-        auto f = parse_file(entry);
+        auto f = parse_file(entry, m.name);
         if (!f) {
             return std::unexpected(std::move(f.error()));
         }
@@ -246,7 +253,8 @@ result<void> metainfo_parser::parse_info(const bvalue& info, metainfo& m) const 
     if (!name) {
         return std::unexpected(std::move(name.error()));
     }
-    if (auto ok = check_component(*name, *info.find("name")); !ok) {
+    // The file's name (single file) or the top folder's (multi-file): one safe component.
+    if (auto ok = check_component(*name, *info.find("name"), "'name'"); !ok) {
         return ok;
     }
     m.name = std::move(*name);

@@ -78,4 +78,17 @@ std::size_t torrent_layout::first_file_at(std::uint64_t start) const {
     return static_cast<std::size_t>(it - files_.begin());
 }
 
+bool flat_layout_found(const metainfo& torrent, const std::filesystem::path& folder) {
+    std::error_code ec;
+    if (!torrent.multi_file || std::filesystem::exists(folder / torrent.name, ec)) {
+        return false;
+    }
+    return std::all_of(torrent.files.begin(), torrent.files.end(), [&](const file_entry& f) {
+        // f.path is name/<path...>; the flat layout put <path...> straight into the folder.
+        const auto below = f.path.lexically_relative(torrent.name);
+        return !below.empty() && below.begin()->native() != ".." &&
+               std::filesystem::is_regular_file(folder / below, ec);
+    });
+}
+
 }  // namespace minibit::storage

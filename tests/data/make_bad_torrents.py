@@ -155,6 +155,12 @@ def main():
         ("name_dot_dot.torrent", torrent(single_info(name="..")), "bad_path", b"2:.."),
         ("name_with_slash.torrent", torrent(single_info(name="a/b")), "bad_path", b"3:a/b"),
         ("name_empty.torrent", torrent(single_info(name="")), "bad_path", (b"0:", b"4:info", 0)),
+        # Multi-file: the name is the top folder, so it must be one safe path component too.
+        ("multi_name_dot_dot.torrent", torrent(multi_info(name="..")), "bad_path", b"2:.."),
+        ("multi_name_dot.torrent", torrent(multi_info(name=".")), "bad_path", b"1:."),
+        ("multi_name_root.torrent", torrent(multi_info(name="/")), "bad_path", b"1:/"),
+        ("multi_name_empty.torrent", torrent(multi_info(name="")), "bad_path", (b"0:", b"4:info", 0)),
+        ("multi_name_nul.torrent", torrent(multi_info(name="a\0b")), "bad_path", b"3:a\0b"),
         ("path_component_with_slash.torrent", torrent(multi_info(files=[{"length": 20010, "path": ["a/../../b"]}])),
          "bad_path", b"9:a/../../b"),
         ("announce_not_string.torrent", torrent(single_info(), announce=7), "wrong_type", b"i7e"),

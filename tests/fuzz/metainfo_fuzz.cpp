@@ -1,6 +1,7 @@
 // Fuzz target: .torrent parsing. Properties when parse_metainfo succeeds: the info hash is the
-// SHA-1 of info_bytes; every file path is relative with no '..' or empty component; file offsets
-// are contiguous and sum to total_length; there are ceil(total / piece_length) piece hashes.
+// SHA-1 of info_bytes; every file path is relative, starts with the torrent's name and has no
+// '..' or empty component; file offsets are contiguous and sum to total_length; there are
+// ceil(total / piece_length) piece hashes.
 #include <cstddef>
 #include <cstdint>
 
@@ -16,6 +17,7 @@ void check_paths(const minibit::metainfo& m) {
     for (const auto& f : m.files) {
         check(!f.path.empty() && f.path.is_relative() && !f.path.has_root_name(),
               "absolute or empty path");
+        check(*f.path.begin() == m.name, "file path does not start with the torrent's name");
         for (const auto& part : f.path) {
             check(part != ".." && part != "." && !part.empty(),
                   "path component '..', '.' or empty");

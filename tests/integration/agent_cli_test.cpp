@@ -1,12 +1,14 @@
 // The host agent's verbs and settings as a deploy script meets them (issue 12): `remove
-// --delete-data` and `DELETE ?delete_data=1` delete the files of that torrent and nothing else
-// beside them; `wait --timeout` exits 1 on a timeout and for an unknown torrent, 0 for a complete
+// --delete-data` and `DELETE ?delete_data=1` delete the files of that torrent (a folder
+// torrent's in DATA_DIR/<name>/, and that folder once empty) and nothing else beside them, never
+// through a symbolic link; `wait --timeout` exits 1 on a timeout and for an unknown torrent, 0 for a complete
 // one; status, list, pause and resume print and change what they say; every flag of
 // `minibit-peer agent` can be set in its --config file. Real minibit-peer agent and CLI
 // processes over the agent's Unix socket.
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -19,22 +21,36 @@ bool seeding(const agent_process& a, const info_hash& h) {
     return a.torrent(h).value("state", "") == "seeding";
 }
 
+/// A folder torrent of `top` (a.bin, sub/b.bin) written to `torrent`.
+std::optional<metainfo> make_folder_torrent(const fs::path& top, const fs::path& torrent,
+                                            unsigned seed) {
+    fs::create_directories(top / "sub");
+    write_random(top / "a.bin", 40000, seed);
+    write_random(top / "sub" / "b.bin", 30000, seed + 1);
+    const fs::path log = torrent.string() + ".log";
+    if (!run_output({program("MINIBIT_PEER"), "create", top.string(), "--tracker",
+                     "http://127.0.0.1:1/announce", "-o", torrent.string()},
+                    log)) {
+        ADD_FAILURE() << read_all(log);
+        return std::nullopt;
+    }
+    auto info = load_metainfo(torrent);
+    if (!info) return std::nullopt;
+    return std::move(*info);
+}
+
 TEST(AgentCli, DeleteDataRemovesThatTorrentsFilesAndNothingElse) {
     temp_dir dir;
     const fs::path src = dir.path / "src";
     torrent_set set(src, free_port(), 2, 64U << 10U);
-    // A folder torrent: album/a.bin and album/sub/b.bin; album/sub/notes.txt comes after.
+    // Folder torrents live in DATA_DIR/<name>/ (BEP 3). album: album/sub/notes.txt comes after,
+    // so album/ and album/sub/ stay; solo: nothing else, so solo/ goes with its files.
     const fs::path album = src / "album";
-    fs::create_directories(album / "sub");
-    write_random(album / "a.bin", 40000, 7);
-    write_random(album / "sub" / "b.bin", 30000, 8);
-    const fs::path album_torrent = dir.path / "album.torrent";
-    ASSERT_TRUE(run_output({program("MINIBIT_PEER"), "create", album.string(), "--tracker",
-                            "http://127.0.0.1:1/announce", "-o", album_torrent.string()},
-                           dir.path / "create.log"))
-        << read_all(dir.path / "create.log");
-    const auto album_info = load_metainfo(album_torrent);
-    ASSERT_TRUE(album_info.has_value());
+    const fs::path solo = src / "solo";
+    const auto album_info = make_folder_torrent(album, dir.path / "album.torrent", 7);
+    const auto solo_info = make_folder_torrent(solo, dir.path / "solo.torrent", 9);
+    ASSERT_TRUE(album_info && solo_info);
+    EXPECT_EQ(album_info->files[0].path, fs::path("album/a.bin"));
     std::ofstream(album / "sub" / "notes.txt") << "not part of any torrent\n";
     std::ofstream(src / "keep.txt") << "not part of any torrent\n";
 
@@ -44,13 +60,17 @@ TEST(AgentCli, DeleteDataRemovesThatTorrentsFilesAndNothingElse) {
         auto [st, out] = a.cli({"add", t.string()});
         ASSERT_EQ(st, 0) << out;
     }
-    // The agent's data folder of a folder torrent is the folder holding its files.
-    auto [ast, aout] = a.cli({"add", album_torrent.string(), "-o", album.string()});
+    // The agent's data folder of a folder torrent is the one holding its top folder.
+    auto [ast, aout] = a.cli({"add", (dir.path / "album.torrent").string(), "-o", src.string()});
     ASSERT_EQ(ast, 0) << aout;
-    const std::vector<info_hash> hashes = {set.infos[0].hash, set.infos[1].hash, album_info->hash};
+    auto [sst, sout] = a.cli({"add", (dir.path / "solo.torrent").string()});
+    ASSERT_EQ(sst, 0) << sout;
+    const std::vector<info_hash> hashes = {set.infos[0].hash, set.infos[1].hash, album_info->hash,
+                                           solo_info->hash};
     for (const auto& h : hashes) {
         ASSERT_TRUE(wait_until([&] { return seeding(a, h); }, 20s, 50ms)) << a.torrent(h);
     }
+    EXPECT_EQ(a.torrent(album_info->hash).value("content_path", ""), album.string());
 
     // The folder torrent through the CLI: its two files go, the folders keep what is not its.
     auto [st, out] = a.cli({"remove", album_info->hash.hex(), "--delete-data"});
@@ -59,6 +79,11 @@ TEST(AgentCli, DeleteDataRemovesThatTorrentsFilesAndNothingElse) {
     EXPECT_FALSE(fs::exists(album / "sub" / "b.bin"));
     EXPECT_EQ(read_all(album / "sub" / "notes.txt"), "not part of any torrent\n");
     EXPECT_EQ(a.call("GET", "/v1/torrents/" + album_info->hash.hex()).status, 404);
+    // The other folder torrent: its top folder goes too, the download folder stays.
+    auto [rst, rout] = a.cli({"remove", solo_info->hash.hex(), "--delete-data"});
+    EXPECT_EQ(rst, 0) << rout;
+    EXPECT_FALSE(fs::exists(solo));
+    EXPECT_TRUE(fs::is_directory(src));
 
     // Torrent 0 through the API: its file goes; torrent 1, its file and the rest stay.
     const auto r = a.call("DELETE", "/v1/torrents/" + set.infos[0].hash.hex() + "?delete_data=1");
@@ -71,6 +96,27 @@ TEST(AgentCli, DeleteDataRemovesThatTorrentsFilesAndNothingElse) {
     const json list = json::parse(a.call("GET", "/v1/torrents").body);
     ASSERT_EQ(list["torrents"].size(), 1U) << list;
     EXPECT_EQ(list["torrents"][0].value("info_hash", ""), set.infos[1].hash.hex());
+}
+
+// A folder torrent whose top folder is a symbolic link to a folder outside the download
+// folder: the agent may serve through it, but delete_data removes nothing behind it.
+TEST(AgentCli, DeleteDataFollowsNoLinkToTheTopFolder) {
+    temp_dir dir;
+    const fs::path src = dir.path / "src";
+    const fs::path outside = dir.path / "outside" / "linked";
+    const auto info = make_folder_torrent(outside, dir.path / "linked.torrent", 11);
+    ASSERT_TRUE(info);
+    fs::create_directories(src);
+    fs::create_directory_symlink(outside, src / "linked");
+    agent_process a(dir.path, "agent", src);
+    ASSERT_TRUE(a.start()) << read_all(a.log);
+    auto [ast, aout] = a.cli({"add", (dir.path / "linked.torrent").string()});
+    ASSERT_EQ(ast, 0) << aout;
+    auto [st, out] = a.cli({"remove", info->hash.hex(), "--delete-data"});
+    EXPECT_EQ(st, 0) << out;
+    EXPECT_EQ(read_all(outside / "a.bin").size(), 40000U);
+    EXPECT_EQ(read_all(outside / "sub" / "b.bin").size(), 30000U);
+    EXPECT_TRUE(fs::is_symlink(src / "linked")) << "the link itself is not the torrent's";
 }
 
 TEST(AgentCli, StatusListPauseAndResumePrintTheAgentsView) {

@@ -214,6 +214,10 @@ TEST(PeerTrackerCli, InfoJsonParsesAndAgreesWithInfoAndCreateJson) {
                       f.at("path").get<std::string>(),
                   file_lines[i]);
     }
+    // Paths are where a download puts the files: below the torrent's name, its top folder.
+    EXPECT_EQ(j.at("files")[0].at("path").get<std::string>(), "data/a.bin");
+    for (const auto& f : j.at("files"))
+        EXPECT_TRUE(f.at("path").get<std::string>().starts_with("data/")) << f;
     // The awkward name went through JSON escaping and came back byte for byte.
     EXPECT_NE(js.out.find(R"(q\"uo\\te)"), std::string::npos) << js.out;
     bool found = false;

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Our .torrent files load in libtorrent and transmission-show with the same info hash, and
 mktorrent's torrents (single and multi-file, several piece sizes) parse in MiniBit with the info
-hash libtorrent computes.
+hash libtorrent computes; `info --json` names every file where libtorrent puts it (a multi-file
+torrent's below its name: album/sub/b.bin).
 
 usage: metainfo_interop.py PATH/TO/minibit-peer
 """
+import json
 import os
 import re
 import shutil
@@ -44,6 +46,16 @@ def minibit_info_hash(torrent):
     return m.group(1) if m else None
 
 
+def minibit_files(torrent):
+    out = common.run([peer, "info", "--json", torrent]).stdout
+    return [(f["path"], f["length"]) for f in json.loads(out)["files"]]
+
+
+def lt_files(torrent):
+    fs = lt.torrent_info(torrent).files()
+    return [(fs.file_path(i), fs.file_size(i)) for i in range(fs.num_files())]
+
+
 try:
     # Sources: one file whose size is not a multiple of any piece size, and a nested folder.
     single = os.path.join(work, "data", "single.bin")
@@ -70,6 +82,8 @@ try:
                                   sum(os.path.getsize(os.path.join(d, f))
                                       for d, _, fs in os.walk(src) for f in fs)),
               f"{label}: libtorrent sees the same total size")
+        # Where each file goes, relative to the download folder: album/<path> (BEP 3).
+        check(minibit_files(out_t) == lt_files(out_t), f"{label}: libtorrent lays files out alike")
 
     # 2. mktorrent's torrents parse in MiniBit with libtorrent's info hash.
     for src in (single, folder):
@@ -79,6 +93,7 @@ try:
                         "-o", out_t, src])
             label = f"mktorrent {os.path.basename(src)} -l {log2}"
             check(minibit_info_hash(out_t) == lt_hash(out_t), f"{label}: same info hash as libtorrent")
+            check(minibit_files(out_t) == lt_files(out_t), f"{label}: same file paths as libtorrent")
 finally:
     shutil.rmtree(work, ignore_errors=True)
 

@@ -31,7 +31,9 @@ enum class metainfo_errc {
 }
 
 /// One file of a torrent, in torrent order; `path` is relative to the download folder and
-/// already validated (no '..', no absolute part, no empty component).
+/// already validated (no '..', no absolute part, no empty component). It starts with the
+/// torrent's name: `name` itself for a single file, `name/<path...>` for a multi-file torrent
+/// (BEP 3: there `name` is the top folder; libtorrent, Transmission and aria2 agree).
 struct file_entry {
     std::filesystem::path path;
     std::uint64_t length = 0;
@@ -41,12 +43,13 @@ struct file_entry {
 /// A parsed, validated v1 torrent.
 struct metainfo {
     info_hash hash;
-    std::string name;         ///< info.name (single file: the file's name)
+    std::string name;         ///< info.name: the file's name, or the top folder's (multi-file)
     bool multi_file = false;  ///< true when info.files was present
     std::uint64_t piece_length = 0;
     std::uint64_t total_length = 0;
     std::vector<sha1_digest> piece_hashes;
-    std::vector<file_entry> files;  ///< single file: one entry whose path is `name`
+    std::vector<file_entry> files;  ///< single file: one entry whose path is `name`;
+                                    ///< multi-file: each path is `name/...`
     std::string announce;           ///< may be empty (trackerless)
     std::vector<std::vector<std::string>> announce_list;  ///< BEP 12 tiers; empty when absent
     std::optional<std::int64_t> creation_date;

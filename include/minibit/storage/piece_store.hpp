@@ -195,4 +195,9 @@ private:
     bool closed_ = false;
 };
 
+/// True for a multi-file torrent whose folder holds no `<name>` but every file of the torrent
+/// directly (folder/<path> instead of folder/<name>/<path>): the layout MiniBit used before it
+/// followed BEP 3. Lets a caller say why the data is not found; nothing is moved.
+[[nodiscard]] bool flat_layout_found(const metainfo& torrent, const std::filesystem::path& folder);
+
 }  // namespace minibit::storage

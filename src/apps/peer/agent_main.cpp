@@ -118,7 +118,7 @@ void print_torrent(const json& t) {
     for (const auto& key :
          {"info_hash", "name", "state", "progress", "pieces_have", "piece_count", "total_bytes",
           "bytes_left", "bytes_downloaded", "bytes_uploaded", "download_rate", "upload_rate",
-          "peers", "data_dir", "eta_seconds", "error", "tracker_error"}) {
+          "peers", "data_dir", "content_path", "eta_seconds", "error", "tracker_error"}) {
         if (!t.contains(key) || t[key].is_null()) continue;
         const auto& v = t[key];
         fmt::print("{}: {}\n", key, v.is_string() ? v.get<std::string>() : v.dump());

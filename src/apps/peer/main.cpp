@@ -190,7 +190,8 @@ void declare_get(CLI::App& c, transfer_flags& f) {
         ->configurable(false);
     f.r.folder = ".";
     apps::add_text(c, "-o,--output", f.r.folder, "DIR",
-                   "download into DIR (created if missing; its parent must exist)");
+                   "download into DIR (created if missing; its parent must exist): DIR/NAME, "
+                   "or DIR/NAME/<path> for a multi-file torrent");
     f.linger_opt = apps::add_number(c, "--seed-for", f.linger, 0, 31536000, "S",
                                     "keep seeding S seconds after completing");
     declare_transfer_io(c, f);
@@ -203,8 +204,8 @@ void declare_seed(CLI::App& c, transfer_flags& f) {
         ->required()
         ->configurable(false);
     apps::add_text(c, "DATA_PATH", f.r.folder, "DATA_PATH",
-                   "the folder that holds the torrent's file or top folder (or the single "
-                   "file itself)")
+                   "the folder that holds the torrent's file or top folder NAME (or that file "
+                   "or folder itself)")
         ->required()
         ->configurable(false);
     f.linger_opt = apps::shown_default(
@@ -273,7 +274,9 @@ apps::transfer_request request_of(transfer_flags& f) {
 
 constexpr const char* get_about =
     "Downloads the torrent into DIR, verifies every piece with SHA-1 and exits 0 when complete "
-    "(after seeding --seed-for seconds). Only the torrent's own files inside DIR are created or "
+    "(after seeding --seed-for seconds). A single-file torrent becomes DIR/NAME; a multi-file "
+    "torrent's NAME is its top folder, so its files go to DIR/NAME/<path> (BEP 3, as in "
+    "libtorrent and Transmission). Only the torrent's own files inside DIR are created or "
     "grown, never through a symbolic link; nothing is truncated. Restarting on a partial "
     "download keeps the verified pieces (resume file beside the data). A get that ends with an "
     "error before any piece verified removes what it created.";
@@ -281,16 +284,18 @@ constexpr const char* seed_about =
     "Serves a complete copy, read-only: nothing in DATA_PATH is created, written or resized, so "
     "read-only files, mounts and other users' readable files can be seeded. DATA_PATH is the "
     "save path, as in libtorrent: the folder that holds the torrent's file (single-file) or its "
-    "top folder (multi-file); a path to the single file itself is accepted too. A missing file "
-    "or one of the wrong size is refused (exit 1). The data is verified at start; the resume "
-    "file in the state folder (or one a get left beside the data) makes that fast.";
+    "top folder NAME (multi-file: files are read from DATA_PATH/NAME/<path>, where get -o "
+    "DATA_PATH puts them); the single file itself or the top folder itself is accepted too. A "
+    "missing file or one of the wrong size is refused (exit 1). The data is verified at start; "
+    "the resume file in the state folder (or one a get left beside the data) makes that fast.";
 constexpr const char* create_about =
     "Hashes a file or a folder (multi-file torrent) and writes a .torrent file. Prints the info "
     "hash in hex as the last line (or, with --json, the torrent as one JSON object). Several "
     "trackers form one tier each (BEP 12: tried in order); --one-tier puts them in one tier.";
 constexpr const char* info_about =
     "Prints the torrent's name, total size, piece length, piece count, files, trackers and info "
-    "hash (or, with --json, one JSON object).";
+    "hash (or, with --json, one JSON object). Each file's path is where get -o DIR puts it, "
+    "relative to DIR (NAME/<path> for a multi-file torrent).";
 
 int run(int argc, char** argv) {
     // The host agent and the verbs that drive it parse their own command lines (agent_main).

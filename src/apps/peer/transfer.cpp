@@ -27,6 +27,7 @@
 #include "minibit/core/metainfo.hpp"
 #include "minibit/io/reactor.hpp"
 #include "minibit/io/worker_pool.hpp"
+#include "minibit/storage/piece_store.hpp"
 #include "minibit/swarm/session.hpp"
 #include "minibit/swarm/session_group.hpp"
 #include "status.hpp"
@@ -271,18 +272,39 @@ int run_group(minibit::swarm::session_group& g, const run_plan& plan,
     return v.status;
 }
 
-/// libtorrent's convention: the save path holds the torrent's file or top folder; a path to
-/// the single file itself is turned into its folder. Every file must exist.
+/// What to do with a multi-file torrent's files found directly in `data` (where MiniBit put
+/// them before it followed BEP 3) instead of in data/<name>/.
+std::string flat_layout_note(const minibit::metainfo& info, const std::filesystem::path& data) {
+    return fmt::format(
+        "the files of {} lie directly in {}, but a multi-file torrent's files belong in its top "
+        "folder {}/ (BEP 3, as libtorrent and Transmission lay them out): move them there",
+        info.name, data.string(), (data / info.name).string());
+}
+
+/// libtorrent's convention: the save path holds the torrent's file (single-file) or its top
+/// folder `name` (multi-file). The file or top folder itself is accepted too and turned into
+/// its parent (a multi-file path only when it holds no `name` of its own). Every file must
+/// exist.
 std::filesystem::path seed_folder(std::filesystem::path data, const minibit::metainfo& info) {
     std::error_code ec;
-    if (std::filesystem::is_regular_file(data, ec) && !info.multi_file) {
-        data = std::filesystem::absolute(data).parent_path();
+    data = std::filesystem::absolute(data, ec).lexically_normal();
+    if (!data.has_filename()) data = data.parent_path();  // "album/" names album
+    if (info.multi_file) {
+        if (data.filename() == info.name && std::filesystem::is_directory(data, ec) &&
+            !std::filesystem::exists(data / info.name, ec))
+            data = data.parent_path();
+    } else if (std::filesystem::is_regular_file(data, ec)) {
+        data = data.parent_path();
     }
+    if (minibit::storage::flat_layout_found(info, data))
+        throw std::runtime_error(flat_layout_note(info, data));
     for (const auto& file : info.files) {
         if (!std::filesystem::exists(data / file.path, ec)) {
             throw std::runtime_error(fmt::format(
-                "{} is missing: DATA_PATH must be the folder that holds the torrent's data",
-                (data / file.path).string()));
+                "{} is missing: DATA_PATH must be the folder that holds {} '{}' (or {} itself)",
+                (data / file.path).string(),
+                info.multi_file ? "the torrent's top folder" : "the file", info.name,
+                info.multi_file ? "that folder" : "the file"));
         }
     }
     return data;
@@ -315,6 +337,9 @@ int transfer(const transfer_request& r) {
     auto info = minibit::load_metainfo(r.torrent);
     if (!info) throw std::runtime_error(info.error().message());
     const std::filesystem::path folder = seed_mode ? seed_folder(r.folder, *info) : r.folder;
+    if (!seed_mode && minibit::storage::flat_layout_found(*info, folder))
+        fmt::print(stderr, "minibit-peer: note: {}, or they are downloaded again\n",
+                   flat_layout_note(*info, folder));
     const unsigned threads = r.threads;
     if (threads > 1) {
         minibit::swarm::group_options go;

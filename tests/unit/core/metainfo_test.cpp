@@ -120,6 +120,11 @@ const bad_file bad_files[] = {
     {"name_dot_dot.torrent", metainfo_errc::bad_path, 72},
     {"name_with_slash.torrent", metainfo_errc::bad_path, 72},
     {"name_empty.torrent", metainfo_errc::bad_path, 72},
+    {"multi_name_dot_dot.torrent", metainfo_errc::bad_path, 158},
+    {"multi_name_dot.torrent", metainfo_errc::bad_path, 158},
+    {"multi_name_root.torrent", metainfo_errc::bad_path, 158},
+    {"multi_name_empty.torrent", metainfo_errc::bad_path, 158},
+    {"multi_name_nul.torrent", metainfo_errc::bad_path, 158},
     {"path_component_with_slash.torrent", metainfo_errc::bad_path, 82},
     {"announce_not_string.torrent", metainfo_errc::wrong_type, 11},
     {"announce_list_tier_not_list.torrent", metainfo_errc::wrong_type, 61},
@@ -187,13 +192,13 @@ TEST(Metainfo, ParsesMultiFileTorrentWithFileOffsets) {
     EXPECT_TRUE(m.is_private);
     EXPECT_EQ(m.total_length, 20010U);
     ASSERT_EQ(m.files.size(), 3U);
-    EXPECT_EQ(m.files[0].path, fs::path("x/a.txt"));
+    EXPECT_EQ(m.files[0].path, fs::path("folder/x/a.txt"));
     EXPECT_EQ(m.files[0].length, 10U);
     EXPECT_EQ(m.files[0].offset, 0U);
-    EXPECT_EQ(m.files[1].path, fs::path("empty"));
+    EXPECT_EQ(m.files[1].path, fs::path("folder/empty"));
     EXPECT_EQ(m.files[1].length, 0U);
     EXPECT_EQ(m.files[1].offset, 10U);
-    EXPECT_EQ(m.files[2].path, fs::path("y.bin"));
+    EXPECT_EQ(m.files[2].path, fs::path("folder/y.bin"));
     EXPECT_EQ(m.files[2].length, 20000U);
     EXPECT_EQ(m.files[2].offset, 10U);
     EXPECT_EQ(m.piece_hashes, hash_pieces(pattern(10, 1) + pattern(20000, 2), 16384));
@@ -243,6 +248,35 @@ std::string multi_torrent(int files, const std::string& path_list) {
     }
     return "d4:infod5:filesl" + list +
            "e4:name1:d12:piece lengthi16e6:pieces20:" + std::string(20, 'h') + "ee";
+}
+
+TEST(Metainfo, MultiFileNameIsTheTopFolderAndMustBeOneSafeComponent) {
+    // The name's value "d" in multi_torrent sits at the end; swap in hostile ones.
+    const auto with_name = [](const std::string& name) {
+        std::string t = multi_torrent(2, "1:s");
+        const std::string from = "4:name1:d";
+        t.replace(t.find(from), from.size(), "4:name" + std::to_string(name.size()) + ":" + name);
+        return parse_metainfo(t);
+    };
+    const auto good = with_name("top");
+    ASSERT_TRUE(good.has_value()) << good.error().message();
+    ASSERT_EQ(good->files.size(), 2U);
+    EXPECT_EQ(good->files[0].path, fs::path("top/s/f0"));
+    EXPECT_EQ(good->files[1].path, fs::path("top/s/f1"));
+    const std::pair<std::string, std::string> hostile[] = {
+        {"..", "'name' is '..'"},
+        {".", "'name' is '.'"},
+        {"/", "'name' contains '/'"},
+        {"", "empty 'name'"},
+        {std::string("a\0b", 3), "'name' contains a NUL byte"},
+        {"a/../..", "'name' contains '/'"},
+    };
+    for (const auto& [name, why] : hostile) {
+        const auto r = with_name(name);
+        ASSERT_FALSE(r.has_value()) << why;
+        EXPECT_TRUE(is(r.error(), metainfo_errc::bad_path)) << why;
+        EXPECT_NE(r.error().message().find(why), std::string::npos) << r.error().message();
+    }
 }
 
 TEST(Metainfo, EnforcesMaxFiles) {
@@ -300,7 +334,8 @@ protected:
         std::ofstream(p, std::ios::binary) << bytes;
         return p;
     }
-    // Parses .torrent bytes and checks every piece hash against the data found under `root`.
+    // Parses .torrent bytes and checks every piece hash against the data of `root` (the file or
+    // top folder), found where a download into root's parent puts it.
     static metainfo parse_and_verify(const std::string& torrent, const fs::path& root) {
         auto r = parse_metainfo(torrent);
         EXPECT_TRUE(r.has_value()) << r.error().message();
@@ -309,7 +344,7 @@ protected:
         }
         std::string blob;
         for (const auto& f : r->files) {
-            const std::string bytes = read_all(r->multi_file ? root / f.path : root);
+            const std::string bytes = read_all(root.parent_path() / f.path);
             EXPECT_EQ(bytes.size(), f.length) << f.path;
             EXPECT_EQ(blob.size(), f.offset) << f.path;
             blob += bytes;
@@ -367,11 +402,11 @@ TEST_F(CreateTorrent, NestedFolderRoundTripsInSortedOrderSkippingSymlinks) {
     EXPECT_TRUE(m.multi_file);
     EXPECT_TRUE(m.is_private);
     ASSERT_EQ(m.files.size(), 4U);
-    EXPECT_EQ(m.files[0].path, fs::path("a/b/c.bin"));
-    EXPECT_EQ(m.files[1].path, fs::path("a/z.txt"));
-    EXPECT_EQ(m.files[2].path, fs::path("empty.dat"));
+    EXPECT_EQ(m.files[0].path, fs::path("src/a/b/c.bin"));
+    EXPECT_EQ(m.files[1].path, fs::path("src/a/z.txt"));
+    EXPECT_EQ(m.files[2].path, fs::path("src/empty.dat"));
     EXPECT_EQ(m.files[2].length, 0U);
-    EXPECT_EQ(m.files[3].path, fs::path("top.bin"));
+    EXPECT_EQ(m.files[3].path, fs::path("src/top.bin"));
     EXPECT_EQ(m.files[3].offset, 30005U);
     EXPECT_EQ(m.total_length, 30005U + 2 * 16384U + 1);
     EXPECT_EQ(m.announce, "http://127.0.0.1:1/a");

@@ -300,6 +300,33 @@ TEST_P(StoreAccess, OpenThatFailsHalfwayRemovesWhatItCreated) {
     EXPECT_FALSE(fs::exists(out));
 }
 
+// A multi-file torrent's files belong in <folder>/<name>/; a copy laid out flat in the folder (as
+// MiniBit once wrote them) is recognised so callers can say so, and a download beside it goes
+// into <name>/ and leaves the flat copy as it was.
+TEST_P(StoreAccess, FlatCopyIsRecognisedAndLeftAloneByADownloadIntoTheTopFolder) {
+    test_torrent t = two_files();
+    t.info.multi_file = true;
+    const fs::path data = dir_.path() / "data";
+    write_part(data / "a", t, 0, 9000);
+    write_part(data / "sub/b", t, 9000, 11000);
+    EXPECT_TRUE(flat_layout_found(t.info, data));
+    EXPECT_FALSE(flat_layout_found(t.info, dir_.path() / "elsewhere"));
+    fs::remove(data / "sub/b");
+    EXPECT_FALSE(flat_layout_found(t.info, data)) << "only a complete flat copy counts";
+    write_part(data / "sub/b", t, 9000, 11000);
+    const auto before = snapshot(data);
+    auto store = piece_store::open(t.info, data, read_write());
+    ASSERT_TRUE(store) << store.error().message();
+    EXPECT_EQ((*store)->have().count(), 0U) << "nothing is taken from the flat copy";
+    ASSERT_TRUE((*store)->close());
+    EXPECT_EQ(snapshot(data), before) << "the failed start removed two/ again";
+    complete_copy(data, t);
+    EXPECT_FALSE(flat_layout_found(t.info, data)) << "two/ exists: not the flat layout";
+    test_torrent single = make_torrent("one.bin", {{"one.bin", 100}}, 64);
+    write_part(data / "one.bin", single, 0, 100);
+    EXPECT_FALSE(flat_layout_found(single.info, data));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreAccess,
                          ::testing::Values(backend_kind::mmap, backend_kind::pread),
                          [](const ::testing::TestParamInfo<backend_kind>& param_info) {
