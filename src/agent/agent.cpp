@@ -289,6 +289,15 @@ result<torrent_view> agent::add(const add_request& request) {
     if (!data_dir) {
         return std::unexpected(data_dir.error());
     }
+    for (const auto& [other_hash, other] : torrents_) {
+        if (auto p = shared_path(other->info, other->settings.data_dir, *info, *data_dir)) {
+            return fail(
+                agent_errc::duplicate,
+                fmt::format("{} is a path of torrent {} ({}) too: add this one into another "
+                            "folder (data_dir)",
+                            p->string(), other_hash.hex(), other->info.name));
+        }
+    }
     auto e = std::make_unique<entry>();
     e->info = std::move(*info);
     e->torrent_bytes = std::move(bytes);

@@ -67,6 +67,27 @@ result<fs::path> confine_path(const fs::path& p, const fs::path& root) {
     return real;
 }
 
+std::optional<fs::path> shared_path(const metainfo& a, const fs::path& a_dir, const metainfo& b,
+                                    const fs::path& b_dir) {
+    std::set<fs::path> files;
+    std::set<fs::path> folders;  // every folder above a file of `a`, up to the root
+    for (const auto& f : a.files) {
+        const fs::path p = (a_dir / f.path).lexically_normal();
+        files.insert(p);
+        for (fs::path d = p.parent_path(); d != d.parent_path(); d = d.parent_path()) {
+            if (!folders.insert(d).second) break;  // and all above it, seen before
+        }
+    }
+    for (const auto& f : b.files) {
+        const fs::path p = (b_dir / f.path).lexically_normal();
+        if (files.contains(p) || folders.contains(p)) return p;
+        for (fs::path d = p.parent_path(); d != d.parent_path(); d = d.parent_path()) {
+            if (files.contains(d)) return d;
+        }
+    }
+    return std::nullopt;
+}
+
 std::size_t delete_torrent_files(const metainfo& info, const fs::path& data_dir) {
     std::size_t removed = 0;
     std::set<fs::path, std::greater<>> folders;  // relative to data_dir, deepest first

@@ -129,6 +129,17 @@ TEST(Agent, EveryApiErrorIsAnsweredWithItsStatusAndChangesNothing) {
         std::string method, target, type, body;
         int status;
     };
+    // Another torrent with a file of the same name: both would write downloads/file0.bin, each
+    // overwriting the other's verified data.
+    const fs::path twin = dir.path / "twin" / set.files[0].filename();
+    fs::create_directories(twin.parent_path());
+    write_random(twin, 1U << 16U, 99);
+    const fs::path twin_torrent = dir.path / "twin.torrent";
+    ASSERT_TRUE(run_output({program("MINIBIT_PEER"), "create", twin.string(), "--tracker",
+                            "http://127.0.0.1:1/announce", "-o", twin_torrent.string()},
+                           dir.path / "twin.log")
+                    .has_value());
+    const std::string twin_bytes = read_all(twin_torrent);
     const std::vector<bad_case> cases = {
         {"bad JSON", "POST", "/v1/torrents", "application/json", "{\"torrent_path\":", 400},
         {"JSON not an object", "POST", "/v1/torrents", "application/json", "[1]", 400},
@@ -137,6 +148,8 @@ TEST(Agent, EveryApiErrorIsAnsweredWithItsStatusAndChangesNothing) {
         {"bad torrent", "POST", "/v1/torrents", "application/x-bittorrent", "d4:infoi1ee", 400},
         {"duplicate", "POST", "/v1/torrents", "application/x-bittorrent", read_all(set.torrents[0]),
          409},
+        {"a file of another torrent", "POST", "/v1/torrents", "application/x-bittorrent",
+         twin_bytes, 409},
         {"path outside the roots", "POST", "/v1/torrents", "application/json",
          json{{"torrent_path", (dir.path / "outside" / "t1.torrent").string()}}.dump(), 400},
         {"symlink escape", "POST", "/v1/torrents", "application/json",
@@ -163,6 +176,9 @@ TEST(Agent, EveryApiErrorIsAnsweredWithItsStatusAndChangesNothing) {
         {"unknown endpoint", "GET", "/v2/torrents", "", "", 404},
     };
     const std::string before = a.call("GET", "/v1/torrents").body;
+    EXPECT_NE(a.call("POST", "/v1/torrents", "application/x-bittorrent", twin_bytes)
+                  .body.find("file0.bin is a path of torrent " + set.infos[0].hash.hex()),
+              std::string::npos);
     for (const auto& c : cases) {
         const auto r = a.call(c.method, c.target, c.type, c.body);
         EXPECT_EQ(r.status, c.status) << c.what << ": " << r.body;
