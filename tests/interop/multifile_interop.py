@@ -16,11 +16,8 @@ libtorrent is missing (fails under CI=true).
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sys
-import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -137,29 +134,12 @@ def main() -> int:
     fx = None
     try:
         fx = fixture(peer, lt, root)
-        for name, case in CASES.items():
-            started = time.monotonic()
-            try:
-                case(fx, started + DEADLINE_S)
-                print(f"PASS {name} ({time.monotonic() - started:.1f} s)", flush=True)
-            except Exception:  # noqa: BLE001 - report the case and go on with the next
-                print(f"FAIL {name} ({time.monotonic() - started:.1f} s)", flush=True)
-                traceback.print_exc(file=sys.stdout)
-                failed.append(name)
-            finally:
-                fx.procs.stop_all()
+        failed = pc.run_cases(CASES, fx, DEADLINE_S, after_each=fx.procs.stop_all)
     finally:
         if fx is not None:
             fx.procs.stop_all()
-            if failed:
-                for path in fx.logs:
-                    print(f"--- tail of {path}\n{pc.tail(path)}", flush=True)
-        if os.environ.get("MINIBIT_INTEROP_KEEP") == "1":
-            print(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print(f"{len(failed)} failed: {failed}" if failed else "all cases passed")
-    return 1 if failed else 0
+        pc.clean_up(root, failed, fx.logs if fx is not None else ())
+    return pc.verdict(failed)
 
 
 if __name__ == "__main__":

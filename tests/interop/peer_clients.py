@@ -6,10 +6,13 @@ SIGKILL after 5 s) and is called on every exit path of a case.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import traceback
 import urllib.parse
 import urllib.request
 
@@ -151,3 +154,40 @@ def tail(path: str, lines: int = 25) -> str:
         return "\n".join(text[-lines:])
     except OSError:
         return "(no log)"
+
+
+def run_cases(cases, fx, deadline_s: float, after_each=None) -> list:
+    """Runs each case(fx, deadline) in turn, printing PASS or FAIL with its traceback and going
+    on after a failure; calls after_each() after every case. Returns the failed cases' names."""
+    failed = []
+    for name, case in cases.items():
+        started = time.monotonic()
+        try:
+            case(fx, started + deadline_s)
+            print(f"PASS {name} ({time.monotonic() - started:.1f} s)", flush=True)
+        except Exception:  # noqa: BLE001 - report the case and go on with the next
+            print(f"FAIL {name} ({time.monotonic() - started:.1f} s)", flush=True)
+            traceback.print_exc(file=sys.stdout)
+            failed.append(name)
+        finally:
+            if after_each is not None:
+                after_each()
+    return failed
+
+
+def clean_up(root: str, failed: list, logs=()) -> None:
+    """Prints the tails of `logs` when a case failed and removes `root` (kept with
+    MINIBIT_INTEROP_KEEP=1)."""
+    if failed:
+        for path in logs:
+            print(f"--- tail of {path}\n{tail(path)}", flush=True)
+    if os.environ.get("MINIBIT_INTEROP_KEEP") == "1":
+        print(f"kept {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def verdict(failed: list, passed: str = "all cases passed") -> int:
+    """Prints how many cases failed (or `passed`) and returns the exit code."""
+    print(f"{len(failed)} failed: {failed}" if failed else passed)
+    return 1 if failed else 0
