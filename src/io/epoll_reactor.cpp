@@ -170,7 +170,7 @@ void epoll_reactor::read_ready(std::uint32_t slot, std::uint64_t id) {
             continue;
         }
         if (n == 0) {
-            close_slot(slot, *c, std::nullopt);
+            end_of_input(slot, *c);
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             close_slot(slot, *c, errno_error(errno, "recv"));
         }

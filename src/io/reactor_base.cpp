@@ -354,6 +354,20 @@ void reactor_base::close_slot(std::uint32_t slot, conn_state& c, std::optional<e
     begin_close(slot, c);
 }
 
+void reactor_base::end_of_input(std::uint32_t slot, conn_state& c) {
+    if (c.out.empty() && !c.send_in_flight) {
+        close_slot(slot, c, std::nullopt);
+        return;
+    }
+    // As close(after_flush): nothing more to read, so reading stops (epoll would otherwise
+    // report the end of input on every turn); a peer that never reads is the owner's timeout.
+    c.flush_then_close = true;
+    if (!c.paused) {
+        c.paused = true;
+        update_reading(slot, c);
+    }
+}
+
 void reactor_base::finish_close(std::uint32_t slot, conn_state& c) {
     if (conns_.at(slot) != &c) {
         return;  // already finished: the slot is free (or reused)

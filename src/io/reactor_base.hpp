@@ -180,6 +180,9 @@ protected:
     void mark_dirty(std::uint32_t slot, conn_state& c);
     /// Closes with an error (or nullopt) unless already closing; the one entry to teardown.
     void close_slot(std::uint32_t slot, conn_state& c, std::optional<error> why);
+    /// The peer shut down its sending side (a read returned 0): what is queued still goes out
+    /// (the answer to a request that came with the FIN), then the connection closes.
+    void end_of_input(std::uint32_t slot, conn_state& c);
     /// Releases the queue, schedules on_close (or the failed on_connected) and frees the slot.
     void finish_close(std::uint32_t slot, conn_state& c);
     /// Delivers bytes to on_data; returns false when the connection went away meanwhile.

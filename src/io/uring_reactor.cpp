@@ -180,7 +180,7 @@ void uring_reactor::on_recv(std::uint32_t slot, conn_state& c, const completion&
         }
         recycle(bid);
     } else if (cqe.res == 0 && c.phase == conn_phase::open) {
-        close_slot(slot, c, std::nullopt);
+        end_of_input(slot, c);
     } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED &&
                c.phase == conn_phase::open) {
         close_slot(slot, c, errno_error(-cqe.res, "recv"));

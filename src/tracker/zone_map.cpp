@@ -185,7 +185,6 @@ result<zone_map> zone_map::parse(std::string_view text) {
         if (end == std::string_view::npos) end = text.size();
         std::string_view line = text.substr(pos, end - pos);
         line = trim(line.substr(0, line.find('#')));
-        const std::size_t at = pos;
         pos = end + 1;
         if (line.empty()) continue;
         auto p = parse_line(line);
@@ -201,7 +200,7 @@ result<zone_map> zone_map::parse(std::string_view text) {
         }
         if (!added) {
             return fail(tracker_errc::bad_zones,
-                        fmt::format("line {}: {}", line_no, added.error().reason), at);
+                        fmt::format("line {}: {}", line_no, added.error().reason));
         }
     }
     m.prefixes_ = v4.size() + v6.size();

@@ -135,6 +135,40 @@ TEST_P(CloseTest, PeerResetDuringASendReportsTheErrorOnce) {
     EXPECT_EQ(r_->connection_count(), 0U);
 }
 
+TEST_P(CloseTest, AnswerQueuedForAPeerThatShutDownItsSendingSideStillReachesIt) {
+    // `printf 'GET / ...' | nc -N HOST PORT`: the request and the FIN arrive together; the
+    // answer the server queues for it must go out before the server closes.
+    int closes = 0;
+    std::optional<error> why;
+    const auto where = listen_loopback([&](connection c, const address&) {
+        const conn_id id = c.id();
+        ASSERT_TRUE(r_->start(id, {[&, id](std::span<const std::byte> d) {
+                                       ASSERT_TRUE(r_->send(id, bytes_of("re: " + string_of(d))));
+                                   },
+                                   [&](const std::optional<error>& e) {
+                                       ++closes;
+                                       why = e;
+                                   }}));
+    });
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::connect(fd, where.data(), where.size()), 0);
+    ASSERT_EQ(::send(fd, "ping", 4, MSG_NOSIGNAL), 4);
+    ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+    ASSERT_TRUE(spin(*r_, [&] { return closes > 0; }));
+    std::string got;
+    char buf[64];
+    for (ssize_t n = 0; (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;) {
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(::recv(fd, buf, sizeof buf, MSG_DONTWAIT), 0);  // then the server's FIN
+    ::close(fd);
+    EXPECT_EQ(got, "re: ping");
+    EXPECT_EQ(closes, 1);
+    EXPECT_FALSE(why.has_value()) << why->message();
+    EXPECT_EQ(r_->connection_count(), 0U);
+}
+
 TEST_P(CloseTest, ConnectToAClosedPortGivesConnectionRefused) {
     // Reserve a port and free it again, so nothing listens there.
     const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
