@@ -1,8 +1,6 @@
 #include "minibit/agent/agent.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
@@ -269,13 +267,11 @@ result<torrent_view> agent::add(const add_request& request) {
         if (!where) {
             return std::unexpected(where.error());
         }
-        std::ifstream in(*where, std::ios::binary);
-        if (!in) {
-            return fail(agent_errc::bad_path, fmt::format("cannot read {}", where->string()));
+        auto read = read_torrent_file(*where);
+        if (!read) {
+            return fail(agent_errc::bad_path, fmt::format("cannot read {}", read.error().reason));
         }
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        bytes = ss.str();
+        bytes = std::move(*read);
     }
     auto info = parse_metainfo(bytes);
     if (!info) {

@@ -389,8 +389,11 @@ result<metainfo> parse_metainfo(std::string_view bytes, const metainfo_limits& l
     return metainfo_parser(bytes, limits).run();
 }
 
-result<metainfo> load_metainfo(const std::filesystem::path& file, const metainfo_limits& limits) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+result<std::string> read_torrent_file(const std::filesystem::path& file,
+                                      const metainfo_limits& limits) {
+    // O_NONBLOCK: opening a FIFO read-only would otherwise wait for a writer; it changes
+    // nothing for the regular files that are all this reads.
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         return fail(metainfo_errc::io, file.string() + ": " + std::strerror(errno));
     }
@@ -422,7 +425,15 @@ result<metainfo> load_metainfo(const std::filesystem::path& file, const metainfo
     if (!err.empty()) {
         return fail(metainfo_errc::io, file.string() + ": " + err);
     }
-    return parse_metainfo(bytes, limits);
+    return bytes;
+}
+
+result<metainfo> load_metainfo(const std::filesystem::path& file, const metainfo_limits& limits) {
+    auto bytes = read_torrent_file(file, limits);
+    if (!bytes) {
+        return std::unexpected(std::move(bytes.error()));
+    }
+    return parse_metainfo(*bytes, limits);
 }
 
 }  // namespace minibit

@@ -62,7 +62,7 @@ bool write_fully(int fd, const char* data, std::size_t len, std::uint64_t offset
 
 // Opens a regular file read-only and gives its size through `size`.
 result<void> open_regular(const std::filesystem::path& path, fd_guard& fd, std::uint64_t& size) {
-    fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd.fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: no wait
     if (fd.fd < 0) return io_error("cannot open", path);
     struct stat st {};
     if (::fstat(fd.fd, &st) != 0) return io_error("cannot stat", path);

@@ -21,7 +21,7 @@ std::int64_t mtime_ns_of(const struct stat& st) {
 /// Opens one file of a complete copy read-only and checks that it is one, of its exact length.
 result<open_file> open_complete(const std::filesystem::path& folder, const file_slot& slot) {
     open_file f{-1, folder / slot.path, slot.length, {}, true, false};
-    f.fd = ::open(f.full_path.c_str(), O_RDONLY | O_CLOEXEC);
+    f.fd = ::open(f.full_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: no wait
     if (f.fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) {
             return fail(storage_errc::wrong_file, f.full_path.string() + " is missing");

@@ -111,7 +111,7 @@ result<resume_data> decode_resume(std::span<const std::uint8_t> bytes, const inf
 result<std::optional<resume_data>> load_resume(const std::filesystem::path& path,
                                                const info_hash& hash, std::size_t file_count,
                                                std::uint32_t piece_count) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO: no wait
     if (fd < 0) {
         if (errno == ENOENT) {
             return std::optional<resume_data>{};

@@ -250,7 +250,7 @@ result<void> write_file_atomically(const std::filesystem::path& path,
 
 result<std::vector<std::uint8_t>> read_whole_file(const std::filesystem::path& path,
                                                   std::size_t max_bytes) {
-    fd_closer f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    fd_closer f{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};  // a FIFO: no wait
     if (f.fd < 0) return io_fail("cannot open", path, errno);
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) return io_fail("cannot stat", path, errno);

@@ -140,6 +140,7 @@ TEST(Agent, EveryApiErrorIsAnsweredWithItsStatusAndChangesNothing) {
                            dir.path / "twin.log")
                     .has_value());
     const std::string twin_bytes = read_all(twin_torrent);
+    ASSERT_EQ(::mkfifo((a.downloads / "pipe.torrent").c_str(), 0600), 0);
     const std::vector<bad_case> cases = {
         {"bad JSON", "POST", "/v1/torrents", "application/json", "{\"torrent_path\":", 400},
         {"JSON not an object", "POST", "/v1/torrents", "application/json", "[1]", 400},
@@ -152,6 +153,9 @@ TEST(Agent, EveryApiErrorIsAnsweredWithItsStatusAndChangesNothing) {
          twin_bytes, 409},
         {"path outside the roots", "POST", "/v1/torrents", "application/json",
          json{{"torrent_path", (dir.path / "outside" / "t1.torrent").string()}}.dump(), 400},
+        // A FIFO named like a torrent: refused at once, not read (a read would wait forever).
+        {"a FIFO for a torrent", "POST", "/v1/torrents", "application/json",
+         json{{"torrent_path", (a.downloads / "pipe.torrent").string()}}.dump(), 400},
         {"symlink escape", "POST", "/v1/torrents", "application/json",
          json{{"torrent_path", (a.downloads / "escape" / "t1.torrent").string()}}.dump(), 400},
         {"dot dot", "POST",

@@ -78,6 +78,10 @@ struct metainfo_limits {
 /// Parses and validates a .torrent file's bytes.
 [[nodiscard]] result<metainfo> parse_metainfo(std::string_view bytes,
                                               const metainfo_limits& limits = {});
+/// Reads a .torrent file's bytes: a regular file of at most limits.max_file_bytes. A FIFO or
+/// a device is refused without waiting on it (a long-running process must not block there).
+[[nodiscard]] result<std::string> read_torrent_file(const std::filesystem::path& file,
+                                                    const metainfo_limits& limits = {});
 /// Reads and parses a .torrent file from disk.
 [[nodiscard]] result<metainfo> load_metainfo(const std::filesystem::path& file,
                                              const metainfo_limits& limits = {});
