@@ -240,8 +240,11 @@ result<std::shared_ptr<peer_runtime>> peer_runtime::start(unsigned threads, cons
     io::runner_options o;
     o.threads = threads != 0 ? threads : std::max(1U, std::thread::hardware_concurrency());
     o.backend = *kind;
-    // Hundreds of connections per reactor: more provided receive buffers than one peer needs.
-    o.reactor.recv_buffer_count = 1024;
+    // Thousands of connections per reactor, but a provided receive buffer goes back to the ring
+    // as soon as its completion is handled: 256 x 32 KiB (8 MiB per reactor) is enough; 1,024
+    // cost 48 MiB more for two reactors (about 48 KB per peer at 1,000 peers) with no gain
+    // measured (docs/BENCHMARKS.md, "1000 peers").
+    o.reactor.recv_buffer_count = 256;
     o.reactor.ring_entries = 1024;
     if (connection_units > 0) {
         rt->connections_ = std::make_shared<swarm::connection_budget>(connection_units);
