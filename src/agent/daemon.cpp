@@ -7,7 +7,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <future>
 #include <optional>
 #include <set>
@@ -20,6 +19,7 @@
 #include "minibit/agent/api.hpp"
 #include "minibit/agent/control_server.hpp"
 #include "minibit/agent/metrics.hpp"
+#include "minibit/core/small_file.hpp"
 #include "minibit/io/runner.hpp"
 #include "shard.hpp"
 #include "socket_group.hpp"
@@ -76,15 +76,12 @@ private:
 /// The bearer token in `file`: its first line, without surrounding white space; it must be
 /// at least 16 characters.
 result<std::string> read_token(const fs::path& file) {
-    std::ifstream in(file);
-    std::string token;
-    if (!in || !std::getline(in, token)) {
+    auto line = read_first_line(file);
+    if (!line) {
         return fail(agent_errc::bad_path,
-                    fmt::format("cannot read the token file {}", file.string()));
+                    fmt::format("cannot read the token file {}", line.error().reason));
     }
-    const auto first = token.find_first_not_of(" \t\r");
-    const auto last = token.find_last_not_of(" \t\r");
-    token = first == std::string::npos ? "" : token.substr(first, last - first + 1);
+    std::string token = std::move(*line);
     if (token.size() < 16) {
         return fail(agent_errc::bad_request,
                     fmt::format("the token in {} is shorter than 16 characters", file.string()));

@@ -8,13 +8,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "minibit/agent/agent.hpp"
+#include "minibit/core/small_file.hpp"
 
 namespace minibit::agent {
 namespace fs = std::filesystem;
@@ -33,21 +32,11 @@ std::string errno_text(std::string_view what, const fs::path& p) {
 
 /// Reads a whole file of at most `limit` bytes.
 result<std::string> read_bounded(const fs::path& p, std::uintmax_t limit) {
-    std::error_code ec;
-    const auto size = fs::file_size(p, ec);
-    if (ec) {
-        return fail(agent_errc::state, fmt::format("cannot read {}: {}", p.string(), ec.message()));
+    auto text = read_small_file(p, limit);
+    if (!text) {
+        return fail(agent_errc::state, fmt::format("cannot read {}", text.error().reason));
     }
-    if (size > limit) {
-        return fail(agent_errc::state, fmt::format("{} is too large ({} bytes)", p.string(), size));
-    }
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (!in) {
-        return fail(agent_errc::state, fmt::format("cannot read {}", p.string()));
-    }
-    return ss.str();
+    return text;
 }
 
 result<void> make_private_dir(const fs::path& p) {

@@ -1,12 +1,11 @@
 #include "watch_folder.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "minibit/agent/agent.hpp"
+#include "minibit/core/small_file.hpp"
 
 namespace minibit::agent {
 namespace fs = std::filesystem;
@@ -68,11 +67,15 @@ void watch_folder::look_at(const fs::path& file, seen& s) {
         spdlog::warn("watch folder: {} is too large for a .torrent", file.string());
         return;
     }
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
+    // Read through the regular-file check: a FIFO put there between the look and the read
+    // must not stop the agent's thread.
+    auto bytes = read_small_file(file, max_torrent_bytes);
+    if (!bytes) {
+        spdlog::warn("watch folder: {}", bytes.error().reason);
+        return;
+    }
     add_request r;
-    r.torrent_bytes = bytes.str();
+    r.torrent_bytes = std::move(*bytes);
     auto info = parse_metainfo(r.torrent_bytes);
     if (!info) {
         spdlog::warn("watch folder: {}: {}", file.string(), info.error().message());

@@ -1,12 +1,7 @@
 #include "minibit/core/metainfo.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -15,6 +10,7 @@
 #include <utility>
 
 #include "minibit/core/bencode.hpp"
+#include "minibit/core/small_file.hpp"
 
 namespace minibit {
 
@@ -391,39 +387,12 @@ result<metainfo> parse_metainfo(std::string_view bytes, const metainfo_limits& l
 
 result<std::string> read_torrent_file(const std::filesystem::path& file,
                                       const metainfo_limits& limits) {
-    // O_NONBLOCK: opening a FIFO read-only would otherwise wait for a writer; it changes
-    // nothing for the regular files that are all this reads.
-    const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        return fail(metainfo_errc::io, file.string() + ": " + std::strerror(errno));
-    }
-    struct stat st {};
-    std::string bytes;
-    std::string err;
-    if (::fstat(fd, &st) != 0) {
-        err = std::strerror(errno);
-    } else if (!S_ISREG(st.st_mode)) {
-        err = "not a regular file";
-    } else if (static_cast<std::uint64_t>(st.st_size) > limits.max_file_bytes) {
-        ::close(fd);
-        return fail(metainfo_errc::bad_value, file.string() + ": larger than the torrent limit");
-    } else {
-        bytes.resize(static_cast<std::size_t>(st.st_size));
-        std::size_t done = 0;
-        while (done < bytes.size() && err.empty()) {
-            const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-            if (n < 0 && errno != EINTR) {
-                err = std::strerror(errno);
-            } else if (n == 0) {
-                bytes.resize(done);  // the file shrank while we read it
-            } else if (n > 0) {
-                done += static_cast<std::size_t>(n);
-            }
-        }
-    }
-    ::close(fd);
-    if (!err.empty()) {
-        return fail(metainfo_errc::io, file.string() + ": " + err);
+    auto bytes = read_small_file(file, limits.max_file_bytes);
+    if (!bytes) {
+        const bool large = is(bytes.error(), file_errc::too_large);
+        return fail(large ? metainfo_errc::bad_value : metainfo_errc::io,
+                    large ? file.string() + ": larger than the torrent limit"
+                          : std::move(bytes.error().reason));
     }
     return bytes;
 }

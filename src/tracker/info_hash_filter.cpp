@@ -1,7 +1,6 @@
 #include "minibit/tracker/info_hash_filter.hpp"
 
-#include <fstream>
-#include <sstream>
+#include "minibit/core/small_file.hpp"
 
 namespace minibit::tracker {
 namespace {
@@ -35,15 +34,9 @@ result<info_hash_filter> info_hash_filter::parse(std::string_view text, filter_m
 
 result<info_hash_filter> info_hash_filter::load(const std::filesystem::path& file,
                                                 filter_mode mode) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(file, ec);
-    if (ec) return fail(tracker_errc::io, file.string() + ": " + ec.message());
-    if (size > (64U << 20U)) return fail(tracker_errc::io, file.string() + ": list too large");
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fail(tracker_errc::io, file.string() + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto r = parse(text.str(), mode);
+    auto text = read_small_file(file, 64U << 20U);
+    if (!text) return fail(tracker_errc::io, std::move(text.error().reason));
+    auto r = parse(*text, mode);
     if (!r) r.error().reason = file.string() + ": " + r.error().reason;
     return r;
 }

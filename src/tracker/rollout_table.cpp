@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
+#include <sstream>
+
+#include "minibit/core/small_file.hpp"
 
 namespace minibit::tracker {
 namespace {
@@ -112,8 +114,9 @@ void completion_series::add(std::int64_t at) {
 
 result<std::vector<std::pair<info_hash, std::uint32_t>>> load_expect_file(
     const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in) return fail(rollout_errc::bad_file, "cannot read " + path.string());
+    auto text = read_small_file(path, 64U << 20U);
+    if (!text) return fail(rollout_errc::bad_file, "cannot read " + text.error().reason);
+    std::istringstream in(std::move(*text));
     std::vector<std::pair<info_hash, std::uint32_t>> out;
     std::string line;
     for (std::size_t n = 1; std::getline(in, line); ++n) {
@@ -131,7 +134,6 @@ result<std::vector<std::pair<info_hash, std::uint32_t>>> load_expect_file(
         }
         out.emplace_back(*hash, value);
     }
-    if (in.bad()) return fail(rollout_errc::bad_file, "cannot read " + path.string());
     return out;
 }
 

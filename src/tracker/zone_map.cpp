@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "minibit/core/small_file.hpp"
 #include "minibit/tracker/swarm_table.hpp"
 
 namespace minibit::tracker {
@@ -214,15 +213,9 @@ result<zone_map> zone_map::parse(std::string_view text) {
 }
 
 result<zone_map> zone_map::load(const std::filesystem::path& file) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(file, ec);
-    if (ec) return fail(tracker_errc::io, file.string() + ": " + ec.message());
-    if (size > max_file_bytes) return fail(tracker_errc::io, file.string() + ": above 64 MiB");
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fail(tracker_errc::io, file.string() + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto r = parse(text.str());
+    auto text = read_small_file(file, max_file_bytes);
+    if (!text) return fail(tracker_errc::io, std::move(text.error().reason));
+    auto r = parse(*text);
     if (!r) r.error().reason = file.string() + ": " + r.error().reason;
     return r;
 }

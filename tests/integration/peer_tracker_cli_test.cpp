@@ -3,6 +3,8 @@
 // --version, usage errors, create --tracker with URLs a client cannot use, info --json read
 // back with a JSON parser, config files, and --help checked against the flags the parser
 // accepts, README.md and the docs (MINIBIT_SOURCE_ROOT). No swarm runs here.
+#include <sys/stat.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -256,6 +258,44 @@ TEST(PeerTrackerCli, ConfigFileSetsValuesAndAnUnknownKeyIsRefused) {
     // Help and version do not depend on the file.
     EXPECT_EQ(tracker(dir.path, {"--config", tconf.string(), "--help"}).code, 0);
     EXPECT_EQ(tracker(dir.path, {"--config", tconf.string(), "--version"}).code, 0);
+}
+
+// Every file a user names for the programs to read (a config, a token, a hash or zone list, an
+// --expect file, a .torrent for the agent) may turn out to be a FIFO or a device: opening a FIFO
+// for reading waits for a writer, and /dev/zero never ends. Each is refused at once with one
+// clear line; run_program fails the test if a program is still running after 10 s.
+TEST(PeerTrackerCli, AFifoOrADeviceWhereAFileIsReadIsRefusedAtOnce) {
+    temp_dir dir;
+    const auto fifo = dir.path / "fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    constexpr auto limit = std::chrono::seconds(10);
+    const std::vector<std::string> off{"--http", "127.0.0.1:0", "--udp", "off"};
+    for (const std::string& f : {fifo.string(), std::string("/dev/zero")}) {
+        std::vector<std::vector<std::string>> tracker_cases{
+            {"--config", f},           {"--zones", f}, {"--allow-list", f}, {"--deny-list", f},
+            {"--admin-token-file", f}, {"--expect", f}};
+        for (auto args : tracker_cases) {
+            args.insert(args.end(), off.begin(), off.end());
+            const auto r = minibit::testing::run_program(program_path("MINIBIT_TRACKER"), args,
+                                                         dir.path, limit);
+            EXPECT_NE(r.code, 0) << args[0] << " " << f;
+            EXPECT_NE(r.err.find(f + ": not a regular file"), std::string::npos) << r.err;
+        }
+        const std::vector<std::vector<std::string>> peer_cases{
+            {"--config", f, "info", "x.torrent"},
+            {"--config=" + f, "info", "x.torrent"},
+            {"info", f},
+            {"add", f, "--socket", (dir.path / "no-agent.sock").string()},
+            {"wait", "--tracker", "http://127.0.0.1:1/announce", "--info-hash",
+             std::string(40, '0'), "--complete", "1", "--token-file", f}};
+        for (const auto& args : peer_cases) {
+            const auto r = minibit::testing::run_program(program_path("MINIBIT_PEER"), args,
+                                                         dir.path, limit);
+            EXPECT_NE(r.code, 0) << args[0] << " " << f;
+            EXPECT_EQ(lines_in(r.err), 1U) << r.err;
+            EXPECT_NE(r.err.find(f + ": not a regular file"), std::string::npos) << r.err;
+        }
+    }
 }
 
 // The flag table is the parser: --print-config lists every option it reads, and --help must

@@ -12,11 +12,33 @@
 
 #include <fmt/format.h>
 
+#include "minibit/core/small_file.hpp"
+
 namespace minibit::apps {
 namespace {
 
 constexpr std::size_t help_width = 100;  // columns of --help text
 constexpr std::size_t flag_column = 28;  // where the descriptions start
+constexpr std::uint64_t max_config_bytes = 1U << 20U;
+
+// CLI11 opens a config file with std::ifstream, which waits for a writer forever on a FIFO and
+// reads a device without end: each file --config names is checked first, without waiting (a
+// missing file is left to CLI11's own message).
+std::optional<std::string> unusable_config(const std::vector<std::string>& args) {
+    for (std::size_t i = 0; i < args.size() && args[i] != "--"; ++i) {
+        std::string file;
+        if (args[i] == "--config" && i + 1 < args.size()) {
+            file = args[i + 1];
+        } else if (args[i].starts_with("--config=")) {
+            file = args[i].substr(std::string_view("--config=").size());
+        } else {
+            continue;
+        }
+        auto text = read_small_file(file, max_config_bytes);
+        if (!text && !is(text.error(), file_errc::io)) return "--config " + text.error().reason;
+    }
+    return std::nullopt;
+}
 
 // "N:1..1000" (CLI11 appends the validators' descriptions to the type name): ("N", "1..1000").
 // A placeholder that holds a colon itself ("ADDR:PORT") stays whole.
@@ -125,10 +147,21 @@ std::string one_line(std::string text) {
 
 // CLI11's words for a config file's unknown key ("INI was not able to parse swarm.typo"; a
 // whole unknown section comes as "nosuch.++") as a reason that names the key.
+// A key from a config file as a message may show it: bytes outside printable ASCII escaped, at
+// most 60 of them (a binary file named by mistake must not fill the terminal with garbage).
+std::string printable_key(std::string_view key) {
+    std::string out;
+    for (const char c : key.substr(0, 60)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+    }
+    return key.size() > 60 ? out + "..." : out;
+}
+
 std::string config_reason(const std::string& what, const std::string& file) {
     constexpr std::string_view prefix = "INI was not able to parse ";
     if (!what.starts_with(prefix)) return fmt::format("--config {}: {}", file, what);
-    std::string key = what.substr(prefix.size());
+    std::string key = printable_key(std::string_view(what).substr(prefix.size()));
     if (key.ends_with(".++")) {
         return fmt::format("--config {}: unknown section [{}]", file,
                            key.substr(0, key.size() - 3));
@@ -238,6 +271,9 @@ std::optional<int> command_line::parse(int argc, const char* const* argv) {
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
     if (auto early = answer_early(args)) return early;
+    if (config_ != nullptr) {
+        if (auto bad = unusable_config(args)) return usage_failure(*bad, help_target(args));
+    }
     try {
         app_.parse(argc, argv);
     } catch (const CLI::Success& e) {

@@ -8,10 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,7 +22,9 @@
 #include "minibit/agent/control_client.hpp"
 #include "minibit/agent/daemon.hpp"
 #include "minibit/core/human_units.hpp"
+#include "minibit/core/metainfo.hpp"
 #include "minibit/core/sha1.hpp"
+#include "minibit/core/small_file.hpp"
 #include "minibit/io/reactor.hpp"
 #include "rollout_wait.hpp"
 
@@ -126,15 +126,13 @@ void print_torrent(const json& t) {
 }
 
 int verb_add(const verb_flags& f) {
-    std::ifstream in(f.torrent, std::ios::binary);
-    if (!in) runtime_fail(fmt::format("cannot read {}", f.torrent));
-    std::ostringstream ss;
-    ss << in.rdbuf();
+    auto torrent = read_torrent_file(f.torrent);
+    if (!torrent) runtime_fail(torrent.error().reason);
     std::string target = "/v1/torrents";
     if (!f.out.empty()) {
         target += "?data_dir=" + agent::url_encode(fs::absolute(f.out).lexically_normal().string());
     }
-    const auto t = expect_ok(ask(f, "POST", target, "application/x-bittorrent", ss.str()));
+    const auto t = expect_ok(ask(f, "POST", target, "application/x-bittorrent", *torrent));
     fmt::print("added {} into {} ({})\n", t.value("name", ""), t.value("data_dir", ""),
                t.value("state", ""));
     fmt::print("{}\n", t.value("info_hash", ""));
@@ -349,13 +347,9 @@ int tracker_wait(const verb_flags& f) {
     o.timeout = f.timeout;
     o.poll_interval = f.poll;
     if (!f.token_file.empty()) {
-        std::ifstream in(f.token_file);
-        if (!in || !std::getline(in, o.token)) {
-            throw usage_error("wait: cannot read --token-file " + f.token_file);
-        }
-        while (!o.token.empty() && std::isspace(static_cast<unsigned char>(o.token.back()))) {
-            o.token.pop_back();
-        }
+        auto token = read_first_line(f.token_file);
+        if (!token) throw usage_error("wait: cannot read --token-file " + token.error().reason);
+        o.token = std::move(*token);
     }
     return wait_for_rollout(o);
 }

@@ -2,9 +2,7 @@
 // (CLI11, apps/common/cli.hpp conventions), starts tracker::tracker_server, reloads allow/deny
 // lists on SIGHUP, stops on SIGTERM/SIGINT, and talks to systemd (READY=1, WATCHDOG=1,
 // STOPPING=1). No tracker logic lives here.
-#include <cctype>
 #include <csignal>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -14,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "../common/cli.hpp"
+#include "minibit/core/small_file.hpp"
 #include "minibit/tracker/info_hash_filter.hpp"
 #include "minibit/tracker/server.hpp"
 #include "minibit/tracker/zone_map.hpp"
@@ -190,14 +189,11 @@ void declare_rollout(CLI::App& c, tracker_flags& f) {
 
 /// The first line of the token file, trimmed; refuses an empty or unreadable one.
 std::string read_token(const std::string& path) {
-    std::ifstream in(path);
-    std::string line;
-    if (!in || !std::getline(in, line))
-        throw apps::usage_error("--admin-token-file: cannot read " + path);
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
-    if (line.size() < 16)
+    auto line = read_first_line(path);
+    if (!line) throw apps::usage_error("--admin-token-file: cannot read " + line.error().reason);
+    if (line->size() < 16)
         throw apps::usage_error("--admin-token-file: the token needs 16+ characters");
-    return line;
+    return *line;
 }
 
 void rollout_options(const tracker_flags& f, tracker::server_config& svr) {
