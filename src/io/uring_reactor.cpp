@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -181,6 +182,8 @@ void uring_reactor::on_recv(std::uint32_t slot, conn_state& c, const completion&
         recycle(bid);
     } else if (cqe.res == 0 && c.phase == conn_phase::open) {
         end_of_input(slot, c);
+    } else if (cqe.res == -ENOBUFS && provided_ < options_.recv_buffer_count) {
+        provide_buffers(std::min(provided_ * 2, options_.recv_buffer_count));  // re-armed below
     } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED &&
                c.phase == conn_phase::open) {
         close_slot(slot, c, errno_error(-cqe.res, "recv"));

@@ -88,6 +88,7 @@ private:
     void arm_udp(std::uint32_t slot, sock_state& s);
     void rearm_udp(std::uint32_t slot, sock_state& s);
     void recycle(std::uint32_t bid);
+    void provide_buffers(std::uint32_t upto);
     void dispatch(const completion& cqe);
     void on_recv(std::uint32_t slot, conn_state& c, const completion& cqe);
     void on_send(std::uint32_t slot, conn_state& c, int res);
@@ -105,6 +106,7 @@ private:
     bool batch_wait_ = false;   // reactor_options::batch_wait is on and the kernel has it
     io_uring_buf_ring* buf_ring_ = nullptr;
     std::byte* buffers_ = nullptr;
+    std::uint32_t provided_ = 0;  // buffers 0..provided_-1 are in the ring or being delivered
     std::uint64_t wake_value_ = 0;
 };
 

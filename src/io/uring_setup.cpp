@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -116,15 +117,23 @@ result<void> uring_reactor::setup_buffers() {
         return std::unexpected(errno_error(-ret, "io_uring_register_buf_ring"));
     }
     io_uring_buf_ring_init(buf_ring_);
-    const int mask = io_uring_buf_ring_mask(count);
-    for (std::uint32_t bid = 0; bid < count; ++bid) {
+    provide_buffers(std::clamp<std::uint32_t>(options_.recv_buffers_at_start, 1, count));
+    return {};
+}
+
+void uring_reactor::provide_buffers(std::uint32_t upto) {
+    // Buffers provided_..upto-1 join the ring for the first time; the memory was reserved for
+    // all recv_buffer_count at setup, so a buffer's pages are first touched by the kernel's write.
+    const int mask = io_uring_buf_ring_mask(options_.recv_buffer_count);
+    int added = 0;
+    for (std::uint32_t bid = provided_; bid < upto; ++bid, ++added) {
         io_uring_buf_ring_add(buf_ring_,
                               buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
                               options_.recv_buffer_size_bytes, static_cast<unsigned short>(bid),
-                              mask, static_cast<int>(bid));
+                              mask, added);
     }
-    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(count));
-    return {};
+    io_uring_buf_ring_advance(buf_ring_, added);
+    provided_ = std::max(provided_, upto);
 }
 
 }  // namespace uring

@@ -1,8 +1,11 @@
-// TCP data paths on both back ends: echo with many clients, a 64 MiB ordered transfer, borrowed
-// sends, close after flush, backpressure, pausing inside a delivery, and 1000 idle connections.
+// TCP data paths on both back ends: echo with many clients, a 64 MiB ordered transfer, streams
+// into a reactor short of receive buffers, borrowed sends, close after flush, backpressure, pausing
+// inside a delivery, and 1000 idle connections.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include "reactor_fixture.hpp"
 
@@ -87,6 +90,63 @@ TEST_P(ReactorTest, LargeTransferKeepsOrderAcrossManyQueuedSends) {
         *r_, [&] { return got >= total; }, std::chrono::seconds(60)));
     EXPECT_EQ(got, total);
     EXPECT_EQ(first_bad, total) << "first wrong byte at stream offset " << first_bad;
+}
+
+// io_uring hands the kernel one receive buffer at start here (recv_buffers_at_start = 1): the
+// first bursts find none left (ENOBUFS ends the multishot receive), the set doubles and the
+// receive is armed again. 16 streams of 2 MiB into such a reactor arrive whole and in order.
+TEST_P(ReactorTest, StreamsIntoAReactorThatStartsWithOneReceiveBufferArriveWholeAndInOrder) {
+    reactor_options o;
+    o.recv_buffer_count = 64;
+    o.recv_buffer_size_bytes = 4096;
+    o.recv_buffers_at_start = 1;
+    auto made = make_reactor(GetParam(), o);
+    ASSERT_TRUE(made.has_value()) << made.error().message();
+    reactor& r = **made;
+    static constexpr std::size_t chunk = 64 * 1024;
+    static constexpr std::size_t total = 2U * 1024 * 1024;
+    static constexpr std::size_t streams = 16;
+    struct stream_check {
+        std::size_t got = 0;
+        std::size_t first_bad = total;
+        void take(std::span<const std::byte> d) {
+            for (std::size_t i = 0; i < d.size(); ++i) {
+                if (d[i] != pattern_byte(got + i) && first_bad == total) first_bad = got + i;
+            }
+            got += d.size();
+        }
+    };
+    std::vector<stream_check> in(streams);
+    std::size_t accepted = 0;
+    auto listener = r.listen(
+        address::loopback_v4(0), listen_options{}, [&](connection c, const address&) {
+            stream_check* s = &in.at(accepted++);
+            ASSERT_TRUE(
+                r.start(c.id(), {[s](std::span<const std::byte> d) { s->take(d); }, nullptr}));
+        });
+    ASSERT_TRUE(listener.has_value());
+    const auto where = r.local_address(*listener);
+    ASSERT_TRUE(where.has_value());
+    for (std::size_t c = 0; c < streams; ++c) {
+        r.connect(*where, [&r](result<connection> conn) {
+            ASSERT_TRUE(conn.has_value()) << conn.error().message();
+            ASSERT_TRUE(r.start(conn->id(), {nullptr, nullptr}));
+            for (std::size_t off = 0; off < total; off += chunk) {
+                ASSERT_TRUE(r.send(conn->id(), pattern(off, chunk)));
+            }
+        });
+    }
+    ASSERT_TRUE(spin(
+        r,
+        [&] {
+            return accepted == streams &&
+                   std::all_of(in.begin(), in.end(), [](const auto& s) { return s.got >= total; });
+        },
+        std::chrono::seconds(60)));
+    for (std::size_t n = 0; n < streams; ++n) {
+        EXPECT_EQ(in[n].got, total) << "stream " << n;
+        EXPECT_EQ(in[n].first_bad, total) << "stream " << n << ": first wrong byte";
+    }
 }
 
 TEST_P(ReactorTest, BorrowedSendsReleaseInOrderAfterTheyAreSent) {
