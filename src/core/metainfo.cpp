@@ -389,6 +389,14 @@ result<std::string> read_torrent_file(const std::filesystem::path& file,
                                       const metainfo_limits& limits) {
     auto bytes = read_small_file(file, limits.max_file_bytes);
     if (!bytes) {
+        const std::string name = file.string();
+        if (is(bytes.error(), file_errc::io) &&
+            (name.starts_with("magnet:") || name.find("://") != std::string::npos)) {
+            return fail(metainfo_errc::io,
+                        bytes.error().reason +
+                            " (a .torrent file is needed here: magnet links and URLs are not "
+                            "fetched; download the .torrent first)");
+        }
         const bool large = is(bytes.error(), file_errc::too_large);
         return fail(large ? metainfo_errc::bad_value : metainfo_errc::io,
                     large ? file.string() + ": larger than the torrent limit"
