@@ -16,8 +16,10 @@ namespace minibit::loadgen {
 /// Descriptors besides the peers' own: the driver, the tracker probe, the log, the runtime.
 inline constexpr std::uint64_t spare_descriptors = 256;
 
-/// A peer's own descriptors: its listener, its file, its tracker connection and the two ends of
-/// its HTTP client's wake-up socket pair (libcurl's multi handle).
+/// A peer's own descriptors: its listener, its file, its tracker connection, and 2 more that
+/// were its HTTP client's wake-up socket pair; that pair is now one per reactor thread (the
+/// peers of a thread share one libcurl multi handle) and the 2 are kept as slack: lowering the
+/// count widens the connection budget, which is a change of its own to measure.
 inline constexpr std::uint64_t own_descriptors_per_peer = 5;
 
 /// The fewest connections per peer a default --max-peers is lowered to: what a peer needs to

@@ -18,6 +18,8 @@ public:
     peer_reactor(io::reactor& inner, std::int64_t peer) : inner_(inner), peer_(peer) {}
 
     [[nodiscard]] io::backend_kind kind() const override { return inner_.kind(); }
+    /// The shared reactor's loop: the peers of one thread share what is kept per loop.
+    [[nodiscard]] io::reactor& loop() override { return inner_.loop(); }
     [[nodiscard]] result<void> run() override { return inner_.run(); }
     [[nodiscard]] result<void> run_once(std::chrono::milliseconds max_wait) override {
         return inner_.run_once(max_wait);
@@ -79,7 +81,8 @@ public:
         return inner_.send_to(id, bytes, to);
     }
     void close_udp(io::udp_id id) override { inner_.close_udp(id); }
-    // libcurl's sockets (the tracker client's http_fetcher) are watched on the real reactor.
+    // Descriptors of other libraries are watched on the real reactor (the tracker clients'
+    // shared http_fetcher already lives on loop()).
     [[nodiscard]] result<io::watch_id> watch_fd(int fd, io::fd_interest interest,
                                                 io::ready_fn on_ready) override {
         return inner_.watch_fd(fd, interest, std::move(on_ready));

@@ -24,6 +24,7 @@ struct http_fetcher::request {
     http_fetcher::request_id id = 0;
     http_get_options options;
     http_fetcher::done_fn done;
+    io::scope::handle reply;  ///< where `done` runs: the requester's scope
     std::string body;
     std::size_t head_bytes = 0;
     bool too_large = false;
@@ -69,6 +70,15 @@ std::string ca_file_of(const http_get_options& o) {
     }
     return {};
 }
+
+/// Cached connections a fetcher keeps for reuse (CURLMOPT_MAXCONNECTS). libcurl's default,
+/// 4 per transfer ever running at once, would keep hundreds of idle sockets after the started
+/// announces of a few hundred in-process peers; they mostly ask one tracker, so a few do.
+constexpr long max_cached_connections = 16;
+
+/// The fetchers of this thread's loops, held weakly: holders (tracker and scrape clients on
+/// the loop's thread) own a fetcher; this only finds it. A handful of loops per thread at most.
+thread_local std::vector<std::pair<const io::reactor*, std::weak_ptr<http_fetcher>>> loop_fetchers;
 
 }  // namespace
 
@@ -123,6 +133,23 @@ result<std::unique_ptr<http_fetcher>> http_fetcher::create(io::reactor& reactor)
     curl_multi_setopt(f->multi_, CURLMOPT_SOCKETDATA, f.get());
     curl_multi_setopt(f->multi_, CURLMOPT_TIMERFUNCTION, &http_fetcher::on_timer);
     curl_multi_setopt(f->multi_, CURLMOPT_TIMERDATA, f.get());
+    curl_multi_setopt(f->multi_, CURLMOPT_MAXCONNECTS, max_cached_connections);
+    return f;
+}
+
+result<std::shared_ptr<http_fetcher>> http_fetcher::shared(io::reactor& reactor) {
+    io::reactor& loop = reactor.loop();
+    // A loop's entry expires before it dies (its holders die first), so a reactor made later
+    // at the same address never finds a stale fetcher.
+    std::erase_if(loop_fetchers, [](const auto& e) { return e.second.expired(); });
+    for (const auto& [at, weak] : loop_fetchers) {
+        if (at != &loop) continue;
+        if (auto f = weak.lock()) return f;
+    }
+    auto made = create(loop);
+    if (!made) return std::unexpected(made.error());
+    std::shared_ptr<http_fetcher> f = std::move(*made);
+    loop_fetchers.emplace_back(&loop, f);
     return f;
 }
 
@@ -139,15 +166,16 @@ http_fetcher::~http_fetcher() {
 }
 
 http_fetcher::request_id http_fetcher::get(const std::string& url, const http_get_options& options,
-                                           done_fn done) {
+                                           io::scope::handle reply, done_fn done) {
     auto r = std::make_unique<request>();
     r->id = next_id_++;
     r->options = options;
     r->done = std::move(done);
+    r->reply = std::move(reply);
     r->easy = curl_easy_init();
     const request_id id = r->id;
     if (r->easy == nullptr) {
-        scope_.post([fn = std::move(r->done)] {
+        r->reply.post([fn = std::move(r->done)] {
             fn(fail(swarm_errc::tracker_failed, "curl_easy_init failed"));
         });
         return id;
@@ -182,9 +210,10 @@ http_fetcher::request_id http_fetcher::get(const std::string& url, const http_ge
     if (const CURLMcode rc = curl_multi_add_handle(multi_, e); rc != CURLM_OK) {
         auto it = requests_.find(id);
         auto fn = std::move(it->second->done);
+        const io::scope::handle to = std::move(it->second->reply);
         curl_easy_cleanup(e);
         requests_.erase(it);
-        scope_.post([fn = std::move(fn), rc] {
+        to.post([fn = std::move(fn), rc] {
             fn(fail(swarm_errc::tracker_failed, curl_multi_strerror(rc)));
         });
     }
@@ -290,12 +319,13 @@ void http_fetcher::drain() {
             out = fail(swarm_errc::tracker_failed, describe_failure(easy, code, *r));
         }
         auto fn = std::move(r->done);
+        const io::scope::handle to = std::move(r->reply);
         const request_id id = r->id;
         curl_multi_remove_handle(multi_, easy);
         curl_easy_cleanup(easy);
         requests_.erase(id);
         // Posted: the owner may start or cancel requests from its callback, or die.
-        scope_.post([fn = std::move(fn), out = std::move(out)]() mutable { fn(std::move(out)); });
+        to.post([fn = std::move(fn), out = std::move(out)]() mutable { fn(std::move(out)); });
     }
 }
 

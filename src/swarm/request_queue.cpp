@@ -8,9 +8,14 @@
 namespace minibit::swarm {
 namespace {
 
-/// Removes the first `block` from q; false when it is not there.
-bool erase_block(std::deque<wire::block_ref>& q, const wire::block_ref& block) {
-    const auto it = std::find(q.begin(), q.end(), block);
+/// A drained queue of the peer's requests keeps at most this many entries' room (384 bytes);
+/// a larger buffer goes back to the allocator (a burst does not stay with an idle connection).
+constexpr std::size_t kept_incoming_room = 32;
+
+/// Removes the first `block` from q at or after `from`; false when it is not there.
+bool erase_block(std::vector<wire::block_ref>& q, const wire::block_ref& block,
+                 std::size_t from = 0) {
+    const auto it = std::find(q.begin() + static_cast<std::ptrdiff_t>(from), q.end(), block);
     if (it == q.end()) {
         return false;
     }
@@ -37,7 +42,7 @@ bool request_queue::erase_outstanding(const wire::block_ref& block) {
 void request_queue::remember_released(const wire::block_ref& block) {
     released_.push_back(block);
     if (released_.size() > max_released) {
-        released_.pop_front();
+        released_.erase(released_.begin());  // O(max_released), only while at the bound
     }
 }
 
@@ -89,7 +94,7 @@ std::uint32_t request_queue::target(double download_rate, bool received_any,
 }
 
 bool request_queue::queue_incoming(const wire::block_ref& block, std::size_t limit) {
-    if (incoming_.size() >= limit) {
+    if (incoming_.size() - incoming_head_ >= limit) {
         return false;
     }
     incoming_.push_back(block);
@@ -101,26 +106,42 @@ bool request_queue::count_choked_request(std::size_t limit) {
 }
 
 bool request_queue::cancel_incoming(const wire::block_ref& block) {
-    return erase_block(incoming_, block);
+    return erase_block(incoming_, block, incoming_head_);
 }
 
 std::optional<wire::block_ref> request_queue::next_incoming() {
-    if (incoming_.empty()) {
+    if (incoming_empty()) {
         return std::nullopt;
     }
-    const wire::block_ref block = incoming_.front();
-    incoming_.pop_front();
+    const wire::block_ref block = incoming_[incoming_head_++];
+    if (incoming_head_ == incoming_.size()) {
+        incoming_head_ = 0;
+        if (incoming_.capacity() > kept_incoming_room) {
+            std::vector<wire::block_ref>{}.swap(incoming_);
+        } else {
+            incoming_.clear();
+        }
+    } else if (incoming_head_ * 2 >= incoming_.size()) {
+        // The served half goes: amortised O(1) per request, and the vector stays within
+        // twice the queue.
+        incoming_.erase(incoming_.begin(),
+                        incoming_.begin() + static_cast<std::ptrdiff_t>(incoming_head_));
+        incoming_head_ = 0;
+    }
     return block;
 }
 
-std::deque<wire::block_ref> request_queue::take_incoming() {
-    std::deque<wire::block_ref> out;
-    out.swap(incoming_);
+std::vector<wire::block_ref> request_queue::take_incoming() {
+    std::vector<wire::block_ref> out(
+        incoming_.begin() + static_cast<std::ptrdiff_t>(incoming_head_), incoming_.end());
+    std::vector<wire::block_ref>{}.swap(incoming_);
+    incoming_head_ = 0;
     return out;
 }
 
 void request_queue::check_invariants() const {
     MINIBIT_ASSERT(released_.size() <= max_released, "released requests above their bound");
+    MINIBIT_ASSERT(incoming_head_ <= incoming_.size(), "served requests past the queue's end");
     for (std::size_t i = 1; i < outstanding_.size(); ++i) {
         MINIBIT_ASSERT(outstanding_[i - 1].sent <= outstanding_[i].sent,
                        "outstanding requests out of send order");

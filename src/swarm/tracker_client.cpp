@@ -96,6 +96,8 @@ result<std::unique_ptr<tracker_client>> tracker_client::create(
 }
 
 tracker_client::~tracker_client() {
+    // The fetcher is shared with the other clients on this reactor: end our transfer only.
+    if (http_) http_->cancel(http_request_);
     if (udp_) {
         reactor_.close_udp(*udp_);
     }

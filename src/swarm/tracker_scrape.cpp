@@ -30,12 +30,15 @@ std::optional<std::string> scrape_url(const std::string& announce, const info_ha
 
 scrape_client::scrape_client(io::reactor& reactor) : reactor_(reactor), scope_(reactor) {}
 
-scrape_client::~scrape_client() = default;
+scrape_client::~scrape_client() {
+    // The fetcher is shared with the other clients on this reactor: end our transfers only.
+    for (const auto id : http_requests_) http_->cancel(id);
+}
 
 result<std::unique_ptr<scrape_client>> scrape_client::create(io::reactor& reactor,
                                                              scrape_options options) {
     std::unique_ptr<scrape_client> c(new scrape_client(reactor));
-    auto http = http_fetcher::create(reactor);
+    auto http = http_fetcher::shared(reactor);
     if (!http) return std::unexpected(http.error());
     c->http_ = std::move(*http);
     c->options_ = std::move(options);
@@ -66,19 +69,25 @@ void scrape_client::scrape(const std::string& announce, const info_hash& hash, d
     o.timeout = options_.http_timeout;
     o.ca_file = options_.ca_file;
     o.max_body_bytes = 64U << 10U;
-    http_->get(*url, o, [hash, done = std::move(done)](result<http_answer> r) {
-        if (!r) return done(std::unexpected(r.error()));
-        if (r->status != 200) {
-            return done(fail(swarm_errc::tracker_failed,
-                             fmt::format("scrape answered HTTP {}", r->status)));
-        }
-        auto entries = wire::parse_scrape_response(r->body, {});
-        if (!entries) return done(std::unexpected(entries.error()));
-        for (const auto& e : *entries) {
-            if (e.hash == hash) return done(scrape_counts{e.complete, e.incomplete, e.downloaded});
-        }
-        done(fail(swarm_errc::tracker_failed, "the scrape does not list the torrent"));
-    });
+    // Answers are always posted, so the id is known by the time the callback runs.
+    auto id = std::make_shared<http_fetcher::request_id>(0);
+    *id = http_->get(
+        *url, o, scope_.share(), [this, id, hash, done = std::move(done)](result<http_answer> r) {
+            std::erase(http_requests_, *id);
+            if (!r) return done(std::unexpected(r.error()));
+            if (r->status != 200) {
+                return done(fail(swarm_errc::tracker_failed,
+                                 fmt::format("scrape answered HTTP {}", r->status)));
+            }
+            auto entries = wire::parse_scrape_response(r->body, {});
+            if (!entries) return done(std::unexpected(entries.error()));
+            for (const auto& e : *entries) {
+                if (e.hash == hash)
+                    return done(scrape_counts{e.complete, e.incomplete, e.downloaded});
+            }
+            done(fail(swarm_errc::tracker_failed, "the scrape does not list the torrent"));
+        });
+    http_requests_.push_back(*id);
 }
 
 }  // namespace minibit::swarm

@@ -26,13 +26,16 @@ constexpr auto udp_connection_id_lifetime = std::chrono::seconds(60);
 void tracker_client::http_announce(const endpoint& ep, wire::announce_event event,
                                    std::uint64_t generation) {
     if (!http_) {
-        auto f = http_fetcher::create(reactor_);
+        auto f = http_fetcher::shared(reactor_);
         if (!f) {
             on_result(generation, std::unexpected(f.error()));
             return;
         }
         http_ = std::move(*f);
     }
+    // The answer of an announce superseded meanwhile (stop() while one is in flight) would be
+    // ignored: end its transfer instead of letting it run on in the shared fetcher.
+    http_->cancel(http_request_);
     std::string url = ep.text.substr(0, ep.text.find('#'));
     url += url.find('?') == std::string::npos ? '?' : '&';
     url += wire::build_announce_query(make_request(event));
@@ -40,7 +43,7 @@ void tracker_client::http_announce(const endpoint& ep, wire::announce_event even
     o.timeout = options_.http_timeout;
     o.max_body_bytes = options_.max_response_bytes;
     o.ca_file = options_.ca_file;
-    http_->get(url, o, [this, generation](result<http_answer> r) {
+    http_request_ = http_->get(url, o, scope_.share(), [this, generation](result<http_answer> r) {
         if (!r) {
             on_result(generation, std::unexpected(r.error()));
         } else if (r->status != 200) {

@@ -152,6 +152,9 @@ public:
 
     /// Which back end this is (never auto_select).
     [[nodiscard]] virtual backend_kind kind() const = 0;
+    /// The reactor whose loop runs this one's work: itself, or for a wrapping reactor the one
+    /// it wraps. What every user of one loop shares (one HTTP client) is kept per loop().
+    [[nodiscard]] virtual reactor& loop() { return *this; }
 
     /// Runs the loop on the calling thread until stop(); one batched submit/wait per turn.
     [[nodiscard]] virtual result<void> run() = 0;

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -73,8 +72,8 @@ public:
     /// The oldest queued request, removed from the queue.
     [[nodiscard]] std::optional<wire::block_ref> next_incoming();
     /// Empties the queue (we choked the peer) and returns what it held, oldest first.
-    [[nodiscard]] std::deque<wire::block_ref> take_incoming();
-    [[nodiscard]] bool incoming_empty() const { return incoming_.empty(); }
+    [[nodiscard]] std::vector<wire::block_ref> take_incoming();
+    [[nodiscard]] bool incoming_empty() const { return incoming_head_ == incoming_.size(); }
 
     /// Aborts (MINIBIT_ASSERT) when the queues break their bounds or order. O(requests).
     void check_invariants() const;
@@ -88,12 +87,18 @@ private:
     bool erase_outstanding(const wire::block_ref& block);
     void remember_released(const wire::block_ref& block);
 
+    // Vectors, not std::deques: libstdc++ gives every deque a 576-byte block when it is made,
+    // even one that stays empty (12 KB per in-process peer in heaptrack, issue 15); an empty
+    // vector holds nothing.
     std::vector<pending_request> outstanding_;  ///< oldest first
-    std::deque<wire::block_ref> released_;      ///< oldest first, at most max_released
-    std::deque<wire::block_ref> incoming_;      ///< the peer's, oldest first
-    rtt_estimator round_trips_;                 ///< of answered outstanding requests
-    std::uint32_t peer_reqq_ = 250;             ///< BEP 10 reqq of the peer (default when absent)
-    std::uint32_t requests_while_choked_ = 0;   ///< since our last unchoke
+    std::vector<wire::block_ref> released_;     ///< oldest first, at most max_released
+    /// The peer's, oldest first from incoming_head_ (those before it were served; dropped
+    /// once they are half the vector or all of it).
+    std::vector<wire::block_ref> incoming_;
+    std::size_t incoming_head_ = 0;
+    rtt_estimator round_trips_;                ///< of answered outstanding requests
+    std::uint32_t peer_reqq_ = 250;            ///< BEP 10 reqq of the peer (default when absent)
+    std::uint32_t requests_while_choked_ = 0;  ///< since our last unchoke
     bool snubbed_ = false;
 };
 

@@ -1,5 +1,5 @@
 // Tracker client of one torrent: HTTP(S) announces (libcurl's multi interface driven by the
-// reactor, see http_fetcher) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
+// reactor, one http_fetcher shared by every client on the reactor) and UDP announces (BEP 15 connect then announce, retried 15 * 2^n s with a cap),
 // through the BEP 12 announce-list tiers (tried in order; the URL that answers moves to the
 // front of its tier). Events: started, periodic at the tracker's interval, completed, stopped
 // (best effort, short timeout). Retries with exponential backoff. Reactor thread only (asserted
@@ -156,7 +156,9 @@ private:
     tracker_options options_;
     progress_fn progress_;
     peers_fn on_peers_;
-    std::unique_ptr<http_fetcher> http_;  ///< made at the first http(s) announce
+    /// Shared with every client on this reactor's loop; taken at the first http(s) announce.
+    std::shared_ptr<http_fetcher> http_;
+    std::uint64_t http_request_ = 0;  ///< the last announce sent through http_ (0: none yet)
     std::optional<io::udp_id> udp_;
     int udp_family_ = 0;
     std::shared_ptr<udp_exchange> udp_active_;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "minibit/core/result.hpp"
 #include "minibit/core/sha1.hpp"
@@ -66,8 +67,9 @@ private:
     explicit scrape_client(io::reactor& reactor);
 
     io::reactor& reactor_;
-    std::unique_ptr<http_fetcher> http_;
-    std::unique_ptr<udp_scraper> udp_;  ///< made at the first udp:// scrape
+    std::shared_ptr<http_fetcher> http_;        ///< shared with every client on the loop
+    std::vector<std::uint64_t> http_requests_;  ///< http(s) scrapes in flight
+    std::unique_ptr<udp_scraper> udp_;          ///< made at the first udp:// scrape
     scrape_options options_;
     io::scope scope_;  ///< refusals posted without a fetch; last member, first to go
 };

@@ -113,6 +113,30 @@ TEST(RequestQueue, ACancelRemovesAQueuedRequestOnce) {
     EXPECT_EQ(q.next_incoming(), blk(0, 1));
 }
 
+TEST(RequestQueue, ServingWhileThePeerKeepsAskingKeepsOrderAndTheBound) {
+    request_queue q;
+    std::uint32_t asked = 0;
+    std::uint32_t served = 0;
+    for (int round = 0; round < 100; ++round) {
+        // Three in, two out: the queue grows by one a round until the bound stops it.
+        for (int i = 0; i < 3; ++i) {
+            if (q.queue_incoming(blk(asked / 16, asked % 16), 40)) ++asked;
+        }
+        for (int i = 0; i < 2; ++i) {
+            ASSERT_EQ(q.next_incoming(), blk(served / 16, served % 16));
+            ++served;
+        }
+    }
+    EXPECT_EQ(asked - served, 38U);  // 40 after the asks, two served
+    EXPECT_TRUE(q.cancel_incoming(blk(served / 16, served % 16)));
+    EXPECT_FALSE(q.cancel_incoming(blk(0, 0)));  // served long ago
+    const auto rest = q.take_incoming();
+    ASSERT_EQ(rest.size(), 37U);
+    EXPECT_EQ(rest.front(), blk((served + 1) / 16, (served + 1) % 16));
+    EXPECT_TRUE(q.incoming_empty());
+    EXPECT_EQ(q.next_incoming(), std::nullopt);
+}
+
 TEST(RequestQueue, ChokingTakesEveryQueuedRequest) {
     request_queue q;
     ASSERT_TRUE(q.queue_incoming(blk(3, 0), 10));
