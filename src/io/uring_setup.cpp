@@ -127,10 +127,9 @@ void uring_reactor::provide_buffers(std::uint32_t upto) {
     const int mask = io_uring_buf_ring_mask(options_.recv_buffer_count);
     int added = 0;
     for (std::uint32_t bid = provided_; bid < upto; ++bid, ++added) {
-        io_uring_buf_ring_add(buf_ring_,
-                              buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
-                              options_.recv_buffer_size_bytes, static_cast<unsigned short>(bid),
-                              mask, added);
+        io_uring_buf_ring_add(
+            buf_ring_, buffers_ + std::size_t{bid} * options_.recv_buffer_size_bytes,
+            options_.recv_buffer_size_bytes, static_cast<unsigned short>(bid), mask, added);
     }
     io_uring_buf_ring_advance(buf_ring_, added);
     provided_ = std::max(provided_, upto);
