@@ -1,13 +1,14 @@
 #include "minibit/tracker/state_file.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xxhash.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "minibit/core/small_file.hpp"
 
 namespace minibit::tracker {
 namespace {
@@ -250,26 +251,12 @@ result<void> write_file_atomically(const std::filesystem::path& path,
 
 result<std::vector<std::uint8_t>> read_whole_file(const std::filesystem::path& path,
                                                   std::size_t max_bytes) {
-    fd_closer f{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};  // a FIFO: no wait
-    if (f.fd < 0) return io_fail("cannot open", path, errno);
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0) return io_fail("cannot stat", path, errno);
-    if (!S_ISREG(st.st_mode)) return fail(state_errc::io, path.string() + ": not a regular file");
-    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-        return fail(state_errc::too_large,
-                    path.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
+    auto text = read_small_file(path, max_bytes);  // a FIFO: refused, never waited on
+    if (!text) {
+        return fail(is(text.error(), file_errc::too_large) ? state_errc::too_large : state_errc::io,
+                    std::move(text.error().reason));
     }
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < out.size()) {
-        const ssize_t n = ::read(f.fd, out.data() + done, out.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return io_fail("cannot read", path, errno);
-        if (n == 0) break;  // shrank while reading: what we have is checked like any file
-        done += static_cast<std::size_t>(n);
-    }
-    out.resize(done);
-    return out;
+    return std::vector<std::uint8_t>(text->begin(), text->end());
 }
 
 }  // namespace minibit::tracker
