@@ -335,6 +335,20 @@ std::vector<piece_index> piece_store::drop_pieces_not_on_disk() {
     return dropped;
 }
 
+std::optional<error> piece_store::truncated_file() const {
+    const file_set& files = backend_->files();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto now = files.stamp(i);
+        if (now && now->size < files[i].length) {
+            return make_error(storage_errc::fault,
+                              "file " + files[i].full_path.string() + " was truncated to " +
+                                  std::to_string(now->size) + " bytes (expected " +
+                                  std::to_string(files[i].length) + ")");
+        }
+    }
+    return std::nullopt;
+}
+
 std::uint64_t piece_store::piece_size(piece_index piece) const {
     return backend_->layout().piece_size(piece);
 }

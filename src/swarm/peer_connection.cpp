@@ -2,11 +2,14 @@
 // flush_out()), our requests to the peer and the periodic housekeeping.
 #include "minibit/swarm/peer_connection.hpp"
 
+#include <cerrno>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "minibit/core/assert.hpp"
+#include "minibit/io/error.hpp"
+#include "minibit/storage/piece_store.hpp"
 
 namespace minibit::swarm {
 
@@ -79,6 +82,13 @@ void peer_connection::on_closed(const std::optional<error>& err) {
                      err ? err->message() : std::string("end of stream"));
     }
     phase_ = phase::gone;
+    if (err && err->domain == io::error_domain(io::io_errc{}) && err->code == EFAULT) {
+        // A send straight from the mapped file found pages that are gone: the file was cut
+        // under us. That is the serve failure block_spans reports when it sees the cut first
+        // (its view of the size may be up to 100 ms old), so the host checks what is on disk.
+        const auto cut = ctx_.store ? ctx_.store->truncated_file() : std::nullopt;
+        host_.on_serve_failed(*this, cut ? *cut : *err);
+    }
     host_.on_closed(*this);
 }
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -144,6 +145,10 @@ public:
     /// file truncated underneath us) and returns those pieces, in order; they are no longer
     /// served or counted. Costs one fstat per file.
     [[nodiscard]] std::vector<piece_index> drop_pieces_not_on_disk();
+    /// What cut served data short, for a send that failed on it (EFAULT): "file F was
+    /// truncated to N bytes (expected M)" for the first file shorter than the torrent says, or
+    /// nullopt when none is. Costs one fstat per file.
+    [[nodiscard]] std::optional<error> truncated_file() const;
     /// Hashes the piece (SHA-1 decides, XXH3 for the resume data), changing nothing: any
     /// thread, concurrently with writes to other pieces (nobody writes this one meanwhile).
     [[nodiscard]] result<piece_check> hash_piece(piece_index piece) const;
