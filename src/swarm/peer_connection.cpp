@@ -206,7 +206,8 @@ void peer_connection::fill_requests() {
     if (requests_.outstanding() >= target) {
         return;
     }
-    for (const auto& block : host_.next_requests(*this, target - requests_.outstanding())) {
+    const std::vector<wire::block_ref> avoid = requests_.avoided(now);
+    for (const auto& block : host_.next_requests(*this, target - requests_.outstanding(), avoid)) {
         requests_.sent(block, now);
         send(wire::request{block});
     }
@@ -232,12 +233,16 @@ void peer_connection::drop_requests(const std::vector<wire::block_ref>& blocks) 
 }
 
 void peer_connection::expire_requests(clock::time_point now) {
-    if (!requests_.overdue(now, requests_.timeout(ctx_.options))) {
+    const auto timeout = requests_.timeout(ctx_.options);
+    if (!requests_.overdue(now, timeout)) {
         return;
     }
     // The oldest request is overdue: the peer stalled. Give all its blocks to other peers now
-    // and keep only a trickle of requests to it until it delivers again.
-    const auto dropped = requests_.release_all();
+    // and keep only a trickle of requests to it until it delivers again. Those blocks are
+    // not asked of it again for a while: a peer that never serves some blocks (it lost
+    // them, or it is hostile) would otherwise get them back as its trickle, time out again,
+    // and never be asked for the blocks it does serve.
+    const auto dropped = requests_.expire(now, avoid_after_timeout * timeout);
     ctx_.counters.requests_timed_out += dropped.size();
     drop_requests(dropped);
     if (!requests_.snubbed()) {

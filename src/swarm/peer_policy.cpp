@@ -10,7 +10,10 @@ std::uint32_t pipeline_target(const pipeline_input& in, const torrent_options& o
     if (in.snubbed) {
         target = snubbed_requests;
     } else if (in.received_any) {
-        const double blocks = in.download_rate * opt.pipeline_seconds / double{block_size_bytes};
+        const double rtts = std::chrono::duration<double>(in.min_round_trip).count() *
+                            opt.pipeline_round_trips;
+        const double seconds = std::max(opt.pipeline_seconds, rtts);
+        const double blocks = in.download_rate * seconds / double{block_size_bytes};
         target = static_cast<std::uint32_t>(std::clamp(
             blocks, static_cast<double>(opt.min_requests), static_cast<double>(opt.max_requests)));
     }

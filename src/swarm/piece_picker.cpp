@@ -272,9 +272,18 @@ void piece_picker::release(peer_slot peer, block_address b, piece_progress& pp) 
 
 std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bitfield& peer_has,
                                                         std::size_t count, std::mt19937_64& rng,
-                                                        const zone_roster* across) {
+                                                        const zone_roster* across,
+                                                        std::span<const block_address> avoid) {
+    const auto avoided = [&](const block_address& a) {
+        return !avoid.empty() && std::binary_search(avoid.begin(), avoid.end(), a);
+    };
+    // pick() may name pieces whose free blocks are all avoided: ask for that many more.
+    std::size_t avoided_pieces = 0;
+    for (std::size_t i = 0; i < avoid.size(); ++i) {
+        avoided_pieces += (i == 0 || avoid[i].piece != avoid[i - 1].piece) ? 1 : 0;
+    }
     std::vector<block_address> out;
-    for (piece_index p : pick(peer_has, count, rng, across)) {
+    for (piece_index p : pick(peer_has, count + avoided_pieces, rng, across)) {
         if (reserved_for_other(p, peer)) {
             continue;  // being fetched again by one peer alone after a hash failure
         }
@@ -283,8 +292,8 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
         }
         piece_progress& pp = progress(p);
         for (std::uint32_t b = 0; b < pp.received.size() && out.size() < count; ++b) {
-            if (pp.requested_by[b].empty() && !pp.received[b]) {
-                const block_address addr{p, block_index{b}};
+            const block_address addr{p, block_index{b}};
+            if (pp.requested_by[b].empty() && !pp.received[b] && !avoided(addr)) {
                 claim(peer, addr, pp);
                 out.push_back(addr);
             }
@@ -294,14 +303,15 @@ std::vector<block_address> piece_picker::request_blocks(peer_slot peer, const bi
         }
     }
     if (out.size() < count && in_endgame() && peer_has.size() == piece_count()) {
-        pick_duplicates(peer, peer_has, count, across, out);
+        pick_duplicates(peer, peer_has, count, {across, avoid}, out);
     }
     checked();
     return out;
 }
 
 void piece_picker::pick_duplicates(peer_slot peer, const bitfield& peer_has, std::size_t count,
-                                   const zone_roster* across, std::vector<block_address>& out) {
+                                   duplicate_limits limits, std::vector<block_address>& out) {
+    const zone_roster* across = limits.across;
     std::vector<block_address> candidates;
     for (auto& [p, pp] : downloading_) {
         if (have_.test(p) || !peer_has.test(p) || reserved_for_other(p, peer) ||
@@ -310,9 +320,11 @@ void piece_picker::pick_duplicates(peer_slot peer, const bitfield& peer_has, std
         }
         for (std::uint32_t b = 0; b < pp.received.size(); ++b) {
             const auto& who = pp.requested_by[b];
+            const block_address addr{p, block_index{b}};
             if (!pp.received[b] && !who.empty() && who.size() < config_.max_requesters_per_block &&
-                std::find(who.begin(), who.end(), peer) == who.end()) {
-                candidates.push_back({p, block_index{b}});
+                std::find(who.begin(), who.end(), peer) == who.end() &&
+                !std::binary_search(limits.avoid.begin(), limits.avoid.end(), addr)) {
+                candidates.push_back(addr);
             }
         }
     }

@@ -85,13 +85,39 @@ std::vector<wire::block_ref> request_queue::release_all() {
     return out;
 }
 
+std::vector<wire::block_ref> request_queue::expire(clock::time_point now, clock::duration cooloff) {
+    // Every one, not only the overdue: those sent just after them wait behind them at the
+    // peer, and a peer that skips some blocks would get them back one trickle at a time.
+    for (const pending_request& r : outstanding_) {
+        avoided_.push_back({r.block, now + cooloff});
+    }
+    if (avoided_.size() > max_avoided) {
+        avoided_.erase(avoided_.begin(), avoided_.end() - static_cast<std::ptrdiff_t>(max_avoided));
+    }
+    return release_all();
+}
+
+std::vector<wire::block_ref> request_queue::avoided(clock::time_point now) {
+    std::erase_if(avoided_, [&](const avoided_block& a) { return a.until <= now; });
+    if (avoided_.empty()) {
+        std::vector<avoided_block>{}.swap(avoided_);  // an idle connection keeps no buffer
+    }
+    std::vector<wire::block_ref> out;
+    out.reserve(avoided_.size());
+    for (const avoided_block& a : avoided_) {
+        out.push_back(a.block);
+    }
+    return out;
+}
+
 bool request_queue::overdue(clock::time_point now, clock::duration timeout) const {
     return !outstanding_.empty() && now - outstanding_.front().sent >= timeout;
 }
 
 std::uint32_t request_queue::target(double download_rate, bool received_any,
                                     const torrent_options& options) const {
-    return pipeline_target({download_rate, received_any, snubbed_, peer_reqq_}, options);
+    const auto min_rtt = round_trips_.known() ? round_trips_.minimum() : rtt_estimator::duration{0};
+    return pipeline_target({download_rate, received_any, snubbed_, peer_reqq_, min_rtt}, options);
 }
 
 bool request_queue::queue_incoming(const wire::block_ref& block, std::size_t limit) {
@@ -142,6 +168,7 @@ std::vector<wire::block_ref> request_queue::take_incoming() {
 
 void request_queue::check_invariants() const {
     MINIBIT_ASSERT(released_.size() <= max_released, "released requests above their bound");
+    MINIBIT_ASSERT(avoided_.size() <= max_avoided, "avoided blocks above their bound");
     MINIBIT_ASSERT(incoming_head_ <= incoming_.size(), "served requests past the queue's end");
     for (std::size_t i = 1; i < outstanding_.size(); ++i) {
         MINIBIT_ASSERT(outstanding_[i - 1].sent <= outstanding_[i].sent,

@@ -27,13 +27,21 @@ wire::block_ref torrent::to_ref(block_address block) const {
     return {block.piece, block.block.get() * block_size_bytes, picker_.block_length(block)};
 }
 
-std::vector<wire::block_ref> torrent::next_requests(peer_connection& peer, std::size_t count) {
+std::vector<wire::block_ref> torrent::next_requests(peer_connection& peer, std::size_t count,
+                                                    std::span<const wire::block_ref> avoid) {
     std::vector<wire::block_ref> out;
     if (life_.completed || !life_.running) {
         return out;
     }
-    for (const block_address& a :
-         picker_.request_blocks(peer.slot(), peer.has(), count, rng_, zone_rule(peer.slot()))) {
+    std::vector<block_address> skip;
+    for (const wire::block_ref& b : avoid) {
+        if (const auto a = to_address(b)) {
+            skip.push_back(*a);
+        }
+    }
+    std::sort(skip.begin(), skip.end());
+    for (const block_address& a : picker_.request_blocks(peer.slot(), peer.has(), count, rng_,
+                                                         zone_rule(peer.slot()), skip)) {
         out.push_back(to_ref(a));
     }
     return out;

@@ -58,9 +58,10 @@ public:
     virtual void on_have(peer_connection& peer, piece_index piece) = 0;
     /// The peer's interest in us changed (peer.peer_interested() tells which way).
     virtual void on_interest_changed(peer_connection& peer) = 0;
-    /// Up to `count` blocks to request from the peer next (claimed for it).
-    [[nodiscard]] virtual std::vector<wire::block_ref> next_requests(peer_connection& peer,
-                                                                     std::size_t count) = 0;
+    /// Up to `count` blocks to request from the peer next (claimed for it), none of `avoid`
+    /// (blocks that timed out with this peer not long ago).
+    [[nodiscard]] virtual std::vector<wire::block_ref> next_requests(
+        peer_connection& peer, std::size_t count, std::span<const wire::block_ref> avoid) = 0;
     /// A block we asked for arrived; `data` is valid only during the call.
     virtual void on_block(peer_connection& peer, const wire::block_ref& block,
                           std::span<const std::uint8_t> data) = 0;

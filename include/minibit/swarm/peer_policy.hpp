@@ -15,16 +15,21 @@ namespace minibit::swarm {
 
 /// Requests kept in flight to a snubbed peer until it delivers again.
 inline constexpr std::uint32_t snubbed_requests = 2;
+/// A block that timed out with a peer is not asked of that peer again for this many of its
+/// request timeouts (others may fetch it meanwhile; then it is asked again).
+inline constexpr int avoid_after_timeout = 2;
 
 /// What the pipeline size depends on.
 struct pipeline_input {
     double download_rate = 0.0;  ///< bytes/s from this peer over the meter's window
     bool received_any = false;   ///< false until the first block arrived (rate unknown)
     bool snubbed = false;
-    std::uint32_t peer_reqq = 250;  ///< BEP 10 reqq the peer advertised
+    std::uint32_t peer_reqq = 250;                ///< BEP 10 reqq the peer advertised
+    std::chrono::microseconds min_round_trip{0};  ///< smallest block round trip, 0 = unknown
 };
 
-/// Outstanding requests to keep: rate x pipeline_seconds in 16 KiB blocks, clamped to
+/// Outstanding requests to keep: rate x max(pipeline_seconds, pipeline_round_trips x
+/// min_round_trip) in 16 KiB blocks, clamped to
 /// [min_requests, max_requests], initial_requests before the first block, 2 when snubbed,
 /// never above the peer's reqq.
 [[nodiscard]] std::uint32_t pipeline_target(const pipeline_input& in, const torrent_options& opt);

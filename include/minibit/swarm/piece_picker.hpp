@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -91,10 +92,10 @@ public:
                                                 const zone_roster* across = nullptr) const;
     /// Claims up to count blocks for peer, from pick(); in endgame, duplicates of blocks others
     /// requested (at most max_requesters_per_block peers per block), under the same zone rule.
-    [[nodiscard]] std::vector<block_address> request_blocks(peer_slot peer,
-                                                            const bitfield& peer_has,
-                                                            std::size_t count, std::mt19937_64& rng,
-                                                            const zone_roster* across = nullptr);
+    /// Never a block of `avoid` (sorted: blocks that timed out with this peer lately).
+    [[nodiscard]] std::vector<block_address> request_blocks(
+        peer_slot peer, const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
+        const zone_roster* across = nullptr, std::span<const block_address> avoid = {});
     /// Records a received block and says whom to cancel and whether the piece is complete.
     [[nodiscard]] block_arrival on_block_received(peer_slot from, block_address b);
     /// A request the peer will not serve (REJECT, choke, timeout): the block is free again.
@@ -155,8 +156,13 @@ private:
                      const zone_roster* across, std::vector<piece_index>& out) const;
     void pick_rarest(const bitfield& peer_has, std::size_t count, std::mt19937_64& rng,
                      const zone_roster* across, std::vector<piece_index>& out) const;
+    /// What an endgame duplicate must respect: the zone rule and the peer's avoided blocks.
+    struct duplicate_limits {
+        const zone_roster* across = nullptr;
+        std::span<const block_address> avoid;
+    };
     void pick_duplicates(peer_slot peer, const bitfield& peer_has, std::size_t count,
-                         const zone_roster* across, std::vector<block_address>& out);
+                         duplicate_limits limits, std::vector<block_address>& out);
     /// Runs check_invariants() in -Dinvariants=full builds (after each mutation).
     void checked() const;
     void check_progress() const;

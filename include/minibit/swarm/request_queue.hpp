@@ -23,6 +23,8 @@ public:
     using clock = std::chrono::steady_clock;
     /// Released requests remembered so a late block is still welcome (bounded memory).
     static constexpr std::size_t max_released = 1024;
+    /// Timed-out blocks kept from being asked of the same peer again (bounded memory).
+    static constexpr std::size_t max_avoided = 256;
 
     // ---- our requests to the peer
     /// We sent a REQUEST for `block` at `at`.
@@ -40,6 +42,13 @@ public:
     void release(const wire::block_ref& block);
     /// Releases every outstanding request and returns them, oldest first.
     [[nodiscard]] std::vector<wire::block_ref> release_all();
+    /// The peer stalled: releases every outstanding request (as release_all()) and keeps their
+    /// blocks from this peer until `now + cooloff` (avoided()).
+    [[nodiscard]] std::vector<wire::block_ref> expire(clock::time_point now,
+                                                      clock::duration cooloff);
+    /// Blocks that timed out with this peer and are not to be asked of it again before their
+    /// cool-off ends (entries past it are dropped here); oldest first, at most max_avoided.
+    [[nodiscard]] std::vector<wire::block_ref> avoided(clock::time_point now);
     /// True when the oldest outstanding request was sent more than `timeout` before `now`.
     [[nodiscard]] bool overdue(clock::time_point now, clock::duration timeout) const;
     /// The timeout for this peer's requests (request_timeout() in peer_policy.hpp).
@@ -83,6 +92,10 @@ private:
         wire::block_ref block;
         clock::time_point sent;
     };
+    struct avoided_block {
+        wire::block_ref block;
+        clock::time_point until;
+    };
     /// Removes `block` from the outstanding requests; false when it is not there.
     bool erase_outstanding(const wire::block_ref& block);
     void remember_released(const wire::block_ref& block);
@@ -92,6 +105,9 @@ private:
     // vector holds nothing.
     std::vector<pending_request> outstanding_;  ///< oldest first
     std::vector<wire::block_ref> released_;     ///< oldest first, at most max_released
+    /// Blocks this peer let time out, oldest first: another peer gets them first (a peer that
+    /// never serves some blocks is not asked for them again and again while it has others).
+    std::vector<avoided_block> avoided_;
     /// The peer's, oldest first from incoming_head_ (those before it were served; dropped
     /// once they are half the vector or all of it).
     std::vector<wire::block_ref> incoming_;

@@ -153,8 +153,8 @@ private:
     void on_bitfield(peer_connection& peer, const bitfield* previous) override;
     void on_have(peer_connection& peer, piece_index piece) override;
     void on_interest_changed(peer_connection& peer) override;
-    [[nodiscard]] std::vector<wire::block_ref> next_requests(peer_connection& peer,
-                                                             std::size_t count) override;
+    [[nodiscard]] std::vector<wire::block_ref> next_requests(
+        peer_connection& peer, std::size_t count, std::span<const wire::block_ref> avoid) override;
     void on_block(peer_connection& peer, const wire::block_ref& block,
                   std::span<const std::uint8_t> data) override;
     void on_request_dropped(peer_connection& peer, const wire::block_ref& block) override;

@@ -73,8 +73,12 @@ struct torrent_options {
     std::uint32_t initial_requests = 24;
     std::uint32_t min_requests = 16;
     std::uint32_t max_requests = 256;
-    /// Seconds of the measured download rate kept in flight (bandwidth-delay headroom).
-    double pipeline_seconds = 2.0;
+    /// Seconds of the measured download rate kept in flight (bandwidth-delay headroom), or
+    /// pipeline_round_trips x the peer's smallest block round trip when that is longer. Short:
+    /// what we ask a peer for waits behind at most this much of our other requests there (at 2 s
+    /// the last pieces only a seed held waited behind 2 s of common ones: BENCHMARKS.md).
+    double pipeline_seconds = 0.5;
+    std::uint32_t pipeline_round_trips = 4;
     /// Requests we queue for one peer; more is a flood and costs the peer its connection.
     std::uint32_t max_incoming_requests = 500;
     /// BEP 10 `reqq` we advertise (below max_incoming_requests so honest peers never trip it).

@@ -274,6 +274,20 @@ TEST_F(PeerConnection, RequestsThatTimeOutGoBackToTheHostAndSnubThePeer) {
     EXPECT_TRUE(peer_->snubbed());
 }
 
+TEST_F(PeerConnection, BlocksThatTimedOutAreNotAskedOfTheSamePeerAgainForAWhile) {
+    unchoked_by_a_seed(true, {blk(3, 0), blk(3, 1)});
+    ASSERT_EQ(requests(2).size(), 2U);
+    const auto timed_out = reactor_->now() + initial_request_timeout + 1s;
+    peer_->on_tick(timed_out);
+    ASSERT_EQ(host_->dropped.size(), 2U);
+    // The next ask (this tick's refill) tells the host to skip them, for two timeouts (their
+    // end: RequestQueue.ExpiredRequestsAreAvoidedUntilTheirCoolOffEnds).
+    EXPECT_EQ(host_->avoided, (std::vector<wire::block_ref>{blk(3, 0), blk(3, 1)}));
+    host_->avoided.clear();
+    peer_->on_tick(timed_out + 1s);
+    EXPECT_EQ(host_->avoided, (std::vector<wire::block_ref>{blk(3, 0), blk(3, 1)}));
+}
+
 TEST_F(PeerConnection, FastMessagesWithoutTheFastExtensionAreAViolation) {
     open(false);
     handshake(false);

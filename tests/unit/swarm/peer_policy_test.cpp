@@ -17,7 +17,7 @@ struct pipeline_case {
 class PipelineTarget : public testing::TestWithParam<pipeline_case> {};
 
 TEST_P(PipelineTarget, SizesTheRequestQueue) {
-    const torrent_options opt;  // initial 24, min 16, max 256, 2 s of data in flight
+    const torrent_options opt;  // initial 24, min 16, max 256, 0.5 s (or 4 RTT) in flight
     EXPECT_EQ(pipeline_target(GetParam().in, opt), GetParam().expected);
 }
 
@@ -28,9 +28,15 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         pipeline_case{"UnknownRateStartsAtInitial", {0.0, false, false, 250}, 24},
         pipeline_case{"SlowPeerGetsTheFloor", {10 * kib, true, false, 250}, 16},
-        pipeline_case{"RateTimesTwoSecondsInBlocks", {1600 * kib, true, false, 250}, 200},
+        pipeline_case{"RateTimesHalfASecondInBlocks", {1600 * kib, true, false, 250}, 50},
+        pipeline_case{"RateTimesHalfASecondWhenTheRoundTripIsShort",
+                      {1600 * kib, true, false, 250, std::chrono::milliseconds{20}},
+                      50},
+        pipeline_case{"FourRoundTripsWhenLongerThanHalfASecond",
+                      {1600 * kib, true, false, 250, std::chrono::milliseconds{250}},
+                      100},
         pipeline_case{"FastPeerHitsTheCeiling", {100 * 1024 * kib, true, false, 500}, 256},
-        pipeline_case{"PeersReqqCaps", {1600 * kib, true, false, 50}, 50},
+        pipeline_case{"PeersReqqCaps", {1600 * kib, true, false, 40}, 40},
         pipeline_case{"ZeroReqqStillAllowsOne", {1600 * kib, true, false, 0}, 1},
         pipeline_case{"SnubbedPeerGetsTwo", {1600 * kib, true, true, 250}, 2}),
     [](const testing::TestParamInfo<pipeline_case>& p) { return p.param.name; });

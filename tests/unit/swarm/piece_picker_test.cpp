@@ -154,6 +154,52 @@ TEST(PiecePicker, PartlyDownloadedPiecesComeBeforeRarerOnes) {
     pp.check_invariants();
 }
 
+TEST(PiecePicker, AvoidedBlocksAreSkippedEvenInAPartlyDownloadedPieceAndInEndgame) {
+    piece_picker pp = rarest_first(2, 4 * kib16);
+    set_availability(pp, "11");
+    std::mt19937_64 rng(3);
+    const auto first = pp.request_blocks(peer_a, bits("11"), 8, rng);
+    ASSERT_EQ(first.size(), 8U);
+    // Blocks 2 and 3 of piece 0 timed out with peer a and went back to the picker.
+    const block_address p0b2{piece_index{0}, block_index{2}};
+    const block_address p0b3{piece_index{0}, block_index{3}};
+    pp.on_request_dropped(peer_a, p0b2);
+    pp.on_request_dropped(peer_a, p0b3);
+    const std::vector<block_address> avoid{p0b2, p0b3};
+    EXPECT_TRUE(pp.request_blocks(peer_a, bits("11"), 4, rng, nullptr, avoid).empty());
+    // Another peer gets them; then, in endgame, peer a is not asked for a duplicate of them.
+    EXPECT_EQ(pp.request_blocks(peer_b, bits("11"), 2, rng), avoid);
+    ASSERT_TRUE(pp.in_endgame());
+    const auto dup = pp.request_blocks(peer_a, bits("11"), 4, rng, nullptr, avoid);
+    EXPECT_TRUE(dup.empty());
+    // Without the list, the same call would have asked peer a for both again.
+    EXPECT_EQ(pp.request_blocks(peer_a, bits("11"), 4, rng), avoid);
+    pp.check_invariants();
+}
+
+TEST(PiecePicker, PartlyDownloadedPiecesWhoseFreeBlocksAreAllAvoidedDoNotCrowdOutOthers) {
+    piece_picker pp = rarest_first(4, 2 * kib16);
+    set_availability(pp, "1111");
+    std::mt19937_64 rng(5);
+    // Peer a let one block of each of two pieces time out; both pieces are partly downloaded.
+    const auto first = pp.request_blocks(peer_a, bits("1100"), 4, rng);
+    ASSERT_EQ(first.size(), 4U);
+    const block_address p0b1{piece_index{0}, block_index{1}};
+    const block_address p1b1{piece_index{1}, block_index{1}};
+    (void)pp.on_block_received(peer_a, {piece_index{0}, block_index{0}});
+    (void)pp.on_block_received(peer_a, {piece_index{1}, block_index{0}});
+    pp.on_request_dropped(peer_a, p0b1);
+    pp.on_request_dropped(peer_a, p1b1);
+    // A snubbed peer asks for 2: both come from the pieces it has not stalled on.
+    const std::vector<block_address> avoid{p0b1, p1b1};
+    const auto next = pp.request_blocks(peer_a, bits("1111"), 2, rng, nullptr, avoid);
+    ASSERT_EQ(next.size(), 2U);
+    for (const auto& b : next) {
+        EXPECT_TRUE(b.piece == piece_index{2} || b.piece == piece_index{3});
+    }
+    pp.check_invariants();
+}
+
 TEST(PiecePicker, FromASeedPiecesNoPeerHoldsComeBeforePartlyDownloadedOnes) {
     piece_picker pp = rarest_first(4, 2 * kib16);
     set_availability(pp, "1000");

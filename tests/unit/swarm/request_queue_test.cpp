@@ -84,8 +84,8 @@ TEST(RequestQueue, TargetStartsAtTheInitialSizeTrickesWhenSnubbedAndRespectsReqq
     request_queue q;
     const torrent_options o;
     EXPECT_EQ(q.target(0.0, false, o), o.initial_requests);
-    // 1 MiB/s for 2 s of blocks: 128 requests.
-    EXPECT_EQ(q.target(1024.0 * 1024.0, true, o), 128U);
+    // 1 MiB/s for half a second of blocks: 32 requests.
+    EXPECT_EQ(q.target(1024.0 * 1024.0, true, o), 32U);
     q.set_snubbed(true);
     EXPECT_EQ(q.target(1024.0 * 1024.0, true, o), 2U);
     q.set_snubbed(false);
@@ -170,6 +170,53 @@ TEST(RequestQueue, MeasuresBlockRoundTripsOfAnsweredRequestsOnly) {
     EXPECT_EQ(q.round_trips().smoothed(), std::chrono::microseconds{3'000'000});
     // 3 s block round trips: the timeout adapts to max(2 x 3, 3 + 4 x 1.5) s + one tick.
     EXPECT_EQ(q.timeout(o), std::chrono::milliseconds{9'500});
+}
+
+TEST(RequestQueue, ExpiredRequestsAreAvoidedUntilTheirCoolOffEnds) {
+    request_queue q;
+    q.sent(blk(0, 0), t0);
+    q.sent(blk(0, 1), t0 + 1s);
+    EXPECT_TRUE(q.avoided(t0).empty());
+    EXPECT_EQ(q.expire(t0 + 3s, 4s), (std::vector<wire::block_ref>{blk(0, 0), blk(0, 1)}));
+    EXPECT_EQ(q.outstanding(), 0U);
+    EXPECT_TRUE(q.take_arrival(blk(0, 1), t0 + 4s));  // late, still welcome
+    EXPECT_EQ(q.avoided(t0 + 6s), (std::vector<wire::block_ref>{blk(0, 0), blk(0, 1)}));
+    q.sent(blk(1, 0), t0 + 5s);
+    EXPECT_EQ(q.expire(t0 + 6s, 4s), (std::vector<wire::block_ref>{blk(1, 0)}));
+    EXPECT_EQ(q.avoided(t0 + 6500ms),
+              (std::vector<wire::block_ref>{blk(0, 0), blk(0, 1), blk(1, 0)}));
+    EXPECT_EQ(q.avoided(t0 + 7s), (std::vector<wire::block_ref>{blk(1, 0)}));
+    EXPECT_TRUE(q.avoided(t0 + 10s).empty());
+    q.check_invariants();
+}
+
+TEST(RequestQueue, AvoidedBlocksAreBounded) {
+    request_queue q;
+    const std::uint32_t n = request_queue::max_avoided + 10;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        q.sent(blk(i, 0), t0);
+    }
+    EXPECT_EQ(q.expire(t0 + 10s, 10s).size(), n);
+    const auto avoided = q.avoided(t0 + 11s);
+    ASSERT_EQ(avoided.size(), request_queue::max_avoided);
+    EXPECT_EQ(avoided.front(), blk(10, 0));  // the oldest went first
+    q.check_invariants();
+}
+
+TEST(RequestQueue, TheTargetCoversFourOfThePeersShortestBlockRoundTripsWhenLongerThanHalfASecond) {
+    request_queue q;
+    const torrent_options o;
+    const double rate = 1024.0 * 1024.0;
+    q.sent(blk(0, 0), t0);
+    ASSERT_TRUE(q.take_arrival(blk(0, 0), t0 + 100ms));
+    EXPECT_EQ(q.target(rate, true, o), 32U);  // 4 x 0.1 s < 0.5 s: half a second of blocks
+    q.sent(blk(0, 1), t0);
+    ASSERT_TRUE(q.take_arrival(blk(0, 1), t0 + 300ms));
+    EXPECT_EQ(q.target(rate, true, o), 32U);  // the smallest round trip counts: still 0.1 s
+    request_queue far;
+    far.sent(blk(0, 0), t0);
+    ASSERT_TRUE(far.take_arrival(blk(0, 0), t0 + 250ms));
+    EXPECT_EQ(far.target(rate, true, o), 64U);  // 4 x 0.25 s = 1 s of blocks
 }
 
 }  // namespace

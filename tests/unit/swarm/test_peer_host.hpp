@@ -166,8 +166,10 @@ public:
         ++interested;
         if (unchoke_when_interested) peer.set_choking(false);
     }
-    std::vector<wire::block_ref> next_requests(peer_connection&, std::size_t count) override {
+    std::vector<wire::block_ref> next_requests(peer_connection&, std::size_t count,
+                                               std::span<const wire::block_ref> avoid) override {
         asked.push_back(count);
+        avoided.assign(avoid.begin(), avoid.end());
         std::vector<wire::block_ref> out;
         while (out.size() < count && !to_request.empty()) {
             out.push_back(to_request.front());
@@ -197,7 +199,8 @@ public:
     std::vector<bitfield> bitfields;
     std::vector<bool> replaced;  ///< per bitfield: did it replace an announced one
     std::vector<piece_index> haves;
-    std::vector<std::size_t> asked;  ///< the count of each next_requests call
+    std::vector<std::size_t> asked;        ///< the count of each next_requests call
+    std::vector<wire::block_ref> avoided;  ///< `avoid` of the last next_requests call
     std::vector<wire::block_ref> blocks;
     std::vector<std::vector<std::uint8_t>> block_data;
     std::vector<wire::block_ref> dropped;
