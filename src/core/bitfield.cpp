@@ -49,9 +49,8 @@ result<bitfield> bitfield::from_wire(std::span<const std::uint8_t> bytes, std::s
     return out;
 }
 
-bool bitfield::test(piece_index i) const {
-    if (i.get() >= bit_count_) throw std::out_of_range("bitfield::test: index past the end");
-    return (bytes_[i.get() / 8] & bit_mask(i.get())) != 0;
+void bitfield::past_the_end(const char* what) {
+    throw std::out_of_range(std::string(what) + ": index past the end");
 }
 
 bool bitfield::set(piece_index i) {

@@ -70,6 +70,12 @@ protected:
     file_set files_;
 };
 
+/// Feeds [start, start + length) to fn through pread into a per-thread buffer of 256 KiB (no
+/// mapping: see mmap_backend::visit). A file shorter than the range is a storage_errc::fault.
+[[nodiscard]] result<void> visit_by_pread(const torrent_layout& layout, const file_set& files,
+                                          std::uint64_t start, std::uint64_t length,
+                                          const chunk_visitor& fn);
+
 /// Maps every non-empty file MAP_SHARED and returns the mmap back end.
 [[nodiscard]] result<std::unique_ptr<file_backend>> make_mmap_backend(torrent_layout layout,
                                                                       file_set files);

@@ -1,9 +1,10 @@
 // The mmap back end: one MAP_SHARED PROT_READ mapping per non-empty file, for the life of the
 // store (nothing is ever written through a mapping, so read-only files map as well as ours).
-// Reads, hashes and sends use the mappings; received blocks go in with pwrite (no zero-fill
-// fault per new page), which the mappings see through the shared page cache. Every copy or
-// hash over a mapping runs under the SIGBUS guard, so a file truncated underneath us is an
-// error value, not a crash; a full disk under a sparse file is ENOSPC from pwrite.
+// Reads and sends use the mappings; hashing reads with pread (no page-table entry per page
+// hashed) and received blocks go in with pwrite (no zero-fill fault per new page), both through
+// the page cache the mappings share. Every copy over a mapping runs under the SIGBUS guard, so
+// a file truncated underneath us is an error value, not a crash; a full disk under a sparse
+// file is ENOSPC from pwrite.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -170,20 +171,11 @@ result<void> mmap_backend::write_segment(const file_segment& s, const std::byte*
 
 result<void> mmap_backend::visit(std::uint64_t start, std::uint64_t length,
                                  const chunk_visitor& fn) {
-    std::optional<error> err;
-    layout_.for_each_segment(start, length, [&](const file_segment& s) {
-        const auto* p = reinterpret_cast<const std::uint8_t*>(maps_[s.file] + s.offset);
-        const std::span<const std::uint8_t> chunk(p, s.length);
-        if (!run_guarded([&fn, chunk] { fn(chunk); })) {
-            err = fault_error(s.file);
-            return false;
-        }
-        return true;
-    });
-    if (err) {
-        return std::unexpected(std::move(*err));
-    }
-    return {};
+    // Hashing reads with pread, not through the mapping: each page touched through the mapping
+    // costs a page-table entry set up by a fault and torn down at munmap or exit, while a leecher
+    // hashes each piece once and sends only some of them. Copying 256 KiB at a time into a buffer
+    // that stays in L2 costs less than mapping its 64 pages (see docs/BENCHMARKS.md, send-path).
+    return visit_by_pread(layout_, files_, start, length, fn);
 }
 
 result<block_span_list> mmap_backend::spans(std::uint64_t start, std::uint64_t length) const {

@@ -27,7 +27,8 @@ piece_picker::piece_picker(std::uint32_t piece_count, std::uint32_t piece_length
       config_(config),
       have_(piece_count),
       zone_have_(piece_count, 0),
-      buckets_(piece_count) {
+      buckets_(piece_count),
+      started_(piece_count) {
     for (piece_index p{0}; p.get() < piece_count; ++p) {
         unrequested_blocks_ += blocks_in(p);
     }
@@ -107,6 +108,9 @@ std::uint32_t piece_picker::availability(piece_index p) const {
 }
 
 bool piece_picker::has_free_blocks(piece_index p) const {
+    if (!started_.test(p)) {
+        return true;  // no block asked for yet: no lookup in downloading_
+    }
     const auto it = downloading_.find(p);
     return it == downloading_.end() || it->second.free_blocks > 0;
 }
@@ -165,6 +169,7 @@ void piece_picker::abandon(piece_index p) {
     if (it != downloading_.end() && !have_.test(p)) {
         unrequested_blocks_ += blocks_in(p) - it->second.free_blocks;
         downloading_.erase(it);
+        started_.reset(p);
     }
     drop_claim(p);
     if (shared_ != nullptr) {
@@ -176,6 +181,7 @@ void piece_picker::abandon(piece_index p) {
 piece_picker::piece_progress& piece_picker::progress(piece_index p) {
     auto [it, inserted] = downloading_.try_emplace(p);
     if (inserted) {
+        started_.set(p);
         const std::uint32_t n = blocks_in(p);
         it->second.requested_by.resize(n);
         it->second.received.resize(n, false);
@@ -224,7 +230,7 @@ void piece_picker::pick_random(const bitfield& peer_has, std::size_t count, std:
     }
     std::vector<piece_index> candidates;
     for (piece_index p{0}; p.get() < piece_count(); ++p) {
-        if (wanted(p, peer_has, across) && !downloading_.contains(p)) {
+        if (!started_.test(p) && wanted(p, peer_has, across)) {
             candidates.push_back(p);
         }
     }
@@ -238,7 +244,7 @@ void piece_picker::pick_rarest(const bitfield& peer_has, std::size_t count, std:
     for (std::size_t a = 0; a < buckets_.bucket_count() && out.size() < count; ++a) {
         candidates.clear();
         for (piece_index p : buckets_.bucket(a)) {
-            if (wanted(p, peer_has, across) && !downloading_.contains(p)) {
+            if (!started_.test(p) && wanted(p, peer_has, across)) {
                 candidates.push_back(p);
             }
         }
@@ -341,7 +347,7 @@ block_arrival piece_picker::on_block_received(peer_slot from, block_address b) {
     if (p.get() >= piece_count() || b.block.get() >= blocks_in(p) || have_.test(p)) {
         return arrival;
     }
-    if (!downloading_.contains(p) && !take_claim(p)) {
+    if (!started_.test(p) && !take_claim(p)) {
         return arrival;  // late block of a piece another reactor holds now
     }
     piece_progress& pp = progress(p);
@@ -402,6 +408,7 @@ void piece_picker::on_piece_passed(piece_index p) {
     } else {
         unrequested_blocks_ -= it->second.free_blocks;
         downloading_.erase(it);
+        started_.reset(p);
     }
     checked();
 }
@@ -415,6 +422,7 @@ void piece_picker::on_piece_failed(piece_index p) {
     // Forget every block: a piece absent from downloading_ has all its blocks free.
     unrequested_blocks_ += blocks_in(p) - it->second.free_blocks;
     downloading_.erase(it);
+    started_.reset(p);
     checked();
 }
 
@@ -455,6 +463,8 @@ void piece_picker::check_invariants() const {
 void piece_picker::check_progress() const {
     std::uint64_t unrequested = 0;
     for (piece_index p{0}; p.get() < piece_count(); ++p) {
+        MINIBIT_ASSERT(started_.test(p) == downloading_.contains(p),
+                       "started bits disagree with the pieces in progress");
         if (!have_.test(p) && !downloading_.contains(p)) {
             unrequested += blocks_in(p);
         }

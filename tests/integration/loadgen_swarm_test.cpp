@@ -458,6 +458,26 @@ TEST(LoadgenFiles, CopyUnreadableForLackOfDescriptorsIsUnknownNotCorrupt) {
     EXPECT_EQ(lg::compare_copy(*original, copy), std::optional<bool>(false));
 }
 
+// The comparison reads the copy a chunk (1 MiB) at a time: a difference in any chunk, the
+// first byte of one or the last byte of the file, makes the copy different.
+TEST(LoadgenFiles, CopyDifferingInAnyChunkIsDifferent) {
+    temp_dir dir;
+    const auto path = dir.path() / "original.txt";
+    ASSERT_TRUE(lg::generate_text_file(path, (3U << 20U) + 5, 11).has_value());
+    const auto original = lg::read_file(path, 4U << 20U);
+    ASSERT_TRUE(original.has_value());
+    const auto copy = dir.path() / "copy.txt";
+    for (const std::size_t at : {std::size_t{0}, std::size_t{1} << 20U, (std::size_t{2} << 20U) - 1,
+                                 original->size() - 1}) {
+        std::string changed = *original;
+        changed[at] = changed[at] == 'x' ? 'y' : 'x';
+        std::ofstream(copy, std::ios::binary | std::ios::trunc) << changed;
+        EXPECT_EQ(lg::compare_copy(*original, copy), std::optional<bool>(false)) << at;
+    }
+    std::ofstream(copy, std::ios::binary | std::ios::trunc) << *original;
+    EXPECT_EQ(lg::compare_copy(*original, copy), std::optional<bool>(true));
+}
+
 TEST(LoadgenFiles, MappedOriginalHasTheFilesBytesAndRefusesWhatIsNotAFile) {
     temp_dir dir;
     const auto path = dir.path() / "original.txt";

@@ -34,7 +34,11 @@ public:
     [[nodiscard]] bool all() const { return set_count_ == bit_count_; }
     [[nodiscard]] bool none() const { return set_count_ == 0; }
 
-    [[nodiscard]] bool test(piece_index i) const;
+    /// Inline: the piece picker tests bits of every piece on each pick.
+    [[nodiscard]] bool test(piece_index i) const {
+        if (i.get() >= bit_count_) past_the_end("bitfield::test");
+        return (bytes_[i.get() / 8] & (0x80U >> (i.get() % 8))) != 0;
+    }
     /// Sets bit i; returns true when it was clear before.
     bool set(piece_index i);
     /// Clears bit i; returns true when it was set before.
@@ -50,6 +54,9 @@ public:
     }
 
 private:
+    /// Throws std::out_of_range naming the call.
+    [[noreturn]] static void past_the_end(const char* what);
+
     std::vector<std::uint8_t> bytes_;
     std::size_t bit_count_ = 0;
     std::size_t set_count_ = 0;

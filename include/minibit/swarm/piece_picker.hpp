@@ -175,6 +175,9 @@ private:
     std::vector<std::uint16_t> zone_have_;  ///< per piece: in-zone peers (not seeds) holding it
     availability_buckets buckets_;
     std::unordered_map<piece_index, piece_progress> downloading_;
+    /// Pieces with an entry in downloading_: the pickers' scans over every piece test a bit
+    /// instead of hashing each index (two lookups per piece per scan were ~3% of a swarm's CPU).
+    bitfield started_;
     std::unordered_map<piece_index, peer_slot> reserved_;  ///< piece -> its only downloader
     std::uint64_t unrequested_blocks_ = 0;  ///< blocks of pieces we lack, neither asked nor in
     shared_pieces* shared_ = nullptr;       ///< null: this picker serves the whole torrent
