@@ -6,15 +6,20 @@
 namespace minibit::swarm {
 
 bool peer_set::begin_connect(const io::address& addr, clock::time_point now,
-                             clock::duration interval, std::size_t max) {
+                             clock::duration interval, connect_limits limits) {
     const std::string key = addr.to_string();
-    if (connecting_.contains(key) || peers_.size() + connecting_.size() >= max) {
+    if (connecting_.contains(key) || peers_.size() + connecting_.size() >= limits.all) {
         return false;
     }
+    std::size_t dialled = connecting_.size();
     for (const auto& [slot, p] : peers_) {
         if (p->remote() == addr) {
             return false;
         }
+        dialled += p->direction() == peer_direction::outgoing ? 1 : 0;
+    }
+    if (dialled >= limits.dialled) {
+        return false;
     }
     const auto last = last_attempt_.find(key);
     if (last != last_attempt_.end() && now - last->second < interval) {

@@ -267,8 +267,9 @@ void torrent::fail(const error& e) {
 void torrent::connect(const io::address& peer) {
     MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
     if (!life_.running || ban_.banned(peer.to_string()) ||
-        !peers_.begin_connect(peer, context_.reactor.now(), options_.reconnect_interval,
-                              options_.max_peers)) {
+        !peers_.begin_connect(
+            peer, context_.reactor.now(), options_.reconnect_interval,
+            {.all = options_.max_peers, .dialled = dial_limit(options_.max_peers)})) {
         return;
     }
     if (!take_budget(peer_direction::outgoing)) {

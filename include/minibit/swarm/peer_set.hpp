@@ -41,11 +41,17 @@ public:
     [[nodiscard]] std::size_t size() const { return peers_.size(); }
     /// Outgoing connects in flight.
     [[nodiscard]] std::size_t connecting() const { return connecting_.size(); }
+    /// Caps on connections for begin_connect().
+    struct connect_limits {
+        std::size_t all = 0;      ///< connections and connects in flight, both directions
+        std::size_t dialled = 0;  ///< outgoing connections and connects in flight
+    };
     /// True when an outgoing connect to `addr` may start now: none in flight to it, no live
-    /// connection to it, fewer than `max` connections and connects in all, and no attempt within
-    /// `interval`. A true answer records the attempt as in flight.
+    /// connection to it, fewer than `limits.all` connections and connects in all, fewer than
+    /// `limits.dialled` of them ours, and no attempt within `interval`. A true answer records
+    /// the attempt as in flight.
     [[nodiscard]] bool begin_connect(const io::address& addr, clock::time_point now,
-                                     clock::duration interval, std::size_t max);
+                                     clock::duration interval, connect_limits limits);
     /// The connect to `addr` finished, either way.
     void end_connect(const io::address& addr);
 

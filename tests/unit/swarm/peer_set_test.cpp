@@ -2,6 +2,8 @@
 // records (kept after the connection goes), finding and removing connections.
 #include "minibit/swarm/peer_set.hpp"
 
+#include "minibit/swarm/peer_policy.hpp"
+
 #include "test_peer_host.hpp"
 
 namespace minibit::swarm::testing {
@@ -11,6 +13,7 @@ using namespace std::chrono_literals;
 using clock = peer_set::clock;
 
 const clock::time_point t0{};
+const peer_set::connect_limits fifty{.all = 50, .dialled = 50};
 
 io::address addr(std::uint16_t port) {
     return io::address::loopback_v4(port);
@@ -26,10 +29,11 @@ protected:
         host_ = std::make_unique<test_host>(*reactor_, false);
     }
     /// A connection (never started) at a fresh slot of `set` for `a`.
-    std::shared_ptr<peer_connection> connection(peer_set& set, const io::address& a) {
+    std::shared_ptr<peer_connection> connection(peer_set& set, const io::address& a,
+                                                peer_direction dir = peer_direction::incoming) {
         const peer_slot slot = set.open_slot(a);
         return std::make_shared<peer_connection>(*host_, host_->context(), io::connection{}, a,
-                                                 slot, peer_direction::incoming);
+                                                 slot, dir);
     }
 
     std::unique_ptr<io::reactor> reactor_;
@@ -38,11 +42,11 @@ protected:
 
 TEST_F(PeerSet, AnAddressIsDialledOnceAtATimeAndNotAgainWithinTheInterval) {
     peer_set set;
-    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, 50));
-    EXPECT_FALSE(set.begin_connect(addr(1), t0 + 10s, 5s, 50));  // still in flight
+    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, fifty));
+    EXPECT_FALSE(set.begin_connect(addr(1), t0 + 10s, 5s, fifty));  // still in flight
     set.end_connect(addr(1));
-    EXPECT_FALSE(set.begin_connect(addr(1), t0 + 4s, 5s, 50));
-    EXPECT_TRUE(set.begin_connect(addr(1), t0 + 5s, 5s, 50));
+    EXPECT_FALSE(set.begin_connect(addr(1), t0 + 4s, 5s, fifty));
+    EXPECT_TRUE(set.begin_connect(addr(1), t0 + 5s, 5s, fifty));
     EXPECT_EQ(set.connecting(), 1U);
     set.check_invariants();
 }
@@ -50,17 +54,33 @@ TEST_F(PeerSet, AnAddressIsDialledOnceAtATimeAndNotAgainWithinTheInterval) {
 TEST_F(PeerSet, ConnectsAndConnectionsTogetherStayUnderTheCap) {
     peer_set set;
     set.insert(connection(set, addr(10)));
-    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, 3));
-    EXPECT_TRUE(set.begin_connect(addr(2), t0, 5s, 3));
-    EXPECT_FALSE(set.begin_connect(addr(3), t0, 5s, 3));
+    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, {.all = 3, .dialled = 3}));
+    EXPECT_TRUE(set.begin_connect(addr(2), t0, 5s, {.all = 3, .dialled = 3}));
+    EXPECT_FALSE(set.begin_connect(addr(3), t0, 5s, {.all = 3, .dialled = 3}));
+    set.check_invariants();
+}
+
+TEST_F(PeerSet, DialsStopAtTheirOwnCapWhileIncomingConnectionsStillFit) {
+    peer_set set;
+    set.insert(connection(set, addr(10), peer_direction::outgoing));
+    set.insert(connection(set, addr(11)));
+    set.insert(connection(set, addr(12)));
+    const peer_set::connect_limits limits{.all = 10, .dialled = dial_limit(5)};  // 3 dials
+    EXPECT_TRUE(set.begin_connect(addr(1), t0, 5s, limits));
+    EXPECT_TRUE(set.begin_connect(addr(2), t0, 5s, limits));
+    EXPECT_FALSE(set.begin_connect(addr(3), t0, 5s, limits));  // 1 open + 2 in flight
+    set.end_connect(addr(2));                                  // refused: its place is free again
+    EXPECT_TRUE(set.begin_connect(addr(3), t0, 5s, limits));
+    EXPECT_EQ(dial_limit(50), 25U);
+    EXPECT_EQ(dial_limit(1), 1U);
     set.check_invariants();
 }
 
 TEST_F(PeerSet, AnAddressAlreadyConnectedIsNotDialled) {
     peer_set set;
     set.insert(connection(set, addr(10)));
-    EXPECT_FALSE(set.begin_connect(addr(10), t0, 5s, 50));
-    EXPECT_TRUE(set.begin_connect(addr(11), t0, 5s, 50));
+    EXPECT_FALSE(set.begin_connect(addr(10), t0, 5s, fifty));
+    EXPECT_TRUE(set.begin_connect(addr(11), t0, 5s, fifty));
 }
 
 TEST_F(PeerSet, SlotsAreNeverReusedAndTheirRecordsOutliveTheConnection) {
