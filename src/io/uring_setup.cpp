@@ -1,6 +1,7 @@
 // The io_uring back end, set-up: the ring with the best task-run flags the kernel accepts, a
 // probe of the ops the reactor needs, the provided-buffer ring for receives, and the factory.
 #include <liburing.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -123,7 +124,18 @@ result<void> uring_reactor::setup_buffers() {
 
 void uring_reactor::provide_buffers(std::uint32_t upto) {
     // Buffers provided_..upto-1 join the ring for the first time; the memory was reserved for
-    // all recv_buffer_count at setup, so a buffer's pages are first touched by the kernel's write.
+    // all recv_buffer_count at setup and is untouched. Its pages are populated here in one call:
+    // the kernel's first write into a missing page would fault instead, 13-25 us a page on this
+    // VM against 1-2.5 us populated (docs/BENCHMARKS.md, main-job-profile). Where the kernel
+    // lacks MADV_POPULATE_WRITE (before 5.14) the call fails and the pages fault as before.
+    if (upto > provided_) {
+        const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        // buffers_ is page-aligned: round the first new buffer's offset down to its page.
+        const std::size_t from = (std::size_t{provided_} * options_.recv_buffer_size_bytes) &
+                                 ~(page - 1);
+        const std::size_t to = std::size_t{upto} * options_.recv_buffer_size_bytes;
+        ::madvise(buffers_ + from, to - from, MADV_POPULATE_WRITE);
+    }
     const int mask = io_uring_buf_ring_mask(options_.recv_buffer_count);
     int added = 0;
     for (std::uint32_t bid = provided_; bid < upto; ++bid, ++added) {

@@ -65,9 +65,9 @@ struct reactor_options {
     std::uint32_t recv_buffer_size_bytes = 32 * 1024;
     /// io_uring: of those, the buffers handed to the kernel at start; the set doubles, up to
     /// recv_buffer_count, each time a receive finds none left. The ring is consumed in order, so
-    /// every buffer handed out is written into sooner or later, and the first write into a page
-    /// costs a page fault (about 12 us on a VM): a quiet reactor touches 16 x 32 KiB, not 8 MiB,
-    /// and a busy one grows to the set it uses.
+    /// every buffer handed out is written into sooner or later; its pages are populated when it
+    /// joins (a first write into a missing page would fault, 13-25 us on a VM): a quiet reactor
+    /// holds 16 x 32 KiB, not 8 MiB, and a busy one grows to the set it uses.
     std::uint32_t recv_buffers_at_start = 16;
     /// Largest datagram accepted by a UDP socket, in bytes.
     std::uint32_t max_datagram_bytes = 64 * 1024;
