@@ -1,5 +1,8 @@
 #include "announce_driver.hpp"
 
+#include <array>
+#include <fstream>
+
 namespace minibit::loadgen {
 
 run_window run_window::from(const announce_options& o) {
@@ -31,12 +34,30 @@ std::uint64_t micros_between(announce_clock::time_point a, announce_clock::time_
     return us > 0 ? static_cast<std::uint64_t>(us) : 0;
 }
 
+namespace {
+
+/// This thread's time on a CPU and waiting runnable for one (ns), from
+/// /proc/thread-self/schedstat (Linux with schedstats); zeros when unreadable.
+std::array<double, 2> thread_schedstat() {
+    std::ifstream in("/proc/thread-self/schedstat");
+    double on_cpu = 0;
+    double waiting = 0;
+    if (!(in >> on_cpu >> waiting)) return {0, 0};
+    return {on_cpu, waiting};
+}
+
+}  // namespace
+
 result<announce_report> run_announce(const announce_options& options) {
     announce_report report;
     report.options = options;
+    const auto before = thread_schedstat();
     auto done = options.tracker.scheme == tracker_scheme::udp ? run_udp_announces(options, report)
                                                               : run_http_announces(options, report);
     if (!done) return std::unexpected(done.error());
+    const auto after = thread_schedstat();
+    report.cpu_ms = (after[0] - before[0]) / 1e6;
+    report.run_queue_wait_ms = (after[1] - before[1]) / 1e6;
     return report;
 }
 

@@ -1,12 +1,13 @@
-// The UDP (BEP 15) announce driver: one connected socket, C announces in flight, sends batched
-// with sendmmsg once per loop turn and answers drained with recvmmsg. Transaction ids are
+// The UDP (BEP 15) announce driver: --sockets connected sockets (each its own client address and
+// connection id, renewed after 60 s) driven by one thread through epoll, C announces in flight
+// over all of them. The announces issued in one loop turn go out by one sendmmsg on one socket
+// (the next turn takes the next socket); answers are drained with recvmmsg. Latency runs from
+// just before the sendmmsg to just after the recvmmsg that read the answer. Transaction ids are
 // (generation << 16 | slot) so an answer finds its slot in O(1) and a late answer to a reused
-// slot is ignored. One connection id serves every simulated peer (ids are per client address).
+// slot is ignored.
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +19,7 @@
 #include "announce_driver.hpp"
 #include "minibit/loadgen/announce_workload.hpp"
 #include "minibit/wire/tracker_udp.hpp"
+#include "udp_socket_set.hpp"
 
 namespace minibit::loadgen {
 
@@ -26,8 +28,7 @@ namespace {
 constexpr std::size_t batch = 64;               ///< datagrams per sendmmsg/recvmmsg call
 constexpr std::size_t recv_bytes = 4096;        ///< 20 + 6 * 676 peers; larger answers are bad
 constexpr std::uint32_t connect_slot = 0xFFFF;  ///< slot bits of a connect's transaction id
-constexpr int socket_buffer_bytes = 4 << 20;
-constexpr int wait_ms = 2;
+constexpr auto wait_limit = std::chrono::milliseconds(2);
 constexpr auto timeout_scan_interval = std::chrono::milliseconds(10);
 /// BEP 15: a client may use a connection id for one minute after receiving it.
 constexpr auto connection_id_max_age = std::chrono::seconds(60);
@@ -36,14 +37,28 @@ struct udp_slot {
     bool busy = false;
     std::uint8_t attempts = 0;
     std::uint16_t generation = 0;
-    announce_clock::time_point first_sent;
+    std::uint32_t sock = 0;                 ///< the socket it was sent on (and is resent on)
+    announce_clock::time_point due;         ///< when the schedule wanted it sent
+    announce_clock::time_point first_sent;  ///< just before the sendmmsg of its first attempt
     announce_clock::time_point last_sent;
     wire::udp_announce_request request;
+};
+
+/// One socket's BEP 15 connection state.
+struct udp_conn {
+    std::uint64_t connection_id = 0;
+    bool id_valid = false;
+    announce_clock::time_point id_obtained;
+    bool connect_pending = false;
+    std::uint16_t connect_generation = 0;
+    std::uint32_t connect_attempts = 0;
+    announce_clock::time_point connect_sent;
 };
 
 struct out_packet {
     std::array<std::uint8_t, 128> data{};
     std::size_t len = 0;
+    std::uint32_t slot = connect_slot;  ///< the announce slot it carries, or connect_slot
 };
 
 class udp_driver {
@@ -53,27 +68,24 @@ public:
         for (std::size_t i = slots_.size(); i > 0; --i)
             free_.push_back(static_cast<std::uint32_t>(i - 1));
     }
-    udp_driver(const udp_driver&) = delete;
-    udp_driver& operator=(const udp_driver&) = delete;
-    ~udp_driver() {
-        if (fd_ >= 0) ::close(fd_);
-    }
 
     result<void> run();
 
 private:
-    [[nodiscard]] result<void> open_socket();
-    [[nodiscard]] bool have_id(announce_clock::time_point now) const {
-        return id_valid_ && now - id_obtained_ < connection_id_max_age;
+    [[nodiscard]] bool have_id(std::uint32_t sock, announce_clock::time_point now) const {
+        const udp_conn& c = conns_[sock];
+        return c.id_valid && now - c.id_obtained < connection_id_max_age;
     }
-    void ensure_connection(announce_clock::time_point now);
+    [[nodiscard]] std::optional<std::uint32_t> pick_socket(announce_clock::time_point now) const;
+    void ensure_connection(std::uint32_t sock, announce_clock::time_point now);
     void issue_due(const run_window& w, announce_clock::time_point now);
     void wait_for_answers(announce_clock::time_point now);
-    void issue(std::uint32_t slot, announce_clock::time_point now);
-    void stage(const wire::udp_request& r);
+    void issue(std::uint32_t slot, std::uint32_t sock, announce_clock::time_point now);
+    void stage(std::uint32_t sock, const wire::udp_request& r, std::uint32_t slot);
     void flush();
-    void receive(announce_clock::time_point now);
-    void on_packet(std::span<const std::uint8_t> packet, announce_clock::time_point now);
+    void receive(std::uint32_t sock);
+    void on_packet(std::uint32_t sock, std::span<const std::uint8_t> packet,
+                   announce_clock::time_point now);
     udp_slot* slot_of(std::uint32_t tid);
     void finish(udp_slot& s);
     void fail_all(announce_error_kind kind, std::string_view reason);
@@ -85,46 +97,32 @@ private:
     std::vector<udp_slot> slots_;
     std::vector<std::uint32_t> free_;
     std::size_t in_flight_ = 0;
-    int fd_ = -1;
-    std::uint64_t connection_id_ = 0;
-    bool id_valid_ = false;
-    announce_clock::time_point id_obtained_;
-    bool connect_pending_ = false;
-    std::uint16_t connect_generation_ = 0;
-    std::uint32_t connect_attempts_ = 0;
-    announce_clock::time_point connect_sent_;
+    udp_socket_set sockets_;
+    std::vector<udp_conn> conns_;
+    std::uint32_t next_sock_ = 0;  ///< where the next turn's announces go (if it has an id)
     announce_clock::time_point last_done_;
     std::optional<arrival_schedule> arrivals_;  // one-at-a-time arrivals; empty: burst pacing
     std::array<out_packet, batch> staged_{};
     std::size_t staged_count_ = 0;
+    std::uint32_t staged_sock_ = 0;
     std::vector<std::uint8_t> encoded_;
     std::vector<std::array<std::uint8_t, recv_bytes>> in_bufs_ =
         std::vector<std::array<std::uint8_t, recv_bytes>>(batch);
 };
 
-result<void> udp_driver::open_socket() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return fail(announce_errc::io, std::string("socket: ") + std::strerror(errno));
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &socket_buffer_bytes, sizeof socket_buffer_bytes);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(options_.tracker.port);
-    sa.sin_addr.s_addr = options_.tracker.ipv4_be;
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) < 0)
-        return fail(announce_errc::io, std::string("connect: ") + std::strerror(errno));
-    return {};
-}
-
 result<void> udp_driver::run() {
-    if (auto ok = open_socket(); !ok) return ok;
+    if (auto ok = sockets_.open(options_.udp_sockets, options_.tracker.ipv4_be,
+                                options_.tracker.port);
+        !ok)
+        return ok;
+    conns_.resize(sockets_.size());
     run_window w = run_window::from(options_);
     if (options_.rate > 0 && options_.arrivals != arrival_model::burst) {
         arrivals_.emplace(options_.arrivals, options_.rate, w.start);
         w.rate = 0;  // the schedule paces instead of the window's budget
-        // Sleeps end within a microsecond or so of the next arrival, not 50 us late.
-        (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     }
+    // Sleeps end within a microsecond or so of the next arrival, not 50 us late.
+    (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     last_done_ = w.start;
     auto last_scan = w.start;
     for (;;) {
@@ -134,7 +132,7 @@ result<void> udp_driver::run() {
             fail_all(announce_error_kind::timeout, {});
             break;
         }
-        ensure_connection(now);
+        for (std::uint32_t i = 0; i < conns_.size(); ++i) ensure_connection(i, now);
         issue_due(w, now);
         flush();
         wait_for_answers(announce_clock::now());
@@ -151,47 +149,62 @@ result<void> udp_driver::run() {
     return {};
 }
 
+// The next socket, in turn, that has a connection id.
+std::optional<std::uint32_t> udp_driver::pick_socket(announce_clock::time_point now) const {
+    const auto n = static_cast<std::uint32_t>(conns_.size());
+    for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint32_t i = (next_sock_ + k) % n;
+        if (have_id(i, now)) return i;
+    }
+    return std::nullopt;
+}
+
 // Burst pacing issues everything the window allows now; a schedule only what is due by now.
+// All of one turn's announces go to one socket, so they leave by one sendmmsg.
 void udp_driver::issue_due(const run_window& w, announce_clock::time_point now) {
-    while (have_id(now) && !free_.empty() && w.may_issue(workload_.issued(), now) &&
+    const auto sock = pick_socket(now);
+    if (!sock) return;
+    bool issued = false;
+    while (!free_.empty() && w.may_issue(workload_.issued(), now) &&
            (!arrivals_ || arrivals_->due(now))) {
         const std::uint32_t slot = free_.back();
         free_.pop_back();
-        issue(slot, now);
+        issue(slot, *sock, now);
+        issued = true;
         if (arrivals_) arrivals_->advance();
     }
+    if (issued) next_sock_ = (*sock + 1) % static_cast<std::uint32_t>(conns_.size());
 }
 
-// Sleeps until answers come, wait_ms passes or (with a schedule) the next announce is due.
+// Sleeps until answers come, wait_limit passes or (with a schedule) the next announce is due.
 void udp_driver::wait_for_answers(announce_clock::time_point now) {
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::milliseconds(wait_ms));
-    if (arrivals_ && have_id(now) && !free_.empty()) {
+    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(wait_limit);
+    if (arrivals_ && pick_socket(now) && !free_.empty()) {
         wait = std::clamp(
             std::chrono::duration_cast<std::chrono::nanoseconds>(arrivals_->next() - now),
             std::chrono::nanoseconds(0), wait);
     }
-    const timespec ts{static_cast<time_t>(wait.count() / 1000000000),
-                      static_cast<long>(wait.count() % 1000000000)};
-    pollfd p{fd_, POLLIN, 0};
-    if (::ppoll(&p, 1, &ts, nullptr) > 0) receive(announce_clock::now());
+    for (const std::uint32_t sock : sockets_.wait(wait)) receive(sock);
 }
 
-void udp_driver::ensure_connection(announce_clock::time_point now) {
-    if (have_id(now)) return;
-    if (connect_pending_ && now - connect_sent_ < options_.timeout) return;
-    if (connect_pending_ && ++connect_attempts_ > options_.udp_retries) {
+void udp_driver::ensure_connection(std::uint32_t sock, announce_clock::time_point now) {
+    if (have_id(sock, now)) return;
+    udp_conn& c = conns_[sock];
+    if (c.connect_pending && now - c.connect_sent < options_.timeout) return;
+    if (c.connect_pending && ++c.connect_attempts > options_.udp_retries) {
         report_.error(announce_error_kind::timeout);  // a connect unanswered after its retries
-        connect_attempts_ = 0;
+        c.connect_attempts = 0;
     }
-    if (!connect_pending_) connect_attempts_ = 0;
-    ++connect_generation_;
-    connect_pending_ = true;
-    connect_sent_ = now;
-    stage(wire::udp_connect_request{(std::uint32_t{connect_generation_} << 16U) | connect_slot});
+    if (!c.connect_pending) c.connect_attempts = 0;
+    ++c.connect_generation;
+    c.connect_pending = true;
+    c.connect_sent = now;
+    stage(sock,
+          wire::udp_connect_request{(std::uint32_t{c.connect_generation} << 16U) | connect_slot},
+          connect_slot);
 }
 
-void udp_driver::issue(std::uint32_t slot, announce_clock::time_point now) {
+void udp_driver::issue(std::uint32_t slot, std::uint32_t sock, announce_clock::time_point now) {
     udp_slot& s = slots_[slot];
     const planned_announce p = workload_.next();
     ++report_.sent;
@@ -199,10 +212,12 @@ void udp_driver::issue(std::uint32_t slot, announce_clock::time_point now) {
     s.busy = true;
     s.attempts = 1;
     ++s.generation;
-    s.first_sent = now;
+    s.sock = sock;
+    s.due = arrivals_ ? arrivals_->next() : now;
+    s.first_sent = now;  // both set again just before the datagram leaves (flush)
     s.last_sent = now;
     auto& r = s.request;
-    r.connection_id = connection_id_;
+    r.connection_id = conns_[sock].connection_id;
     r.transaction_id = (std::uint32_t{s.generation} << 16U) | slot;
     r.hash = p.request.hash;
     r.peer_id = p.request.peer_id;
@@ -213,19 +228,22 @@ void udp_driver::issue(std::uint32_t slot, announce_clock::time_point now) {
     r.key = p.peer;
     r.num_want = static_cast<std::int32_t>(p.request.numwant.value_or(50));
     r.port = p.request.port;
-    stage(r);
+    stage(sock, r, slot);
 }
 
-void udp_driver::stage(const wire::udp_request& r) {
-    if (staged_count_ == batch) flush();
+void udp_driver::stage(std::uint32_t sock, const wire::udp_request& r, std::uint32_t slot) {
+    if (staged_count_ == batch || (staged_count_ > 0 && staged_sock_ != sock)) flush();
+    staged_sock_ = sock;
     encoded_.clear();
     wire::encode_udp(r, encoded_);
     out_packet& o = staged_[staged_count_++];
     o.len = std::min(encoded_.size(), o.data.size());
+    o.slot = slot;
     std::memcpy(o.data.data(), encoded_.data(), o.len);
 }
 
 void udp_driver::flush() {
+    if (staged_count_ == 0) return;
     std::array<mmsghdr, batch> msgs{};
     std::array<iovec, batch> iov{};
     for (std::size_t i = 0; i < staged_count_; ++i) {
@@ -233,9 +251,22 @@ void udp_driver::flush() {
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    // Send times are taken here, so a late loop turn is not counted as tracker latency; how
+    // late the generator was against its schedule is recorded apart (send_lag).
+    const auto sent = announce_clock::now();
+    for (std::size_t i = 0; i < staged_count_; ++i) {
+        if (staged_[i].slot == connect_slot) continue;
+        udp_slot& s = slots_[staged_[i].slot];
+        if (s.attempts == 1) {
+            s.first_sent = sent;
+            if (arrivals_) report_.send_lag.add(micros_between(s.due, sent));
+        }
+        s.last_sent = sent;
+    }
+    const int fd = sockets_.fd(staged_sock_);
     std::size_t done = 0;
     while (done < staged_count_) {
-        const int n = ::sendmmsg(fd_, msgs.data() + done,
+        const int n = ::sendmmsg(fd, msgs.data() + done,
                                  static_cast<unsigned>(staged_count_ - done), 0);
         if (n <= 0) break;  // EAGAIN or a refused port: the requests time out or fail_all runs
         done += static_cast<std::size_t>(n);
@@ -243,7 +274,7 @@ void udp_driver::flush() {
     staged_count_ = 0;
 }
 
-void udp_driver::receive(announce_clock::time_point now) {
+void udp_driver::receive(std::uint32_t sock) {
     std::array<mmsghdr, batch> msgs{};
     std::array<iovec, batch> iov{};
     for (std::size_t round = 0; round < 16; ++round) {
@@ -253,7 +284,8 @@ void udp_driver::receive(announce_clock::time_point now) {
             msgs[i].msg_hdr.msg_iov = &iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        const int n = ::recvmmsg(fd_, msgs.data(), batch, MSG_DONTWAIT, nullptr);
+        const int n = ::recvmmsg(sockets_.fd(sock), msgs.data(), batch, MSG_DONTWAIT, nullptr);
+        const auto now = announce_clock::now();  // the receive time of this batch's answers
         if (n < 0 && errno == ECONNREFUSED) {
             // Nothing listens: every announce in flight is lost; an unanswered connect is
             // counted here once and retried after the timeout.
@@ -264,7 +296,7 @@ void udp_driver::receive(announce_clock::time_point now) {
         if (n <= 0) return;
         for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
             if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue;  // times out: counted
-            on_packet({in_bufs_[i].data(), msgs[i].msg_len}, now);
+            on_packet(sock, {in_bufs_[i].data(), msgs[i].msg_len}, now);
         }
         if (static_cast<std::size_t>(n) < batch) return;
     }
@@ -278,7 +310,8 @@ udp_slot* udp_driver::slot_of(std::uint32_t tid) {
     return &s;
 }
 
-void udp_driver::on_packet(std::span<const std::uint8_t> packet, announce_clock::time_point now) {
+void udp_driver::on_packet(std::uint32_t sock, std::span<const std::uint8_t> packet,
+                           announce_clock::time_point now) {
     auto r = wire::parse_udp_response(packet, wire::udp_peer_family::ipv4);
     if (!r) {
         const auto tid = packet.size() >= 8 ? (std::uint32_t{packet[4]} << 24U) |
@@ -291,12 +324,13 @@ void udp_driver::on_packet(std::span<const std::uint8_t> packet, announce_clock:
         }
         return;
     }
-    if (const auto* c = std::get_if<wire::udp_connect_response>(&*r)) {
-        if (!connect_pending_ || (c->transaction_id & 0xFFFFU) != connect_slot) return;
-        connection_id_ = c->connection_id;
-        id_valid_ = true;
-        id_obtained_ = now;
-        connect_pending_ = false;
+    udp_conn& c = conns_[sock];
+    if (const auto* cr = std::get_if<wire::udp_connect_response>(&*r)) {
+        if (!c.connect_pending || (cr->transaction_id & 0xFFFFU) != connect_slot) return;
+        c.connection_id = cr->connection_id;
+        c.id_valid = true;
+        c.id_obtained = now;
+        c.connect_pending = false;
         ++report_.connects;
     } else if (const auto* a = std::get_if<wire::udp_announce_response>(&*r)) {
         if (udp_slot* s = slot_of(a->transaction_id)) {
@@ -307,10 +341,10 @@ void udp_driver::on_packet(std::span<const std::uint8_t> packet, announce_clock:
         if (udp_slot* s = slot_of(e->transaction_id)) {
             report_.error(announce_error_kind::failure, e->message);
             finish(*s);
-            if (e->message.find("connection") != std::string::npos) id_valid_ = false;
-        } else if ((e->transaction_id & 0xFFFFU) == connect_slot && connect_pending_) {
+            if (e->message.find("connection") != std::string::npos) c.id_valid = false;
+        } else if ((e->transaction_id & 0xFFFFU) == connect_slot && c.connect_pending) {
             report_.error(announce_error_kind::failure, e->message);
-            connect_pending_ = false;
+            c.connect_pending = false;
         }
     }
 }
@@ -341,8 +375,8 @@ void udp_driver::check_timeouts(announce_clock::time_point now) {
         ++s.attempts;
         ++report_.retransmits;
         s.last_sent = now;
-        s.request.connection_id = connection_id_;
-        stage(s.request);
+        s.request.connection_id = conns_[s.sock].connection_id;
+        stage(s.sock, s.request, static_cast<std::uint32_t>(&s - slots_.data()));
     }
 }
 

@@ -172,6 +172,7 @@ std::string format_json(const announce_report& r) {
         {"torrents", o.torrents},
         {"peers", o.peers},
         {"concurrency", o.concurrency},
+        {"sockets", o.tracker.scheme == tracker_scheme::udp ? o.udp_sockets : 0},
         {"rate_limit", rounded(o.rate, 1)},
         {"arrivals", o.arrivals == arrival_model::poisson ? "poisson"
                      : o.arrivals == arrival_model::even  ? "even"
@@ -189,6 +190,11 @@ std::string format_json(const announce_report& r) {
           {"p99", r.latency.quantile(0.99)},
           {"p999", r.latency.quantile(0.999)},
           {"max", r.latency.max()}}}};
+    j["cpu_ms"] = rounded(r.cpu_ms, 1);
+    j["run_queue_wait_ms"] = rounded(r.run_queue_wait_ms, 1);
+    j["send_lag_us"] = {{"p50", r.send_lag.quantile(0.5)},
+                        {"p99", r.send_lag.quantile(0.99)},
+                        {"max", r.send_lag.max()}};
     json events = json::object();
     for (std::size_t i = 0; i < event_names.size(); ++i) events[event_names[i]] = r.events[i];
     j["events"] = std::move(events);

@@ -179,6 +179,28 @@ TEST_F(LoadgenAnnounce, UdpAnswersEveryAnnounceAfterOneConnect) {
     EXPECT_EQ(num(s, "requests.udp.connect.total"), 1);
 }
 
+TEST_F(LoadgenAnnounce, UdpSocketsEachConnectOnceAndShareTheAnnounces) {
+    // Four client sockets from one process: four connection ids, every announce answered once.
+    const json r = load(udp_url(), bounded_load + " --sockets 4");
+    expect_clean_run(r);
+    EXPECT_EQ(num(r, "sockets"), 4);
+    EXPECT_EQ(num(r, "connects"), 4);
+    EXPECT_EQ(num(r, "retransmits"), 0);
+    const json s = stats();
+    expect_tracker_holds(s, 5, 300);
+    EXPECT_EQ(num(s, "requests.udp.announce.total"), 2000);
+    EXPECT_EQ(num(s, "requests.udp.connect.total"), 4);
+    // Paced one at a time over the same sockets: all answered, and the send lag is reported.
+    const json p = load(udp_url(),
+                        "--count 500 --peers 300 --torrents 5 --sockets 3 --rate 2000 "
+                        "--arrivals poisson");
+    EXPECT_EQ(num(p, "announces"), 500);
+    EXPECT_EQ(num(p, "errors.total"), 0);
+    EXPECT_EQ(num(p, "connects"), 3);
+    EXPECT_GE(num(p, "send_lag_us.p99"), 0);
+    EXPECT_GE(num(p, "seconds"), 0.15);
+}
+
 TEST_F(LoadgenAnnounce, RateLimitPacesTheAnnouncesOverTime) {
     // 300 announces offered at 1,000/s cannot finish before ~0.3 s, however fast the tracker.
     const json r = load(udp_url(), "--count 300 --peers 300 --torrents 5 --rate 1000");

@@ -83,6 +83,8 @@ TEST(LoadgenCli, UsageErrorIsOneLineOnStderrWithExitTwo) {
           {"announce", "--tracker", "udp://127.0.0.1:1", "--arrivals", "poisson"},
           {"announce", "--tracker", "http://127.0.0.1:1/a", "--rate", "5", "--arrivals", "even"},
           {"announce", "--tracker", "udp://127.0.0.1:1", "--rate", "5", "--arrivals", "bursty"},
+          {"announce", "--tracker", "http://127.0.0.1:1/a", "--sockets", "2"},
+          {"announce", "--tracker", "udp://127.0.0.1:1", "--sockets", "0"},
           {"no-such-command"},
           {}}) {
         const auto r = run_cli(dir.path(), args);

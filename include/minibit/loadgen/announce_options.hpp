@@ -47,6 +47,7 @@ struct announce_options {
     std::uint32_t numwant = 50;               ///< numwant of leechers (seeders ask for a quarter)
     std::chrono::milliseconds timeout{5000};  ///< per request attempt
     std::uint32_t udp_retries = 1;            ///< UDP retransmissions after a timeout
+    std::uint32_t udp_sockets = 1;  ///< UDP client sockets (addresses), all driven by one thread
     http_reuse reuse = http_reuse::keep_alive;
     std::filesystem::path info_hashes_file;  ///< when set, the info hashes are written here first
 };

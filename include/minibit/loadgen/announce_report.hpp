@@ -60,8 +60,12 @@ struct announce_report {
     std::uint64_t connects = 0;        ///< UDP connect answers / TCP connections opened
     std::uint64_t stale_retries = 0;   ///< HTTP resends after a kept-alive close
     latency_histogram latency;
-    double seconds = 0;    ///< from the first send to the last completion
-    std::string ended_by;  ///< "count" or "duration"
+    /// UDP with --arrivals even/poisson: how late each first send was against its schedule.
+    latency_histogram send_lag;
+    double cpu_ms = 0;             ///< the driver thread's CPU time (Linux schedstat)
+    double run_queue_wait_ms = 0;  ///< time it was runnable but waited for a CPU
+    double seconds = 0;            ///< from the first send to the last completion
+    std::string ended_by;          ///< "count" or "duration"
 
     /// Records a good answer.
     void ok(wire::announce_event event, std::uint64_t micros, std::uint64_t peers);

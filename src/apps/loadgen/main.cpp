@@ -180,7 +180,7 @@ struct announce_flags {
     std::string arrivals = "burst";
     bool json = false, http_close = false;
     CLI::Option *tracker = nullptr, *count = nullptr, *duration_opt = nullptr, *rate_opt = nullptr;
-    CLI::Option* arrivals_opt = nullptr;
+    CLI::Option *arrivals_opt = nullptr, *sockets_opt = nullptr;
 };
 
 // --tracker: http://IPv4:PORT/PATH or udp://IPv4:PORT, read as the drivers will.
@@ -219,6 +219,10 @@ void declare_announce(CLI::App& c, announce_flags& f) {
                     "numwant of leechers; seeders ask for a quarter");
     apps::add_number(c, "--timeout", f.timeout, 0.001, 300, "S", "per request attempt");
     apps::add_count(c, "--retries", o.udp_retries, 0, 10, "UDP retransmissions after a timeout");
+    f.sockets_opt = apps::add_count(c, "--sockets", o.udp_sockets, 1, 1024,
+                                    "UDP: client sockets (each its own address and connection "
+                                    "id), all driven by this one thread",
+                                    "N");
     apps::add_switch(c, "--http-close", f.http_close,
                      "one TCP connection per announce (as opentracker forces)");
     apps::add_text(c, "--write-info-hashes", o.info_hashes_file, "FILE",
@@ -248,6 +252,8 @@ lg::announce_options announce_options_of(announce_flags& f) {
         if (o.tracker.scheme != lg::tracker_scheme::udp)
             throw usage_error("--arrivals even/poisson applies to udp:// trackers only");
     }
+    if (apps::given(f.sockets_opt) && o.tracker.scheme != lg::tracker_scheme::udp)
+        throw usage_error("--sockets applies to udp:// trackers only");
     o.timeout = to_ms(f.timeout);
     o.reuse = f.http_close ? lg::http_reuse::close_each : lg::http_reuse::keep_alive;
     return o;
