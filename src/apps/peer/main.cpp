@@ -158,7 +158,7 @@ void declare_transfer_engine(CLI::App& c, transfer_flags& f) {
                                      "seconds between choke decisions");
     apps::shown_default(f.rechoke_opt, "adaptive: ~40 round trips, 1-10 s");
     apps::add_count(c, "--max-peers", f.max_peers, 1, 10000,
-                   "connections at most (half of them dialled, half kept for peers that dial us)");
+                    "connections at most (half of them dialled, half kept for peers that dial us)");
     f.request_timeout_opt = apps::add_number(
         c, "--request-timeout", f.request_timeout, 0.1, 86400, "S",
         "seconds before an unanswered request goes to another peer");
