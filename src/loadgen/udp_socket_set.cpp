@@ -55,8 +55,13 @@ std::span<const std::uint32_t> udp_socket_set::wait(std::chrono::nanoseconds wai
     ready_.clear();
     const auto ns = std::max<std::int64_t>(wait.count(), 0);
     const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-    const int n = ::epoll_pwait2(epoll_, events_.data(), static_cast<int>(events_.size()), &ts,
-                                 nullptr);
+    const int max = static_cast<int>(events_.size());
+    int n = ::epoll_pwait2(epoll_, events_.data(), max, &ts, nullptr);
+    if (n < 0 && errno == ENOSYS) {  // before Linux 5.11: millisecond waits, rounded up
+        n = ::epoll_wait(
+            epoll_, events_.data(), max,
+            static_cast<int>(std::min<std::int64_t>((ns + 999'999) / 1'000'000, 1'000)));
+    }
     for (int i = 0; i < n; ++i) ready_.push_back(events_[static_cast<std::size_t>(i)].data.u32);
     return ready_;
 }

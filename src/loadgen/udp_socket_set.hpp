@@ -27,7 +27,8 @@ public:
     [[nodiscard]] std::size_t size() const { return fds_.size(); }
     /// The descriptor of socket `i`.
     [[nodiscard]] int fd(std::size_t i) const { return fds_[i]; }
-    /// Waits at most `wait` (nanosecond resolution) for readable sockets; their indexes.
+    /// Waits at most `wait` (nanosecond resolution; milliseconds rounded up on kernels before
+    /// 5.11) for readable sockets; their indexes.
     [[nodiscard]] std::span<const std::uint32_t> wait(std::chrono::nanoseconds wait);
 
 private:

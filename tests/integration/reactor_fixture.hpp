@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,40 @@ inline std::vector<std::byte> pattern(std::size_t offset, std::size_t size) {
         out[i] = pattern_byte(offset + i);
     }
     return out;
+}
+
+/// What a receiver got of one pattern() stream of `total` bytes: how many bytes, and the first
+/// offset whose byte was wrong (`total` while none was).
+struct pattern_stream {
+    std::size_t total = 0;
+    std::size_t got = 0;
+    std::size_t first_bad = 0;
+
+    explicit pattern_stream(std::size_t expected) : total(expected), first_bad(expected) {}
+    void take(std::span<const std::byte> d) {
+        for (std::size_t i = 0; i < d.size(); ++i) {
+            if (d[i] != pattern_byte(got + i) && first_bad == total) first_bad = got + i;
+        }
+        got += d.size();
+    }
+};
+
+/// Runs `r` until `accepted` reaches in.size() and every stream got its total (60 s at most),
+/// then expects each stream whole and unchanged.
+inline void expect_whole_streams(reactor& r, const std::size_t& accepted,
+                                 const std::vector<pattern_stream>& in) {
+    ASSERT_TRUE(spin(
+        r,
+        [&] {
+            return accepted == in.size() && std::all_of(in.begin(), in.end(), [](const auto& s) {
+                       return s.got >= s.total;
+                   });
+        },
+        std::chrono::seconds(60)));
+    for (std::size_t n = 0; n < in.size(); ++n) {
+        EXPECT_EQ(in[n].got, in[n].total) << "stream " << n;
+        EXPECT_EQ(in[n].first_bad, in[n].total) << "stream " << n << ": first wrong byte";
+    }
 }
 
 inline std::vector<std::byte> bytes_of(const std::string& s) {

@@ -106,21 +106,11 @@ TEST_P(ReactorTest, StreamsIntoAReactorThatStartsWithOneReceiveBufferArriveWhole
     static constexpr std::size_t chunk = 64 * 1024;
     static constexpr std::size_t total = 2U * 1024 * 1024;
     static constexpr std::size_t streams = 16;
-    struct stream_check {
-        std::size_t got = 0;
-        std::size_t first_bad = total;
-        void take(std::span<const std::byte> d) {
-            for (std::size_t i = 0; i < d.size(); ++i) {
-                if (d[i] != pattern_byte(got + i) && first_bad == total) first_bad = got + i;
-            }
-            got += d.size();
-        }
-    };
-    std::vector<stream_check> in(streams);
+    std::vector<pattern_stream> in(streams, pattern_stream(total));
     std::size_t accepted = 0;
     auto listener = r.listen(
         address::loopback_v4(0), listen_options{}, [&](connection c, const address&) {
-            stream_check* s = &in.at(accepted++);
+            pattern_stream* s = &in.at(accepted++);
             ASSERT_TRUE(
                 r.start(c.id(), {[s](std::span<const std::byte> d) { s->take(d); }, nullptr}));
         });
@@ -136,17 +126,7 @@ TEST_P(ReactorTest, StreamsIntoAReactorThatStartsWithOneReceiveBufferArriveWhole
             }
         });
     }
-    ASSERT_TRUE(spin(
-        r,
-        [&] {
-            return accepted == streams &&
-                   std::all_of(in.begin(), in.end(), [](const auto& s) { return s.got >= total; });
-        },
-        std::chrono::seconds(60)));
-    for (std::size_t n = 0; n < streams; ++n) {
-        EXPECT_EQ(in[n].got, total) << "stream " << n;
-        EXPECT_EQ(in[n].first_bad, total) << "stream " << n << ": first wrong byte";
-    }
+    expect_whole_streams(r, accepted, in);
 }
 
 TEST_P(ReactorTest, BorrowedSendsReleaseInOrderAfterTheyAreSent) {
