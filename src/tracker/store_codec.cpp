@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -89,10 +90,13 @@ std::optional<peer_address> address_of(std::string_view endpoint) {
     return p;
 }
 
+rewrite_filter::rewrite_filter(clock::duration period, std::size_t max_keys)
+    : period_(period), max_keys_(std::max<std::size_t>(max_keys, 1)) {}
+
 bool rewrite_filter::admit(const journal_entry& e, clock::time_point now) {
     if ((e.flags & (journal_stopped | journal_completed)) != 0) return true;
-    if (now - started_ >= period_) {
-        written_.clear();  // a new window: every peer may be written once more
+    if (now - started_ >= period_ || used_ >= max_keys_) {
+        clear();  // a new window: every peer may be written once more
         started_ = now;
     }
     // Hash of swarm, endpoint and role.
@@ -101,7 +105,33 @@ bool rewrite_filter::admit(const journal_entry& e, clock::time_point now) {
     std::memcpy(key.data() + 20, e.endpoint.data(), e.endpoint_bytes);
     key[38] = e.endpoint_bytes;
     key[39] = e.flags & journal_seeder;
-    return written_.insert(XXH3_64bits(key.data(), key.size())).second;
+    const std::uint64_t h = XXH3_64bits(key.data(), key.size());
+    return insert(h == 0 ? 1 : h);
+}
+
+bool rewrite_filter::insert(std::uint64_t key) {
+    if (2 * (used_ + 1) > slots_.size()) grow();
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+        if (slots_[i] == key) return false;
+        if (slots_[i] == 0) {
+            slots_[i] = key;
+            ++used_;
+            return true;
+        }
+    }
+}
+
+void rewrite_filter::grow() {
+    std::vector<std::uint64_t> old(std::max<std::size_t>(1024, 2 * slots_.size()), 0);
+    old.swap(slots_);
+    const std::size_t mask = slots_.size() - 1;
+    for (const std::uint64_t key : old) {
+        if (key == 0) continue;
+        std::size_t i = key & mask;
+        while (slots_[i] != 0) i = (i + 1) & mask;
+        slots_[i] = key;
+    }
 }
 
 void rewrite_filter::filter(std::vector<journal_entry>& entries, clock::time_point now) {
@@ -109,7 +139,13 @@ void rewrite_filter::filter(std::vector<journal_entry>& entries, clock::time_poi
 }
 
 void rewrite_filter::clear() {
-    written_.clear();
+    // A table far larger than the last window needed shrinks back: memory follows the window.
+    if (slots_.size() > 1024 && 8 * used_ < slots_.size()) {
+        std::vector<std::uint64_t>().swap(slots_);
+    } else {
+        std::fill(slots_.begin(), slots_.end(), 0);
+    }
+    used_ = 0;
 }
 
 std::string store_keys::swarm(const info_hash& h) const {

@@ -11,7 +11,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "store_journal.hpp"
@@ -72,24 +71,35 @@ std::size_t encode_batch(std::vector<journal_entry>& entries, const batch_params
 
 /// Drops re-announces that tell the store nothing new: a peer is written through at most once
 /// per window of `period` in one role (so at most 2 x period apart while it keeps announcing);
-/// a role change, a stopped or a completed event always passes. The set of 64-bit keys (hash
-/// of swarm, endpoint and role) is cleared when a window ends: memory follows the peers written
-/// in one window, nothing is swept, and a collision only delays one peer to the next window.
+/// a role change, a stopped or a completed event always passes. The 64-bit keys (hash of
+/// swarm, endpoint and role) live in an open-addressed table that is emptied when a window
+/// ends, or early once it holds `max_keys`: memory follows the peers written in one window,
+/// nothing is swept, and a collision or an early end only costs one more write. One probe per
+/// announce into a flat array: the flush that filters thousands of announces at once must not
+/// hold up the reactor's UDP answers.
 class rewrite_filter {
 public:
     using clock = std::chrono::steady_clock;
-    explicit rewrite_filter(clock::duration period) : period_(period) {}
+    static constexpr std::size_t default_max_keys = std::size_t{1} << 21;
+    explicit rewrite_filter(clock::duration period, std::size_t max_keys = default_max_keys);
     /// True when `e` must be written through (and remembers it for the window).
     bool admit(const journal_entry& e, clock::time_point now);
     /// Removes the entries it does not admit from `entries`, keeping their order.
     void filter(std::vector<journal_entry>& entries, clock::time_point now);
     /// Forgets everything (after a reconnect every peer must be written again).
     void clear();
+    /// Keys remembered in the current window.
+    [[nodiscard]] std::size_t size() const { return used_; }
 
 private:
+    bool insert(std::uint64_t key);
+    void grow();
+
     clock::duration period_;
+    std::size_t max_keys_;
     clock::time_point started_{};
-    std::unordered_set<std::uint64_t> written_;
+    std::vector<std::uint64_t> slots_;  ///< 0 is empty; a power of two, at most half full
+    std::size_t used_ = 0;
 };
 
 /// Appends journal entries to a feed blob: per entry flags (1 B), endpoint length (1 B), info

@@ -236,5 +236,34 @@ TEST(RewriteFilter, WritesAPeerOncePerWindowUnlessSomethingChanged) {
     EXPECT_EQ(batch[2].flags, journal_stopped);
 }
 
+TEST(RewriteFilter, RemembersEveryPeerOfAWindowHoweverManyAndForgetsThemWhenFull) {
+    using namespace std::chrono_literals;
+    const rewrite_filter::clock::time_point t0{1000s};
+    // 64 swarms x 250 hosts: the table grows many times over and still finds every key.
+    rewrite_filter f(60s, 16001);
+    for (int round = 0; round < 2; ++round) {
+        int admitted = 0;
+        for (int s = 0; s < 64; ++s) {
+            for (int h = 0; h < 250; ++h) {
+                admitted += f.admit(entry(static_cast<std::uint8_t>(s),
+                                          static_cast<std::uint8_t>(h), 0),
+                                    t0 + 1s)
+                                ? 1
+                                : 0;
+            }
+        }
+        EXPECT_EQ(admitted, round == 0 ? 16000 : 0) << "round " << round;
+    }
+    EXPECT_EQ(f.size(), 16000U);
+    EXPECT_TRUE(f.admit(entry(200, 1, 0), t0 + 2s));
+    EXPECT_EQ(f.size(), 16001U);
+    // Full: the next announce starts a new window, so every peer may be written once more.
+    EXPECT_TRUE(f.admit(entry(0, 0, 0), t0 + 2s))
+        << "written in this window, but the table was full";
+    EXPECT_EQ(f.size(), 1U);
+    EXPECT_TRUE(f.admit(entry(200, 1, 0), t0 + 3s));
+    EXPECT_FALSE(f.admit(entry(0, 0, 0), t0 + 3s));
+}
+
 }  // namespace
 }  // namespace minibit::tracker
