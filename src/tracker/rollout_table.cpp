@@ -212,11 +212,13 @@ void rollout_table::record(const announce_input& in, millis now) {
             return;
         }
         peers_.fetch_add(1);
+        t->oldest_peer = t->peers.empty() ? now : std::min(t->oldest_peer, now);
         t->peers.emplace(key, peer_record{now, now, now, in.left});
         return;
     }
     peer_record& p = it->second;
     p.last = now;
+    t->oldest_peer = std::min(t->oldest_peer, now);  // a clock stepped back keeps it a bound
     if (seed || stopped) {
         if (seed) {
             complete(*t, p, now);
@@ -300,12 +302,21 @@ void rollout_table::expire(std::uint32_t part, std::uint32_t parts, millis now) 
         const std::lock_guard lock(s.lock);
         for (auto it = s.torrents.begin(); it != s.torrents.end();) {
             torrent& t = it->second;
-            std::erase_if(t.peers, [&](const auto& kv) {
-                if (now - kv.second.last < config_.forget_after) return false;
-                ++t.gone;
-                peers_.fetch_sub(1);
-                return true;
-            });
+            if (!t.peers.empty() && now - t.oldest_peer >= config_.forget_after) {
+                // Only a torrent whose oldest peer may be due is walked: a steady swarm is
+                // swept about once per forget_after, not once per tick.
+                millis oldest = now;
+                std::erase_if(t.peers, [&](const auto& kv) {
+                    if (now - kv.second.last < config_.forget_after) {
+                        oldest = std::min(oldest, kv.second.last);
+                        return false;
+                    }
+                    ++t.gone;
+                    peers_.fetch_sub(1);
+                    return true;
+                });
+                t.oldest_peer = oldest;
+            }
             if (t.peers.empty() && !t.expected && now - t.last >= config_.forget_after) {
                 it = s.torrents.erase(it);
                 torrents_.fetch_sub(1);

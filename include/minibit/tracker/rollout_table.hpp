@@ -160,6 +160,9 @@ private:
     struct torrent {
         std::optional<millis> first_seen;
         millis last{0};
+        /// No tracked peer was last seen before this (a lower bound, exact after a sweep):
+        /// expire() skips the torrent until its oldest peer may be due.
+        millis oldest_peer{0};
         std::optional<std::uint32_t> expected;
         std::uint32_t completed = 0, gone = 0, untracked = 0;
         std::unordered_map<std::array<std::uint8_t, 19>, peer_record, peer_key_hash> peers;

@@ -104,6 +104,27 @@ TEST(RolloutTable, CountsAStoppedOrSilentDownloaderAsGone) {
     EXPECT_EQ(t.torrent_count(), 0U);
 }
 
+TEST(RolloutTable, ForgetsEachSilentDownloaderWhenItsOwnTimeIsUp) {
+    rollout_table t(small_config());  // forget_after 600 s
+    t.record(peer(1, 100), milliseconds(0));
+    t.record(peer(2, 100), milliseconds(300'000));
+    t.expire(0, 1, milliseconds(599'000));
+    EXPECT_EQ(t.peer_count(), 2U) << "nobody is due yet";
+    t.expire(0, 1, milliseconds(601'000));
+    EXPECT_EQ(t.peer_count(), 1U) << "the first is due, the second not";
+    t.expire(0, 1, milliseconds(800'000));
+    EXPECT_EQ(t.peer_count(), 1U);
+    t.record(peer(2, 90), milliseconds(850'000));  // the second announces again
+    t.record(peer(3, 100), milliseconds(860'000));
+    t.expire(0, 1, milliseconds(1'200'000));
+    EXPECT_EQ(t.peer_count(), 2U) << "its first announce no longer counts";
+    t.expire(0, 1, milliseconds(1'451'000));
+    EXPECT_EQ(t.peer_count(), 1U);
+    EXPECT_EQ(t.list(milliseconds(1'451'000)).at(0).gone, 2U);
+    t.expire(0, 1, milliseconds(1'461'000));
+    EXPECT_EQ(t.peer_count(), 0U);
+}
+
 TEST(RolloutTable, KeepsATorrentWithAnExpectationAfterItsPeersExpire) {
     rollout_table t(small_config());
     ASSERT_TRUE(t.set_expected(hash_n(3), 5, milliseconds(0)));
