@@ -58,7 +58,7 @@ struct server_config {
     /// io::reactor_options::udp_hold of every reactor thread: a UDP socket that gets datagrams
     /// faster than one per udp_hold is read (and answered) in batches, waiting at most
     /// udp_hold (less at higher rates); the answers of a batch leave by one sendmmsg.
-    std::chrono::microseconds udp_hold{250};
+    std::chrono::microseconds udp_hold{400};
     /// The state file (flag --state-file): loaded at start (a bad one is logged and ignored),
     /// written every state_interval and by save_state().
     std::optional<std::filesystem::path> state_file;

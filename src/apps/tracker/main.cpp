@@ -43,7 +43,7 @@ struct options {
 struct tracker_flags {
     std::string http = "0.0.0.0:6969", udp = "0.0.0.0:6969", io = "auto", level = "info";
     std::uint32_t interval = 1800, min_interval = 60, max_numwant = 200, state_interval = 30;
-    std::uint32_t batch_wait_us = 0, udp_hold_us = 250, request_timeout = 10, idle_timeout = 60;
+    std::uint32_t batch_wait_us = 0, udp_hold_us = 400, request_timeout = 10, idle_timeout = 60;
     std::uint32_t store_flush_ms = 50, store_refresh_ms = 500;
     std::uint64_t max_connections = 100000;
     std::uint64_t rollout_torrents = 4096, rollout_peers = 262144;
