@@ -275,8 +275,7 @@ result<void> run_daemon(daemon_options options) {
     io::runner_options ro;
     ro.threads = options.threads;
     ro.backend = options.settings.backend;
-    const unsigned n = ro.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
-                                       : ro.threads;
+    const unsigned n = ro.threads == 0 ? io::usable_cpus() : ro.threads;
     ro.threads = n;
     std::vector<std::unique_ptr<shard>> shards(n);
     home_services home;

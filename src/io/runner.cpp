@@ -1,5 +1,7 @@
 #include "minibit/io/runner.hpp"
 
+#include <sched.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -66,11 +68,20 @@ void thread_main(runner_options options, unsigned index, const std::shared_ptr<s
 
 }  // namespace
 
+unsigned usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        return static_cast<unsigned>(CPU_COUNT(&set));
+    }
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
 result<std::unique_ptr<runner>> runner::start(const runner_options& options, const init_fn& init,
                                               const finish_fn& finish) {
     unsigned n = options.threads;
     if (n == 0) {
-        n = std::max(1U, std::thread::hardware_concurrency());
+        n = usable_cpus();
     }
     // spdlog builds its registry on first use; build it here, before the threads that all log,
     // so no two of them race to create it (TSan saw exactly that in the tracker's start).

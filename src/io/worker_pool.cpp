@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "minibit/io/runner.hpp"
+
 namespace minibit::io {
 
 worker_pool::worker_pool(unsigned threads) {
     if (threads == 0) {
-        threads = std::max(1U, std::thread::hardware_concurrency());
+        threads = usable_cpus();
     }
     threads_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "minibit/io/runner.hpp"
 #include "minibit/swarm/connection_budget.hpp"
 #include "minibit/swarm/rate_limiter.hpp"
 #include "minibit/swarm/session.hpp"
@@ -238,7 +239,7 @@ result<std::shared_ptr<peer_runtime>> peer_runtime::start(unsigned threads, cons
     std::signal(SIGPIPE, SIG_IGN);
     std::shared_ptr<peer_runtime> rt(new peer_runtime());
     io::runner_options o;
-    o.threads = threads != 0 ? threads : std::max(1U, std::thread::hardware_concurrency());
+    o.threads = threads != 0 ? threads : io::usable_cpus();
     o.backend = *kind;
     // Thousands of connections per reactor, but a provided receive buffer goes back to the ring
     // as soon as its completion is handled: 256 x 32 KiB (8 MiB per reactor) is enough; 1,024

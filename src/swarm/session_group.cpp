@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "minibit/io/port_owner.hpp"
+#include "minibit/io/runner.hpp"
 #include "minibit/io/worker_pool.hpp"
 
 namespace minibit::swarm {
@@ -45,8 +46,7 @@ result<std::unique_ptr<session_group>> session_group::start(metainfo info,
                                                             const std::filesystem::path& folder,
                                                             session_options options,
                                                             group_options group) {
-    unsigned n = group.threads == 0 ? std::max(1U, std::thread::hardware_concurrency())
-                                    : group.threads;
+    unsigned n = group.threads == 0 ? io::usable_cpus() : group.threads;
     const auto listen_at = claim_port(options);
     if (!listen_at) return std::unexpected(listen_at.error());
     options.port = listen_at->port();

@@ -10,6 +10,7 @@
 
 #include "http_front.hpp"
 #include "minibit/io/port_owner.hpp"
+#include "minibit/io/runner.hpp"
 #include "minibit/tracker/state_saver.hpp"
 #include "redis_store.hpp"
 #include "rollout_api.hpp"
@@ -79,8 +80,7 @@ result<std::unique_ptr<tracker_server>> tracker_server::start(
     self->load_state_file();
     if (auto st = self->prepare_store(); !st) return std::unexpected(std::move(st.error()));
     if (auto ro = self->prepare_rollout(); !ro) return std::unexpected(std::move(ro.error()));
-    const unsigned n = config.threads != 0 ? config.threads
-                                           : std::max(1U, std::thread::hardware_concurrency());
+    const unsigned n = config.threads != 0 ? config.threads : io::usable_cpus();
     for (unsigned i = 0; i < n; ++i) self->threads_.push_back(std::make_unique<per_thread>());
     io::runner_options opts;
     opts.threads = n;

@@ -2,6 +2,7 @@
 // listeners on two reactors, the runner; plus the address and back-end name parsers.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -197,6 +198,28 @@ TEST_P(LoopTest, RunnerInitsInThreadOrderAndFinishesEachThreadOnItself) {
     EXPECT_EQ(init_order, (std::vector<unsigned>{0, 1, 2}));
     EXPECT_EQ(finish_thread, init_thread);
     EXPECT_EQ(finished_with_reactor, (std::vector<bool>{true, true, true}));
+}
+
+TEST(Runner, DefaultsToOneReactorPerCpuTheProcessMayUse) {
+    // As under taskset or systemd's CPUAffinity=: a thread bound to one CPU starts one reactor,
+    // not one per CPU of the machine. (The mask is per thread; this thread's is restored.)
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof all, &all), 0);
+    EXPECT_EQ(usable_cpus(), static_cast<unsigned>(CPU_COUNT(&all)));
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+    EXPECT_EQ(usable_cpus(), 1U);
+    auto started = runner::start(runner_options{}, [](reactor&, unsigned) {});
+    ASSERT_EQ(::sched_setaffinity(0, sizeof all, &all), 0);
+    ASSERT_TRUE(started.has_value()) << started.error().message();
+    EXPECT_EQ((*started)->size(), 1U);
+    (*started)->stop();
+    (*started)->join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoopTest,

@@ -15,8 +15,12 @@
 
 namespace minibit::io {
 
+/// The CPUs this process may run on (its affinity mask: taskset, systemd's CPUAffinity=,
+/// a container's cpuset), at least 1; what "one per core" means for every thread-count default.
+[[nodiscard]] unsigned usable_cpus();
+
 struct runner_options {
-    unsigned threads = 0;  ///< 0 = std::thread::hardware_concurrency()
+    unsigned threads = 0;  ///< 0 = usable_cpus()
     backend_kind backend = backend_kind::auto_select;
     reactor_options reactor;
 };

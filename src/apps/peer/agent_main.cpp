@@ -385,10 +385,11 @@ void declare_all(command_line& cli, agent_flags& af, verb_flags& vf) {
              ".torrent files appearing here are added; removed ones stop their torrent");
     add_text(ag, "--listen", af.listen, "ADDR:PORT", "BitTorrent listen address for all torrents");
     add_choice(ag, "--io", af.io, {"auto", "uring", "epoll"}, "I/O back end");
-    add_count(ag, "--threads", af.threads, 0, 64,
-              "reactor threads the torrents are spread over (0: one per core)");
+    add_count(
+        ag, "--threads", af.threads, 0, 64,
+        "reactor threads the torrents are spread over (0: one per CPU of the process affinity)");
     add_count(ag, "--hashing-threads", af.hashing_threads, 0, 256,
-              "piece hashing threads (0: one per core)");
+              "piece hashing threads (0: one per CPU of the process affinity)");
     shown_default(add_number(ag, "--rechoke-interval", af.rechoke, 0.05, 3600, "S",
                              "seconds between choke decisions"),
                   "adaptive: ~40 round trips, 1-10 s");

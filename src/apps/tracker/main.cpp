@@ -83,7 +83,8 @@ void declare_listeners(CLI::App& c, tracker_flags& f) {
         ->check(address_or_off());
     apps::add_text(c, "--udp", f.udp, "ADDR:PORT", "UDP (BEP 15) socket, or off")
         ->check(address_or_off());
-    apps::add_count(c, "--threads", f.threads, 0, 256, "reactor threads, 0 = one per core");
+    apps::add_count(c, "--threads", f.threads, 0, 256,
+                    "reactor threads, 0 = one per CPU this process may run on (its affinity)");
     apps::add_choice(c, "--io", f.io, {"auto", "uring", "epoll"},
                      "I/O back end; auto tries io_uring, then epoll");
     apps::add_count(c, "--interval", f.interval, 1, 43200, "announce interval told to clients",
