@@ -235,9 +235,15 @@ void peer_connection::drop_requests(const std::vector<wire::block_ref>& blocks) 
 void peer_connection::expire_requests(clock::time_point now) {
     const auto timeout = requests_.timeout(ctx_.options);
     if (!requests_.overdue(now, timeout)) {
+        // Serving, maybe slowly: its requests stay (no snub), but one it skipped for long is
+        // asked of others (it serves in order, so that one will not come).
+        const auto skipped = requests_.expire_older(now, skipped_after_timeouts * timeout,
+                                                    avoid_after_timeout * timeout);
+        ctx_.counters.requests_timed_out += skipped.size();
+        drop_requests(skipped);
         return;
     }
-    // The oldest request is overdue: the peer stalled. Give all its blocks to other peers now
+    // No block for a whole timeout: the peer stalled. Give all its blocks to other peers now
     // and keep only a trickle of requests to it until it delivers again. Those blocks are
     // not asked of it again for a while: a peer that never serves some blocks (it lost
     // them, or it is hostile) would otherwise get them back as its trickle, time out again,

@@ -31,6 +31,14 @@ bool peer_set::begin_connect(const io::address& addr, clock::time_point now,
     return true;
 }
 
+void peer_set::note_seed(const io::address& addr, bool seed) {
+    if (seed) {
+        seeds_.insert(addr.to_string());
+    } else {
+        seeds_.erase(addr.to_string());
+    }
+}
+
 void peer_set::end_connect(const io::address& addr) {
     connecting_.erase(addr.to_string());
 }

@@ -266,7 +266,11 @@ void torrent::fail(const error& e) {
 
 void torrent::connect(const io::address& peer) {
     MINIBIT_ASSERT(scope_.on_owner_thread(), "torrent used off its reactor thread");
+    // A seed has nothing to give a seed (the connection would end at the bitfields): like
+    // libtorrent, once complete we do not dial addresses that showed a seed. Their own dials
+    // still reach us.
     if (!life_.running || ban_.banned(peer.to_string()) ||
+        (life_.completed && peers_.known_seed(peer)) ||
         !peers_.begin_connect(
             peer, context_.reactor.now(), options_.reconnect_interval,
             {.all = options_.max_peers, .dialled = dial_limit(options_.max_peers)})) {
@@ -377,6 +381,9 @@ void torrent::on_bitfield(peer_connection& peer, const bitfield* previous) {
     }
     shared_pieces* shared = shard_.set ? shard_.set->pieces.get() : nullptr;
     const bitfield& bits = peer.has();
+    if (peer.direction() == peer_direction::outgoing) {
+        peers_.note_seed(peer.remote(), bits.all());  // an incoming one's port is not dialled
+    }
     if (bits.all()) {
         peers_.record(peer.slot()).counted_as_seed = true;
         picker_.add_seed(in_zone(peer.slot()));
@@ -401,6 +408,9 @@ void torrent::forget_pieces(peer_slot slot, const bitfield& had) {
 
 void torrent::on_have(peer_connection& peer, piece_index piece) {
     picker_.on_have(piece, in_zone(peer.slot()));
+    if (peer.is_seed() && peer.direction() == peer_direction::outgoing) {
+        peers_.note_seed(peer.remote(), true);
+    }
     if (shard_.set) shard_.set->pieces->add_have(piece);
     if (peer.is_seed() && !peer.am_choking()) {
         fill_slots();  // complete now: its slot goes to someone who still needs pieces

@@ -110,6 +110,34 @@ TEST_P(SwarmTransfer, OneSeederThreeLeechersWithGivenPeerAddresses) {
     EXPECT_EQ(st.protocol_violations, 0U);
 }
 
+// Issue 15: in the 1,000-peer run most connections ended as "both sides are seeds"; a seed
+// that keeps dialling the seeds its peer list holds only churns. Once a dial showed a seed,
+// a complete torrent does not dial that address again (the given address is redialled every
+// 200 ms otherwise).
+TEST_P(SwarmTransfer, ASeedDoesNotRedialAnAddressThatShowedASeed) {
+    const metainfo m = make_torrent(dir_.path, file_bytes, piece_bytes, {});
+    fs::create_directories(dir_.path / "seed2");
+    fs::copy_file(dir_.path / "seed" / "data.bin", dir_.path / "seed2" / "data.bin");
+    session& first = add(m, dir_.path / "seed");
+    first.start();
+    auto o = loopback_options();
+    o.peers.push_back(at(first));
+    session& second = add(m, dir_.path / "seed2", o);
+    second.start();
+    ASSERT_TRUE(spin(*reactor_, [&] { return second.get().stats().disconnects >= 1; }));
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    (void)spin(*reactor_, [&] { return std::chrono::steady_clock::now() >= until; });
+    EXPECT_EQ(second.get().stats().connections_out, 1U);
+    EXPECT_EQ(first.get().stats().connections_in, 1U);
+    // The other way round still works: a leecher that dials the second seed gets the file.
+    auto lo = loopback_options();
+    lo.peers.push_back(at(second));
+    session& leech = add(m, dir_.path / "leech", lo);
+    leech.start();
+    ASSERT_TRUE(spin(*reactor_, [&] { return leech.get().complete(); }));
+    EXPECT_TRUE(same_file(dir_.path / "seed" / "data.bin", dir_.path / "leech" / "data.bin"));
+}
+
 TEST_P(SwarmTransfer, AConnectionHandedOverAfterItsHandshakeWasReadDownloadsTheTorrent) {
     // What a host agent's router does: one listener for all torrents reads the 68-byte
     // handshake of an incoming connection, finds the torrent by its info hash and hands the

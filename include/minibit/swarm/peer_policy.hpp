@@ -18,6 +18,9 @@ inline constexpr std::uint32_t snubbed_requests = 2;
 /// A block that timed out with a peer is not asked of that peer again for this many of its
 /// request timeouts (others may fetch it meanwhile; then it is asked again).
 inline constexpr int avoid_after_timeout = 2;
+/// A request still unanswered after this many request timeouts while the peer serves others
+/// was skipped (lost, or held back by a hostile peer): it alone goes to other peers.
+inline constexpr int skipped_after_timeouts = 4;
 
 /// What the pipeline size depends on.
 struct pipeline_input {

@@ -55,6 +55,13 @@ public:
     /// The connect to `addr` finished, either way.
     void end_connect(const io::address& addr);
 
+    /// Our connection to `addr` (an address we dial) showed a seed, or showed it is not one.
+    void note_seed(const io::address& addr, bool seed);
+    /// True when our last connection to `addr` showed a seed: a seed need not dial it again.
+    [[nodiscard]] bool known_seed(const io::address& addr) const {
+        return seeds_.contains(addr.to_string());
+    }
+
     /// A fresh slot for a connection with `addr` (its record is kept from now on).
     [[nodiscard]] peer_slot open_slot(const io::address& addr);
     /// Adds a connection at its slot (opened by open_slot()).
@@ -82,6 +89,7 @@ private:
     std::map<peer_slot, slot_record> slots_;
     std::set<std::string> connecting_;  ///< addresses (as text) with a connect in flight
     std::map<std::string, clock::time_point> last_attempt_;  ///< outgoing connects by address
+    std::set<std::string> seeds_;  ///< dialled addresses whose connection showed a seed
     std::uint32_t next_slot_ = 0;
 };
 

@@ -32,8 +32,9 @@ public:
     /// Requests sent and not answered, rejected or released.
     [[nodiscard]] std::size_t outstanding() const { return outstanding_.size(); }
     /// A PIECE for `block` arrived at `now`: true when we asked for it (it was outstanding, or
-    /// released not long ago); either way it is no longer expected. An outstanding one adds its
-    /// round trip to the estimate (a released one does not: Karn's rule).
+    /// released not long ago; the peer is serving: overdue() counts from here); either way it
+    /// is no longer expected. An outstanding one adds its round trip to the estimate (a
+    /// released one does not: Karn's rule).
     [[nodiscard]] bool take_arrival(const wire::block_ref& block, clock::time_point now);
     /// The peer rejected `block`: true when it was outstanding (the picker gets it back); it
     /// stays welcome should it come anyway.
@@ -49,7 +50,15 @@ public:
     /// Blocks that timed out with this peer and are not to be asked of it again before their
     /// cool-off ends (entries past it are dropped here); oldest first, at most max_avoided.
     [[nodiscard]] std::vector<wire::block_ref> avoided(clock::time_point now);
-    /// True when the oldest outstanding request was sent more than `timeout` before `now`.
+    /// Releases (as expire()) only the outstanding requests sent `age` or more before `now`:
+    /// blocks a peer that answers others has skipped (lost, or hostile); oldest first.
+    [[nodiscard]] std::vector<wire::block_ref> expire_older(clock::time_point now,
+                                                            clock::duration age,
+                                                            clock::duration cooloff);
+    /// True when requests are outstanding and the peer has answered none of them (sent no
+    /// block we asked for) for `timeout`: counted from its last block, or from the oldest
+    /// request when that was sent later. A peer that serves a deep queue slowly but steadily
+    /// is never overdue, however long its oldest request waits.
     [[nodiscard]] bool overdue(clock::time_point now, clock::duration timeout) const;
     /// The timeout for this peer's requests (request_timeout() in peer_policy.hpp).
     [[nodiscard]] std::chrono::milliseconds timeout(const torrent_options& options) const {
@@ -113,6 +122,7 @@ private:
     std::vector<wire::block_ref> incoming_;
     std::size_t incoming_head_ = 0;
     rtt_estimator round_trips_;                ///< of answered outstanding requests
+    clock::time_point last_block_{};           ///< the peer's last block we asked for
     std::uint32_t peer_reqq_ = 250;            ///< BEP 10 reqq of the peer (default when absent)
     std::uint32_t requests_while_choked_ = 0;  ///< since our last unchoke
     bool snubbed_ = false;

@@ -54,7 +54,8 @@ struct torrent_options {
     std::chrono::milliseconds reconnect_interval = 5s;
     /// Housekeeping period: request timeouts, keep-alives, interest, stats.
     std::chrono::milliseconds tick_interval = 500ms;
-    /// A block not answered within this time goes back to the picker and the peer is snubbed.
+    /// A peer that sends no block we asked for within this time (from its last block, or from
+    /// the oldest request when later) loses its requests to the picker and is snubbed.
     /// Zero (the default): adaptive per peer from its block round trips (request_timeout() in
     /// peer_policy.hpp, RFC 6298 style) within the bounds below.
     std::chrono::milliseconds request_timeout = 0s;

@@ -161,7 +161,7 @@ void declare_transfer_engine(CLI::App& c, transfer_flags& f) {
                     "connections at most (half of them dialled, half kept for peers that dial us)");
     f.request_timeout_opt = apps::add_number(
         c, "--request-timeout", f.request_timeout, 0.1, 86400, "S",
-        "seconds before an unanswered request goes to another peer");
+        "seconds without a block before a peer's requests go to other peers");
     apps::shown_default(f.request_timeout_opt, "adaptive per peer: block round trips, 2-20 s");
     apps::shown_default(
         apps::add_count(c, "--upload-limit", f.upload_limit, 0, 1ULL << 40U,

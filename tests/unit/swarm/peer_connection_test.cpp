@@ -274,6 +274,35 @@ TEST_F(PeerConnection, RequestsThatTimeOutGoBackToTheHostAndSnubThePeer) {
     EXPECT_TRUE(peer_->snubbed());
 }
 
+// Issue 15: under CPU load a peer answers its queue of our requests slower than the timeout;
+// while its blocks keep coming it keeps its requests and is not snubbed. Once it sends nothing
+// for a whole timeout it loses them all; the connection stays.
+TEST_F(PeerConnection, APeerThatAnswersSlowlyButSteadilyKeepsItsRequestsAndASilentOneLosesThem) {
+    unchoked_by_a_seed(true, {blk(3, 0), blk(3, 1), blk(2, 0)});
+    host_->options.request_timeout = 2s;
+    ASSERT_EQ(requests(3).size(), 3U);
+    const auto asked = reactor_->now();
+    // The first block comes 300 ms after the requests (real time: the arrival is stamped by
+    // the reactor's clock), so the others have waited longer than the last block.
+    pump_until([&] { return reactor_->now() - asked >= 300ms; });
+    const auto content = test_content();
+    far_->send(wire::piece_block{
+        piece_index{3}, 0, std::span(content.data() + std::size_t{3} * test_piece_bytes, kib16)});
+    ASSERT_TRUE(pump_until([&] { return host_->blocks.size() == 1; }));
+    const auto delivered = reactor_->now();
+    // The oldest request has waited over 2 s, the last block came 1.9 s ago: no timeout.
+    peer_->on_tick(delivered + 1900ms);
+    EXPECT_TRUE(host_->dropped.empty());
+    EXPECT_FALSE(peer_->snubbed());
+    EXPECT_EQ(host_->counters.requests_timed_out, 0U);
+    // Nothing more for a whole timeout: both remaining requests go, the peer is snubbed.
+    peer_->on_tick(delivered + 2100ms);
+    EXPECT_EQ(host_->dropped, (std::vector<wire::block_ref>{blk(3, 1), blk(2, 0)}));
+    EXPECT_EQ(host_->counters.requests_timed_out, 2U);
+    EXPECT_TRUE(peer_->snubbed());
+    EXPECT_FALSE(peer_->closing());
+}
+
 TEST_F(PeerConnection, BlocksThatTimedOutAreNotAskedOfTheSamePeerAgainForAWhile) {
     unchoked_by_a_seed(true, {blk(3, 0), blk(3, 1)});
     ASSERT_EQ(requests(2).size(), 2U);

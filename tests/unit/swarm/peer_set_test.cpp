@@ -116,5 +116,16 @@ TEST_F(PeerSet, ASnapshotHoldsTheConnectionsInSlotOrder) {
     EXPECT_EQ(set.live().size(), 2U);
 }
 
+TEST_F(PeerSet, RemembersAddressesThatShowedASeedUntilOneShowsItIsNot) {
+    peer_set set;
+    EXPECT_FALSE(set.known_seed(addr(1)));
+    set.note_seed(addr(1), true);
+    set.note_seed(addr(2), false);
+    EXPECT_TRUE(set.known_seed(addr(1)));
+    EXPECT_FALSE(set.known_seed(addr(2)));
+    set.note_seed(addr(1), false);  // it lost pieces, or another peer took the address
+    EXPECT_FALSE(set.known_seed(addr(1)));
+}
+
 }  // namespace
 }  // namespace minibit::swarm::testing

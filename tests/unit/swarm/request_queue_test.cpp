@@ -80,6 +80,49 @@ TEST(RequestQueue, IsOverdueOnceTheOldestRequestWaitedTheTimeout) {
     q.check_invariants();
 }
 
+// Issue 15: on a saturated machine a peer's queue of our requests drains slower than the
+// timeout while its blocks keep coming; the timeout counts from its last block.
+TEST(RequestQueue, APeerThatKeepsDeliveringIsNotOverdueHoweverOldItsQueue) {
+    request_queue q;
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        q.sent(blk(0, i), t0);
+    }
+    ASSERT_TRUE(q.take_arrival(blk(0, 0), t0 + 1500ms));
+    ASSERT_TRUE(q.take_arrival(blk(0, 1), t0 + 3s));
+    // Blocks 2 and 3 waited 4.9 s, but a block came 1.9 s ago: not overdue at 2 s.
+    EXPECT_FALSE(q.overdue(t0 + 4900ms, 2s));
+    // A late block (released before) counts too: the peer is serving.
+    q.release(blk(0, 2));
+    ASSERT_TRUE(q.take_arrival(blk(0, 2), t0 + 4500ms));
+    EXPECT_FALSE(q.overdue(t0 + 6400ms, 2s));
+    // Silent for the whole timeout since its last block: overdue.
+    EXPECT_TRUE(q.overdue(t0 + 6500ms, 2s));
+    q.check_invariants();
+}
+
+TEST(RequestQueue, TheTimeoutCountsFromTheOldestRequestWhenItIsLaterThanTheLastBlock) {
+    request_queue q;
+    q.sent(blk(0, 0), t0);
+    ASSERT_TRUE(q.take_arrival(blk(0, 0), t0 + 1s));
+    q.sent(blk(0, 1), t0 + 10s);  // the pipeline was empty meanwhile
+    EXPECT_FALSE(q.overdue(t0 + 11s, 2s));
+    EXPECT_TRUE(q.overdue(t0 + 12s, 2s));
+}
+
+TEST(RequestQueue, OnlyRequestsOlderThanTheAgeExpireWhenThePeerSkippedThem) {
+    request_queue q;
+    q.sent(blk(0, 0), t0);
+    q.sent(blk(0, 1), t0 + 1s);
+    q.sent(blk(0, 2), t0 + 5s);
+    EXPECT_TRUE(q.expire_older(t0 + 7s, 8s, 4s).empty());
+    EXPECT_EQ(q.expire_older(t0 + 9s, 8s, 4s),
+              (std::vector<wire::block_ref>{blk(0, 0), blk(0, 1)}));
+    EXPECT_EQ(q.outstanding(), 1U);
+    EXPECT_EQ(q.avoided(t0 + 10s), (std::vector<wire::block_ref>{blk(0, 0), blk(0, 1)}));
+    EXPECT_TRUE(q.take_arrival(blk(0, 1), t0 + 10s));  // released: still welcome
+    q.check_invariants();
+}
+
 TEST(RequestQueue, TargetStartsAtTheInitialSizeTrickesWhenSnubbedAndRespectsReqq) {
     request_queue q;
     const torrent_options o;
