@@ -93,13 +93,24 @@ std::vector<wire::block_ref> request_queue::release_all() {
 std::vector<wire::block_ref> request_queue::expire(clock::time_point now, clock::duration cooloff) {
     // Every one, not only the overdue: those sent just after them wait behind them at the
     // peer, and a peer that skips some blocks would get them back one trickle at a time.
-    for (const pending_request& r : outstanding_) {
-        avoided_.push_back({r.block, now + cooloff});
+    return expire_first(outstanding_.size(), now, cooloff);
+}
+
+std::vector<wire::block_ref> request_queue::expire_first(std::size_t n, clock::time_point now,
+                                                         clock::duration cooloff) {
+    std::vector<wire::block_ref> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const wire::block_ref& block = outstanding_[i].block;
+        avoided_.push_back({block, now + cooloff});
+        out.push_back(block);
+        remember_released(block);
     }
+    outstanding_.erase(outstanding_.begin(), outstanding_.begin() + static_cast<std::ptrdiff_t>(n));
     if (avoided_.size() > max_avoided) {
         avoided_.erase(avoided_.begin(), avoided_.end() - static_cast<std::ptrdiff_t>(max_avoided));
     }
-    return release_all();
+    return out;
 }
 
 std::vector<wire::block_ref> request_queue::avoided(clock::time_point now) {
@@ -120,17 +131,7 @@ std::vector<wire::block_ref> request_queue::expire_older(clock::time_point now, 
     // Sent in order: the old ones are a prefix.
     const auto end = std::find_if(outstanding_.begin(), outstanding_.end(),
                                   [&](const pending_request& r) { return now - r.sent < age; });
-    std::vector<wire::block_ref> out;
-    for (auto it = outstanding_.begin(); it != end; ++it) {
-        avoided_.push_back({it->block, now + cooloff});
-        out.push_back(it->block);
-        remember_released(it->block);
-    }
-    outstanding_.erase(outstanding_.begin(), end);
-    if (avoided_.size() > max_avoided) {
-        avoided_.erase(avoided_.begin(), avoided_.end() - static_cast<std::ptrdiff_t>(max_avoided));
-    }
-    return out;
+    return expire_first(static_cast<std::size_t>(end - outstanding_.begin()), now, cooloff);
 }
 
 bool request_queue::overdue(clock::time_point now, clock::duration timeout) const {

@@ -125,12 +125,9 @@ bool rewrite_filter::insert(std::uint64_t key) {
 void rewrite_filter::grow() {
     std::vector<std::uint64_t> old(std::max<std::size_t>(1024, 2 * slots_.size()), 0);
     old.swap(slots_);
-    const std::size_t mask = slots_.size() - 1;
+    used_ = 0;
     for (const std::uint64_t key : old) {
-        if (key == 0) continue;
-        std::size_t i = key & mask;
-        while (slots_[i] != 0) i = (i + 1) & mask;
-        slots_[i] = key;
+        if (key != 0) insert(key);  // never grows again: the new table is at most a quarter full
     }
 }
 

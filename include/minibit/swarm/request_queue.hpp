@@ -108,6 +108,9 @@ private:
     /// Removes `block` from the outstanding requests; false when it is not there.
     bool erase_outstanding(const wire::block_ref& block);
     void remember_released(const wire::block_ref& block);
+    /// Releases the first `n` outstanding requests and avoids them for `cooloff`.
+    std::vector<wire::block_ref> expire_first(std::size_t n, clock::time_point now,
+                                              clock::duration cooloff);
 
     // Vectors, not std::deques: libstdc++ gives every deque a 576-byte block when it is made,
     // even one that stays empty (12 KB per in-process peer in heaptrack, issue 15); an empty
